@@ -1,0 +1,204 @@
+//! The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) turned into a typed value.
+//!
+//! Errors are split by where they may go: an unknown client or an unregistered redirect URI is
+//! shown to the user and never redirected (RFC 6749 §4.1.2.1); anything else is sent back to the
+//! client's registered redirect URI.
+
+use crate::params::Params;
+use crate::pkce::CodeChallenge;
+use crate::{Client, ClientId, GrantType, OAuthError, OAuthErrorCode, RedirectUri, Scopes};
+
+/// Scopes this provider grants; others are ignored as RFC 6749 §3.3 allows.
+pub const SUPPORTED_SCOPES: [&str; 6] = ["openid", "profile", "email", "phone", "address", "offline_access"];
+
+const MAX_STATE_LEN: usize = 2048;
+const MAX_NONCE_LEN: usize = 512;
+const MAX_HINT_LEN: usize = 320;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    FormPost,
+}
+
+impl ResponseMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "query" => Some(Self::Query),
+            "form_post" => Some(Self::FormPost),
+            _ => None,
+        }
+    }
+}
+
+/// `prompt` as OIDC Core §3.1.2.1 defines it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+    pub select_account: bool,
+}
+
+impl Prompt {
+    pub fn parse(value: Option<&str>) -> Result<Self, OAuthError> {
+        let mut prompt = Prompt::default();
+        for v in value.unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
+            match v {
+                "none" => prompt.none = true,
+                "login" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                "select_account" => prompt.select_account = true,
+                other => return Err(OAuthError::invalid_request(format!("unknown prompt value `{other}`"))),
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent || prompt.select_account) {
+            return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+        }
+        Ok(prompt)
+    }
+}
+
+/// A validated authorization request, ready to be stored while the user signs in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: ClientId,
+    pub redirect_uri: RedirectUri,
+    pub scopes: Scopes,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub response_mode: ResponseMode,
+    pub prompt: Prompt,
+    pub max_age: Option<u64>,
+    pub login_hint: Option<String>,
+    pub id_token_hint: Option<String>,
+    pub acr_values: Vec<String>,
+    pub code_challenge: Option<CodeChallenge>,
+}
+
+/// Where an authorization error may be reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizeRejection {
+    /// The client or redirect URI cannot be trusted: show an error page, never redirect.
+    NoRedirect(OAuthError),
+    /// Report to the client at its registered redirect URI.
+    Redirect { error: OAuthError, redirect_uri: RedirectUri, state: Option<String>, response_mode: ResponseMode },
+}
+
+impl AuthorizeRejection {
+    pub fn error(&self) -> &OAuthError {
+        match self {
+            Self::NoRedirect(error) | Self::Redirect { error, .. } => error,
+        }
+    }
+}
+
+fn bounded(params: &Params, name: &'static str, max: usize) -> Result<Option<String>, OAuthError> {
+    match params.get(name) {
+        Some(v) if v.len() > max => Err(OAuthError::invalid_request(format!("`{name}` is longer than {max} characters"))),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// Validates an authorization request. `find_client` looks up a registered client.
+pub fn parse_authorization_request<'c>(
+    params: &Params,
+    find_client: impl FnOnce(&ClientId) -> Option<&'c Client>,
+) -> Result<AuthorizationRequest, AuthorizeRejection> {
+    let no_redirect = |msg: &'static str| AuthorizeRejection::NoRedirect(OAuthError::invalid_request(msg));
+    let raw_client = params.get("client_id").ok_or_else(|| no_redirect("client_id is required"))?;
+    let client_id = ClientId::parse(raw_client).map_err(|_| no_redirect("client_id is not valid"))?;
+    let client = find_client(&client_id).ok_or_else(|| no_redirect("unknown client_id"))?;
+    let raw_redirect = params.get("redirect_uri").ok_or_else(|| no_redirect("redirect_uri is required"))?;
+    let redirect_uri = client
+        .registered_redirect(raw_redirect)
+        .cloned()
+        .ok_or_else(|| no_redirect("redirect_uri is not registered for this client"))?;
+
+    // From here on the redirect URI is trusted, so errors go back to the client.
+    let state = params.get("state").filter(|s| s.len() <= MAX_STATE_LEN).map(str::to_owned);
+    let response_mode_param = params.get("response_mode");
+    let response_mode = response_mode_param.and_then(ResponseMode::parse).unwrap_or_default();
+    let redirect = |error: OAuthError| AuthorizeRejection::Redirect {
+        error,
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        response_mode,
+    };
+
+    if params.get("state").is_some_and(|s| s.len() > MAX_STATE_LEN) {
+        return Err(redirect(OAuthError::invalid_request("state is longer than 2048 characters")));
+    }
+    if response_mode_param.is_some() && response_mode_param.and_then(ResponseMode::parse).is_none() {
+        return Err(redirect(OAuthError::invalid_request("response_mode must be query or form_post")));
+    }
+    if params.contains("request") {
+        return Err(redirect(OAuthError::new(OAuthErrorCode::RequestNotSupported, "request objects are not supported")));
+    }
+    if params.contains("request_uri") {
+        return Err(redirect(OAuthError::new(OAuthErrorCode::RequestUriNotSupported, "request_uri is not supported")));
+    }
+    match params.get("response_type") {
+        None => return Err(redirect(OAuthError::invalid_request("response_type is required"))),
+        Some("code") => {}
+        Some(_) => {
+            return Err(redirect(OAuthError::new(
+                OAuthErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            )));
+        }
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(redirect(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code grant",
+        )));
+    }
+    let scopes = Scopes::parse(params.get("scope").unwrap_or_default())
+        .ok_or_else(|| redirect(OAuthError::new(OAuthErrorCode::InvalidScope, "scope contains invalid characters")))?
+        .retain_known(&SUPPORTED_SCOPES);
+    if scopes.is_empty() {
+        return Err(redirect(OAuthError::new(OAuthErrorCode::InvalidScope, "scope must include openid")));
+    }
+    let prompt = Prompt::parse(params.get("prompt")).map_err(redirect)?;
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(v.parse::<u64>().map_err(|_| redirect(OAuthError::invalid_request("max_age must be a non-negative integer")))?),
+    };
+    let code_challenge = match params.get("code_challenge") {
+        Some(challenge) => Some(CodeChallenge::parse(challenge, params.get("code_challenge_method")).map_err(redirect)?),
+        None if params.contains("code_challenge_method") => {
+            return Err(redirect(OAuthError::invalid_request("code_challenge_method without code_challenge")));
+        }
+        None if client.is_public() => {
+            return Err(redirect(OAuthError::invalid_request("public clients must use PKCE (code_challenge, S256)")));
+        }
+        None => None,
+    };
+    let acr_values = params.get("acr_values").map(|v| v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+
+    Ok(AuthorizationRequest {
+        client_id,
+        redirect_uri: redirect_uri.clone(),
+        scopes,
+        state: state.clone(),
+        nonce: bounded(params, "nonce", MAX_NONCE_LEN).map_err(redirect)?,
+        response_mode,
+        prompt,
+        max_age,
+        login_hint: bounded(params, "login_hint", MAX_HINT_LEN).map_err(redirect)?,
+        id_token_hint: bounded(params, "id_token_hint", 8192).map_err(redirect)?,
+        acr_values,
+        code_challenge,
+    })
+}
+
+#[cfg(test)]
+mod tests;

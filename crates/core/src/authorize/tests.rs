@@ -1,0 +1,101 @@
+use super::*;
+use crate::SigningAlg;
+
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn client(public: bool) -> Client {
+    Client {
+        client_id: ClientId::parse("app").unwrap(),
+        name: "App".into(),
+        secret_digest: if public { None } else { Some(vec![1; 32]) },
+        redirect_uris: vec![RedirectUri::parse("https://app.test/cb").unwrap()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode],
+        id_token_signed_response_alg: SigningAlg::RS256,
+    }
+}
+
+fn parse(query: &str, client: &Client) -> Result<AuthorizationRequest, AuthorizeRejection> {
+    let params = Params::parse(query.as_bytes()).unwrap();
+    parse_authorization_request(&params, |id| (id == &client.client_id).then_some(client))
+}
+
+const BASE: &str = "client_id=app&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid";
+
+#[test]
+fn valid_request_parses_with_unknown_parameters_ignored() {
+    let req = parse(&format!("{BASE}&state=s&nonce=n&foo=bar&max_age=10"), &client(false)).unwrap();
+    assert_eq!(req.state.as_deref(), Some("s"));
+    assert_eq!(req.nonce.as_deref(), Some("n"));
+    assert_eq!(req.max_age, Some(10));
+    assert_eq!(req.response_mode, ResponseMode::Query);
+}
+
+#[test]
+fn unknown_client_or_unregistered_redirect_never_redirects() {
+    let c = client(false);
+    for q in [
+        "redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid",
+        "client_id=other&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid",
+        "client_id=app&redirect_uri=https%3A%2F%2Fapp.test%2Fcb2&response_type=code&scope=openid",
+        "client_id=app&response_type=code&scope=openid",
+    ] {
+        assert!(matches!(parse(q, &c), Err(AuthorizeRejection::NoRedirect(_))), "{q}");
+    }
+}
+
+#[test]
+fn missing_response_type_is_redirected_invalid_request() {
+    let q = "client_id=app&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&scope=openid&state=xyz";
+    match parse(q, &client(false)) {
+        Err(AuthorizeRejection::Redirect { error, state, .. }) => {
+            assert_eq!(error.code, OAuthErrorCode::InvalidRequest);
+            assert_eq!(state.as_deref(), Some("xyz"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unsupported_response_type() {
+    let q = BASE.replace("response_type=code", "response_type=token");
+    assert_eq!(parse(&q, &client(false)).unwrap_err().error().code, OAuthErrorCode::UnsupportedResponseType);
+}
+
+#[test]
+fn public_client_without_pkce_is_rejected_and_plain_is_refused() {
+    assert_eq!(parse(BASE, &client(true)).unwrap_err().error().code, OAuthErrorCode::InvalidRequest);
+    let plain = format!("{BASE}&code_challenge={CHALLENGE}&code_challenge_method=plain");
+    assert!(parse(&plain, &client(true)).is_err());
+    let s256 = format!("{BASE}&code_challenge={CHALLENGE}&code_challenge_method=S256");
+    assert!(parse(&s256, &client(true)).unwrap().code_challenge.is_some());
+}
+
+#[test]
+fn prompt_none_with_login_is_invalid() {
+    let q = format!("{BASE}&prompt=none%20login");
+    assert_eq!(parse(&q, &client(false)).unwrap_err().error().code, OAuthErrorCode::InvalidRequest);
+}
+
+#[test]
+fn request_objects_are_not_supported() {
+    let q = format!("{BASE}&request=eyJ");
+    assert_eq!(parse(&q, &client(false)).unwrap_err().error().code, OAuthErrorCode::RequestNotSupported);
+}
+
+#[test]
+fn missing_openid_and_bad_max_age() {
+    let q = BASE.replace("scope=openid", "scope=unknown");
+    assert_eq!(parse(&q, &client(false)).unwrap_err().error().code, OAuthErrorCode::InvalidScope);
+    let q = format!("{BASE}&max_age=-1");
+    assert_eq!(parse(&q, &client(false)).unwrap_err().error().code, OAuthErrorCode::InvalidRequest);
+}
+
+#[test]
+fn form_post_mode_is_kept_for_errors() {
+    let q = "client_id=app&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&scope=openid&response_mode=form_post";
+    match parse(q, &client(false)) {
+        Err(AuthorizeRejection::Redirect { response_mode, .. }) => assert_eq!(response_mode, ResponseMode::FormPost),
+        other => panic!("{other:?}"),
+    }
+}
