@@ -1,1 +1,19 @@
-//! placeholder
+//! Cryptography for Gatehouse, built on aws-lc-rs and RustCrypto's argon2: token signing keys
+//! (RS256, ES256, EdDSA), compact JWS, JWKS, Argon2id password hashing, keyed digests for
+//! high-entropy secrets, and random values.
+//!
+//! This crate holds no state about tenants or users and does no I/O; the server owns key
+//! lifecycles and the store persists key material.
+
+mod error;
+pub mod jws;
+pub mod keys;
+pub mod password;
+pub mod random;
+pub mod secret;
+
+pub use error::CryptoError;
+pub use jws::{JwsHeader, KeySet};
+pub use keys::SigningKey;
+pub use password::{PasswordHasher, PasswordParams};
+pub use secret::SecretDigester;

@@ -1,1 +1,111 @@
-//! placeholder
+//! Storage behind capability-split traits, and the SQLite backend.
+//!
+//! Domain and server code see only the traits ([`Store`] is their union, used as
+//! `Arc<dyn Store>`), so a PostgreSQL backend is one more implementation, never a branch at a
+//! call site. The shared [`suite`] runs the same behavioural tests against every backend.
+//!
+//! Stores take `now` from the caller; they never read the clock.
+
+mod error;
+mod records;
+pub mod sqlite;
+#[cfg(any(test, feature = "test-suite"))]
+pub mod suite;
+
+pub use error::StoreError;
+pub use records::*;
+
+use async_trait::async_trait;
+use gatehouse_core::ids::{GrantId, SessionId, UserId};
+use gatehouse_core::model::{Tenant, User};
+use gatehouse_core::{Client, ClientId, Email, EmailDomain};
+use time::OffsetDateTime;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Tenants, users and applications: read side.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>>;
+    async fn tenant_for_domain(&self, domain: &EmailDomain) -> StoreResult<Option<Tenant>>;
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+    async fn clients(&self) -> StoreResult<Vec<Client>>;
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
+    async fn counts(&self) -> StoreResult<DirectoryCounts>;
+}
+
+/// Declarative import, applied in one transaction.
+#[async_trait]
+pub trait ImportStore: Send + Sync {
+    async fn apply_import(&self, plan: &ImportPlan, now: OffsetDateTime) -> StoreResult<ImportSummary>;
+    /// Replaces a client's secret digest (secret rotation).
+    async fn set_client_secret(&self, id: &ClientId, digest: &[u8], now: OffsetDateTime) -> StoreResult<bool>;
+}
+
+/// Token signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Stores new active keys and retires the previously active key of each algorithm, atomically.
+    async fn rotate_signing_keys(&self, new_keys: &[StoredKey], now: OffsetDateTime) -> StoreResult<()>;
+    /// Removes retired keys whose tokens have all expired.
+    async fn prune_signing_keys(&self, retired_before: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Single sign-on sessions, keyed by the digest of the cookie secret.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn session_by_secret(&self, secret_digest: &[u8]) -> StoreResult<Option<SessionRecord>>;
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
+    async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<()>;
+    /// Ends the session and revokes every grant issued under it; returns the revoked grants.
+    async fn end_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<Vec<GrantId>>;
+}
+
+/// Authorization requests in flight, grants, codes and refresh tokens.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    async fn save_pending(&self, pending: &PendingAuthorization) -> StoreResult<()>;
+    async fn pending(&self, id: &str, now: OffsetDateTime) -> StoreResult<Option<PendingAuthorization>>;
+    async fn delete_pending(&self, id: &str) -> StoreResult<()>;
+
+    /// Creates the grant and its authorization code together.
+    async fn create_grant_with_code(&self, grant: &GrantRecord, code: &CodeRecord) -> StoreResult<()>;
+    /// Marks a code used, atomically: a second redemption sees `AlreadyUsed`.
+    async fn redeem_code(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<CodeRedemption>;
+    async fn grant(&self, id: &GrantId) -> StoreResult<Option<GrantRecord>>;
+    /// Revokes a grant (and so its refresh tokens); returns whether it was active.
+    async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> StoreResult<bool>;
+
+    async fn create_refresh_token(&self, token: &RefreshRecord) -> StoreResult<()>;
+    /// Uses a refresh token once and stores its successor, atomically. Presenting a used token
+    /// again is reported as `Reused` so the caller can revoke the whole family.
+    async fn rotate_refresh_token(&self, digest: &[u8], successor: &RefreshRecord, now: OffsetDateTime) -> StoreResult<RefreshRotation>;
+    async fn refresh_token(&self, digest: &[u8]) -> StoreResult<Option<RefreshRecord>>;
+
+    /// Revoked access-token ids and grants that are still within their lifetime, for the
+    /// server's in-memory revocation list.
+    async fn revocations(&self, now: OffsetDateTime) -> StoreResult<Revocations>;
+    async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()>;
+    /// Deletes expired codes, pending requests, refresh tokens and revocation entries.
+    async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// A counter bumped by every write made outside the server (import, key rotation), so a running
+/// server notices and reloads its caches.
+#[async_trait]
+pub trait GenerationStore: Send + Sync {
+    async fn generation(&self) -> StoreResult<i64>;
+    async fn bump_generation(&self) -> StoreResult<i64>;
+}
+
+/// Every capability: what the server holds as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + GenerationStore {
+    /// Checks the backend answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Flushes and closes; acknowledged writes are already durable, this only checkpoints.
+    async fn close(&self);
+}

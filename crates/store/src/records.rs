@@ -1,0 +1,144 @@
+//! Records the store reads and writes, in domain types.
+
+use gatehouse_core::ids::{GrantId, SessionId, TenantId, UserId};
+use gatehouse_core::{Client, Email, EmailDomain, SigningAlg};
+use time::OffsetDateTime;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub pkcs8: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl StoredKey {
+    pub fn is_active(&self) -> bool {
+        self.retired_at.is_none()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub secret_digest: Vec<u8>,
+    pub user_id: UserId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub auth_time: OffsetDateTime,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+/// An authorization request waiting for the user to sign in. `request` is the serialised
+/// [`gatehouse_core::authorize::AuthorizationRequest`] (the server owns its encoding);
+/// `browser_digest` binds it to the browser that started it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    pub id: String,
+    pub browser_digest: Vec<u8>,
+    pub csrf_token: String,
+    pub request: String,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub id: GrantId,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub session_id: Option<SessionId>,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub auth_time: OffsetDateTime,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub digest: Vec<u8>,
+    pub grant_id: GrantId,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeRedemption {
+    Redeemed(CodeRecord),
+    /// The code was redeemed before: a replay. The grant should be revoked.
+    AlreadyUsed { grant_id: GrantId },
+    NotFound,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub digest: Vec<u8>,
+    pub grant_id: GrantId,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshRotation {
+    Rotated { previous: RefreshRecord, grant: GrantRecord },
+    /// A used token was presented again: the family must be revoked.
+    Reused { grant_id: GrantId },
+    /// Unknown, expired, or its grant is revoked.
+    Invalid,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Revocations {
+    pub access_token_ids: Vec<(String, OffsetDateTime)>,
+    pub grant_ids: Vec<GrantId>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirectoryCounts {
+    pub tenants: u64,
+    pub users: u64,
+    pub clients: u64,
+}
+
+/// What an import file asks for, already validated and with passwords hashed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportPlan {
+    pub tenants: Vec<TenantPlan>,
+    pub clients: Vec<Client>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantPlan {
+    /// Used only when the tenant is new.
+    pub new_id: TenantId,
+    pub name: String,
+    pub domains: Vec<EmailDomain>,
+    pub users: Vec<UserPlan>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserPlan {
+    /// Used only when the user is new.
+    pub new_id: UserId,
+    pub email: Email,
+    pub name: String,
+    /// `None` leaves an existing password as it is.
+    pub password_hash: Option<String>,
+    pub roles: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}

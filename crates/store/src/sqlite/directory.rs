@@ -1,0 +1,131 @@
+use async_trait::async_trait;
+use gatehouse_core::ids::{TenantId, UserId};
+use gatehouse_core::model::{Tenant, User};
+use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, parse_list};
+use crate::{DirectoryCounts, DirectoryStore, StoreError, StoreResult};
+
+const USER_COLUMNS: &str = "id, tenant_id, email, name, password_hash, roles, email_verified";
+const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg";
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} holds `{value}`"))
+}
+
+pub(super) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    let email: String = row.try_get("email")?;
+    Ok(User {
+        id: UserId::new(row.try_get::<String, _>("id")?),
+        tenant_id: TenantId::new(row.try_get::<String, _>("tenant_id")?),
+        email: Email::parse(&email).map_err(|_| corrupt("users.email", &email))?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        roles: parse_list(&row.try_get::<String, _>("roles")?)?,
+        email_verified: row.try_get::<i64, _>("email_verified")? != 0,
+    })
+}
+
+pub(super) fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
+    let uris = |column: &str| -> StoreResult<Vec<RedirectUri>> {
+        parse_list(&row.try_get::<String, _>(column)?)?
+            .into_iter()
+            .map(|u| RedirectUri::parse(&u).map_err(|_| corrupt(column, &u)))
+            .collect()
+    };
+    let grants = parse_list(&row.try_get::<String, _>("grant_types")?)?
+        .into_iter()
+        .map(|g| GrantType::parse(&g).map_err(|_| corrupt("clients.grant_types", &g)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let client_id: String = row.try_get("client_id")?;
+    let alg: String = row.try_get("id_token_alg")?;
+    Ok(Client {
+        client_id: ClientId::parse(&client_id).map_err(|_| corrupt("clients.client_id", &client_id))?,
+        name: row.try_get("name")?,
+        secret_digest: row.try_get("secret_digest")?,
+        redirect_uris: uris("redirect_uris")?,
+        post_logout_redirect_uris: uris("post_logout_redirect_uris")?,
+        grant_types: grants,
+        id_token_signed_response_alg: SigningAlg::parse(&alg).map_err(|_| corrupt("clients.id_token_alg", &alg))?,
+    })
+}
+
+impl SqliteStore {
+    async fn tenant_by_id(&self, id: &str) -> StoreResult<Option<Tenant>> {
+        let Some(row) = sqlx::query("SELECT id, name FROM tenants WHERE id = ?").bind(id).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let domains: Vec<String> = sqlx::query_scalar("SELECT domain FROM tenant_domains WHERE tenant_id = ? ORDER BY domain")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some(Tenant {
+            id: TenantId::new(row.try_get::<String, _>("id")?),
+            name: row.try_get("name")?,
+            domains: domains.iter().map(|d| EmailDomain::parse(d).map_err(|_| corrupt("tenant_domains.domain", d))).collect::<StoreResult<_>>()?,
+        }))
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for SqliteStore {
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = ?"))
+            .bind(email.key())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn tenant_for_domain(&self, domain: &EmailDomain) -> StoreResult<Option<Tenant>> {
+        let id: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = ?")
+            .bind(domain.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        match id {
+            Some(id) => self.tenant_by_id(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY name").fetch_all(&self.pool).await?;
+        let mut tenants = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(t) = self.tenant_by_id(&id).await? {
+                tenants.push(t);
+            }
+        }
+        Ok(tenants)
+    }
+
+    async fn clients(&self) -> StoreResult<Vec<Client>> {
+        let rows = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id")).fetch_all(&self.pool).await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
+        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    async fn counts(&self) -> StoreResult<DirectoryCounts> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM tenants) AS t, (SELECT COUNT(*) FROM users) AS u, (SELECT COUNT(*) FROM clients) AS c",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |c: &str| -> StoreResult<u64> { Ok(u64::try_from(row.try_get::<i64, _>(c)?).unwrap_or(0)) };
+        Ok(DirectoryCounts { tenants: n("t")?, users: n("u")?, clients: n("c")? })
+    }
+}

@@ -1,0 +1,36 @@
+//! Versioned migrations, embedded in the binary and applied by sqlx's migrator.
+
+use sqlx::SqlitePool;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::StoreResult;
+
+/// (version, description, SQL), in order. Never edit an applied migration: add a new one.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/0001_initial.sql"))];
+
+#[derive(Debug)]
+struct Embedded;
+
+type BoxDynError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        Box::pin(async move {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, Cow::Borrowed(*sql), false)
+                })
+                .collect())
+        })
+    }
+}
+
+pub(super) async fn run(pool: &SqlitePool) -> StoreResult<()> {
+    let migrator = Migrator::new(Embedded).await?;
+    migrator.run(pool).await?;
+    Ok(())
+}

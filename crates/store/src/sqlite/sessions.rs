@@ -1,0 +1,70 @@
+use async_trait::async_trait;
+use gatehouse_core::ids::{GrantId, SessionId, UserId};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+
+use super::{SqliteStore, from_ts, json_list, parse_list, ts};
+use crate::{SessionRecord, SessionStore, StoreResult};
+
+const COLUMNS: &str = "id, secret_digest, user_id, created_at, last_seen_at, auth_time, acr, amr, ended_at";
+
+fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
+    Ok(SessionRecord {
+        id: SessionId::new(row.try_get::<String, _>("id")?),
+        secret_digest: row.try_get("secret_digest")?,
+        user_id: UserId::new(row.try_get::<String, _>("user_id")?),
+        created_at: from_ts(row.try_get("created_at")?)?,
+        last_seen_at: from_ts(row.try_get("last_seen_at")?)?,
+        auth_time: from_ts(row.try_get("auth_time")?)?,
+        acr: row.try_get("acr")?,
+        amr: parse_list(&row.try_get::<String, _>("amr")?)?,
+        ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(from_ts).transpose()?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
+        sqlx::query(&format!("INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(s.id.as_str())
+            .bind(&s.secret_digest)
+            .bind(s.user_id.as_str())
+            .bind(ts(s.created_at))
+            .bind(ts(s.last_seen_at))
+            .bind(ts(s.auth_time))
+            .bind(&s.acr)
+            .bind(json_list(&s.amr))
+            .bind(s.ended_at.map(ts))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_by_secret(&self, secret_digest: &[u8]) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE secret_digest = ?")).bind(secret_digest).fetch_optional(&self.pool).await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at IS NULL").bind(ts(now)).bind(id.as_str()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn end_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<Vec<GrantId>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL").bind(ts(now)).bind(id.as_str()).execute(&mut *tx).await?;
+        let revoked: Vec<String> = sqlx::query_scalar("UPDATE grants SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL RETURNING id")
+            .bind(ts(now))
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(revoked.into_iter().map(GrantId::new).collect())
+    }
+}

@@ -1,0 +1,166 @@
+//! The behavioural suite every storage backend must pass. Backends call [`run_all`] from their
+//! own tests with a fresh, empty store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use gatehouse_core::ids::{GrantId, SessionId, TenantId, UserId};
+use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
+use time::{Duration, OffsetDateTime, macros::datetime};
+
+use crate::*;
+
+const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+
+pub async fn run_all(store: &dyn Store) {
+    import_is_idempotent_and_conflicts_roll_back(store).await;
+    codes_are_single_use(store).await;
+    refresh_rotation_detects_reuse(store).await;
+    ending_a_session_revokes_its_grants(store).await;
+    key_rotation_retires_the_previous_key(store).await;
+}
+
+fn plan(user_name: &str) -> ImportPlan {
+    ImportPlan {
+        tenants: vec![TenantPlan {
+            new_id: TenantId::new("t-acme"),
+            name: "Acme Oy".into(),
+            domains: vec![EmailDomain::parse("acme.test").unwrap()],
+            users: vec![UserPlan {
+                new_id: UserId::new("u-alice"),
+                email: Email::parse("alice@acme.test").unwrap(),
+                name: user_name.into(),
+                password_hash: Some("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into()),
+                roles: vec!["admin".into()],
+            }],
+        }],
+        clients: vec![Client {
+            client_id: ClientId::parse("payroll").unwrap(),
+            name: "Payroll".into(),
+            secret_digest: Some(vec![7; 32]),
+            redirect_uris: vec![RedirectUri::parse("http://127.0.0.1:9999/cb").unwrap()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            id_token_signed_response_alg: SigningAlg::RS256,
+        }],
+    }
+}
+
+async fn import_is_idempotent_and_conflicts_roll_back(store: &dyn Store) {
+    let first = store.apply_import(&plan("Alice Example"), NOW).await.unwrap();
+    assert_eq!(first, ImportSummary { created: 3, updated: 0, unchanged: 0 });
+    let generation = store.generation().await.unwrap();
+    let second = store.apply_import(&plan("Alice Example"), NOW + Duration::hours(1)).await.unwrap();
+    assert_eq!(second, ImportSummary { created: 0, updated: 0, unchanged: 3 });
+    assert_eq!(store.generation().await.unwrap(), generation, "a no-op import must not bump the generation");
+
+    let alice = store.user_by_email(&Email::parse("ALICE@acme.test").unwrap()).await.unwrap().unwrap();
+    assert_eq!(alice.id.as_str(), "u-alice");
+    assert_eq!(alice.roles, vec!["admin".to_owned()]);
+    assert!(store.tenant_for_domain(&EmailDomain::parse("acme.test").unwrap()).await.unwrap().is_some());
+
+    // A second tenant claiming the same domain fails, and its other changes are not applied.
+    let mut conflicting = plan("Alice Renamed");
+    conflicting.tenants.push(TenantPlan {
+        new_id: TenantId::new("t-other"),
+        name: "Other".into(),
+        domains: vec![EmailDomain::parse("acme.test").unwrap()],
+        users: vec![],
+    });
+    assert!(matches!(store.apply_import(&conflicting, NOW).await, Err(StoreError::Conflict(_))));
+    let alice = store.user(&UserId::new("u-alice")).await.unwrap().unwrap();
+    assert_eq!(alice.name, "Alice Example", "a failed import must leave nothing half-applied");
+    assert_eq!(store.counts().await.unwrap(), DirectoryCounts { tenants: 1, users: 1, clients: 1 });
+}
+
+fn grant(id: &str, session: Option<&str>) -> GrantRecord {
+    GrantRecord {
+        id: GrantId::new(id),
+        client_id: "payroll".into(),
+        user_id: UserId::new("u-alice"),
+        session_id: session.map(SessionId::new),
+        scope: "openid".into(),
+        nonce: None,
+        auth_time: NOW,
+        acr: "urn:gatehouse:acr:pwd".into(),
+        amr: vec!["pwd".into()],
+        created_at: NOW,
+        revoked_at: None,
+    }
+}
+
+fn code(digest: u8, grant_id: &str) -> CodeRecord {
+    CodeRecord {
+        digest: vec![digest; 32],
+        grant_id: GrantId::new(grant_id),
+        client_id: "payroll".into(),
+        redirect_uri: "http://127.0.0.1:9999/cb".into(),
+        code_challenge: None,
+        expires_at: NOW + Duration::minutes(1),
+    }
+}
+
+async fn codes_are_single_use(store: &dyn Store) {
+    store.create_grant_with_code(&grant("g-code", None), &code(1, "g-code")).await.unwrap();
+    assert!(matches!(store.redeem_code(&[1; 32], NOW).await.unwrap(), CodeRedemption::Redeemed(_)));
+    assert_eq!(store.redeem_code(&[1; 32], NOW).await.unwrap(), CodeRedemption::AlreadyUsed { grant_id: GrantId::new("g-code") });
+    assert_eq!(store.redeem_code(&[9; 32], NOW).await.unwrap(), CodeRedemption::NotFound);
+}
+
+fn refresh(digest: u8, grant_id: &str) -> RefreshRecord {
+    RefreshRecord {
+        digest: vec![digest; 32],
+        grant_id: GrantId::new(grant_id),
+        client_id: "payroll".into(),
+        scope: "openid".into(),
+        created_at: NOW,
+        expires_at: NOW + Duration::days(30),
+    }
+}
+
+async fn refresh_rotation_detects_reuse(store: &dyn Store) {
+    store.create_grant_with_code(&grant("g-refresh", None), &code(2, "g-refresh")).await.unwrap();
+    store.create_refresh_token(&refresh(10, "g-refresh")).await.unwrap();
+    let rotated = store.rotate_refresh_token(&[10; 32], &refresh(11, "g-refresh"), NOW).await.unwrap();
+    assert!(matches!(rotated, RefreshRotation::Rotated { .. }));
+    let replay = store.rotate_refresh_token(&[10; 32], &refresh(12, "g-refresh"), NOW).await.unwrap();
+    assert_eq!(replay, RefreshRotation::Reused { grant_id: GrantId::new("g-refresh") });
+    assert!(store.revoke_grant(&GrantId::new("g-refresh"), NOW).await.unwrap());
+    let after_revoke = store.rotate_refresh_token(&[11; 32], &refresh(13, "g-refresh"), NOW).await.unwrap();
+    assert_eq!(after_revoke, RefreshRotation::Invalid, "a revoked family's live token must stop working");
+    assert!(store.revocations(NOW).await.unwrap().grant_ids.contains(&GrantId::new("g-refresh")));
+    let expired = store.rotate_refresh_token(&[99; 32], &refresh(14, "g-refresh"), NOW).await.unwrap();
+    assert_eq!(expired, RefreshRotation::Invalid);
+}
+
+async fn ending_a_session_revokes_its_grants(store: &dyn Store) {
+    let session = SessionRecord {
+        id: SessionId::new("s-1"),
+        secret_digest: vec![3; 32],
+        user_id: UserId::new("u-alice"),
+        created_at: NOW,
+        last_seen_at: NOW,
+        auth_time: NOW,
+        acr: "urn:gatehouse:acr:pwd".into(),
+        amr: vec!["pwd".into()],
+        ended_at: None,
+    };
+    store.create_session(&session).await.unwrap();
+    assert_eq!(store.session_by_secret(&[3; 32]).await.unwrap(), Some(session.clone()));
+    store.touch_session(&session.id, NOW + Duration::minutes(5)).await.unwrap();
+    store.create_grant_with_code(&grant("g-session", Some("s-1")), &code(4, "g-session")).await.unwrap();
+    let revoked = store.end_session(&session.id, NOW + Duration::minutes(6)).await.unwrap();
+    assert_eq!(revoked, vec![GrantId::new("g-session")]);
+    let ended = store.session(&session.id).await.unwrap().unwrap();
+    assert!(ended.ended_at.is_some());
+    assert_eq!(ended.last_seen_at, NOW + Duration::minutes(5));
+}
+
+async fn key_rotation_retires_the_previous_key(store: &dyn Store) {
+    let key = |kid: &str, at: OffsetDateTime| StoredKey { kid: kid.into(), alg: SigningAlg::ES256, pkcs8: vec![1, 2, 3], created_at: at, retired_at: None };
+    store.rotate_signing_keys(&[key("k1", NOW)], NOW).await.unwrap();
+    store.rotate_signing_keys(&[key("k2", NOW + Duration::days(1))], NOW + Duration::days(1)).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.iter().filter(|k| k.is_active()).map(|k| k.kid.as_str()).collect::<Vec<_>>(), vec!["k2"]);
+    assert_eq!(store.prune_signing_keys(NOW + Duration::days(2)).await.unwrap(), 1);
+    assert_eq!(store.signing_keys().await.unwrap().len(), 1);
+}
