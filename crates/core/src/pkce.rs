@@ -33,6 +33,11 @@ impl CodeChallenge {
         Ok(Self(challenge.to_owned()))
     }
 
+    /// The S256 challenge of a verifier (for relying parties, such as the built-in demo).
+    pub fn s256_of(verifier: &str) -> Self {
+        Self(URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())))
+    }
+
     /// Restores a challenge that was validated before it was stored.
     pub fn from_stored(challenge: String) -> Self {
         Self(challenge)

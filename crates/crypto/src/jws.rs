@@ -147,3 +147,24 @@ mod tests {
         KeySet::new(vec![k], &[&kid])
     }
 }
+
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the access token's hash, with the hash of
+/// the ID token's algorithm (SHA-256 for RS256/ES256, SHA-512 for Ed25519).
+pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
+    let algorithm = match alg {
+        SigningAlg::RS256 | SigningAlg::ES256 => &aws_lc_rs::digest::SHA256,
+        SigningAlg::EdDSA => &aws_lc_rs::digest::SHA512,
+    };
+    let digest = aws_lc_rs::digest::digest(algorithm, access_token.as_bytes());
+    let bytes = digest.as_ref();
+    URL_SAFE_NO_PAD.encode(bytes.get(..bytes.len() / 2).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod at_hash_tests {
+    #[test]
+    fn oidc_core_at_hash_example() {
+        // OIDC Core Appendix A.3/A.4 use this access token with at_hash "77QmUPtjPfzWtF2AnpK9RQ".
+        assert_eq!(super::at_hash(gatehouse_core::SigningAlg::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+    }
+}

@@ -1,1 +1,100 @@
-fn main(){}
+//! `gatehouse`: the identity provider's one binary.
+
+mod commands;
+mod datadir;
+mod demo;
+mod import;
+mod settings;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+use settings::{CommonArgs, ServeArgs};
+
+#[derive(Parser, Debug)]
+#[command(name = "gatehouse", version, about = "A self-hostable OpenID Connect identity provider")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Apply a declarative TOML file of tenants, users and applications (idempotent).
+    Import {
+        /// The file to import.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        password: settings::PasswordArgs,
+    },
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Registered applications.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Show what the data directory holds (read-only; safe beside a running server).
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Generate new signing keys; the old ones stay published until their tokens expire.
+    Rotate,
+    /// List signing keys (read-only).
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum AppCommand {
+    /// Generate a new high-entropy client secret and print it once.
+    RotateSecret {
+        #[arg(long)]
+        client_id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let file = settings::FileSettings::load(cli.common.config.as_deref())?;
+        match cli.command {
+            Command::Serve(args) => commands::serve(&cli.common, &file, args).await,
+            Command::Import { file: path, password } => commands::import(&cli.common, &file, &path, &password).await,
+            Command::Keys(KeysCommand::Rotate) => commands::keys_rotate(&cli.common, &file).await,
+            Command::Keys(KeysCommand::List) => commands::keys_list(&cli.common, &file).await,
+            Command::App(AppCommand::RotateSecret { client_id }) => commands::rotate_secret(&cli.common, &file, &client_id).await,
+            Command::Status => commands::status(&cli.common, &file).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `GATEHOUSE_LOG` takes a filter such as `info` or `gatehouse_server=debug`.
+fn init_tracing() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let filter: Targets = std::env::var("GATEHOUSE_LOG").ok().and_then(|f| f.parse().ok()).unwrap_or_else(|| {
+        Targets::new().with_default(tracing::Level::INFO).with_target("sqlx", tracing::Level::WARN)
+    });
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    tracing_subscriber::registry().with(fmt).with(filter).init();
+}

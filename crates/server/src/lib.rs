@@ -1,1 +1,83 @@
-//! placeholder
+//! Gatehouse's HTTP server: the OpenID Connect endpoints, the sign-in pages and the operational
+//! endpoints, over the store traits. This is the only crate that knows HTTP.
+
+pub mod config;
+mod discovery;
+pub mod error;
+pub mod http;
+mod listener;
+pub mod metrics;
+mod pages;
+mod rate_limit;
+pub mod state;
+mod tokens;
+
+pub use config::{ServerConfig, TlsFiles, TokenLifetimes};
+pub use error::ServerError;
+pub use state::AppState;
+
+use gatehouse_store::Store;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A bound, ready server: call [`Server::run`] to serve.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Server {
+    /// Binds the listen address and prepares state (generating signing keys on first start).
+    pub async fn bind(config: ServerConfig, store: Arc<dyn Store>, pepper: &[u8]) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(config.listen).await?;
+        Self::with_listener(listener, config, store, pepper).await
+    }
+
+    /// Like [`Server::bind`] with a listener the caller bound (to learn an ephemeral port first).
+    pub async fn with_listener(listener: TcpListener, config: ServerConfig, store: Arc<dyn Store>, pepper: &[u8]) -> Result<Self, ServerError> {
+        let tls = config.tls.as_ref().map(listener::tls_acceptor).transpose()?;
+        let state = AppState::new(config, store, pepper).await?;
+        Ok(Self { listener, state, tls })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains connections and closes the store.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let state = self.state.clone();
+        let maintenance = tokio::spawn(maintenance(state.clone()));
+        let router = http::router(state.clone());
+        listener::serve(self.listener, self.tls, router, shutdown, Duration::from_secs(10)).await;
+        maintenance.abort();
+        state.store.close().await;
+    }
+}
+
+/// Picks up changes from other processes and purges expired rows.
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.reload_interval);
+    let mut ticks: u64 = 0;
+    loop {
+        tick.tick().await;
+        ticks += 1;
+        if let Err(e) = state.reload_if_changed().await {
+            tracing::warn!(error = %e, "reloading from the store failed");
+        }
+        if ticks % 300 == 0 {
+            let now = state::now();
+            if let Err(e) = state.store.purge_expired(now).await {
+                tracing::warn!(error = %e, "purging expired rows failed");
+            }
+        }
+    }
+}

@@ -60,6 +60,8 @@ pub trait SessionStore: Send + Sync {
     async fn session_by_secret(&self, secret_digest: &[u8]) -> StoreResult<Option<SessionRecord>>;
     async fn session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
     async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<()>;
+    /// Records a fresh authentication in an existing session (`prompt=login`, `max_age`).
+    async fn reauthenticate_session(&self, id: &SessionId, auth_time: OffsetDateTime, acr: &str, amr: &[String]) -> StoreResult<()>;
     /// Ends the session and revokes every grant issued under it; returns the revoked grants.
     async fn end_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<Vec<GrantId>>;
 }
@@ -74,14 +76,16 @@ pub trait GrantStore: Send + Sync {
     /// Creates the grant and its authorization code together.
     async fn create_grant_with_code(&self, grant: &GrantRecord, code: &CodeRecord) -> StoreResult<()>;
     /// Marks a code used, atomically: a second redemption sees `AlreadyUsed`.
-    async fn redeem_code(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<CodeRedemption>;
+    /// A code presented by another client is not consumed (`WrongClient`).
+    async fn redeem_code(&self, digest: &[u8], client_id: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption>;
     async fn grant(&self, id: &GrantId) -> StoreResult<Option<GrantRecord>>;
     /// Revokes a grant (and so its refresh tokens); returns whether it was active.
     async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> StoreResult<bool>;
 
     async fn create_refresh_token(&self, token: &RefreshRecord) -> StoreResult<()>;
     /// Uses a refresh token once and stores its successor, atomically. Presenting a used token
-    /// again is reported as `Reused` so the caller can revoke the whole family.
+    /// again is reported as `Reused` so the caller can revoke the whole family. The successor
+    /// joins the previous token's grant; an empty successor scope keeps the previous scope.
     async fn rotate_refresh_token(&self, digest: &[u8], successor: &RefreshRecord, now: OffsetDateTime) -> StoreResult<RefreshRotation>;
     async fn refresh_token(&self, digest: &[u8]) -> StoreResult<Option<RefreshRecord>>;
 

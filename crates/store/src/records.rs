@@ -74,6 +74,8 @@ pub enum CodeRedemption {
     Redeemed(CodeRecord),
     /// The code was redeemed before: a replay. The grant should be revoked.
     AlreadyUsed { grant_id: GrantId },
+    /// The code exists but was issued to another client; it stays unused.
+    WrongClient,
     NotFound,
 }
 

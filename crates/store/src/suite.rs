@@ -100,9 +100,10 @@ fn code(digest: u8, grant_id: &str) -> CodeRecord {
 
 async fn codes_are_single_use(store: &dyn Store) {
     store.create_grant_with_code(&grant("g-code", None), &code(1, "g-code")).await.unwrap();
-    assert!(matches!(store.redeem_code(&[1; 32], NOW).await.unwrap(), CodeRedemption::Redeemed(_)));
-    assert_eq!(store.redeem_code(&[1; 32], NOW).await.unwrap(), CodeRedemption::AlreadyUsed { grant_id: GrantId::new("g-code") });
-    assert_eq!(store.redeem_code(&[9; 32], NOW).await.unwrap(), CodeRedemption::NotFound);
+    assert_eq!(store.redeem_code(&[1; 32], "intruder", NOW).await.unwrap(), CodeRedemption::WrongClient);
+    assert!(matches!(store.redeem_code(&[1; 32], "payroll", NOW).await.unwrap(), CodeRedemption::Redeemed(_)), "a wrong client must not consume the code");
+    assert_eq!(store.redeem_code(&[1; 32], "payroll", NOW).await.unwrap(), CodeRedemption::AlreadyUsed { grant_id: GrantId::new("g-code") });
+    assert_eq!(store.redeem_code(&[9; 32], "payroll", NOW).await.unwrap(), CodeRedemption::NotFound);
 }
 
 fn refresh(digest: u8, grant_id: &str) -> RefreshRecord {
@@ -145,6 +146,9 @@ async fn ending_a_session_revokes_its_grants(store: &dyn Store) {
     };
     store.create_session(&session).await.unwrap();
     assert_eq!(store.session_by_secret(&[3; 32]).await.unwrap(), Some(session.clone()));
+    store.touch_session(&session.id, NOW + Duration::minutes(5)).await.unwrap();
+    store.reauthenticate_session(&session.id, NOW + Duration::minutes(4), "urn:gatehouse:acr:pwd", &["pwd".to_owned()]).await.unwrap();
+    assert_eq!(store.session(&session.id).await.unwrap().unwrap().auth_time, NOW + Duration::minutes(4));
     store.touch_session(&session.id, NOW + Duration::minutes(5)).await.unwrap();
     store.create_grant_with_code(&grant("g-session", Some("s-1")), &code(4, "g-session")).await.unwrap();
     let revoked = store.end_session(&session.id, NOW + Duration::minutes(6)).await.unwrap();

@@ -117,23 +117,28 @@ impl GrantStore for SqliteStore {
         Ok(())
     }
 
-    async fn redeem_code(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<CodeRedemption> {
+    async fn redeem_code(&self, digest: &[u8], client_id: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption> {
         let mut tx = self.pool.begin().await?;
-        let redeemed = sqlx::query(&format!("UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND used_at IS NULL RETURNING {CODE_COLUMNS}"))
-            .bind(ts(now))
-            .bind(digest)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let redeemed = sqlx::query(&format!(
+            "UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND client_id = ? AND used_at IS NULL RETURNING {CODE_COLUMNS}"
+        ))
+        .bind(ts(now))
+        .bind(digest)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let outcome = match redeemed {
             Some(row) => CodeRedemption::Redeemed(code_from_row(&row)?),
             None => {
-                let grant: Option<String> = sqlx::query_scalar("SELECT grant_id FROM authorization_codes WHERE digest = ?")
-                    .bind(digest)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                match grant {
-                    Some(g) => CodeRedemption::AlreadyUsed { grant_id: GrantId::new(g) },
-                    None => CodeRedemption::NotFound,
+                let existing: Option<(String, String, Option<i64>)> =
+                    sqlx::query_as("SELECT grant_id, client_id, used_at FROM authorization_codes WHERE digest = ?")
+                        .bind(digest)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                match existing {
+                    Some((_, owner, _)) if owner != client_id => CodeRedemption::WrongClient,
+                    Some((grant, _, Some(_))) => CodeRedemption::AlreadyUsed { grant_id: GrantId::new(grant) },
+                    Some(_) | None => CodeRedemption::NotFound,
                 }
             }
         };
@@ -203,7 +208,8 @@ impl GrantStore for SqliteStore {
             .bind(&successor.digest)
             .bind(previous.grant_id.as_str())
             .bind(&successor.client_id)
-            .bind(&successor.scope)
+            // An empty successor scope means "the same scope as before".
+            .bind(if successor.scope.is_empty() { &previous.scope } else { &successor.scope })
             .bind(ts(successor.created_at))
             .bind(ts(successor.expires_at))
             .execute(&mut *tx)

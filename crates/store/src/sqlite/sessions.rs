@@ -56,6 +56,18 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
+    async fn reauthenticate_session(&self, id: &SessionId, auth_time: OffsetDateTime, acr: &str, amr: &[String]) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
+            .bind(ts(auth_time))
+            .bind(ts(auth_time))
+            .bind(acr)
+            .bind(json_list(amr))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn end_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<Vec<GrantId>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL").bind(ts(now)).bind(id.as_str()).execute(&mut *tx).await?;

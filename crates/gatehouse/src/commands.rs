@@ -1,0 +1,194 @@
+//! Subcommand implementations.
+
+use anyhow::{Context, Result, bail};
+use gatehouse_core::{ClientId, SigningAlg};
+use gatehouse_crypto::{PasswordHasher, SecretDigester};
+use gatehouse_server::{Server, ServerConfig, TlsFiles};
+use gatehouse_store::{DirectoryStore, GenerationStore, ImportStore, KeyStore, Store};
+use gatehouse_store::sqlite::OpenMode;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::datadir::DataDir;
+use crate::settings::{CommonArgs, DEFAULT_LISTEN, FileSettings, PasswordArgs, ServeArgs};
+use crate::{demo, import};
+
+/// The binary is the edge: it may read the clock.
+#[allow(clippy::disallowed_methods)]
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) -> Result<()> {
+    let started = Instant::now();
+    let data_dir = DataDir::new(&common.data_dir(file));
+    data_dir.create()?;
+    let _lock = data_dir.lock_for_server()?;
+    let store: Arc<dyn Store> = Arc::new(data_dir.open_store(OpenMode::ReadWrite).await?);
+    let pepper = data_dir.pepper(true)?;
+
+    let tls = match (args.tls_cert, args.tls_key, &file.tls) {
+        (Some(cert), Some(key), _) => Some(TlsFiles { cert, key }),
+        (None, None, Some(t)) => Some(TlsFiles { cert: t.cert.clone(), key: t.key.clone() }),
+        _ => None,
+    };
+    let listen = match args.listen.or(file.listen) {
+        Some(l) => l,
+        None => DEFAULT_LISTEN.parse()?,
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let issuer = args.issuer.or(file.issuer.clone()).unwrap_or_else(|| ServerConfig::default_issuer(bound, tls.is_some()));
+    let issuer = issuer.trim_end_matches('/').to_owned();
+    let parsed = Url::parse(&issuer).with_context(|| format!("issuer `{issuer}` is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || parsed.fragment().is_some() {
+        bail!("issuer `{issuer}` must be an http(s) URL without query or fragment");
+    }
+
+    let mut config = ServerConfig::new(bound, issuer.clone());
+    config.tls = tls;
+    config.demo = args.demo || file.demo;
+    config.password = args.password.resolve(&file.password);
+    if let Some(m) = file.sessions.idle_minutes {
+        config.sessions.idle = time::Duration::minutes(m);
+    }
+    if let Some(h) = file.sessions.absolute_hours {
+        config.sessions.absolute = time::Duration::hours(h);
+    }
+    if let Some(s) = file.tokens.access_token_seconds {
+        config.tokens.access_token = time::Duration::seconds(s);
+    }
+    if let Some(s) = file.tokens.id_token_seconds {
+        config.tokens.id_token = time::Duration::seconds(s);
+    }
+    if let Some(d) = file.tokens.refresh_token_days {
+        config.tokens.refresh_token = time::Duration::days(d);
+    }
+
+    let hasher = PasswordHasher::new(config.password)?;
+    let digester = SecretDigester::new(&pepper);
+    if let Some(path) = args.import.or(file.import.clone()) {
+        run_import(store.as_ref(), &hasher, &digester, &path).await?;
+    }
+    let demo_credentials = if config.demo {
+        Some(demo::ensure(store.as_ref(), &hasher, data_dir.path(), &issuer, now()).await?)
+    } else {
+        None
+    };
+    drop(hasher);
+
+    let server = Server::with_listener(listener, config, store, &pepper).await?;
+    println!("Gatehouse listening on {bound} (issuer {issuer}); ready in {} ms", started.elapsed().as_millis());
+    if let Some(creds) = demo_credentials {
+        println!("Demo: open {issuer}/demo in a browser and sign in as {} with password {}", creds.email, creds.password);
+    }
+    server.run(shutdown_signal()).await;
+    println!("Gatehouse stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown requested; draining connections");
+}
+
+async fn run_import(store: &dyn Store, hasher: &PasswordHasher, digester: &SecretDigester, path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read import file {}", path.display()))?;
+    let mut warnings = Vec::new();
+    let ctx = import::PlanContext { hasher, digester, store, warnings: &mut warnings };
+    let plan = import::plan(&path.display().to_string(), &text, ctx).await?;
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let summary = store.apply_import(&plan, now()).await.with_context(|| format!("import of {} failed; nothing was changed", path.display()))?;
+    println!("Imported {}: {}", path.display(), import::describe(&summary));
+    Ok(())
+}
+
+pub async fn import(common: &CommonArgs, file: &FileSettings, path: &Path, password: &PasswordArgs) -> Result<()> {
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let pepper = data_dir.pepper(true)?;
+    let hasher = PasswordHasher::new(password.resolve(&file.password))?;
+    let result = run_import(&store, &hasher, &SecretDigester::new(&pepper), path).await;
+    store.close().await;
+    result
+}
+
+pub async fn keys_rotate(common: &CommonArgs, file: &FileSettings) -> Result<()> {
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let now = now();
+    let fresh = SigningAlg::ALL.iter().map(|alg| gatehouse_server::state::new_stored_key(*alg, now)).collect::<Result<Vec<_>, _>>()?;
+    store.rotate_signing_keys(&fresh, now).await?;
+    store.bump_generation().await?;
+    for key in &fresh {
+        println!("new {} key {}", key.alg.as_str(), key.kid);
+    }
+    println!("Previous keys stay published until the tokens they signed have expired; a running server picks up the new keys within seconds.");
+    store.close().await;
+    Ok(())
+}
+
+pub async fn keys_list(common: &CommonArgs, file: &FileSettings) -> Result<()> {
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
+    for key in store.signing_keys().await? {
+        let state = match key.retired_at {
+            None => "active".to_owned(),
+            Some(at) => format!("retired {at}"),
+        };
+        println!("{:<6} {} created {} {state}", key.alg.as_str(), key.kid, key.created_at);
+    }
+    Ok(())
+}
+
+pub async fn rotate_secret(common: &CommonArgs, file: &FileSettings, client_id: &str) -> Result<()> {
+    let client_id = ClientId::parse(client_id).map_err(|e| anyhow::anyhow!("--client-id: {e}"))?;
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let pepper = data_dir.pepper(true)?;
+    let secret = gatehouse_crypto::random::token()?;
+    let digest = SecretDigester::new(&pepper).digest(&secret);
+    let updated = store.set_client_secret(&client_id, &digest, now()).await?;
+    store.close().await;
+    if !updated {
+        bail!("no application with client_id `{client_id}`");
+    }
+    println!("{secret}");
+    eprintln!("This is the only time the secret is shown; store it in the application's configuration.");
+    Ok(())
+}
+
+pub async fn status(common: &CommonArgs, file: &FileSettings) -> Result<()> {
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
+    let counts = store.counts().await?;
+    let keys = store.signing_keys().await?;
+    println!("data directory: {}", data_dir.path().display());
+    println!("tenants: {}\nusers: {}\napplications: {}", counts.tenants, counts.users, counts.clients);
+    println!("signing keys: {} active, {} retired", keys.iter().filter(|k| k.is_active()).count(), keys.iter().filter(|k| !k.is_active()).count());
+    println!("generation: {}", store.generation().await?);
+    Ok(())
+}

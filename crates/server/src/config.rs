@@ -1,0 +1,88 @@
+//! Settings the server needs, already resolved from defaults, `gatehouse.toml`, `GATEHOUSE_*`
+//! variables and flags by the binary.
+
+use gatehouse_core::session::SessionTimeouts;
+use gatehouse_crypto::PasswordParams;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenLifetimes {
+    pub authorization_code: Duration,
+    pub access_token: Duration,
+    pub id_token: Duration,
+    pub refresh_token: Duration,
+    /// How long a sign-in page stays valid.
+    pub pending_authorization: Duration,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self {
+            // RFC 9700 §4.2.1 and OAuth 2.1 recommend short-lived codes.
+            authorization_code: Duration::seconds(60),
+            access_token: Duration::minutes(10),
+            id_token: Duration::minutes(10),
+            refresh_token: Duration::days(30),
+            pending_authorization: Duration::minutes(30),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Public base URL without a trailing slash, e.g. `https://id.example.com`.
+    pub issuer: String,
+    pub tls: Option<TlsFiles>,
+    pub sessions: SessionTimeouts,
+    pub tokens: TokenLifetimes,
+    pub password: PasswordParams,
+    /// At most this many Argon2 computations run at once (memory stays bounded).
+    pub max_concurrent_hashes: usize,
+    /// Mount the built-in demo relying party at `/demo`.
+    pub demo: bool,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// How often the server checks for changes made by other processes (import, key rotation).
+    pub reload_interval: std::time::Duration,
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, issuer: String) -> Self {
+        Self {
+            listen,
+            issuer,
+            tls: None,
+            sessions: SessionTimeouts::default(),
+            tokens: TokenLifetimes::default(),
+            password: PasswordParams::default(),
+            max_concurrent_hashes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            demo: false,
+            max_body_bytes: 64 * 1024,
+            reload_interval: std::time::Duration::from_secs(2),
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// Issuer derived from a listen address when none is configured.
+    pub fn default_issuer(listen: SocketAddr, tls: bool) -> String {
+        let scheme = if tls { "https" } else { "http" };
+        format!("{scheme}://{listen}")
+    }
+
+    /// How long a retired signing key stays published: until every token it signed expired.
+    pub fn key_publication_grace(&self) -> Duration {
+        self.tokens.access_token.max(self.tokens.id_token) + Duration::minutes(5)
+    }
+}

@@ -1,0 +1,182 @@
+//! The server's errors and their single mapping to HTTP: OAuth JSON errors (RFC 6749 §5.2,
+//! RFC 6750 §3) for API endpoints, friendly pages for browser endpoints.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use gatehouse_core::{OAuthError, OAuthErrorCode};
+use gatehouse_crypto::CryptoError;
+use gatehouse_store::StoreError;
+
+use crate::pages::ErrorPage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("template rendering: {0}")]
+    Template(#[from] askama::Error),
+}
+
+/// How a JSON API error presents its credentials challenge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Challenge {
+    None,
+    /// The client used HTTP Basic (RFC 6749 §5.2: answer 401 with `WWW-Authenticate: Basic`).
+    Basic,
+    /// A bearer-token resource (RFC 6750 §3).
+    Bearer,
+}
+
+/// An error from a JSON endpoint (token, userinfo, introspection, revocation).
+#[derive(Debug)]
+pub enum ApiError {
+    OAuth { error: OAuthError, challenge: Challenge, retry_after: Option<i64> },
+    Internal(ServerError),
+}
+
+impl ApiError {
+    pub fn oauth(error: OAuthError) -> Self {
+        Self::OAuth { error, challenge: Challenge::None, retry_after: None }
+    }
+    pub fn bearer(error: OAuthError) -> Self {
+        Self::OAuth { error, challenge: Challenge::Bearer, retry_after: None }
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(error: OAuthError) -> Self {
+        Self::oauth(error)
+    }
+}
+
+impl<E: Into<ServerError>> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+/// The one status mapping for OAuth error codes.
+pub fn status_for(code: OAuthErrorCode, challenge: Challenge) -> StatusCode {
+    match code {
+        OAuthErrorCode::InvalidClient if challenge == Challenge::Basic => StatusCode::UNAUTHORIZED,
+        OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        OAuthErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        OAuthErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn quote(s: &str) -> String {
+    s.replace(['"', '\\'], "'")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (error, challenge, retry_after) = match self {
+            Self::OAuth { error, challenge, retry_after } => (error, challenge, retry_after),
+            Self::Internal(e) => {
+                tracing::error!(error = %e, "internal error on an API endpoint");
+                (OAuthError::new(OAuthErrorCode::ServerError, "internal error"), Challenge::None, None)
+            }
+        };
+        let status = status_for(error.code, challenge);
+        let body = serde_json::json!({ "error": error.code.as_str(), "error_description": error.description });
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let challenge_value = match challenge {
+            Challenge::None if error.code == OAuthErrorCode::InvalidClient => Some("Basic realm=\"gatehouse\"".to_owned()),
+            Challenge::None => None,
+            Challenge::Basic => Some("Basic realm=\"gatehouse\"".to_owned()),
+            Challenge::Bearer => Some(format!(
+                "Bearer realm=\"gatehouse\", error=\"{}\", error_description=\"{}\"",
+                error.code.as_str(),
+                quote(&error.description)
+            )),
+        };
+        if let Some(value) = challenge_value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// An error on a browser-facing endpoint: shown as a page, never redirected.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl PageError {
+    pub fn bad_request(title: &'static str, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, title, message: message.into() }
+    }
+}
+
+impl<E: Into<ServerError>> From<E> for PageError {
+    fn from(error: E) -> Self {
+        let error = error.into();
+        tracing::error!(error = %error, "internal error on a page");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Something went wrong",
+            message: "Gatehouse could not complete this request. Please try again in a moment.".into(),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage { title: self.title, message: &self.message };
+        match page.render() {
+            Ok(html) => (self.status, Html(html)).into_response(),
+            Err(_) => (self.status, self.message).into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_codes_map_to_rfc_statuses() {
+        assert_eq!(status_for(OAuthErrorCode::InvalidRequest, Challenge::None), StatusCode::BAD_REQUEST);
+        assert_eq!(status_for(OAuthErrorCode::InvalidGrant, Challenge::None), StatusCode::BAD_REQUEST);
+        assert_eq!(status_for(OAuthErrorCode::InvalidClient, Challenge::Basic), StatusCode::UNAUTHORIZED);
+        assert_eq!(status_for(OAuthErrorCode::InvalidToken, Challenge::Bearer), StatusCode::UNAUTHORIZED);
+        assert_eq!(status_for(OAuthErrorCode::ServerError, Challenge::None), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status_for(OAuthErrorCode::SlowDown, Challenge::None), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[test]
+    fn bearer_errors_carry_www_authenticate_and_no_store() {
+        let response = ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "expired")).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""));
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn store_failures_are_server_errors_not_not_found() {
+        let err: ApiError = StoreError::Corrupt("x".into()).into();
+        assert_eq!(err.into_response().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let page: PageError = StoreError::Corrupt("x".into()).into();
+        assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,133 @@
+//! The authorization endpoint (GET and POST): validates the request, reuses a live SSO session
+//! when it may, and otherwise parks the request and sends the browser to the sign-in page.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::authorize::{AuthorizationRequest, AuthorizeRejection, parse_authorization_request};
+use gatehouse_core::params::Params;
+use gatehouse_core::session::exceeds_max_age;
+use gatehouse_core::{ClientId, OAuthError, OAuthErrorCode};
+use gatehouse_store::{CodeRecord, GrantRecord, PendingAuthorization, SessionRecord};
+use time::OffsetDateTime;
+
+use super::cookies;
+use super::respond::{authorization_error, authorization_response, see_other};
+use crate::error::PageError;
+use crate::state::{AppState, now};
+use crate::tokens;
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, PageError> {
+    let raw = query.unwrap_or_default();
+    authorize(&state, &headers, &raw).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(PageError::bad_request("Invalid sign-in request", "The request must be sent as a form."));
+    }
+    let raw = String::from_utf8(body.to_vec()).map_err(|_| PageError::bad_request("Invalid sign-in request", "The request is not valid UTF-8."))?;
+    authorize(&state, &headers, &raw).await
+}
+
+/// Parses a stored or incoming request string into a validated request.
+pub fn parse(state: &AppState, raw: &str) -> Result<AuthorizationRequest, AuthorizeRejection> {
+    let params = Params::parse(raw.as_bytes()).map_err(AuthorizeRejection::NoRedirect)?;
+    let client = params.get("client_id").and_then(|c| ClientId::parse(c).ok()).and_then(|id| state.client(&id));
+    parse_authorization_request(&params, |_| client.as_deref())
+}
+
+pub fn rejection_response(state: &AppState, rejection: AuthorizeRejection) -> Result<Response, PageError> {
+    match rejection {
+        AuthorizeRejection::NoRedirect(error) => Err(PageError::bad_request(
+            "This sign-in request is not valid",
+            format!("The application sent a request Gatehouse cannot accept ({}). Please contact the application's support.", error.description),
+        )),
+        AuthorizeRejection::Redirect { error, redirect_uri, state: client_state, response_mode } => {
+            authorization_error(state, redirect_uri.as_str(), response_mode, &error, client_state.as_deref())
+        }
+    }
+}
+
+async fn authorize(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<Response, PageError> {
+    let now = now();
+    let request = match parse(state, raw) {
+        Ok(request) => request,
+        Err(rejection) => return rejection_response(state, rejection),
+    };
+    let error = |code: OAuthErrorCode, description: &'static str| {
+        authorization_error(state, request.redirect_uri.as_str(), request.response_mode, &OAuthError::new(code, description), request.state.as_deref())
+    };
+    let session = cookies::current_session(state, headers, now).await?.filter(|s| !exceeds_max_age(s.auth_time, request.max_age, now));
+
+    if request.prompt.none {
+        let Some(session) = session else {
+            return error(OAuthErrorCode::LoginRequired, "the user is not signed in");
+        };
+        if let Some(hint) = &request.id_token_hint {
+            match tokens::verify_id_token_hint(state, hint) {
+                Some(claims) if claims.sub == session.user_id.as_str() => {}
+                Some(_) => return error(OAuthErrorCode::LoginRequired, "the signed-in user is not the one in id_token_hint"),
+                None => return error(OAuthErrorCode::InvalidRequest, "id_token_hint is not a valid ID token from this provider"),
+            }
+        }
+        return issue_code(state, &request, &session, now).await;
+    }
+    if let Some(session) = session.filter(|_| !request.prompt.login) {
+        return issue_code(state, &request, &session, now).await;
+    }
+
+    // Park the request and send the browser to the sign-in page.
+    let (flow_secret, new_cookie) = cookies::flow_secret(state, headers)?;
+    let pending = PendingAuthorization {
+        id: gatehouse_crypto::random::id()?,
+        browser_digest: state.digester.digest(&flow_secret),
+        csrf_token: gatehouse_crypto::random::token()?,
+        request: raw.to_owned(),
+        expires_at: now + state.config.tokens.pending_authorization,
+    };
+    state.store.save_pending(&pending).await?;
+    let mut response = see_other(&format!("/login?request={}", pending.id));
+    if let Some(cookie) = new_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Creates the grant and a single-use code, and sends the code to the client.
+pub async fn issue_code(state: &AppState, request: &AuthorizationRequest, session: &SessionRecord, now: OffsetDateTime) -> Result<Response, PageError> {
+    if state.user(&session.user_id).await?.is_none() {
+        return Err(PageError::bad_request("Account unavailable", "This account no longer exists."));
+    }
+    let grant = GrantRecord {
+        id: gatehouse_core::ids::GrantId::new(gatehouse_crypto::random::id()?),
+        client_id: request.client_id.as_str().to_owned(),
+        user_id: session.user_id.clone(),
+        session_id: Some(session.id.clone()),
+        scope: request.scopes.to_string(),
+        nonce: request.nonce.clone(),
+        auth_time: session.auth_time,
+        acr: session.acr.clone(),
+        amr: session.amr.clone(),
+        created_at: now,
+        revoked_at: None,
+    };
+    let code = gatehouse_crypto::random::token()?;
+    let record = CodeRecord {
+        digest: state.digester.digest(&code),
+        grant_id: grant.id.clone(),
+        client_id: grant.client_id.clone(),
+        redirect_uri: request.redirect_uri.as_str().to_owned(),
+        code_challenge: request.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
+        expires_at: now + state.config.tokens.authorization_code,
+    };
+    state.store.create_grant_with_code(&grant, &record).await?;
+    state.store.touch_session(&session.id, now).await?;
+    let response = authorization_response(state, request.redirect_uri.as_str(), request.response_mode, vec![("code", code)], request.state.as_deref())?;
+    Ok(response.into_response())
+}

@@ -1,0 +1,163 @@
+//! The password sign-in page. Unknown accounts and wrong passwords get the same message and
+//! the same Argon2 cost; failures are throttled per account and per address.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use gatehouse_core::claims::{ACR_PASSWORD, AMR_PASSWORD};
+use gatehouse_core::ids::SessionId;
+use gatehouse_core::params::Params;
+use gatehouse_core::Email;
+use gatehouse_store::{PendingAuthorization, SessionRecord};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use super::security::{CSP_BASE, form_target};
+use super::{ClientAddr, authorize, cookies};
+use crate::error::PageError;
+use crate::pages::LoginPage;
+use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
+use crate::state::{AppState, now};
+
+const GENERIC_FAILURE: &str = "The email address or password is incorrect.";
+
+fn expired() -> PageError {
+    PageError::bad_request(
+        "This sign-in page has expired",
+        "Return to the application and start signing in again.",
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    request: String,
+}
+
+/// Loads the parked request and checks it belongs to this browser.
+async fn pending_for_browser(state: &AppState, headers: &HeaderMap, id: &str, now: OffsetDateTime) -> Result<PendingAuthorization, PageError> {
+    let pending = state.store.pending(id, now).await?.ok_or_else(expired)?;
+    let secret = cookies::read(headers, cookies::flow_cookie_name(state.config.secure_cookies())).ok_or_else(expired)?;
+    if !state.digester.matches(&secret, &pending.browser_digest) {
+        return Err(expired());
+    }
+    Ok(pending)
+}
+
+fn render(state: &AppState, pending: &PendingAuthorization, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+    let request = authorize::parse(state, &pending.request).map_err(|_| expired())?;
+    let client = state.client(&request.client_id).ok_or_else(expired)?;
+    let page = LoginPage {
+        title: "Sign in",
+        client_name: &client.name,
+        request_id: &pending.id,
+        csrf_token: &pending.csrf_token,
+        email,
+        error,
+    };
+    let mut response = (status, Html(page.render()?)).into_response();
+    // The successful POST redirects to the application: allow that origin as a form target.
+    let csp = format!("{CSP_BASE}; form-action {}", form_target(request.redirect_uri.as_str()));
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(response)
+}
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
+    let pending = pending_for_browser(&state, &headers, &query.request, now()).await?;
+    let hint = authorize::parse(&state, &pending.request).ok().and_then(|r| r.login_hint).unwrap_or_default();
+    render(&state, &pending, &hint, None, StatusCode::OK)
+}
+
+pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let now = now();
+    let form = Params::parse(&body).map_err(|_| expired())?;
+    let pending = pending_for_browser(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    let csrf_ok = form.get("csrf_token").is_some_and(|t| bool::from(t.as_bytes().ct_eq(pending.csrf_token.as_bytes())));
+    if !csrf_ok {
+        return Err(PageError::bad_request("This form has expired", "Reload the sign-in page and try again."));
+    }
+    let email_input = form.get("email").unwrap_or_default().trim().to_owned();
+    let password = form.get("password").unwrap_or_default();
+    let Ok(email) = Email::parse(&email_input) else {
+        return render(&state, &pending, &email_input, Some("Enter your email address, like name@example.com."), StatusCode::OK);
+    };
+    if password.is_empty() || password.len() > 1024 {
+        return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
+    }
+
+    let account_key = format!("login:account:{}", email.key());
+    let address_key = format!("login:address:{addr}");
+    let blocked = state.limiter.blocked_for(&account_key, LOGIN_PER_ACCOUNT, now).or(state.limiter.blocked_for(&address_key, LOGIN_PER_ADDRESS, now));
+    if let Some(seconds) = blocked {
+        state.metrics.logins_throttled.inc();
+        let message = format!("Too many failed attempts. Wait {seconds} seconds and try again.");
+        let mut response = render(&state, &pending, &email_input, Some(&message), StatusCode::TOO_MANY_REQUESTS)?;
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok(response);
+    }
+
+    let user = state.store.user_by_email(&email).await?;
+    let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        state.metrics.logins_failed.inc();
+        state.limiter.record_failure(&account_key, LOGIN_PER_ACCOUNT, now);
+        state.limiter.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
+        tracing::info!(%addr, "password sign-in failed");
+        return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
+    };
+    state.metrics.logins_succeeded.inc();
+    state.limiter.clear(&account_key);
+
+    let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;
+    let amr = vec![AMR_PASSWORD.to_owned()];
+    let existing = cookies::current_session(&state, &headers, now).await?;
+    let (session, cookie) = match existing {
+        Some(session) if session.user_id == user.id => {
+            state.store.reauthenticate_session(&session.id, now, ACR_PASSWORD, &amr).await?;
+            let session = SessionRecord { auth_time: now, last_seen_at: now, acr: ACR_PASSWORD.into(), amr, ..session };
+            (session, None)
+        }
+        other => {
+            if let Some(previous) = other {
+                for grant in state.store.end_session(&previous.id, now).await? {
+                    state.revocations.revoke_grant(grant);
+                }
+            }
+            let secret = gatehouse_crypto::random::token()?;
+            let session = SessionRecord {
+                id: SessionId::new(gatehouse_crypto::random::id()?),
+                secret_digest: state.digester.digest(&secret),
+                user_id: user.id.clone(),
+                created_at: now,
+                last_seen_at: now,
+                auth_time: now,
+                acr: ACR_PASSWORD.into(),
+                amr,
+                ended_at: None,
+            };
+            state.store.create_session(&session).await?;
+            let secure = state.config.secure_cookies();
+            (session, Some(cookies::set(cookies::session_cookie_name(secure), &secret, secure, None)))
+        }
+    };
+    state.store.delete_pending(&pending.id).await?;
+    tracing::info!(user = %user.id, session = %session.id, "password sign-in succeeded");
+    let mut response = authorize::issue_code(&state, &request, &session, now).await?;
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Runs Argon2 off the async workers, at most `max_concurrent_hashes` at once.
+async fn verify_password(state: &AppState, password: &str, hash: Option<String>) -> Result<bool, PageError> {
+    let _permit = state.hash_permits.acquire().await.map_err(|_| PageError::bad_request("Unavailable", "The server is shutting down."))?;
+    let state = state.clone();
+    let password = zeroize::Zeroizing::new(password.to_owned());
+    let result = tokio::task::spawn_blocking(move || state.hasher.verify(&password, hash.as_deref())).await;
+    result.map_err(|_| PageError::bad_request("Unavailable", "Password check failed; try again."))
+}

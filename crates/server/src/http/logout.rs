@@ -1,0 +1,102 @@
+//! RP-Initiated Logout 1.0. An invalid `id_token_hint` or an unregistered
+//! `post_logout_redirect_uri` is shown as an error and never redirected. Without a hint that
+//! names the current session the user confirms first, so a third-party page cannot sign them
+//! out (the confirmation form carries a CSRF token).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use gatehouse_core::ClientId;
+use gatehouse_core::params::Params;
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use super::cookies;
+use super::respond::see_other;
+use super::security::{CSP_BASE, form_target};
+use crate::error::PageError;
+use crate::pages::{LoggedOutPage, LogoutConfirmPage};
+use crate::state::{AppState, now};
+use crate::tokens;
+
+const FORWARDED: [&str; 4] = ["id_token_hint", "post_logout_redirect_uri", "state", "client_id"];
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, PageError> {
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).map_err(|e| PageError::bad_request("Invalid sign-out request", e.description))?;
+    logout(&state, &headers, &params, false).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let params = Params::parse(&body).map_err(|e| PageError::bad_request("Invalid sign-out request", e.description))?;
+    logout(&state, &headers, &params, true).await
+}
+
+async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post: bool) -> Result<Response, PageError> {
+    let now = now();
+    let invalid = |msg: &'static str| PageError::bad_request("Invalid sign-out request", msg);
+    let hint = match params.get("id_token_hint") {
+        Some(token) => Some(tokens::verify_id_token_hint(state, token).ok_or_else(|| invalid("The id_token_hint is not a valid ID token from this provider."))?),
+        None => None,
+    };
+    let client_id = match (params.get("client_id"), hint.as_ref().map(|h| h.aud.as_str())) {
+        (Some(a), Some(b)) if a != b => return Err(invalid("client_id does not match the id_token_hint audience.")),
+        (Some(id), _) | (None, Some(id)) => Some(id),
+        (None, None) => None,
+    };
+    let redirect = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let client = client_id.and_then(|id| ClientId::parse(id).ok()).and_then(|id| state.client(&id));
+            let client = client.ok_or_else(|| invalid("post_logout_redirect_uri needs a client_id or id_token_hint naming the application."))?;
+            Some(
+                client
+                    .registered_post_logout_redirect(uri)
+                    .ok_or_else(|| invalid("post_logout_redirect_uri is not registered for this application."))?
+                    .as_str()
+                    .to_owned(),
+            )
+        }
+    };
+
+    let session = cookies::current_session(state, headers, now).await?;
+    if let Some(session) = &session {
+        let hint_names_session = hint.as_ref().is_some_and(|h| h.sid.as_deref() == Some(session.id.as_str()) || h.sub == session.user_id.as_str());
+        let confirmed = is_post
+            && params.get("confirm") == Some("yes")
+            && params
+                .get("csrf_token")
+                .zip(cookies::session_csrf(state, headers))
+                .is_some_and(|(sent, expected)| bool::from(sent.as_bytes().ct_eq(expected.as_bytes())));
+        if !hint_names_session && !confirmed {
+            let csrf = cookies::session_csrf(state, headers).unwrap_or_default();
+            let fields = FORWARDED.iter().filter_map(|n| params.get(n).map(|v| (*n, v.to_owned()))).collect();
+            let page = LogoutConfirmPage { title: "Sign out", csrf_token: &csrf, fields };
+            let mut response = Html(page.render()?).into_response();
+            let target = redirect.as_deref().map(form_target).unwrap_or_else(|| "'self'".into());
+            if let Ok(v) = HeaderValue::from_str(&format!("{CSP_BASE}; form-action {target}")) {
+                response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            return Ok(response);
+        }
+        for grant in state.store.end_session(&session.id, now).await? {
+            state.revocations.revoke_grant(grant);
+        }
+        tracing::info!(session = %session.id, "signed out");
+    }
+
+    let mut response = match redirect {
+        Some(uri) => {
+            let mut url = Url::parse(&uri).map_err(|_| invalid("post_logout_redirect_uri is not a valid URL."))?;
+            if let Some(s) = params.get("state") {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            see_other(url.as_str())
+        }
+        None => Html(LoggedOutPage { title: "Signed out" }.render()?).into_response(),
+    };
+    let secure = state.config.secure_cookies();
+    response.headers_mut().append(header::SET_COOKIE, cookies::set(cookies::session_cookie_name(secure), "", secure, Some(0)));
+    Ok(response)
+}

@@ -1,0 +1,81 @@
+//! Server-rendered pages (askama templates, checked at compile time; HTML-escaped by default).
+
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub title: &'a str,
+    pub client_name: &'a str,
+    pub request_id: &'a str,
+    pub csrf_token: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub struct FormPostPage<'a> {
+    pub title: &'a str,
+    pub action: &'a str,
+    pub fields: Vec<(&'a str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+pub struct LogoutConfirmPage<'a> {
+    pub title: &'a str,
+    pub csrf_token: &'a str,
+    pub fields: Vec<(&'a str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+pub struct LoggedOutPage<'a> {
+    pub title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "demo_home.html")]
+pub struct DemoHomePage<'a> {
+    pub title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "demo_claims.html")]
+pub struct DemoClaimsPage<'a> {
+    pub title: &'a str,
+    pub claims: Vec<(String, String)>,
+    pub logout_url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_page_escapes_and_carries_autocomplete_hints() {
+        let html = LoginPage {
+            title: "Sign in",
+            client_name: "<script>x</script>",
+            request_id: "r1",
+            csrf_token: "c1",
+            email: "a\"b@acme.test",
+            error: Some("Email or password is incorrect."),
+        }
+        .render()
+        .unwrap();
+        assert!(!html.contains("<script>x</script>"));
+        assert!(html.contains("autocomplete=\"username\""));
+        assert!(html.contains("autocomplete=\"current-password\""));
+        assert!(html.contains("aria-describedby=\"form-error\""));
+        assert!(!html.contains("a\"b@"));
+    }
+}

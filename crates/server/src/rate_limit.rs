@@ -1,0 +1,76 @@
+//! Fixed-window counters for guessable things (passwords per account and per address, client
+//! secrets per client). In memory: a restart forgives, which is acceptable for windows of
+//! minutes; the audit issue adds persistent lock-outs.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use time::{Duration, OffsetDateTime};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Limit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// Failed password attempts allowed per account in a window.
+pub const LOGIN_PER_ACCOUNT: Limit = Limit { max: 10, window: Duration::minutes(5) };
+/// Failed password attempts allowed per client address in a window (spraying).
+pub const LOGIN_PER_ADDRESS: Limit = Limit { max: 50, window: Duration::minutes(5) };
+/// Failed client authentications allowed per client id in a window.
+pub const CLIENT_AUTH: Limit = Limit { max: 20, window: Duration::minutes(1) };
+
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
+}
+
+impl RateLimiter {
+    /// Seconds until the key may try again, or `None` when it is under its limit.
+    pub fn blocked_for(&self, key: &str, limit: Limit, now: OffsetDateTime) -> Option<i64> {
+        let windows = self.windows.lock().ok()?;
+        let (start, count) = windows.get(key)?;
+        let ends = *start + limit.window;
+        (now < ends && *count >= limit.max).then(|| (ends - now).whole_seconds().max(1))
+    }
+
+    /// Counts one failure.
+    pub fn record_failure(&self, key: &str, limit: Limit, now: OffsetDateTime) {
+        let Ok(mut windows) = self.windows.lock() else { return };
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| *start + limit.window > now);
+        }
+        let entry = windows.entry(key.to_owned()).or_insert((now, 0));
+        if entry.0 + limit.window <= now {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+
+    pub fn clear(&self, key: &str) {
+        if let Ok(mut windows) = self.windows.lock() {
+            windows.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn blocks_after_the_limit_until_the_window_ends() {
+        let limiter = RateLimiter::default();
+        let limit = Limit { max: 3, window: Duration::minutes(1) };
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        for _ in 0..3 {
+            assert!(limiter.blocked_for("k", limit, t0).is_none());
+            limiter.record_failure("k", limit, t0);
+        }
+        assert_eq!(limiter.blocked_for("k", limit, t0 + Duration::seconds(10)), Some(50));
+        assert!(limiter.blocked_for("other", limit, t0).is_none());
+        assert!(limiter.blocked_for("k", limit, t0 + Duration::minutes(1)).is_none());
+        limiter.clear("k");
+        assert!(limiter.blocked_for("k", limit, t0).is_none());
+    }
+}

@@ -1,0 +1,212 @@
+//! Shared server state: the store, and in-memory copies of what hot paths read (clients,
+//! signing keys, revocations, users), so the token, userinfo and JWKS endpoints make no
+//! database round trip. Copies are swapped whole (`RwLock<Arc<_>>`), reloaded when another
+//! process bumps the store's generation counter.
+
+use bytes::Bytes;
+use gatehouse_core::ids::{GrantId, UserId};
+use gatehouse_core::model::User;
+use gatehouse_core::{Client, ClientId, SigningAlg};
+use gatehouse_crypto::{KeySet, PasswordHasher, SecretDigester, SigningKey};
+use gatehouse_store::{Store, StoredKey};
+use std::collections::{HashMap, HashSet};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+use crate::error::ServerError;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::{ServerConfig, discovery};
+
+/// Signing keys and the JWKS document they publish.
+pub struct KeyMaterial {
+    pub set: KeySet,
+    pub jwks: Bytes,
+}
+
+#[derive(Default)]
+pub struct RevocationList {
+    grants: RwLock<HashSet<GrantId>>,
+    access_tokens: RwLock<HashSet<String>>,
+}
+
+impl RevocationList {
+    pub fn is_revoked(&self, jti: &str, grant: Option<&str>) -> bool {
+        let token = self.access_tokens.read().is_ok_and(|set| set.contains(jti));
+        let grant = grant.is_some_and(|g| self.grants.read().is_ok_and(|set| set.contains(&GrantId::new(g))));
+        token || grant
+    }
+    pub fn revoke_grant(&self, id: GrantId) {
+        if let Ok(mut set) = self.grants.write() {
+            set.insert(id);
+        }
+    }
+    pub fn revoke_access_token(&self, jti: String) {
+        if let Ok(mut set) = self.access_tokens.write() {
+            set.insert(jti);
+        }
+    }
+    fn replace(&self, revocations: gatehouse_store::Revocations) {
+        if let Ok(mut set) = self.grants.write() {
+            *set = revocations.grant_ids.into_iter().collect();
+        }
+        if let Ok(mut set) = self.access_tokens.write() {
+            *set = revocations.access_token_ids.into_iter().map(|(jti, _)| jti).collect();
+        }
+    }
+}
+
+pub struct Shared {
+    pub config: ServerConfig,
+    pub store: Arc<dyn Store>,
+    pub hasher: PasswordHasher,
+    /// Caps concurrent Argon2 computations at the core count.
+    pub hash_permits: Semaphore,
+    pub digester: SecretDigester,
+    pub metrics: Metrics,
+    pub limiter: RateLimiter,
+    pub revocations: RevocationList,
+    pub discovery: Bytes,
+    keys: RwLock<Arc<KeyMaterial>>,
+    clients: RwLock<Arc<HashMap<ClientId, Arc<Client>>>>,
+    users: RwLock<HashMap<UserId, Arc<User>>>,
+    generation: AtomicI64,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The server's only clock. Everything below the edge receives `now` as a parameter.
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+impl AppState {
+    pub async fn new(config: ServerConfig, store: Arc<dyn Store>, pepper: &[u8]) -> Result<Self, ServerError> {
+        let hasher = PasswordHasher::new(config.password)?;
+        let permits = config.max_concurrent_hashes.max(1);
+        let discovery = discovery::document(&config.issuer);
+        let shared = Shared {
+            hasher,
+            hash_permits: Semaphore::new(permits),
+            digester: SecretDigester::new(pepper),
+            metrics: Metrics::new(now()),
+            limiter: RateLimiter::default(),
+            revocations: RevocationList::default(),
+            discovery,
+            keys: RwLock::new(Arc::new(KeyMaterial { set: KeySet::default(), jwks: Bytes::new() })),
+            clients: RwLock::new(Arc::new(HashMap::new())),
+            users: RwLock::new(HashMap::new()),
+            generation: AtomicI64::new(-1),
+            config,
+            store,
+        };
+        let state = Self(Arc::new(shared));
+        ensure_active_keys(state.store.as_ref(), now()).await?;
+        state.reload().await?;
+        Ok(state)
+    }
+
+    pub fn keys(&self) -> Arc<KeyMaterial> {
+        self.keys.read().map(|k| Arc::clone(&k)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    pub fn client(&self, id: &ClientId) -> Option<Arc<Client>> {
+        let clients = self.clients.read().map(|c| Arc::clone(&c)).unwrap_or_else(|p| Arc::clone(&p.into_inner()));
+        clients.get(id).cloned()
+    }
+
+    /// A user by id, from memory when possible.
+    pub async fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, ServerError> {
+        if let Some(user) = self.users.read().ok().and_then(|u| u.get(id).cloned()) {
+            return Ok(Some(user));
+        }
+        let Some(user) = self.store.user(id).await?.map(Arc::new) else {
+            return Ok(None);
+        };
+        if let Ok(mut users) = self.users.write() {
+            users.insert(id.clone(), Arc::clone(&user));
+        }
+        Ok(Some(user))
+    }
+
+    /// Reloads clients, keys and revocations from the store.
+    pub async fn reload(&self) -> Result<(), ServerError> {
+        let generation = self.store.generation().await?;
+        let now = now();
+        let clients: HashMap<ClientId, Arc<Client>> = self.store.clients().await?.into_iter().map(|c| (c.client_id.clone(), Arc::new(c))).collect();
+        let keys = load_keys(&self.store.signing_keys().await?, &self.config, now)?;
+        let revocations = self.store.revocations(now).await?;
+        if let Ok(mut slot) = self.clients.write() {
+            *slot = Arc::new(clients);
+        }
+        if let Ok(mut slot) = self.keys.write() {
+            *slot = Arc::new(keys);
+        }
+        if let Ok(mut users) = self.users.write() {
+            users.clear();
+        }
+        self.revocations.replace(revocations);
+        self.generation.store(generation, Ordering::Release);
+        Ok(())
+    }
+
+    /// Reloads when another process changed the store.
+    pub async fn reload_if_changed(&self) -> Result<bool, ServerError> {
+        let generation = self.store.generation().await?;
+        if generation == self.generation.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        self.reload().await?;
+        Ok(true)
+    }
+}
+
+/// Generates a key for every algorithm that has no active one (first start).
+pub async fn ensure_active_keys(store: &dyn Store, now: OffsetDateTime) -> Result<usize, ServerError> {
+    let stored = store.signing_keys().await?;
+    let mut fresh = Vec::new();
+    for alg in SigningAlg::ALL {
+        if !stored.iter().any(|k| k.alg == alg && k.is_active()) {
+            fresh.push(new_stored_key(alg, now)?);
+        }
+    }
+    if !fresh.is_empty() {
+        store.rotate_signing_keys(&fresh, now).await?;
+        store.bump_generation().await?;
+    }
+    Ok(fresh.len())
+}
+
+pub fn new_stored_key(alg: SigningAlg, now: OffsetDateTime) -> Result<StoredKey, ServerError> {
+    let key = SigningKey::generate(alg)?;
+    Ok(StoredKey { kid: key.kid().to_owned(), alg, pkcs8: key.pkcs8().to_vec(), created_at: now, retired_at: None })
+}
+
+fn load_keys(stored: &[StoredKey], config: &ServerConfig, now: OffsetDateTime) -> Result<KeyMaterial, ServerError> {
+    let grace = config.key_publication_grace();
+    let mut keys = Vec::new();
+    let mut active = Vec::new();
+    for record in stored.iter().filter(|k| k.retired_at.is_none_or(|r| r + grace > now)) {
+        let key = SigningKey::from_pkcs8(record.alg, record.pkcs8.clone())?;
+        if record.is_active() {
+            active.push(key.kid().to_owned());
+        }
+        keys.push(Arc::new(key));
+    }
+    let active_refs: Vec<&str> = active.iter().map(String::as_str).collect();
+    let set = KeySet::new(keys, &active_refs);
+    let jwks = Bytes::from(set.jwks_json());
+    Ok(KeyMaterial { set, jwks })
+}

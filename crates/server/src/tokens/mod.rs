@@ -1,0 +1,129 @@
+//! Minting and validating tokens. Access tokens are ES256 JWTs in the RFC 9068 profile so
+//! resource servers can check them locally; ID tokens use the client's chosen algorithm.
+//! Everything here works from memory: no database round trip.
+
+use gatehouse_core::claims::{AccessTokenClaims, IdTokenClaims};
+use gatehouse_core::model::User;
+use gatehouse_core::{Client, OAuthError, OAuthErrorCode, SigningAlg};
+use gatehouse_crypto::jws;
+use gatehouse_store::GrantRecord;
+use time::OffsetDateTime;
+
+use crate::error::ServerError;
+use crate::state::AppState;
+
+/// The `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+fn no_key(alg: SigningAlg) -> ServerError {
+    ServerError::Crypto(gatehouse_crypto::CryptoError::KeyRejected { kid: format!("no active {} key", alg.as_str()) })
+}
+
+/// Access token for a user's grant.
+pub fn mint_user_access_token(state: &AppState, grant: &GrantRecord, scope: &str, now: OffsetDateTime) -> Result<(String, AccessTokenClaims), ServerError> {
+    let claims = AccessTokenClaims {
+        iss: state.config.issuer.clone(),
+        exp: (now + state.config.tokens.access_token).unix_timestamp(),
+        aud: grant.client_id.clone(),
+        sub: grant.user_id.as_str().to_owned(),
+        client_id: grant.client_id.clone(),
+        iat: now.unix_timestamp(),
+        jti: gatehouse_crypto::random::id()?,
+        scope: scope.to_owned(),
+        auth_time: Some(grant.auth_time.unix_timestamp()),
+        acr: Some(grant.acr.clone()),
+        amr: grant.amr.clone(),
+        sid: grant.session_id.as_ref().map(|s| s.as_str().to_owned()),
+        gid: Some(grant.id.as_str().to_owned()),
+    };
+    sign_access_token(state, claims)
+}
+
+/// Access token for a client acting on its own behalf (client credentials).
+pub fn mint_client_access_token(state: &AppState, client: &Client, scope: &str, now: OffsetDateTime) -> Result<(String, AccessTokenClaims), ServerError> {
+    let client_id = client.client_id.as_str();
+    let claims = AccessTokenClaims {
+        iss: state.config.issuer.clone(),
+        exp: (now + state.config.tokens.access_token).unix_timestamp(),
+        aud: client_id.to_owned(),
+        sub: client_id.to_owned(),
+        client_id: client_id.to_owned(),
+        iat: now.unix_timestamp(),
+        jti: gatehouse_crypto::random::id()?,
+        scope: scope.to_owned(),
+        auth_time: None,
+        acr: None,
+        amr: Vec::new(),
+        sid: None,
+        gid: None,
+    };
+    sign_access_token(state, claims)
+}
+
+fn sign_access_token(state: &AppState, claims: AccessTokenClaims) -> Result<(String, AccessTokenClaims), ServerError> {
+    let keys = state.keys();
+    let key = keys.set.active(SigningAlg::ES256).ok_or_else(|| no_key(SigningAlg::ES256))?;
+    let token = jws::sign(key, ACCESS_TOKEN_TYP, &claims)?;
+    Ok((token, claims))
+}
+
+pub fn mint_id_token(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    grant: &GrantRecord,
+    access_token: &str,
+    now: OffsetDateTime,
+) -> Result<String, ServerError> {
+    let alg = client.id_token_signed_response_alg;
+    let claims = IdTokenClaims {
+        iss: state.config.issuer.clone(),
+        sub: user.id.as_str().to_owned(),
+        aud: client.client_id.as_str().to_owned(),
+        exp: (now + state.config.tokens.id_token).unix_timestamp(),
+        iat: now.unix_timestamp(),
+        auth_time: grant.auth_time.unix_timestamp(),
+        nonce: grant.nonce.clone(),
+        acr: grant.acr.clone(),
+        amr: grant.amr.clone(),
+        sid: grant.session_id.as_ref().map(|s| s.as_str().to_owned()),
+        azp: client.client_id.as_str().to_owned(),
+        email: Some(user.email.as_str().to_owned()),
+        email_verified: Some(user.email_verified),
+        name: Some(user.name.clone()),
+        at_hash: Some(jws::at_hash(alg, access_token)),
+    };
+    let keys = state.keys();
+    let key = keys.set.active(alg).ok_or_else(|| no_key(alg))?;
+    Ok(jws::sign(key, "JWT", &claims)?)
+}
+
+fn invalid_token(description: &'static str) -> OAuthError {
+    OAuthError::new(OAuthErrorCode::InvalidToken, description)
+}
+
+/// Checks an access token's signature, type, issuer, expiry and revocation.
+pub fn validate_access_token(state: &AppState, token: &str, now: OffsetDateTime) -> Result<AccessTokenClaims, OAuthError> {
+    let keys = state.keys();
+    let (header, claims) = keys.set.verify::<AccessTokenClaims>(token).map_err(|_| invalid_token("the access token is not valid"))?;
+    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        return Err(invalid_token("the token is not an access token"));
+    }
+    if claims.iss != state.config.issuer {
+        return Err(invalid_token("the access token was issued by someone else"));
+    }
+    if claims.exp <= now.unix_timestamp() {
+        return Err(invalid_token("the access token has expired"));
+    }
+    if state.revocations.is_revoked(&claims.jti, claims.gid.as_deref()) {
+        return Err(invalid_token("the access token has been revoked"));
+    }
+    Ok(claims)
+}
+
+/// Checks an ID token this provider signed, ignoring expiry (for `id_token_hint`).
+pub fn verify_id_token_hint(state: &AppState, token: &str) -> Option<IdTokenClaims> {
+    let keys = state.keys();
+    let (header, claims) = keys.set.verify::<IdTokenClaims>(token).ok()?;
+    (header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) && claims.iss == state.config.issuer).then_some(claims)
+}
