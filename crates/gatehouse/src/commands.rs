@@ -58,6 +58,9 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     if let Some(h) = file.sessions.absolute_hours {
         config.sessions.absolute = time::Duration::hours(h);
     }
+    if let Some(s) = file.tokens.authorization_code_seconds {
+        config.tokens.authorization_code = time::Duration::seconds(s);
+    }
     if let Some(s) = file.tokens.access_token_seconds {
         config.tokens.access_token = time::Duration::seconds(s);
     }

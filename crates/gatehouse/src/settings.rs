@@ -101,6 +101,7 @@ pub struct FileSessions {
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FileTokens {
+    pub authorization_code_seconds: Option<i64>,
     pub access_token_seconds: Option<i64>,
     pub id_token_seconds: Option<i64>,
     pub refresh_token_days: Option<i64>,

@@ -76,6 +76,9 @@ pub trait GrantStore: Send + Sync {
     /// Creates the grant and its authorization code together.
     async fn create_grant_with_code(&self, grant: &GrantRecord, code: &CodeRecord) -> StoreResult<()>;
     /// Marks a code used, atomically: a second redemption sees `AlreadyUsed`.
+    /// Looks a code up without consuming it: the record and whether it was already used. The
+    /// caller checks the client, redirect URI and PKCE first, so a bad request changes nothing.
+    async fn code(&self, digest: &[u8]) -> StoreResult<Option<(CodeRecord, bool)>>;
     /// A code presented by another client is not consumed (`WrongClient`).
     async fn redeem_code(&self, digest: &[u8], client_id: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption>;
     async fn grant(&self, id: &GrantId) -> StoreResult<Option<GrantRecord>>;

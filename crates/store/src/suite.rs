@@ -100,10 +100,12 @@ fn code(digest: u8, grant_id: &str) -> CodeRecord {
 
 async fn codes_are_single_use(store: &dyn Store) {
     store.create_grant_with_code(&grant("g-code", None), &code(1, "g-code")).await.unwrap();
+    assert_eq!(store.code(&[1; 32]).await.unwrap().map(|(c, used)| (c.grant_id, used)), Some((GrantId::new("g-code"), false)));
     assert_eq!(store.redeem_code(&[1; 32], "intruder", NOW).await.unwrap(), CodeRedemption::WrongClient);
     assert!(matches!(store.redeem_code(&[1; 32], "payroll", NOW).await.unwrap(), CodeRedemption::Redeemed(_)), "a wrong client must not consume the code");
     assert_eq!(store.redeem_code(&[1; 32], "payroll", NOW).await.unwrap(), CodeRedemption::AlreadyUsed { grant_id: GrantId::new("g-code") });
     assert_eq!(store.redeem_code(&[9; 32], "payroll", NOW).await.unwrap(), CodeRedemption::NotFound);
+    assert!(store.code(&[1; 32]).await.unwrap().unwrap().1, "a redeemed code reads as used");
 }
 
 fn refresh(digest: u8, grant_id: &str) -> RefreshRecord {

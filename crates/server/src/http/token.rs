@@ -112,17 +112,18 @@ async fn authorization_code(
     now: OffsetDateTime,
 ) -> Result<TokenResponse, ApiError> {
     let digest = state.digester.digest(code);
-    let record = match state.store.redeem_code(&digest, client.client_id.as_str(), now).await? {
-        CodeRedemption::Redeemed(record) => record,
-        CodeRedemption::AlreadyUsed { grant_id } => {
-            // RFC 6749 §4.1.2: a replayed code revokes every token issued from it.
-            tracing::warn!(client = %client.client_id, grant = %grant_id, "authorization code replayed; revoking its grant");
-            state.metrics.code_replays.inc();
-            revoke_family(state, grant_id, now).await?;
-            return Err(invalid_grant("the authorization code was already used"));
-        }
-        CodeRedemption::WrongClient | CodeRedemption::NotFound => return Err(invalid_grant("the authorization code is not valid")),
-    };
+    let (record, used) = state.store.code(&digest).await?.ok_or_else(|| invalid_grant("the authorization code is not valid"))?;
+    if record.client_id != client.client_id.as_str() {
+        return Err(invalid_grant("the authorization code is not valid"));
+    }
+    if used {
+        // RFC 6749 §4.1.2: a replayed code revokes every token issued from it.
+        tracing::warn!(client = %client.client_id, grant = %record.grant_id, "authorization code replayed; revoking its grant");
+        state.metrics.code_replays.inc();
+        revoke_family(state, record.grant_id, now).await?;
+        return Err(invalid_grant("the authorization code was already used"));
+    }
+    // Every check happens before the code is consumed, so a bad request changes nothing.
     if record.expires_at <= now {
         return Err(invalid_grant("the authorization code has expired"));
     }
@@ -135,6 +136,16 @@ async fn authorization_code(
         // RFC 9700 §4.8.2: a verifier without a challenge is a PKCE downgrade attempt.
         (None, Some(_)) => return Err(invalid_grant("code_verifier sent but the request had no code_challenge")),
         (None, None) => {}
+    }
+    match state.store.redeem_code(&digest, client.client_id.as_str(), now).await? {
+        CodeRedemption::Redeemed(_) => {}
+        CodeRedemption::AlreadyUsed { grant_id } => {
+            // Lost a race with a concurrent redemption of the same code: treat as a replay.
+            state.metrics.code_replays.inc();
+            revoke_family(state, grant_id, now).await?;
+            return Err(invalid_grant("the authorization code was already used"));
+        }
+        CodeRedemption::WrongClient | CodeRedemption::NotFound => return Err(invalid_grant("the authorization code is not valid")),
     }
     let grant = state.store.grant(&record.grant_id).await?.filter(|g| g.revoked_at.is_none()).ok_or_else(|| invalid_grant("the grant was revoked"))?;
     let scope = grant.scope.clone();

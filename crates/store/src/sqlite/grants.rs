@@ -117,6 +117,14 @@ impl GrantStore for SqliteStore {
         Ok(())
     }
 
+    async fn code(&self, digest: &[u8]) -> StoreResult<Option<(CodeRecord, bool)>> {
+        let row = sqlx::query(&format!("SELECT {CODE_COLUMNS}, used_at FROM authorization_codes WHERE digest = ?"))
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok((code_from_row(&row)?, row.try_get::<Option<i64>, _>("used_at")?.is_some()))).transpose()
+    }
+
     async fn redeem_code(&self, digest: &[u8], client_id: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption> {
         let mut tx = self.pool.begin().await?;
         let redeemed = sqlx::query(&format!(

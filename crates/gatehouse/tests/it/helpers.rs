@@ -1,0 +1,197 @@
+//! `spawn_app`: the real binary on port 0 with a fresh data directory and a fixture import.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const PAYROLL_SECRET: &str = "payroll-secret-0123456789-abcdefghijklmnopqrstuv";
+pub const MACHINE_SECRET: &str = "machine-secret-0123456789-abcdefghijklmnopqrstuv";
+pub const ALICE: (&str, &str) = ("alice@acme.test", "alice's long passphrase");
+pub const BOB: (&str, &str) = ("bob@acme.test", "bob's long passphrase");
+pub const PAYROLL_CB: &str = "http://127.0.0.1:9999/cb";
+pub const SPA_CB: &str = "http://127.0.0.1:9998/cb";
+
+pub const FIXTURE: &str = r#"
+[[tenant]]
+name = "Acme Oy"
+domains = ["acme.test"]
+  [[tenant.user]]
+  email = "alice@acme.test"
+  name = "Alice Example"
+  password = "alice's long passphrase"
+  roles = ["admin"]
+  [[tenant.user]]
+  email = "bob@acme.test"
+  name = "Bob Example"
+  password = "bob's long passphrase"
+
+[[application]]
+client_id = "payroll"
+name = "Payroll"
+client_secret = "payroll-secret-0123456789-abcdefghijklmnopqrstuv"
+redirect_uris = ["http://127.0.0.1:9999/cb"]
+post_logout_redirect_uris = ["http://127.0.0.1:9999/signed-out"]
+grant_types = ["authorization_code", "refresh_token", "client_credentials"]
+
+[[application]]
+client_id = "spa"
+name = "Single-page app"
+redirect_uris = ["http://127.0.0.1:9998/cb"]
+grant_types = ["authorization_code", "refresh_token"]
+
+[[application]]
+client_id = "reports"
+name = "Reports"
+client_secret = "reports-secret-0123456789-abcdefghijklmnopqrstuv"
+redirect_uris = ["http://127.0.0.1:9997/cb"]
+grant_types = ["authorization_code"]
+id_token_signed_response_alg = "ES256"
+
+[[application]]
+client_id = "edge"
+name = "Edge"
+client_secret = "edge-secret-0123456789-abcdefghijklmnopqrstuvwx"
+redirect_uris = ["http://127.0.0.1:9996/cb"]
+grant_types = ["authorization_code"]
+id_token_signed_response_alg = "EdDSA"
+
+[[application]]
+client_id = "machine"
+name = "Machine"
+client_secret = "machine-secret-0123456789-abcdefghijklmnopqrstuv"
+grant_types = ["client_credentials"]
+"#;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("gatehouse-it-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_gatehouse")
+}
+
+/// Cheap Argon2 through configuration (never a test-only code path).
+pub const CHEAP_ARGON: [&str; 4] = ["--password-memory-kib", "64", "--password-iterations", "1"];
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub issuer: String,
+    pub dir: TempDir,
+    pub child: Child,
+    pub stdout_first: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap();
+        std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(15), self.child.wait()).await.unwrap().unwrap()
+    }
+
+    /// Stops the server and hands back its directory, to start another server on it.
+    pub async fn stop_keeping_data(mut self) -> TempDir {
+        self.terminate().await;
+        std::mem::replace(&mut self.dir, TempDir(PathBuf::new()))
+    }
+}
+
+pub struct SpawnOptions<'a> {
+    pub dir: Option<TempDir>,
+    pub extra: &'a [&'a str],
+    pub import: bool,
+}
+
+impl Default for SpawnOptions<'_> {
+    fn default() -> Self {
+        Self { dir: None, extra: &[], import: true }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(SpawnOptions::default()).await
+}
+
+pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
+    let dir = options.dir.unwrap_or_else(|| TempDir::new("app"));
+    let fixture = dir.file("fixture.toml", FIXTURE);
+    let data = dir.path().join("data");
+    let mut args: Vec<String> = vec!["--data-dir".into(), data.display().to_string(), "serve".into()];
+    if !options.extra.contains(&"--listen") {
+        args.extend(["--listen".into(), "127.0.0.1:0".into()]);
+    }
+    if options.import {
+        args.push("--import".into());
+        args.push(fixture.display().to_string());
+    }
+    args.extend(CHEAP_ARGON.iter().map(|s| s.to_string()));
+    args.extend(options.extra.iter().map(|s| s.to_string()));
+    let mut child = Command::new(binary())
+        .args(&args)
+        .current_dir(dir.path())
+        .env("GATEHOUSE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut first = String::new();
+    let addr: SocketAddr = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("server did not start in time")
+            .unwrap()
+            .expect("server exited before listening");
+        if let Some(rest) = line.strip_prefix("Gatehouse listening on ") {
+            first = line.clone();
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+        first.push_str(&line);
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    TestApp { addr, issuer: format!("http://{addr}"), dir, child, stdout_first: first }
+}
+
+/// Runs a CLI subcommand against a data directory; returns (success, stdout, stderr).
+pub fn cli(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(binary()).arg("--data-dir").arg(data).args(args).output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}

@@ -1,0 +1,12 @@
+//! Integration tests: each starts the real `gatehouse` binary on a loopback port with a fresh
+//! data directory and drives it over HTTP, as a browser and as OIDC clients would.
+
+mod bad_input;
+mod browser;
+mod conformance;
+mod helpers;
+mod logout;
+mod openid_client;
+mod operations;
+mod rfc9700;
+mod tokens;

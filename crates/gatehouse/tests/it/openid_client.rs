@@ -1,0 +1,128 @@
+//! A full sign-in driven by a real OIDC client library (`openidconnect`): discovery, PKCE,
+//! code exchange, ID-token signature checked against the JWKS, userinfo, refresh, introspection,
+//! revocation and logout.
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IntrospectionUrl, IssuerUrl, RevocationUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope,
+    TokenResponse,
+};
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::browser::{Browser, location, query_param};
+use crate::helpers::{ALICE, PAYROLL_SECRET, spawn_app};
+
+type HttpResult = Result<openidconnect::HttpResponse, reqwest::Error>;
+
+/// The HTTP transport for `openidconnect`: reqwest, redirects off (as the library requires).
+pub fn http_client() -> impl Fn(openidconnect::HttpRequest) -> Pin<Box<dyn Future<Output = HttpResult>>> {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    move |request: openidconnect::HttpRequest| {
+        let client = client.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let mut builder = client.request(parts.method, parts.uri.to_string()).body(body);
+            for (name, value) in &parts.headers {
+                builder = builder.header(name, value);
+            }
+            let response = builder.send().await?;
+            let mut out = http::Response::builder().status(response.status());
+            for (name, value) in response.headers() {
+                out = out.header(name, value);
+            }
+            Ok(out.body(response.bytes().await?.to_vec()).unwrap())
+        })
+    }
+}
+
+#[tokio::test]
+async fn openid_client_completes_code_flow_with_pkce_and_verifies_everything() {
+    let app = spawn_app().await;
+    let http = http_client();
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http).await.unwrap();
+    let client = CoreClient::from_provider_metadata(metadata, ClientId::new("payroll".into()), Some(ClientSecret::new(PAYROLL_SECRET.into())))
+        .set_redirect_uri(RedirectUrl::new("http://127.0.0.1:9999/cb".into()).unwrap())
+        .set_introspection_url(IntrospectionUrl::new(app.url("/introspect")).unwrap())
+        .set_revocation_url(RevocationUrl::new(app.url("/revoke")).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    let browser = Browser::new();
+    let response = browser.get(auth_url.as_str()).await;
+    let login = location(&response);
+    let callback = location(&browser.submit_login(&app, &login, ALICE.0, ALICE.1).await);
+    assert!(callback.starts_with("http://127.0.0.1:9999/cb?"));
+    assert_eq!(query_param(&callback, "state").as_deref(), Some(csrf.secret().as_str()));
+    assert_eq!(query_param(&callback, "iss").as_deref(), Some(app.issuer.as_str()));
+    let code = query_param(&callback, "code").unwrap();
+
+    let tokens = client.exchange_code(AuthorizationCode::new(code)).unwrap().set_pkce_verifier(verifier).request_async(&http).await.unwrap();
+    let id_token = tokens.id_token().expect("an ID token");
+    let verifier = client.id_token_verifier();
+    let claims = id_token.claims(&verifier, &nonce).expect("ID token signature, issuer, audience, nonce and expiry verify");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some(ALICE.0));
+    assert_eq!(claims.email_verified(), Some(true));
+    assert!(claims.auth_time().is_some());
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("urn:gatehouse:acr:pwd"));
+    assert_eq!(claims.auth_method_refs().map(|a| a.iter().map(|m| m.as_str().to_owned()).collect::<Vec<_>>()), Some(vec!["pwd".to_owned()]));
+    let at_hash = AccessTokenHash::from_token(tokens.access_token(), id_token.signing_alg().unwrap(), id_token.signing_key(&verifier).unwrap()).unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&at_hash));
+    let subject = claims.subject().clone();
+
+    let userinfo: CoreUserInfoClaims = client.user_info(tokens.access_token().clone(), Some(subject.clone())).unwrap().request_async(&http).await.unwrap();
+    assert_eq!(userinfo.email().map(|e| e.as_str()), Some(ALICE.0));
+    assert_eq!(userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice Example"));
+
+    let refresh = tokens.refresh_token().expect("a refresh token").clone();
+    let refreshed = client.exchange_refresh_token(&refresh).unwrap().request_async(&http).await.unwrap();
+    assert_ne!(refreshed.refresh_token().unwrap().secret(), refresh.secret(), "refresh tokens rotate");
+
+    let introspection = client
+        .introspect(refreshed.access_token())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert!(openidconnect::TokenIntrospectionResponse::active(&introspection));
+
+    // openidconnect refuses to revoke over plain http, so revoke with a direct RFC 7009 call.
+    let revoked = reqwest::Client::new()
+        .post(app.url("/revoke"))
+        .basic_auth("payroll", Some(PAYROLL_SECRET))
+        .form(&[("token", refreshed.refresh_token().unwrap().secret().as_str()), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), reqwest::StatusCode::OK);
+    let after = client.introspect(refreshed.access_token()).request_async(&http).await.unwrap();
+    assert!(!openidconnect::TokenIntrospectionResponse::active(&after), "revoking the refresh token ends its grant");
+}
+
+#[tokio::test]
+async fn id_tokens_use_the_clients_registered_algorithm() {
+    let app = spawn_app().await;
+    let http = http_client();
+    for (client_id, secret, port, alg) in [
+        ("reports", "reports-secret-0123456789-abcdefghijklmnopqrstuv", 9997, CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        ("edge", "edge-secret-0123456789-abcdefghijklmnopqrstuvwx", 9996, CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http).await.unwrap();
+        let client = CoreClient::from_provider_metadata(metadata, ClientId::new(client_id.into()), Some(ClientSecret::new(secret.into())))
+            .set_redirect_uri(RedirectUrl::new(format!("http://127.0.0.1:{port}/cb")).unwrap());
+        let (auth_url, _, nonce) = client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
+        let browser = Browser::new();
+        let login = location(&browser.get(auth_url.as_str()).await);
+        let callback = location(&browser.submit_login(&app, &login, ALICE.0, ALICE.1).await);
+        let code = query_param(&callback, "code").unwrap();
+        let tokens = client.exchange_code(AuthorizationCode::new(code)).unwrap().request_async(&http).await.unwrap();
+        let id_token = tokens.id_token().unwrap();
+        assert_eq!(id_token.signing_alg().unwrap(), &alg);
+        let verifier = client.id_token_verifier().set_allowed_algs(vec![alg]);
+        id_token.claims(&verifier, &nonce).expect("verifies against the JWKS");
+    }
+}
