@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used)] // a benchmark that cannot set up should stop loudly
 //! Cost of minting one RFC 9068 access token (ES256) and one ID token (RS256), and of verifying
 //! an access token as userinfo and introspection do. `cargo bench -p gatehouse-crypto`.
 

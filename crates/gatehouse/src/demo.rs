@@ -21,10 +21,10 @@ pub struct DemoCredentials {
 
 fn load_or_create_password(data_dir: &Path) -> Result<(String, bool)> {
     let path = data_dir.join(CREDENTIALS_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        if let Some(pw) = text.lines().find_map(|l| l.strip_prefix("password = ")) {
-            return Ok((pw.trim().to_owned(), false));
-        }
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Some(pw) = text.lines().find_map(|l| l.strip_prefix("password = "))
+    {
+        return Ok((pw.trim().to_owned(), false));
     }
     let password = gatehouse_crypto::random::id()?;
     let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&path).with_context(|| format!("cannot write {}", path.display()))?;

@@ -73,7 +73,7 @@ async fn maintenance(state: AppState) {
         if let Err(e) = state.reload_if_changed().await {
             tracing::warn!(error = %e, "reloading from the store failed");
         }
-        if ticks % 300 == 0 {
+        if ticks.is_multiple_of(300) {
             let now = state::now();
             if let Err(e) = state.store.purge_expired(now).await {
                 tracing::warn!(error = %e, "purging expired rows failed");

@@ -89,6 +89,8 @@ pub struct RefreshRecord {
     pub expires_at: OffsetDateTime,
 }
 
+// Returned once per refresh; boxing would buy nothing measurable.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefreshRotation {
     Rotated { previous: RefreshRecord, grant: GrantRecord },

@@ -7,6 +7,9 @@ use serde_json::Value;
 use crate::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll};
 use crate::helpers::{ALICE, PAYROLL_SECRET, spawn_app};
 
+/// (form body, client credentials, expected status, expected error code)
+type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, StatusCode, &'a str);
+
 async fn token(app: &crate::helpers::TestApp, body: &str, auth: Option<(&str, &str)>) -> (StatusCode, Value) {
     let mut req = reqwest::Client::new().post(app.url("/token")).header("content-type", "application/x-www-form-urlencoded").body(body.to_owned());
     if let Some((id, secret)) = auth {
@@ -21,7 +24,7 @@ async fn token(app: &crate::helpers::TestApp, body: &str, auth: Option<(&str, &s
 async fn token_endpoint_rejections_use_rfc6749_errors() {
     let app = spawn_app().await;
     let payroll = Some(("payroll", PAYROLL_SECRET));
-    let cases: [(&str, Option<(&str, &str)>, StatusCode, &str); 9] = [
+    let cases: [Case; 9] = [
         ("grant_type=client_credentials", Some(("payroll", "wrong")), StatusCode::UNAUTHORIZED, "invalid_client"),
         ("grant_type=client_credentials", Some(("nobody", "x")), StatusCode::UNAUTHORIZED, "invalid_client"),
         ("grant_type=client_credentials&client_id=payroll", None, StatusCode::UNAUTHORIZED, "invalid_client"),

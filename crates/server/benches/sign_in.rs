@@ -1,0 +1,114 @@
+//! What a password sign-in costs beyond the Argon2id computation itself: the whole browser path
+//! (GET /authorize, GET /login, POST /login, which creates the session, grant and code) against
+//! one `verify` with the same OWASP parameters. In-process (tower `oneshot`) with SQLite, so
+//! the figure is server work, not network. `cargo bench -p gatehouse-server`.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use criterion::{Criterion, criterion_group, criterion_main};
+use gatehouse_core::ids::{TenantId, UserId};
+use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
+use gatehouse_crypto::{PasswordHasher, PasswordParams, SecretDigester};
+use gatehouse_server::{AppState, ServerConfig};
+use gatehouse_store::sqlite::SqliteStore;
+use gatehouse_store::{ImportPlan, ImportStore, TenantPlan, UserPlan};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "a long bench passphrase";
+const PEPPER: &[u8] = b"bench pepper, 32 bytes long....";
+
+async fn app() -> (axum::Router, String) {
+    let store = SqliteStore::in_memory().await.expect("store");
+    let hasher = PasswordHasher::new(PasswordParams::default()).expect("hasher");
+    let hash = hasher.hash(PASSWORD).expect("hash");
+    let plan = ImportPlan {
+        tenants: vec![TenantPlan {
+            new_id: TenantId::new("t"),
+            name: "Bench".into(),
+            domains: vec![EmailDomain::parse("bench.test").unwrap()],
+            users: vec![UserPlan { new_id: UserId::new("u"), email: Email::parse("user@bench.test").unwrap(), name: "User".into(), password_hash: Some(hash.clone()), roles: vec![] }],
+        }],
+        clients: vec![Client {
+            client_id: ClientId::parse("app").unwrap(),
+            name: "App".into(),
+            secret_digest: Some(SecretDigester::new(PEPPER).digest("secret")),
+            redirect_uris: vec![RedirectUri::parse("http://127.0.0.1:9999/cb").unwrap()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            id_token_signed_response_alg: SigningAlg::RS256,
+        }],
+    };
+    store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.expect("import");
+    let config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), "http://127.0.0.1:8080".into());
+    let state = AppState::new(config, Arc::new(store), PEPPER).await.expect("state");
+    (gatehouse_server::http::router(state), hash)
+}
+
+fn value_after<'a>(html: &'a str, marker: &str) -> &'a str {
+    let start = html.find(marker).expect("marker") + marker.len();
+    let end = html[start..].find('"').expect("quote") + start;
+    &html[start..end]
+}
+
+async fn sign_in(router: &axum::Router) {
+    let query = "/authorize?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb&response_type=code&scope=openid&state=s";
+    let response = router.clone().oneshot(Request::get(query).body(Body::empty()).unwrap()).await.unwrap();
+    let login = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = router.clone().oneshot(Request::get(&login).header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await.unwrap();
+    let html = String::from_utf8(axum::body::to_bytes(page.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    let request = value_after(&html, "name=\"request\" value=\"");
+    let csrf = value_after(&html, "name=\"csrf_token\" value=\"");
+    let form = format!("request={request}&csrf_token={csrf}&email=user%40bench.test&password=a+long+bench+passphrase");
+    let posted = router
+        .clone()
+        .oneshot(
+            Request::post("/login")
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303, "sign-in must succeed");
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (router, hash) = runtime.block_on(app());
+    let hasher = PasswordHasher::new(PasswordParams::default()).unwrap();
+    let mut group = c.benchmark_group("password sign-in");
+    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    group.bench_function("argon2id verify alone (m=19456,t=2,p=1)", |b| b.iter(|| assert!(hasher.verify(PASSWORD, Some(&hash)))));
+    group.bench_function("whole sign-in: authorize + login page + POST", |b| b.iter(|| runtime.block_on(sign_in(&router))));
+    group.finish();
+
+    // The headline figure: overhead of the whole sign-in over the hash, from the medians of a
+    // simple interleaved run (printed, not asserted).
+    let mut hash_times = Vec::new();
+    let mut sign_in_times = Vec::new();
+    for _ in 0..40 {
+        let t = Instant::now();
+        hasher.verify(PASSWORD, Some(&hash));
+        hash_times.push(t.elapsed());
+        let t = Instant::now();
+        runtime.block_on(sign_in(&router));
+        sign_in_times.push(t.elapsed());
+    }
+    hash_times.sort();
+    sign_in_times.sort();
+    let (h, s) = (hash_times[20], sign_in_times[20]);
+    println!(
+        "\nmedian argon2id verify {:.2} ms, median whole sign-in {:.2} ms: sign-in overhead {:.1}% over the hash (goal <= 10%)",
+        h.as_secs_f64() * 1e3,
+        s.as_secs_f64() * 1e3,
+        (s.as_secs_f64() / h.as_secs_f64() - 1.0) * 100.0
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
