@@ -64,6 +64,8 @@ pub trait SessionStore: Send + Sync {
     async fn reauthenticate_session(&self, id: &SessionId, auth_time: OffsetDateTime, acr: &str, amr: &[String]) -> StoreResult<()>;
     /// Ends the session and revokes every grant issued under it; returns the revoked grants.
     async fn end_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<Vec<GrantId>>;
+    /// Applies a successful sign-in atomically; returns grants revoked with an ended session.
+    async fn complete_sign_in(&self, completion: &SignInCompletion, now: OffsetDateTime) -> StoreResult<Vec<GrantId>>;
 }
 
 /// Authorization requests in flight, grants, codes and refresh tokens.

@@ -146,3 +146,23 @@ pub struct ImportSummary {
     pub updated: u64,
     pub unchanged: u64,
 }
+
+/// Everything a successful sign-in writes, applied in one transaction (one fsync on the
+/// password path instead of five).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignInCompletion {
+    /// A session that ends because another user signed in on this browser.
+    pub ended_session: Option<SessionId>,
+    pub session: SessionWrite,
+    /// The parked authorization request, now answered.
+    pub pending_id: String,
+    pub grant: GrantRecord,
+    pub code: CodeRecord,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionWrite {
+    Create(SessionRecord),
+    /// A fresh authentication in the browser's existing session.
+    Reauthenticate { id: SessionId, auth_time: OffsetDateTime, acr: String, amr: Vec<String> },
+}

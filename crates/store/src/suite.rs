@@ -16,6 +16,50 @@ pub async fn run_all(store: &dyn Store) {
     refresh_rotation_detects_reuse(store).await;
     ending_a_session_revokes_its_grants(store).await;
     key_rotation_retires_the_previous_key(store).await;
+    sign_in_completion_is_atomic(store).await;
+}
+
+async fn sign_in_completion_is_atomic(store: &dyn Store) {
+    let pending = PendingAuthorization { id: "p-1".into(), browser_digest: vec![1], csrf_token: "c".into(), request: "r".into(), expires_at: NOW + Duration::minutes(5) };
+    store.save_pending(&pending).await.unwrap();
+    let old = SessionRecord {
+        id: SessionId::new("s-old"),
+        secret_digest: vec![20; 32],
+        user_id: UserId::new("u-alice"),
+        created_at: NOW,
+        last_seen_at: NOW,
+        auth_time: NOW,
+        acr: "urn:gatehouse:acr:pwd".into(),
+        amr: vec!["pwd".into()],
+        ended_at: None,
+    };
+    store.create_session(&old).await.unwrap();
+    store.create_grant_with_code(&grant("g-old", Some("s-old")), &code(21, "g-old")).await.unwrap();
+    let new = SessionRecord { id: SessionId::new("s-new"), secret_digest: vec![22; 32], ..old.clone() };
+    let completion = SignInCompletion {
+        ended_session: Some(old.id.clone()),
+        session: SessionWrite::Create(new.clone()),
+        pending_id: "p-1".into(),
+        grant: grant("g-new", Some("s-new")),
+        code: code(23, "g-new"),
+    };
+    let revoked = store.complete_sign_in(&completion, NOW).await.unwrap();
+    assert_eq!(revoked, vec![GrantId::new("g-old")]);
+    assert!(store.pending("p-1", NOW).await.unwrap().is_none());
+    assert_eq!(store.session_by_secret(&[22; 32]).await.unwrap(), Some(new));
+    assert!(store.session(&old.id).await.unwrap().unwrap().ended_at.is_some());
+    // A failing write (duplicate grant id) leaves nothing behind.
+    store.save_pending(&PendingAuthorization { id: "p-2".into(), ..pending }).await.unwrap();
+    let failing = SignInCompletion {
+        ended_session: None,
+        session: SessionWrite::Create(SessionRecord { id: SessionId::new("s-3"), secret_digest: vec![24; 32], ..old }),
+        pending_id: "p-2".into(),
+        grant: grant("g-new", Some("s-3")),
+        code: code(25, "g-new"),
+    };
+    assert!(store.complete_sign_in(&failing, NOW).await.is_err());
+    assert!(store.pending("p-2", NOW).await.unwrap().is_some(), "rolled back");
+    assert!(store.session_by_secret(&[24; 32]).await.unwrap().is_none(), "rolled back");
 }
 
 fn plan(user_name: &str) -> ImportPlan {

@@ -99,11 +99,25 @@ async fn authorize(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<R
     Ok(response)
 }
 
-/// Creates the grant and a single-use code, and sends the code to the client.
+/// Creates the grant and a single-use code, and sends the code to the client (SSO reuse).
 pub async fn issue_code(state: &AppState, request: &AuthorizationRequest, session: &SessionRecord, now: OffsetDateTime) -> Result<Response, PageError> {
     if state.user(&session.user_id).await?.is_none() {
         return Err(PageError::bad_request("Account unavailable", "This account no longer exists."));
     }
+    let issued = new_code(state, request, session, now)?;
+    state.store.create_grant_with_code(&issued.grant, &issued.record).await?;
+    state.store.touch_session(&session.id, now).await?;
+    code_response(state, request, issued.code)
+}
+
+/// A grant and its code, not yet stored.
+pub struct NewCode {
+    pub grant: GrantRecord,
+    pub record: CodeRecord,
+    pub code: String,
+}
+
+pub fn new_code(state: &AppState, request: &AuthorizationRequest, session: &SessionRecord, now: OffsetDateTime) -> Result<NewCode, PageError> {
     let grant = GrantRecord {
         id: gatehouse_core::ids::GrantId::new(gatehouse_crypto::random::id()?),
         client_id: request.client_id.as_str().to_owned(),
@@ -126,8 +140,10 @@ pub async fn issue_code(state: &AppState, request: &AuthorizationRequest, sessio
         code_challenge: request.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
         expires_at: now + state.config.tokens.authorization_code,
     };
-    state.store.create_grant_with_code(&grant, &record).await?;
-    state.store.touch_session(&session.id, now).await?;
+    Ok(NewCode { grant, record, code })
+}
+
+pub fn code_response(state: &AppState, request: &AuthorizationRequest, code: String) -> Result<Response, PageError> {
     let response = authorization_response(state, request.redirect_uri.as_str(), request.response_mode, vec![("code", code)], request.state.as_deref())?;
     Ok(response.into_response())
 }

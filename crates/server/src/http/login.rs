@@ -10,7 +10,7 @@ use gatehouse_core::claims::{ACR_PASSWORD, AMR_PASSWORD};
 use gatehouse_core::ids::SessionId;
 use gatehouse_core::params::Params;
 use gatehouse_core::Email;
-use gatehouse_store::{PendingAuthorization, SessionRecord};
+use gatehouse_store::{PendingAuthorization, SessionRecord, SessionWrite, SignInCompletion};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -115,18 +115,13 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;
     let amr = vec![AMR_PASSWORD.to_owned()];
     let existing = cookies::current_session(&state, &headers, now).await?;
-    let (session, cookie) = match existing {
+    let secure = state.config.secure_cookies();
+    let (session, write, ended_session, cookie) = match existing {
         Some(session) if session.user_id == user.id => {
-            state.store.reauthenticate_session(&session.id, now, ACR_PASSWORD, &amr).await?;
-            let session = SessionRecord { auth_time: now, last_seen_at: now, acr: ACR_PASSWORD.into(), amr, ..session };
-            (session, None)
+            let write = SessionWrite::Reauthenticate { id: session.id.clone(), auth_time: now, acr: ACR_PASSWORD.into(), amr: amr.clone() };
+            (SessionRecord { auth_time: now, last_seen_at: now, acr: ACR_PASSWORD.into(), amr, ..session }, write, None, None)
         }
         other => {
-            if let Some(previous) = other {
-                for grant in state.store.end_session(&previous.id, now).await? {
-                    state.revocations.revoke_grant(grant);
-                }
-            }
             let secret = gatehouse_crypto::random::token()?;
             let session = SessionRecord {
                 id: SessionId::new(gatehouse_crypto::random::id()?),
@@ -139,14 +134,17 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
                 amr,
                 ended_at: None,
             };
-            state.store.create_session(&session).await?;
-            let secure = state.config.secure_cookies();
-            (session, Some(cookies::set(cookies::session_cookie_name(secure), &secret, secure, None)))
+            let cookie = cookies::set(cookies::session_cookie_name(secure), &secret, secure, None);
+            (session.clone(), SessionWrite::Create(session), other.map(|s| s.id), Some(cookie))
         }
     };
-    state.store.delete_pending(&pending.id).await?;
+    let issued = authorize::new_code(&state, &request, &session, now)?;
+    let completion = SignInCompletion { ended_session, session: write, pending_id: pending.id.clone(), grant: issued.grant, code: issued.record };
+    for grant in state.store.complete_sign_in(&completion, now).await? {
+        state.revocations.revoke_grant(grant);
+    }
     tracing::info!(user = %user.id, session = %session.id, "password sign-in succeeded");
-    let mut response = authorize::issue_code(&state, &request, &session, now).await?;
+    let mut response = authorize::code_response(&state, &request, issued.code)?;
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

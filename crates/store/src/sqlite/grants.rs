@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use gatehouse_core::ids::{GrantId, SessionId, UserId};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
@@ -51,6 +52,37 @@ fn refresh_from_row(row: &SqliteRow) -> StoreResult<RefreshRecord> {
     })
 }
 
+pub(super) async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> StoreResult<()> {
+    sqlx::query(&format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(g.id.as_str())
+        .bind(&g.client_id)
+        .bind(g.user_id.as_str())
+        .bind(g.session_id.as_ref().map(SessionId::as_str))
+        .bind(&g.scope)
+        .bind(&g.nonce)
+        .bind(ts(g.auth_time))
+        .bind(&g.acr)
+        .bind(json_list(&g.amr))
+        .bind(ts(g.created_at))
+        .bind(g.revoked_at.map(ts))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_code(tx: &mut Transaction<'_, Sqlite>, c: &CodeRecord) -> StoreResult<()> {
+    sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
+        .bind(&c.digest)
+        .bind(c.grant_id.as_str())
+        .bind(&c.client_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.code_challenge)
+        .bind(ts(c.expires_at))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl GrantStore for SqliteStore {
     async fn save_pending(&self, p: &PendingAuthorization) -> StoreResult<()> {
@@ -90,29 +122,8 @@ impl GrantStore for SqliteStore {
 
     async fn create_grant_with_code(&self, g: &GrantRecord, c: &CodeRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .bind(g.id.as_str())
-            .bind(&g.client_id)
-            .bind(g.user_id.as_str())
-            .bind(g.session_id.as_ref().map(SessionId::as_str))
-            .bind(&g.scope)
-            .bind(&g.nonce)
-            .bind(ts(g.auth_time))
-            .bind(&g.acr)
-            .bind(json_list(&g.amr))
-            .bind(ts(g.created_at))
-            .bind(g.revoked_at.map(ts))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
-            .bind(&c.digest)
-            .bind(c.grant_id.as_str())
-            .bind(&c.client_id)
-            .bind(&c.redirect_uri)
-            .bind(&c.code_challenge)
-            .bind(ts(c.expires_at))
-            .execute(&mut *tx)
-            .await?;
+        insert_grant(&mut tx, g).await?;
+        insert_code(&mut tx, c).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -5,7 +5,9 @@ use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
-use crate::{SessionRecord, SessionStore, StoreResult};
+use crate::{SessionRecord, SessionStore, SessionWrite, SignInCompletion, StoreResult};
+use super::grants::{insert_code, insert_grant};
+use sqlx::{Sqlite, Transaction};
 
 const COLUMNS: &str = "id, secret_digest, user_id, created_at, last_seen_at, auth_time, acr, amr, ended_at";
 
@@ -23,22 +25,65 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
     })
 }
 
+async fn insert_session(tx: &mut Transaction<'_, Sqlite>, s: &SessionRecord) -> StoreResult<()> {
+    sqlx::query(&format!("INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(s.id.as_str())
+        .bind(&s.secret_digest)
+        .bind(s.user_id.as_str())
+        .bind(ts(s.created_at))
+        .bind(ts(s.last_seen_at))
+        .bind(ts(s.auth_time))
+        .bind(&s.acr)
+        .bind(json_list(&s.amr))
+        .bind(s.ended_at.map(ts))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn end_session_in(tx: &mut Transaction<'_, Sqlite>, id: &SessionId, now: OffsetDateTime) -> StoreResult<Vec<GrantId>> {
+    sqlx::query("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL").bind(ts(now)).bind(id.as_str()).execute(&mut **tx).await?;
+    let revoked: Vec<String> = sqlx::query_scalar("UPDATE grants SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL RETURNING id")
+        .bind(ts(now))
+        .bind(id.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(revoked.into_iter().map(GrantId::new).collect())
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .bind(s.id.as_str())
-            .bind(&s.secret_digest)
-            .bind(s.user_id.as_str())
-            .bind(ts(s.created_at))
-            .bind(ts(s.last_seen_at))
-            .bind(ts(s.auth_time))
-            .bind(&s.acr)
-            .bind(json_list(&s.amr))
-            .bind(s.ended_at.map(ts))
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        insert_session(&mut tx, s).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn complete_sign_in(&self, c: &SignInCompletion, now: OffsetDateTime) -> StoreResult<Vec<GrantId>> {
+        let mut tx = self.pool.begin().await?;
+        let revoked = match &c.ended_session {
+            Some(id) => end_session_in(&mut tx, id, now).await?,
+            None => Vec::new(),
+        };
+        match &c.session {
+            SessionWrite::Create(session) => insert_session(&mut tx, session).await?,
+            SessionWrite::Reauthenticate { id, auth_time, acr, amr } => {
+                sqlx::query("UPDATE sessions SET auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
+                    .bind(ts(*auth_time))
+                    .bind(ts(*auth_time))
+                    .bind(acr)
+                    .bind(json_list(amr))
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(&c.pending_id).execute(&mut *tx).await?;
+        insert_grant(&mut tx, &c.grant).await?;
+        insert_code(&mut tx, &c.code).await?;
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     async fn session_by_secret(&self, secret_digest: &[u8]) -> StoreResult<Option<SessionRecord>> {
@@ -70,13 +115,8 @@ impl SessionStore for SqliteStore {
 
     async fn end_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<Vec<GrantId>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL").bind(ts(now)).bind(id.as_str()).execute(&mut *tx).await?;
-        let revoked: Vec<String> = sqlx::query_scalar("UPDATE grants SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL RETURNING id")
-            .bind(ts(now))
-            .bind(id.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
+        let revoked = end_session_in(&mut tx, id, now).await?;
         tx.commit().await?;
-        Ok(revoked.into_iter().map(GrantId::new).collect())
+        Ok(revoked)
     }
 }
