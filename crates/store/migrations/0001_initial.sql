@@ -81,6 +81,8 @@ CREATE TABLE grants (
     auth_time  INTEGER NOT NULL,
     acr        TEXT NOT NULL,
     amr        TEXT NOT NULL,
+    -- The acr_values the client asked for, recorded for audit and for step-up rules.
+    requested_acr TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     revoked_at INTEGER
 ) STRICT;

@@ -55,6 +55,8 @@ pub struct GrantRecord {
     pub auth_time: OffsetDateTime,
     pub acr: String,
     pub amr: Vec<String>,
+    /// The `acr_values` the client requested.
+    pub requested_acr: Vec<String>,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
 }

@@ -126,6 +126,7 @@ fn grant(id: &str, session: Option<&str>) -> GrantRecord {
         auth_time: NOW,
         acr: "urn:gatehouse:acr:pwd".into(),
         amr: vec!["pwd".into()],
+        requested_acr: vec!["urn:gatehouse:acr:mfa".into()],
         created_at: NOW,
         revoked_at: None,
     }
@@ -167,7 +168,10 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
     store.create_grant_with_code(&grant("g-refresh", None), &code(2, "g-refresh")).await.unwrap();
     store.create_refresh_token(&refresh(10, "g-refresh")).await.unwrap();
     let rotated = store.rotate_refresh_token(&[10; 32], &refresh(11, "g-refresh"), NOW).await.unwrap();
-    assert!(matches!(rotated, RefreshRotation::Rotated { .. }));
+    match rotated {
+        RefreshRotation::Rotated { grant, .. } => assert_eq!(grant.requested_acr, vec!["urn:gatehouse:acr:mfa".to_owned()]),
+        other => panic!("{other:?}"),
+    }
     let replay = store.rotate_refresh_token(&[10; 32], &refresh(12, "g-refresh"), NOW).await.unwrap();
     assert_eq!(replay, RefreshRotation::Reused { grant_id: GrantId::new("g-refresh") });
     assert!(store.revoke_grant(&GrantId::new("g-refresh"), NOW).await.unwrap());

@@ -269,3 +269,14 @@ async fn form_post_response_mode_posts_the_code_to_the_client() {
     assert_eq!(hidden(&html, "iss").as_deref(), Some(app.issuer.as_str()));
     assert_eq!(redeem_payroll(&app, &code).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn acr_values_are_accepted_and_the_achieved_acr_is_reported() {
+    let app = spawn_app().await;
+    let query = payroll_query("&acr_values=urn%3Agatehouse%3Aacr%3Apwd%20urn%3Agatehouse%3Aacr%3Amfa");
+    let callback = Browser::new().sign_in(&app, &query, ALICE).await;
+    let claims = id_claims(&tokens_for(&app, &callback).await);
+    // Second factors arrive with a later issue; until then the honest answer is one factor.
+    assert_eq!(claims["acr"], "urn:gatehouse:acr:pwd");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+}

@@ -128,6 +128,7 @@ pub fn new_code(state: &AppState, request: &AuthorizationRequest, session: &Sess
         auth_time: session.auth_time,
         acr: session.acr.clone(),
         amr: session.amr.clone(),
+        requested_acr: request.acr_values.clone(),
         created_at: now,
         revoked_at: None,
     };

@@ -10,7 +10,7 @@ use crate::{
     CodeRecord, CodeRedemption, GrantRecord, GrantStore, PendingAuthorization, RefreshRecord, RefreshRotation, Revocations, StoreResult,
 };
 
-const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, created_at, revoked_at";
+const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, requested_acr, created_at, revoked_at";
 const CODE_COLUMNS: &str = "digest, grant_id, client_id, redirect_uri, code_challenge, expires_at";
 const REFRESH_COLUMNS: &str = "digest, grant_id, client_id, scope, created_at, expires_at";
 
@@ -25,6 +25,7 @@ fn grant_from_row(row: &SqliteRow) -> StoreResult<GrantRecord> {
         auth_time: from_ts(row.try_get("auth_time")?)?,
         acr: row.try_get("acr")?,
         amr: parse_list(&row.try_get::<String, _>("amr")?)?,
+        requested_acr: parse_list(&row.try_get::<String, _>("requested_acr")?)?,
         created_at: from_ts(row.try_get("created_at")?)?,
         revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_ts).transpose()?,
     })
@@ -53,7 +54,7 @@ fn refresh_from_row(row: &SqliteRow) -> StoreResult<RefreshRecord> {
 }
 
 pub(super) async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> StoreResult<()> {
-    sqlx::query(&format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    sqlx::query(&format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(g.id.as_str())
         .bind(&g.client_id)
         .bind(g.user_id.as_str())
@@ -63,6 +64,7 @@ pub(super) async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantReco
         .bind(ts(g.auth_time))
         .bind(&g.acr)
         .bind(json_list(&g.amr))
+        .bind(json_list(&g.requested_acr))
         .bind(ts(g.created_at))
         .bind(g.revoked_at.map(ts))
         .execute(&mut **tx)
