@@ -37,8 +37,9 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params, requ
         OAuthErrorCode::InvalidClient => failed("client authentication failed"),
         _ => ApiError::oauth(e),
     })?;
-    let limit_key = format!("client-auth:{}", credentials.client_id());
-    if let Some(seconds) = state.limiter.blocked_for(&limit_key, CLIENT_AUTH, now) {
+    // Keyed by the raw client id: no allocation on the token endpoint's hot path.
+    let limit_key = credentials.client_id().as_str();
+    if let Some(seconds) = state.client_auth_limiter.blocked_for(limit_key, CLIENT_AUTH, now) {
         return Err(ApiError::OAuth {
             error: OAuthError::new(OAuthErrorCode::InvalidClient, "too many failed authentications; retry later"),
             challenge,
@@ -56,7 +57,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params, requ
     match client {
         Some(client) if ok => Ok(client),
         _ => {
-            state.limiter.record_failure(&limit_key, CLIENT_AUTH, now);
+            state.client_auth_limiter.record_failure(limit_key, CLIENT_AUTH, now);
             Err(failed("client authentication failed"))
         }
     }

@@ -89,9 +89,9 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
     }
 
-    let account_key = format!("login:account:{}", email.key());
-    let address_key = format!("login:address:{addr}");
-    let blocked = state.limiter.blocked_for(&account_key, LOGIN_PER_ACCOUNT, now).or(state.limiter.blocked_for(&address_key, LOGIN_PER_ADDRESS, now));
+    let account_key = email.key();
+    let address_key = addr.to_string();
+    let blocked = state.login_limiter.blocked_for(&account_key, LOGIN_PER_ACCOUNT, now).or(state.address_limiter.blocked_for(&address_key, LOGIN_PER_ADDRESS, now));
     if let Some(seconds) = blocked {
         state.metrics.logins_throttled.inc();
         let message = format!("Too many failed attempts. Wait {seconds} seconds and try again.");
@@ -104,13 +104,13 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| verified) else {
         state.metrics.logins_failed.inc();
-        state.limiter.record_failure(&account_key, LOGIN_PER_ACCOUNT, now);
-        state.limiter.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
+        state.login_limiter.record_failure(&account_key, LOGIN_PER_ACCOUNT, now);
+        state.address_limiter.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
         tracing::info!(%addr, "password sign-in failed");
         return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
     };
     state.metrics.logins_succeeded.inc();
-    state.limiter.clear(&account_key);
+    state.login_limiter.clear(&account_key);
 
     let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;
     let amr = vec![AMR_PASSWORD.to_owned()];
