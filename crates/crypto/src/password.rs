@@ -33,9 +33,19 @@ impl PasswordHasher {
         let argon_params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| CryptoError::PasswordParams(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
-        let mut hasher = Self { argon, dummy_hash: String::new() };
-        hasher.dummy_hash = hasher.hash("gatehouse dummy password for timing equality")?;
-        Ok(hasher)
+        // A well-formed hash with these parameters and a random salt. Verifying against it costs
+        // exactly one Argon2 computation, like a real account, without paying one at start-up.
+        let salt = SaltString::encode_b64(&random::bytes::<16>()?).map_err(|_| CryptoError::Random)?;
+        let output = base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, random::bytes::<32>()?);
+        let dummy_hash = format!(
+            "$argon2id$v=19$m={},t={},p={}${}${output}",
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            salt.as_str()
+        );
+        PasswordHash::new(&dummy_hash).map_err(|e| CryptoError::PasswordParams(e.to_string()))?;
+        Ok(Self { argon, dummy_hash })
     }
 
     /// Hashes a password with a fresh 128-bit salt into a PHC string.
@@ -114,6 +124,14 @@ mod tests {
         assert!(PasswordHasher::validate_hash("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo").is_ok());
         assert!(PasswordHasher::validate_hash("$2b$12$abcdefghijklmnopqrstuv").is_err());
         assert!(PasswordHasher::validate_hash("plain").is_err());
+    }
+
+    #[test]
+    fn dummy_hash_costs_the_same_parameters() {
+        let h = cheap();
+        assert!(h.dummy_hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        let parsed = PasswordHash::new(&h.dummy_hash).unwrap();
+        assert_eq!(parsed.hash.unwrap().len(), 32);
     }
 
     #[test]

@@ -71,17 +71,17 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
         config.tokens.refresh_token = time::Duration::days(d);
     }
 
-    let hasher = PasswordHasher::new(config.password)?;
-    let digester = SecretDigester::new(&pepper);
-    if let Some(path) = args.import.or(file.import.clone()) {
-        run_import(store.as_ref(), &hasher, &digester, &path).await?;
+    let import_file = args.import.or(file.import.clone());
+    let mut demo_credentials = None;
+    if import_file.is_some() || config.demo {
+        let hasher = PasswordHasher::new(config.password)?;
+        if let Some(path) = import_file {
+            run_import(store.as_ref(), &hasher, &SecretDigester::new(&pepper), &path).await?;
+        }
+        if config.demo {
+            demo_credentials = Some(demo::ensure(store.as_ref(), &hasher, data_dir.path(), &issuer, now()).await?);
+        }
     }
-    let demo_credentials = if config.demo {
-        Some(demo::ensure(store.as_ref(), &hasher, data_dir.path(), &issuer, now()).await?)
-    } else {
-        None
-    };
-    drop(hasher);
 
     let server = Server::with_listener(listener, config, store, &pepper).await?;
     println!("Gatehouse listening on {bound} (issuer {issuer}); ready in {} ms", started.elapsed().as_millis());
