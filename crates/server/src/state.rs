@@ -72,6 +72,7 @@ pub struct Shared {
     pub address_limiter: RateLimiter,
     pub client_auth_limiter: RateLimiter,
     pub revocations: RevocationList,
+    pub verified_tokens: crate::tokens::VerifiedTokenCache,
     pub discovery: Bytes,
     keys: RwLock<Arc<KeyMaterial>>,
     clients: RwLock<Arc<HashMap<ClientId, Arc<Client>>>>,
@@ -109,6 +110,7 @@ impl AppState {
             address_limiter: RateLimiter::default(),
             client_auth_limiter: RateLimiter::default(),
             revocations: RevocationList::default(),
+            verified_tokens: Default::default(),
             discovery,
             keys: RwLock::new(Arc::new(KeyMaterial { set: KeySet::default(), jwks: Bytes::new() })),
             clients: RwLock::new(Arc::new(HashMap::new())),
@@ -162,6 +164,7 @@ impl AppState {
         if let Ok(mut users) = self.users.write() {
             users.clear();
         }
+        self.verified_tokens.clear();
         self.revocations.replace(revocations);
         self.generation.store(generation, Ordering::Release);
         Ok(())
