@@ -84,36 +84,30 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     }
 
     let server = Server::with_listener(listener, config, store, &pepper).await?;
+    // Install the signal handlers before announcing readiness, so a SIGTERM sent as soon as
+    // the server says it listens is a graceful stop, not the default kill.
+    let shutdown = shutdown_signal()?;
     println!("Gatehouse listening on {bound} (issuer {issuer}); ready in {} ms", started.elapsed().as_millis());
     if let Some(creds) = demo_credentials {
         println!("Demo: open {issuer}/demo in a browser and sign in as {} with password {}", creds.email, creds.password);
     }
-    server.run(shutdown_signal()).await;
+    server.run(shutdown).await;
     println!("Gatehouse stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Resolves on SIGTERM or Ctrl-C. The handlers are registered when this is called.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("shutdown requested; draining connections");
+        tracing::info!("shutdown requested; draining connections");
+    })
 }
 
 async fn run_import(store: &dyn Store, hasher: &PasswordHasher, digester: &SecretDigester, path: &Path) -> Result<()> {
