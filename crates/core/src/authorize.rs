@@ -8,8 +8,9 @@ use crate::params::Params;
 use crate::pkce::CodeChallenge;
 use crate::{Client, ClientId, GrantType, OAuthError, OAuthErrorCode, RedirectUri, Scopes};
 
-/// Scopes this provider grants; others are ignored as RFC 6749 §3.3 allows.
-pub const SUPPORTED_SCOPES: [&str; 6] = ["openid", "profile", "email", "phone", "address", "offline_access"];
+/// Scopes this provider grants; others (`address`: Gatehouse holds no postal addresses) are
+/// left out of the grant, as RFC 6749 §3.3 allows.
+pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", "offline_access"];
 
 const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;

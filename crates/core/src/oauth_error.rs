@@ -18,6 +18,9 @@ pub enum OAuthErrorCode {
     LoginRequired,
     InteractionRequired,
     InvalidToken,
+    InsufficientScope,
+    /// RFC 9470: the user's authentication is not strong or recent enough.
+    InsufficientUserAuthentication,
     UnsupportedTokenType,
     RequestNotSupported,
     RequestUriNotSupported,
@@ -42,6 +45,8 @@ impl OAuthErrorCode {
             Self::LoginRequired => "login_required",
             Self::InteractionRequired => "interaction_required",
             Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::InsufficientUserAuthentication => "insufficient_user_authentication",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",

@@ -8,14 +8,22 @@ use crate::OAuthError;
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    /// Parses a query string or form body. A parameter sent twice is an `invalid_request`.
+    /// Parses a query string or form body. A parameter sent twice, a broken `%` escape or bytes
+    /// that are not UTF-8 are an `invalid_request` (a lenient decoder would turn them into
+    /// something the client never sent).
     pub fn parse(encoded: &[u8]) -> Result<Self, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(encoded) {
+        for part in encoded.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (raw_name, raw_value) = match part.iter().position(|b| *b == b'=') {
+                Some(i) => (part.get(..i).unwrap_or_default(), part.get(i + 1..).unwrap_or_default()),
+                None => (part, &[][..]),
+            };
+            let name = decode(raw_name)?;
             if pairs.iter().any(|(existing, _)| *existing == name) {
                 return Err(OAuthError::invalid_request(format!("parameter `{name}` was sent more than once")));
             }
-            pairs.push((name.into_owned(), value.into_owned()));
+            let value = decode(raw_value)?;
+            pairs.push((name, value));
         }
         Ok(Self(pairs))
     }
@@ -50,6 +58,25 @@ impl Params {
     }
 }
 
+/// Strict `application/x-www-form-urlencoded` decoding of one name or value.
+fn decode(raw: &[u8]) -> Result<String, OAuthError> {
+    let malformed = || OAuthError::invalid_request("a parameter is not correctly form-encoded");
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = bytes.next().and_then(|h| (*h as char).to_digit(16)).ok_or_else(malformed)?;
+                let lo = bytes.next().and_then(|l| (*l as char).to_digit(16)).ok_or_else(malformed)?;
+                out.push(u8::try_from(hi * 16 + lo).map_err(|_| malformed())?);
+            }
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).map_err(|_| OAuthError::invalid_request("a parameter is not valid UTF-8"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +85,15 @@ mod tests {
     fn duplicated_parameters_are_rejected() {
         let err = Params::parse(b"client_id=a&client_id=b").unwrap_err();
         assert!(err.description.contains("client_id"));
+    }
+
+    #[test]
+    fn decoding_is_strict() {
+        let p = Params::parse(b"a=x+y%2Bz&b=%C3%A4&c").unwrap();
+        assert_eq!((p.get("a"), p.get("b"), p.get("c")), (Some("x y+z"), Some("\u{e4}"), None));
+        for bad in [&b"a=%ZZ"[..], b"a=%4", b"a=%", b"a=%ff%fe", b"a=\xff"] {
+            assert!(Params::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

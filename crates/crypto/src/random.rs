@@ -12,6 +12,13 @@ pub fn bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     Ok(out)
 }
 
+/// Initialises the CSPRNG. aws-lc seeds it once per process with CPU-jitter entropy, which
+/// takes ~45 ms; calling this on a spare thread at start-up overlaps that with other work
+/// instead of delaying the first caller.
+pub fn warm_up() {
+    let _ = bytes::<1>();
+}
+
 /// A 256-bit secret as 43 base64url characters: codes, refresh tokens, session cookies,
 /// generated client secrets.
 pub fn token() -> Result<String, CryptoError> {

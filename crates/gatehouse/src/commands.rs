@@ -50,26 +50,9 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
 
     let mut config = ServerConfig::new(bound, issuer.clone());
     config.tls = tls;
-    config.demo = args.demo || file.demo;
+    config.demo = args.demo.or(file.demo).unwrap_or(false);
     config.password = args.password.resolve(&file.password);
-    if let Some(m) = file.sessions.idle_minutes {
-        config.sessions.idle = time::Duration::minutes(m);
-    }
-    if let Some(h) = file.sessions.absolute_hours {
-        config.sessions.absolute = time::Duration::hours(h);
-    }
-    if let Some(s) = file.tokens.authorization_code_seconds {
-        config.tokens.authorization_code = time::Duration::seconds(s);
-    }
-    if let Some(s) = file.tokens.access_token_seconds {
-        config.tokens.access_token = time::Duration::seconds(s);
-    }
-    if let Some(s) = file.tokens.id_token_seconds {
-        config.tokens.id_token = time::Duration::seconds(s);
-    }
-    if let Some(d) = file.tokens.refresh_token_days {
-        config.tokens.refresh_token = time::Duration::days(d);
-    }
+    (config.sessions, config.tokens) = args.lifetimes.resolve(&file.sessions, &file.tokens)?;
 
     let import_file = args.import.or(file.import.clone());
     let mut demo_credentials = None;
@@ -133,17 +116,18 @@ pub async fn import(common: &CommonArgs, file: &FileSettings, path: &Path, passw
     result
 }
 
-pub async fn keys_rotate(common: &CommonArgs, file: &FileSettings) -> Result<()> {
+pub async fn keys_rotate(common: &CommonArgs, file: &FileSettings, activate_in: u32) -> Result<()> {
     let data_dir = DataDir::new(&common.data_dir(file));
     let store = data_dir.open_store(OpenMode::ReadWrite).await?;
     let now = now();
-    let fresh = SigningAlg::ALL.iter().map(|alg| gatehouse_server::state::new_stored_key(*alg, now)).collect::<Result<Vec<_>, _>>()?;
-    store.rotate_signing_keys(&fresh, now).await?;
+    let activates_at = now + time::Duration::seconds(i64::from(activate_in));
+    let fresh = SigningAlg::ALL.iter().map(|alg| gatehouse_server::state::new_stored_key(*alg, now, activates_at)).collect::<Result<Vec<_>, _>>()?;
+    store.rotate_signing_keys(&fresh).await?;
     store.bump_generation().await?;
     for key in &fresh {
-        println!("new {} key {}", key.alg.as_str(), key.kid);
+        println!("new {} key {} (published now, signing from {})", key.alg.as_str(), key.kid, key.activates_at);
     }
-    println!("Previous keys stay published until the tokens they signed have expired; a running server picks up the new keys within seconds.");
+    println!("A running server publishes the new keys within seconds. Previous keys sign until then and stay published until the tokens they signed have expired.");
     store.close().await;
     Ok(())
 }
@@ -152,9 +136,12 @@ pub async fn keys_list(common: &CommonArgs, file: &FileSettings) -> Result<()> {
     let data_dir = DataDir::new(&common.data_dir(file));
     let store = data_dir.open_store(OpenMode::ReadOnly).await?;
     for key in store.signing_keys().await? {
+        let now = now();
         let state = match key.retired_at {
-            None => "active".to_owned(),
+            _ if key.signs_at(now) => "active".to_owned(),
+            _ if key.is_pending(now) => format!("pending, signing from {}", key.activates_at),
             Some(at) => format!("retired {at}"),
+            None => "inactive".to_owned(),
         };
         println!("{:<6} {} created {} {state}", key.alg.as_str(), key.kid, key.created_at);
     }
@@ -185,7 +172,10 @@ pub async fn status(common: &CommonArgs, file: &FileSettings) -> Result<()> {
     let keys = store.signing_keys().await?;
     println!("data directory: {}", data_dir.path().display());
     println!("tenants: {}\nusers: {}\napplications: {}", counts.tenants, counts.users, counts.clients);
-    println!("signing keys: {} active, {} retired", keys.iter().filter(|k| k.is_active()).count(), keys.iter().filter(|k| !k.is_active()).count());
+    let now = now();
+    let active = keys.iter().filter(|k| k.signs_at(now)).count();
+    let pending = keys.iter().filter(|k| k.is_pending(now)).count();
+    println!("signing keys: {active} active, {pending} pending, {} retired", keys.len() - active - pending);
     println!("generation: {}", store.generation().await?);
     Ok(())
 }

@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply a declarative TOML file of tenants, users and applications (idempotent).
     Import {
         /// The file to import.
@@ -43,8 +43,14 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
-    /// Generate new signing keys; the old ones stay published until their tokens expire.
-    Rotate,
+    /// Generate new signing keys: published at once, signing after --activate-in; the old
+    /// ones stay published until their tokens expire.
+    Rotate {
+        /// Seconds before the new keys start signing, so relying parties that cache the JWKS
+        /// (the server allows 60 s) learn them first. 0 switches at once.
+        #[arg(long, default_value_t = 120)]
+        activate_in: u32,
+    },
     /// List signing keys (read-only).
     List,
 }
@@ -59,6 +65,7 @@ enum AppCommand {
 }
 
 fn main() -> ExitCode {
+    std::thread::spawn(gatehouse_crypto::random::warm_up);
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -71,9 +78,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let file = settings::FileSettings::load(cli.common.config.as_deref())?;
         match cli.command {
-            Command::Serve(args) => commands::serve(&cli.common, &file, args).await,
+            Command::Serve(args) => commands::serve(&cli.common, &file, *args).await,
             Command::Import { file: path, password } => commands::import(&cli.common, &file, &path, &password).await,
-            Command::Keys(KeysCommand::Rotate) => commands::keys_rotate(&cli.common, &file).await,
+            Command::Keys(KeysCommand::Rotate { activate_in }) => commands::keys_rotate(&cli.common, &file, activate_in).await,
             Command::Keys(KeysCommand::List) => commands::keys_list(&cli.common, &file).await,
             Command::App(AppCommand::RotateSecret { client_id }) => commands::rotate_secret(&cli.common, &file, &client_id).await,
             Command::Status => commands::status(&cli.common, &file).await,

@@ -33,9 +33,10 @@ pub struct ServeArgs {
     /// Import this file before serving (idempotent).
     #[arg(long, env = "GATEHOUSE_IMPORT")]
     pub import: Option<PathBuf>,
-    /// Create a demo tenant, user and application, and print how to try a sign-in.
-    #[arg(long, env = "GATEHOUSE_DEMO")]
-    pub demo: bool,
+    /// Create a demo tenant, user and application, and print how to try a sign-in
+    /// (`--demo=false` overrides `demo = true` in the settings file).
+    #[arg(long, env = "GATEHOUSE_DEMO", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: Option<bool>,
     /// PEM certificate chain: serve HTTPS (TLS 1.3 preferred, 1.2 minimum).
     #[arg(long, env = "GATEHOUSE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -44,6 +45,27 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub password: PasswordArgs,
+    #[command(flatten)]
+    pub lifetimes: LifetimeArgs,
+}
+
+/// Session and token lifetimes (defaults: 30 min idle and 10 h absolute sessions; 60 s codes;
+/// 10 min access and ID tokens; 30-day refresh tokens).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Lifetimes")]
+pub struct LifetimeArgs {
+    #[arg(long, env = "GATEHOUSE_SESSIONS__IDLE_SECONDS")]
+    pub session_idle_seconds: Option<i64>,
+    #[arg(long, env = "GATEHOUSE_SESSIONS__ABSOLUTE_SECONDS")]
+    pub session_absolute_seconds: Option<i64>,
+    #[arg(long, env = "GATEHOUSE_TOKENS__AUTHORIZATION_CODE_SECONDS")]
+    pub authorization_code_seconds: Option<i64>,
+    #[arg(long, env = "GATEHOUSE_TOKENS__ACCESS_TOKEN_SECONDS")]
+    pub access_token_seconds: Option<i64>,
+    #[arg(long, env = "GATEHOUSE_TOKENS__ID_TOKEN_SECONDS")]
+    pub id_token_seconds: Option<i64>,
+    #[arg(long, env = "GATEHOUSE_TOKENS__REFRESH_TOKEN_DAYS")]
+    pub refresh_token_days: Option<i64>,
 }
 
 /// Argon2id cost (defaults: OWASP's m=19456 KiB, t=2, p=1).
@@ -65,8 +87,7 @@ pub struct FileSettings {
     pub data_dir: Option<PathBuf>,
     pub issuer: Option<String>,
     pub import: Option<PathBuf>,
-    #[serde(default)]
-    pub demo: bool,
+    pub demo: Option<bool>,
     pub tls: Option<FileTls>,
     #[serde(default)]
     pub password: FilePassword,
@@ -94,8 +115,8 @@ pub struct FilePassword {
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FileSessions {
-    pub idle_minutes: Option<i64>,
-    pub absolute_hours: Option<i64>,
+    pub idle_seconds: Option<i64>,
+    pub absolute_seconds: Option<i64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -123,6 +144,36 @@ impl FileSettings {
 impl CommonArgs {
     pub fn data_dir(&self, file: &FileSettings) -> PathBuf {
         self.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+/// One lifetime setting: flag or variable, else file, else default; bounded, so a typo cannot
+/// make tokens live for years (revocation lists only cover a bounded window).
+fn lifetime(name: &str, flag: Option<i64>, file: Option<i64>, default: i64, max: i64, unit: fn(i64) -> time::Duration) -> Result<time::Duration> {
+    let value = flag.or(file).unwrap_or(default);
+    if !(1..=max).contains(&value) {
+        anyhow::bail!("{name} must be between 1 and {max}, not {value}");
+    }
+    Ok(unit(value))
+}
+
+impl LifetimeArgs {
+    pub fn resolve(&self, sessions: &FileSessions, tokens: &FileTokens) -> Result<(gatehouse_core::session::SessionTimeouts, gatehouse_server::TokenLifetimes)> {
+        use time::Duration;
+        let defaults = gatehouse_server::TokenLifetimes::default();
+        let session_defaults = gatehouse_core::session::SessionTimeouts::default();
+        let sessions = gatehouse_core::session::SessionTimeouts {
+            idle: lifetime("sessions.idle_seconds", self.session_idle_seconds, sessions.idle_seconds, session_defaults.idle.whole_seconds(), 30 * 86_400, Duration::seconds)?,
+            absolute: lifetime("sessions.absolute_seconds", self.session_absolute_seconds, sessions.absolute_seconds, session_defaults.absolute.whole_seconds(), 90 * 86_400, Duration::seconds)?,
+        };
+        let tokens = gatehouse_server::TokenLifetimes {
+            authorization_code: lifetime("tokens.authorization_code_seconds", self.authorization_code_seconds, tokens.authorization_code_seconds, defaults.authorization_code.whole_seconds(), 600, Duration::seconds)?,
+            access_token: lifetime("tokens.access_token_seconds", self.access_token_seconds, tokens.access_token_seconds, defaults.access_token.whole_seconds(), 86_400, Duration::seconds)?,
+            id_token: lifetime("tokens.id_token_seconds", self.id_token_seconds, tokens.id_token_seconds, defaults.id_token.whole_seconds(), 86_400, Duration::seconds)?,
+            refresh_token: lifetime("tokens.refresh_token_days", self.refresh_token_days, tokens.refresh_token_days, defaults.refresh_token.whole_days(), 365, Duration::days)?,
+            ..defaults
+        };
+        Ok((sessions, tokens))
     }
 }
 
@@ -154,5 +205,22 @@ mod tests {
         let flags = PasswordArgs { password_memory_kib: Some(64), ..Default::default() };
         let p = flags.resolve(&file);
         assert_eq!((p.memory_kib, p.iterations, p.parallelism), (64, 3, 1));
+    }
+
+    #[test]
+    fn lifetimes_layer_and_are_bounded() {
+        let file_sessions = FileSessions { idle_seconds: Some(60), absolute_seconds: None };
+        let file_tokens = FileTokens { access_token_seconds: Some(300), ..Default::default() };
+        let flags = LifetimeArgs { access_token_seconds: Some(120), ..Default::default() };
+        let (sessions, tokens) = flags.resolve(&file_sessions, &file_tokens).unwrap();
+        assert_eq!(sessions.idle, time::Duration::seconds(60));
+        assert_eq!(sessions.absolute, time::Duration::hours(10));
+        assert_eq!(tokens.access_token, time::Duration::seconds(120));
+        assert_eq!(tokens.refresh_token, time::Duration::days(30));
+        let too_long = LifetimeArgs { access_token_seconds: Some(86_401), ..Default::default() };
+        let err = too_long.resolve(&FileSessions::default(), &FileTokens::default()).unwrap_err().to_string();
+        assert!(err.contains("tokens.access_token_seconds"), "{err}");
+        let zero = FileTokens { authorization_code_seconds: Some(0), ..Default::default() };
+        assert!(LifetimeArgs::default().resolve(&FileSessions::default(), &zero).is_err());
     }
 }

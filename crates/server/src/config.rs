@@ -71,18 +71,49 @@ impl ServerConfig {
         }
     }
 
+    /// Cookies are `Secure` (and `__Host-` prefixed) when this server speaks TLS or sits behind
+    /// a TLS-terminating proxy (an `https` issuer).
     pub fn secure_cookies(&self) -> bool {
-        self.issuer.starts_with("https://")
+        self.tls.is_some() || self.issuer.starts_with("https://")
     }
 
-    /// Issuer derived from a listen address when none is configured.
+    /// Issuer derived from a listen address when none is configured. A wildcard address
+    /// (`0.0.0.0`, `::`) is not reachable: the loopback address of its family stands in.
     pub fn default_issuer(listen: SocketAddr, tls: bool) -> String {
         let scheme = if tls { "https" } else { "http" };
-        format!("{scheme}://{listen}")
+        let mut reachable = listen;
+        if listen.ip().is_unspecified() {
+            reachable.set_ip(match listen.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("{scheme}://{reachable}")
     }
 
     /// How long a retired signing key stays published: until every token it signed expired.
     pub fn key_publication_grace(&self) -> Duration {
         self.tokens.access_token.max(self.tokens.id_token) + Duration::minutes(5)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_issuer_replaces_wildcard_addresses() {
+        assert_eq!(ServerConfig::default_issuer("0.0.0.0:8080".parse().unwrap(), false), "http://127.0.0.1:8080");
+        assert_eq!(ServerConfig::default_issuer("[::]:8443".parse().unwrap(), true), "https://[::1]:8443");
+        assert_eq!(ServerConfig::default_issuer("192.0.2.1:80".parse().unwrap(), false), "http://192.0.2.1:80");
+    }
+
+    #[test]
+    fn cookies_are_secure_under_tls_even_with_an_http_issuer() {
+        let mut config = ServerConfig::new("127.0.0.1:1".parse().unwrap(), "http://127.0.0.1:1".into());
+        assert!(!config.secure_cookies());
+        config.tls = Some(TlsFiles { cert: "c".into(), key: "k".into() });
+        assert!(config.secure_cookies());
+        assert!(ServerConfig::new("127.0.0.1:1".parse().unwrap(), "https://id.example.com".into()).secure_cookies());
     }
 }

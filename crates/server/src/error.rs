@@ -22,6 +22,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("template rendering: {0}")]
     Template(#[from] askama::Error),
+    #[error("internal: {0}")]
+    Internal(&'static str),
 }
 
 /// How a JSON API error presents its credentials challenge.
@@ -38,6 +40,8 @@ pub enum Challenge {
 #[derive(Debug)]
 pub enum ApiError {
     OAuth { error: OAuthError, challenge: Challenge, retry_after: Option<i64> },
+    /// The body exceeds the size limit: `invalid_request` with status 413.
+    PayloadTooLarge,
     Internal(ServerError),
 }
 
@@ -68,6 +72,9 @@ pub fn status_for(code: OAuthErrorCode, challenge: Challenge) -> StatusCode {
         OAuthErrorCode::InvalidClient if challenge == Challenge::Basic => StatusCode::UNAUTHORIZED,
         OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
         OAuthErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        // RFC 6750 §3.1 and RFC 9470 §3: the token is fine but not enough for this resource.
+        OAuthErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        OAuthErrorCode::InsufficientUserAuthentication => StatusCode::UNAUTHORIZED,
         OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         OAuthErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
@@ -81,14 +88,19 @@ fn quote(s: &str) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut status_override = None;
         let (error, challenge, retry_after) = match self {
             Self::OAuth { error, challenge, retry_after } => (error, challenge, retry_after),
+            Self::PayloadTooLarge => {
+                status_override = Some(StatusCode::PAYLOAD_TOO_LARGE);
+                (OAuthError::invalid_request("the request body is too large"), Challenge::None, None)
+            }
             Self::Internal(e) => {
                 tracing::error!(error = %e, "internal error on an API endpoint");
                 (OAuthError::new(OAuthErrorCode::ServerError, "internal error"), Challenge::None, None)
             }
         };
-        let status = status_for(error.code, challenge);
+        let status = status_override.unwrap_or_else(|| status_for(error.code, challenge));
         let body = serde_json::json!({ "error": error.code.as_str(), "error_description": error.description });
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -161,6 +173,14 @@ mod tests {
         assert_eq!(status_for(OAuthErrorCode::InvalidToken, Challenge::Bearer), StatusCode::UNAUTHORIZED);
         assert_eq!(status_for(OAuthErrorCode::ServerError, Challenge::None), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(status_for(OAuthErrorCode::SlowDown, Challenge::None), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(status_for(OAuthErrorCode::InsufficientScope, Challenge::Bearer), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn oversized_bodies_get_json_413() {
+        let response = ApiError::PayloadTooLarge.into_response();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     }
 
     #[test]

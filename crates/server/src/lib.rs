@@ -78,6 +78,12 @@ async fn maintenance(state: AppState) {
             if let Err(e) = state.store.purge_expired(now).await {
                 tracing::warn!(error = %e, "purging expired rows failed");
             }
+            // Retired keys leave the JWKS after the grace period; keep them a day longer in
+            // the table (inspection), then delete them.
+            let prune_before = now - state.config.key_publication_grace() - time::Duration::days(1);
+            if let Err(e) = state.store.prune_signing_keys(prune_before).await {
+                tracing::warn!(error = %e, "pruning retired signing keys failed");
+            }
         }
     }
 }

@@ -2,7 +2,9 @@
 //! secrets per client). In memory: a restart forgives, which is acceptable for windows of
 //! minutes; the audit issue adds persistent lock-outs.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
 
@@ -16,17 +18,28 @@ pub struct Limit {
 pub const LOGIN_PER_ACCOUNT: Limit = Limit { max: 10, window: Duration::minutes(5) };
 /// Failed password attempts allowed per client address in a window (spraying).
 pub const LOGIN_PER_ADDRESS: Limit = Limit { max: 50, window: Duration::minutes(5) };
-/// Failed client authentications allowed per client id in a window.
+/// Failed client authentications allowed per client id and address in a window. Keyed by both,
+/// so nobody can lock an application out of the token endpoint from elsewhere.
 pub const CLIENT_AUTH: Limit = Limit { max: 20, window: Duration::minutes(1) };
 
-#[derive(Default)]
-pub struct RateLimiter {
-    windows: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
+/// Counters keyed by `K`: a string (an account, an address) or a hash of several parts.
+pub struct RateLimiter<K = String> {
+    windows: Mutex<HashMap<K, (OffsetDateTime, u32)>>,
 }
 
-impl RateLimiter {
+impl<K> Default for RateLimiter<K> {
+    fn default() -> Self {
+        Self { windows: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Hash + Eq> RateLimiter<K> {
     /// Seconds until the key may try again, or `None` when it is under its limit.
-    pub fn blocked_for(&self, key: &str, limit: Limit, now: OffsetDateTime) -> Option<i64> {
+    pub fn blocked_for<Q>(&self, key: &Q, limit: Limit, now: OffsetDateTime) -> Option<i64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let windows = self.windows.lock().ok()?;
         let (start, count) = windows.get(key)?;
         let ends = *start + limit.window;
@@ -34,19 +47,30 @@ impl RateLimiter {
     }
 
     /// Counts one failure.
-    pub fn record_failure(&self, key: &str, limit: Limit, now: OffsetDateTime) {
+    pub fn record_failure<Q>(&self, key: &Q, limit: Limit, now: OffsetDateTime)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let Ok(mut windows) = self.windows.lock() else { return };
         if windows.len() > 100_000 {
             windows.retain(|_, (start, _)| *start + limit.window > now);
         }
-        let entry = windows.entry(key.to_owned()).or_insert((now, 0));
+        let entry = match windows.get_mut(key) {
+            Some(entry) => entry,
+            None => windows.entry(key.to_owned()).or_insert((now, 0)),
+        };
         if entry.0 + limit.window <= now {
             *entry = (now, 0);
         }
         entry.1 = entry.1.saturating_add(1);
     }
 
-    pub fn clear(&self, key: &str) {
+    pub fn clear<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if let Ok(mut windows) = self.windows.lock() {
             windows.remove(key);
         }
@@ -60,7 +84,7 @@ mod tests {
 
     #[test]
     fn blocks_after_the_limit_until_the_window_ends() {
-        let limiter = RateLimiter::default();
+        let limiter: RateLimiter = RateLimiter::default();
         let limit = Limit { max: 3, window: Duration::minutes(1) };
         let t0 = datetime!(2026-01-01 00:00 UTC);
         for _ in 0..3 {

@@ -25,6 +25,8 @@ use crate::{ServerConfig, discovery};
 pub struct KeyMaterial {
     pub set: KeySet,
     pub jwks: Bytes,
+    /// When a pending key activates or a retired key leaves the JWKS: reload then.
+    pub next_change: Option<OffsetDateTime>,
 }
 
 #[derive(Default)]
@@ -70,7 +72,9 @@ pub struct Shared {
     /// Failed passwords per account, per client address, and failed client authentications.
     pub login_limiter: RateLimiter,
     pub address_limiter: RateLimiter,
-    pub client_auth_limiter: RateLimiter,
+    /// Keyed by a hash of (client id, address): see [`crate::rate_limit::CLIENT_AUTH`].
+    pub client_auth_limiter: RateLimiter<u64>,
+    pub limiter_hasher: std::collections::hash_map::RandomState,
     pub revocations: RevocationList,
     pub verified_tokens: crate::tokens::VerifiedTokenCache,
     pub discovery: Bytes,
@@ -109,10 +113,11 @@ impl AppState {
             login_limiter: RateLimiter::default(),
             address_limiter: RateLimiter::default(),
             client_auth_limiter: RateLimiter::default(),
+            limiter_hasher: Default::default(),
             revocations: RevocationList::default(),
             verified_tokens: Default::default(),
             discovery,
-            keys: RwLock::new(Arc::new(KeyMaterial { set: KeySet::default(), jwks: Bytes::new() })),
+            keys: RwLock::new(Arc::new(KeyMaterial { set: KeySet::default(), jwks: Bytes::new(), next_change: None })),
             clients: RwLock::new(Arc::new(HashMap::new())),
             users: RwLock::new(HashMap::new()),
             generation: AtomicI64::new(-1),
@@ -170,10 +175,11 @@ impl AppState {
         Ok(())
     }
 
-    /// Reloads when another process changed the store.
+    /// Reloads when another process changed the store, or a key activates or retires.
     pub async fn reload_if_changed(&self) -> Result<bool, ServerError> {
         let generation = self.store.generation().await?;
-        if generation == self.generation.load(Ordering::Acquire) {
+        let key_change_due = self.keys().next_change.is_some_and(|t| t <= now());
+        if generation == self.generation.load(Ordering::Acquire) && !key_change_due {
             return Ok(false);
         }
         self.reload().await?;
@@ -181,34 +187,47 @@ impl AppState {
     }
 }
 
-/// Generates a key for every algorithm that has no active one (first start).
+/// Generates a key for every algorithm that has none signing now (first start).
 pub async fn ensure_active_keys(store: &dyn Store, now: OffsetDateTime) -> Result<usize, ServerError> {
     let stored = store.signing_keys().await?;
-    let mut fresh = Vec::new();
-    for alg in SigningAlg::ALL {
-        if !stored.iter().any(|k| k.alg == alg && k.is_active()) {
-            fresh.push(new_stored_key(alg, now)?);
-        }
-    }
+    let missing: Vec<SigningAlg> = SigningAlg::ALL.into_iter().filter(|alg| !stored.iter().any(|k| k.alg == *alg && k.signs_at(now))).collect();
+    // RSA key generation dominates a first start: generate the keys in parallel.
+    let generated: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = missing.iter().map(|alg| scope.spawn(move || new_stored_key(*alg, now, now))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ServerError::Internal("key generation panicked")))).collect()
+    });
+    let fresh = generated.into_iter().collect::<Result<Vec<_>, _>>()?;
     if !fresh.is_empty() {
-        store.rotate_signing_keys(&fresh, now).await?;
+        store.rotate_signing_keys(&fresh).await?;
         store.bump_generation().await?;
     }
     Ok(fresh.len())
 }
 
-pub fn new_stored_key(alg: SigningAlg, now: OffsetDateTime) -> Result<StoredKey, ServerError> {
+/// A new key, published from `now` and signing from `activates_at`.
+pub fn new_stored_key(alg: SigningAlg, now: OffsetDateTime, activates_at: OffsetDateTime) -> Result<StoredKey, ServerError> {
     let key = SigningKey::generate(alg)?;
-    Ok(StoredKey { kid: key.kid().to_owned(), alg, pkcs8: key.pkcs8().to_vec(), created_at: now, retired_at: None })
+    Ok(StoredKey { kid: key.kid().to_owned(), alg, pkcs8: key.pkcs8().to_vec(), created_at: now, activates_at, retired_at: None })
 }
 
 fn load_keys(stored: &[StoredKey], config: &ServerConfig, now: OffsetDateTime) -> Result<KeyMaterial, ServerError> {
     let grace = config.key_publication_grace();
     let mut keys = Vec::new();
     let mut active = Vec::new();
+    let mut next_change: Option<OffsetDateTime> = None;
+    let mut note = |t: OffsetDateTime| {
+        if t > now && next_change.is_none_or(|n| t < n) {
+            next_change = Some(t);
+        }
+    };
     for record in stored.iter().filter(|k| k.retired_at.is_none_or(|r| r + grace > now)) {
+        note(record.activates_at);
+        if let Some(retired) = record.retired_at {
+            note(retired);
+            note(retired + grace);
+        }
         let key = SigningKey::from_pkcs8(record.alg, record.pkcs8.clone())?;
-        if record.is_active() {
+        if record.signs_at(now) {
             active.push(key.kid().to_owned());
         }
         keys.push(Arc::new(key));
@@ -216,5 +235,5 @@ fn load_keys(stored: &[StoredKey], config: &ServerConfig, now: OffsetDateTime) -
     let active_refs: Vec<&str> = active.iter().map(String::as_str).collect();
     let set = KeySet::new(keys, &active_refs);
     let jwks = Bytes::from(set.jwks_json());
-    Ok(KeyMaterial { set, jwks })
+    Ok(KeyMaterial { set, jwks, next_change })
 }

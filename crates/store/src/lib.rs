@@ -47,8 +47,9 @@ pub trait ImportStore: Send + Sync {
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
-    /// Stores new active keys and retires the previously active key of each algorithm, atomically.
-    async fn rotate_signing_keys(&self, new_keys: &[StoredKey], now: OffsetDateTime) -> StoreResult<()>;
+    /// Stores new keys and retires the keys of the same algorithm as each new key activates,
+    /// atomically.
+    async fn rotate_signing_keys(&self, new_keys: &[StoredKey]) -> StoreResult<()>;
     /// Removes retired keys whose tokens have all expired.
     async fn prune_signing_keys(&self, retired_before: OffsetDateTime) -> StoreResult<u64>;
 }

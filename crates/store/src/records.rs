@@ -10,12 +10,20 @@ pub struct StoredKey {
     pub alg: SigningAlg,
     pub pkcs8: Vec<u8>,
     pub created_at: OffsetDateTime,
+    /// Published from creation; signs from this instant on.
+    pub activates_at: OffsetDateTime,
+    /// Stops signing at this instant (when its successor activates); stays published a while.
     pub retired_at: Option<OffsetDateTime>,
 }
 
 impl StoredKey {
-    pub fn is_active(&self) -> bool {
-        self.retired_at.is_none()
+    /// Whether this key is the one signing at `now`.
+    pub fn signs_at(&self, now: OffsetDateTime) -> bool {
+        self.activates_at <= now && self.retired_at.is_none_or(|r| r > now)
+    }
+    /// Published, not yet signing.
+    pub fn is_pending(&self, now: OffsetDateTime) -> bool {
+        self.activates_at > now && self.retired_at.is_none_or(|r| r > now)
     }
 }
 

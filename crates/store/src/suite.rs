@@ -60,6 +60,18 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
     assert!(store.complete_sign_in(&failing, NOW).await.is_err());
     assert!(store.pending("p-2", NOW).await.unwrap().is_some(), "rolled back");
     assert!(store.session_by_secret(&[24; 32]).await.unwrap().is_none(), "rolled back");
+    // Re-authenticating in a session that was ended meanwhile (logout in another tab) is a
+    // conflict, and writes neither grant nor code.
+    let reauth_ended = SignInCompletion {
+        ended_session: None,
+        session: SessionWrite::Reauthenticate { id: SessionId::new("s-old"), auth_time: NOW, acr: "urn:gatehouse:acr:pwd".into(), amr: vec!["pwd".into()] },
+        pending_id: "p-2".into(),
+        grant: grant("g-late", Some("s-old")),
+        code: code(26, "g-late"),
+    };
+    assert!(matches!(store.complete_sign_in(&reauth_ended, NOW).await, Err(StoreError::Conflict(_))));
+    assert!(store.grant(&GrantId::new("g-late")).await.unwrap().is_none(), "rolled back");
+    assert!(store.pending("p-2", NOW).await.unwrap().is_some(), "rolled back");
 }
 
 fn plan(user_name: &str) -> ImportPlan {
@@ -209,12 +221,24 @@ async fn ending_a_session_revokes_its_grants(store: &dyn Store) {
 }
 
 async fn key_rotation_retires_the_previous_key(store: &dyn Store) {
-    let key = |kid: &str, at: OffsetDateTime| StoredKey { kid: kid.into(), alg: SigningAlg::ES256, pkcs8: vec![1, 2, 3], created_at: at, retired_at: None };
-    store.rotate_signing_keys(&[key("k1", NOW)], NOW).await.unwrap();
-    store.rotate_signing_keys(&[key("k2", NOW + Duration::days(1))], NOW + Duration::days(1)).await.unwrap();
+    let key = |kid: &str, at: OffsetDateTime, activates: OffsetDateTime| StoredKey {
+        kid: kid.into(),
+        alg: SigningAlg::ES256,
+        pkcs8: vec![1, 2, 3],
+        created_at: at,
+        activates_at: activates,
+        retired_at: None,
+    };
+    let signing = |keys: &[StoredKey], at: OffsetDateTime| keys.iter().filter(|k| k.signs_at(at)).map(|k| k.kid.clone()).collect::<Vec<_>>();
+    store.rotate_signing_keys(&[key("k1", NOW, NOW)]).await.unwrap();
+    // k2 is published a day later and signs an hour after that; k1 signs until then.
+    let day = NOW + Duration::days(1);
+    store.rotate_signing_keys(&[key("k2", day, day + Duration::hours(1))]).await.unwrap();
     let keys = store.signing_keys().await.unwrap();
     assert_eq!(keys.len(), 2);
-    assert_eq!(keys.iter().filter(|k| k.is_active()).map(|k| k.kid.as_str()).collect::<Vec<_>>(), vec!["k2"]);
+    assert_eq!(signing(&keys, day), vec!["k1"]);
+    assert!(keys.iter().any(|k| k.kid == "k2" && k.is_pending(day)));
+    assert_eq!(signing(&keys, day + Duration::hours(1)), vec!["k2"]);
     assert_eq!(store.prune_signing_keys(NOW + Duration::days(2)).await.unwrap(), 1);
     assert_eq!(store.signing_keys().await.unwrap().len(), 1);
 }

@@ -9,6 +9,8 @@ use crate::helpers::{ALICE, PAYROLL_SECRET, spawn_app};
 
 /// (form body, client credentials, expected status, expected error code)
 type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, StatusCode, &'a str);
+/// Basic credentials (client id, secret), if any.
+type Credentials<'a> = Option<(&'a str, &'a str)>;
 
 async fn token(app: &crate::helpers::TestApp, body: &str, auth: Option<(&str, &str)>) -> (StatusCode, Value) {
     let mut req = reqwest::Client::new().post(app.url("/token")).header("content-type", "application/x-www-form-urlencoded").body(body.to_owned());
@@ -54,7 +56,7 @@ async fn wrong_client_secret_is_401_with_basic_challenge() {
 }
 
 #[tokio::test]
-async fn client_secret_guessing_is_rate_limited() {
+async fn client_secret_guessing_is_rate_limited_per_client_and_address() {
     let app = spawn_app().await;
     let http = reqwest::Client::new();
     let mut last = None;
@@ -65,15 +67,77 @@ async fn client_secret_guessing_is_rate_limited() {
     let last = last.unwrap();
     assert!(last.headers().get("retry-after").is_some(), "after 20 failures the client is told to wait");
     let right = http.post(app.url("/token")).basic_auth("payroll", Some(PAYROLL_SECRET)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
-    assert_eq!(right.status(), StatusCode::UNAUTHORIZED, "even the right secret waits out the window");
+    assert_eq!(right.status(), StatusCode::UNAUTHORIZED, "even the right secret waits out the window from the guessing address");
+    // The application itself, calling from another address, is not locked out by the guesser.
+    let elsewhere = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().unwrap();
+    let ok = elsewhere.post(app.url("/token")).basic_auth("payroll", Some(PAYROLL_SECRET)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
 }
 
 #[tokio::test]
-async fn oversized_bodies_are_refused() {
+async fn oversized_bodies_get_a_json_invalid_request_at_every_api_endpoint() {
     let app = spawn_app().await;
     let body = format!("grant_type=client_credentials&pad={}", "x".repeat(200_000));
-    let response = reqwest::Client::new().post(app.url("/token")).basic_auth("payroll", Some(PAYROLL_SECRET)).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    for path in ["/token", "/introspect", "/revoke", "/userinfo"] {
+        let response = reqwest::Client::new()
+            .post(app.url(path))
+            .basic_auth("payroll", Some(PAYROLL_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(json["error"], "invalid_request", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_credentials_and_bodies_are_rfc6749_errors() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    // A non-ASCII Authorization header is bad credentials, not "no credentials".
+    let header = reqwest::header::HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap();
+    let r = http.post(app.url("/token")).header("authorization", header).form(&[("grant_type", "client_credentials"), ("client_id", "spa")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    for body in ["grant_type=client_credentials&scope=%ZZ", "grant_type=client_%ff%fecredentials"] {
+        let (status, json) = token(&app, body, Some(("payroll", PAYROLL_SECRET))).await;
+        assert_eq!((status, json["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    }
+    for path in ["/introspect", "/revoke"] {
+        let r = http.post(app.url(path)).basic_auth("payroll", Some(PAYROLL_SECRET)).header("content-type", "application/x-www-form-urlencoded").body("token=a&token=b").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}: duplicated parameter");
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn refused_token_requests_change_nothing_stored() {
+    let app = spawn_app().await;
+    let browser = Browser::new();
+    let code = query_param(&browser.sign_in(&app, &payroll_query(""), ALICE).await, "code").unwrap();
+    let before = crate::helpers::db_fingerprint(&app.data_dir()).await;
+    let payroll = Some(("payroll", PAYROLL_SECRET));
+    let cb = "redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb";
+    let refused: [(String, Credentials, &str); 7] = [
+        (format!("grant_type=authorization_code&code={code}&{cb}"), Some(("payroll", "wrong secret")), "invalid_client"),
+        (format!("grant_type=authorization_code&code={code}&{cb}"), Some(("reports", "reports-secret-0123456789-abcdefghijklmnopqrstuv")), "invalid_grant"),
+        (format!("grant_type=authorization_code&code={code}"), payroll, "invalid_request"),
+        (format!("grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2FCB"), payroll, "invalid_grant"),
+        (format!("grant_type=authorization_code&code={code}&{cb}&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), payroll, "invalid_grant"),
+        (format!("grant_type=authorization_code&code={code}&code={code}&{cb}"), payroll, "invalid_request"),
+        (format!("grant_type=refresh_token&refresh_token=forged-{code}"), payroll, "invalid_grant"),
+    ];
+    for (body, auth, error) in &refused {
+        let (_, json) = token(&app, body, *auth).await;
+        assert_eq!(json["error"].as_str(), Some(*error), "{body}");
+    }
+    let oversized = format!("grant_type=authorization_code&code={code}&{cb}&pad={}", "x".repeat(100_000));
+    assert_eq!(token(&app, &oversized, payroll).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(crate::helpers::db_fingerprint(&app.data_dir()).await, before, "no refused request wrote anything");
+    assert_eq!(redeem_payroll(&app, &code).await.status(), StatusCode::OK, "the code is still good after every refusal");
 }
 
 #[tokio::test]
@@ -92,6 +156,23 @@ async fn tampered_session_cookie_is_just_no_session() {
     assert!(location(&response).starts_with("/login"), "a forged cookie grants nothing");
     let response = http.get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none")))).header("cookie", "gatehouse_session=forged").send().await.unwrap();
     assert_eq!(query_param(&location(&response), "error").as_deref(), Some("login_required"));
+
+    // A real session cookie with one character changed matches nothing either.
+    let browser = Browser::new();
+    let login = location(&browser.authorize(&app, &payroll_query("")).await);
+    let signed_in = browser.submit_login(&app, &login, ALICE.0, ALICE.1).await;
+    let cookie = signed_in.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("gatehouse_session=")).unwrap();
+    let value = cookie.split(';').next().unwrap().trim_start_matches("gatehouse_session=").to_owned();
+    let genuine = http.get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none")))).header("cookie", format!("gatehouse_session={value}")).send().await.unwrap();
+    assert!(query_param(&location(&genuine), "code").is_some(), "the untouched cookie is a session");
+    let mut tampered = value.into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let before = crate::helpers::db_fingerprint(&app.data_dir()).await;
+    let response = http.get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none")))).header("cookie", format!("gatehouse_session={tampered}")).send().await.unwrap();
+    assert_eq!(query_param(&location(&response), "error").as_deref(), Some("login_required"));
+    assert_eq!(crate::helpers::db_fingerprint(&app.data_dir()).await, before);
 }
 
 #[tokio::test]

@@ -85,7 +85,8 @@ async fn oidcc_scope_profile_email_phone_address() {
     let query = payroll_query("").replace("scope=openid%20profile%20email", "scope=openid%20profile%20email%20phone%20address");
     let callback = Browser::new().sign_in(&app, &query, ALICE).await;
     let tokens = tokens_for(&app, &callback).await;
-    assert_eq!(tokens["scope"], "openid profile email phone address");
+    // `address` is not supported (no postal addresses are held), so it is not granted.
+    assert_eq!(tokens["scope"], "openid profile email phone");
     let at = tokens["access_token"].as_str().unwrap();
     let info: Value = reqwest::Client::new().get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["name"], "Alice Example");
@@ -279,4 +280,73 @@ async fn acr_values_are_accepted_and_the_achieved_acr_is_reported() {
     // Second factors arrive with a later issue; until then the honest answer is one factor.
     assert_eq!(claims["acr"], "urn:gatehouse:acr:pwd");
     assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+}
+
+#[tokio::test]
+async fn form_post_errors_are_posted_to_the_client_too() {
+    let app = spawn_app().await;
+    // No response_type: the error goes back to the client, by the mode it asked for.
+    let query = "client_id=payroll&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb&scope=openid&state=xyz&response_mode=form_post";
+    let response = Browser::new().authorize(&app, query).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("action=\"http://127.0.0.1:9999/cb\""), "{html}");
+    assert_eq!(hidden(&html, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(hidden(&html, "state").as_deref(), Some("xyz"));
+    assert_eq!(hidden(&html, "iss").as_deref(), Some(app.issuer.as_str()));
+}
+
+#[tokio::test]
+async fn login_hint_prefills_the_email_field() {
+    let app = spawn_app().await;
+    let browser = Browser::new();
+    let login = location(&browser.authorize(&app, &payroll_query("&login_hint=bob%40acme.test")).await);
+    let page = browser.get(&app.url(&login)).await.text().await.unwrap();
+    assert!(page.contains("value=\"bob@acme.test\""), "{page}");
+}
+
+#[tokio::test]
+async fn client_secret_post_authenticates_at_the_token_endpoint() {
+    let app = spawn_app().await;
+    let callback = Browser::new().sign_in(&app, &payroll_query(""), ALICE).await;
+    let code = query_param(&callback, "code").unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", crate::helpers::PAYROLL_CB),
+            ("client_id", "payroll"),
+            ("client_secret", PAYROLL_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens: Value = response.json().await.unwrap();
+    assert!(tokens["id_token"].is_string());
+    // Both methods at once is refused.
+    let both = reqwest::Client::new()
+        .post(app.url("/token"))
+        .basic_auth("payroll", Some(PAYROLL_SECRET))
+        .form(&[("grant_type", "client_credentials"), ("client_secret", PAYROLL_SECRET)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn id_token_hint_for_another_user_does_not_reuse_the_session() {
+    let app = spawn_app().await;
+    // An ID token for Bob, from another browser.
+    let bob_tokens = tokens_for(&app, &Browser::new().sign_in(&app, &payroll_query(""), BOB).await).await;
+    let bob_hint = bob_tokens["id_token"].as_str().unwrap().to_owned();
+    // Alice is signed in here; a request naming Bob must not get Alice's code.
+    let browser = Browser::new();
+    browser.sign_in(&app, &payroll_query(""), ALICE).await;
+    let response = browser.authorize(&app, &payroll_query(&format!("&id_token_hint={bob_hint}"))).await;
+    assert!(location(&response).starts_with("/login"), "signs in again as the hinted user");
+    let to = location(&browser.authorize(&app, &payroll_query(&format!("&prompt=none&id_token_hint={bob_hint}"))).await);
+    assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"));
 }

@@ -118,10 +118,11 @@ impl TestApp {
         self.dir.path().join("data")
     }
 
-    /// Sends SIGTERM and waits for the exit status.
+    /// Sends SIGTERM (unless the process already exited) and waits for the exit status.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().unwrap();
-        std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        if let Some(pid) = self.child.id() {
+            std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        }
         tokio::time::timeout(std::time::Duration::from_secs(15), self.child.wait()).await.unwrap().unwrap()
     }
 
@@ -136,11 +137,15 @@ pub struct SpawnOptions<'a> {
     pub dir: Option<TempDir>,
     pub extra: &'a [&'a str],
     pub import: bool,
+    /// Environment variables for the server process.
+    pub env: &'a [(&'a str, &'a str)],
+    /// Cheap Argon2 parameters (the default); off measures real costs.
+    pub cheap_argon: bool,
 }
 
 impl Default for SpawnOptions<'_> {
     fn default() -> Self {
-        Self { dir: None, extra: &[], import: true }
+        Self { dir: None, extra: &[], import: true, env: &[], cheap_argon: true }
     }
 }
 
@@ -149,6 +154,9 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
+    // reqwest's TLS (for the https tests) needs a process-wide rustls provider; every test
+    // starts a server first, so installing it here covers every client the tests build.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let dir = options.dir.unwrap_or_else(|| TempDir::new("app"));
     let fixture = dir.file("fixture.toml", FIXTURE);
     let data = dir.path().join("data");
@@ -160,11 +168,14 @@ pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
         args.push("--import".into());
         args.push(fixture.display().to_string());
     }
-    args.extend(CHEAP_ARGON.iter().map(|s| s.to_string()));
+    if options.cheap_argon {
+        args.extend(CHEAP_ARGON.iter().map(|s| s.to_string()));
+    }
     args.extend(options.extra.iter().map(|s| s.to_string()));
     let mut child = Command::new(binary())
         .args(&args)
         .current_dir(dir.path())
+        .envs(options.env.iter().copied())
         .env("GATEHOUSE_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -194,4 +205,27 @@ pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
 pub fn cli(data: &Path, args: &[&str]) -> (bool, String, String) {
     let output = std::process::Command::new(binary()).arg("--data-dir").arg(data).args(args).output().unwrap();
     (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A digest of every row of every table in a data directory's database, to prove a refused
+/// request changed nothing stored. Opened read-only beside the running server.
+pub async fn db_fingerprint(data: &Path) -> String {
+    use sha2::Digest as _;
+    use sqlx::Row as _;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data.join("gatehouse.db")).read_only(true);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'sqlite_%' ORDER BY name").fetch_all(&pool).await.unwrap();
+    let mut hasher = sha2::Sha256::new();
+    for table in tables {
+        let columns: Vec<String> = sqlx::query(&format!("PRAGMA table_info({table})")).fetch_all(&pool).await.unwrap().iter().map(|r| r.get::<String, _>("name")).collect();
+        let row_text = columns.iter().map(|c| format!("quote({c})")).collect::<Vec<_>>().join(" || '|' || ");
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT {row_text} FROM {table} ORDER BY 1")).fetch_all(&pool).await.unwrap();
+        hasher.update(table.as_bytes());
+        for row in rows {
+            hasher.update(row.as_bytes());
+            hasher.update(b"\n");
+        }
+    }
+    pool.close().await;
+    format!("{:x}", hasher.finalize())
 }

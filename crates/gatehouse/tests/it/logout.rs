@@ -73,3 +73,23 @@ async fn logout_without_hint_asks_for_confirmation_with_csrf() {
     let after = location(&browser.authorize(&app, &payroll_query("&prompt=none")).await);
     assert_eq!(query_param(&after, "error").as_deref(), Some("login_required"));
 }
+
+#[tokio::test]
+async fn cross_site_logout_post_without_cookie_ends_the_hinted_session() {
+    let app = spawn_app().await;
+    let (browser, tokens) = signed_in(&app).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    // A cross-site form POST: SameSite=Lax keeps the session cookie out of it.
+    let cookieless = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = cookieless
+        .post(app.url("/logout"))
+        .form(&[("id_token_hint", hint), ("post_logout_redirect_uri", "http://127.0.0.1:9999/signed-out")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "http://127.0.0.1:9999/signed-out");
+    let to = location(&browser.authorize(&app, &payroll_query("&prompt=none")).await);
+    assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"), "the browser's session ended");
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(reqwest::Client::new().get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}

@@ -10,4 +10,5 @@ mod logout;
 mod openid_client;
 mod operations;
 mod rfc9700;
+mod settings;
 mod tokens;

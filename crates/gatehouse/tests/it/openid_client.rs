@@ -17,7 +17,10 @@ type HttpResult = Result<openidconnect::HttpResponse, reqwest::Error>;
 
 /// The HTTP transport for `openidconnect`: reqwest, redirects off (as the library requires).
 pub fn http_client() -> impl Fn(openidconnect::HttpRequest) -> Pin<Box<dyn Future<Output = HttpResult>>> {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    http_client_with(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap())
+}
+
+pub fn http_client_with(client: reqwest::Client) -> impl Fn(openidconnect::HttpRequest) -> Pin<Box<dyn Future<Output = HttpResult>>> {
     move |request: openidconnect::HttpRequest| {
         let client = client.clone();
         Box::pin(async move {
@@ -125,4 +128,87 @@ async fn id_tokens_use_the_clients_registered_algorithm() {
         let verifier = client.id_token_verifier().set_allowed_algs(vec![alg]);
         id_token.claims(&verifier, &nonce).expect("verifies against the JWKS");
     }
+}
+
+/// The same library over TLS, where it also revokes (it refuses plain-http revocation) and
+/// logs out; session cookies must be `__Host-`, Secure, HttpOnly and SameSite=Lax.
+#[tokio::test]
+async fn openid_client_over_tls_revokes_logs_out_and_cookies_are_secure() {
+    use openidconnect::{EndSessionUrl, LogoutRequest, PostLogoutRedirectUrl, ProviderMetadataWithLogout};
+    use openidconnect::core::CoreRevocableToken as StandardRevocableToken;
+    let dir = crate::helpers::TempDir::new("oidc-tls");
+    let (cert, key, der) = crate::operations::self_signed();
+    let cert_path = dir.file("cert.pem", &cert).display().to_string();
+    let key_path = dir.file("key.pem", &key).display().to_string();
+    let app = crate::helpers::spawn_with(crate::helpers::SpawnOptions { dir: Some(dir), extra: &["--tls-cert", &cert_path, "--tls-key", &key_path], ..Default::default() }).await;
+    assert!(app.issuer.starts_with("http://"));
+    let issuer = format!("https://{}", app.addr);
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let reqwest_client = |cookies: bool| reqwest::Client::builder().use_preconfigured_tls(tls.clone()).redirect(reqwest::redirect::Policy::none()).cookie_store(cookies).build().unwrap();
+    let http = http_client_with(reqwest_client(false));
+    let metadata = ProviderMetadataWithLogout::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http).await.unwrap();
+    let end_session: EndSessionUrl = metadata.additional_metadata().end_session_endpoint.clone().expect("end_session_endpoint");
+    let client = CoreClient::from_provider_metadata(metadata, ClientId::new("payroll".into()), Some(ClientSecret::new(PAYROLL_SECRET.into())))
+        .set_redirect_uri(RedirectUrl::new("http://127.0.0.1:9999/cb".into()).unwrap())
+        .set_introspection_url(IntrospectionUrl::new(format!("{issuer}/introspect")).unwrap())
+        .set_revocation_url(RevocationUrl::new(format!("{issuer}/revoke")).unwrap());
+    let (auth_url, _, nonce) = client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
+
+    let browser = Browser { http: reqwest_client(true) };
+    let response = browser.get(auth_url.as_str()).await;
+    let flow_cookie = set_cookie(&response, "__Host-gatehouse_flow");
+    let login = location(&response);
+    let page = browser.get(&format!("{issuer}{login}")).await.text().await.unwrap();
+    let form = [
+        ("request", crate::browser::hidden(&page, "request").unwrap()),
+        ("csrf_token", crate::browser::hidden(&page, "csrf_token").unwrap()),
+        ("email", ALICE.0.to_owned()),
+        ("password", ALICE.1.to_owned()),
+    ];
+    let signed_in = browser.http.post(format!("{issuer}/login")).form(&form).send().await.unwrap();
+    let session_cookie = set_cookie(&signed_in, "__Host-gatehouse_session");
+    for cookie in [&flow_cookie, &session_cookie] {
+        for attribute in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
+            assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+        }
+        assert!(!cookie.contains("Domain="), "host-only: {cookie}");
+    }
+    let code = query_param(&location(&signed_in), "code").unwrap();
+    let tokens = client.exchange_code(AuthorizationCode::new(code)).unwrap().request_async(&http).await.unwrap();
+    let id_token = tokens.id_token().unwrap().clone();
+    id_token.claims(&client.id_token_verifier(), &nonce).expect("verifies");
+
+    // RFC 7009 through the library: revoking the refresh token ends the grant.
+    let refresh = tokens.refresh_token().unwrap().clone();
+    client.revoke_token(StandardRevocableToken::RefreshToken(refresh)).unwrap().request_async(&http).await.expect("revocation accepted");
+    let after = client.introspect(tokens.access_token()).request_async(&http).await.unwrap();
+    assert!(!openidconnect::TokenIntrospectionResponse::active(&after));
+
+    // RP-initiated logout with the library's end-session URL.
+    let logout_url = LogoutRequest::from(end_session)
+        .set_id_token_hint(&id_token)
+        .set_post_logout_redirect_uri(PostLogoutRedirectUrl::new("http://127.0.0.1:9999/signed-out".into()).unwrap())
+        .set_state(CsrfToken::new("bye".into()))
+        .http_get_url();
+    let out = browser.get(logout_url.as_str()).await;
+    assert_eq!(location(&out), "http://127.0.0.1:9999/signed-out?state=bye");
+    let again = browser.get(&format!("{}&prompt=none", auth_url.as_str())).await;
+    assert_eq!(query_param(&location(&again), "error").as_deref(), Some("login_required"), "the session ended");
+}
+
+fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
 }

@@ -48,12 +48,53 @@ async fn sigterm_drains_and_sessions_and_keys_survive_a_restart() {
     let dir = app.stop_keeping_data().await;
     // Same port so the issuer, and so the tokens, stay valid.
     let listen = format!("127.0.0.1:{old_port}");
-    let restarted = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--listen", &listen], import: false }).await;
+    let restarted = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--listen", &listen], import: false, ..Default::default() }).await;
     let at = tokens["access_token"].as_str().unwrap();
     let info = reqwest::Client::new().get(restarted.url("/userinfo")).bearer_auth(at).send().await.unwrap();
     assert_eq!(info.status(), StatusCode::OK, "signing keys persisted");
     let to = location(&browser.authorize(&restarted, &payroll_query("&prompt=none")).await);
     assert!(query_param(&to, "code").is_some(), "the acknowledged session write survived SIGTERM: {to}");
+}
+
+#[tokio::test]
+async fn sigterm_during_sign_ins_keeps_every_acknowledged_write() {
+    // Real Argon2 cost, so sign-ins are still running when SIGTERM arrives.
+    let mut app = spawn_with(SpawnOptions { cheap_argon: false, ..Default::default() }).await;
+    let mut forms = Vec::new();
+    for _ in 0..16 {
+        let browser = Browser::new();
+        let login = location(&browser.authorize(&app, &payroll_query("")).await);
+        let page = browser.get(&app.url(&login)).await.text().await.unwrap();
+        let request = crate::browser::hidden(&page, "request").unwrap();
+        let csrf = crate::browser::hidden(&page, "csrf_token").unwrap();
+        forms.push((browser, request, csrf));
+    }
+    let url = app.url("/login");
+    let mut in_flight = Vec::new();
+    for (browser, request, csrf) in forms {
+        let url = url.clone();
+        in_flight.push(tokio::spawn(async move {
+            let form = [("request", request.as_str()), ("csrf_token", csrf.as_str()), ("email", ALICE.0), ("password", ALICE.1)];
+            browser.http.post(url).form(&form).send().await.ok().filter(|r| r.status() == StatusCode::SEE_OTHER).map(|r| location(&r))
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    let status = app.terminate().await;
+    assert!(status.success(), "{status:?}");
+    let mut acknowledged = Vec::new();
+    for task in in_flight {
+        if let Some(callback) = task.await.unwrap() {
+            acknowledged.push(query_param(&callback, "code").unwrap());
+        }
+    }
+    assert!(!acknowledged.is_empty(), "requests in flight at SIGTERM were drained, not dropped");
+    let port = app.addr.port();
+    let dir = app.stop_keeping_data().await;
+    let listen = format!("127.0.0.1:{port}");
+    let restarted = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--listen", &listen], import: false, ..Default::default() }).await;
+    for code in acknowledged {
+        assert_eq!(redeem_payroll(&restarted, &code).await.status(), StatusCode::OK, "an acknowledged code survived the shutdown");
+    }
 }
 
 #[tokio::test]
@@ -94,7 +135,7 @@ async fn key_rotation_while_running_keeps_old_tokens_valid() {
     let code = query_param(&Browser::new().sign_in(&app, &payroll_query(""), ALICE).await, "code").unwrap();
     let before: Value = redeem_payroll(&app, &code).await.json().await.unwrap();
     let jwks_before: Value = reqwest::get(app.url("/jwks")).await.unwrap().json().await.unwrap();
-    let (ok, out, err) = cli(&app.data_dir(), &["keys", "rotate"]);
+    let (ok, out, err) = cli(&app.data_dir(), &["keys", "rotate", "--activate-in", "0"]);
     assert!(ok, "{err}");
     assert!(out.contains("new ES256 key"));
     let mut rotated = false;
@@ -125,6 +166,49 @@ async fn key_rotation_while_running_keeps_old_tokens_valid() {
         h["kid"].as_str().unwrap().to_owned()
     };
     assert_ne!(kid(fresh["access_token"].as_str().unwrap()), kid(at), "new tokens use the new key");
+}
+
+#[tokio::test]
+async fn rotated_keys_are_published_before_they_sign() {
+    let app = spawn_app().await;
+    let token = |app: &crate::helpers::TestApp| {
+        let url = app.url("/token");
+        async move {
+            let body: Value = reqwest::Client::new()
+                .post(url)
+                .basic_auth("machine", Some(crate::helpers::MACHINE_SECRET))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let kid = |t: &str| {
+        use base64::Engine as _;
+        let h: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
+        h["kid"].as_str().unwrap().to_owned()
+    };
+    let old_kid = kid(&token(&app).await);
+    let (ok, out, err) = cli(&app.data_dir(), &["keys", "rotate"]);
+    assert!(ok && out.contains("signing from"), "{err}");
+    let new_kid = out.lines().find(|l| l.starts_with("new ES256 key")).unwrap().split_whitespace().nth(3).unwrap().to_owned();
+    let mut published = false;
+    for _ in 0..50 {
+        let jwks: Value = reqwest::get(app.url("/jwks")).await.unwrap().json().await.unwrap();
+        if jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == new_kid.as_str()) {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(published, "the new key is in the JWKS");
+    assert_eq!(kid(&token(&app).await), old_kid, "the old key keeps signing until the new one activates");
+    let (ok, list, _) = cli(&app.data_dir(), &["keys", "list"]);
+    assert!(ok && list.contains("pending, signing from"), "{list}");
 }
 
 #[tokio::test]
@@ -163,7 +247,7 @@ async fn rotated_client_secret_replaces_the_old_one() {
 #[tokio::test]
 async fn demo_runs_a_whole_sign_in_ending_on_the_claims_page() {
     let dir = TempDir::new("demo");
-    let app = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--demo"], import: false }).await;
+    let app = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--demo"], import: false, ..Default::default() }).await;
     let creds = std::fs::read_to_string(app.data_dir().join("demo-credentials.txt")).unwrap();
     let password = creds.lines().find_map(|l| l.strip_prefix("password = ")).unwrap().to_owned();
     let browser = Browser::new();
@@ -178,7 +262,7 @@ async fn demo_runs_a_whole_sign_in_ending_on_the_claims_page() {
     assert!(html.contains("ID token claims") && html.contains("demo@demo.test") && html.contains("urn:gatehouse:acr:pwd"), "{html}");
 }
 
-fn self_signed() -> (String, String, rustls::pki_types::CertificateDer<'static>) {
+pub fn self_signed() -> (String, String, rustls::pki_types::CertificateDer<'static>) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     (cert.cert.pem(), cert.key_pair.serialize_pem(), cert.cert.der().clone())
 }
@@ -205,7 +289,7 @@ async fn tls_prefers_1_3_accepts_1_2_and_marks_cookies_secure() {
     let (cert, key, der) = self_signed();
     let cert_path = dir.file("cert.pem", &cert).display().to_string();
     let key_path = dir.file("key.pem", &key).display().to_string();
-    let app = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--tls-cert", &cert_path, "--tls-key", &key_path], import: true }).await;
+    let app = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--tls-cert", &cert_path, "--tls-key", &key_path], import: true, ..Default::default() }).await;
     assert!(app.stdout_first.contains("issuer https://"), "{}", app.stdout_first);
     let (body, version) = tls_get(app.addr, der.clone(), &[&rustls::version::TLS13, &rustls::version::TLS12]).await.unwrap();
     assert_eq!(version, rustls::ProtocolVersion::TLSv1_3);

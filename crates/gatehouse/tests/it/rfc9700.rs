@@ -94,7 +94,7 @@ async fn codes_are_short_lived() {
     let dir = TempDir::new("code-ttl");
     let config = dir.file("gatehouse.toml", "[tokens]\nauthorization_code_seconds = 1\n");
     let config = config.display().to_string();
-    let app = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--config", &config], import: true }).await;
+    let app = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--config", &config], import: true, ..Default::default() }).await;
     let code = query_param(&Browser::new().sign_in(&app, &payroll_query(""), ALICE).await, "code").unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let response = redeem_payroll(&app, &code).await;

@@ -46,11 +46,14 @@ async fn client_credentials_issues_rfc9068_es256_access_tokens() {
 }
 
 #[tokio::test]
-async fn client_credentials_token_is_rejected_at_userinfo() {
+async fn client_credentials_token_is_rejected_at_userinfo_with_insufficient_scope() {
     let app = spawn_app().await;
     let token = client_credentials(&app).await["access_token"].as_str().unwrap().to_owned();
     let response = reqwest::Client::new().get(app.url("/userinfo")).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // RFC 6750 §3.1: a valid token without the needed scope is 403 insufficient_scope.
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"insufficient_scope\""), "{challenge}");
 }
 
 #[tokio::test]

@@ -63,19 +63,24 @@ async fn authorize(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<R
     let error = |code: OAuthErrorCode, description: &'static str| {
         authorization_error(state, request.redirect_uri.as_str(), request.response_mode, &OAuthError::new(code, description), request.state.as_deref())
     };
-    let session = cookies::current_session(state, headers, now).await?.filter(|s| !exceeds_max_age(s.auth_time, request.max_age, now));
+    // OIDC Core §3.1.2.1: an `id_token_hint` names the user the client expects. A session of
+    // another user cannot answer the request (it signs in again, or fails with prompt=none).
+    let hinted_sub = match &request.id_token_hint {
+        Some(hint) => match tokens::verify_id_token_hint(state, hint) {
+            Some(claims) => Some(claims.sub),
+            None => return error(OAuthErrorCode::InvalidRequest, "id_token_hint is not a valid ID token from this provider"),
+        },
+        None => None,
+    };
+    let session = cookies::current_session(state, headers, now)
+        .await?
+        .filter(|s| !exceeds_max_age(s.auth_time, request.max_age, now))
+        .filter(|s| hinted_sub.as_deref().is_none_or(|sub| sub == s.user_id.as_str()));
 
     if request.prompt.none {
         let Some(session) = session else {
-            return error(OAuthErrorCode::LoginRequired, "the user is not signed in");
+            return error(OAuthErrorCode::LoginRequired, "the user is not signed in, or not as the user the request names");
         };
-        if let Some(hint) = &request.id_token_hint {
-            match tokens::verify_id_token_hint(state, hint) {
-                Some(claims) if claims.sub == session.user_id.as_str() => {}
-                Some(_) => return error(OAuthErrorCode::LoginRequired, "the signed-in user is not the one in id_token_hint"),
-                None => return error(OAuthErrorCode::InvalidRequest, "id_token_hint is not a valid ID token from this provider"),
-            }
-        }
         return issue_code(state, &request, &session, now).await;
     }
     if let Some(session) = session.filter(|_| !request.prompt.login) {

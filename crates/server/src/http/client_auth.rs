@@ -4,6 +4,8 @@ use axum::http::{HeaderMap, header};
 use gatehouse_core::params::Params;
 use gatehouse_core::token_request::ClientAuthentication;
 use gatehouse_core::{Client, OAuthError, OAuthErrorCode};
+use std::hash::BuildHasher;
+use std::net::IpAddr;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -25,21 +27,23 @@ pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError>
 
 /// Authenticates the calling client. Public clients identify themselves by `client_id` alone
 /// unless `require_secret` is set.
-pub fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params, require_secret: bool, now: OffsetDateTime) -> Result<Arc<Client>, ApiError> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let challenge = if authorization.is_some() { Challenge::Basic } else { Challenge::None };
+pub fn authenticate(state: &AppState, headers: &HeaderMap, addr: IpAddr, params: &Params, require_secret: bool, now: OffsetDateTime) -> Result<Arc<Client>, ApiError> {
+    let raw_authorization = headers.get(header::AUTHORIZATION);
+    let challenge = if raw_authorization.is_some() { Challenge::Basic } else { Challenge::None };
     let failed = |description: &'static str| ApiError::OAuth {
         error: OAuthError::new(OAuthErrorCode::InvalidClient, description),
         challenge,
         retry_after: None,
     };
+    // A header that is not visible ASCII is malformed credentials, not "no header".
+    let authorization = raw_authorization.map(|v| v.to_str().map_err(|_| failed("client authentication failed"))).transpose()?;
     let credentials = ClientAuthentication::from_request(authorization, params).map_err(|e| match e.code {
         OAuthErrorCode::InvalidClient => failed("client authentication failed"),
         _ => ApiError::oauth(e),
     })?;
-    // Keyed by the raw client id: no allocation on the token endpoint's hot path.
-    let limit_key = credentials.client_id().as_str();
-    if let Some(seconds) = state.client_auth_limiter.blocked_for(limit_key, CLIENT_AUTH, now) {
+    // A hash of (client id, address): no allocation on the token endpoint's hot path.
+    let limit_key = state.limiter_hasher.hash_one((credentials.client_id().as_str(), addr));
+    if let Some(seconds) = state.client_auth_limiter.blocked_for(&limit_key, CLIENT_AUTH, now) {
         return Err(ApiError::OAuth {
             error: OAuthError::new(OAuthErrorCode::InvalidClient, "too many failed authentications; retry later"),
             challenge,
@@ -57,7 +61,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params, requ
     match client {
         Some(client) if ok => Ok(client),
         _ => {
-            state.client_auth_limiter.record_failure(limit_key, CLIENT_AUTH, now);
+            state.client_auth_limiter.record_failure(&limit_key, CLIENT_AUTH, now);
             Err(failed("client authentication failed"))
         }
     }

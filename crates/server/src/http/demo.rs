@@ -93,7 +93,7 @@ pub async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q
         .finish();
     let mut form_headers = HeaderMap::new();
     form_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
-    let tokens = super::token::handle(&state, &form_headers, body.as_bytes(), now())
+    let tokens = super::token::handle(&state, &form_headers, std::net::Ipv4Addr::LOCALHOST.into(), body.as_bytes(), now())
         .await
         .map_err(|e| failed(format!("The token request failed: {e:?}")))?;
     let id_token = tokens.id_token.ok_or_else(|| failed("No ID token was returned.".into()))?;

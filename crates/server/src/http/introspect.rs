@@ -1,6 +1,5 @@
 //! Token introspection (RFC 7662) and revocation (RFC 7009).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -9,6 +8,8 @@ use gatehouse_core::claims::AccessTokenClaims;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::ClientAddr;
+use super::api_body::ApiBody;
 use super::client_auth::{authenticate, form_params};
 use crate::error::ApiError;
 use crate::state::{AppState, now};
@@ -20,10 +21,10 @@ fn inactive() -> Response {
 
 /// Introspection is for confidential clients (resource servers): public clients cannot keep
 /// the secret that would stop anyone from probing tokens.
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn introspect(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response, ApiError> {
     let now = now();
     let params = form_params(&headers, &body)?;
-    authenticate(&state, &headers, &params, true, now)?;
+    authenticate(&state, &headers, addr, &params, true, now)?;
     let token = params.require("token")?;
     if let Ok(claims) = tokens::validate_access_token(&state, token, now) {
         return Ok(axum::Json(access_token_description(&claims)).into_response());
@@ -71,10 +72,10 @@ fn access_token_description(claims: &AccessTokenClaims) -> serde_json::Value {
 
 /// Revocation answers 200 for unknown or already invalid tokens (RFC 7009 §2.2), so a client
 /// learns nothing by probing; a token of another client is refused.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn revoke(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response, ApiError> {
     let now = now();
     let params = form_params(&headers, &body)?;
-    let client = authenticate(&state, &headers, &params, false, now)?;
+    let client = authenticate(&state, &headers, addr, &params, false, now)?;
     let token = params.require("token")?;
     let keys = state.keys();
     if let Ok((_, claims)) = keys.set.verify::<AccessTokenClaims>(token) {

@@ -140,7 +140,13 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     };
     let issued = authorize::new_code(&state, &request, &session, now)?;
     let completion = SignInCompletion { ended_session, session: write, pending_id: pending.id.clone(), grant: issued.grant, code: issued.record };
-    for grant in state.store.complete_sign_in(&completion, now).await? {
+    let revoked = match state.store.complete_sign_in(&completion, now).await {
+        Err(gatehouse_store::StoreError::Conflict(_)) => {
+            return Err(PageError::bad_request("Signed out meanwhile", "You were signed out in another window while signing in. Return to the application and sign in again."));
+        }
+        other => other?,
+    };
+    for grant in revoked {
         state.revocations.revoke_grant(grant);
     }
     tracing::info!(user = %user.id, session = %session.id, "password sign-in succeeded");

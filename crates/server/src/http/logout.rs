@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use gatehouse_core::ClientId;
+use gatehouse_core::ids::SessionId;
 use gatehouse_core::params::Params;
 use subtle::ConstantTimeEq;
 use url::Url;
@@ -60,7 +61,15 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post:
         }
     };
 
-    let session = cookies::current_session(state, headers, now).await?;
+    let session = match cookies::current_session(state, headers, now).await? {
+        Some(session) => Some(session),
+        // A cross-site POST carries no SameSite=Lax cookie: the session a valid hint names by
+        // `sid` is ended all the same, so its tokens do not outlive the logout.
+        None => match hint.as_ref().and_then(|h| Some((h.sid.as_deref()?, h.sub.as_str()))) {
+            Some((sid, sub)) => state.store.session(&SessionId::new(sid)).await?.filter(|s| s.ended_at.is_none() && s.user_id.as_str() == sub),
+            None => None,
+        },
+    };
     if let Some(session) = &session {
         let hint_names_session = hint.as_ref().is_some_and(|h| h.sid.as_deref() == Some(session.id.as_str()) || h.sub == session.user_id.as_str());
         let confirmed = is_post

@@ -1,5 +1,6 @@
 //! The HTTP edge: routes, extractors and cross-cutting middleware.
 
+mod api_body;
 mod authorize;
 mod client_auth;
 mod cookies;

@@ -1,7 +1,6 @@
 //! The token endpoint (RFC 6749 §3.2): authorization code with PKCE, refresh with rotation and
 //! reuse detection, client credentials.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +11,10 @@ use gatehouse_store::{CodeRedemption, GrantRecord, RefreshRecord, RefreshRotatio
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::ClientAddr;
+use super::api_body::ApiBody;
 use super::client_auth::{authenticate, form_params};
+use std::net::IpAddr;
 use crate::error::ApiError;
 use crate::state::{AppState, now};
 use crate::tokens;
@@ -39,18 +41,18 @@ impl IntoResponse for TokenResponse {
     }
 }
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response, ApiError> {
     let now = now();
-    let result = handle(&state, &headers, &body, now).await;
+    let result = handle(&state, &headers, addr, &body, now).await;
     if result.is_err() {
         state.metrics.token_errors.inc();
     }
     result.map(IntoResponse::into_response)
 }
 
-pub(crate) async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], now: OffsetDateTime) -> Result<TokenResponse, ApiError> {
+pub(crate) async fn handle(state: &AppState, headers: &HeaderMap, addr: IpAddr, body: &[u8], now: OffsetDateTime) -> Result<TokenResponse, ApiError> {
     let params = form_params(headers, body)?;
-    let client = authenticate(state, headers, &params, false, now)?;
+    let client = authenticate(state, headers, addr, &params, false, now)?;
     let grant = TokenGrant::parse(&params)?;
     let grant_type = match &grant {
         TokenGrant::AuthorizationCode { .. } => GrantType::AuthorizationCode,
@@ -127,7 +129,10 @@ async fn authorization_code(
     if record.expires_at <= now {
         return Err(invalid_grant("the authorization code has expired"));
     }
-    if redirect_uri != Some(record.redirect_uri.as_str()) {
+    let Some(redirect_uri) = redirect_uri else {
+        return Err(OAuthError::invalid_request("redirect_uri is required: it was part of the authorization request").into());
+    };
+    if redirect_uri != record.redirect_uri {
         return Err(invalid_grant("redirect_uri does not match the authorization request"));
     }
     match (&record.code_challenge, code_verifier) {

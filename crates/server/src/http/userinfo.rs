@@ -1,7 +1,6 @@
 //! The UserInfo endpoint (OIDC Core §5.3): bearer token in the header (GET or POST) or in a form
 //! body (POST), never both (RFC 6750 §2).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +9,7 @@ use gatehouse_core::params::Params;
 use gatehouse_core::{OAuthError, OAuthErrorCode};
 use serde_json::{Map, Value, json};
 
+use super::api_body::ApiBody;
 use crate::error::ApiError;
 use crate::state::{AppState, now};
 use crate::tokens;
@@ -23,7 +23,7 @@ fn bearer_from_header(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     }
 }
 
-pub async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response, ApiError> {
     let from_header = bearer_from_header(&headers)?;
     let form_token = if method == Method::POST && !body.is_empty() {
         let params = Params::parse(&body).map_err(ApiError::bearer)?;
@@ -39,7 +39,7 @@ pub async fn userinfo(State(state): State<AppState>, method: Method, headers: He
     let claims = tokens::validate_access_token(&state, token, now()).map_err(ApiError::bearer)?;
     if claims.is_client_token() || !claims.has_scope("openid") {
         return Err(ApiError::OAuth {
-            error: OAuthError::new(OAuthErrorCode::InvalidToken, "the token was not issued for the openid scope"),
+            error: OAuthError::new(OAuthErrorCode::InsufficientScope, "the token was not issued for the openid scope"),
             challenge: crate::error::Challenge::Bearer,
             retry_after: None,
         });

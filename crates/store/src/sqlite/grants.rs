@@ -123,7 +123,7 @@ impl GrantStore for SqliteStore {
     }
 
     async fn create_grant_with_code(&self, g: &GrantRecord, c: &CodeRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         insert_grant(&mut tx, g).await?;
         insert_code(&mut tx, c).await?;
         tx.commit().await?;
@@ -139,7 +139,7 @@ impl GrantStore for SqliteStore {
     }
 
     async fn redeem_code(&self, digest: &[u8], client_id: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let redeemed = sqlx::query(&format!(
             "UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND client_id = ? AND used_at IS NULL RETURNING {CODE_COLUMNS}"
         ))
@@ -195,7 +195,7 @@ impl GrantStore for SqliteStore {
     }
 
     async fn rotate_refresh_token(&self, digest: &[u8], successor: &RefreshRecord, now: OffsetDateTime) -> StoreResult<RefreshRotation> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let used = sqlx::query(&format!(
             "UPDATE refresh_tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL AND expires_at > ? RETURNING {REFRESH_COLUMNS}"
         ))

@@ -147,7 +147,7 @@ impl ImportStore for SqliteStore {
     async fn apply_import(&self, plan: &ImportPlan, now: OffsetDateTime) -> StoreResult<ImportSummary> {
         let now = ts(now);
         let mut summary = ImportSummary::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for tenant in &plan.tenants {
             let (tenant_id, change) = upsert_tenant(&mut tx, tenant, now).await?;
             summary.record(change);
@@ -166,7 +166,7 @@ impl ImportStore for SqliteStore {
     }
 
     async fn set_client_secret(&self, id: &ClientId, digest: &[u8], now: OffsetDateTime) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("UPDATE clients SET secret_digest = ?, updated_at = ? WHERE client_id = ?")
             .bind(digest)
             .bind(ts(now))

@@ -9,7 +9,7 @@ use crate::{KeyStore, StoreError, StoreResult, StoredKey};
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        let rows = sqlx::query("SELECT kid, alg, pkcs8, created_at, retired_at FROM signing_keys ORDER BY created_at, kid")
+        let rows = sqlx::query("SELECT kid, alg, pkcs8, created_at, activates_at, retired_at FROM signing_keys ORDER BY activates_at, created_at, kid")
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter()
@@ -20,25 +20,29 @@ impl KeyStore for SqliteStore {
                     alg: SigningAlg::parse(&alg).map_err(|_| StoreError::Corrupt(format!("signing key alg `{alg}`")))?,
                     pkcs8: row.try_get("pkcs8")?,
                     created_at: from_ts(row.try_get("created_at")?)?,
+                    activates_at: from_ts(row.try_get("activates_at")?)?,
                     retired_at: row.try_get::<Option<i64>, _>("retired_at")?.map(from_ts).transpose()?,
                 })
             })
             .collect()
     }
 
-    async fn rotate_signing_keys(&self, new_keys: &[StoredKey], now: OffsetDateTime) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+    async fn rotate_signing_keys(&self, new_keys: &[StoredKey]) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
         for key in new_keys {
-            sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE alg = ? AND retired_at IS NULL")
-                .bind(ts(now))
+            // The keys it replaces (the signing one, and any still pending) retire as it activates.
+            sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE alg = ? AND (retired_at IS NULL OR retired_at > ?)")
+                .bind(ts(key.activates_at))
                 .bind(key.alg.as_str())
+                .bind(ts(key.activates_at))
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO signing_keys (kid, alg, pkcs8, created_at, retired_at) VALUES (?, ?, ?, ?, NULL)")
+            sqlx::query("INSERT INTO signing_keys (kid, alg, pkcs8, created_at, activates_at, retired_at) VALUES (?, ?, ?, ?, ?, NULL)")
                 .bind(&key.kid)
                 .bind(key.alg.as_str())
                 .bind(&key.pkcs8)
                 .bind(ts(key.created_at))
+                .bind(ts(key.activates_at))
                 .execute(&mut *tx)
                 .await?;
         }

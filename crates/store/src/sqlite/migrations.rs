@@ -9,7 +9,10 @@ use std::pin::Pin;
 use crate::StoreResult;
 
 /// (version, description, SQL), in order. Never edit an applied migration: add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../../migrations/0001_initial.sql")),
+    (2, "key activation", include_str!("../../migrations/0002_key_activation.sql")),
+];
 
 #[derive(Debug)]
 struct Embedded;

@@ -60,6 +60,13 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`). A deferred
+    /// transaction that reads before it writes fails with `SQLITE_BUSY` instead of waiting when
+    /// another connection or process (an import beside the server) wrote in between.
+    pub(crate) async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
 }
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

@@ -5,7 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
-use crate::{SessionRecord, SessionStore, SessionWrite, SignInCompletion, StoreResult};
+use crate::{SessionRecord, SessionStore, SessionWrite, SignInCompletion, StoreError, StoreResult};
 use super::grants::{insert_code, insert_grant};
 use sqlx::{Sqlite, Transaction};
 
@@ -54,14 +54,14 @@ async fn end_session_in(tx: &mut Transaction<'_, Sqlite>, id: &SessionId, now: O
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         insert_session(&mut tx, s).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn complete_sign_in(&self, c: &SignInCompletion, now: OffsetDateTime) -> StoreResult<Vec<GrantId>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let revoked = match &c.ended_session {
             Some(id) => end_session_in(&mut tx, id, now).await?,
             None => Vec::new(),
@@ -69,7 +69,7 @@ impl SessionStore for SqliteStore {
         match &c.session {
             SessionWrite::Create(session) => insert_session(&mut tx, session).await?,
             SessionWrite::Reauthenticate { id, auth_time, acr, amr } => {
-                sqlx::query("UPDATE sessions SET auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
+                let done = sqlx::query("UPDATE sessions SET auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
                     .bind(ts(*auth_time))
                     .bind(ts(*auth_time))
                     .bind(acr)
@@ -77,6 +77,12 @@ impl SessionStore for SqliteStore {
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?;
+                // A logout in another tab ended the session between the check and this write:
+                // issuing a code under an ended session would hand out tokens nobody can revoke
+                // by logging out, so the whole sign-in is refused and nothing is written.
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict("the session ended while signing in".into()));
+                }
             }
         }
         sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(&c.pending_id).execute(&mut *tx).await?;
@@ -114,7 +120,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn end_session(&self, id: &SessionId, now: OffsetDateTime) -> StoreResult<Vec<GrantId>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let revoked = end_session_in(&mut tx, id, now).await?;
         tx.commit().await?;
         Ok(revoked)
