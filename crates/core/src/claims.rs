@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 pub const ACR_PASSWORD: &str = "urn:gatehouse:acr:pwd";
 /// Authentication context class for a sign-in with two factors.
 pub const ACR_MFA: &str = "urn:gatehouse:acr:mfa";
-/// Every ACR value this provider can assert (advertised in discovery).
-pub const ACR_VALUES_SUPPORTED: [&str; 2] = [ACR_PASSWORD, ACR_MFA];
+/// Every ACR value this provider can assert (advertised in discovery): one factor, two
+/// factors, and OpenID EAP's phishing-resistant (`phr`) and hardware-protected (`phrh`).
+pub const ACR_VALUES_SUPPORTED: [&str; 4] = [ACR_PASSWORD, ACR_MFA, "phr", "phrh"];
 
 /// RFC 8176 authentication method reference for a password.
 pub const AMR_PASSWORD: &str = "pwd";
@@ -71,5 +72,15 @@ impl AccessTokenClaims {
     /// A client-credentials token has no user: its subject is the client itself.
     pub fn is_client_token(&self) -> bool {
         self.gid.is_none() && self.sub == self.client_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn advertised_acr_values_are_the_policy_levels() {
+        let levels: Vec<&str> = gatehouse_policy::AuthLevel::ALL.iter().map(|l| l.acr()).collect();
+        assert_eq!(super::ACR_VALUES_SUPPORTED.to_vec(), levels);
+        assert_eq!(super::ACR_MFA, gatehouse_policy::AuthLevel::Mfa.acr());
     }
 }

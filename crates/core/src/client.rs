@@ -167,6 +167,9 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
     pub id_token_signed_response_alg: SigningAlg,
+    /// When this application asks for a second factor (Bypass, Adaptive, Required) and which
+    /// scopes need a step-up.
+    pub policy: gatehouse_policy::AppPolicy,
 }
 
 impl Client {
@@ -198,6 +201,7 @@ mod tests {
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode],
             id_token_signed_response_alg: SigningAlg::RS256,
+            policy: Default::default(),
         }
     }
 

@@ -44,3 +44,11 @@ opaque_id!(
     /// One authorization grant: the tokens issued from one code, across refresh rotations.
     GrantId
 );
+opaque_id!(
+    /// An enrolled second factor.
+    FactorId
+);
+opaque_id!(
+    /// A browser that completed a second factor (the signed device cookie names it).
+    DeviceId
+);

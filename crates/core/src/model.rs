@@ -1,5 +1,7 @@
 //! The domain model: tenants own email domains, users belong to tenants through their email.
 
+use gatehouse_policy::DomainPolicy;
+
 use crate::ids::{TenantId, UserId};
 use crate::{Email, EmailDomain};
 
@@ -8,6 +10,11 @@ pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub domains: Vec<EmailDomain>,
+    /// The domain policy every user on the tenant's domains is bound by.
+    pub policy: DomainPolicy,
+    /// A candidate policy in report-only mode: decided beside the current one and recorded,
+    /// never enforced.
+    pub staged_policy: Option<DomainPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

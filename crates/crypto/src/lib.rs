@@ -1,6 +1,6 @@
 //! Cryptography for Gatehouse, built on aws-lc-rs and RustCrypto's argon2: token signing keys
 //! (RS256, ES256, EdDSA), compact JWS, JWKS, Argon2id password hashing, keyed digests for
-//! high-entropy secrets, and random values.
+//! high-entropy secrets, one-time codes (TOTP, SMS), recovery codes, and random values.
 //!
 //! This crate holds no state about tenants or users and does no I/O; the server owns key
 //! lifecycles and the store persists key material.
@@ -8,8 +8,10 @@
 mod error;
 pub mod jws;
 pub mod keys;
+pub mod otp;
 pub mod password;
 pub mod random;
+pub mod recovery;
 pub mod secret;
 
 pub use error::CryptoError;

@@ -2,7 +2,7 @@
 //! random, kept in `DATA_DIR/demo-credentials.txt` (mode 0600) so it can be shown again.
 
 use anyhow::{Context, Result};
-use gatehouse_core::ids::{TenantId, UserId};
+use gatehouse_core::ids::{FactorId, TenantId, UserId};
 use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
 use gatehouse_crypto::PasswordHasher;
 use gatehouse_server::http::demo::{DEMO_CLIENT_ID, callback_uri, home_uri};
@@ -53,7 +53,11 @@ pub async fn ensure(store: &dyn Store, hasher: &PasswordHasher, data_dir: &Path,
                 name: "Demo User".into(),
                 password_hash,
                 roles: vec!["admin".into()],
+                totp_secret: None,
+                phone: None,
+                new_factor_ids: [FactorId::new(gatehouse_crypto::random::id()?), FactorId::new(gatehouse_crypto::random::id()?)],
             }],
+            policy: None,
         }],
         clients: vec![Client {
             client_id: ClientId::parse(DEMO_CLIENT_ID)?,
@@ -63,6 +67,7 @@ pub async fn ensure(store: &dyn Store, hasher: &PasswordHasher, data_dir: &Path,
             post_logout_redirect_uris: vec![home],
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             id_token_signed_response_alg: SigningAlg::RS256,
+            policy: Default::default(),
         }],
     };
     store.apply_import(&plan, now).await?;

@@ -2,9 +2,11 @@
 //! [`ImportPlan`] with errors that name the field and line, then applied in one transaction.
 
 use anyhow::Result;
-use gatehouse_core::ids::{TenantId, UserId};
-use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
+use gatehouse_core::ids::{FactorId, TenantId, UserId};
+use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, PhoneNumber, RedirectUri, SigningAlg};
+use gatehouse_crypto::otp::TotpSecret;
 use gatehouse_crypto::{PasswordHasher, SecretDigester};
+use gatehouse_policy::{AppPolicy, AppTwoFactor, DomainPolicy};
 use gatehouse_store::{ImportPlan, ImportSummary, Store, TenantPlan, UserPlan};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -33,6 +35,8 @@ struct ImportFile {
 struct TenantEntry {
     name: Spanned<String>,
     domains: Spanned<Vec<Spanned<String>>>,
+    /// The domain policy (`[tenant.policy]`); absent leaves the current one.
+    policy: Option<Spanned<DomainPolicy>>,
     #[serde(default)]
     user: Vec<UserEntry>,
 }
@@ -46,6 +50,10 @@ struct UserEntry {
     password_hash: Option<Spanned<String>>,
     #[serde(default)]
     roles: Vec<Spanned<String>>,
+    /// Base32 TOTP secret from another provider.
+    totp_secret: Option<Spanned<String>>,
+    /// E.164 phone number for SMS codes.
+    phone: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +68,10 @@ struct ApplicationEntry {
     post_logout_redirect_uris: Vec<Spanned<String>>,
     grant_types: Spanned<Vec<Spanned<String>>>,
     id_token_signed_response_alg: Option<Spanned<String>>,
+    /// bypass, adaptive (default) or required.
+    two_factor: Option<Spanned<AppTwoFactor>>,
+    /// Scopes that need a step-up: `{ "payments:approve" = "urn:gatehouse:acr:mfa" }`.
+    step_up_scopes: Option<Spanned<toml::Table>>,
 }
 
 /// Known roles. Unknown ones are refused so a typo never silently grants nothing.
@@ -118,11 +130,21 @@ pub async fn plan(file: &str, text: &str, ctx: PlanContext<'_>) -> Result<Import
             }
             domains.push(domain);
         }
+        let policy = match &tenant.policy {
+            Some(policy) => {
+                policy.get_ref().validate().map_err(|errors| {
+                    let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                    v.error(policy, "tenant.policy", text)
+                })?;
+                Some(policy.get_ref().clone())
+            }
+            None => None,
+        };
         let mut users = Vec::new();
         for user in &tenant.user {
             users.push(user_plan(&v, user, &domains, &mut emails, &ctx).await?);
         }
-        plan.tenants.push(TenantPlan { new_id: TenantId::new(gatehouse_crypto::random::id()?), name: name.to_owned(), domains, users });
+        plan.tenants.push(TenantPlan { new_id: TenantId::new(gatehouse_crypto::random::id()?), name: name.to_owned(), domains, users, policy });
     }
     let mut client_ids = HashSet::new();
     for app in &parsed.application {
@@ -176,7 +198,30 @@ async fn user_plan(v: &Validator<'_>, user: &UserEntry, domains: &[EmailDomain],
     let mut roles: Vec<String> = user.roles.iter().map(|r| r.get_ref().clone()).collect();
     roles.sort();
     roles.dedup();
-    Ok(UserPlan { new_id: UserId::new(gatehouse_crypto::random::id()?), email, name: name.to_owned(), password_hash, roles })
+    let totp_secret = match &user.totp_secret {
+        Some(secret) => Some(
+            TotpSecret::from_base32(secret.get_ref())
+                .map_err(|_| v.error(secret, "tenant.user.totp_secret", "must be Base32 (RFC 4648) of at least 128 bits, as authenticator apps export it"))?
+                .as_bytes()
+                .to_vec(),
+        ),
+        None => None,
+    };
+    let phone = match &user.phone {
+        Some(phone) => Some(PhoneNumber::parse(phone.get_ref()).map_err(|e| v.error(phone, "tenant.user.phone", e.to_string()))?),
+        None => None,
+    };
+    let id = || -> Result<FactorId> { Ok(FactorId::new(gatehouse_crypto::random::id()?)) };
+    Ok(UserPlan {
+        new_id: UserId::new(gatehouse_crypto::random::id()?),
+        email,
+        name: name.to_owned(),
+        password_hash,
+        roles,
+        totp_secret,
+        phone,
+        new_factor_ids: [id()?, id()?],
+    })
 }
 
 fn client_plan(v: &Validator<'_>, app: &ApplicationEntry, digester: &SecretDigester, warnings: &mut Vec<String>) -> Result<Client> {
@@ -222,6 +267,12 @@ fn client_plan(v: &Validator<'_>, app: &ApplicationEntry, digester: &SecretDiges
         Some(a) => SigningAlg::parse(a.get_ref()).map_err(|e| v.error(a, "application.id_token_signed_response_alg", e.to_string()))?,
         None => SigningAlg::default(),
     };
+    let mut policy = AppPolicy { two_factor: app.two_factor.as_ref().map(|t| *t.get_ref()).unwrap_or_default(), step_up_scopes: Vec::new() };
+    if let Some(scopes) = &app.step_up_scopes {
+        let table = toml::Value::Table(toml::Table::from_iter([("step_up_scopes".to_owned(), toml::Value::Table(scopes.get_ref().clone()))]));
+        let parsed: AppPolicy = table.try_into().map_err(|e: toml::de::Error| v.error(scopes, "application.step_up_scopes", e.message().to_owned()))?;
+        policy.step_up_scopes = parsed.step_up_scopes;
+    }
     Ok(Client {
         client_id,
         name: name.to_owned(),
@@ -230,6 +281,7 @@ fn client_plan(v: &Validator<'_>, app: &ApplicationEntry, digester: &SecretDiges
         post_logout_redirect_uris,
         grant_types,
         id_token_signed_response_alg: alg,
+        policy,
     })
 }
 

@@ -29,7 +29,17 @@ async fn app() -> (axum::Router, String) {
             new_id: TenantId::new("t"),
             name: "Bench".into(),
             domains: vec![EmailDomain::parse("bench.test").unwrap()],
-            users: vec![UserPlan { new_id: UserId::new("u"), email: Email::parse("user@bench.test").unwrap(), name: "User".into(), password_hash: Some(hash.clone()), roles: vec![] }],
+            users: vec![UserPlan {
+                new_id: UserId::new("u"),
+                email: Email::parse("user@bench.test").unwrap(),
+                name: "User".into(),
+                password_hash: Some(hash.clone()),
+                roles: vec![],
+                totp_secret: None,
+                phone: None,
+                new_factor_ids: [gatehouse_core::ids::FactorId::new("f1"), gatehouse_core::ids::FactorId::new("f2")],
+            }],
+            policy: None,
         }],
         clients: vec![Client {
             client_id: ClientId::parse("app").unwrap(),
@@ -39,6 +49,7 @@ async fn app() -> (axum::Router, String) {
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode],
             id_token_signed_response_alg: SigningAlg::RS256,
+            policy: Default::default(),
         }],
     };
     store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.expect("import");

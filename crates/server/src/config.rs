@@ -36,6 +36,15 @@ impl Default for TokenLifetimes {
     }
 }
 
+/// Where text messages go.
+#[derive(Clone, Debug)]
+pub enum SmsSettings {
+    /// Appended as JSON lines to `OUTBOX_DIR/sms.jsonl` (development and tests).
+    Outbox,
+    /// Posted as signed JSON to a gateway.
+    Webhook { url: url::Url, secret: Vec<u8> },
+}
+
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -53,6 +62,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How often the server checks for changes made by other processes (import, key rotation).
     pub reload_interval: std::time::Duration,
+    /// Where the outbox senders write (`sms.jsonl`, `notifications.jsonl`).
+    pub outbox_dir: PathBuf,
+    pub sms: SmsSettings,
 }
 
 impl ServerConfig {
@@ -68,6 +80,8 @@ impl ServerConfig {
             demo: false,
             max_body_bytes: 64 * 1024,
             reload_interval: std::time::Duration::from_secs(2),
+            outbox_dir: PathBuf::from("outbox"),
+            sms: SmsSettings::Outbox,
         }
     }
 

@@ -24,6 +24,8 @@ pub enum ServerError {
     Template(#[from] askama::Error),
     #[error("internal: {0}")]
     Internal(&'static str),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// How a JSON API error presents its credentials challenge.

@@ -2,17 +2,20 @@
 //! endpoints, over the store traits. This is the only crate that knows HTTP.
 
 pub mod config;
+pub mod delivery;
 mod discovery;
 pub mod error;
 pub mod http;
 mod listener;
 pub mod metrics;
+mod signin;
+pub mod mfa;
 mod pages;
 mod rate_limit;
 pub mod state;
 mod tokens;
 
-pub use config::{ServerConfig, TlsFiles, TokenLifetimes};
+pub use config::{ServerConfig, SmsSettings, TlsFiles, TokenLifetimes};
 pub use error::ServerError;
 pub use state::AppState;
 

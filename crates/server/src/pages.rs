@@ -56,6 +56,53 @@ pub struct DemoClaimsPage<'a> {
     pub logout_url: String,
 }
 
+#[derive(Template)]
+#[template(path = "factor.html")]
+pub struct FactorPage<'a> {
+    pub title: &'a str,
+    pub client_name: &'a str,
+    pub request_id: &'a str,
+    pub csrf_token: &'a str,
+    pub totp: bool,
+    /// Where a text message would go ("your phone ending in 67"), when SMS is offered.
+    pub sms_to: Option<String>,
+    pub sms_sent: bool,
+    pub recovery: bool,
+    pub webauthn: bool,
+    pub message: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "enroll_totp.html")]
+pub struct EnrollTotpPage<'a> {
+    pub title: &'a str,
+    pub client_name: &'a str,
+    pub request_id: &'a str,
+    pub csrf_token: &'a str,
+    /// The QR code as a `data:image/svg+xml` URI (the CSP allows `img-src data:`).
+    pub qr_data_uri: String,
+    pub secret: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage<'a> {
+    pub title: &'a str,
+    pub request_id: &'a str,
+    pub csrf_token: &'a str,
+    pub codes: &'a [&'a str],
+}
+
+#[derive(Template)]
+#[template(path = "enroll_unavailable.html")]
+pub struct EnrollUnavailablePage<'a> {
+    pub title: &'a str,
+    pub client_name: &'a str,
+    pub methods: Vec<&'a str>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +124,28 @@ mod tests {
         assert!(html.contains("autocomplete=\"current-password\""));
         assert!(html.contains("aria-describedby=\"form-error\""));
         assert!(!html.contains("a\"b@"));
+    }
+
+    #[test]
+    fn factor_page_offers_only_what_it_is_told_with_one_time_code_hints() {
+        let html = FactorPage {
+            title: "Two-step verification",
+            client_name: "Payroll",
+            request_id: "r1",
+            csrf_token: "c1",
+            totp: true,
+            sms_to: None,
+            sms_sent: false,
+            recovery: true,
+            webauthn: false,
+            message: None,
+            error: Some("The code is not correct."),
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains("autocomplete=\"one-time-code\""));
+        assert!(html.contains("value=\"totp\"") && html.contains("value=\"recovery_code\""));
+        assert!(!html.contains("value=\"sms\""), "SMS is not offered");
+        assert!(html.contains("aria-describedby=\"form-error\""));
     }
 }

@@ -18,6 +18,9 @@ pub struct Limit {
 pub const LOGIN_PER_ACCOUNT: Limit = Limit { max: 10, window: Duration::minutes(5) };
 /// Failed password attempts allowed per client address in a window (spraying).
 pub const LOGIN_PER_ADDRESS: Limit = Limit { max: 50, window: Duration::minutes(5) };
+/// Failed second factors (wrong, expired or replayed codes, failed WebAuthn ceremonies) allowed
+/// per user before the second-factor step locks for the rest of the window.
+pub const SECOND_FACTOR: Limit = Limit { max: 10, window: Duration::minutes(15) };
 /// Failed client authentications allowed per client id and address in a window. Keyed by both,
 /// so nobody can lock an application out of the token endpoint from elsewhere.
 pub const CLIENT_AUTH: Limit = Limit { max: 20, window: Duration::minutes(1) };
@@ -44,6 +47,16 @@ impl<K: Hash + Eq> RateLimiter<K> {
         let (start, count) = windows.get(key)?;
         let ends = *start + limit.window;
         (now < ends && *count >= limit.max).then(|| (ends - now).whole_seconds().max(1))
+    }
+
+    /// Failures counted for the key in its current window (a risk signal).
+    pub fn failures<Q>(&self, key: &Q, limit: Limit, now: OffsetDateTime) -> u32
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Ok(windows) = self.windows.lock() else { return 0 };
+        windows.get(key).filter(|(start, _)| *start + limit.window > now).map_or(0, |(_, count)| *count)
     }
 
     /// Counts one failure.
@@ -92,6 +105,8 @@ mod tests {
             limiter.record_failure("k", limit, t0);
         }
         assert_eq!(limiter.blocked_for("k", limit, t0 + Duration::seconds(10)), Some(50));
+        assert_eq!(limiter.failures("k", limit, t0), 3);
+        assert_eq!(limiter.failures("k", limit, t0 + Duration::minutes(1)), 0, "an ended window counts nothing");
         assert!(limiter.blocked_for("other", limit, t0).is_none());
         assert!(limiter.blocked_for("k", limit, t0 + Duration::minutes(1)).is_none());
         limiter.clear("k");

@@ -16,7 +16,10 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
+use crate::config::SmsSettings;
+use crate::delivery::{Notifier, Outbox, OutboxNotifier, OutboxSms, SmsSender, WebhookSms, WebhookTarget};
 use crate::error::ServerError;
+use crate::mfa::{MfaServices, WebAuthnService};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::{ServerConfig, discovery};
@@ -74,6 +77,9 @@ pub struct Shared {
     pub address_limiter: RateLimiter,
     /// Keyed by a hash of (client id, address): see [`crate::rate_limit::CLIENT_AUTH`].
     pub client_auth_limiter: RateLimiter<u64>,
+    /// Failed second factors per user.
+    pub factor_limiter: RateLimiter,
+    pub mfa: MfaServices,
     pub limiter_hasher: std::collections::hash_map::RandomState,
     pub revocations: RevocationList,
     pub verified_tokens: crate::tokens::VerifiedTokenCache,
@@ -113,6 +119,8 @@ impl AppState {
             login_limiter: RateLimiter::default(),
             address_limiter: RateLimiter::default(),
             client_auth_limiter: RateLimiter::default(),
+            factor_limiter: RateLimiter::default(),
+            mfa: mfa_services(&config)?,
             limiter_hasher: Default::default(),
             revocations: RevocationList::default(),
             verified_tokens: Default::default(),
@@ -185,6 +193,23 @@ impl AppState {
         self.reload().await?;
         Ok(true)
     }
+}
+
+fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
+    let webauthn = WebAuthnService::new(&config.issuer).map_err(|e| ServerError::Config(e.to_string()))?;
+    if webauthn.is_none() {
+        tracing::warn!(issuer = %config.issuer, "the issuer's host is an IP address: security keys and passkeys are unavailable (use a domain name, e.g. http://localhost:8080)");
+    }
+    let sms: Arc<dyn SmsSender> = match &config.sms {
+        SmsSettings::Outbox => Arc::new(OutboxSms(Outbox::new(config.outbox_dir.join("sms.jsonl")))),
+        SmsSettings::Webhook { url, secret } => {
+            Arc::new(WebhookSms(WebhookTarget::new(url.clone(), secret).map_err(|e| ServerError::Config(e.to_string()))?, url.to_string()))
+        }
+    };
+    tracing::info!(sender = %sms.describe(), "text messages");
+    let notifier: Arc<dyn Notifier> = Arc::new(OutboxNotifier(Outbox::new(config.outbox_dir.join("notifications.jsonl"))));
+    let totp_issuer = url::Url::parse(&config.issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "Gatehouse".into());
+    Ok(MfaServices { webauthn, sms, notifier, totp_issuer })
 }
 
 /// Generates a key for every algorithm that has none signing now (first start).

@@ -16,9 +16,9 @@ pub use error::StoreError;
 pub use records::*;
 
 use async_trait::async_trait;
-use gatehouse_core::ids::{GrantId, SessionId, UserId};
+use gatehouse_core::ids::{FactorId, GrantId, SessionId, UserId};
 use gatehouse_core::model::{Tenant, User};
-use gatehouse_core::{Client, ClientId, Email, EmailDomain};
+use gatehouse_core::{Client, ClientId, Email, EmailDomain, Factor};
 use time::OffsetDateTime;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -74,6 +74,9 @@ pub trait SessionStore: Send + Sync {
 pub trait GrantStore: Send + Sync {
     async fn save_pending(&self, pending: &PendingAuthorization) -> StoreResult<()>;
     async fn pending(&self, id: &str, now: OffsetDateTime) -> StoreResult<Option<PendingAuthorization>>;
+    /// Replaces a pending request's progress if it is still `expected`; false when another
+    /// request changed it first.
+    async fn update_pending_progress(&self, id: &str, expected: Option<&str>, progress: &str) -> StoreResult<bool>;
     async fn delete_pending(&self, id: &str) -> StoreResult<()>;
 
     /// Creates the grant and its authorization code together.
@@ -103,6 +106,46 @@ pub trait GrantStore: Send + Sync {
     async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
 }
 
+/// Second factors, recovery codes and SMS challenges. Every "use" is an atomic
+/// compare-and-set, so a code presented twice at the same instant succeeds once.
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// Every factor of a user, confirmed or still enrolling, oldest first.
+    async fn factors(&self, user: &UserId) -> StoreResult<Vec<Factor>>;
+    async fn factor(&self, id: &FactorId) -> StoreResult<Option<Factor>>;
+    async fn factor_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Factor>>;
+    /// A WebAuthn credential id already registered is a `Conflict`.
+    async fn add_factor(&self, factor: &Factor) -> StoreResult<()>;
+    /// Marks an enrolling factor of this user confirmed.
+    async fn confirm_factor(&self, user: &UserId, id: &FactorId, now: OffsetDateTime) -> StoreResult<bool>;
+    async fn rename_factor(&self, user: &UserId, id: &FactorId, label: &str) -> StoreResult<bool>;
+    /// Removes a factor of this user (and its SMS challenges).
+    async fn remove_factor(&self, user: &UserId, id: &FactorId) -> StoreResult<bool>;
+    /// Accepts a TOTP time step once: true only if `step` is later than every step accepted
+    /// before for this factor.
+    async fn use_totp_step(&self, id: &FactorId, step: u64, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Stores a WebAuthn credential's new state (signature counter) after a sign-in.
+    async fn update_webauthn_credential(&self, id: &FactorId, credential: &str, now: OffsetDateTime) -> StoreResult<()>;
+    async fn touch_factor(&self, id: &FactorId, now: OffsetDateTime) -> StoreResult<()>;
+    /// The user's WebAuthn user handle, created on first use.
+    async fn webauthn_handle(&self, user: &UserId, fresh: &str) -> StoreResult<String>;
+    async fn user_by_webauthn_handle(&self, handle: &str) -> StoreResult<Option<UserId>>;
+
+    /// Replaces every recovery code of a user with a new set.
+    async fn replace_recovery_codes(&self, user: &UserId, digests: &[Vec<u8>], now: OffsetDateTime) -> StoreResult<()>;
+    /// Uses one code: true the first time only.
+    async fn use_recovery_code(&self, user: &UserId, digest: &[u8], now: OffsetDateTime) -> StoreResult<bool>;
+    async fn recovery_codes_left(&self, user: &UserId) -> StoreResult<u32>;
+
+    async fn create_sms_challenge(&self, challenge: &SmsChallenge) -> StoreResult<()>;
+    async fn sms_challenge(&self, id: &str) -> StoreResult<Option<SmsChallenge>>;
+    /// Challenges sent to a user since a time (resend throttling).
+    async fn sms_challenges_since(&self, user: &UserId, since: OffsetDateTime) -> StoreResult<u32>;
+    /// Presents a code: the digest matches, the challenge is unexpired, unused and has tries
+    /// left → used; a wrong digest spends a try.
+    async fn check_sms_challenge(&self, id: &str, digest: &[u8], max_attempts: u32, now: OffsetDateTime) -> StoreResult<SmsCheck>;
+}
+
 /// A counter bumped by every write made outside the server (import, key rotation), so a running
 /// server notices and reloads its caches.
 #[async_trait]
@@ -113,7 +156,7 @@ pub trait GenerationStore: Send + Sync {
 
 /// Every capability: what the server holds as `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + GenerationStore {
+pub trait Store: DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + FactorStore + GenerationStore {
     /// Checks the backend answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
     /// Flushes and closes; acknowledged writes are already durable, this only checkpoints.

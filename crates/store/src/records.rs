@@ -1,6 +1,6 @@
 //! Records the store reads and writes, in domain types.
 
-use gatehouse_core::ids::{GrantId, SessionId, TenantId, UserId};
+use gatehouse_core::ids::{FactorId, GrantId, SessionId, TenantId, UserId};
 use gatehouse_core::{Client, Email, EmailDomain, SigningAlg};
 use time::OffsetDateTime;
 
@@ -50,6 +50,32 @@ pub struct PendingAuthorization {
     pub csrf_token: String,
     pub request: String,
     pub expires_at: OffsetDateTime,
+    /// How far the sign-in got (first factor passed, policy decision, ceremony state), in the
+    /// server's own encoding; `None` before the first factor.
+    pub progress: Option<String>,
+}
+
+/// A code sent by SMS, stored as a keyed digest; single use, a bounded number of tries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmsChallenge {
+    pub id: String,
+    pub user_id: UserId,
+    pub factor_id: FactorId,
+    pub digest: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub attempts: u32,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// The outcome of presenting an SMS code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsCheck {
+    Accepted,
+    /// Wrong code; this many tries are left.
+    Wrong { tries_left: u32 },
+    /// Unknown, expired, already used or out of tries.
+    Unusable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,6 +163,8 @@ pub struct TenantPlan {
     pub name: String,
     pub domains: Vec<EmailDomain>,
     pub users: Vec<UserPlan>,
+    /// `None` leaves the tenant's domain policy as it is.
+    pub policy: Option<gatehouse_policy::DomainPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +176,13 @@ pub struct UserPlan {
     /// `None` leaves an existing password as it is.
     pub password_hash: Option<String>,
     pub roles: Vec<String>,
+    /// A TOTP secret migrated from another provider: enrolled (confirmed) unless the user
+    /// already has a TOTP factor with this secret.
+    pub totp_secret: Option<Vec<u8>>,
+    /// A phone number: an SMS factor (verified by whoever imports it) unless one exists.
+    pub phone: Option<gatehouse_core::PhoneNumber>,
+    /// Ids for factors created by this import.
+    pub new_factor_ids: [FactorId; 2],
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

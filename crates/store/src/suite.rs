@@ -2,8 +2,8 @@
 //! own tests with a fresh, empty store.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use gatehouse_core::ids::{GrantId, SessionId, TenantId, UserId};
-use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
+use gatehouse_core::ids::{FactorId, GrantId, SessionId, TenantId, UserId};
+use gatehouse_core::{Client, ClientId, Email, EmailDomain, Factor, FactorKind, FactorSecret, GrantType, RedirectUri, SigningAlg};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 use crate::*;
@@ -17,10 +17,104 @@ pub async fn run_all(store: &dyn Store) {
     ending_a_session_revokes_its_grants(store).await;
     key_rotation_retires_the_previous_key(store).await;
     sign_in_completion_is_atomic(store).await;
+    pending_progress_is_compare_and_set(store).await;
+    factors_round_trip_and_are_scoped_to_their_user(store).await;
+    one_time_codes_are_single_use(store).await;
+}
+
+async fn pending_progress_is_compare_and_set(store: &dyn Store) {
+    let pending = PendingAuthorization { id: "p-cas".into(), browser_digest: vec![1], csrf_token: "c".into(), request: "r".into(), expires_at: NOW + Duration::minutes(5), progress: None };
+    store.save_pending(&pending).await.unwrap();
+    assert!(store.update_pending_progress("p-cas", None, "step-1").await.unwrap());
+    assert!(!store.update_pending_progress("p-cas", None, "step-1-again").await.unwrap(), "a racing tab loses");
+    assert!(store.update_pending_progress("p-cas", Some("step-1"), "step-2").await.unwrap());
+    assert_eq!(store.pending("p-cas", NOW).await.unwrap().unwrap().progress.as_deref(), Some("step-2"));
+}
+
+fn factor(id: &str, user: &str, secret: FactorSecret) -> Factor {
+    let kind = match &secret {
+        FactorSecret::Totp { .. } => FactorKind::Totp,
+        FactorSecret::Sms { .. } => FactorKind::Sms,
+        FactorSecret::WebAuthn { .. } => FactorKind::Passkey,
+    };
+    Factor { id: FactorId::new(id), user_id: UserId::new(user), kind, label: format!("{id} label"), secret, created_at: NOW, confirmed_at: None, last_used_at: None }
+}
+
+async fn factors_round_trip_and_are_scoped_to_their_user(store: &dyn Store) {
+    let alice = UserId::new("u-alice");
+    let totp = factor("f-totp", "u-alice", FactorSecret::Totp { secret: vec![7; 20], used_up_to: None });
+    let sms = factor("f-sms", "u-alice", FactorSecret::Sms { phone: gatehouse_core::PhoneNumber::parse("+358401234567").unwrap() });
+    let key = factor("f-key", "u-alice", FactorSecret::WebAuthn { credential: "{}".into(), credential_id: vec![9, 9], device_bound: true });
+    for f in [&totp, &sms, &key] {
+        store.add_factor(f).await.unwrap();
+    }
+    let same_credential = factor("f-key-2", "u-alice", FactorSecret::WebAuthn { credential: "{}".into(), credential_id: vec![9, 9], device_bound: false });
+    assert!(matches!(store.add_factor(&same_credential).await, Err(StoreError::Conflict(_))), "a credential is registered once");
+    // Oldest first; equal times by id. (The import test enrolled factors for alice too.)
+    let added: Vec<Factor> = store.factors(&alice).await.unwrap().into_iter().filter(|f| !f.id.as_str().starts_with("f-imported")).collect();
+    assert_eq!(added, vec![key.clone(), sms.clone(), totp.clone()]);
+    assert_eq!(store.factor_by_credential_id(&[9, 9]).await.unwrap().map(|f| f.id), Some(key.id.clone()));
+    assert!(store.confirm_factor(&alice, &totp.id, NOW).await.unwrap());
+    assert!(!store.confirm_factor(&alice, &totp.id, NOW).await.unwrap(), "confirmed once");
+    let bob = UserId::new("u-bob");
+    assert!(!store.rename_factor(&bob, &totp.id, "mine").await.unwrap(), "another user's factor");
+    assert!(!store.remove_factor(&bob, &totp.id).await.unwrap(), "another user's factor");
+    assert!(store.rename_factor(&alice, &totp.id, "Phone app").await.unwrap());
+    let stored = store.factor(&totp.id).await.unwrap().unwrap();
+    assert_eq!((stored.label.as_str(), stored.confirmed_at), ("Phone app", Some(NOW)));
+    assert!(store.remove_factor(&alice, &key.id).await.unwrap());
+    assert_eq!(store.factors(&alice).await.unwrap().len(), 2 + 2, "two imported, two added here");
+    let handle = store.webauthn_handle(&alice, "h-1").await.unwrap();
+    assert_eq!(store.webauthn_handle(&alice, "h-2").await.unwrap(), handle, "created once, then stable");
+    assert_eq!(store.user_by_webauthn_handle(&handle).await.unwrap(), Some(alice));
+}
+
+async fn one_time_codes_are_single_use(store: &dyn Store) {
+    let alice = UserId::new("u-alice");
+    let totp = FactorId::new("f-totp");
+    assert!(store.use_totp_step(&totp, 100, NOW).await.unwrap());
+    assert!(!store.use_totp_step(&totp, 100, NOW).await.unwrap(), "same step again");
+    assert!(!store.use_totp_step(&totp, 99, NOW).await.unwrap(), "an earlier step");
+    assert!(store.use_totp_step(&totp, 101, NOW).await.unwrap());
+    match store.factor(&totp).await.unwrap().unwrap().secret {
+        FactorSecret::Totp { used_up_to, .. } => assert_eq!(used_up_to, Some(101)),
+        other => panic!("{other:?}"),
+    }
+
+    store.replace_recovery_codes(&alice, &[vec![1], vec![2]], NOW).await.unwrap();
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 2);
+    assert!(store.use_recovery_code(&alice, &[1], NOW).await.unwrap());
+    assert!(!store.use_recovery_code(&alice, &[1], NOW).await.unwrap(), "used once");
+    assert!(!store.use_recovery_code(&UserId::new("u-bob"), &[2], NOW).await.unwrap(), "another user's code");
+    assert_eq!(store.recovery_codes_left(&alice).await.unwrap(), 1);
+    store.replace_recovery_codes(&alice, &[vec![3]], NOW).await.unwrap();
+    assert!(!store.use_recovery_code(&alice, &[2], NOW).await.unwrap(), "old codes are gone");
+
+    let challenge = SmsChallenge {
+        id: "c-1".into(),
+        user_id: alice.clone(),
+        factor_id: FactorId::new("f-sms"),
+        digest: vec![5; 32],
+        created_at: NOW,
+        expires_at: NOW + Duration::minutes(5),
+        attempts: 0,
+        used_at: None,
+    };
+    store.create_sms_challenge(&challenge).await.unwrap();
+    assert_eq!(store.sms_challenges_since(&alice, NOW - Duration::minutes(1)).await.unwrap(), 1);
+    assert_eq!(store.check_sms_challenge("c-1", &[6; 32], 2, NOW).await.unwrap(), SmsCheck::Wrong { tries_left: 1 });
+    assert_eq!(store.check_sms_challenge("c-1", &[5; 32], 2, NOW + Duration::minutes(6)).await.unwrap(), SmsCheck::Unusable, "expired");
+    assert_eq!(store.check_sms_challenge("c-1", &[5; 32], 2, NOW).await.unwrap(), SmsCheck::Accepted);
+    assert_eq!(store.check_sms_challenge("c-1", &[5; 32], 2, NOW).await.unwrap(), SmsCheck::Unusable, "single use");
+    store.create_sms_challenge(&SmsChallenge { id: "c-2".into(), ..challenge }).await.unwrap();
+    for _ in 0..2 {
+        store.check_sms_challenge("c-2", &[6; 32], 2, NOW).await.unwrap();
+    }
+    assert_eq!(store.check_sms_challenge("c-2", &[5; 32], 2, NOW).await.unwrap(), SmsCheck::Unusable, "out of tries");
 }
 
 async fn sign_in_completion_is_atomic(store: &dyn Store) {
-    let pending = PendingAuthorization { id: "p-1".into(), browser_digest: vec![1], csrf_token: "c".into(), request: "r".into(), expires_at: NOW + Duration::minutes(5) };
+    let pending = PendingAuthorization { id: "p-1".into(), browser_digest: vec![1], csrf_token: "c".into(), request: "r".into(), expires_at: NOW + Duration::minutes(5), progress: None };
     store.save_pending(&pending).await.unwrap();
     let old = SessionRecord {
         id: SessionId::new("s-old"),
@@ -86,7 +180,11 @@ fn plan(user_name: &str) -> ImportPlan {
                 name: user_name.into(),
                 password_hash: Some("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into()),
                 roles: vec!["admin".into()],
+                totp_secret: Some(vec![42; 20]),
+                phone: Some(gatehouse_core::PhoneNumber::parse("+358401234567").unwrap()),
+                new_factor_ids: [FactorId::new("f-imported-totp"), FactorId::new("f-imported-sms")],
             }],
+            policy: Some(gatehouse_policy::DomainPolicy { two_factor: gatehouse_policy::DomainTwoFactor::Required, ..Default::default() }),
         }],
         clients: vec![Client {
             client_id: ClientId::parse("payroll").unwrap(),
@@ -96,6 +194,7 @@ fn plan(user_name: &str) -> ImportPlan {
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             id_token_signed_response_alg: SigningAlg::RS256,
+            policy: gatehouse_policy::AppPolicy { two_factor: gatehouse_policy::AppTwoFactor::Bypass, step_up_scopes: vec![("payments:approve".into(), gatehouse_policy::AuthLevel::Mfa)] },
         }],
     }
 }
@@ -111,7 +210,14 @@ async fn import_is_idempotent_and_conflicts_roll_back(store: &dyn Store) {
     let alice = store.user_by_email(&Email::parse("ALICE@acme.test").unwrap()).await.unwrap().unwrap();
     assert_eq!(alice.id.as_str(), "u-alice");
     assert_eq!(alice.roles, vec!["admin".to_owned()]);
-    assert!(store.tenant_for_domain(&EmailDomain::parse("acme.test").unwrap()).await.unwrap().is_some());
+    let tenant = store.tenant_for_domain(&EmailDomain::parse("acme.test").unwrap()).await.unwrap().unwrap();
+    assert_eq!(tenant.policy.two_factor, gatehouse_policy::DomainTwoFactor::Required, "the domain policy round-trips");
+    let payroll = store.client(&ClientId::parse("payroll").unwrap()).await.unwrap().unwrap();
+    assert_eq!(payroll.policy, plan("x").clients[0].policy, "the application policy round-trips");
+    let factors = store.factors(&alice.id).await.unwrap();
+    let mut enrolled: Vec<_> = factors.iter().map(|f| (f.kind.as_str(), f.is_confirmed())).collect();
+    enrolled.sort_unstable();
+    assert_eq!(enrolled, vec![("sms", true), ("totp", true)], "imported factors are enrolled once, confirmed");
 
     // A second tenant claiming the same domain fails, and its other changes are not applied.
     let mut conflicting = plan("Alice Renamed");
@@ -120,6 +226,7 @@ async fn import_is_idempotent_and_conflicts_roll_back(store: &dyn Store) {
         name: "Other".into(),
         domains: vec![EmailDomain::parse("acme.test").unwrap()],
         users: vec![],
+        policy: None,
     });
     assert!(matches!(store.apply_import(&conflicting, NOW).await, Err(StoreError::Conflict(_))));
     let alice = store.user(&UserId::new("u-alice")).await.unwrap().unwrap();

@@ -12,6 +12,7 @@ fn client(public: bool) -> Client {
         post_logout_redirect_uris: vec![],
         grant_types: vec![GrantType::AuthorizationCode],
         id_token_signed_response_alg: SigningAlg::RS256,
+        policy: Default::default(),
     }
 }
 

@@ -12,18 +12,22 @@ use gatehouse_core::{ClientId, OAuthError, OAuthErrorCode};
 use gatehouse_store::{CodeRecord, GrantRecord, PendingAuthorization, SessionRecord};
 use time::OffsetDateTime;
 
-use super::cookies;
+use super::{ClientAddr, cookies};
+use crate::signin::complete::Proof;
+use crate::signin::{next, policy};
+use gatehouse_policy::{AuthLevel, Outcome};
+use std::net::IpAddr;
 use super::respond::{authorization_error, authorization_response, see_other};
 use crate::error::PageError;
 use crate::state::{AppState, now};
 use crate::tokens;
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, PageError> {
+pub async fn get(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, PageError> {
     let raw = query.unwrap_or_default();
-    authorize(&state, &headers, &raw).await
+    authorize(&state, &headers, addr, &raw).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn post(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -32,7 +36,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         return Err(PageError::bad_request("Invalid sign-in request", "The request must be sent as a form."));
     }
     let raw = String::from_utf8(body.to_vec()).map_err(|_| PageError::bad_request("Invalid sign-in request", "The request is not valid UTF-8."))?;
-    authorize(&state, &headers, &raw).await
+    authorize(&state, &headers, addr, &raw).await
 }
 
 /// Parses a stored or incoming request string into a validated request.
@@ -54,7 +58,7 @@ pub fn rejection_response(state: &AppState, rejection: AuthorizeRejection) -> Re
     }
 }
 
-async fn authorize(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<Response, PageError> {
+async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &str) -> Result<Response, PageError> {
     let now = now();
     let request = match parse(state, raw) {
         Ok(request) => request,
@@ -77,14 +81,25 @@ async fn authorize(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<R
         .filter(|s| !exceeds_max_age(s.auth_time, request.max_age, now))
         .filter(|s| hinted_sub.as_deref().is_none_or(|sub| sub == s.user_id.as_str()));
 
-    if request.prompt.none {
-        let Some(session) = session else {
-            return error(OAuthErrorCode::LoginRequired, "the user is not signed in, or not as the user the request names");
-        };
-        return issue_code(state, &request, &session, now).await;
+    if request.prompt.none && session.is_none() {
+        return error(OAuthErrorCode::LoginRequired, "the user is not signed in, or not as the user the request names");
     }
+    // The session stands in for the password; the 2FA policy decides whether it is enough.
+    let mut progress = None;
     if let Some(session) = session.filter(|_| !request.prompt.login) {
-        return issue_code(state, &request, &session, now).await;
+        let (Some(user), Some(client)) = (state.user(&session.user_id).await?, state.client(&request.client_id)) else {
+            return Err(PageError::bad_request("Account unavailable", "This account no longer exists."));
+        };
+        let verdict = policy::decide_sign_in(state, &user, &client, &request, Some(&session), addr, now).await?;
+        let first = Proof { level: AuthLevel::Password, amr: session.amr.iter().take(1).cloned().collect() };
+        match next::progress_for(&verdict, &user, &first, session.auth_time) {
+            _ if matches!(verdict.outcome, Outcome::Deny { .. }) => return next::refusal(state, &request),
+            None => return issue_code(state, &request, &session, now).await,
+            Some(_) if request.prompt.none => {
+                return error(OAuthErrorCode::InteractionRequired, "a second factor is required to answer this request");
+            }
+            Some(found) => progress = Some(found),
+        }
     }
 
     // Park the request and send the browser to the sign-in page.
@@ -95,9 +110,11 @@ async fn authorize(state: &AppState, headers: &HeaderMap, raw: &str) -> Result<R
         csrf_token: gatehouse_crypto::random::token()?,
         request: raw.to_owned(),
         expires_at: now + state.config.tokens.pending_authorization,
+        progress: progress.as_ref().map(|(p, _)| p.encode()),
     };
     state.store.save_pending(&pending).await?;
-    let mut response = see_other(&format!("/login?request={}", pending.id));
+    let page = progress.map_or("/login", |(_, page)| page);
+    let mut response = see_other(&format!("{page}?request={}", pending.id));
     if let Some(cookie) = new_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

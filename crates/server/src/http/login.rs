@@ -6,17 +6,16 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use gatehouse_core::claims::{ACR_PASSWORD, AMR_PASSWORD};
-use gatehouse_core::ids::SessionId;
 use gatehouse_core::params::Params;
 use gatehouse_core::Email;
-use gatehouse_store::{PendingAuthorization, SessionRecord, SessionWrite, SignInCompletion};
+use gatehouse_store::PendingAuthorization;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::security::{CSP_BASE, form_target};
 use super::{ClientAddr, authorize, cookies};
+use crate::signin::{next, policy};
 use crate::error::PageError;
 use crate::pages::LoginPage;
 use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
@@ -24,7 +23,7 @@ use crate::state::{AppState, now};
 
 const GENERIC_FAILURE: &str = "The email address or password is incorrect.";
 
-fn expired() -> PageError {
+pub(super) fn expired() -> PageError {
     PageError::bad_request(
         "This sign-in page has expired",
         "Return to the application and start signing in again.",
@@ -33,11 +32,11 @@ fn expired() -> PageError {
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
-    request: String,
+    pub request: String,
 }
 
 /// Loads the parked request and checks it belongs to this browser.
-async fn pending_for_browser(state: &AppState, headers: &HeaderMap, id: &str, now: OffsetDateTime) -> Result<PendingAuthorization, PageError> {
+pub(super) async fn pending_for_browser(state: &AppState, headers: &HeaderMap, id: &str, now: OffsetDateTime) -> Result<PendingAuthorization, PageError> {
     let pending = state.store.pending(id, now).await?.ok_or_else(expired)?;
     let secret = cookies::read(headers, cookies::flow_cookie_name(state.config.secure_cookies())).ok_or_else(expired)?;
     if !state.digester.matches(&secret, &pending.browser_digest) {
@@ -76,10 +75,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
     let pending = pending_for_browser(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
-    let csrf_ok = form.get("csrf_token").is_some_and(|t| bool::from(t.as_bytes().ct_eq(pending.csrf_token.as_bytes())));
-    if !csrf_ok {
-        return Err(PageError::bad_request("This form has expired", "Reload the sign-in page and try again."));
-    }
+    check_csrf(&form, &pending)?;
     let email_input = form.get("email").unwrap_or_default().trim().to_owned();
     let password = form.get("password").unwrap_or_default();
     let Ok(email) = Email::parse(&email_input) else {
@@ -110,51 +106,24 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
     };
     state.metrics.logins_succeeded.inc();
-    state.login_limiter.clear(&account_key);
 
     let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;
-    let amr = vec![AMR_PASSWORD.to_owned()];
-    let existing = cookies::current_session(&state, &headers, now).await?;
-    let secure = state.config.secure_cookies();
-    let (session, write, ended_session, cookie) = match existing {
-        Some(session) if session.user_id == user.id => {
-            let write = SessionWrite::Reauthenticate { id: session.id.clone(), auth_time: now, acr: ACR_PASSWORD.into(), amr: amr.clone() };
-            (SessionRecord { auth_time: now, last_seen_at: now, acr: ACR_PASSWORD.into(), amr, ..session }, write, None, None)
-        }
-        other => {
-            let secret = gatehouse_crypto::random::token()?;
-            let session = SessionRecord {
-                id: SessionId::new(gatehouse_crypto::random::id()?),
-                secret_digest: state.digester.digest(&secret),
-                user_id: user.id.clone(),
-                created_at: now,
-                last_seen_at: now,
-                auth_time: now,
-                acr: ACR_PASSWORD.into(),
-                amr,
-                ended_at: None,
-            };
-            let cookie = cookies::set(cookies::session_cookie_name(secure), &secret, secure, None);
-            (session.clone(), SessionWrite::Create(session), other.map(|s| s.id), Some(cookie))
-        }
-    };
-    let issued = authorize::new_code(&state, &request, &session, now)?;
-    let completion = SignInCompletion { ended_session, session: write, pending_id: pending.id.clone(), grant: issued.grant, code: issued.record };
-    let revoked = match state.store.complete_sign_in(&completion, now).await {
-        Err(gatehouse_store::StoreError::Conflict(_)) => {
-            return Err(PageError::bad_request("Signed out meanwhile", "You were signed out in another window while signing in. Return to the application and sign in again."));
-        }
-        other => other?,
-    };
-    for grant in revoked {
-        state.revocations.revoke_grant(grant);
+    let client = state.client(&request.client_id).ok_or_else(expired)?;
+    // Decided before the failure counters are cleared: recent failures are a risk signal.
+    let verdict = policy::decide_sign_in(&state, &user, &client, &request, None, addr, now).await?;
+    state.login_limiter.clear(&account_key);
+    tracing::info!(user = %user.id, rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "password accepted; 2FA policy decided");
+    next::after_first_factor(&state, &headers, &pending, &request, &user, &verdict, now).await
+}
+
+/// Refuses a form whose CSRF token is not the parked request's (compared in constant time).
+pub(super) fn check_csrf(form: &Params, pending: &PendingAuthorization) -> Result<(), PageError> {
+    let csrf_ok = form.get("csrf_token").is_some_and(|t| bool::from(t.as_bytes().ct_eq(pending.csrf_token.as_bytes())));
+    if csrf_ok {
+        Ok(())
+    } else {
+        Err(PageError::bad_request("This form has expired", "Reload the sign-in page and try again."))
     }
-    tracing::info!(user = %user.id, session = %session.id, "password sign-in succeeded");
-    let mut response = authorize::code_response(&state, &request, issued.code)?;
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
 }
 
 /// Runs Argon2 off the async workers, at most `max_concurrent_hashes` at once.

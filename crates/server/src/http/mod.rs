@@ -1,15 +1,17 @@
 //! The HTTP edge: routes, extractors and cross-cutting middleware.
 
 mod api_body;
-mod authorize;
+pub(crate) mod authorize;
 mod client_auth;
-mod cookies;
+pub(crate) mod cookies;
+mod enroll;
 pub mod demo;
 mod introspect;
 mod login;
 mod logout;
 mod meta;
-mod respond;
+pub(crate) mod respond;
+mod second_factor;
 mod security;
 mod token;
 mod userinfo;
@@ -43,6 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/jwks", get(meta::jwks))
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/login", get(login::page).post(login::submit))
+        .route("/login/factor", get(second_factor::page).post(second_factor::submit))
+        .route("/login/factor/sms", post(second_factor::send_sms))
+        .route("/login/enroll", get(enroll::page).post(enroll::confirm))
+        .route("/login/enroll/done", post(enroll::done))
         .route("/token", post(token::token))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/introspect", post(introspect::introspect))

@@ -9,7 +9,15 @@ use super::{SqliteStore, parse_list};
 use crate::{DirectoryCounts, DirectoryStore, StoreError, StoreResult};
 
 const USER_COLUMNS: &str = "id, tenant_id, email, name, password_hash, roles, email_verified";
-const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg";
+const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy";
+
+/// A policy column: JSON in the policy crate's serialisation, NULL for the defaults.
+pub(super) fn policy_from<T: serde::de::DeserializeOwned + Default>(column: &str, raw: Option<String>) -> StoreResult<T> {
+    match raw {
+        None => Ok(T::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}"))),
+    }
+}
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} holds `{value}`"))
@@ -49,12 +57,13 @@ pub(super) fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         post_logout_redirect_uris: uris("post_logout_redirect_uris")?,
         grant_types: grants,
         id_token_signed_response_alg: SigningAlg::parse(&alg).map_err(|_| corrupt("clients.id_token_alg", &alg))?,
+        policy: policy_from("clients.policy", row.try_get("policy")?)?,
     })
 }
 
 impl SqliteStore {
     async fn tenant_by_id(&self, id: &str) -> StoreResult<Option<Tenant>> {
-        let Some(row) = sqlx::query("SELECT id, name FROM tenants WHERE id = ?").bind(id).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query("SELECT id, name, policy, staged_policy FROM tenants WHERE id = ?").bind(id).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
         let domains: Vec<String> = sqlx::query_scalar("SELECT domain FROM tenant_domains WHERE tenant_id = ? ORDER BY domain")
@@ -65,6 +74,11 @@ impl SqliteStore {
             id: TenantId::new(row.try_get::<String, _>("id")?),
             name: row.try_get("name")?,
             domains: domains.iter().map(|d| EmailDomain::parse(d).map_err(|_| corrupt("tenant_domains.domain", d))).collect::<StoreResult<_>>()?,
+            policy: policy_from("tenants.policy", row.try_get("policy")?)?,
+            staged_policy: row
+                .try_get::<Option<String>, _>("staged_policy")?
+                .map(|raw| policy_from("tenants.staged_policy", Some(raw)))
+                .transpose()?,
         }))
     }
 }

@@ -88,19 +88,20 @@ pub(super) async fn insert_code(tx: &mut Transaction<'_, Sqlite>, c: &CodeRecord
 #[async_trait]
 impl GrantStore for SqliteStore {
     async fn save_pending(&self, p: &PendingAuthorization) -> StoreResult<()> {
-        sqlx::query("INSERT INTO pending_authorizations (id, browser_digest, csrf_token, request, expires_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO pending_authorizations (id, browser_digest, csrf_token, request, expires_at, progress) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&p.id)
             .bind(&p.browser_digest)
             .bind(&p.csrf_token)
             .bind(&p.request)
             .bind(ts(p.expires_at))
+            .bind(&p.progress)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
     async fn pending(&self, id: &str, now: OffsetDateTime) -> StoreResult<Option<PendingAuthorization>> {
-        let row = sqlx::query("SELECT id, browser_digest, csrf_token, request, expires_at FROM pending_authorizations WHERE id = ? AND expires_at > ?")
+        let row = sqlx::query("SELECT id, browser_digest, csrf_token, request, expires_at, progress FROM pending_authorizations WHERE id = ? AND expires_at > ?")
             .bind(id)
             .bind(ts(now))
             .fetch_optional(&self.pool)
@@ -112,9 +113,21 @@ impl GrantStore for SqliteStore {
                 csrf_token: row.try_get("csrf_token")?,
                 request: row.try_get("request")?,
                 expires_at: from_ts(row.try_get("expires_at")?)?,
+                progress: row.try_get("progress")?,
             })
         })
         .transpose()
+    }
+
+    async fn update_pending_progress(&self, id: &str, expected: Option<&str>, progress: &str) -> StoreResult<bool> {
+        // Compare-and-set: two tabs racing through the same step cannot both advance it.
+        let done = sqlx::query("UPDATE pending_authorizations SET progress = ? WHERE id = ? AND progress IS ?")
+            .bind(progress)
+            .bind(id)
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn delete_pending(&self, id: &str) -> StoreResult<()> {
@@ -281,6 +294,9 @@ impl GrantStore for SqliteStore {
             ("DELETE FROM authorization_codes WHERE expires_at <= ?", now - 86_400),
             ("DELETE FROM refresh_tokens WHERE expires_at <= ?", now),
             ("DELETE FROM revoked_tokens WHERE expires_at <= ?", now),
+            ("DELETE FROM sms_challenges WHERE expires_at <= ?", now - 86_400),
+            // Enrolments abandoned before their first valid code or ceremony.
+            ("DELETE FROM factors WHERE confirmed_at IS NULL AND created_at <= ?", now - 3_600),
         ] {
             removed += sqlx::query(sql).bind(cutoff).execute(&self.pool).await?.rows_affected();
         }

@@ -2,11 +2,11 @@
 //! transaction, writing only what differs, so importing the same file twice changes nothing.
 
 use async_trait::async_trait;
-use gatehouse_core::{Client, ClientId};
+use gatehouse_core::{Client, ClientId, FactorKind};
 use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 
-use super::directory::{client_from_row, user_from_row};
+use super::directory::{client_from_row, policy_from, user_from_row};
 use super::{SqliteStore, json_list, ts};
 use crate::{ImportPlan, ImportStore, ImportSummary, StoreError, StoreResult, TenantPlan, UserPlan};
 
@@ -45,6 +45,17 @@ async fn upsert_tenant(tx: &mut Transaction<'_, Sqlite>, plan: &TenantPlan, now:
             (plan.new_id.as_str().to_owned(), Change::Created)
         }
     };
+    if let Some(policy) = &plan.policy {
+        let stored: Option<String> = sqlx::query_scalar("SELECT policy FROM tenants WHERE id = ?").bind(&id).fetch_one(&mut **tx).await?;
+        let current: gatehouse_policy::DomainPolicy = policy_from("tenants.policy", stored)?;
+        if current != *policy {
+            let json = serde_json::to_string(policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query("UPDATE tenants SET policy = ? WHERE id = ?").bind(json).bind(&id).execute(&mut **tx).await?;
+            if matches!(change, Change::Unchanged) {
+                change = Change::Updated;
+            }
+        }
+    }
     for domain in &plan.domains {
         let owner: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = ?")
             .bind(domain.as_str())
@@ -86,6 +97,7 @@ async fn upsert_user(tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, plan: &U
         .bind(now)
         .execute(&mut **tx)
         .await?;
+        import_factors(tx, plan.new_id.as_str(), plan, now).await?;
         return Ok(Change::Created);
     };
     let current = user_from_row(&row)?;
@@ -93,8 +105,9 @@ async fn upsert_user(tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, plan: &U
         return Err(StoreError::Conflict(format!("user `{}` belongs to another tenant", plan.email)));
     }
     let password_hash = plan.password_hash.clone().or(current.password_hash.clone());
+    let factors_added = import_factors(tx, current.id.as_str(), plan, now).await?;
     if current.name == plan.name && current.roles == plan.roles && current.password_hash == password_hash && current.email == plan.email {
-        return Ok(Change::Unchanged);
+        return Ok(if factors_added { Change::Updated } else { Change::Unchanged });
     }
     sqlx::query("UPDATE users SET email = ?, name = ?, password_hash = ?, roles = ?, updated_at = ? WHERE id = ?")
         .bind(plan.email.as_str())
@@ -108,9 +121,42 @@ async fn upsert_user(tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, plan: &U
     Ok(Change::Updated)
 }
 
+/// Enrols an imported TOTP secret or phone number unless the user already has that factor;
+/// returns whether anything was added.
+async fn import_factors(tx: &mut Transaction<'_, Sqlite>, user_id: &str, plan: &UserPlan, now: i64) -> StoreResult<bool> {
+    let wanted = [
+        (FactorKind::Totp, plan.totp_secret.clone(), "Authenticator app (imported)"),
+        (FactorKind::Sms, plan.phone.as_ref().map(|p| p.as_str().as_bytes().to_vec()), "Phone (imported)"),
+    ];
+    let mut added = false;
+    for ((kind, secret, label), new_id) in wanted.into_iter().zip(&plan.new_factor_ids) {
+        let Some(secret) = secret else { continue };
+        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE user_id = ? AND kind = ? AND secret = ?")
+            .bind(user_id)
+            .bind(kind.as_str())
+            .bind(&secret)
+            .fetch_one(&mut **tx)
+            .await?;
+        if exists == 0 {
+            sqlx::query("INSERT INTO factors (id, user_id, kind, label, secret, created_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(new_id.as_str())
+                .bind(user_id)
+                .bind(kind.as_str())
+                .bind(label)
+                .bind(&secret)
+                .bind(now)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            added = true;
+        }
+    }
+    Ok(added)
+}
+
 async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i64) -> StoreResult<Change> {
     let row = sqlx::query(
-        "SELECT client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg FROM clients WHERE client_id = ?",
+        "SELECT client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy FROM clients WHERE client_id = ?",
     )
     .bind(client.client_id.as_str())
     .fetch_optional(&mut **tx)
@@ -122,11 +168,11 @@ async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i
         None => Change::Created,
     };
     sqlx::query(
-        "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_digest = excluded.secret_digest, \
          redirect_uris = excluded.redirect_uris, post_logout_redirect_uris = excluded.post_logout_redirect_uris, \
-         grant_types = excluded.grant_types, id_token_alg = excluded.id_token_alg, updated_at = excluded.updated_at",
+         grant_types = excluded.grant_types, id_token_alg = excluded.id_token_alg, policy = excluded.policy, updated_at = excluded.updated_at",
     )
     .bind(client.client_id.as_str())
     .bind(&client.name)
@@ -135,6 +181,7 @@ async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i
     .bind(uris(&client.post_logout_redirect_uris))
     .bind(grants)
     .bind(client.id_token_signed_response_alg.as_str())
+    .bind(serde_json::to_string(&client.policy).map_err(|e| StoreError::Corrupt(e.to_string()))?)
     .bind(now)
     .bind(now)
     .execute(&mut **tx)

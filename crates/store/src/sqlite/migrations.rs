@@ -12,6 +12,8 @@ use crate::StoreResult;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../migrations/0001_initial.sql")),
     (2, "key activation", include_str!("../../migrations/0002_key_activation.sql")),
+    (3, "second factors", include_str!("../../migrations/0003_second_factors.sql")),
+    (4, "policies, devices and sign-in history", include_str!("../../migrations/0004_policies_devices_history.sql")),
 ];
 
 #[derive(Debug)]

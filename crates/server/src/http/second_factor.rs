@@ -1,0 +1,181 @@
+//! The second-factor step of sign-in (`/login/factor`): after the password, when the policy
+//! asks for 2FA, the user presents one of the enrolled methods it allows — an authenticator
+//! app code, a text-message code, or a recovery code. Wrong codes are counted per user and
+//! throttled; a replayed code is refused and the user told.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use gatehouse_core::authorize::AuthorizationRequest;
+use gatehouse_core::model::User;
+use gatehouse_core::params::Params;
+use gatehouse_core::{Factor, FactorKind, FactorSecret};
+use gatehouse_policy::Method;
+use gatehouse_store::PendingAuthorization;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use super::authorize;
+use super::login::{LoginQuery, check_csrf, expired, pending_for_browser};
+use super::respond::see_other;
+use super::security::{CSP_BASE, form_target};
+use crate::error::PageError;
+use crate::mfa::{self, MfaError};
+use crate::pages::FactorPage;
+use crate::signin::complete::{Proof, finish};
+use crate::signin::progress::Progress;
+use crate::state::{AppState, now};
+
+/// A parked request in the second-factor step or the enrollment wizard, checked to belong to
+/// this browser.
+pub struct Step {
+    pub pending: PendingAuthorization,
+    pub progress: Progress,
+    pub request: AuthorizationRequest,
+    pub user: Arc<User>,
+}
+
+pub async fn load_step(state: &AppState, headers: &HeaderMap, request_id: &str, now: OffsetDateTime) -> Result<Step, PageError> {
+    let pending = pending_for_browser(state, headers, request_id, now).await?;
+    let progress = Progress::decode(pending.progress.as_deref()).ok_or_else(expired)?;
+    let request = authorize::parse(state, &pending.request).map_err(|_| expired())?;
+    let user_id = gatehouse_core::ids::UserId::new(progress.user_id.clone());
+    let user = state.user(&user_id).await?.ok_or_else(expired)?;
+    Ok(Step { pending, progress, request, user })
+}
+
+/// Renders a flow page with a CSP that lets its final POST redirect to the application.
+pub fn flow_page(step: &Step, html: String, status: StatusCode) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    let csp = format!("{CSP_BASE}; form-action {}", form_target(step.request.redirect_uri.as_str()));
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+/// The HTTP status and message for a failed second factor; throttling carries `Retry-After`.
+pub fn failure(error: &MfaError) -> (StatusCode, Option<i64>, String) {
+    match error {
+        MfaError::Throttled { retry_after } => (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after), error.to_string()),
+        MfaError::WrongCode { tries_left: Some(left) } => (StatusCode::OK, None, format!("The code is not correct. {left} tries left for this code.")),
+        MfaError::Store(_) | MfaError::Crypto(_) => (StatusCode::SERVICE_UNAVAILABLE, None, "Something went wrong on our side; try again.".into()),
+        other => (StatusCode::OK, None, other.to_string()),
+    }
+}
+
+fn sms_factor(factors: &[Factor]) -> Option<&Factor> {
+    factors.iter().find(|f| f.kind == FactorKind::Sms && f.is_confirmed())
+}
+
+/// The last digits of a phone number, so the user recognises it without it being shown.
+fn masked(factor: &Factor) -> String {
+    match &factor.secret {
+        FactorSecret::Sms { phone } => {
+            let digits: String = phone.as_str().chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
+            format!("your phone ending in {digits}")
+        }
+        _ => String::new(),
+    }
+}
+
+async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+    let client = state.client(&step.request.client_id).ok_or_else(expired)?;
+    let factors = state.store.factors(&step.user.id).await?;
+    let sms = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms));
+    let page = FactorPage {
+        title: "Two-step verification",
+        client_name: &client.name,
+        request_id: &step.pending.id,
+        csrf_token: &step.pending.csrf_token,
+        totp: step.progress.offers(Method::Totp),
+        sms_to: sms.map(masked),
+        sms_sent: step.progress.sms_challenge.is_some(),
+        recovery: step.progress.offers(Method::RecoveryCode),
+        webauthn: step.progress.offers(Method::SecurityKey) || step.progress.offers(Method::Passkey),
+        message,
+        error,
+    };
+    Ok(flow_page(step, page.render()?, status))
+}
+
+async fn render_failure(state: &AppState, step: &Step, error: &MfaError) -> Result<Response, PageError> {
+    let (status, retry_after, message) = failure(error);
+    let mut response = render(state, step, None, Some(&message), status).await?;
+    with_retry_after(&mut response, retry_after);
+    Ok(response)
+}
+
+pub fn with_retry_after(response: &mut Response, retry_after: Option<i64>) {
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+}
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
+    let step = load_step(&state, &headers, &query.request, now()).await?;
+    if step.progress.enroll {
+        return Ok(see_other(&format!("/login/enroll?request={}", step.pending.id)));
+    }
+    render(&state, &step, None, None, StatusCode::OK).await
+}
+
+/// Verifies a code: `method` is `totp`, `sms` or `recovery_code`.
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let now = now();
+    let form = Params::parse(&body).map_err(|_| expired())?;
+    let step = load_step(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.pending)?;
+    if step.progress.enroll {
+        return Err(expired());
+    }
+    let code = form.get("code").unwrap_or_default();
+    let method = form.get("method").and_then(Method::parse).filter(|m| step.progress.offers(*m));
+    let result = match method {
+        Some(Method::Totp) => {
+            let factors = state.store.factors(&step.user.id).await?;
+            mfa::totp::verify(&state, &step.user, &factors, code, now).await.map(|_| "otp")
+        }
+        Some(Method::Sms) => match &step.progress.sms_challenge {
+            Some(challenge) => mfa::sms::check_code(&state, &step.user, challenge, code, now).await.map(|_| "sms"),
+            None => Err(MfaError::Expired),
+        },
+        Some(Method::RecoveryCode) => mfa::recovery::redeem(&state, &step.user, code, now).await.map(|_| "otp"),
+        _ => Err(MfaError::NotAllowed),
+    };
+    match result {
+        Ok(amr) => {
+            let first = step.progress.amr.first().map_or("pwd", String::as_str);
+            let proof = Proof::with_second_factor(first, amr, step.progress.level);
+            tracing::info!(user = %step.user.id, method = method.map_or("", Method::as_str), "second factor accepted");
+            finish(&state, &headers, &step.pending, &step.request, &step.user, proof, now).await
+        }
+        Err(error) => render_failure(&state, &step, &error).await,
+    }
+}
+
+/// Sends a text-message code to the user's verified number.
+pub async fn send_sms(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let now = now();
+    let form = Params::parse(&body).map_err(|_| expired())?;
+    let step = load_step(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.pending)?;
+    let factors = state.store.factors(&step.user.id).await?;
+    let Some(factor) = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms) && !step.progress.enroll) else {
+        return render(&state, &step, None, Some(&MfaError::NotAllowed.to_string()), StatusCode::OK).await;
+    };
+    match mfa::sms::send_sign_in_code(&state, &step.user, factor, now).await {
+        Ok(challenge) => {
+            let progress = Progress { sms_challenge: Some(challenge), ..step.progress.clone() };
+            if !state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &progress.encode()).await? {
+                return Err(expired());
+            }
+            let step = Step { progress, pending: PendingAuthorization { progress: None, ..step.pending }, ..step };
+            let message = format!("We sent a code to {}.", masked(factor));
+            render(&state, &step, Some(&message), None, StatusCode::OK).await
+        }
+        Err(error) => render_failure(&state, &step, &error).await,
+    }
+}

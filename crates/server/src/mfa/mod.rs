@@ -1,0 +1,104 @@
+//! Second factors: enrolling and verifying TOTP, SMS codes, WebAuthn credentials and recovery
+//! codes, with throttling of wrong codes and notices to the user. Used by the sign-in flow, the
+//! enrolment wizard and the self-service API alike, so every path enforces the same rules.
+
+pub mod qr;
+pub mod recovery;
+pub mod sms;
+pub mod totp;
+pub mod webauthn;
+
+use gatehouse_core::model::User;
+use gatehouse_crypto::CryptoError;
+use gatehouse_store::StoreError;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use crate::delivery::{DeliveryError, Notification, NotificationKind, Notifier, SmsSender};
+use crate::rate_limit::SECOND_FACTOR;
+use crate::state::AppState;
+
+pub use webauthn::WebAuthnService;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    #[error("the code is not correct")]
+    WrongCode { tries_left: Option<u32> },
+    #[error("this code was already used")]
+    Reused,
+    #[error("the code has expired or was already used; ask for a new one")]
+    Expired,
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    Throttled { retry_after: i64 },
+    #[error("no such second factor")]
+    UnknownFactor,
+    #[error("no second factor of this kind is set up")]
+    NotEnrolled,
+    #[error("your organisation does not allow this method")]
+    NotAllowed,
+    #[error("this is not a WebAuthn method")]
+    NotWebAuthn,
+    #[error("security keys and passkeys need Gatehouse to run on a domain name")]
+    WebAuthnUnavailable,
+    #[error("this authenticator is not registered")]
+    UnknownCredential,
+    #[error("this authenticator is already registered")]
+    AlreadyRegistered,
+    #[error("the authenticator's signature counter went backwards: it may have been cloned")]
+    ClonedAuthenticator,
+    #[error("the security key or passkey check failed: {0}")]
+    WebAuthn(String),
+    #[error("the text message could not be sent; try again later")]
+    SmsUnavailable(#[source] DeliveryError),
+    #[error("QR code: {0}")]
+    Qr(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl MfaError {
+    /// Failures a person (or an attacker) caused by presenting something wrong: these count
+    /// toward throttling.
+    pub fn counts_as_failure(&self) -> bool {
+        matches!(self, Self::WrongCode { .. } | Self::Reused | Self::Expired | Self::UnknownCredential | Self::ClonedAuthenticator | Self::WebAuthn(_))
+    }
+}
+
+/// The services second factors need from outside: WebAuthn (when the issuer allows it), the
+/// SMS sender and the notifier.
+pub struct MfaServices {
+    pub webauthn: Option<WebAuthnService>,
+    pub sms: Arc<dyn SmsSender>,
+    pub notifier: Arc<dyn Notifier>,
+    /// The label authenticator apps show (the issuer's host).
+    pub totp_issuer: String,
+}
+
+/// Refuses a user who has failed second factors too often recently.
+pub fn check_throttle(state: &AppState, user: &User, now: OffsetDateTime) -> Result<(), MfaError> {
+    match state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now) {
+        Some(retry_after) => Err(MfaError::Throttled { retry_after }),
+        None => Ok(()),
+    }
+}
+
+/// Counts a failed second factor; the user hears about it when the account locks.
+pub fn record_failure(state: &AppState, user: &User, now: OffsetDateTime) {
+    state.factor_limiter.record_failure(user.id.as_str(), SECOND_FACTOR, now);
+    if state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now).is_some() {
+        notify(state, user, NotificationKind::SecondFactorLocked { minutes: SECOND_FACTOR.window.whole_minutes() }, now);
+    }
+}
+
+/// Sends a notice to the user without waiting for it; failures are logged, never shown.
+pub fn notify(state: &AppState, user: &User, kind: NotificationKind, now: OffsetDateTime) {
+    let notification = Notification { user_id: user.id.clone(), to: user.email.as_str().to_owned(), kind, at: now.unix_timestamp() };
+    let notifier = Arc::clone(&state.mfa.notifier);
+    tokio::spawn(async move {
+        if let Err(e) = notifier.notify(&notification).await {
+            tracing::warn!(error = %e, user = %notification.user_id, "notifying the user failed");
+        }
+    });
+}

@@ -1,0 +1,113 @@
+//! Text-message codes: 6 digits, valid 5 minutes, single use, at most 5 tries each, only to a
+//! verified number (or, once, to the number being verified). Sending is throttled per user:
+//! one message per 30 seconds, 5 per hour. SMS is a restricted authenticator (NIST SP
+//! 800-63B §5.1.3.3): policies may refuse it, and it never meets phishing-resistant levels.
+
+use gatehouse_core::ids::FactorId;
+use gatehouse_core::model::User;
+use gatehouse_core::{Factor, FactorKind, FactorSecret, PhoneNumber};
+use gatehouse_store::{SmsChallenge, SmsCheck};
+use time::{Duration, OffsetDateTime};
+
+use super::{MfaError, check_throttle, notify, record_failure};
+use crate::delivery::NotificationKind;
+use crate::state::AppState;
+
+pub const CODE_LIFETIME: Duration = Duration::minutes(5);
+pub const MAX_TRIES: u32 = 5;
+const RESEND_INTERVAL: Duration = Duration::seconds(30);
+const PER_HOUR: u32 = 5;
+
+fn digest(state: &AppState, challenge_id: &str, code: &str) -> Vec<u8> {
+    // Bound to the challenge: a code is worth nothing with another challenge id.
+    state.digester.digest(&format!("sms:{challenge_id}:{}", code.trim()))
+}
+
+async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &PhoneNumber, now: OffsetDateTime) -> Result<String, MfaError> {
+    if state.store.sms_challenges_since(&user.id, now - RESEND_INTERVAL).await? > 0 {
+        return Err(MfaError::Throttled { retry_after: RESEND_INTERVAL.whole_seconds() });
+    }
+    if state.store.sms_challenges_since(&user.id, now - Duration::hours(1)).await? >= PER_HOUR {
+        return Err(MfaError::Throttled { retry_after: 3600 });
+    }
+    let id = gatehouse_crypto::random::id()?;
+    let code = gatehouse_crypto::otp::numeric_code(6)?;
+    let challenge = SmsChallenge {
+        id: id.clone(),
+        user_id: user.id.clone(),
+        factor_id: factor_id.clone(),
+        digest: digest(state, &id, &code),
+        created_at: now,
+        expires_at: now + CODE_LIFETIME,
+        attempts: 0,
+        used_at: None,
+    };
+    state.store.create_sms_challenge(&challenge).await?;
+    // The last line is the WebOTP format, so phones can offer the code for this site.
+    let text = format!("Your Gatehouse code is {code}. It expires in 5 minutes.\n\n@{} #{code}", state.mfa.totp_issuer);
+    state.mfa.sms.send(&id, phone, &text, now.unix_timestamp()).await.map_err(MfaError::SmsUnavailable)?;
+    Ok(id)
+}
+
+/// Creates an unconfirmed SMS factor and sends a code to the number to verify it.
+pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &str, now: OffsetDateTime) -> Result<(Factor, String), MfaError> {
+    let factor = Factor {
+        id: FactorId::new(gatehouse_crypto::random::id()?),
+        user_id: user.id.clone(),
+        kind: FactorKind::Sms,
+        label: label.to_owned(),
+        secret: FactorSecret::Sms { phone: phone.clone() },
+        created_at: now,
+        confirmed_at: None,
+        last_used_at: None,
+    };
+    state.store.add_factor(&factor).await?;
+    let challenge = send(state, user, &factor.id, &phone, now).await?;
+    Ok((factor, challenge))
+}
+
+/// Sends a sign-in code to a confirmed SMS factor.
+pub async fn send_sign_in_code(state: &AppState, user: &User, factor: &Factor, now: OffsetDateTime) -> Result<String, MfaError> {
+    check_throttle(state, user, now)?;
+    match &factor.secret {
+        FactorSecret::Sms { phone } if factor.is_confirmed() && factor.user_id == user.id => send(state, user, &factor.id, phone, now).await,
+        _ => Err(MfaError::UnknownFactor),
+    }
+}
+
+/// Checks a code for a challenge this user was sent; returns the factor it was sent to.
+pub async fn check_code(state: &AppState, user: &User, challenge_id: &str, code: &str, now: OffsetDateTime) -> Result<FactorId, MfaError> {
+    check_throttle(state, user, now)?;
+    let challenge = state.store.sms_challenge(challenge_id).await?.filter(|c| c.user_id == user.id).ok_or(MfaError::Expired)?;
+    let well_formed = code.trim().len() == 6 && code.trim().bytes().all(|b| b.is_ascii_digit());
+    let outcome = if well_formed {
+        state.store.check_sms_challenge(challenge_id, &digest(state, challenge_id, code), MAX_TRIES, now).await?
+    } else {
+        SmsCheck::Wrong { tries_left: MAX_TRIES.saturating_sub(challenge.attempts) }
+    };
+    match outcome {
+        SmsCheck::Accepted => {
+            state.store.touch_factor(&challenge.factor_id, now).await?;
+            Ok(challenge.factor_id)
+        }
+        SmsCheck::Wrong { tries_left } => {
+            record_failure(state, user, now);
+            Err(MfaError::WrongCode { tries_left: Some(tries_left) })
+        }
+        SmsCheck::Unusable => {
+            record_failure(state, user, now);
+            Err(MfaError::Expired)
+        }
+    }
+}
+
+/// Activates an enrolling SMS factor once its code came back.
+pub async fn confirm(state: &AppState, user: &User, factor_id: &FactorId, challenge_id: &str, code: &str, now: OffsetDateTime) -> Result<(), MfaError> {
+    let sent_to = check_code(state, user, challenge_id, code, now).await?;
+    if sent_to != *factor_id || !state.store.confirm_factor(&user.id, factor_id, now).await? {
+        return Err(MfaError::UnknownFactor);
+    }
+    let label = state.store.factor(factor_id).await?.map(|f| f.label).unwrap_or_default();
+    notify(state, user, NotificationKind::FactorAdded { factor: factor_id.to_string(), label }, now);
+    Ok(())
+}

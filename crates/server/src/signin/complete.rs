@@ -1,0 +1,114 @@
+//! Answering a parked authorization request once the user met every requirement: the SSO
+//! session is created (or refreshed with the new authentication), the grant and code are
+//! written with the answered request's removal in one transaction, and the browser goes back
+//! to the application.
+
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use gatehouse_core::authorize::AuthorizationRequest;
+use gatehouse_core::ids::SessionId;
+use gatehouse_core::model::User;
+use gatehouse_policy::AuthLevel;
+use gatehouse_store::{PendingAuthorization, SessionRecord, SessionWrite, SignInCompletion, StoreError};
+use time::OffsetDateTime;
+
+use crate::error::PageError;
+use crate::http::{authorize, cookies};
+use crate::state::AppState;
+
+/// What the user proved in this sign-in.
+pub struct Proof {
+    pub level: AuthLevel,
+    /// RFC 8176 method references, in the order presented (`pwd`, `otp`, `mfa`...).
+    pub amr: Vec<String>,
+}
+
+impl Proof {
+    /// A password alone.
+    pub fn password() -> Self {
+        Self { level: AuthLevel::Password, amr: vec![gatehouse_core::claims::AMR_PASSWORD.to_owned()] }
+    }
+
+    /// The first factor's method plus a second factor's `method`, reaching `level`. Two proofs
+    /// over one channel never make two factors: the same method twice stays one factor.
+    pub fn with_second_factor(first: &str, method: &str, level: AuthLevel) -> Self {
+        if first == method {
+            return Self { level: AuthLevel::Password, amr: vec![first.to_owned()] };
+        }
+        Self { level, amr: vec![first.to_owned(), method.to_owned(), "mfa".to_owned()] }
+    }
+}
+
+/// Writes the session and the code, and redirects to the client.
+pub async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingAuthorization,
+    request: &AuthorizationRequest,
+    user: &User,
+    proof: Proof,
+    now: OffsetDateTime,
+) -> Result<Response, PageError> {
+    let acr = proof.level.acr().to_owned();
+    let amr = proof.amr;
+    let existing = cookies::current_session(state, headers, now).await?;
+    let secure = state.config.secure_cookies();
+    let (session, write, ended_session, cookie) = match existing {
+        Some(session) if session.user_id == user.id => {
+            let write = SessionWrite::Reauthenticate { id: session.id.clone(), auth_time: now, acr: acr.clone(), amr: amr.clone() };
+            (SessionRecord { auth_time: now, last_seen_at: now, acr, amr, ..session }, write, None, None)
+        }
+        other => {
+            let secret = gatehouse_crypto::random::token()?;
+            let session = SessionRecord {
+                id: SessionId::new(gatehouse_crypto::random::id()?),
+                secret_digest: state.digester.digest(&secret),
+                user_id: user.id.clone(),
+                created_at: now,
+                last_seen_at: now,
+                auth_time: now,
+                acr,
+                amr,
+                ended_at: None,
+            };
+            let cookie = cookies::set(cookies::session_cookie_name(secure), &secret, secure, None);
+            (session.clone(), SessionWrite::Create(session), other.map(|s| s.id), Some(cookie))
+        }
+    };
+    let issued = authorize::new_code(state, request, &session, now)?;
+    let completion = SignInCompletion { ended_session, session: write, pending_id: pending.id.clone(), grant: issued.grant, code: issued.record };
+    let revoked = match state.store.complete_sign_in(&completion, now).await {
+        Err(StoreError::Conflict(_)) => {
+            return Err(PageError::bad_request(
+                "Signed out meanwhile",
+                "You were signed out in another window while signing in. Return to the application and sign in again.",
+            ));
+        }
+        other => other?,
+    };
+    for grant in revoked {
+        state.revocations.revoke_grant(grant);
+    }
+    tracing::info!(user = %user.id, session = %session.id, acr = %session.acr, "sign-in succeeded");
+    let mut response = authorize::code_response(state, request, issued.code)?;
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_factor_adds_mfa_only_over_a_new_channel() {
+        let pwd = Proof::password();
+        assert_eq!((pwd.level, pwd.amr.clone()), (AuthLevel::Password, vec!["pwd".to_owned()]));
+        let totp = Proof::with_second_factor("pwd", "otp", AuthLevel::Mfa);
+        assert_eq!(totp.amr, ["pwd", "otp", "mfa"]);
+        assert_eq!(totp.level, AuthLevel::Mfa);
+        let same = Proof::with_second_factor("otp", "otp", AuthLevel::Mfa);
+        assert_eq!((same.level, same.amr), (AuthLevel::Password, vec!["otp".to_owned()]));
+    }
+}

@@ -1,0 +1,74 @@
+//! Acting on a policy verdict once the first factor is known: answer the request, send the
+//! browser to the second-factor step or the enrollment wizard, or refuse with the OIDC error.
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use gatehouse_core::authorize::AuthorizationRequest;
+use gatehouse_core::model::User;
+use gatehouse_core::{OAuthError, OAuthErrorCode};
+use gatehouse_policy::Outcome;
+use gatehouse_store::PendingAuthorization;
+use time::OffsetDateTime;
+
+use super::complete::{Proof, finish};
+use super::policy::Verdict;
+use super::progress::Progress;
+use crate::error::PageError;
+use crate::http::respond::{authorization_error, see_other};
+use crate::state::AppState;
+
+/// The progress a verdict that asks for more starts from, and the page that asks; `None` when
+/// the verdict asks nothing more or refuses.
+pub fn progress_for(verdict: &Verdict, user: &User, first: &Proof, auth_time: OffsetDateTime) -> Option<(Progress, &'static str)> {
+    let (level, methods, enroll, page) = match verdict.outcome {
+        Outcome::SecondFactor { level, methods } => (level, methods, false, "/login/factor"),
+        Outcome::Enroll { level, methods } => (level, methods, true, "/login/enroll"),
+        Outcome::NoPrompt | Outcome::Deny { .. } => return None,
+    };
+    let progress = Progress {
+        user_id: user.id.as_str().to_owned(),
+        amr: first.amr.clone(),
+        auth_time: auth_time.unix_timestamp(),
+        level,
+        methods: methods.iter().map(|m| m.as_str().to_owned()).collect(),
+        enroll,
+        sms_challenge: None,
+        enrolling_factor: None,
+        enrolled: false,
+        decision: verdict.record.clone(),
+    };
+    Some((progress, page))
+}
+
+/// The error sent to the client when no allowed method can meet what the request needs.
+pub fn refusal(state: &AppState, request: &AuthorizationRequest) -> Result<Response, PageError> {
+    let error = OAuthError::new(
+        OAuthErrorCode::UnmetAuthenticationRequirements,
+        "no second factor allowed for this account can meet the authentication this request requires",
+    );
+    authorization_error(state, request.redirect_uri.as_str(), request.response_mode, &error, request.state.as_deref())
+}
+
+/// After the password: answer, ask for more, or refuse.
+pub async fn after_first_factor(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingAuthorization,
+    request: &AuthorizationRequest,
+    user: &User,
+    verdict: &Verdict,
+    now: OffsetDateTime,
+) -> Result<Response, PageError> {
+    let first = Proof::password();
+    if let Outcome::Deny { .. } = verdict.outcome {
+        state.store.delete_pending(&pending.id).await?;
+        return refusal(state, request);
+    }
+    let Some((progress, page)) = progress_for(verdict, user, &first, now) else {
+        return finish(state, headers, pending, request, user, first, now).await;
+    };
+    if !state.store.update_pending_progress(&pending.id, pending.progress.as_deref(), &progress.encode()).await? {
+        return Err(PageError::bad_request("This sign-in page has expired", "The sign-in continued in another window. Return to the application and start again."));
+    }
+    Ok(see_other(&format!("{page}?request={}", pending.id)))
+}

@@ -1,0 +1,82 @@
+//! How far a parked sign-in got, stored as JSON in `PendingAuthorization::progress`.
+//!
+//! Written once the first factor passed (or an SSO session stood in for it) and replaced by
+//! compare-and-set at each later step, so two tabs racing on one request cannot both advance it.
+
+use gatehouse_policy::{AuthLevel, Method, MethodSet};
+use serde::{Deserialize, Serialize};
+
+/// The state of the second-factor step or the enrollment wizard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Who passed the first factor.
+    pub user_id: String,
+    /// Methods already proved (RFC 8176 values: `pwd`, ...).
+    pub amr: Vec<String>,
+    /// When the first factor was proved (unix seconds).
+    pub auth_time: i64,
+    /// The level the second factor must reach.
+    pub level: AuthLevel,
+    /// What the user may present (or, enrolling, enroll in), as method names.
+    pub methods: Vec<String>,
+    /// True in the enrollment wizard: the user has no usable factor yet.
+    pub enroll: bool,
+    /// The SMS challenge last sent for this sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_challenge: Option<String>,
+    /// The factor being enrolled in the wizard (unconfirmed until its first code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolling_factor: Option<String>,
+    /// The wizard's factor is confirmed; what is left is to show recovery codes and continue.
+    #[serde(default)]
+    pub enrolled: bool,
+    /// The policy decision, as recorded with the sign-in.
+    pub decision: serde_json::Value,
+}
+
+impl Progress {
+    pub fn method_set(&self) -> MethodSet {
+        self.methods.iter().filter_map(|m| Method::parse(m)).collect()
+    }
+
+    pub fn offers(&self, method: Method) -> bool {
+        self.method_set().contains(method)
+    }
+
+    pub fn encode(&self) -> String {
+        // Serialising plain strings, numbers and a JSON value cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn decode(raw: Option<&str>) -> Option<Self> {
+        serde_json::from_str(raw?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_reads_methods() {
+        let progress = Progress {
+            user_id: "u1".into(),
+            amr: vec!["pwd".into()],
+            auth_time: 1_700_000_000,
+            level: AuthLevel::Mfa,
+            methods: vec!["totp".into(), "recovery_code".into(), "bogus".into()],
+            enroll: false,
+            sms_challenge: None,
+            enrolling_factor: None,
+            enrolled: false,
+            decision: serde_json::json!({ "winning_rule": { "code": "domain_required" } }),
+        };
+        let decoded = Progress::decode(Some(&progress.encode())).unwrap();
+        assert_eq!(decoded, progress);
+        assert!(decoded.offers(Method::Totp) && decoded.offers(Method::RecoveryCode));
+        assert!(!decoded.offers(Method::Sms));
+        assert_eq!(decoded.method_set().len(), 2, "unknown names are ignored");
+        assert_eq!(Progress::decode(None), None);
+        assert_eq!(Progress::decode(Some("{not json")), None);
+    }
+}
