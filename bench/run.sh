@@ -67,7 +67,7 @@ wait_http "http://127.0.0.1:$gh_port/healthz" "gatehouse"
 startup_ms=$(( $(now_ms) - start ))
 sleep 1
 idle_rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$gh_pid/status")
-ready_line=$(head -1 "$work/gh.log")
+ready_line=$(grep -m1 "ready in" "$work/gh.log" || true)
 
 # A user's access token through the real browser flow (curl with a cookie jar).
 jar="$work/cookies"

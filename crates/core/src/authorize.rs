@@ -164,7 +164,8 @@ pub fn parse_authorization_request<'c>(
     }
     let scopes = Scopes::parse(params.get("scope").unwrap_or_default())
         .ok_or_else(|| redirect(OAuthError::new(OAuthErrorCode::InvalidScope, "scope contains invalid characters")))?
-        .retain_known(&SUPPORTED_SCOPES);
+        // The application's own sensitive scopes are kept: they are what a step-up is about.
+        .retain_known(|s| SUPPORTED_SCOPES.contains(&s) || client.policy.step_up_level(s).is_some());
     if scopes.is_empty() {
         return Err(redirect(OAuthError::new(OAuthErrorCode::InvalidScope, "scope must include openid")));
     }

@@ -33,9 +33,9 @@ impl Scopes {
     pub fn is_subset_of(&self, other: &Scopes) -> bool {
         self.0.iter().all(|s| other.contains(s))
     }
-    /// Keeps only the scopes this provider knows.
-    pub fn retain_known(&self, known: &[&str]) -> Scopes {
-        Scopes(self.0.iter().filter(|s| known.contains(&s.as_str())).cloned().collect())
+    /// Keeps only the scopes `known` accepts (those this provider or the client defines).
+    pub fn retain_known(&self, known: impl Fn(&str) -> bool) -> Scopes {
+        Scopes(self.0.iter().filter(|s| known(s)).cloned().collect())
     }
 }
 

@@ -53,6 +53,8 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     config.demo = args.demo.or(file.demo).unwrap_or(false);
     config.password = args.password.resolve(&file.password);
     (config.sessions, config.tokens) = args.lifetimes.resolve(&file.sessions, &file.tokens)?;
+    config.sms = args.sms.resolve(&file.sms)?;
+    config.outbox_dir = data_dir.path().join("outbox");
 
     let import_file = args.import.or(file.import.clone());
     let mut demo_credentials = None;

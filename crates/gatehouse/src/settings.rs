@@ -47,6 +47,51 @@ pub struct ServeArgs {
     pub password: PasswordArgs,
     #[command(flatten)]
     pub lifetimes: LifetimeArgs,
+    #[command(flatten)]
+    pub sms: SmsArgs,
+}
+
+/// Where text-message codes go: by default appended to `DATA_DIR/outbox/sms.jsonl`
+/// (development); with a webhook URL, posted as HMAC-signed JSON to your SMS gateway.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Text messages")]
+pub struct SmsArgs {
+    /// Gateway URL that receives `{"id","to","text","at"}` as signed JSON.
+    #[arg(long, env = "GATEHOUSE_SMS__WEBHOOK_URL", requires = "sms_webhook_secret_file")]
+    pub sms_webhook_url: Option<String>,
+    /// File holding the webhook's HMAC-SHA256 key (at least 32 bytes).
+    #[arg(long, env = "GATEHOUSE_SMS__WEBHOOK_SECRET_FILE")]
+    pub sms_webhook_secret_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileSms {
+    pub webhook_url: Option<String>,
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+impl SmsArgs {
+    pub fn resolve(&self, file: &FileSms) -> Result<gatehouse_server::SmsSettings> {
+        let url = self.sms_webhook_url.clone().or(file.webhook_url.clone());
+        let secret_file = self.sms_webhook_secret_file.clone().or(file.webhook_secret_file.clone());
+        match (url, secret_file) {
+            (None, None) => Ok(gatehouse_server::SmsSettings::Outbox),
+            (Some(url), Some(secret_file)) => {
+                let url = url::Url::parse(&url).with_context(|| format!("sms.webhook_url `{url}` is not a URL"))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    anyhow::bail!("sms.webhook_url must be an http(s) URL");
+                }
+                let secret = std::fs::read(&secret_file).with_context(|| format!("cannot read sms.webhook_secret_file {}", secret_file.display()))?;
+                let secret = secret.trim_ascii().to_vec();
+                if secret.len() < 32 {
+                    anyhow::bail!("sms.webhook_secret_file must hold at least 32 bytes");
+                }
+                Ok(gatehouse_server::SmsSettings::Webhook { url, secret })
+            }
+            _ => anyhow::bail!("sms.webhook_url and sms.webhook_secret_file go together"),
+        }
+    }
 }
 
 /// Session and token lifetimes (defaults: 30 min idle and 10 h absolute sessions; 60 s codes;
@@ -95,6 +140,8 @@ pub struct FileSettings {
     pub sessions: FileSessions,
     #[serde(default)]
     pub tokens: FileTokens,
+    #[serde(default)]
+    pub sms: FileSms,
 }
 
 #[derive(Deserialize, Debug)]
@@ -205,6 +252,32 @@ mod tests {
         let flags = PasswordArgs { password_memory_kib: Some(64), ..Default::default() };
         let p = flags.resolve(&file);
         assert_eq!((p.memory_kib, p.iterations, p.parallelism), (64, 3, 1));
+    }
+
+    #[test]
+    fn sms_sender_defaults_to_the_outbox_and_checks_the_webhook() {
+        assert!(matches!(SmsArgs::default().resolve(&FileSms::default()).unwrap(), gatehouse_server::SmsSettings::Outbox));
+        let half = FileSms { webhook_url: Some("https://sms.example/hook".into()), webhook_secret_file: None };
+        assert!(SmsArgs::default().resolve(&half).unwrap_err().to_string().contains("go together"));
+        let dir = std::env::temp_dir().join(format!("gatehouse-sms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let short = dir.join("short");
+        std::fs::write(&short, "too short").unwrap();
+        let file = FileSms { webhook_url: Some("https://sms.example/hook".into()), webhook_secret_file: Some(short) };
+        assert!(SmsArgs::default().resolve(&file).unwrap_err().to_string().contains("at least 32 bytes"));
+        let good = dir.join("good");
+        std::fs::write(&good, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let flags = SmsArgs { sms_webhook_url: Some("ftp://x".into()), sms_webhook_secret_file: Some(good.clone()) };
+        assert!(flags.resolve(&FileSms::default()).is_err(), "not http(s)");
+        let flags = SmsArgs { sms_webhook_url: Some("https://sms.example/hook".into()), sms_webhook_secret_file: Some(good) };
+        match flags.resolve(&FileSms::default()).unwrap() {
+            gatehouse_server::SmsSettings::Webhook { url, secret } => {
+                assert_eq!(url.as_str(), "https://sms.example/hook");
+                assert_eq!(secret.len(), 32, "surrounding white space is trimmed");
+            }
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

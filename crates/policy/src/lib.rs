@@ -30,6 +30,8 @@ pub mod method;
 pub mod reason;
 pub mod risk;
 pub mod step_up;
+#[cfg(test)]
+mod testing;
 
 pub use app::{AppPolicy, AppTwoFactor};
 pub use cidr::{Cidr, CidrError};

@@ -36,13 +36,22 @@ impl Default for TokenLifetimes {
     }
 }
 
-/// Where text messages go.
-#[derive(Clone, Debug)]
+/// Where text messages go. `Debug` never prints the webhook key.
+#[derive(Clone)]
 pub enum SmsSettings {
     /// Appended as JSON lines to `OUTBOX_DIR/sms.jsonl` (development and tests).
     Outbox,
     /// Posted as signed JSON to a gateway.
     Webhook { url: url::Url, secret: Vec<u8> },
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Outbox => f.write_str("Outbox"),
+            Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

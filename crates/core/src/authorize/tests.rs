@@ -100,3 +100,13 @@ fn form_post_mode_is_kept_for_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_clients_step_up_scopes_are_kept_and_other_unknown_scopes_dropped() {
+    let mut c = client(false);
+    c.policy.step_up_scopes = vec![("pages:delete".into(), gatehouse_policy::AuthLevel::Mfa)];
+    let req = parse(&format!("{BASE}%20pages%3Adelete%20email%20made:up"), &c).unwrap();
+    assert_eq!(req.scopes.to_string(), "openid pages:delete email");
+    let other = parse(&format!("{BASE}%20pages%3Adelete"), &client(false)).unwrap();
+    assert_eq!(other.scopes.to_string(), "openid", "another client's sensitive scope means nothing here");
+}

@@ -28,8 +28,23 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 
 impl Browser {
     pub fn new() -> Self {
-        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self::from_address("127.0.0.1".parse().unwrap())
+    }
+
+    /// A browser whose connections come from `address` (any 127.0.0.0/8 address on Linux), to
+    /// play an office or a coffee-shop network.
+    pub fn from_address(address: std::net::IpAddr) -> Self {
+        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).local_address(address).build().unwrap();
         Self { http }
+    }
+
+    /// Posts a form on a flow page, carrying its `request` and `csrf_token`.
+    pub async fn post_step(&self, app: &TestApp, path: &str, page_html: &str, fields: &[(&str, &str)]) -> Response {
+        let request = hidden(page_html, "request").expect("a request field");
+        let csrf = hidden(page_html, "csrf_token").expect("a csrf_token field");
+        let mut form: Vec<(&str, &str)> = vec![("request", &request), ("csrf_token", &csrf)];
+        form.extend_from_slice(fields);
+        self.http.post(app.url(path)).form(&form).send().await.unwrap()
     }
 
     pub async fn get(&self, url: &str) -> Response {

@@ -7,14 +7,14 @@ use serde_json::Value;
 use crate::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll};
 use crate::helpers::{ALICE, BOB, PAYROLL_SECRET, spawn_app};
 
-async fn tokens_for(app: &crate::helpers::TestApp, callback: &str) -> Value {
+pub(crate) async fn tokens_for(app: &crate::helpers::TestApp, callback: &str) -> Value {
     let code = query_param(callback, "code").expect("a code");
     let response = redeem_payroll(app, &code).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
 
-fn id_claims(tokens: &Value) -> Value {
+pub(crate) fn id_claims(tokens: &Value) -> Value {
     use base64::Engine as _;
     let token = tokens["id_token"].as_str().unwrap();
     let payload = token.split('.').nth(1).unwrap();

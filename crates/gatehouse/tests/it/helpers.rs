@@ -141,11 +141,13 @@ pub struct SpawnOptions<'a> {
     pub env: &'a [(&'a str, &'a str)],
     /// Cheap Argon2 parameters (the default); off measures real costs.
     pub cheap_argon: bool,
+    /// The import file's contents (default [`FIXTURE`]).
+    pub fixture: &'a str,
 }
 
 impl Default for SpawnOptions<'_> {
     fn default() -> Self {
-        Self { dir: None, extra: &[], import: true, env: &[], cheap_argon: true }
+        Self { dir: None, extra: &[], import: true, env: &[], cheap_argon: true, fixture: FIXTURE }
     }
 }
 
@@ -158,7 +160,7 @@ pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
     // starts a server first, so installing it here covers every client the tests build.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let dir = options.dir.unwrap_or_else(|| TempDir::new("app"));
-    let fixture = dir.file("fixture.toml", FIXTURE);
+    let fixture = dir.file("fixture.toml", options.fixture);
     let data = dir.path().join("data");
     let mut args: Vec<String> = vec!["--data-dir".into(), data.display().to_string(), "serve".into()];
     if !options.extra.contains(&"--listen") {

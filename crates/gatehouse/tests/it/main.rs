@@ -12,3 +12,4 @@ mod operations;
 mod rfc9700;
 mod settings;
 mod tokens;
+mod two_factor;

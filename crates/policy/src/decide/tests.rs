@@ -4,7 +4,6 @@
 mod matrix;
 mod properties;
 
-use std::net::IpAddr;
 
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -17,30 +16,12 @@ use crate::geo::cities::{HELSINKI, NEW_YORK};
 use crate::reason::REASONS_CAPACITY;
 use crate::risk::{DeviceSignal, PreviousSignIn, RiskConfig, RiskSignals};
 
+use crate::testing::{ip, signals};
+
 const NOW: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
 const OFFICE: &str = "203.0.113.7";
 const COFFEE_SHOP: &str = "198.51.100.7";
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-/// A sign-in from `address` by a returning user on a known device that has not done 2FA lately:
-/// low risk in the office network, elevated elsewhere.
-fn signals(address: &str) -> RiskSignals {
-    RiskSignals {
-        address: ip(address),
-        device: DeviceSignal::Known { last_second_factor_at: None },
-        address_seen_before: true,
-        failures_for_user: 0,
-        failures_for_address: 0,
-        reported_device: false,
-        reported_address: false,
-        new_country: false,
-        location: None,
-        previous: None,
-    }
-}
 
 fn low_risk() -> RiskSignals {
     signals(OFFICE)

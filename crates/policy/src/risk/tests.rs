@@ -1,5 +1,3 @@
-use std::net::IpAddr;
-
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -7,28 +5,10 @@ use super::*;
 use crate::cidr::Cidr;
 use crate::geo::cities::{ESPOO, HELSINKI, NEW_YORK};
 
+use crate::testing::signals;
+
 const NOW: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-/// A returning user on a known address, device known but not remembered: Elevated for one
-/// reason only, so each test changes one thing.
-fn signals(address: &str) -> RiskSignals {
-    RiskSignals {
-        address: ip(address),
-        device: DeviceSignal::Known { last_second_factor_at: None },
-        address_seen_before: true,
-        failures_for_user: 0,
-        failures_for_address: 0,
-        reported_device: false,
-        reported_address: false,
-        new_country: false,
-        location: None,
-        previous: None,
-    }
-}
 
 fn office_domain() -> DomainPolicy {
     DomainPolicy {
