@@ -18,7 +18,7 @@ use crate::{demo, import};
 
 /// The binary is the edge: it may read the clock.
 #[allow(clippy::disallowed_methods)]
-fn now() -> OffsetDateTime {
+pub fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 

@@ -3,6 +3,7 @@
 mod commands;
 mod datadir;
 mod demo;
+mod explain;
 mod import;
 mod settings;
 
@@ -39,6 +40,16 @@ enum Command {
     App(AppCommand),
     /// Show what the data directory holds (read-only; safe beside a running server).
     Status,
+    /// The two-factor policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// What would happen if this person signed in to this application from this address: the
+    /// outcome, the rule that won and every reason (read-only; the server's own decision code).
+    Explain(explain::ExplainArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,6 +95,7 @@ fn main() -> ExitCode {
             Command::Keys(KeysCommand::List) => commands::keys_list(&cli.common, &file).await,
             Command::App(AppCommand::RotateSecret { client_id }) => commands::rotate_secret(&cli.common, &file, &client_id).await,
             Command::Status => commands::status(&cli.common, &file).await,
+            Command::Policy(PolicyCommand::Explain(args)) => explain::explain(&cli.common, &file, &args).await,
         }
     });
     match result {

@@ -8,7 +8,7 @@ pub mod error;
 pub mod http;
 mod listener;
 pub mod metrics;
-mod signin;
+pub mod signin;
 pub mod mfa;
 mod pages;
 mod rate_limit;

@@ -69,6 +69,8 @@ pub struct FactorPage<'a> {
     pub sms_sent: bool,
     pub recovery: bool,
     pub webauthn: bool,
+    /// Days a verified browser may be remembered (0: the checkbox is not offered).
+    pub remember_days: u16,
     pub message: Option<&'a str>,
     pub error: Option<&'a str>,
 }
@@ -138,6 +140,7 @@ mod tests {
             sms_sent: false,
             recovery: true,
             webauthn: false,
+            remember_days: 30,
             message: None,
             error: Some("The code is not correct."),
         }

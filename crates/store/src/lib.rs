@@ -146,6 +146,21 @@ pub trait FactorStore: Send + Sync {
     async fn check_sms_challenge(&self, id: &str, digest: &[u8], max_attempts: u32, now: OffsetDateTime) -> StoreResult<SmsCheck>;
 }
 
+/// Sign-in history (login history, risk signals) and the browsers users sign in from.
+#[async_trait]
+pub trait SignInStore: Send + Sync {
+    async fn record_sign_in(&self, event: &SignInEvent) -> StoreResult<()>;
+    /// Whether the user signed in successfully from this address before.
+    async fn address_seen(&self, user: &UserId, address: &str) -> StoreResult<bool>;
+    /// The user's sign-in attempts, newest first, strictly before `before` (a cursor: the `at`
+    /// and `id` of the last event of the previous page).
+    async fn sign_ins(&self, user: &UserId, before: Option<(OffsetDateTime, String)>, limit: u32) -> StoreResult<Vec<SignInEvent>>;
+    async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>>;
+    /// Creates a device or refreshes its last-seen time and user agent; a `second_factor_at`
+    /// given replaces the stored one, `None` keeps it.
+    async fn upsert_device(&self, device: &DeviceRecord) -> StoreResult<()>;
+}
+
 /// A counter bumped by every write made outside the server (import, key rotation), so a running
 /// server notices and reloads its caches.
 #[async_trait]
@@ -156,7 +171,7 @@ pub trait GenerationStore: Send + Sync {
 
 /// Every capability: what the server holds as `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + FactorStore + GenerationStore {
+pub trait Store: DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + FactorStore + SignInStore + GenerationStore {
     /// Checks the backend answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
     /// Flushes and closes; acknowledged writes are already durable, this only checkpoints.

@@ -55,6 +55,68 @@ pub struct PendingAuthorization {
     pub progress: Option<String>,
 }
 
+/// How a sign-in attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInResult {
+    Success,
+    /// Wrong email or password (also for unknown accounts).
+    Failure,
+    /// The second factor was wrong, replayed or expired.
+    SecondFactorFailure,
+    /// The policy refused it (no allowed method can meet the requirement).
+    Denied,
+}
+
+impl SignInResult {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::SecondFactorFailure => "second_factor_failure",
+            Self::Denied => "denied",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Success, Self::Failure, Self::SecondFactorFailure, Self::Denied].into_iter().find(|r| r.as_str() == value)
+    }
+}
+
+/// One sign-in attempt, for login history and risk signals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignInEvent {
+    pub id: String,
+    pub at: OffsetDateTime,
+    /// `None` when the email named no account.
+    pub user_id: Option<UserId>,
+    pub tenant_id: Option<TenantId>,
+    pub client_id: Option<String>,
+    pub address: String,
+    pub user_agent: String,
+    pub device_id: Option<String>,
+    pub result: SignInResult,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+    /// The policy decision (outcome, winning rule, reasons) as JSON.
+    pub decision: Option<serde_json::Value>,
+    /// A sign-in let through with one factor although it looked risky.
+    pub risky: bool,
+}
+
+/// A browser known by its long-lived device cookie, per user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// A keyed digest of the cookie's secret and the user, so the cookie alone names nothing.
+    pub id: String,
+    pub user_id: UserId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    /// When this browser last completed a second factor that the user asked to remember.
+    pub second_factor_at: Option<OffsetDateTime>,
+    pub user_agent: String,
+    pub reported_at: Option<OffsetDateTime>,
+}
+
 /// A code sent by SMS, stored as a keyed digest; single use, a bounded number of tries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmsChallenge {
@@ -203,6 +265,10 @@ pub struct SignInCompletion {
     pub pending_id: String,
     pub grant: GrantRecord,
     pub code: CodeRecord,
+    /// The browser, remembered in the same transaction (one write per sign-in).
+    pub device: Option<DeviceRecord>,
+    /// The sign-in history entry.
+    pub event: Option<SignInEvent>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

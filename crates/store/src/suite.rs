@@ -20,6 +20,62 @@ pub async fn run_all(store: &dyn Store) {
     pending_progress_is_compare_and_set(store).await;
     factors_round_trip_and_are_scoped_to_their_user(store).await;
     one_time_codes_are_single_use(store).await;
+    sign_in_history_pages_newest_first_and_devices_remember(store).await;
+}
+
+fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> SignInEvent {
+    SignInEvent {
+        id: id.into(),
+        at,
+        user_id: Some(UserId::new("u-alice")),
+        tenant_id: None,
+        client_id: Some("payroll".into()),
+        address: address.into(),
+        user_agent: "test".into(),
+        device_id: None,
+        result,
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+        acr: Some("urn:gatehouse:acr:mfa".into()),
+        decision: Some(serde_json::json!({ "winning_rule": { "code": "app_required" } })),
+        risky: false,
+    }
+}
+
+fn device(id: &str, second_factor_at: OffsetDateTime) -> DeviceRecord {
+    DeviceRecord {
+        id: id.into(),
+        user_id: UserId::new("u-alice"),
+        created_at: NOW,
+        last_seen_at: NOW,
+        second_factor_at: Some(second_factor_at),
+        user_agent: "first".into(),
+        reported_at: None,
+    }
+}
+
+async fn sign_in_history_pages_newest_first_and_devices_remember(store: &dyn Store) {
+    let alice = UserId::new("u-alice");
+    store.record_sign_in(&event("e-1", NOW, "192.0.2.1", SignInResult::Failure)).await.unwrap();
+    store.record_sign_in(&event("e-2", NOW + Duration::minutes(1), "192.0.2.2", SignInResult::Success)).await.unwrap();
+    store.record_sign_in(&event("e-3", NOW + Duration::minutes(1), "192.0.2.2", SignInResult::Success)).await.unwrap();
+    store.record_sign_in(&SignInEvent { user_id: None, ..event("e-4", NOW, "192.0.2.9", SignInResult::Failure) }).await.unwrap();
+    assert!(!store.address_seen(&alice, "192.0.2.1").await.unwrap(), "only successful sign-ins make an address known");
+    assert!(store.address_seen(&alice, "192.0.2.2").await.unwrap());
+    let first = store.sign_ins(&alice, None, 2).await.unwrap();
+    assert_eq!(first.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e-3", "e-2"]);
+    assert_eq!(first[0], event("e-3", NOW + Duration::minutes(1), "192.0.2.2", SignInResult::Success), "round-trips");
+    let last = first.last().map(|e| (e.at, e.id.clone()));
+    let second = store.sign_ins(&alice, last, 2).await.unwrap();
+    assert_eq!(second.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e-signin", "e-1"], "the cursor continues, no repeats");
+
+    let device = device("d-1", NOW);
+    store.upsert_device(&device).await.unwrap();
+    let later = DeviceRecord { last_seen_at: NOW + Duration::hours(1), second_factor_at: None, user_agent: "second".into(), ..device.clone() };
+    store.upsert_device(&later).await.unwrap();
+    let stored = store.device("d-1").await.unwrap().unwrap();
+    assert_eq!(stored.second_factor_at, Some(NOW), "a sign-in without 2FA keeps the remembered time");
+    assert_eq!((stored.last_seen_at, stored.user_agent.as_str()), (NOW + Duration::hours(1), "second"));
+    assert_eq!(store.device("d-unknown").await.unwrap(), None);
 }
 
 async fn pending_progress_is_compare_and_set(store: &dyn Store) {
@@ -136,9 +192,13 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
         pending_id: "p-1".into(),
         grant: grant("g-new", Some("s-new")),
         code: code(23, "g-new"),
+        device: Some(device("d-signin", NOW)),
+        event: Some(event("e-signin", NOW, "192.0.2.50", SignInResult::Success)),
     };
     let revoked = store.complete_sign_in(&completion, NOW).await.unwrap();
     assert_eq!(revoked, vec![GrantId::new("g-old")]);
+    assert!(store.device("d-signin").await.unwrap().is_some(), "the device is written with the sign-in");
+    assert!(store.address_seen(&UserId::new("u-alice"), "192.0.2.50").await.unwrap(), "so is the history entry");
     assert!(store.pending("p-1", NOW).await.unwrap().is_none());
     assert_eq!(store.session_by_secret(&[22; 32]).await.unwrap(), Some(new));
     assert!(store.session(&old.id).await.unwrap().unwrap().ended_at.is_some());
@@ -150,8 +210,12 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
         pending_id: "p-2".into(),
         grant: grant("g-new", Some("s-3")),
         code: code(25, "g-new"),
+        device: Some(device("d-failing", NOW)),
+        event: Some(event("e-failing", NOW, "192.0.2.51", SignInResult::Success)),
     };
     assert!(store.complete_sign_in(&failing, NOW).await.is_err());
+    assert!(store.device("d-failing").await.unwrap().is_none(), "rolled back");
+    assert!(!store.address_seen(&UserId::new("u-alice"), "192.0.2.51").await.unwrap(), "rolled back");
     assert!(store.pending("p-2", NOW).await.unwrap().is_some(), "rolled back");
     assert!(store.session_by_secret(&[24; 32]).await.unwrap().is_none(), "rolled back");
     // Re-authenticating in a session that was ended meanwhile (logout in another tab) is a
@@ -162,6 +226,8 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
         pending_id: "p-2".into(),
         grant: grant("g-late", Some("s-old")),
         code: code(26, "g-late"),
+        device: None,
+        event: None,
     };
     assert!(matches!(store.complete_sign_in(&reauth_ended, NOW).await, Err(StoreError::Conflict(_))));
     assert!(store.grant(&GrantId::new("g-late")).await.unwrap().is_none(), "rolled back");

@@ -13,6 +13,7 @@ use gatehouse_store::{CodeRecord, GrantRecord, PendingAuthorization, SessionReco
 use time::OffsetDateTime;
 
 use super::{ClientAddr, cookies};
+use crate::signin::attempt::Attempt;
 use crate::signin::complete::Proof;
 use crate::signin::{next, policy};
 use gatehouse_policy::{AuthLevel, Outcome};
@@ -90,7 +91,8 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
         let (Some(user), Some(client)) = (state.user(&session.user_id).await?, state.client(&request.client_id)) else {
             return Err(PageError::bad_request("Account unavailable", "This account no longer exists."));
         };
-        let verdict = policy::decide_sign_in(state, &user, &client, &request, Some(&session), addr, now).await?;
+        let attempt = Attempt::new(state, headers, addr);
+        let verdict = policy::decide_sign_in(state, &user, &client, &request, Some(&session), &attempt, now).await?;
         let first = Proof { level: AuthLevel::Password, amr: session.amr.iter().take(1).cloned().collect() };
         match next::progress_for(&verdict, &user, &first, session.auth_time) {
             _ if matches!(verdict.outcome, Outcome::Deny { .. }) => return next::refusal(state, &request),

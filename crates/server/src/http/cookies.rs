@@ -18,6 +18,15 @@ pub fn flow_cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-gatehouse_flow" } else { "gatehouse_flow" }
 }
 
+/// The long-lived device cookie: names a browser so a sign-in from it is not "a new device",
+/// and, after a second factor the user asked to remember, lowers an Adaptive sign-in's risk.
+pub fn device_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-gatehouse_device" } else { "gatehouse_device" }
+}
+
+/// 400 days: the longest lifetime browsers keep a cookie.
+pub const DEVICE_COOKIE_MAX_AGE: i64 = 400 * 86_400;
+
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)

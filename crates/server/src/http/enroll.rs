@@ -22,7 +22,9 @@ use super::second_factor::{Step, failure, flow_page, load_step, with_retry_after
 use crate::error::PageError;
 use crate::mfa::{self, MfaError};
 use crate::pages::{EnrollTotpPage, EnrollUnavailablePage, RecoveryCodesPage};
-use crate::signin::complete::{Proof, finish};
+use super::ClientAddr;
+use crate::signin::attempt::Attempt;
+use crate::signin::complete::{Context, Proof, finish};
 use crate::signin::progress::Progress;
 use crate::state::{AppState, now};
 
@@ -138,7 +140,7 @@ fn render_codes(step: &Step, codes: &[&str]) -> Result<Response, PageError> {
 }
 
 /// Resumes the authorization request once the new factor is active.
-pub async fn done(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn done(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
     let step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
@@ -149,5 +151,7 @@ pub async fn done(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     let first = step.progress.amr.first().map_or("pwd", String::as_str);
     // The new authenticator's first code was the second factor of this sign-in.
     let proof = Proof::with_second_factor(first, "otp", step.progress.level);
-    finish(&state, &headers, &step.pending, &step.request, &step.user, proof, now).await
+    let attempt = Attempt::new(&state, &headers, addr);
+    let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: false };
+    finish(&state, &headers, &step.pending, &step.request, &step.user, proof, context, now).await
 }

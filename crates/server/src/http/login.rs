@@ -15,7 +15,9 @@ use time::OffsetDateTime;
 
 use super::security::{CSP_BASE, form_target};
 use super::{ClientAddr, authorize, cookies};
+use crate::signin::attempt::{self, Attempt};
 use crate::signin::{next, policy};
+use gatehouse_store::SignInResult;
 use crate::error::PageError;
 use crate::pages::LoginPage;
 use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
@@ -96,13 +98,25 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         return Ok(response);
     }
 
+    let attempt = Attempt::new(&state, &headers, addr);
     let user = state.store.user_by_email(&email).await?;
     let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
-    let Some(user) = user.filter(|_| verified) else {
+    let Some(user) = user.as_ref().filter(|_| verified) else {
         state.metrics.logins_failed.inc();
         state.login_limiter.record_failure(&account_key, LOGIN_PER_ACCOUNT, now);
         state.address_limiter.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
         tracing::info!(%addr, "password sign-in failed");
+        let client_id = authorize::parse(&state, &pending.request).ok().map(|r| r.client_id);
+        let outcome = attempt::Outcome {
+            user: user.as_ref(),
+            client_id: client_id.as_ref().map(|c| c.as_str()),
+            result: SignInResult::Failure,
+            amr: vec![],
+            acr: None,
+            decision: None,
+            device_id: user.as_ref().and_then(|u| attempt.device_id(&state, u)),
+        };
+        attempt::record(&state, &attempt, outcome, now).await?;
         return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
     };
     state.metrics.logins_succeeded.inc();
@@ -110,10 +124,10 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;
     let client = state.client(&request.client_id).ok_or_else(expired)?;
     // Decided before the failure counters are cleared: recent failures are a risk signal.
-    let verdict = policy::decide_sign_in(&state, &user, &client, &request, None, addr, now).await?;
+    let verdict = policy::decide_sign_in(&state, user, &client, &request, None, &attempt, now).await?;
     state.login_limiter.clear(&account_key);
     tracing::info!(user = %user.id, rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "password accepted; 2FA policy decided");
-    next::after_first_factor(&state, &headers, &pending, &request, &user, &verdict, now).await
+    next::after_first_factor(&state, &headers, &pending, &request, user, &verdict, &attempt, now).await
 }
 
 /// Refuses a form whose CSRF token is not the parked request's (compared in constant time).

@@ -13,18 +13,19 @@ use gatehouse_core::model::User;
 use gatehouse_core::params::Params;
 use gatehouse_core::{Factor, FactorKind, FactorSecret};
 use gatehouse_policy::Method;
-use gatehouse_store::PendingAuthorization;
+use gatehouse_store::{PendingAuthorization, SignInResult};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use super::authorize;
+use super::{ClientAddr, authorize};
 use super::login::{LoginQuery, check_csrf, expired, pending_for_browser};
 use super::respond::see_other;
 use super::security::{CSP_BASE, form_target};
 use crate::error::PageError;
 use crate::mfa::{self, MfaError};
 use crate::pages::FactorPage;
-use crate::signin::complete::{Proof, finish};
+use crate::signin::attempt::{self, Attempt};
+use crate::signin::complete::{Context, Proof, finish};
 use crate::signin::progress::Progress;
 use crate::state::{AppState, now};
 
@@ -95,6 +96,7 @@ async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Opt
         sms_sent: step.progress.sms_challenge.is_some(),
         recovery: step.progress.offers(Method::RecoveryCode),
         webauthn: step.progress.offers(Method::SecurityKey) || step.progress.offers(Method::Passkey),
+        remember_days: step.progress.remember_device_days,
         message,
         error,
     };
@@ -123,7 +125,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
 }
 
 /// Verifies a code: `method` is `totp`, `sms` or `recovery_code`.
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
     let step = load_step(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
@@ -145,14 +147,31 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Some(Method::RecoveryCode) => mfa::recovery::redeem(&state, &step.user, code, now).await.map(|_| "otp"),
         _ => Err(MfaError::NotAllowed),
     };
+    let attempt = Attempt::new(&state, &headers, addr);
     match result {
         Ok(amr) => {
             let first = step.progress.amr.first().map_or("pwd", String::as_str);
             let proof = Proof::with_second_factor(first, amr, step.progress.level);
             tracing::info!(user = %step.user.id, method = method.map_or("", Method::as_str), "second factor accepted");
-            finish(&state, &headers, &step.pending, &step.request, &step.user, proof, now).await
+            let remember_device = step.progress.remember_device_days > 0 && form.get("remember_device") == Some("on");
+            let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device };
+            finish(&state, &headers, &step.pending, &step.request, &step.user, proof, context, now).await
         }
-        Err(error) => render_failure(&state, &step, &error).await,
+        Err(error) => {
+            if error.counts_as_failure() {
+                let outcome = attempt::Outcome {
+                    user: Some(&step.user),
+                    client_id: Some(step.request.client_id.as_str()),
+                    result: SignInResult::SecondFactorFailure,
+                    amr: step.progress.amr.clone(),
+                    acr: None,
+                    decision: Some(&step.progress.decision),
+                    device_id: attempt.device_id(&state, &step.user),
+                };
+                attempt::record(&state, &attempt, outcome, now).await?;
+            }
+            render_failure(&state, &step, &error).await
+        }
     }
 }
 

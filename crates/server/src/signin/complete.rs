@@ -9,9 +9,10 @@ use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::ids::SessionId;
 use gatehouse_core::model::User;
 use gatehouse_policy::AuthLevel;
-use gatehouse_store::{PendingAuthorization, SessionRecord, SessionWrite, SignInCompletion, StoreError};
+use gatehouse_store::{PendingAuthorization, SessionRecord, SessionWrite, SignInCompletion, SignInResult, StoreError};
 use time::OffsetDateTime;
 
+use super::attempt::{Attempt, Outcome, device_after_sign_in, event};
 use crate::error::PageError;
 use crate::http::{authorize, cookies};
 use crate::state::AppState;
@@ -39,7 +40,17 @@ impl Proof {
     }
 }
 
-/// Writes the session and the code, and redirects to the client.
+/// Where a sign-in came from and what was decided about it, for the history and the device.
+pub struct Context<'a> {
+    pub attempt: &'a Attempt,
+    pub decision: Option<&'a serde_json::Value>,
+    /// The user asked to remember this browser's second factor.
+    pub remember_device: bool,
+}
+
+/// Writes the session, the code, the sign-in history entry and the browser's device row in one
+/// transaction (one write on the password path), and redirects to the client.
+#[allow(clippy::too_many_arguments)]
 pub async fn finish(
     state: &AppState,
     headers: &HeaderMap,
@@ -47,9 +58,11 @@ pub async fn finish(
     request: &AuthorizationRequest,
     user: &User,
     proof: Proof,
+    context: Context<'_>,
     now: OffsetDateTime,
 ) -> Result<Response, PageError> {
     let acr = proof.level.acr().to_owned();
+    let second_factor = proof.level > AuthLevel::Password;
     let amr = proof.amr;
     let existing = cookies::current_session(state, headers, now).await?;
     let secure = state.config.secure_cookies();
@@ -76,7 +89,25 @@ pub async fn finish(
         }
     };
     let issued = authorize::new_code(state, request, &session, now)?;
-    let completion = SignInCompletion { ended_session, session: write, pending_id: pending.id.clone(), grant: issued.grant, code: issued.record };
+    let (device, device_cookie) = device_after_sign_in(state, context.attempt, user, second_factor && context.remember_device, now)?;
+    let outcome = Outcome {
+        user: Some(user),
+        client_id: Some(request.client_id.as_str()),
+        result: SignInResult::Success,
+        amr: session.amr.clone(),
+        acr: Some(session.acr.clone()),
+        decision: context.decision,
+        device_id: Some(device.id.clone()),
+    };
+    let completion = SignInCompletion {
+        ended_session,
+        session: write,
+        pending_id: pending.id.clone(),
+        grant: issued.grant,
+        code: issued.record,
+        event: Some(event(context.attempt, outcome, now)?),
+        device: Some(device),
+    };
     let revoked = match state.store.complete_sign_in(&completion, now).await {
         Err(StoreError::Conflict(_)) => {
             return Err(PageError::bad_request(
@@ -91,7 +122,7 @@ pub async fn finish(
     }
     tracing::info!(user = %user.id, session = %session.id, acr = %session.acr, "sign-in succeeded");
     let mut response = authorize::code_response(state, request, issued.code)?;
-    if let Some(cookie) = cookie {
+    for cookie in [cookie, device_cookie].into_iter().flatten() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)

@@ -5,6 +5,7 @@
 //! Every page of the flow (password, second factor, enrollment wizard) ends in
 //! [`complete::finish`], so sessions, `acr`/`amr` and codes are written one way.
 
+pub mod attempt;
 pub mod complete;
 pub mod next;
 pub mod policy;

@@ -7,10 +7,11 @@ use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::model::User;
 use gatehouse_core::{OAuthError, OAuthErrorCode};
 use gatehouse_policy::Outcome;
-use gatehouse_store::PendingAuthorization;
+use gatehouse_store::{PendingAuthorization, SignInResult};
 use time::OffsetDateTime;
 
-use super::complete::{Proof, finish};
+use super::attempt::{self, Attempt};
+use super::complete::{Context, Proof, finish};
 use super::policy::Verdict;
 use super::progress::Progress;
 use crate::error::PageError;
@@ -36,6 +37,7 @@ pub fn progress_for(verdict: &Verdict, user: &User, first: &Proof, auth_time: Of
         enrolling_factor: None,
         enrolled: false,
         decision: verdict.record.clone(),
+        remember_device_days: verdict.remember_device_days,
     };
     Some((progress, page))
 }
@@ -50,6 +52,7 @@ pub fn refusal(state: &AppState, request: &AuthorizationRequest) -> Result<Respo
 }
 
 /// After the password: answer, ask for more, or refuse.
+#[allow(clippy::too_many_arguments)]
 pub async fn after_first_factor(
     state: &AppState,
     headers: &HeaderMap,
@@ -57,15 +60,27 @@ pub async fn after_first_factor(
     request: &AuthorizationRequest,
     user: &User,
     verdict: &Verdict,
+    attempt: &Attempt,
     now: OffsetDateTime,
 ) -> Result<Response, PageError> {
     let first = Proof::password();
     if let Outcome::Deny { .. } = verdict.outcome {
         state.store.delete_pending(&pending.id).await?;
+        let outcome = attempt::Outcome {
+            user: Some(user),
+            client_id: Some(request.client_id.as_str()),
+            result: SignInResult::Denied,
+            amr: first.amr,
+            acr: None,
+            decision: Some(&verdict.record),
+            device_id: attempt.device_id(state, user),
+        };
+        attempt::record(state, attempt, outcome, now).await?;
         return refusal(state, request);
     }
     let Some((progress, page)) = progress_for(verdict, user, &first, now) else {
-        return finish(state, headers, pending, request, user, first, now).await;
+        let context = Context { attempt, decision: Some(&verdict.record), remember_device: false };
+        return finish(state, headers, pending, request, user, first, context, now).await;
     };
     if !state.store.update_pending_progress(&pending.id, pending.progress.as_deref(), &progress.encode()).await? {
         return Err(PageError::bad_request("This sign-in page has expired", "The sign-in continued in another window. Return to the application and start again."));

@@ -3,8 +3,6 @@
 //! The decision itself is `gatehouse_policy::decide`, a pure function; this module is the I/O
 //! around it.
 
-use std::net::IpAddr;
-
 use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::model::User;
 use gatehouse_core::{Client, FactorKind, FactorSecret};
@@ -12,9 +10,11 @@ use gatehouse_policy::{
     AuthLevel, DeviceSignal, DomainPolicy, Enrollment, Method, MethodSet, Outcome, PolicyInputs, RiskConfig, RiskSignals, Rule,
     SessionState, StepUp, decide,
 };
-use gatehouse_store::SessionRecord;
+use gatehouse_store::{DeviceRecord, SessionRecord, Store, StoreError};
+use std::net::IpAddr;
 use time::OffsetDateTime;
 
+use super::attempt::Attempt;
 use crate::error::ServerError;
 use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
 use crate::state::AppState;
@@ -25,6 +25,8 @@ pub struct Verdict {
     pub outcome: Outcome,
     pub rule: Rule,
     pub record: serde_json::Value,
+    /// The domain's remember-device window, so the second-factor page can offer it.
+    pub remember_device_days: u16,
 }
 
 /// The method a confirmed factor of this kind proves.
@@ -44,42 +46,54 @@ pub fn session_state(session: &SessionRecord) -> SessionState {
     SessionState { level, second_factor_at: (level > AuthLevel::Password).then_some(session.auth_time) }
 }
 
-/// Decides what `user` must still present to answer `request` from `address`. `session` is
-/// the SSO session standing in for the first factor, or `None` for a fresh sign-in.
-pub async fn decide_sign_in(
-    state: &AppState,
+/// What a sign-in asks for, beyond the two policy layers.
+#[derive(Clone, Debug, Default)]
+pub struct Ask<'a> {
+    pub acr_values: &'a [String],
+    pub scopes: Vec<&'a str>,
+    pub max_age: Option<u64>,
+    /// What the SSO session standing in for the first factor proved.
+    pub session: Option<SessionState>,
+}
+
+/// Risk signals observed by the caller (the server, or `gatehouse policy explain`).
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub address: IpAddr,
+    pub device: Option<DeviceRecord>,
+    pub failures_for_user: u32,
+    pub failures_for_address: u32,
+}
+
+/// Decides for `user` signing in to `client`: reads the domain policy, the user's factors and
+/// the address history from the store, and asks the pure engine. The server and `gatehouse
+/// policy explain` both call this, so they cannot disagree.
+pub async fn decide_with(
+    store: &dyn Store,
     user: &User,
     client: &Client,
-    request: &AuthorizationRequest,
-    session: Option<&SessionRecord>,
-    address: IpAddr,
+    ask: &Ask<'_>,
+    observed: &Observed,
     now: OffsetDateTime,
-) -> Result<Verdict, ServerError> {
-    let tenant = state.store.tenant_for_domain(&user.email.domain()).await?;
+) -> Result<Verdict, StoreError> {
+    let tenant = store.tenant_for_domain(&user.email.domain()).await?;
     let domain = tenant.map(|t| t.policy).unwrap_or_else(DomainPolicy::default);
-    let enrollment = enrollment(state, user).await?;
+    let enrollment = enrollment(store, user).await?;
+    let device = observed.device.as_ref();
     let signals = RiskSignals {
-        address,
-        // Remembered devices (a signed device cookie) and sign-in history are not gathered
-        // yet: every sign-in outside a trusted network is judged on an unknown device.
-        device: DeviceSignal::Unknown,
-        address_seen_before: false,
-        failures_for_user: state.login_limiter.failures(&user.email.key(), LOGIN_PER_ACCOUNT, now),
-        failures_for_address: state.address_limiter.failures(&address.to_string(), LOGIN_PER_ADDRESS, now),
-        reported_device: false,
+        address: observed.address,
+        device: device.map_or(DeviceSignal::Unknown, |d| DeviceSignal::Known { last_second_factor_at: d.second_factor_at }),
+        address_seen_before: store.address_seen(&user.id, &observed.address.to_string()).await?,
+        failures_for_user: observed.failures_for_user,
+        failures_for_address: observed.failures_for_address,
+        reported_device: device.is_some_and(|d| d.reported_at.is_some()),
         reported_address: false,
         new_country: false,
         location: None,
         previous: None,
     };
     let risk_config = RiskConfig::default();
-    let step_up = StepUp::from_request(
-        &request.acr_values,
-        None::<[&str; 0]>,
-        request.scopes.iter(),
-        &client.policy,
-        request.max_age,
-    );
+    let step_up = StepUp::from_request(ask.acr_values, None::<[&str; 0]>, ask.scopes.iter(), &client.policy, ask.max_age);
     let inputs = PolicyInputs {
         domain: &domain,
         app: &client.policy,
@@ -87,17 +101,43 @@ pub async fn decide_sign_in(
         risk: &signals,
         risk_config: &risk_config,
         step_up,
-        session: session.map(session_state),
+        session: ask.session,
         now,
     };
     let decision = decide(&inputs);
-    let record = serde_json::to_value(decision).map_err(|_| ServerError::Internal("serialising a policy decision"))?;
-    Ok(Verdict { outcome: decision.outcome, rule: decision.winning_rule, record })
+    // A decision is plain data; serialising it cannot fail, but a failure would not be hidden.
+    let record = serde_json::to_value(decision).map_err(|e| StoreError::Corrupt(format!("policy decision: {e}")))?;
+    Ok(Verdict { outcome: decision.outcome, rule: decision.winning_rule, record, remember_device_days: domain.remember_device_days })
+}
+
+/// Decides what `user` must still present to answer `request` from the browser of `attempt`.
+/// `session` is the SSO session standing in for the first factor, or `None` for a fresh one.
+pub async fn decide_sign_in(
+    state: &AppState,
+    user: &User,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: Option<&SessionRecord>,
+    attempt: &Attempt,
+    now: OffsetDateTime,
+) -> Result<Verdict, ServerError> {
+    let device = match attempt.device_id(state, user) {
+        Some(id) => state.store.device(&id).await?,
+        None => None,
+    };
+    let observed = Observed {
+        address: attempt.address,
+        device,
+        failures_for_user: state.login_limiter.failures(&user.email.key(), LOGIN_PER_ACCOUNT, now),
+        failures_for_address: state.address_limiter.failures(&attempt.address.to_string(), LOGIN_PER_ADDRESS, now),
+    };
+    let ask = Ask { acr_values: &request.acr_values, scopes: request.scopes.iter().collect(), max_age: request.max_age, session: session.map(session_state) };
+    Ok(decide_with(state.store.as_ref(), user, client, &ask, &observed, now).await?)
 }
 
 /// The user's confirmed factors and recovery codes, as the policy sees them.
-async fn enrollment(state: &AppState, user: &User) -> Result<Enrollment, ServerError> {
-    let factors = state.store.factors(&user.id).await?;
+async fn enrollment(store: &dyn Store, user: &User) -> Result<Enrollment, StoreError> {
+    let factors = store.factors(&user.id).await?;
     let mut methods = MethodSet::EMPTY;
     let mut device_bound_webauthn = false;
     for factor in factors.iter().filter(|f| f.is_confirmed()) {
@@ -106,6 +146,6 @@ async fn enrollment(state: &AppState, user: &User) -> Result<Enrollment, ServerE
             device_bound_webauthn = true;
         }
     }
-    let recovery_codes = !methods.is_empty() && state.store.recovery_codes_left(&user.id).await? > 0;
+    let recovery_codes = !methods.is_empty() && store.recovery_codes_left(&user.id).await? > 0;
     Ok(Enrollment { methods, recovery_codes, device_bound_webauthn })
 }

@@ -32,6 +32,9 @@ pub struct Progress {
     pub enrolled: bool,
     /// The policy decision, as recorded with the sign-in.
     pub decision: serde_json::Value,
+    /// Days a completed second factor may be remembered on this browser (0: never offered).
+    #[serde(default)]
+    pub remember_device_days: u16,
 }
 
 impl Progress {
@@ -70,6 +73,7 @@ mod tests {
             enrolling_factor: None,
             enrolled: false,
             decision: serde_json::json!({ "winning_rule": { "code": "domain_required" } }),
+            remember_device_days: 30,
         };
         let decoded = Progress::decode(Some(&progress.encode())).unwrap();
         assert_eq!(decoded, progress);

@@ -8,6 +8,7 @@ mod import;
 mod keys;
 mod migrations;
 mod sessions;
+mod sign_ins;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};

@@ -88,6 +88,12 @@ impl SessionStore for SqliteStore {
         sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(&c.pending_id).execute(&mut *tx).await?;
         insert_grant(&mut tx, &c.grant).await?;
         insert_code(&mut tx, &c.code).await?;
+        if let Some(device) = &c.device {
+            super::sign_ins::upsert_device_with(&mut *tx, device).await?;
+        }
+        if let Some(event) = &c.event {
+            super::sign_ins::insert_event(&mut *tx, event).await?;
+        }
         tx.commit().await?;
         Ok(revoked)
     }
