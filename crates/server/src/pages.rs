@@ -68,7 +68,8 @@ pub struct FactorPage<'a> {
     pub sms_to: Option<String>,
     pub sms_sent: bool,
     pub recovery: bool,
-    pub webauthn: bool,
+    /// Security keys and passkeys the user can present: (kind, label).
+    pub webauthn: Vec<(&'static str, &'static str)>,
     /// Days a verified browser may be remembered (0: the checkbox is not offered).
     pub remember_days: u16,
     pub message: Option<&'a str>,
@@ -76,15 +77,17 @@ pub struct FactorPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "enroll_totp.html")]
-pub struct EnrollTotpPage<'a> {
+#[template(path = "enroll.html")]
+pub struct EnrollPage<'a> {
     pub title: &'a str,
     pub client_name: &'a str,
     pub request_id: &'a str,
     pub csrf_token: &'a str,
-    /// The QR code as a `data:image/svg+xml` URI (the CSP allows `img-src data:`).
-    pub qr_data_uri: String,
-    pub secret: &'a str,
+    /// An authenticator app to set up: the QR code as a `data:image/svg+xml` URI (the CSP
+    /// allows `img-src data:`) and the key as text.
+    pub totp: Option<(String, &'a str)>,
+    /// Security keys and passkeys that may be registered: (kind, label).
+    pub webauthn: Vec<(&'static str, &'static str)>,
     pub error: Option<&'a str>,
 }
 
@@ -139,7 +142,7 @@ mod tests {
             sms_to: None,
             sms_sent: false,
             recovery: true,
-            webauthn: false,
+            webauthn: vec![],
             remember_days: 30,
             message: None,
             error: Some("The code is not correct."),

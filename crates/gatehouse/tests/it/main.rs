@@ -13,3 +13,4 @@ mod rfc9700;
 mod settings;
 mod tokens;
 mod two_factor;
+mod webauthn;

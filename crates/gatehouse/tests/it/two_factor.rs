@@ -9,7 +9,7 @@ use crate::browser::{Browser, location, query_param};
 use crate::conformance::id_claims;
 use crate::helpers::{SpawnOptions, TestApp, spawn_with};
 
-const PASSWORD: &str = "a long test passphrase";
+pub(crate) const PASSWORD: &str = "a long test passphrase";
 const ALICE_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const DAVE_TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const ERIN_TOTP: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
@@ -19,7 +19,7 @@ const SECRET: &str = "two-factor-secret-0123456789-abcdefghijklmnopq";
 /// (dave has TOTP, carol nothing). initech: an office network 127.0.0.0/29. hooli: Required
 /// with only WebAuthn allowed. Apps: payroll Adaptive, wiki Bypass with a step-up scope, vault
 /// Required.
-const FIXTURE: &str = r#"
+pub(crate) const FIXTURE: &str = r#"
 [[tenant]]
 name = "Acme Oy"
 domains = ["acme.test"]
@@ -97,11 +97,11 @@ grant_types = ["authorization_code"]
 two_factor = "required"
 "#;
 
-async fn spawn() -> TestApp {
+pub(crate) async fn spawn() -> TestApp {
     spawn_with(SpawnOptions { fixture: FIXTURE, ..Default::default() }).await
 }
 
-fn callback_of(client: &str) -> &'static str {
+pub(crate) fn callback_of(client: &str) -> &'static str {
     match client {
         "payroll" => "http://127.0.0.1:9999/cb",
         "wiki" => "http://127.0.0.1:9997/cb",
@@ -109,36 +109,36 @@ fn callback_of(client: &str) -> &'static str {
     }
 }
 
-fn query(client: &str, extra: &str) -> String {
+pub(crate) fn query(client: &str, extra: &str) -> String {
     let cb = url::form_urlencoded::byte_serialize(callback_of(client).as_bytes()).collect::<String>();
     format!("client_id={client}&redirect_uri={cb}&response_type=code&scope=openid%20email&state=st&nonce=n{extra}")
 }
 
 /// The code an authenticator app shows now (the test is the user's phone: it reads the clock).
 #[allow(clippy::disallowed_methods)]
-fn totp_now(secret: &str) -> String {
+pub(crate) fn totp_now(secret: &str) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     gatehouse_crypto::otp::TotpSecret::from_base32(secret).unwrap().code(now)
 }
 
 /// Starts a sign-in and submits the password; returns where the browser is sent next.
-async fn password_step(app: &TestApp, browser: &Browser, client: &str, extra: &str, email: &str) -> String {
+pub(crate) async fn password_step(app: &TestApp, browser: &Browser, client: &str, extra: &str, email: &str) -> String {
     browser.sign_in(app, &query(client, extra), (email, PASSWORD)).await
 }
 
-async fn page(app: &TestApp, browser: &Browser, path: &str) -> String {
+pub(crate) async fn page(app: &TestApp, browser: &Browser, path: &str) -> String {
     let response = browser.get(&app.url(path)).await;
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     response.text().await.unwrap()
 }
 
 /// Presents a code on the second-factor page; returns the response.
-async fn present(app: &TestApp, browser: &Browser, factor_page: &str, method: &str, code: &str) -> Response {
+pub(crate) async fn present(app: &TestApp, browser: &Browser, factor_page: &str, method: &str, code: &str) -> Response {
     let html = page(app, browser, factor_page).await;
     browser.post_step(app, "/login/factor", &html, &[("method", method), ("code", code)]).await
 }
 
-async fn id_token_claims(app: &TestApp, client: &str, callback: &str) -> Value {
+pub(crate) async fn id_token_claims(app: &TestApp, client: &str, callback: &str) -> Value {
     let code = query_param(callback, "code").unwrap_or_else(|| panic!("no code in {callback}"));
     let response = Client::new()
         .post(app.url("/token"))
@@ -151,11 +151,11 @@ async fn id_token_claims(app: &TestApp, client: &str, callback: &str) -> Value {
     id_claims(&response.json().await.unwrap())
 }
 
-fn assert_code_for(client: &str, to: &str) {
+pub(crate) fn assert_code_for(client: &str, to: &str) {
     assert!(to.starts_with(&format!("{}?code=", callback_of(client))), "expected a code for {client}, got {to}");
 }
 
-fn outbox_lines(app: &TestApp, file: &str) -> Vec<Value> {
+pub(crate) fn outbox_lines(app: &TestApp, file: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(app.data_dir().join("outbox").join(file)).unwrap_or_default();
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }

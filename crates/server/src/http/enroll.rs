@@ -13,15 +13,17 @@ use axum::response::Response;
 use gatehouse_core::FactorKind;
 use gatehouse_core::ids::FactorId;
 use gatehouse_core::params::Params;
-use gatehouse_policy::Method;
+use gatehouse_policy::{AuthLevel, Method};
+use gatehouse_store::PendingAuthorization;
 use time::OffsetDateTime;
 
 use super::login::{LoginQuery, check_csrf, expired};
 use super::respond::see_other;
 use super::second_factor::{Step, failure, flow_page, load_step, with_retry_after};
+use super::webauthn_step::{offered_kind, take_ceremony};
 use crate::error::PageError;
 use crate::mfa::{self, MfaError};
-use crate::pages::{EnrollTotpPage, EnrollUnavailablePage, RecoveryCodesPage};
+use crate::pages::{EnrollPage, EnrollUnavailablePage, RecoveryCodesPage};
 use super::ClientAddr;
 use crate::signin::attempt::Attempt;
 use crate::signin::complete::{Context, Proof, finish};
@@ -42,33 +44,54 @@ async fn save(state: &AppState, step: &Step, progress: &Progress) -> Result<(), 
     }
 }
 
-/// The authenticator-app step: creates the (unconfirmed) factor on first view, and shows it.
-async fn render_totp(state: &AppState, step: Step, error: Option<&str>, status: StatusCode, now: OffsetDateTime) -> Result<Response, PageError> {
-    let existing = match &step.progress.enrolling_factor {
-        Some(id) => state.store.factor(&FactorId::new(id.clone())).await?.filter(|f| f.user_id == step.user.id && !f.is_confirmed()),
-        None => None,
-    };
-    let enrollment = match existing {
-        Some(factor) => mfa::totp::view(state, &step.user, &factor),
-        None => {
-            let enrollment = mfa::totp::begin(state, &step.user, FactorKind::Totp.label(), now).await.map_err(mfa_page_error)?;
-            let progress = Progress { enrolling_factor: Some(enrollment.factor_id.as_str().to_owned()), ..step.progress.clone() };
-            save(state, &step, &progress).await?;
-            Ok(enrollment)
-        }
-    }
-    .map_err(mfa_page_error)?;
+/// WebAuthn kinds the wizard may register: allowed by the policy and possible on this server.
+fn webauthn_kinds(state: &AppState, progress: &Progress) -> Vec<(&'static str, &'static str)> {
+    [FactorKind::SecurityKey, FactorKind::Passkey]
+        .into_iter()
+        .filter(|k| state.mfa.webauthn.is_some() && offered_kind(progress, Some(k.as_str())).is_some())
+        .map(|k| (k.as_str(), k.label()))
+        .collect()
+}
+
+/// The wizard's page: an authenticator app (its unconfirmed factor created on first view and
+/// shown again on reload) and/or security keys and passkeys, as the policy allows.
+async fn render(state: &AppState, step: Step, error: Option<&str>, status: StatusCode, now: OffsetDateTime) -> Result<Response, PageError> {
+    let webauthn = webauthn_kinds(state, &step.progress);
+    let totp = if step.progress.offers(Method::Totp) { Some(totp_enrollment(state, &step, now).await?) } else { None };
     let client = state.client(&step.request.client_id).ok_or_else(expired)?;
-    let page = EnrollTotpPage {
+    if totp.is_none() && webauthn.is_empty() {
+        // Text messages are not set up in the wizard, and WebAuthn needs a domain name: say
+        // so plainly rather than leave the user stuck.
+        let methods: Vec<&str> = step.progress.method_set().iter().map(method_label).collect();
+        let page = EnrollUnavailablePage { title: "Set up two-step verification", client_name: &client.name, methods };
+        return Ok(flow_page(&step, page.render()?, StatusCode::OK));
+    }
+    let page = EnrollPage {
         title: "Set up two-step verification",
         client_name: &client.name,
         request_id: &step.pending.id,
         csrf_token: &step.pending.csrf_token,
-        qr_data_uri: format!("data:image/svg+xml;base64,{}", STANDARD.encode(enrollment.qr_svg.as_bytes())),
-        secret: enrollment.secret_text.as_str(),
+        totp: totp.as_ref().map(|t| (format!("data:image/svg+xml;base64,{}", STANDARD.encode(t.qr_svg.as_bytes())), t.secret_text.as_str())),
+        webauthn,
         error,
     };
     Ok(flow_page(&step, page.render()?, status))
+}
+
+async fn totp_enrollment(state: &AppState, step: &Step, now: OffsetDateTime) -> Result<mfa::totp::TotpEnrollment, PageError> {
+    let existing = match &step.progress.enrolling_factor {
+        Some(id) => state.store.factor(&FactorId::new(id.clone())).await?.filter(|f| f.user_id == step.user.id && !f.is_confirmed()),
+        None => None,
+    };
+    match existing {
+        Some(factor) => mfa::totp::view(state, &step.user, &factor).map_err(mfa_page_error),
+        None => {
+            let enrollment = mfa::totp::begin(state, &step.user, FactorKind::Totp.label(), now).await.map_err(mfa_page_error)?;
+            let progress = Progress { enrolling_factor: Some(enrollment.factor_id.as_str().to_owned()), ..step.progress.clone() };
+            save(state, step, &progress).await?;
+            Ok(enrollment)
+        }
+    }
 }
 
 fn mfa_page_error(error: MfaError) -> PageError {
@@ -86,15 +109,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
         // The codes were shown once; the page only offers to continue.
         return render_codes(&step, &[]);
     }
-    if step.progress.offers(Method::Totp) {
-        return render_totp(&state, step, None, StatusCode::OK, now).await;
-    }
-    // The wizard here sets up authenticator apps; a domain allowing only text messages or
-    // WebAuthn is told plainly rather than left stuck.
-    let client = state.client(&step.request.client_id).ok_or_else(expired)?;
-    let methods: Vec<&str> = step.progress.method_set().iter().map(method_label).collect();
-    let page = EnrollUnavailablePage { title: "Set up two-step verification", client_name: &client.name, methods };
-    Ok(flow_page(&step, page.render()?, StatusCode::OK))
+    render(&state, step, None, StatusCode::OK, now).await
 }
 
 fn method_label(method: Method) -> &'static str {
@@ -119,14 +134,47 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: By
     let code = form.get("code").unwrap_or_default();
     if let Err(error) = mfa::totp::confirm(&state, &step.user, &FactorId::new(factor_id), code, now).await {
         let (status, retry_after, message) = failure(&error);
-        let mut response = render_totp(&state, step, Some(&message), status, now).await?;
+        let mut response = render(&state, step, Some(&message), status, now).await?;
         with_retry_after(&mut response, retry_after);
         return Ok(response);
     }
-    let codes = mfa::recovery::regenerate(&state, &step.user, now).await.map_err(mfa_page_error)?;
-    save(&state, &step, &Progress { enrolled: true, ..step.progress.clone() }).await?;
+    enrolled(&state, &step, ("otp".to_owned(), AuthLevel::Mfa), now).await
+}
+
+/// Registers the security key or passkey of the ceremony parked for this wizard.
+pub async fn register_webauthn(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let now = now();
+    let form = Params::parse(&body).map_err(|_| expired())?;
+    let step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.pending)?;
+    let ceremony = step.progress.ceremony.clone().filter(|_| !step.progress.enrolled);
+    let Some(kind) = ceremony.as_ref().and_then(|c| offered_kind(&step.progress, Some(&c.kind))) else {
+        return Err(expired());
+    };
+    let Some((ceremony, rest)) = take_ceremony(&step.progress, kind) else { return Err(expired()) };
+    save(&state, &step, &rest).await?;
+    let step = Step { pending: PendingAuthorization { progress: Some(rest.encode()), ..step.pending }, progress: rest, ..step };
+    let credential = form.get("credential").unwrap_or_default();
+    match mfa::credentials::finish_registration(&state, &step.user, kind, &ceremony, credential, kind.label(), now).await {
+        Ok(factor) => {
+            let (amr, level) = mfa::credentials::registered_proof(&factor);
+            enrolled(&state, &step, (amr.to_owned(), level), now).await
+        }
+        Err(error) => {
+            let (status, retry_after, message) = failure(&error);
+            let mut response = render(&state, step, Some(&message), status, now).await?;
+            with_retry_after(&mut response, retry_after);
+            Ok(response)
+        }
+    }
+}
+
+/// The new factor is active: fresh recovery codes, shown once, then the user continues.
+async fn enrolled(state: &AppState, step: &Step, proof: (String, AuthLevel), now: OffsetDateTime) -> Result<Response, PageError> {
+    let codes = mfa::recovery::regenerate(state, &step.user, now).await.map_err(mfa_page_error)?;
+    save(state, step, &Progress { enrolled: true, enrolled_proof: Some(proof), ceremony: None, ..step.progress.clone() }).await?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-    render_codes(&step, &codes)
+    render_codes(step, &codes)
 }
 
 fn render_codes(step: &Step, codes: &[&str]) -> Result<Response, PageError> {
@@ -149,8 +197,10 @@ pub async fn done(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
         return Err(expired());
     }
     let first = step.progress.amr.first().map_or("pwd", String::as_str);
-    // The new authenticator's first code was the second factor of this sign-in.
-    let proof = Proof::with_second_factor(first, "otp", step.progress.level);
+    // Using the new factor (its first code, or the registration ceremony) was the second
+    // factor of this sign-in.
+    let Some((amr, level)) = &step.progress.enrolled_proof else { return Err(expired()) };
+    let proof = Proof::with_second_factor(first, amr, *level);
     let attempt = Attempt::new(&state, &headers, addr);
     let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: false };
     finish(&state, &headers, &step.pending, &step.request, &step.user, proof, context, now).await

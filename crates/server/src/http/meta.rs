@@ -54,3 +54,7 @@ pub async fn stylesheet() -> Response {
 pub async fn form_post_script() -> Response {
     static_file(include_str!("../../static/form_post.js"), "text/javascript; charset=utf-8")
 }
+
+pub async fn webauthn_script() -> Response {
+    static_file(include_str!("../../static/webauthn.js"), "text/javascript; charset=utf-8")
+}

@@ -15,6 +15,7 @@ mod second_factor;
 mod security;
 mod token;
 mod userinfo;
+mod webauthn_step;
 
 use axum::Router;
 use axum::extract::connect_info::ConnectInfo;
@@ -47,8 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login::page).post(login::submit))
         .route("/login/factor", get(second_factor::page).post(second_factor::submit))
         .route("/login/factor/sms", post(second_factor::send_sms))
+        .route("/login/factor/webauthn", post(webauthn_step::sign_in_options))
         .route("/login/enroll", get(enroll::page).post(enroll::confirm))
         .route("/login/enroll/done", post(enroll::done))
+        .route("/login/enroll/webauthn/options", post(webauthn_step::enroll_options))
+        .route("/login/enroll/webauthn", post(enroll::register_webauthn))
         .route("/token", post(token::token))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/introspect", post(introspect::introspect))
@@ -58,7 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))
         .route("/static/gatehouse.css", get(meta::stylesheet))
-        .route("/static/form_post.js", get(meta::form_post_script));
+        .route("/static/form_post.js", get(meta::form_post_script))
+        .route("/static/webauthn.js", get(meta::webauthn_script));
     if state.config.demo {
         router = router
             .route("/demo", get(demo::home))

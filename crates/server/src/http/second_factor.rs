@@ -12,11 +12,12 @@ use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::model::User;
 use gatehouse_core::params::Params;
 use gatehouse_core::{Factor, FactorKind, FactorSecret};
-use gatehouse_policy::Method;
+use gatehouse_policy::{AuthLevel, Method};
 use gatehouse_store::{PendingAuthorization, SignInResult};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+use super::webauthn_step::{offered_kind, take_ceremony};
 use super::{ClientAddr, authorize};
 use super::login::{LoginQuery, check_csrf, expired, pending_for_browser};
 use super::respond::see_other;
@@ -95,12 +96,35 @@ async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Opt
         sms_to: sms.map(masked),
         sms_sent: step.progress.sms_challenge.is_some(),
         recovery: step.progress.offers(Method::RecoveryCode),
-        webauthn: step.progress.offers(Method::SecurityKey) || step.progress.offers(Method::Passkey),
+        webauthn: [FactorKind::SecurityKey, FactorKind::Passkey]
+            .into_iter()
+            .filter(|k| state.mfa.webauthn.is_some() && offered_kind(&step.progress, Some(k.as_str())).is_some())
+            .filter(|k| factors.iter().any(|f| f.kind == *k && f.is_confirmed()))
+            .map(|k| (k.as_str(), k.label()))
+            .collect(),
         remember_days: step.progress.remember_device_days,
         message,
         error,
     };
     Ok(flow_page(step, page.render()?, status))
+}
+
+/// Verifies a security key or passkey against the ceremony parked for this sign-in (used
+/// once: a failed assertion needs new options). Returns the method reference and the level
+/// the credential proved, which must meet the level asked.
+async fn present_webauthn(state: &AppState, step: &Step, method: Method, credential: Option<&str>, now: OffsetDateTime) -> Result<(&'static str, AuthLevel), MfaError> {
+    let kind = if method == Method::Passkey { FactorKind::Passkey } else { FactorKind::SecurityKey };
+    let Some((ceremony, rest)) = take_ceremony(&step.progress, kind) else {
+        return Err(MfaError::Expired);
+    };
+    if !state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &rest.encode()).await? {
+        return Err(MfaError::Expired);
+    }
+    let presented = mfa::credentials::finish_sign_in(state, &step.user, kind, &ceremony, credential.unwrap_or_default(), now).await?;
+    if presented.level < step.progress.level {
+        return Err(MfaError::NotAllowed);
+    }
+    Ok((presented.amr, presented.level))
 }
 
 async fn render_failure(state: &AppState, step: &Step, error: &MfaError) -> Result<Response, PageError> {
@@ -135,23 +159,25 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     }
     let code = form.get("code").unwrap_or_default();
     let method = form.get("method").and_then(Method::parse).filter(|m| step.progress.offers(*m));
+    let level = step.progress.level;
     let result = match method {
         Some(Method::Totp) => {
             let factors = state.store.factors(&step.user.id).await?;
-            mfa::totp::verify(&state, &step.user, &factors, code, now).await.map(|_| "otp")
+            mfa::totp::verify(&state, &step.user, &factors, code, now).await.map(|_| ("otp", level))
         }
         Some(Method::Sms) => match &step.progress.sms_challenge {
-            Some(challenge) => mfa::sms::check_code(&state, &step.user, challenge, code, now).await.map(|_| "sms"),
+            Some(challenge) => mfa::sms::check_code(&state, &step.user, challenge, code, now).await.map(|_| ("sms", level)),
             None => Err(MfaError::Expired),
         },
-        Some(Method::RecoveryCode) => mfa::recovery::redeem(&state, &step.user, code, now).await.map(|_| "otp"),
-        _ => Err(MfaError::NotAllowed),
+        Some(Method::RecoveryCode) => mfa::recovery::redeem(&state, &step.user, code, now).await.map(|_| ("otp", level)),
+        Some(webauthn @ (Method::SecurityKey | Method::Passkey)) => present_webauthn(&state, &step, webauthn, form.get("credential"), now).await,
+        None => Err(MfaError::NotAllowed),
     };
     let attempt = Attempt::new(&state, &headers, addr);
     match result {
-        Ok(amr) => {
+        Ok((amr, achieved)) => {
             let first = step.progress.amr.first().map_or("pwd", String::as_str);
-            let proof = Proof::with_second_factor(first, amr, step.progress.level);
+            let proof = Proof::with_second_factor(first, amr, achieved);
             tracing::info!(user = %step.user.id, method = method.map_or("", Method::as_str), "second factor accepted");
             let remember_device = step.progress.remember_device_days > 0 && form.get("remember_device") == Some("on");
             let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device };

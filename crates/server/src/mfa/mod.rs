@@ -2,6 +2,7 @@
 //! codes, with throttling of wrong codes and notices to the user. Used by the sign-in flow, the
 //! enrolment wizard and the self-service API alike, so every path enforces the same rules.
 
+pub mod credentials;
 pub mod qr;
 pub mod recovery;
 pub mod sms;

@@ -36,6 +36,8 @@ pub fn progress_for(verdict: &Verdict, user: &User, first: &Proof, auth_time: Of
         sms_challenge: None,
         enrolling_factor: None,
         enrolled: false,
+        enrolled_proof: None,
+        ceremony: None,
         decision: verdict.record.clone(),
         remember_device_days: verdict.remember_device_days,
     };

@@ -30,11 +30,24 @@ pub struct Progress {
     /// The wizard's factor is confirmed; what is left is to show recovery codes and continue.
     #[serde(default)]
     pub enrolled: bool,
+    /// What the factor enrolled in the wizard proved (RFC 8176 value and level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolled_proof: Option<(String, AuthLevel)>,
+    /// A WebAuthn ceremony in flight (sign-in or registration), as `webauthn-rs` serialised it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<Ceremony>,
     /// The policy decision, as recorded with the sign-in.
     pub decision: serde_json::Value,
     /// Days a completed second factor may be remembered on this browser (0: never offered).
     #[serde(default)]
     pub remember_device_days: u16,
+}
+
+/// A parked WebAuthn ceremony: the factor kind it is for and the library's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ceremony {
+    pub kind: String,
+    pub state: String,
 }
 
 impl Progress {
@@ -72,6 +85,8 @@ mod tests {
             sms_challenge: None,
             enrolling_factor: None,
             enrolled: false,
+            enrolled_proof: None,
+            ceremony: Some(Ceremony { kind: "passkey".into(), state: "{}".into() }),
             decision: serde_json::json!({ "winning_rule": { "code": "domain_required" } }),
             remember_device_days: 30,
         };

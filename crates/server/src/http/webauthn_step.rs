@@ -1,0 +1,131 @@
+//! The JSON endpoints `webauthn.js` calls during sign-in: options for presenting a security key
+//! or passkey (`/login/factor/webauthn`) and for registering one in the enrollment wizard
+//! (`/login/enroll/webauthn/options`). Each parks the ceremony state with the sign-in, so the
+//! form that follows is checked against the challenge this browser was given.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::FactorKind;
+use gatehouse_core::params::Params;
+use serde_json::json;
+
+use super::login::{check_csrf, expired};
+use super::second_factor::{Step, failure, load_step};
+use crate::error::PageError;
+use crate::mfa::{MfaError, credentials};
+use crate::signin::policy::method_of;
+use crate::signin::progress::{Ceremony, Progress};
+use crate::state::{AppState, now};
+
+/// The WebAuthn factor kind a form names, if the step offers it.
+pub fn offered_kind(progress: &Progress, name: Option<&str>) -> Option<FactorKind> {
+    let kind = FactorKind::parse(name?).filter(|k| k.is_webauthn())?;
+    progress.offers(method_of(kind)).then_some(kind)
+}
+
+fn json_error(error: &MfaError) -> Response {
+    let (status, _, message) = failure(error);
+    let status = if status == StatusCode::OK { StatusCode::BAD_REQUEST } else { status };
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// Parks the ceremony with the sign-in (compare-and-set against the progress just read).
+pub async fn park(state: &AppState, step: &Step, progress: &Progress) -> Result<(), PageError> {
+    if state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &progress.encode()).await? {
+        Ok(())
+    } else {
+        Err(expired())
+    }
+}
+
+async fn load(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(Step, Option<String>), PageError> {
+    let form = Params::parse(body).map_err(|_| expired())?;
+    let step = load_step(state, headers, form.get("request").unwrap_or_default(), now()).await?;
+    check_csrf(&form, &step.pending)?;
+    Ok((step, form.get("kind").map(str::to_owned)))
+}
+
+/// Options for presenting a registered security key or passkey at the second-factor step.
+pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let now = now();
+    let (step, kind) = load(&state, &headers, &body).await?;
+    let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| !step.progress.enroll) else {
+        return Ok(json_error(&MfaError::NotAllowed));
+    };
+    match credentials::begin_sign_in(&state, &step.user, kind, now).await {
+        Ok((options, ceremony)) => {
+            let progress = Progress { ceremony: Some(Ceremony { kind: kind.as_str().into(), state: ceremony }), ..step.progress.clone() };
+            park(&state, &step, &progress).await?;
+            Ok(Json(options).into_response())
+        }
+        Err(error) => Ok(json_error(&error)),
+    }
+}
+
+/// Options for registering a new security key or passkey in the enrollment wizard.
+pub async fn enroll_options(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let (step, kind) = load(&state, &headers, &body).await?;
+    let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| step.progress.enroll && !step.progress.enrolled) else {
+        return Ok(json_error(&MfaError::NotAllowed));
+    };
+    let start = credentials::begin_registration(&state, &step.user).await.and_then(|start| start.options(kind, &step.user));
+    match start {
+        Ok((options, ceremony)) => {
+            let progress = Progress { ceremony: Some(Ceremony { kind: kind.as_str().into(), state: ceremony }), ..step.progress.clone() };
+            park(&state, &step, &progress).await?;
+            Ok(Json(options).into_response())
+        }
+        Err(error) => Ok(json_error(&error)),
+    }
+}
+
+/// The parked ceremony for `kind`, taken out of the progress so it is used once.
+pub fn take_ceremony(progress: &Progress, kind: FactorKind) -> Option<(String, Progress)> {
+    let ceremony = progress.ceremony.as_ref().filter(|c| c.kind == kind.as_str())?;
+    Some((ceremony.state.clone(), Progress { ceremony: None, ..progress.clone() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_policy::AuthLevel;
+
+    fn progress(methods: &[&str]) -> Progress {
+        Progress {
+            user_id: "u".into(),
+            amr: vec!["pwd".into()],
+            auth_time: 0,
+            level: AuthLevel::Mfa,
+            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+            enroll: false,
+            sms_challenge: None,
+            enrolling_factor: None,
+            enrolled: false,
+            enrolled_proof: None,
+            ceremony: Some(Ceremony { kind: "passkey".into(), state: "s".into() }),
+            decision: serde_json::Value::Null,
+            remember_device_days: 0,
+        }
+    }
+
+    #[test]
+    fn only_offered_webauthn_kinds_are_accepted() {
+        let p = progress(&["totp", "passkey"]);
+        assert_eq!(offered_kind(&p, Some("passkey")), Some(FactorKind::Passkey));
+        assert_eq!(offered_kind(&p, Some("security_key")), None, "not offered");
+        assert_eq!(offered_kind(&p, Some("totp")), None, "not WebAuthn");
+        assert_eq!(offered_kind(&p, None), None);
+    }
+
+    #[test]
+    fn a_ceremony_is_taken_once_and_only_for_its_kind() {
+        let p = progress(&["passkey"]);
+        assert!(take_ceremony(&p, FactorKind::SecurityKey).is_none());
+        let (state, rest) = take_ceremony(&p, FactorKind::Passkey).unwrap();
+        assert_eq!(state, "s");
+        assert!(take_ceremony(&rest, FactorKind::Passkey).is_none());
+    }
+}

@@ -1,0 +1,153 @@
+//! Security keys and passkeys as second factors: registering one (self-service or in the
+//! enrollment wizard) and presenting one at sign-in, over [`super::WebAuthnService`]. Ceremony
+//! state goes back to the caller to park with the sign-in; nothing here touches HTTP.
+
+use gatehouse_core::ids::FactorId;
+use gatehouse_core::model::User;
+use gatehouse_core::{Factor, FactorKind, FactorSecret};
+use gatehouse_policy::AuthLevel;
+use gatehouse_store::StoreError;
+use serde_json::Value;
+use time::OffsetDateTime;
+use webauthn_rs::prelude::{CredentialID, Uuid};
+
+use super::{MfaError, WebAuthnService, check_throttle, notify, record_failure};
+use crate::delivery::NotificationKind;
+use crate::state::AppState;
+
+fn service(state: &AppState) -> Result<&WebAuthnService, MfaError> {
+    state.mfa.webauthn.as_ref().ok_or(MfaError::WebAuthnUnavailable)
+}
+
+/// A verified WebAuthn sign-in.
+pub struct Presented {
+    pub factor: FactorId,
+    /// RFC 8176: `hwk` for a key that cannot leave its hardware, `swk` for a synced passkey.
+    pub amr: &'static str,
+    pub level: AuthLevel,
+}
+
+fn confirmed_of_kind(factors: &[Factor], kind: FactorKind) -> impl Iterator<Item = (&Factor, &str, &[u8], bool)> {
+    factors.iter().filter(move |f| f.kind == kind && f.is_confirmed()).filter_map(|f| match &f.secret {
+        FactorSecret::WebAuthn { credential, credential_id, device_bound } => Some((f, credential.as_str(), credential_id.as_slice(), *device_bound)),
+        _ => None,
+    })
+}
+
+/// Starts a sign-in with the user's credentials of `kind`; returns the browser's options and
+/// the ceremony state to park.
+pub async fn begin_sign_in(state: &AppState, user: &User, kind: FactorKind, now: OffsetDateTime) -> Result<(Value, String), MfaError> {
+    check_throttle(state, user, now)?;
+    let factors = state.store.factors(&user.id).await?;
+    let credentials: Vec<String> = confirmed_of_kind(&factors, kind).map(|(_, c, _, _)| c.to_owned()).collect();
+    service(state)?.start_authentication(kind, &credentials)
+}
+
+/// Verifies the browser's assertion against the parked ceremony; advances the stored
+/// signature counter. A counter that went backwards (a cloned authenticator) is refused.
+pub async fn finish_sign_in(state: &AppState, user: &User, kind: FactorKind, ceremony: &str, response: &str, now: OffsetDateTime) -> Result<Presented, MfaError> {
+    check_throttle(state, user, now)?;
+    let factors = state.store.factors(&user.id).await?;
+    let result = service(state)?.finish_authentication(kind, ceremony, response, |id| {
+        confirmed_of_kind(&factors, kind).find(|(_, _, cid, _)| *cid == id).map(|(_, c, _, _)| c.to_owned())
+    });
+    let assertion = match result {
+        Ok(assertion) => assertion,
+        Err(error) => {
+            if matches!(error, MfaError::ClonedAuthenticator) {
+                tracing::warn!(user = %user.id, "WebAuthn signature counter went backwards: possible cloned authenticator");
+            }
+            if error.counts_as_failure() {
+                record_failure(state, user, now);
+            }
+            return Err(error);
+        }
+    };
+    let (factor, _, _, device_bound) =
+        confirmed_of_kind(&factors, kind).find(|(_, _, cid, _)| *cid == assertion.credential_id.as_slice()).ok_or(MfaError::UnknownCredential)?;
+    if kind == FactorKind::Passkey && !assertion.user_verified {
+        record_failure(state, user, now);
+        return Err(MfaError::WebAuthn("the passkey did not verify the user".into()));
+    }
+    match &assertion.updated_credential {
+        Some(updated) => state.store.update_webauthn_credential(&factor.id, updated, now).await?,
+        None => state.store.touch_factor(&factor.id, now).await?,
+    }
+    let level = if device_bound { AuthLevel::PhishingResistantHardware } else { AuthLevel::PhishingResistant };
+    Ok(Presented { factor: factor.id.clone(), amr: if device_bound { "hwk" } else { "swk" }, level })
+}
+
+/// Starts registering a new credential of `kind`; the user's existing credentials are excluded
+/// so one authenticator is not registered twice.
+pub async fn begin_registration<'a>(state: &'a AppState, user: &User) -> Result<RegistrationStart<'a>, MfaError> {
+    let service = service(state)?;
+    let fresh = Uuid::new_v4().to_string();
+    let handle = state.store.webauthn_handle(&user.id, &fresh).await?;
+    let handle = Uuid::parse_str(&handle).map_err(|_| MfaError::Store(StoreError::Corrupt("users.webauthn_handle".into())))?;
+    let factors = state.store.factors(&user.id).await?;
+    let exclude: Vec<CredentialID> = factors
+        .iter()
+        .filter_map(|f| match &f.secret {
+            FactorSecret::WebAuthn { credential_id, .. } => Some(CredentialID::from(credential_id.clone())),
+            _ => None,
+        })
+        .collect();
+    Ok(RegistrationStart { service, handle, exclude })
+}
+
+/// Inputs to a registration ceremony, gathered once.
+pub struct RegistrationStart<'a> {
+    service: &'a WebAuthnService,
+    handle: Uuid,
+    exclude: Vec<CredentialID>,
+}
+
+impl RegistrationStart<'_> {
+    pub fn options(self, kind: FactorKind, user: &User) -> Result<(Value, String), MfaError> {
+        self.service.start_registration(kind, self.handle, user.email.as_str(), &user.name, self.exclude)
+    }
+}
+
+/// Verifies the browser's attestation and stores the credential as a confirmed factor.
+pub async fn finish_registration(
+    state: &AppState,
+    user: &User,
+    kind: FactorKind,
+    ceremony: &str,
+    response: &str,
+    label: &str,
+    now: OffsetDateTime,
+) -> Result<Factor, MfaError> {
+    check_throttle(state, user, now)?;
+    let registered = match service(state)?.finish_registration(kind, ceremony, response) {
+        Ok(registered) => registered,
+        Err(error) => {
+            record_failure(state, user, now);
+            return Err(error);
+        }
+    };
+    let factor = Factor {
+        id: FactorId::new(gatehouse_crypto::random::id()?),
+        user_id: user.id.clone(),
+        kind,
+        label: label.to_owned(),
+        secret: FactorSecret::WebAuthn { credential: registered.credential, credential_id: registered.credential_id, device_bound: registered.device_bound },
+        created_at: now,
+        confirmed_at: Some(now),
+        last_used_at: None,
+    };
+    match state.store.add_factor(&factor).await {
+        Err(StoreError::Conflict(_)) => return Err(MfaError::AlreadyRegistered),
+        other => other?,
+    }
+    notify(state, user, NotificationKind::FactorAdded { factor: factor.id.to_string(), label: factor.label.clone() }, now);
+    Ok(factor)
+}
+
+/// The level and method reference a just-registered credential proves.
+pub fn registered_proof(factor: &Factor) -> (&'static str, AuthLevel) {
+    match factor.secret {
+        FactorSecret::WebAuthn { device_bound: true, .. } => ("hwk", AuthLevel::PhishingResistantHardware),
+        _ => ("swk", AuthLevel::PhishingResistant),
+    }
+}

@@ -1,0 +1,81 @@
+// Security keys and passkeys: a form marked data-webauthn="get" (sign in) or "create"
+// (register) asks the server for options (data-options, posting the form's own fields),
+// runs the browser ceremony, and submits the result in the form's `credential` field.
+// Served as a file: the CSP allows no inline script.
+"use strict";
+
+(function () {
+  const b64urlToBytes = (s) => {
+    const pad = "=".repeat((4 - (s.length % 4)) % 4);
+    const bin = atob((s + pad).replace(/-/g, "+").replace(/_/g, "/"));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  };
+  const bytesToB64url = (buf) => {
+    const bytes = new Uint8Array(buf);
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  };
+
+  function decodeOptions(kind, options) {
+    const pk = options.publicKey;
+    pk.challenge = b64urlToBytes(pk.challenge);
+    if (kind === "create") {
+      pk.user.id = b64urlToBytes(pk.user.id);
+      (pk.excludeCredentials || []).forEach((c) => { c.id = b64urlToBytes(c.id); });
+    } else {
+      (pk.allowCredentials || []).forEach((c) => { c.id = b64urlToBytes(c.id); });
+    }
+    return options;
+  }
+
+  function encodeCredential(cred) {
+    const r = cred.response;
+    const response = { clientDataJSON: bytesToB64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = bytesToB64url(r.attestationObject);
+    } else {
+      response.authenticatorData = bytesToB64url(r.authenticatorData);
+      response.signature = bytesToB64url(r.signature);
+      response.userHandle = r.userHandle ? bytesToB64url(r.userHandle) : null;
+    }
+    return JSON.stringify({
+      id: cred.id,
+      rawId: bytesToB64url(cred.rawId),
+      type: cred.type,
+      response: response,
+      extensions: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+    });
+  }
+
+  function showError(message) {
+    const el = document.getElementById("webauthn-error");
+    if (el) { el.textContent = message; el.hidden = false; el.focus(); }
+  }
+
+  document.querySelectorAll("form[data-webauthn]").forEach((form) => {
+    form.addEventListener("submit", async (event) => {
+      if (form.elements.credential.value) return;
+      event.preventDefault();
+      if (!window.PublicKeyCredential) {
+        showError("This browser does not support security keys or passkeys.");
+        return;
+      }
+      const kind = form.dataset.webauthn;
+      try {
+        const body = new URLSearchParams(new FormData(form));
+        const reply = await fetch(form.dataset.options, { method: "POST", body: body, credentials: "same-origin" });
+        const options = await reply.json();
+        if (!reply.ok) { showError(options.error || "Something went wrong; try again."); return; }
+        const decoded = decodeOptions(kind, options);
+        const cred = kind === "create"
+          ? await navigator.credentials.create(decoded)
+          : await navigator.credentials.get(decoded);
+        form.elements.credential.value = encodeCredential(cred);
+        form.submit();
+      } catch (e) {
+        showError("The security key or passkey was not used. Try again, or choose another method.");
+      }
+    });
+  });
+})();
