@@ -36,6 +36,9 @@ pub enum Challenge {
     Basic,
     /// A bearer-token resource (RFC 6750 §3).
     Bearer,
+    /// RFC 9470 step-up: the token is valid but its authentication is too weak or too old;
+    /// the challenge names what a new one must meet.
+    BearerStepUp { acr_values: &'static str, max_age: u32 },
 }
 
 /// An error from a JSON endpoint (token, userinfo, introspection, revocation).
@@ -116,6 +119,11 @@ impl IntoResponse for ApiError {
                 error.code.as_str(),
                 quote(&error.description)
             )),
+            Challenge::BearerStepUp { acr_values, max_age } => Some(format!(
+                "Bearer realm=\"gatehouse\", error=\"{}\", error_description=\"{}\", acr_values=\"{acr_values}\", max_age=\"{max_age}\"",
+                error.code.as_str(),
+                quote(&error.description)
+            )),
         };
         if let Some(value) = challenge_value.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, value);
@@ -192,6 +200,17 @@ mod tests {
         let challenge = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
         assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""));
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn step_up_challenges_name_the_acr_and_max_age() {
+        let error = OAuthError::new(OAuthErrorCode::InsufficientUserAuthentication, "sign in again");
+        let challenge = Challenge::BearerStepUp { acr_values: "urn:gatehouse:acr:mfa", max_age: 600 };
+        let response = ApiError::OAuth { error, challenge, retry_after: None }.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let value = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(value.contains("error=\"insufficient_user_authentication\""), "{value}");
+        assert!(value.contains("acr_values=\"urn:gatehouse:acr:mfa\", max_age=\"600\""), "{value}");
     }
 
     #[test]

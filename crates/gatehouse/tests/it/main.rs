@@ -2,6 +2,7 @@
 //! data directory and drives it over HTTP, as a browser and as OIDC clients would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod account_api;
 mod bad_input;
 mod browser;
 mod conformance;

@@ -10,10 +10,10 @@ use crate::conformance::id_claims;
 use crate::helpers::{SpawnOptions, TestApp, spawn_with};
 
 pub(crate) const PASSWORD: &str = "a long test passphrase";
-const ALICE_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+pub(crate) const ALICE_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const DAVE_TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const ERIN_TOTP: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
-const SECRET: &str = "two-factor-secret-0123456789-abcdefghijklmnopq";
+pub(crate) const SECRET: &str = "two-factor-secret-0123456789-abcdefghijklmnopq";
 
 /// acme: domain Optional (alice has TOTP and a phone; bob has nothing). globex: domain Required
 /// (dave has TOTP, carol nothing). initech: an office network 127.0.0.0/29. hooli: Required
@@ -77,7 +77,7 @@ client_id = "payroll"
 name = "Payroll"
 client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
 redirect_uris = ["http://127.0.0.1:9999/cb"]
-grant_types = ["authorization_code"]
+grant_types = ["authorization_code", "client_credentials"]
 
 [[application]]
 client_id = "wiki"

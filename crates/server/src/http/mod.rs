@@ -1,5 +1,6 @@
 //! The HTTP edge: routes, extractors and cross-cutting middleware.
 
+mod account_api;
 mod api_body;
 pub(crate) mod authorize;
 mod client_auth;
@@ -10,6 +11,7 @@ mod introspect;
 mod login;
 mod logout;
 mod meta;
+mod problem;
 pub(crate) mod respond;
 mod second_factor;
 mod security;
@@ -58,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(introspect::revoke))
         .route("/logout", get(logout::get).post(logout::post))
+        .route("/api/v1/me/factors", get(account_api::list).post(account_api::add))
+        .route("/api/v1/me/factors/{id}", axum::routing::patch(account_api::rename).delete(account_api::remove))
+        .route("/api/v1/me/factors/{id}/confirm", post(account_api::confirm))
+        .route("/api/v1/me/recovery-codes", post(account_api::regenerate_recovery_codes))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))

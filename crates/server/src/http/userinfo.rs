@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::state::{AppState, now};
 use crate::tokens;
 
-fn bearer_from_header(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+pub(super) fn bearer_from_header(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let value = value.to_str().map_err(|_| ApiError::bearer(OAuthError::invalid_request("malformed Authorization header")))?;
     match value.split_once(' ') {

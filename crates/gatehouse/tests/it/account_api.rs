@@ -1,0 +1,168 @@
+//! The self-service API (`/api/v1/me`) with users' own access tokens: listing, adding,
+//! confirming, renaming and removing second factors and regenerating recovery codes, and the
+//! step-up challenge a password-only or stale sign-in gets.
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::browser::{Browser, location, query_param};
+use crate::two_factor::{ALICE_TOTP, SECRET, callback_of, outbox_lines, password_step, present, spawn, totp_now};
+
+/// Signs `email` in to `client` (with TOTP when asked) and returns an access token.
+async fn token_for(app: &crate::helpers::TestApp, client: &str, email: &str, totp: Option<&str>) -> String {
+    let browser = Browser::new();
+    let mut to = password_step(app, &browser, client, "", email).await;
+    if let Some(secret) = totp {
+        assert!(to.starts_with("/login/factor"), "{to}");
+        to = location(&present(app, &browser, &to, "totp", &totp_now(secret)).await);
+    }
+    let code = query_param(&to, "code").unwrap_or_else(|| panic!("no code in {to}"));
+    let response = Client::new()
+        .post(app.url("/token"))
+        .basic_auth(client, Some(SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", callback_of(client))])
+        .send()
+        .await
+        .unwrap();
+    let tokens: Value = response.json().await.unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn call(app: &crate::helpers::TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Response {
+    let mut request = Client::new().request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_user_lists_adds_confirms_renames_and_removes_factors() {
+    let app = spawn().await;
+    let token = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    let listed: Value = call(&app, reqwest::Method::GET, "/api/v1/me/factors", &token, None).await.json().await.unwrap();
+    let kinds: Vec<&str> = listed["factors"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 2, "{listed}");
+    assert!(kinds.contains(&"totp") && kinds.contains(&"sms"));
+    let text = listed.to_string();
+    assert!(!text.contains("401234567") && !text.contains("secret"), "no secrets or numbers: {text}");
+
+    let added = call(&app, reqwest::Method::POST, "/api/v1/me/factors", &token, Some(json!({ "kind": "totp", "label": "Work phone" }))).await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let added: Value = added.json().await.unwrap();
+    let id = added["factor"].as_str().unwrap().to_owned();
+    assert!(added["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(added["qr_code"].as_str().unwrap().starts_with("data:image/svg+xml;base64,"));
+    let wrong = call(&app, reqwest::Method::POST, &format!("/api/v1/me/factors/{id}/confirm"), &token, Some(json!({ "code": "000000x" }))).await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(wrong.headers()["content-type"], "application/problem+json");
+    let code = totp_now(added["secret"].as_str().unwrap());
+    let confirmed = call(&app, reqwest::Method::POST, &format!("/api/v1/me/factors/{id}/confirm"), &token, Some(json!({ "code": code }))).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert_eq!(confirmed.json::<Value>().await.unwrap()["confirmed"], true);
+
+    let renamed = call(&app, reqwest::Method::PATCH, &format!("/api/v1/me/factors/{id}"), &token, Some(json!({ "label": "Old phone" }))).await;
+    assert_eq!(renamed.json::<Value>().await.unwrap()["label"], "Old phone");
+    let codes: Value = call(&app, reqwest::Method::POST, "/api/v1/me/recovery-codes", &token, None).await.json().await.unwrap();
+    assert_eq!(codes["codes"].as_array().unwrap().len(), 10);
+    let removed = call(&app, reqwest::Method::DELETE, &format!("/api/v1/me/factors/{id}"), &token, None).await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let again = call(&app, reqwest::Method::DELETE, &format!("/api/v1/me/factors/{id}"), &token, None).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let notices: Vec<String> = outbox_lines(&app, "notifications.jsonl").iter().map(|n| n["kind"].as_str().unwrap().to_owned()).collect();
+    for kind in ["factor_added", "factor_renamed", "recovery_codes_regenerated", "factor_removed"] {
+        assert!(notices.iter().any(|n| n == kind), "{kind} notified: {notices:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_password_only_sign_in_can_never_change_second_factors() {
+    let app = spawn().await;
+    // Wiki is a Bypass app: Alice's token there proves only her password.
+    let weak = token_for(&app, "wiki", "alice@acme.test", None).await;
+    let listed: Value = call(&app, reqwest::Method::GET, "/api/v1/me/factors", &weak, None).await.json().await.unwrap();
+    let id = listed["factors"][0]["id"].as_str().unwrap().to_owned();
+    for (method, path, body) in [
+        (reqwest::Method::DELETE, format!("/api/v1/me/factors/{id}"), None),
+        (reqwest::Method::POST, "/api/v1/me/factors".to_owned(), Some(json!({ "kind": "totp" }))),
+        (reqwest::Method::POST, "/api/v1/me/recovery-codes".to_owned(), None),
+    ] {
+        let response = call(&app, method, &path, &weak, body).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.contains("error=\"insufficient_user_authentication\""), "{challenge}");
+        assert!(challenge.contains("acr_values=\"urn:gatehouse:acr:mfa\"") && challenge.contains("max_age=\"600\""), "{challenge}");
+    }
+    let after: Value = call(&app, reqwest::Method::GET, "/api/v1/me/factors", &weak, None).await.json().await.unwrap();
+    assert_eq!(after["factors"], listed["factors"], "nothing changed");
+}
+
+#[tokio::test]
+async fn enrollment_through_the_api_follows_the_domain_policy_and_refuses_bad_input() {
+    let app = spawn().await;
+    // Bob has no factor yet: a fresh password sign-in may add the first.
+    let bob = token_for(&app, "payroll", "bob@acme.test", None).await;
+    let post = |body: Value| call(&app, reqwest::Method::POST, "/api/v1/me/factors", &bob, Some(body));
+    for bad in [
+        json!({ "kind": "passkey" }),
+        json!({ "kind": "sms" }),
+        json!({ "kind": "sms", "phone": "0401234567" }),
+        json!({ "kind": "totp", "phone": "+358401234567" }),
+        json!({ "kind": "totp", "label": "" }),
+        json!({ "kind": "fax" }),
+        json!({ "kind": "totp", "colour": "blue" }),
+    ] {
+        let response = post(bad.clone()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+    }
+    let sms = post(json!({ "kind": "sms", "phone": "+358409876543", "label": "Bob's phone" })).await;
+    assert_eq!(sms.status(), StatusCode::CREATED);
+    let sms: Value = sms.json().await.unwrap();
+    let text = outbox_lines(&app, "sms.jsonl").last().unwrap()["text"].as_str().unwrap().to_owned();
+    let code: String = text.split("code is ").nth(1).unwrap().chars().take(6).collect();
+    let path = format!("/api/v1/me/factors/{}/confirm", sms["factor"].as_str().unwrap());
+    let confirmed = call(&app, reqwest::Method::POST, &path, &bob, Some(json!({ "code": code, "challenge": sms["challenge"] }))).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+
+    // Another user's factor is not found, not forbidden: ids tell nothing.
+    let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    let gone = call(&app, reqwest::Method::DELETE, &format!("/api/v1/me/factors/{}", sms["factor"].as_str().unwrap()), &alice, None).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+
+    // Frank's domain allows only WebAuthn.
+    let browser = Browser::new();
+    let to = password_step(&app, &browser, "wiki", "", "frank@hooli.test").await;
+    let code = query_param(&to, "code").unwrap();
+    let tokens: Value = Client::new()
+        .post(app.url("/token"))
+        .basic_auth("wiki", Some(SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", callback_of("wiki"))])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let frank = tokens["access_token"].as_str().unwrap();
+    let refused = call(&app, reqwest::Method::POST, "/api/v1/me/factors", frank, Some(json!({ "kind": "totp" }))).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // No token, a bad token, a client's own token.
+    assert_eq!(Client::new().get(app.url("/api/v1/me/factors")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/factors", "not-a-token", None).await.status(), StatusCode::UNAUTHORIZED);
+    let machine: Value = Client::new()
+        .post(app.url("/token"))
+        .basic_auth("payroll", Some(SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let machine = machine["access_token"].as_str().expect("a client-credentials token");
+    assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/factors", machine, None).await.status(), StatusCode::FORBIDDEN);
+}

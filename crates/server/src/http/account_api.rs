@@ -1,0 +1,228 @@
+//! The self-service API for the signed-in user (`/api/v1/me`): list, add, confirm, rename and
+//! remove second factors, and regenerate recovery codes. Called with the user's own access
+//! token. Changing factors needs a fresh sign-in (within ten minutes) that used a second factor
+//! when the user has one, so a password-only session can never remove a second factor; a
+//! token that falls short gets an RFC 9470 `insufficient_user_authentication` challenge naming
+//! `acr_values` and `max_age`, and the application signs the user in again with those.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse_core::factor::parse_label;
+use gatehouse_core::ids::{FactorId, UserId};
+use gatehouse_core::model::User;
+use gatehouse_core::{Factor, FactorKind, OAuthError, OAuthErrorCode, PhoneNumber};
+use gatehouse_policy::{AuthLevel, DomainPolicy};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use super::api_body::ApiBody;
+use super::problem::{ManagementError, Problem};
+use super::userinfo::bearer_from_header;
+use crate::delivery::NotificationKind;
+use crate::error::{ApiError, Challenge};
+use crate::mfa::{self, MfaError};
+use crate::signin::policy::method_of;
+use crate::state::{AppState, now};
+use crate::tokens;
+
+/// How recent a sign-in must be to change factors.
+pub const FRESH_SECONDS: u32 = 600;
+
+type Result<T> = std::result::Result<T, ManagementError>;
+
+/// The user behind the access token, and what their sign-in proved.
+struct Me {
+    user: Arc<User>,
+    level: AuthLevel,
+    auth_time: Option<i64>,
+}
+
+async fn me(state: &AppState, headers: &HeaderMap) -> Result<Me> {
+    let token = bearer_from_header(headers)
+        .map_err(ManagementError::Token)?
+        .ok_or_else(|| ManagementError::Token(ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "an access token is required"))))?;
+    let claims = tokens::validate_access_token(state, token, now()).map_err(|e| ManagementError::Token(ApiError::bearer(e)))?;
+    if claims.is_client_token() {
+        let error = OAuthError::new(OAuthErrorCode::InsufficientScope, "this API needs a user's token");
+        return Err(ManagementError::Token(ApiError::OAuth { error, challenge: Challenge::Bearer, retry_after: None }));
+    }
+    let user = state
+        .user(&UserId::new(claims.sub.clone()))
+        .await?
+        .ok_or_else(|| ManagementError::Token(ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "the user no longer exists"))))?;
+    let level = claims.acr.as_deref().and_then(AuthLevel::from_acr).unwrap_or(AuthLevel::Password);
+    Ok(Me { user, level, auth_time: claims.auth_time })
+}
+
+impl Me {
+    /// A change to factors: the sign-in must be fresh, and have used a second factor when the
+    /// user has one.
+    fn require_fresh(&self, has_factor: bool, now: OffsetDateTime) -> Result<()> {
+        let fresh = self.auth_time.is_some_and(|t| now.unix_timestamp() - t <= i64::from(FRESH_SECONDS));
+        if fresh && (!has_factor || self.level >= AuthLevel::Mfa) {
+            return Ok(());
+        }
+        let (acr_values, description) = if has_factor {
+            (AuthLevel::Mfa.acr(), "sign in again with a second factor to change your second factors")
+        } else {
+            (AuthLevel::Password.acr(), "sign in again to set up two-step verification")
+        };
+        let error = OAuthError::new(OAuthErrorCode::InsufficientUserAuthentication, description);
+        Err(ManagementError::Token(ApiError::OAuth { error, challenge: Challenge::BearerStepUp { acr_values, max_age: FRESH_SECONDS }, retry_after: None }))
+    }
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("the body is not valid: {e}")).into())
+}
+
+fn factor_json(factor: &Factor) -> Value {
+    let ts = |t: Option<OffsetDateTime>| t.map(OffsetDateTime::unix_timestamp);
+    json!({
+        "id": factor.id.as_str(),
+        "kind": factor.kind.as_str(),
+        "label": factor.label,
+        "confirmed": factor.is_confirmed(),
+        "created_at": factor.created_at.unix_timestamp(),
+        "last_used_at": ts(factor.last_used_at),
+    })
+}
+
+async fn has_confirmed_factor(state: &AppState, user: &User) -> Result<bool> {
+    Ok(state.store.factors(&user.id).await?.iter().any(Factor::is_confirmed))
+}
+
+/// `GET /api/v1/me/factors`: every factor (never a secret) and how many recovery codes are left.
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let me = me(&state, &headers).await?;
+    let factors = state.store.factors(&me.user.id).await?;
+    let left = state.store.recovery_codes_left(&me.user.id).await?;
+    Ok(Json(json!({ "factors": factors.iter().map(factor_json).collect::<Vec<_>>(), "recovery_codes_left": left })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddFactor {
+    kind: String,
+    label: Option<String>,
+    phone: Option<String>,
+}
+
+/// `POST /api/v1/me/factors`: starts enrolling an authenticator app (returns its key and QR
+/// code) or a phone (sends a code to it). Only methods the user's domain allows.
+pub async fn add(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+    let now = now();
+    let me = me(&state, &headers).await?;
+    let request: AddFactor = parse_body(&body)?;
+    let kind = FactorKind::parse(&request.kind).ok_or_else(|| Problem::bad_request("kind must be totp or sms"))?;
+    let label = match &request.label {
+        Some(label) => parse_label(label).ok_or_else(|| Problem::bad_request("label must be 1 to 64 characters"))?,
+        None => kind.label().to_owned(),
+    };
+    me.require_fresh(has_confirmed_factor(&state, &me.user).await?, now)?;
+    let domain = state.store.tenant_for_domain(&me.user.email.domain()).await?.map(|t| t.policy).unwrap_or_else(DomainPolicy::default);
+    if !domain.configurable_methods().contains(method_of(kind)) {
+        return Err(MfaError::NotAllowed.into());
+    }
+    let body = match (kind, request.phone) {
+        (FactorKind::Totp, None) => {
+            let enrollment = mfa::totp::begin(&state, &me.user, &label, now).await?;
+            json!({
+                "factor": enrollment.factor_id.as_str(),
+                "secret": enrollment.secret_text.as_str(),
+                "otpauth_uri": enrollment.uri.as_str(),
+                "qr_code": format!("data:image/svg+xml;base64,{}", STANDARD.encode(enrollment.qr_svg.as_bytes())),
+            })
+        }
+        (FactorKind::Sms, Some(phone)) => {
+            let phone = PhoneNumber::parse(&phone).map_err(|e| Problem::bad_request(format!("phone: {e}")))?;
+            let (factor, challenge) = mfa::sms::begin(&state, &me.user, phone, &label, now).await?;
+            json!({ "factor": factor.id.as_str(), "challenge": challenge })
+        }
+        (FactorKind::Sms, None) => return Err(Problem::bad_request("phone is required for sms").into()),
+        (FactorKind::Totp, Some(_)) => return Err(Problem::bad_request("phone belongs to sms only").into()),
+        (FactorKind::SecurityKey | FactorKind::Passkey, _) => {
+            return Err(Problem::bad_request("security keys and passkeys are registered in the browser, not through this API").into());
+        }
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirm {
+    code: String,
+    challenge: Option<String>,
+}
+
+/// `POST /api/v1/me/factors/{id}/confirm`: activates an enrolling factor with its first code.
+pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+    let now = now();
+    let me = me(&state, &headers).await?;
+    let request: Confirm = parse_body(&body)?;
+    let id = FactorId::new(id);
+    let factor = state.store.factor(&id).await?.filter(|f| f.user_id == me.user.id && !f.is_confirmed()).ok_or(MfaError::UnknownFactor)?;
+    match (factor.kind, request.challenge) {
+        (FactorKind::Totp, None) => {
+            mfa::totp::confirm(&state, &me.user, &id, &request.code, now).await?;
+        }
+        (FactorKind::Sms, Some(challenge)) => mfa::sms::confirm(&state, &me.user, &id, &challenge, &request.code, now).await?,
+        _ => return Err(Problem::bad_request("an sms factor is confirmed with its challenge, an authenticator app without").into()),
+    }
+    let confirmed = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
+    Ok(Json(factor_json(&confirmed)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rename {
+    label: String,
+}
+
+/// `PATCH /api/v1/me/factors/{id}`: renames a factor.
+pub async fn rename(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+    let me = me(&state, &headers).await?;
+    let request: Rename = parse_body(&body)?;
+    let label = parse_label(&request.label).ok_or_else(|| Problem::bad_request("label must be 1 to 64 characters"))?;
+    let id = FactorId::new(id);
+    if !state.store.rename_factor(&me.user.id, &id, &label).await? {
+        return Err(MfaError::UnknownFactor.into());
+    }
+    mfa::notify(&state, &me.user, NotificationKind::FactorRenamed { factor: id.to_string(), label: label.clone() }, now());
+    let factor = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
+    Ok(Json(factor_json(&factor)).into_response())
+}
+
+/// `DELETE /api/v1/me/factors/{id}`: removes a factor (fresh two-factor sign-in required).
+pub async fn remove(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let now = now();
+    let me = me(&state, &headers).await?;
+    let id = FactorId::new(id);
+    let factor = state.store.factor(&id).await?.filter(|f| f.user_id == me.user.id).ok_or(MfaError::UnknownFactor)?;
+    me.require_fresh(has_confirmed_factor(&state, &me.user).await?, now)?;
+    if !state.store.remove_factor(&me.user.id, &id).await? {
+        return Err(MfaError::UnknownFactor.into());
+    }
+    tracing::info!(user = %me.user.id, factor = %id, "second factor removed");
+    mfa::notify(&state, &me.user, NotificationKind::FactorRemoved { factor: id.to_string(), label: factor.label }, now);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/v1/me/recovery-codes`: ten new codes, shown once; the old ones stop working.
+pub async fn regenerate_recovery_codes(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let now = now();
+    let me = me(&state, &headers).await?;
+    if !has_confirmed_factor(&state, &me.user).await? {
+        return Err(Problem::new(StatusCode::CONFLICT, "No second factor", "recovery codes back up a second factor; set one up first").into());
+    }
+    me.require_fresh(true, now)?;
+    let codes = mfa::recovery::regenerate(&state, &me.user, now).await?;
+    mfa::notify(&state, &me.user, NotificationKind::RecoveryCodesRegenerated, now);
+    Ok(Json(json!({ "codes": codes.iter().map(|c| c.as_str()).collect::<Vec<_>>() })).into_response())
+}
