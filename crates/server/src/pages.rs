@@ -18,6 +18,8 @@ pub struct LoginPage<'a> {
     pub csrf_token: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
+    /// Offer "Sign in with a passkey" (WebAuthn is available on this server).
+    pub passkeys: bool,
 }
 
 #[derive(Template)]
@@ -121,6 +123,7 @@ mod tests {
             csrf_token: "c1",
             email: "a\"b@acme.test",
             error: Some("Email or password is incorrect."),
+            passkeys: false,
         }
         .render()
         .unwrap();

@@ -166,3 +166,18 @@ async fn enrollment_through_the_api_follows_the_domain_policy_and_refuses_bad_in
     let machine = machine["access_token"].as_str().expect("a client-credentials token");
     assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/factors", machine, None).await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_recovery_code_presented_twice_at_once_succeeds_once() {
+    let app = spawn().await;
+    let token = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    let codes: Value = call(&app, reqwest::Method::POST, "/api/v1/me/recovery-codes", &token, None).await.json().await.unwrap();
+    let code = codes["codes"][0].as_str().unwrap().to_owned();
+    let (first, second) = (Browser::new(), Browser::new());
+    let to_first = password_step(&app, &first, "vault", "", "alice@acme.test").await;
+    let to_second = password_step(&app, &second, "vault", "", "alice@acme.test").await;
+    let (a, b) = tokio::join!(present(&app, &first, &to_first, "recovery_code", &code), present(&app, &second, &to_second, "recovery_code", &code));
+    let statuses = [a.status(), b.status()];
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "exactly one sign-in: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "the other is refused on the page: {statuses:?}");
+}

@@ -6,10 +6,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::softtoken::SoftToken;
 
 use crate::browser::{Browser, hidden, location};
 use crate::helpers::{SpawnOptions, TestApp, spawn_with};
@@ -33,9 +34,26 @@ async fn options(app: &TestApp, browser: &Browser, path: &str, html: &str, field
     browser.post_step(app, path, html, fields).await
 }
 
-/// Frank (domain Required, WebAuthn only) enrolls a passkey in the wizard; returns the
-/// authenticator holding it.
-async fn enroll_passkey(w: &WebAuthnApp) -> SoftPasskey {
+/// A passkey as the test's "browser" knows it.
+struct Enrolled {
+    authenticator: SoftPasskey,
+    /// base64url, as in the registration.
+    credential_id: String,
+    /// The WebAuthn user handle the server gave Frank (base64url).
+    user_handle: String,
+}
+
+/// Frank (domain Required, WebAuthn only) enrolls a passkey in the wizard.
+async fn enroll_passkey(w: &WebAuthnApp) -> Enrolled {
+    // A passkey: user verification (the soft token asserts it), discoverable where possible.
+    let mut authenticator = SoftPasskey::new(true);
+    let (credential_id, user_handle) = enroll_with(w, &mut authenticator).await;
+    Enrolled { authenticator, credential_id, user_handle }
+}
+
+/// Enrolls `authenticator` as Frank's passkey in the wizard; returns its credential id and
+/// Frank's user handle (both base64url).
+async fn enroll_with<A: WebauthnAuthenticator>(w: &WebAuthnApp, authenticator: &mut A) -> (String, String) {
     let app = &w.app;
     let browser = Browser::new();
     let to = password_step(app, &browser, "payroll", "", "frank@hooli.test").await;
@@ -45,10 +63,11 @@ async fn enroll_passkey(w: &WebAuthnApp) -> SoftPasskey {
     assert!(!html.contains("totp-secret"), "the domain does not allow authenticator apps");
     let reply = options(app, &browser, "/login/enroll/webauthn/options", &html, &[("kind", "passkey")]).await;
     assert_eq!(reply.status(), StatusCode::OK);
-    let challenge: CreationChallengeResponse = reply.json().await.unwrap();
-    // A passkey: user verification (the soft token asserts it), discoverable where possible.
-    let mut authenticator = SoftPasskey::new(true);
+    let challenge: Value = reply.json().await.unwrap();
+    let user_handle = challenge["publicKey"]["user"]["id"].as_str().unwrap().to_owned();
+    let challenge: CreationChallengeResponse = serde_json::from_value(challenge).unwrap();
     let credential = authenticator.do_registration(w.origin.clone(), challenge).unwrap();
+    let credential_id = serde_json::to_value(&credential).unwrap()["rawId"].as_str().unwrap().to_owned();
     let credential = serde_json::to_string(&credential).unwrap();
     let codes = browser.post_step(app, "/login/enroll/webauthn", &html, &[("credential", &credential)]).await;
     assert_eq!(codes.status(), StatusCode::OK);
@@ -60,7 +79,7 @@ async fn enroll_passkey(w: &WebAuthnApp) -> SoftPasskey {
     let claims = id_token_claims(app, "payroll", &callback).await;
     assert_eq!(claims["acr"], "phrh", "a soft token's key is not backup-eligible: hardware-bound level");
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "hwk", "mfa"]));
-    authenticator
+    (credential_id, user_handle)
 }
 
 /// Starts a sign-in to the second-factor page and fetches passkey options; returns the
@@ -79,7 +98,7 @@ async fn passkey_challenge(w: &WebAuthnApp, extra: &str) -> (Browser, String, Re
 #[tokio::test]
 async fn a_passkey_enrolled_in_the_wizard_signs_in_as_a_second_factor() {
     let w = spawn().await;
-    let mut authenticator = enroll_passkey(&w).await;
+    let mut authenticator = enroll_passkey(&w).await.authenticator;
     let (browser, html, challenge) = passkey_challenge(&w, "").await;
     let assertion = serde_json::to_string(&authenticator.do_authentication(w.origin.clone(), challenge).unwrap()).unwrap();
     let response = browser.post_step(&w.app, "/login/factor", &html, &[("method", "passkey"), ("credential", &assertion)]).await;
@@ -99,7 +118,7 @@ async fn a_passkey_enrolled_in_the_wizard_signs_in_as_a_second_factor() {
 #[tokio::test]
 async fn webauthn_rejections_change_nothing_and_count_as_failures() {
     let w = spawn().await;
-    let mut authenticator = enroll_passkey(&w).await;
+    let mut authenticator = enroll_passkey(&w).await.authenticator;
 
     // An assertion whose client data names another origin (what a phishing page relaying the
     // challenge would produce).
@@ -156,4 +175,86 @@ async fn the_webauthn_script_is_served_as_a_file_under_the_strict_csp() {
     let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
     assert!(response.text().await.unwrap().contains("<script src=\"/static/webauthn.js\" defer></script>"));
+}
+
+/// Answers passwordless options as a browser holding a discoverable credential would: the
+/// authenticator picks its credential and returns the user handle with the assertion.
+fn discoverable_assertion(enrolled: &mut Enrolled, origin: &Url, options: Value, user_handle: &str) -> String {
+    let mut options = options;
+    assert_eq!(options["publicKey"]["allowCredentials"].as_array().map_or(0, Vec::len), 0, "no user named, no credentials listed");
+    // The soft token keeps no resident credentials: tell it which one it holds.
+    options["publicKey"]["allowCredentials"] = json!([{ "type": "public-key", "id": enrolled.credential_id }]);
+    let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+    let assertion = enrolled.authenticator.do_authentication(origin.clone(), options).unwrap();
+    let mut assertion = serde_json::to_value(assertion).unwrap();
+    // The user handle is not signed: it only names the account the credential belongs to.
+    assertion["response"]["userHandle"] = Value::from(user_handle);
+    assertion.to_string()
+}
+
+#[tokio::test]
+async fn a_passkey_signs_in_without_a_password() {
+    let w = spawn().await;
+    let mut enrolled = enroll_passkey(&w).await;
+    let browser = Browser::new();
+    let login = location(&browser.authorize(&w.app, &crate::two_factor::query("payroll", "")).await);
+    let html = page(&w.app, &browser, &login).await;
+    assert!(html.contains("Sign in with a passkey"));
+    let reply = options(&w.app, &browser, "/login/passkey/options", &html, &[]).await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    let handle = enrolled.user_handle.clone();
+    let assertion = discoverable_assertion(&mut enrolled, &w.origin, reply.json().await.unwrap(), &handle);
+    let response = browser.post_step(&w.app, "/login/passkey", &html, &[("credential", &assertion)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap_or_default());
+    let callback = location(&response);
+    assert_code_for("payroll", &callback);
+    let claims = id_token_claims(&w.app, "payroll", &callback).await;
+    assert_eq!(claims["acr"], "phrh", "user verification on a device-bound key: phishing-resistant, hardware");
+    assert_eq!(claims["amr"], json!(["hwk", "mfa"]));
+
+    // A user handle naming nobody, and a replay of the spent ceremony, are refused on the page.
+    let browser = Browser::new();
+    let login = location(&browser.authorize(&w.app, &crate::two_factor::query("payroll", "")).await);
+    let html = page(&w.app, &browser, &login).await;
+    let reply = options(&w.app, &browser, "/login/passkey/options", &html, &[]).await;
+    let stranger = URL_SAFE_NO_PAD.encode([7u8; 16]);
+    let forged = discoverable_assertion(&mut enrolled, &w.origin, reply.json().await.unwrap(), &stranger);
+    let refused = browser.post_step(&w.app, "/login/passkey", &html, &[("credential", &forged)]).await;
+    assert_eq!(refused.status(), StatusCode::OK);
+    assert!(refused.text().await.unwrap().contains("not registered"));
+    let replay = browser.post_step(&w.app, "/login/passkey", &html, &[("credential", &assertion)]).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST, "the ceremony was spent");
+}
+
+/// Signs Frank in with `authenticator` at the second-factor step; returns the response.
+async fn second_factor_with<A: WebauthnAuthenticator>(w: &WebAuthnApp, authenticator: &mut A) -> reqwest::Response {
+    let (browser, html, challenge) = passkey_challenge(w, "").await;
+    let assertion = serde_json::to_string(&authenticator.do_authentication(w.origin.clone(), challenge).unwrap()).unwrap();
+    browser.post_step(&w.app, "/login/factor", &html, &[("method", "passkey"), ("credential", &assertion)]).await
+}
+
+#[tokio::test]
+async fn a_cloned_authenticator_is_refused_when_its_counter_goes_back() {
+    let w = spawn().await;
+    let (mut original, _certificate) = SoftToken::new(true).unwrap();
+    enroll_with(&w, &mut original).await;
+    let copy = original.to_cbor().unwrap();
+    let response = second_factor_with(&w, &mut original).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "the original signs in");
+    // A copy of the key made before that sign-in presents a counter the server has seen.
+    let mut clone = SoftToken::from_cbor(&copy).unwrap();
+    let response = second_factor_with(&w, &mut clone).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("cloned"));
+    let mut told = false;
+    for _ in 0..50 {
+        told = crate::two_factor::outbox_lines(&w.app, "notifications.jsonl").iter().any(|n| n["kind"] == "cloned_authenticator_suspected");
+        if told {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(told, "the user is told a copy of their key may exist");
+    let response = second_factor_with(&w, &mut original).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "the original still works");
 }

@@ -20,6 +20,9 @@ pub enum NotificationKind {
     /// seen it.
     TotpCodeReused,
     SecondFactorLocked { minutes: i64 },
+    /// A security key or passkey presented a signature counter the server had already seen:
+    /// a copy of the key may exist.
+    ClonedAuthenticatorSuspected { factor: String },
 }
 
 #[derive(Clone, Debug, Serialize)]

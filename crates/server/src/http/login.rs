@@ -47,6 +47,11 @@ pub(super) async fn pending_for_browser(state: &AppState, headers: &HeaderMap, i
     Ok(pending)
 }
 
+/// The sign-in page again with a message (a failed passkey sign-in).
+pub(super) fn render_with_error(state: &AppState, pending: &PendingAuthorization, error: &str) -> Result<Response, PageError> {
+    render(state, pending, "", Some(error), StatusCode::OK)
+}
+
 fn render(state: &AppState, pending: &PendingAuthorization, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
     let request = authorize::parse(state, &pending.request).map_err(|_| expired())?;
     let client = state.client(&request.client_id).ok_or_else(expired)?;
@@ -57,6 +62,7 @@ fn render(state: &AppState, pending: &PendingAuthorization, email: &str, error: 
         csrf_token: &pending.csrf_token,
         email,
         error,
+        passkeys: state.mfa.webauthn.is_some(),
     };
     let mut response = (status, Html(page.render()?)).into_response();
     // The successful POST redirects to the application: allow that origin as a form target.

@@ -10,6 +10,7 @@ pub mod demo;
 mod introspect;
 mod login;
 mod logout;
+mod passkey_login;
 mod meta;
 mod problem;
 pub(crate) mod respond;
@@ -48,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/jwks", get(meta::jwks))
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/login", get(login::page).post(login::submit))
+        .route("/login/passkey/options", post(passkey_login::options))
+        .route("/login/passkey", post(passkey_login::submit))
         .route("/login/factor", get(second_factor::page).post(second_factor::submit))
         .route("/login/factor/sms", post(second_factor::send_sms))
         .route("/login/factor/webauthn", post(webauthn_step::sign_in_options))

@@ -34,6 +34,14 @@ fn confirmed_of_kind(factors: &[Factor], kind: FactorKind) -> impl Iterator<Item
     })
 }
 
+/// The credential id an assertion names (`rawId`), before any verification.
+fn credential_id_of(response: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let value: Value = serde_json::from_str(response).ok()?;
+    let raw = value.get("rawId")?.as_str()?;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).ok()
+}
+
 /// Starts a sign-in with the user's credentials of `kind`; returns the browser's options and
 /// the ceremony state to park.
 pub async fn begin_sign_in(state: &AppState, user: &User, kind: FactorKind, now: OffsetDateTime) -> Result<(Value, String), MfaError> {
@@ -56,6 +64,10 @@ pub async fn finish_sign_in(state: &AppState, user: &User, kind: FactorKind, cer
         Err(error) => {
             if matches!(error, MfaError::ClonedAuthenticator) {
                 tracing::warn!(user = %user.id, "WebAuthn signature counter went backwards: possible cloned authenticator");
+                let factor = credential_id_of(response)
+                    .and_then(|id| confirmed_of_kind(&factors, kind).find(|(_, _, cid, _)| *cid == id.as_slice()).map(|(f, ..)| f.id.to_string()))
+                    .unwrap_or_default();
+                notify(state, user, NotificationKind::ClonedAuthenticatorSuspected { factor }, now);
             }
             if error.counts_as_failure() {
                 record_failure(state, user, now);
@@ -150,4 +162,53 @@ pub fn registered_proof(factor: &Factor) -> (&'static str, AuthLevel) {
         FactorSecret::WebAuthn { device_bound: true, .. } => ("hwk", AuthLevel::PhishingResistantHardware),
         _ => ("swk", AuthLevel::PhishingResistant),
     }
+}
+
+/// Starts a passkey sign-in without a user name: the browser offers its discoverable
+/// credentials for this site.
+pub fn begin_passwordless(state: &AppState) -> Result<(Value, String), MfaError> {
+    service(state)?.start_discoverable()
+}
+
+/// A verified passwordless sign-in: who it was and what it proved.
+pub struct Passwordless {
+    pub user: gatehouse_core::ids::UserId,
+    pub presented: Presented,
+}
+
+/// Verifies a discoverable assertion: the user handle names the account, the credential must
+/// be that account's confirmed security key or passkey, and the user must have been verified
+/// (a PIN or biometric on the authenticator), which makes it two factors on its own.
+pub async fn finish_passwordless(state: &AppState, ceremony: &str, response: &str, now: OffsetDateTime) -> Result<Passwordless, MfaError> {
+    let service = service(state)?;
+    let (handle, credential_id) = service.identify_discoverable(response)?;
+    let user_id = state.store.user_by_webauthn_handle(&handle.to_string()).await?.ok_or(MfaError::UnknownCredential)?;
+    let factor = state
+        .store
+        .factor_by_credential_id(&credential_id)
+        .await?
+        .filter(|f| f.user_id == user_id && f.is_confirmed() && f.kind.is_webauthn())
+        .ok_or(MfaError::UnknownCredential)?;
+    let FactorSecret::WebAuthn { credential, device_bound, .. } = &factor.secret else {
+        return Err(MfaError::UnknownCredential);
+    };
+    let user = state.store.user(&user_id).await?.ok_or(MfaError::UnknownCredential)?;
+    check_throttle(state, &user, now)?;
+    let assertion = match service.finish_discoverable(factor.kind, ceremony, response, credential) {
+        Ok(assertion) => assertion,
+        Err(error) => {
+            record_failure(state, &user, now);
+            return Err(error);
+        }
+    };
+    if !assertion.user_verified {
+        return Err(MfaError::WebAuthn("the passkey did not verify you (no PIN or biometric); sign in with your password".into()));
+    }
+    match &assertion.updated_credential {
+        Some(updated) => state.store.update_webauthn_credential(&factor.id, updated, now).await?,
+        None => state.store.touch_factor(&factor.id, now).await?,
+    }
+    let level = if *device_bound { AuthLevel::PhishingResistantHardware } else { AuthLevel::PhishingResistant };
+    let presented = Presented { factor: factor.id.clone(), amr: if *device_bound { "hwk" } else { "swk" }, level };
+    Ok(Passwordless { user: user_id, presented })
 }
