@@ -90,6 +90,9 @@ pub struct EnrollPage<'a> {
     pub totp: Option<(String, &'a str)>,
     /// Security keys and passkeys that may be registered: (kind, label).
     pub webauthn: Vec<(&'static str, &'static str)>,
+    /// A phone may be set up; `sms_sent` once a code went to it.
+    pub sms: bool,
+    pub sms_sent: bool,
     pub error: Option<&'a str>,
 }
 

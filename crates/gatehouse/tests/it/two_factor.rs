@@ -500,3 +500,31 @@ async fn policy_explain_prints_the_outcome_the_winning_rule_and_every_reason() {
     let (ok, _, err) = explain(&["--email", "dave@globex.test", "--app", "payroll", "--ip", "not-an-ip"]);
     assert!(!ok && err.contains("--ip"), "{err}");
 }
+
+#[tokio::test]
+async fn the_wizard_enrolls_a_phone_after_a_code_comes_back() {
+    let app = spawn().await;
+    let browser = Browser::new();
+    let to = password_step(&app, &browser, "payroll", "", "carol@globex.test").await;
+    assert!(to.starts_with("/login/enroll?request="), "{to}");
+    let html = page(&app, &browser, &to).await;
+    assert!(html.contains("autocomplete=\"tel\""), "globex allows text messages");
+    let bad = browser.post_step(&app, "/login/enroll/sms", &html, &[("phone", "040 123")]).await;
+    assert_eq!(bad.status(), StatusCode::OK);
+    assert!(bad.text().await.unwrap().contains("country code"));
+    assert!(outbox_lines(&app, "sms.jsonl").is_empty(), "nothing sent to a malformed number");
+    let sent = browser.post_step(&app, "/login/enroll/sms", &html, &[("phone", "+358401111111")]).await;
+    let sent_html = sent.text().await.unwrap();
+    assert!(sent_html.contains("Code we sent to your phone"));
+    let messages = outbox_lines(&app, "sms.jsonl");
+    assert_eq!(messages[0]["to"], "+358401111111");
+    let code: String = messages[0]["text"].as_str().unwrap().split("code is ").nth(1).unwrap().chars().take(6).collect();
+    let codes = browser.post_step(&app, "/login/enroll/sms/confirm", &sent_html, &[("code", &code)]).await;
+    let codes_html = codes.text().await.unwrap();
+    assert_eq!(codes_html.matches("<li><code>").count(), 10);
+    let done = browser.post_step(&app, "/login/enroll/done", &codes_html, &[]).await;
+    let callback = location(&done);
+    assert_code_for("payroll", &callback);
+    let claims = id_token_claims(&app, "payroll", &callback).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "sms", "mfa"]));
+}

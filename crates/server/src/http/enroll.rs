@@ -31,12 +31,12 @@ use crate::signin::progress::Progress;
 use crate::state::{AppState, now};
 
 /// Loads a wizard step; a request in the second-factor step is sent there instead.
-async fn load_wizard(state: &AppState, headers: &HeaderMap, request_id: &str, now: OffsetDateTime) -> Result<Step, PageError> {
+pub(super) async fn load_wizard(state: &AppState, headers: &HeaderMap, request_id: &str, now: OffsetDateTime) -> Result<Step, PageError> {
     let step = load_step(state, headers, request_id, now).await?;
     if step.progress.enroll { Ok(step) } else { Err(expired()) }
 }
 
-async fn save(state: &AppState, step: &Step, progress: &Progress) -> Result<(), PageError> {
+pub(super) async fn save(state: &AppState, step: &Step, progress: &Progress) -> Result<(), PageError> {
     if state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &progress.encode()).await? {
         Ok(())
     } else {
@@ -55,13 +55,13 @@ fn webauthn_kinds(state: &AppState, progress: &Progress) -> Vec<(&'static str, &
 
 /// The wizard's page: an authenticator app (its unconfirmed factor created on first view and
 /// shown again on reload) and/or security keys and passkeys, as the policy allows.
-async fn render(state: &AppState, step: Step, error: Option<&str>, status: StatusCode, now: OffsetDateTime) -> Result<Response, PageError> {
+pub(super) async fn render(state: &AppState, step: Step, error: Option<&str>, status: StatusCode, now: OffsetDateTime) -> Result<Response, PageError> {
     let webauthn = webauthn_kinds(state, &step.progress);
     let totp = if step.progress.offers(Method::Totp) { Some(totp_enrollment(state, &step, now).await?) } else { None };
     let client = state.client(&step.request.client_id).ok_or_else(expired)?;
-    if totp.is_none() && webauthn.is_empty() {
-        // Text messages are not set up in the wizard, and WebAuthn needs a domain name: say
-        // so plainly rather than leave the user stuck.
+    let sms = step.progress.offers(Method::Sms);
+    if totp.is_none() && webauthn.is_empty() && !sms {
+        // WebAuthn needs a domain name: say so plainly rather than leave the user stuck.
         let methods: Vec<&str> = step.progress.method_set().iter().map(method_label).collect();
         let page = EnrollUnavailablePage { title: "Set up two-step verification", client_name: &client.name, methods };
         return Ok(flow_page(&step, page.render()?, StatusCode::OK));
@@ -73,6 +73,8 @@ async fn render(state: &AppState, step: Step, error: Option<&str>, status: Statu
         csrf_token: &step.pending.csrf_token,
         totp: totp.as_ref().map(|t| (format!("data:image/svg+xml;base64,{}", STANDARD.encode(t.qr_svg.as_bytes())), t.secret_text.as_str())),
         webauthn,
+        sms,
+        sms_sent: step.progress.enrolling_sms.is_some(),
         error,
     };
     Ok(flow_page(&step, page.render()?, status))
@@ -170,7 +172,7 @@ pub async fn register_webauthn(State(state): State<AppState>, headers: HeaderMap
 }
 
 /// The new factor is active: fresh recovery codes, shown once, then the user continues.
-async fn enrolled(state: &AppState, step: &Step, proof: (String, AuthLevel), now: OffsetDateTime) -> Result<Response, PageError> {
+pub(super) async fn enrolled(state: &AppState, step: &Step, proof: (String, AuthLevel), now: OffsetDateTime) -> Result<Response, PageError> {
     let codes = mfa::recovery::regenerate(state, &step.user, now).await.map_err(mfa_page_error)?;
     save(state, step, &Progress { enrolled: true, enrolled_proof: Some(proof), ceremony: None, ..step.progress.clone() }).await?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();

@@ -6,6 +6,7 @@ pub(crate) mod authorize;
 mod client_auth;
 pub(crate) mod cookies;
 mod enroll;
+mod enroll_sms;
 pub mod demo;
 mod introspect;
 mod login;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login/factor/webauthn", post(webauthn_step::sign_in_options))
         .route("/login/enroll", get(enroll::page).post(enroll::confirm))
         .route("/login/enroll/done", post(enroll::done))
+        .route("/login/enroll/sms", post(enroll_sms::send))
+        .route("/login/enroll/sms/confirm", post(enroll_sms::confirm))
         .route("/login/enroll/webauthn/options", post(webauthn_step::enroll_options))
         .route("/login/enroll/webauthn", post(enroll::register_webauthn))
         .route("/token", post(token::token))

@@ -103,6 +103,7 @@ mod tests {
             enroll: false,
             sms_challenge: None,
             enrolling_factor: None,
+            enrolling_sms: None,
             enrolled: false,
             enrolled_proof: None,
             ceremony: Some(Ceremony { kind: "passkey".into(), state: "s".into() }),

@@ -35,6 +35,7 @@ pub fn progress_for(verdict: &Verdict, user: &User, first: &Proof, auth_time: Of
         enroll,
         sms_challenge: None,
         enrolling_factor: None,
+        enrolling_sms: None,
         enrolled: false,
         enrolled_proof: None,
         ceremony: None,

@@ -27,6 +27,9 @@ pub struct Progress {
     /// The factor being enrolled in the wizard (unconfirmed until its first code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrolling_factor: Option<String>,
+    /// A phone being enrolled in the wizard: its factor and the code sent to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolling_sms: Option<(String, String)>,
     /// The wizard's factor is confirmed; what is left is to show recovery codes and continue.
     #[serde(default)]
     pub enrolled: bool,
@@ -84,6 +87,7 @@ mod tests {
             enroll: false,
             sms_challenge: None,
             enrolling_factor: None,
+            enrolling_sms: None,
             enrolled: false,
             enrolled_proof: None,
             ceremony: Some(Ceremony { kind: "passkey".into(), state: "{}".into() }),
