@@ -209,7 +209,7 @@ fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
     tracing::info!(sender = %sms.describe(), "text messages");
     let notifier: Arc<dyn Notifier> = Arc::new(OutboxNotifier(Outbox::new(config.outbox_dir.join("notifications.jsonl"))));
     let totp_issuer = url::Url::parse(&config.issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "Gatehouse".into());
-    Ok(MfaServices { webauthn, sms, notifier, totp_issuer })
+    Ok(MfaServices { webauthn, sms, notifier, totp_issuer, ceremonies: Default::default() })
 }
 
 /// Generates a key for every algorithm that has none signing now (first start).

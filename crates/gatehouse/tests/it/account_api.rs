@@ -9,7 +9,7 @@ use crate::browser::{Browser, location, query_param};
 use crate::two_factor::{ALICE_TOTP, SECRET, callback_of, outbox_lines, password_step, present, spawn, totp_now};
 
 /// Signs `email` in to `client` (with TOTP when asked) and returns an access token.
-async fn token_for(app: &crate::helpers::TestApp, client: &str, email: &str, totp: Option<&str>) -> String {
+pub(crate) async fn token_for(app: &crate::helpers::TestApp, client: &str, email: &str, totp: Option<&str>) -> String {
     let browser = Browser::new();
     let mut to = password_step(app, &browser, client, "", email).await;
     if let Some(secret) = totp {
@@ -28,7 +28,7 @@ async fn token_for(app: &crate::helpers::TestApp, client: &str, email: &str, tot
     tokens["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn call(app: &crate::helpers::TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Response {
+pub(crate) async fn call(app: &crate::helpers::TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Response {
     let mut request = Client::new().request(method, app.url(path)).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -105,8 +105,12 @@ async fn enrollment_through_the_api_follows_the_domain_policy_and_refuses_bad_in
     // Bob has no factor yet: a fresh password sign-in may add the first.
     let bob = token_for(&app, "payroll", "bob@acme.test", None).await;
     let post = |body: Value| call(&app, reqwest::Method::POST, "/api/v1/me/factors", &bob, Some(body));
+    // This server's issuer is an IP address: no WebAuthn, and it says so.
+    let unavailable = post(json!({ "kind": "passkey" })).await;
+    assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(unavailable.text().await.unwrap().contains("domain name"));
     for bad in [
-        json!({ "kind": "passkey" }),
+        json!({ "kind": "passkey", "phone": "+358401234567" }),
         json!({ "kind": "sms" }),
         json!({ "kind": "sms", "phone": "0401234567" }),
         json!({ "kind": "totp", "phone": "+358401234567" }),

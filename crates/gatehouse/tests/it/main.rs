@@ -12,6 +12,7 @@ mod openid_client;
 mod operations;
 mod rfc9700;
 mod settings;
+mod sms_webhook;
 mod tokens;
 mod two_factor;
 mod webauthn;

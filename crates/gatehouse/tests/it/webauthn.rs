@@ -258,3 +258,36 @@ async fn a_cloned_authenticator_is_refused_when_its_counter_goes_back() {
     let response = second_factor_with(&w, &mut original).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "the original still works");
 }
+
+#[tokio::test]
+async fn a_security_key_is_registered_through_the_self_service_api() {
+    use crate::account_api::{call, token_for};
+    let w = spawn().await;
+    let token = token_for(&w.app, "vault", "alice@acme.test", Some(crate::two_factor::ALICE_TOTP)).await;
+    let started = call(&w.app, reqwest::Method::POST, "/api/v1/me/factors", &token, Some(json!({ "kind": "security_key", "label": "Blue key" }))).await;
+    assert_eq!(started.status(), StatusCode::CREATED);
+    let started: Value = started.json().await.unwrap();
+    let creation: CreationChallengeResponse = serde_json::from_value(started["options"].clone()).unwrap();
+    let mut key = SoftPasskey::new(false);
+    let credential = serde_json::to_value(key.do_registration(w.origin.clone(), creation).unwrap()).unwrap();
+    let body = json!({ "ceremony": started["ceremony"], "credential": credential });
+    let registered = call(&w.app, reqwest::Method::POST, "/api/v1/me/factors/webauthn", &token, Some(body.clone())).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let factor: Value = registered.json().await.unwrap();
+    assert_eq!((factor["kind"].as_str(), factor["label"].as_str(), factor["confirmed"].as_bool()), (Some("security_key"), Some("Blue key"), Some(true)));
+    let again = call(&w.app, reqwest::Method::POST, "/api/v1/me/factors/webauthn", &token, Some(body)).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "a ceremony is answered once");
+    let bogus = json!({ "ceremony": "nope", "credential": {} });
+    assert_eq!(call(&w.app, reqwest::Method::POST, "/api/v1/me/factors/webauthn", &token, Some(bogus)).await.status(), StatusCode::BAD_REQUEST);
+
+    // The new key signs Alice in at the second-factor step.
+    let browser = Browser::new();
+    let to = password_step(&w.app, &browser, "vault", "", "alice@acme.test").await;
+    let html = page(&w.app, &browser, &to).await;
+    assert!(html.contains("Use your security key"), "{html}");
+    let reply = options(&w.app, &browser, "/login/factor/webauthn", &html, &[("kind", "security_key")]).await;
+    let challenge: RequestChallengeResponse = reply.json().await.unwrap();
+    let assertion = serde_json::to_string(&key.do_authentication(w.origin.clone(), challenge).unwrap()).unwrap();
+    let response = browser.post_step(&w.app, "/login/factor", &html, &[("method", "security_key"), ("credential", &assertion)]).await;
+    assert_code_for("vault", &location(&response));
+}

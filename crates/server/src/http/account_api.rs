@@ -26,7 +26,8 @@ use super::problem::{ManagementError, Problem};
 use super::userinfo::bearer_from_header;
 use crate::delivery::NotificationKind;
 use crate::error::{ApiError, Challenge};
-use crate::mfa::{self, MfaError};
+use crate::mfa::ceremonies::{CEREMONY_LIFETIME, PendingRegistration};
+use crate::mfa::{self, MfaError, credentials};
 use crate::signin::policy::method_of;
 use crate::state::{AppState, now};
 use crate::tokens;
@@ -115,12 +116,13 @@ struct AddFactor {
 }
 
 /// `POST /api/v1/me/factors`: starts enrolling an authenticator app (returns its key and QR
-/// code) or a phone (sends a code to it). Only methods the user's domain allows.
+/// code), a phone (sends a code to it), or a security key or passkey (returns WebAuthn
+/// options and a ceremony to answer). Only methods the user's domain allows.
 pub async fn add(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
     let request: AddFactor = parse_body(&body)?;
-    let kind = FactorKind::parse(&request.kind).ok_or_else(|| Problem::bad_request("kind must be totp or sms"))?;
+    let kind = FactorKind::parse(&request.kind).ok_or_else(|| Problem::bad_request("kind must be totp, sms, security_key or passkey"))?;
     let label = match &request.label {
         Some(label) => parse_label(label).ok_or_else(|| Problem::bad_request("label must be 1 to 64 characters"))?,
         None => kind.label().to_owned(),
@@ -147,11 +149,35 @@ pub async fn add(State(state): State<AppState>, headers: HeaderMap, ApiBody(body
         }
         (FactorKind::Sms, None) => return Err(Problem::bad_request("phone is required for sms").into()),
         (FactorKind::Totp, Some(_)) => return Err(Problem::bad_request("phone belongs to sms only").into()),
-        (FactorKind::SecurityKey | FactorKind::Passkey, _) => {
-            return Err(Problem::bad_request("security keys and passkeys are registered in the browser, not through this API").into());
+        (FactorKind::SecurityKey | FactorKind::Passkey, None) => {
+            let (options, ceremony_state) = credentials::begin_registration(&state, &me.user).await?.options(kind, &me.user)?;
+            let ceremony = gatehouse_crypto::random::id()?;
+            let pending = PendingRegistration { user: me.user.id.clone(), kind, label, state: ceremony_state, expires_at: now + CEREMONY_LIFETIME };
+            state.mfa.ceremonies.park(ceremony.clone(), pending, now);
+            json!({ "ceremony": ceremony, "options": options })
         }
+        (FactorKind::SecurityKey | FactorKind::Passkey, Some(_)) => return Err(Problem::bad_request("phone belongs to sms only").into()),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterCredential {
+    ceremony: String,
+    /// The browser's `PublicKeyCredential`, as JSON.
+    credential: Value,
+}
+
+/// `POST /api/v1/me/factors/webauthn`: finishes registering a security key or passkey started
+/// by `POST /api/v1/me/factors` (the ceremony is used once and lives five minutes).
+pub async fn register_webauthn(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+    let now = now();
+    let me = me(&state, &headers).await?;
+    let request: RegisterCredential = parse_body(&body)?;
+    let pending = state.mfa.ceremonies.take(&request.ceremony, &me.user.id, now).ok_or(MfaError::Expired)?;
+    let factor = credentials::finish_registration(&state, &me.user, pending.kind, &pending.state, &request.credential.to_string(), &pending.label, now).await?;
+    Ok((StatusCode::CREATED, Json(factor_json(&factor))).into_response())
 }
 
 #[derive(Deserialize)]

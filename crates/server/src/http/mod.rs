@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/factors", get(account_api::list).post(account_api::add))
         .route("/api/v1/me/factors/{id}", axum::routing::patch(account_api::rename).delete(account_api::remove))
         .route("/api/v1/me/factors/{id}/confirm", post(account_api::confirm))
+        .route("/api/v1/me/factors/webauthn", post(account_api::register_webauthn))
         .route("/api/v1/me/recovery-codes", post(account_api::regenerate_recovery_codes))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))

@@ -2,6 +2,7 @@
 //! codes, with throttling of wrong codes and notices to the user. Used by the sign-in flow, the
 //! enrolment wizard and the self-service API alike, so every path enforces the same rules.
 
+pub mod ceremonies;
 pub mod credentials;
 pub mod qr;
 pub mod recovery;
@@ -75,6 +76,8 @@ pub struct MfaServices {
     pub notifier: Arc<dyn Notifier>,
     /// The label authenticator apps show (the issuer's host).
     pub totp_issuer: String,
+    /// WebAuthn registrations started through the self-service API.
+    pub ceremonies: ceremonies::Ceremonies,
 }
 
 /// Refuses a user who has failed second factors too often recently.
