@@ -170,6 +170,8 @@ pub struct Client {
     /// When this application asks for a second factor (Bypass, Adaptive, Required) and which
     /// scopes need a step-up.
     pub policy: gatehouse_policy::AppPolicy,
+    /// Acts for the instance's operators: may obtain the reserved `gatehouse:admin` scope.
+    pub operator: bool,
 }
 
 impl Client {
@@ -202,6 +204,7 @@ mod tests {
             grant_types: vec![GrantType::AuthorizationCode],
             id_token_signed_response_alg: SigningAlg::RS256,
             policy: Default::default(),
+            operator: false,
         }
     }
 

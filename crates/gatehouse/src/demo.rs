@@ -68,6 +68,7 @@ pub async fn ensure(store: &dyn Store, hasher: &PasswordHasher, data_dir: &Path,
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             id_token_signed_response_alg: SigningAlg::RS256,
             policy: Default::default(),
+            operator: false,
         }],
     };
     store.apply_import(&plan, now).await?;

@@ -72,6 +72,9 @@ struct ApplicationEntry {
     two_factor: Option<Spanned<AppTwoFactor>>,
     /// Scopes that need a step-up: `{ "payments:approve" = "urn:gatehouse:acr:mfa" }`.
     step_up_scopes: Option<Spanned<toml::Table>>,
+    /// Acts for the instance's operators (may obtain `gatehouse:admin`).
+    #[serde(default)]
+    operator: bool,
 }
 
 /// Known roles. Unknown ones are refused so a typo never silently grants nothing.
@@ -282,6 +285,7 @@ fn client_plan(v: &Validator<'_>, app: &ApplicationEntry, digester: &SecretDiges
         grant_types,
         id_token_signed_response_alg: alg,
         policy,
+        operator: app.operator,
     })
 }
 

@@ -50,6 +50,7 @@ async fn app() -> (axum::Router, String) {
             grant_types: vec![GrantType::AuthorizationCode],
             id_token_signed_response_alg: SigningAlg::RS256,
             policy: Default::default(),
+            operator: false,
         }],
     };
     store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.expect("import");
@@ -102,7 +103,7 @@ fn bench(c: &mut Criterion) {
     // simple interleaved run (printed, not asserted).
     let mut hash_times = Vec::new();
     let mut sign_in_times = Vec::new();
-    for _ in 0..40 {
+    for _ in 0..60 {
         let t = Instant::now();
         hasher.verify(PASSWORD, Some(&hash));
         hash_times.push(t.elapsed());
@@ -112,7 +113,7 @@ fn bench(c: &mut Criterion) {
     }
     hash_times.sort();
     sign_in_times.sort();
-    let (h, s) = (hash_times[20], sign_in_times[20]);
+    let (h, s) = (hash_times[30], sign_in_times[30]);
     println!(
         "\nmedian argon2id verify {:.2} ms, median whole sign-in {:.2} ms: sign-in overhead {:.1}% over the hash (goal <= 10%)",
         h.as_secs_f64() * 1e3,

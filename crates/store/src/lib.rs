@@ -16,7 +16,8 @@ pub use error::StoreError;
 pub use records::*;
 
 use async_trait::async_trait;
-use gatehouse_core::ids::{FactorId, GrantId, SessionId, UserId};
+use gatehouse_core::ids::{FactorId, GrantId, SessionId, TenantId, UserId};
+use gatehouse_policy::{AppPolicy, DomainPolicy};
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, ClientId, Email, EmailDomain, Factor};
 use time::OffsetDateTime;
@@ -161,6 +162,22 @@ pub trait SignInStore: Send + Sync {
     async fn upsert_device(&self, device: &DeviceRecord) -> StoreResult<()>;
 }
 
+/// Management writes of the admin API: the two policy layers and what they read. Each write
+/// bumps the generation, so every cache (this server's, another process's) reloads.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
+    async fn tenant_users(&self, id: &TenantId) -> StoreResult<Vec<User>>;
+    /// Replaces the enforced domain policy and clears any staged one.
+    async fn set_domain_policy(&self, id: &TenantId, policy: &DomainPolicy, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Stages (or with `None` discards) a policy in report-only mode.
+    async fn set_staged_policy(&self, id: &TenantId, policy: Option<&DomainPolicy>, now: OffsetDateTime) -> StoreResult<bool>;
+    async fn set_app_policy(&self, id: &ClientId, policy: &AppPolicy, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Successful and refused sign-ins of a tenant since a time, with the enforced and the
+    /// staged outcome kinds, for the report-only report.
+    async fn staged_outcomes(&self, id: &TenantId, since: OffsetDateTime) -> StoreResult<Vec<StagedOutcome>>;
+}
+
 /// A counter bumped by every write made outside the server (import, key rotation), so a running
 /// server notices and reloads its caches.
 #[async_trait]
@@ -171,7 +188,9 @@ pub trait GenerationStore: Send + Sync {
 
 /// Every capability: what the server holds as `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + FactorStore + SignInStore + GenerationStore {
+pub trait Store:
+    DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + FactorStore + SignInStore + AdminStore + GenerationStore
+{
     /// Checks the backend answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
     /// Flushes and closes; acknowledged writes are already durable, this only checkpoints.

@@ -101,6 +101,18 @@ pub struct SignInEvent {
     pub decision: Option<serde_json::Value>,
     /// A sign-in let through with one factor although it looked risky.
     pub risky: bool,
+    /// What a domain policy staged in report-only mode would have decided.
+    pub staged_decision: Option<serde_json::Value>,
+}
+
+/// One sign-in as decided by the enforced policy and by the staged one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedOutcome {
+    pub user_id: UserId,
+    pub client_id: Option<String>,
+    /// `no_prompt`, `second_factor`, `enroll` or `deny`.
+    pub enforced: String,
+    pub staged: String,
 }
 
 /// A browser known by its long-lived device cookie, per user.

@@ -21,6 +21,37 @@ pub async fn run_all(store: &dyn Store) {
     factors_round_trip_and_are_scoped_to_their_user(store).await;
     one_time_codes_are_single_use(store).await;
     sign_in_history_pages_newest_first_and_devices_remember(store).await;
+    policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store).await;
+}
+
+async fn policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store: &dyn Store) {
+    use gatehouse_policy::{AppTwoFactor, DomainTwoFactor};
+    let tenant = TenantId::new("t-acme");
+    let before = store.generation().await.unwrap();
+    let required = gatehouse_policy::DomainPolicy { two_factor: DomainTwoFactor::Required, ..Default::default() };
+    assert!(store.set_staged_policy(&tenant, Some(&required), NOW).await.unwrap());
+    assert_eq!(store.tenant(&tenant).await.unwrap().unwrap().staged_policy, Some(required.clone()));
+    assert!(store.generation().await.unwrap() > before, "a policy write bumps the generation");
+    // Enforcing clears the staged trial.
+    assert!(store.set_domain_policy(&tenant, &required, NOW).await.unwrap());
+    let stored = store.tenant(&tenant).await.unwrap().unwrap();
+    assert_eq!((stored.policy, stored.staged_policy), (required, None));
+    assert!(!store.set_domain_policy(&TenantId::new("t-none"), &Default::default(), NOW).await.unwrap(), "unknown tenant");
+    let bypass = gatehouse_policy::AppPolicy { two_factor: AppTwoFactor::Bypass, step_up_scopes: vec![] };
+    assert!(store.set_app_policy(&ClientId::parse("payroll").unwrap(), &bypass, NOW).await.unwrap());
+    assert_eq!(store.client(&ClientId::parse("payroll").unwrap()).await.unwrap().unwrap().policy, bypass);
+    assert_eq!(store.tenant_users(&tenant).await.unwrap().iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["u-alice"]);
+
+    let staged = SignInEvent {
+        tenant_id: Some(tenant.clone()),
+        staged_decision: Some(serde_json::json!({ "outcome": { "kind": "no_prompt" } })),
+        ..event("e-staged", NOW + Duration::minutes(2), "192.0.2.7", SignInResult::Success)
+    };
+    store.record_sign_in(&staged).await.unwrap();
+    let outcomes = store.staged_outcomes(&tenant, NOW).await.unwrap();
+    assert_eq!(outcomes.len(), 1, "only sign-ins decided beside a staged policy");
+    assert_eq!((outcomes[0].enforced.as_str(), outcomes[0].staged.as_str()), ("second_factor", "no_prompt"));
+    assert!(store.staged_outcomes(&tenant, NOW + Duration::hours(1)).await.unwrap().is_empty(), "since a later time");
 }
 
 fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> SignInEvent {
@@ -36,8 +67,9 @@ fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> S
         result,
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
         acr: Some("urn:gatehouse:acr:mfa".into()),
-        decision: Some(serde_json::json!({ "winning_rule": { "code": "app_required" } })),
+        decision: Some(serde_json::json!({ "winning_rule": { "code": "app_required" }, "outcome": { "kind": "second_factor" } })),
         risky: false,
+        staged_decision: None,
     }
 }
 
@@ -261,6 +293,7 @@ fn plan(user_name: &str) -> ImportPlan {
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             id_token_signed_response_alg: SigningAlg::RS256,
             policy: gatehouse_policy::AppPolicy { two_factor: gatehouse_policy::AppTwoFactor::Bypass, step_up_scopes: vec![("payments:approve".into(), gatehouse_policy::AuthLevel::Mfa)] },
+            operator: false,
         }],
     }
 }

@@ -13,6 +13,7 @@ fn client(public: bool) -> Client {
         grant_types: vec![GrantType::AuthorizationCode],
         id_token_signed_response_alg: SigningAlg::RS256,
         policy: Default::default(),
+        operator: false,
     }
 }
 

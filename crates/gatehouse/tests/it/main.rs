@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod account_api;
+mod admin_api;
 mod bad_input;
 mod browser;
 mod conformance;

@@ -27,6 +27,7 @@ domains = ["acme.test"]
   email = "alice@acme.test"
   name = "Alice"
   password = "a long test passphrase"
+  roles = ["admin"]
   totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
   phone = "+358401234567"
   [[tenant.user]]
@@ -87,6 +88,13 @@ redirect_uris = ["http://127.0.0.1:9997/cb"]
 grant_types = ["authorization_code"]
 two_factor = "bypass"
 step_up_scopes = { "pages:delete" = "urn:gatehouse:acr:mfa" }
+
+[[application]]
+client_id = "ops"
+name = "Operations console"
+client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
+grant_types = ["client_credentials"]
+operator = true
 
 [[application]]
 client_id = "vault"

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, extractors and cross-cutting middleware.
 
 mod account_api;
+pub(crate) mod admin_api;
 mod api_body;
 pub(crate) mod authorize;
 mod client_auth;
@@ -66,6 +67,16 @@ pub fn router(state: AppState) -> Router {
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(introspect::revoke))
         .route("/logout", get(logout::get).post(logout::post))
+        .route("/api/v1/openapi.json", get(admin_api::openapi))
+        .route("/api/v1/tenants", get(admin_api::tenants))
+        .route("/api/v1/tenants/{id}", get(admin_api::tenant))
+        .route("/api/v1/tenants/{id}/users", get(admin_api::users))
+        .route("/api/v1/tenants/{id}/policy", axum::routing::put(admin_api::put_domain_policy))
+        .route("/api/v1/tenants/{id}/staged-policy", axum::routing::delete(admin_api::discard_staged))
+        .route("/api/v1/tenants/{id}/staged-policy/report", get(admin_api::staged_report))
+        .route("/api/v1/applications", get(admin_api::applications))
+        .route("/api/v1/applications/{id}/policy", axum::routing::put(admin_api::put_app_policy))
+        .route("/api/v1/policy/simulate", post(admin_api::simulate))
         .route("/api/v1/me/factors", get(account_api::list).post(account_api::add))
         .route("/api/v1/me/factors/{id}", axum::routing::patch(account_api::rename).delete(account_api::remove))
         .route("/api/v1/me/factors/{id}/confirm", post(account_api::confirm))

@@ -16,6 +16,7 @@ use super::api_body::ApiBody;
 use super::client_auth::{authenticate, form_params};
 use std::net::IpAddr;
 use crate::error::ApiError;
+use crate::http::admin_api::ADMIN_SCOPE;
 use crate::state::{AppState, now};
 use crate::tokens;
 
@@ -79,6 +80,10 @@ pub(crate) async fn handle(state: &AppState, headers: &HeaderMap, addr: IpAddr, 
             }
             if scope.contains("openid") {
                 return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "openid needs a user; use the authorization code grant").into());
+            }
+            // `gatehouse:` scopes are Gatehouse's own; only operator applications get them.
+            if !scope.iter().filter(|s| s.starts_with("gatehouse:")).all(|s| client.operator && s == ADMIN_SCOPE) {
+                return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "gatehouse:admin is only for applications marked operator").into());
             }
             let scope = scope.to_string();
             let (access_token, _) = tokens::mint_client_access_token(state, &client, &scope, now)?;

@@ -72,6 +72,9 @@ pub fn device_after_sign_in(
     Ok((device, cookie))
 }
 
+/// The key of a decision's report-only companion (see `policy::decide_with`).
+pub const REPORT_ONLY: &str = "report_only";
+
 /// What to record about an attempt beyond the browser.
 pub struct Outcome<'a> {
     pub user: Option<&'a User>,
@@ -92,6 +95,9 @@ pub async fn record(state: &AppState, attempt: &Attempt, outcome: Outcome<'_>, n
 /// The history entry for an attempt.
 pub fn event(attempt: &Attempt, outcome: Outcome<'_>, now: OffsetDateTime) -> Result<SignInEvent, ServerError> {
     let risky = outcome.decision.and_then(|d| d.get("risky_single_factor")).and_then(serde_json::Value::as_bool).unwrap_or(false);
+    // A report-only decision rides inside the decision until it is stored in its own column.
+    let mut decision = outcome.decision.cloned();
+    let staged_decision = decision.as_mut().and_then(serde_json::Value::as_object_mut).and_then(|d| d.remove(REPORT_ONLY));
     let event = SignInEvent {
         id: gatehouse_crypto::random::id()?,
         at: now,
@@ -104,8 +110,9 @@ pub fn event(attempt: &Attempt, outcome: Outcome<'_>, now: OffsetDateTime) -> Re
         result: outcome.result,
         amr: outcome.amr,
         acr: outcome.acr,
-        decision: outcome.decision.cloned(),
+        decision,
         risky,
+        staged_decision,
     };
     Ok(event)
 }

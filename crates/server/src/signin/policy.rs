@@ -7,14 +7,14 @@ use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::model::User;
 use gatehouse_core::{Client, FactorKind, FactorSecret};
 use gatehouse_policy::{
-    AuthLevel, DeviceSignal, DomainPolicy, Enrollment, Method, MethodSet, Outcome, PolicyInputs, RiskConfig, RiskSignals, Rule,
+    AuthLevel, DeviceSignal, Enrollment, Method, MethodSet, Outcome, PolicyInputs, RiskConfig, RiskSignals, Rule,
     SessionState, StepUp, decide,
 };
 use gatehouse_store::{DeviceRecord, SessionRecord, Store, StoreError};
 use std::net::IpAddr;
 use time::OffsetDateTime;
 
-use super::attempt::Attempt;
+use super::attempt::{Attempt, REPORT_ONLY};
 use crate::error::ServerError;
 use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
 use crate::state::AppState;
@@ -77,7 +77,7 @@ pub async fn decide_with(
     now: OffsetDateTime,
 ) -> Result<Verdict, StoreError> {
     let tenant = store.tenant_for_domain(&user.email.domain()).await?;
-    let domain = tenant.map(|t| t.policy).unwrap_or_else(DomainPolicy::default);
+    let (domain, staged) = tenant.map(|t| (t.policy, t.staged_policy)).unwrap_or_default();
     let enrollment = enrollment(store, user).await?;
     let device = observed.device.as_ref();
     let signals = RiskSignals {
@@ -106,7 +106,15 @@ pub async fn decide_with(
     };
     let decision = decide(&inputs);
     // A decision is plain data; serialising it cannot fail, but a failure would not be hidden.
-    let record = serde_json::to_value(decision).map_err(|e| StoreError::Corrupt(format!("policy decision: {e}")))?;
+    let serialise = |d| serde_json::to_value(d).map_err(|e| StoreError::Corrupt(format!("policy decision: {e}")));
+    let mut record = serialise(decision)?;
+    // Report-only: the staged policy decides beside the enforced one and is only recorded.
+    if let Some(staged) = &staged
+        && let Some(object) = record.as_object_mut()
+    {
+        let staged_decision = decide(&PolicyInputs { domain: staged, ..inputs });
+        object.insert(REPORT_ONLY.to_owned(), serialise(staged_decision)?);
+    }
     Ok(Verdict { outcome: decision.outcome, rule: decision.winning_rule, record, remember_device_days: domain.remember_device_days })
 }
 

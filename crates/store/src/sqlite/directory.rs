@@ -8,8 +8,8 @@ use sqlx::sqlite::SqliteRow;
 use super::{SqliteStore, parse_list};
 use crate::{DirectoryCounts, DirectoryStore, StoreError, StoreResult};
 
-const USER_COLUMNS: &str = "id, tenant_id, email, name, password_hash, roles, email_verified";
-const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy";
+pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, name, password_hash, roles, email_verified";
+const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator";
 
 /// A policy column: JSON in the policy crate's serialisation, NULL for the defaults.
 pub(super) fn policy_from<T: serde::de::DeserializeOwned + Default>(column: &str, raw: Option<String>) -> StoreResult<T> {
@@ -58,11 +58,12 @@ pub(super) fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         grant_types: grants,
         id_token_signed_response_alg: SigningAlg::parse(&alg).map_err(|_| corrupt("clients.id_token_alg", &alg))?,
         policy: policy_from("clients.policy", row.try_get("policy")?)?,
+        operator: row.try_get::<i64, _>("operator")? != 0,
     })
 }
 
 impl SqliteStore {
-    async fn tenant_by_id(&self, id: &str) -> StoreResult<Option<Tenant>> {
+    pub(super) async fn tenant_by_id(&self, id: &str) -> StoreResult<Option<Tenant>> {
         let Some(row) = sqlx::query("SELECT id, name, policy, staged_policy FROM tenants WHERE id = ?").bind(id).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };

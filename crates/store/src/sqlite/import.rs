@@ -156,7 +156,7 @@ async fn import_factors(tx: &mut Transaction<'_, Sqlite>, user_id: &str, plan: &
 
 async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i64) -> StoreResult<Change> {
     let row = sqlx::query(
-        "SELECT client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy FROM clients WHERE client_id = ?",
+        "SELECT client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator FROM clients WHERE client_id = ?",
     )
     .bind(client.client_id.as_str())
     .fetch_optional(&mut **tx)
@@ -168,11 +168,12 @@ async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i
         None => Change::Created,
     };
     sqlx::query(
-        "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_digest = excluded.secret_digest, \
          redirect_uris = excluded.redirect_uris, post_logout_redirect_uris = excluded.post_logout_redirect_uris, \
-         grant_types = excluded.grant_types, id_token_alg = excluded.id_token_alg, policy = excluded.policy, updated_at = excluded.updated_at",
+         grant_types = excluded.grant_types, id_token_alg = excluded.id_token_alg, policy = excluded.policy, operator = excluded.operator, \
+         updated_at = excluded.updated_at",
     )
     .bind(client.client_id.as_str())
     .bind(&client.name)
@@ -182,6 +183,7 @@ async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i
     .bind(grants)
     .bind(client.id_token_signed_response_alg.as_str())
     .bind(serde_json::to_string(&client.policy).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .bind(i64::from(client.operator))
     .bind(now)
     .bind(now)
     .execute(&mut **tx)

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "key activation", include_str!("../../migrations/0002_key_activation.sql")),
     (3, "second factors", include_str!("../../migrations/0003_second_factors.sql")),
     (4, "policies, devices and sign-in history", include_str!("../../migrations/0004_policies_devices_history.sql")),
+    (5, "operator applications, tenant change times", include_str!("../../migrations/0005_operator_applications.sql")),
 ];
 
 #[derive(Debug)]

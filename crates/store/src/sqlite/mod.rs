@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one file in the data directory, WAL journal, `synchronous=FULL`
 //! so a write acknowledged to a client survives a crash or power loss.
 
+mod admin;
 mod directory;
 mod factors;
 mod grants;

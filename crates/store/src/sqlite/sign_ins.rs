@@ -10,14 +10,15 @@ use time::OffsetDateTime;
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
 use crate::{DeviceRecord, SignInEvent, SignInResult, SignInStore, StoreError, StoreResult};
 
-const EVENT_COLUMNS: &str = "id, at, user_id, tenant_id, client_id, address, user_agent, device_id, result, amr, acr, decision, risky";
+const EVENT_COLUMNS: &str = "id, at, user_id, tenant_id, client_id, address, user_agent, device_id, result, amr, acr, decision, risky, staged_decision";
 
 fn event_from_row(row: &SqliteRow) -> StoreResult<SignInEvent> {
     let result: String = row.try_get("result")?;
-    let decision = row
-        .try_get::<Option<String>, _>("decision")?
-        .map(|text| serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("sign_in_events.decision".into())))
-        .transpose()?;
+    let json = |column: &str| -> StoreResult<Option<serde_json::Value>> {
+        row.try_get::<Option<String>, _>(column)?
+            .map(|text| serde_json::from_str(&text).map_err(|_| StoreError::Corrupt(format!("sign_in_events.{column}"))))
+            .transpose()
+    };
     Ok(SignInEvent {
         id: row.try_get("id")?,
         at: from_ts(row.try_get("at")?)?,
@@ -30,8 +31,9 @@ fn event_from_row(row: &SqliteRow) -> StoreResult<SignInEvent> {
         result: SignInResult::parse(&result).ok_or_else(|| StoreError::Corrupt(format!("sign_in_events.result holds `{result}`")))?,
         amr: parse_list(&row.try_get::<String, _>("amr")?)?,
         acr: row.try_get("acr")?,
-        decision,
+        decision: json("decision")?,
         risky: row.try_get::<i64, _>("risky")? != 0,
+        staged_decision: json("staged_decision")?,
     })
 }
 
@@ -50,7 +52,7 @@ fn device_from_row(row: &SqliteRow) -> StoreResult<DeviceRecord> {
 
 /// Appends an event; also used inside the sign-in completion transaction.
 pub(super) async fn insert_event<'e>(executor: impl SqliteExecutor<'e>, event: &SignInEvent) -> StoreResult<()> {
-    sqlx::query(&format!("INSERT INTO sign_in_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    sqlx::query(&format!("INSERT INTO sign_in_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(&event.id)
         .bind(ts(event.at))
         .bind(event.user_id.as_ref().map(|u| u.as_str().to_owned()))
@@ -64,6 +66,7 @@ pub(super) async fn insert_event<'e>(executor: impl SqliteExecutor<'e>, event: &
         .bind(&event.acr)
         .bind(event.decision.as_ref().map(serde_json::Value::to_string))
         .bind(i64::from(event.risky))
+        .bind(event.staged_decision.as_ref().map(serde_json::Value::to_string))
         .execute(executor)
         .await?;
     Ok(())

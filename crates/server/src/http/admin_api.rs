@@ -1,0 +1,308 @@
+//! The admin API (`/api/v1`): tenants with their domains, users and domain policy, applications
+//! with their 2FA behaviour, the policy simulator, and the report of a policy staged in
+//! report-only mode. Instance operators call it with a client-credentials token carrying
+//! `gatehouse:admin` (only applications marked `operator` can get one); tenant admins (role
+//! `admin`) with their own tokens, and only for their own tenant. Validation errors are RFC
+//! 9457 problem documents; nothing is written unless everything validates.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::ids::{TenantId, UserId};
+use gatehouse_core::model::{Tenant, User};
+use gatehouse_core::{ClientId, Email, OAuthError, OAuthErrorCode};
+use gatehouse_policy::{AppPolicy, DomainPolicy, Person, SessionState, check_change};
+use gatehouse_store::DeviceRecord;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use time::Duration;
+
+use super::api_body::ApiBody;
+use super::problem::{ManagementError, Problem};
+use super::userinfo::bearer_from_header;
+use crate::error::{ApiError, Challenge};
+use crate::signin::policy::{Ask, Observed, decide_with, method_of};
+use crate::state::{AppState, now};
+use crate::tokens;
+
+/// The scope of an operator's client-credentials token.
+pub const ADMIN_SCOPE: &str = "gatehouse:admin";
+
+type Result<T> = std::result::Result<T, ManagementError>;
+
+/// Who is calling.
+enum Caller {
+    Operator,
+    TenantAdmin(Arc<User>),
+}
+
+impl Caller {
+    fn require_tenant(&self, tenant: &TenantId) -> Result<()> {
+        match self {
+            Self::TenantAdmin(user) if user.tenant_id != *tenant => {
+                Err(Problem::new(StatusCode::FORBIDDEN, "Another tenant", "a tenant admin may manage only their own tenant").into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn require_operator(&self) -> Result<()> {
+        match self {
+            Self::Operator => Ok(()),
+            Self::TenantAdmin(_) => Err(Problem::new(StatusCode::FORBIDDEN, "Operators only", "applications are managed by the instance's operators").into()),
+        }
+    }
+}
+
+fn forbidden(description: &'static str) -> ManagementError {
+    let error = OAuthError::new(OAuthErrorCode::InsufficientScope, description);
+    ManagementError::Token(ApiError::OAuth { error, challenge: Challenge::Bearer, retry_after: None })
+}
+
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller> {
+    let token = bearer_from_header(headers)
+        .map_err(ManagementError::Token)?
+        .ok_or_else(|| ManagementError::Token(ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "an access token is required"))))?;
+    let claims = tokens::validate_access_token(state, token, now()).map_err(|e| ManagementError::Token(ApiError::bearer(e)))?;
+    if claims.is_client_token() {
+        let operator = state.client(&ClientId::parse(&claims.client_id).map_err(|_| forbidden("unknown client"))?).is_some_and(|c| c.operator);
+        return if operator && claims.has_scope(ADMIN_SCOPE) { Ok(Caller::Operator) } else { Err(forbidden("an operator token with scope gatehouse:admin is required")) };
+    }
+    let user = state.user(&UserId::new(claims.sub.clone())).await?.ok_or_else(|| forbidden("the user no longer exists"))?;
+    if user.roles.iter().any(|r| r == "admin") { Ok(Caller::TenantAdmin(user)) } else { Err(forbidden("only tenant admins and operators may use the admin API")) }
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("the body is not valid: {e}")).into())
+}
+
+fn tenant_json(tenant: &Tenant) -> Value {
+    json!({
+        "id": tenant.id.as_str(),
+        "name": tenant.name,
+        "domains": tenant.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+        "policy": tenant.policy,
+        "staged_policy": tenant.staged_policy,
+    })
+}
+
+async fn tenant_for(state: &AppState, caller: &Caller, id: &str) -> Result<Tenant> {
+    let id = TenantId::new(id);
+    caller.require_tenant(&id)?;
+    state.store.tenant(&id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant").into())
+}
+
+/// `GET /api/v1/tenants`
+pub async fn tenants(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let all = state.store.tenants().await?;
+    let visible: Vec<Value> = all.iter().filter(|t| caller.require_tenant(&t.id).is_ok()).map(tenant_json).collect();
+    Ok(Json(json!({ "tenants": visible })).into_response())
+}
+
+/// `GET /api/v1/tenants/{id}`
+pub async fn tenant(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    Ok(Json(tenant_json(&tenant_for(&state, &caller, &id).await?)).into_response())
+}
+
+/// `GET /api/v1/tenants/{id}/users`: users with their roles and enrolled methods (never secrets).
+pub async fn users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let tenant = tenant_for(&state, &caller, &id).await?;
+    let mut out = Vec::new();
+    for user in state.store.tenant_users(&tenant.id).await? {
+        let factors = state.store.factors(&user.id).await?;
+        let methods: Vec<&str> = factors.iter().filter(|f| f.is_confirmed()).map(|f| f.kind.as_str()).collect();
+        out.push(json!({ "id": user.id.as_str(), "email": user.email.as_str(), "name": user.name, "roles": user.roles, "methods": methods }));
+    }
+    Ok(Json(json!({ "users": out })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum Mode {
+    Enforce,
+    ReportOnly,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyChange {
+    policy: Value,
+    #[serde(default = "enforce")]
+    mode: Mode,
+    /// Save although the lock-out check names people who would be locked out.
+    #[serde(default)]
+    confirm_lockout: bool,
+}
+
+fn enforce() -> Mode {
+    Mode::Enforce
+}
+
+/// `PUT /api/v1/tenants/{id}/policy`: replaces the domain policy, or stages it in report-only
+/// mode. A change that would lock admins out is refused (409, naming them) unless confirmed.
+pub async fn put_domain_policy(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+    let now = now();
+    let caller = caller(&state, &headers).await?;
+    let tenant = tenant_for(&state, &caller, &id).await?;
+    let change: PolicyChange = parse_body(&body)?;
+    let policy: DomainPolicy = serde_json::from_value(change.policy).map_err(|e| Problem::bad_request(format!("policy: {e}")))?;
+    let users = state.store.tenant_users(&tenant.id).await?;
+    let mut enrolled = Vec::with_capacity(users.len());
+    for user in &users {
+        let factors = state.store.factors(&user.id).await?;
+        enrolled.push(factors.iter().filter(|f| f.is_confirmed()).map(|f| method_of(f.kind)).collect());
+    }
+    let people: Vec<Person<'_>> =
+        users.iter().zip(&enrolled).map(|(u, methods)| Person { label: u.email.as_str(), is_admin: u.roles.iter().any(|r| r == "admin"), enrolled: *methods }).collect();
+    let check = check_change(&policy, &people);
+    if !check.invalid.is_empty() {
+        let errors: Vec<String> = check.invalid.iter().map(ToString::to_string).collect();
+        return Err(Problem::bad_request(format!("the policy is not valid: {}", errors.join("; "))).into());
+    }
+    let enforcing = matches!(change.mode, Mode::Enforce);
+    if enforcing && !check.is_safe() && !change.confirm_lockout {
+        let detail = format!(
+            "this policy would lock out {}: they have no second factor it allows. Stage it in report_only mode first, or send confirm_lockout: true. {} other users would be asked to enroll.",
+            check.admins_locked_out.join(", "),
+            check.users_to_enroll
+        );
+        return Err(Problem::new(StatusCode::CONFLICT, "Admins would be locked out", detail).into());
+    }
+    let saved = if enforcing { state.store.set_domain_policy(&tenant.id, &policy, now).await? } else { state.store.set_staged_policy(&tenant.id, Some(&policy), now).await? };
+    if !saved {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant").into());
+    }
+    tracing::info!(tenant = %tenant.id, mode = if enforcing { "enforce" } else { "report_only" }, "domain policy changed");
+    state.reload().await?;
+    let updated = state.store.tenant(&tenant.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant"))?;
+    Ok(Json(json!({ "tenant": tenant_json(&updated), "users_to_enroll": check.users_to_enroll })).into_response())
+}
+
+/// `DELETE /api/v1/tenants/{id}/staged-policy`: stops the report-only trial.
+pub async fn discard_staged(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let tenant = tenant_for(&state, &caller, &id).await?;
+    state.store.set_staged_policy(&tenant.id, None, now()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    days: Option<u16>,
+}
+
+/// `GET /api/v1/tenants/{id}/staged-policy/report?days=30`: how many recorded sign-ins the
+/// staged policy would have decided differently, by user and application.
+pub async fn staged_report(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(query): Query<ReportQuery>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let tenant = tenant_for(&state, &caller, &id).await?;
+    let days = query.days.unwrap_or(30).clamp(1, 365);
+    let outcomes = state.store.staged_outcomes(&tenant.id, now() - Duration::days(i64::from(days))).await?;
+    let prompts = |kind: &str| kind == "second_factor" || kind == "enroll";
+    let changed: Vec<_> = outcomes.iter().filter(|o| o.enforced != o.staged).collect();
+    let mut by_user: BTreeMap<String, u32> = BTreeMap::new();
+    let mut by_app: BTreeMap<String, u32> = BTreeMap::new();
+    for outcome in &changed {
+        let email = state.user(&outcome.user_id).await?.map_or_else(|| outcome.user_id.to_string(), |u| u.email.as_str().to_owned());
+        *by_user.entry(email).or_default() += 1;
+        *by_app.entry(outcome.client_id.clone().unwrap_or_default()).or_default() += 1;
+    }
+    Ok(Json(json!({
+        "days": days,
+        "sign_ins": outcomes.len(),
+        "changed": changed.len(),
+        "would_prompt": changed.iter().filter(|o| prompts(&o.staged) && !prompts(&o.enforced)).count(),
+        "would_stop_prompting": changed.iter().filter(|o| !prompts(&o.staged) && prompts(&o.enforced)).count(),
+        "would_deny": changed.iter().filter(|o| o.staged == "deny").count(),
+        "by_user": by_user,
+        "by_application": by_app,
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/applications` (operators).
+pub async fn applications(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    caller(&state, &headers).await?.require_operator()?;
+    let clients = state.store.clients().await?;
+    let out: Vec<Value> = clients.iter().map(|c| json!({ "client_id": c.client_id.as_str(), "name": c.name, "policy": c.policy, "operator": c.operator })).collect();
+    Ok(Json(json!({ "applications": out })).into_response())
+}
+
+/// `PUT /api/v1/applications/{client_id}/policy` (operators): Bypass, Adaptive or Required,
+/// and the scopes that need a step-up.
+pub async fn put_app_policy(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+    caller(&state, &headers).await?.require_operator()?;
+    let client_id = ClientId::parse(&id).map_err(|e| Problem::bad_request(format!("client_id: {e}")))?;
+    let policy: AppPolicy = parse_body(&body)?;
+    if !state.store.set_app_policy(&client_id, &policy, now()).await? {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "Not found", "no such application").into());
+    }
+    tracing::info!(client = %client_id, two_factor = policy.two_factor.as_str(), "application policy changed");
+    state.reload().await?;
+    Ok(Json(json!({ "client_id": client_id.as_str(), "policy": policy })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Simulation {
+    email: String,
+    client_id: String,
+    ip: IpAddr,
+    #[serde(default)]
+    acr_values: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// The browser completed a second factor just now and is remembered.
+    #[serde(default)]
+    known_device: bool,
+    /// An SSO session already proved this level (an acr value).
+    session_acr: Option<String>,
+}
+
+/// `POST /api/v1/policy/simulate`: what would happen if this person signed in to this
+/// application from this address, with the winning rule and every reason. Reads the same data
+/// and runs the same code as a real sign-in; writes nothing.
+pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+    let now = now();
+    let caller = caller(&state, &headers).await?;
+    let request: Simulation = parse_body(&body)?;
+    let email = Email::parse(&request.email).map_err(|e| Problem::bad_request(format!("email: {e}")))?;
+    let client_id = ClientId::parse(&request.client_id).map_err(|e| Problem::bad_request(format!("client_id: {e}")))?;
+    let user = state.store.user_by_email(&email).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
+    caller.require_tenant(&user.tenant_id)?;
+    let client = state.client(&client_id).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such application"))?;
+    let session = match &request.session_acr {
+        Some(acr) => Some(gatehouse_policy::AuthLevel::from_acr(acr).ok_or_else(|| Problem::bad_request(format!("session_acr: unknown acr value {acr:?}")))?),
+        None => None,
+    };
+    let ask = Ask {
+        acr_values: &request.acr_values,
+        scopes: request.scopes.iter().map(String::as_str).collect(),
+        max_age: None,
+        session: session.map(|level| SessionState { level, second_factor_at: Some(now) }),
+    };
+    let device = request.known_device.then(|| DeviceRecord {
+        id: "simulated".into(),
+        user_id: user.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        second_factor_at: Some(now),
+        user_agent: String::new(),
+        reported_at: None,
+    });
+    let observed = Observed { address: request.ip, device, failures_for_user: 0, failures_for_address: 0 };
+    let verdict = decide_with(state.store.as_ref(), &user, &client, &ask, &observed, now).await?;
+    Ok(Json(verdict.record).into_response())
+}
+
+/// `GET /api/v1/openapi.json`
+pub async fn openapi() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("../../static/openapi.json")).into_response()
+}
