@@ -54,6 +54,11 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     config.password = args.password.resolve(&file.password);
     (config.sessions, config.tokens) = args.lifetimes.resolve(&file.sessions, &file.tokens)?;
     config.sms = args.sms.resolve(&file.sms)?;
+    let proxies = if args.trusted_proxies.is_empty() { &file.trusted_proxies } else { &args.trusted_proxies };
+    config.trusted_proxies = proxies
+        .iter()
+        .map(|p| gatehouse_policy::Cidr::parse(p).map_err(|e| anyhow::anyhow!("trusted_proxies: {p:?}: {e}")))
+        .collect::<Result<_>>()?;
     config.outbox_dir = data_dir.path().join("outbox");
 
     let import_file = args.import.or(file.import.clone());

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     pub lifetimes: LifetimeArgs,
     #[command(flatten)]
     pub sms: SmsArgs,
+    /// A reverse proxy (CIDR) whose X-Forwarded-For is believed; repeatable. Without one the
+    /// TCP peer is the client address.
+    #[arg(long = "trusted-proxy", env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Where text-message codes go: by default appended to `DATA_DIR/outbox/sms.jsonl`
@@ -142,6 +146,8 @@ pub struct FileSettings {
     pub tokens: FileTokens,
     #[serde(default)]
     pub sms: FileSms,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Deserialize, Debug)]

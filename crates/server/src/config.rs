@@ -74,6 +74,8 @@ pub struct ServerConfig {
     /// Where the outbox senders write (`sms.jsonl`, `notifications.jsonl`).
     pub outbox_dir: PathBuf,
     pub sms: SmsSettings,
+    /// Reverse proxies whose `X-Forwarded-For` is believed; from anyone else it is ignored.
+    pub trusted_proxies: Vec<gatehouse_policy::Cidr>,
 }
 
 impl ServerConfig {
@@ -91,6 +93,7 @@ impl ServerConfig {
             reload_interval: std::time::Duration::from_secs(2),
             outbox_dir: PathBuf::from("outbox"),
             sms: SmsSettings::Outbox,
+            trusted_proxies: Vec::new(),
         }
     }
 

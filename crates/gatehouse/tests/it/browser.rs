@@ -34,7 +34,17 @@ impl Browser {
     /// A browser whose connections come from `address` (any 127.0.0.0/8 address on Linux), to
     /// play an office or a coffee-shop network.
     pub fn from_address(address: std::net::IpAddr) -> Self {
-        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).local_address(address).build().unwrap();
+        Self::behind(address, None)
+    }
+
+    /// A browser at `address` whose requests carry `X-Forwarded-For: forwarded_for`, as a
+    /// reverse proxy at that address would send them.
+    pub fn behind(address: std::net::IpAddr, forwarded_for: Option<&str>) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = forwarded_for {
+            headers.insert("x-forwarded-for", value.parse().unwrap());
+        }
+        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).local_address(address).default_headers(headers).build().unwrap();
         Self { http }
     }
 

@@ -536,3 +536,23 @@ async fn the_wizard_enrolls_a_phone_after_a_code_comes_back() {
     let claims = id_token_claims(&app, "payroll", &callback).await;
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "sms", "mfa"]));
 }
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
+    let proxy: std::net::IpAddr = "127.0.0.9".parse().unwrap();
+    // Without a trusted proxy, a client claiming the office address is still at the coffee shop.
+    let app = spawn().await;
+    let spoofing = Browser::behind(proxy, Some("127.0.0.3"));
+    let to = spoofing.sign_in(&app, &query("payroll", ""), ("erin@initech.test", PASSWORD)).await;
+    assert!(to.starts_with("/login/factor"), "the header is ignored: {to}");
+
+    let app = spawn_with(SpawnOptions { fixture: FIXTURE, extra: &["--trusted-proxy", "127.0.0.9/32"], ..Default::default() }).await;
+    let from_office = Browser::behind(proxy, Some("198.51.100.20, 127.0.0.3"));
+    assert_code_for("payroll", &from_office.sign_in(&app, &query("payroll", ""), ("erin@initech.test", PASSWORD)).await);
+    let from_cafe = Browser::behind(proxy, Some("127.0.0.3, 198.51.100.20"));
+    let to = from_cafe.sign_in(&app, &query("payroll", ""), ("erin@initech.test", PASSWORD)).await;
+    assert!(to.starts_with("/login/factor"), "the client is the nearest untrusted hop, not a spoofed left entry: {to}");
+    let scratch = crate::helpers::TempDir::new("bad-proxy");
+    let (ok, _, err) = crate::helpers::cli(&scratch.path().join("data"), &["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "10.0.0.0/33"]);
+    assert!(!ok && err.contains("trusted_proxies"), "{err}");
+}

@@ -33,16 +33,38 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::state::AppState;
 
-/// The client's address: the TCP peer. (Proxies' `X-Forwarded-For` is not trusted yet; the
-/// policy-engine issue adds `trusted_proxies`.)
+/// The client's address: the TCP peer, or, when the peer is a configured trusted proxy, the
+/// address `X-Forwarded-For` names (see [`client_address`]).
 pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(Self(addr))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        Ok(Self(client_address(peer, forwarded, &state.config.trusted_proxies)))
     }
+}
+
+/// Walks `X-Forwarded-For` from the right (the hop nearest to us) past trusted proxies: the
+/// first address not a trusted proxy is the client. Only a trusted peer's header counts, so
+/// nobody can claim an office address by sending the header themselves; an unparsable entry
+/// stops the walk at the last address known good.
+pub fn client_address<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>, trusted: &[gatehouse_policy::Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).map(str::trim).filter(|h| !h.is_empty()).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
 }
 
 pub fn router(state: AppState) -> Router {
@@ -98,4 +120,27 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), security::headers))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let trusted = vec![gatehouse_policy::Cidr::parse("10.0.0.0/8").unwrap()];
+        let peer = ip("10.0.0.5");
+        assert_eq!(client_address(ip("198.51.100.1"), ["203.0.113.9"].into_iter(), &trusted), ip("198.51.100.1"), "an untrusted peer's header is ignored");
+        assert_eq!(client_address(peer, ["203.0.113.9"].into_iter(), &trusted), ip("203.0.113.9"));
+        assert_eq!(client_address(peer, ["127.0.0.2, 203.0.113.9, 10.0.0.7"].into_iter(), &trusted), ip("203.0.113.9"), "spoofed left entries are skipped");
+        assert_eq!(client_address(peer, ["203.0.113.9", "10.1.1.1"].into_iter(), &trusted), ip("203.0.113.9"), "several headers are one list");
+        assert_eq!(client_address(peer, ["garbage, 203.0.113.9"].into_iter(), &trusted), ip("203.0.113.9"));
+        assert_eq!(client_address(peer, ["203.0.113.9, garbage"].into_iter(), &trusted), peer, "an unparsable nearest hop stops at the peer");
+        assert_eq!(client_address(peer, std::iter::empty(), &trusted), peer);
+        assert_eq!(client_address(peer, ["203.0.113.9"].into_iter(), &[]), peer, "no trusted proxies configured");
+    }
 }
