@@ -169,3 +169,86 @@ async fn the_simulator_explains_each_seed_scenario_and_writes_nothing() {
     assert_eq!(simulate(json!({ "email": "nobody@acme.test", "client_id": "payroll", "ip": "127.0.0.1" })).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(crate::helpers::db_fingerprint(&app.data_dir()).await, fingerprint, "simulating writes nothing");
 }
+
+#[tokio::test]
+async fn operators_create_tenants_domains_users_and_applications_that_work_at_once() {
+    let app = spawn().await;
+    let ops = operator(&app).await;
+    let created = call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Umbrella", "domains": ["umbrella.test"] }))).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let tenant: Value = created.json().await.unwrap();
+    let id = tenant["id"].as_str().unwrap().to_owned();
+    let again = call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Umbrella" }))).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let taken = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/domains"), &ops, Some(json!({ "domain": "acme.test" }))).await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT, "another tenant's domain");
+    let added = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/domains"), &ops, Some(json!({ "domain": "umbrella.example" }))).await;
+    assert_eq!(added.json::<Value>().await.unwrap()["domains"], json!(["umbrella.example", "umbrella.test"]));
+    for bad in [json!({ "email": "x@elsewhere.test", "name": "X" }), json!({ "email": "not an email", "name": "X" }), json!({ "email": "a@umbrella.test", "name": "A", "password": "short" })] {
+        let response = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(bad.clone())).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let user = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(json!({ "email": "wesker@umbrella.test", "name": "Albert", "password": "a long test passphrase", "roles": ["admin"] }))).await;
+    assert_eq!(user.status(), StatusCode::CREATED);
+    let user: Value = user.json().await.unwrap();
+    let exists = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(json!({ "email": "wesker@umbrella.test", "name": "Again" }))).await;
+    assert_eq!(exists.status(), StatusCode::CONFLICT);
+
+    let registered = call(&app, Method::POST, "/api/v1/applications", &ops, Some(json!({
+        "client_id": "labs", "name": "Labs", "redirect_uris": ["http://127.0.0.1:9995/cb"], "grant_types": ["authorization_code"],
+        "policy": { "two_factor": "bypass" }
+    })))
+    .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let secret = registered.json::<Value>().await.unwrap()["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 43, "256 bits");
+    for bad in [json!({ "client_id": "labs", "name": "Again", "redirect_uris": ["http://127.0.0.1:9995/cb"], "grant_types": ["authorization_code"] }),
+                json!({ "client_id": "x2", "name": "X", "grant_types": ["authorization_code"] }),
+                json!({ "client_id": "x3", "name": "X", "redirect_uris": ["http://127.0.0.1:1/cb#frag"], "grant_types": ["authorization_code"] }),
+                json!({ "client_id": "x4", "name": "X", "grant_types": ["implicit"] })] {
+        let status = call(&app, Method::POST, "/api/v1/applications", &ops, Some(bad.clone())).await.status();
+        assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::CONFLICT, "{bad}: {status}");
+    }
+
+    // The new user signs in to the new application straight away, with its new secret.
+    let query = "client_id=labs&redirect_uri=http%3A%2F%2F127.0.0.1%3A9995%2Fcb&response_type=code&scope=openid&state=s";
+    let callback = Browser::new().sign_in(&app, query, ("wesker@umbrella.test", "a long test passphrase")).await;
+    let code = crate::browser::query_param(&callback, "code").unwrap();
+    let tokens = Client::new()
+        .post(app.url("/token"))
+        .basic_auth("labs", Some(&secret))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", "http://127.0.0.1:9995/cb")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), StatusCode::OK);
+
+    // Renaming and roles; a tenant admin cannot grant `operator`.
+    let uid = user["id"].as_str().unwrap();
+    let renamed: Value = call(&app, Method::PATCH, &format!("/api/v1/users/{uid}"), &ops, Some(json!({ "name": "Albert W." }))).await.json().await.unwrap();
+    assert_eq!((renamed["name"].as_str(), renamed["roles"].clone()), (Some("Albert W."), json!(["admin"])));
+    let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    assert_eq!(call(&app, Method::PATCH, &format!("/api/v1/users/{uid}"), &alice, Some(json!({ "name": "x" }))).await.status(), StatusCode::FORBIDDEN, "another tenant's user");
+    let bob_id = {
+        let acme = tenant_id(&app, &alice, "Acme Oy").await;
+        let users: Value = call(&app, Method::GET, &format!("/api/v1/tenants/{acme}/users"), &alice, None).await.json().await.unwrap();
+        users["users"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let escalate = call(&app, Method::PATCH, &format!("/api/v1/users/{bob_id}"), &alice, Some(json!({ "roles": ["operator"] }))).await;
+    assert_eq!(escalate.status(), StatusCode::FORBIDDEN);
+    assert_eq!(call(&app, Method::POST, "/api/v1/tenants", &alice, Some(json!({ "name": "Mine" }))).await.status(), StatusCode::FORBIDDEN, "operators only");
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_users_second_factors_and_the_next_sign_in_enrolls_again() {
+    let app = spawn().await;
+    let ops = operator(&app).await;
+    let globex = tenant_id(&app, &ops, "Globex").await;
+    let users: Value = call(&app, Method::GET, &format!("/api/v1/tenants/{globex}/users"), &ops, None).await.json().await.unwrap();
+    let dave = users["users"].as_array().unwrap().iter().find(|u| u["email"] == "dave@globex.test").unwrap().clone();
+    assert_eq!(dave["methods"], json!(["totp"]));
+    let reset = call(&app, Method::DELETE, &format!("/api/v1/users/{}/factors", dave["id"].as_str().unwrap()), &ops, None).await;
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    let to = password_step(&app, &Browser::new(), "payroll", "", "dave@globex.test").await;
+    assert!(to.starts_with("/login/enroll"), "{to}");
+}

@@ -35,13 +35,13 @@ pub const ADMIN_SCOPE: &str = "gatehouse:admin";
 type Result<T> = std::result::Result<T, ManagementError>;
 
 /// Who is calling.
-enum Caller {
+pub(super) enum Caller {
     Operator,
     TenantAdmin(Arc<User>),
 }
 
 impl Caller {
-    fn require_tenant(&self, tenant: &TenantId) -> Result<()> {
+    pub(super) fn require_tenant(&self, tenant: &TenantId) -> Result<()> {
         match self {
             Self::TenantAdmin(user) if user.tenant_id != *tenant => {
                 Err(Problem::new(StatusCode::FORBIDDEN, "Another tenant", "a tenant admin may manage only their own tenant").into())
@@ -50,7 +50,7 @@ impl Caller {
         }
     }
 
-    fn require_operator(&self) -> Result<()> {
+    pub(super) fn require_operator(&self) -> Result<()> {
         match self {
             Self::Operator => Ok(()),
             Self::TenantAdmin(_) => Err(Problem::new(StatusCode::FORBIDDEN, "Operators only", "applications are managed by the instance's operators").into()),
@@ -63,7 +63,7 @@ fn forbidden(description: &'static str) -> ManagementError {
     ManagementError::Token(ApiError::OAuth { error, challenge: Challenge::Bearer, retry_after: None })
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller> {
+pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller> {
     let token = bearer_from_header(headers)
         .map_err(ManagementError::Token)?
         .ok_or_else(|| ManagementError::Token(ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "an access token is required"))))?;
@@ -76,11 +76,11 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller> {
     if user.roles.iter().any(|r| r == "admin") { Ok(Caller::TenantAdmin(user)) } else { Err(forbidden("only tenant admins and operators may use the admin API")) }
 }
 
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
+pub(super) fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("the body is not valid: {e}")).into())
 }
 
-fn tenant_json(tenant: &Tenant) -> Value {
+pub(super) fn tenant_json(tenant: &Tenant) -> Value {
     json!({
         "id": tenant.id.as_str(),
         "name": tenant.name,
@@ -90,7 +90,7 @@ fn tenant_json(tenant: &Tenant) -> Value {
     })
 }
 
-async fn tenant_for(state: &AppState, caller: &Caller, id: &str) -> Result<Tenant> {
+pub(super) async fn tenant_for(state: &AppState, caller: &Caller, id: &str) -> Result<Tenant> {
     let id = TenantId::new(id);
     caller.require_tenant(&id)?;
     state.store.tenant(&id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant").into())

@@ -2,6 +2,7 @@
 
 mod account_api;
 pub(crate) mod admin_api;
+mod admin_directory;
 mod api_body;
 pub(crate) mod authorize;
 mod client_auth;
@@ -90,13 +91,16 @@ pub fn router(state: AppState) -> Router {
         .route("/revoke", post(introspect::revoke))
         .route("/logout", get(logout::get).post(logout::post))
         .route("/api/v1/openapi.json", get(admin_api::openapi))
-        .route("/api/v1/tenants", get(admin_api::tenants))
+        .route("/api/v1/tenants", get(admin_api::tenants).post(admin_directory::create_tenant))
+        .route("/api/v1/tenants/{id}/domains", post(admin_directory::add_domain))
+        .route("/api/v1/users/{id}", axum::routing::patch(admin_directory::update_user))
+        .route("/api/v1/users/{id}/factors", axum::routing::delete(admin_directory::reset_factors))
         .route("/api/v1/tenants/{id}", get(admin_api::tenant))
-        .route("/api/v1/tenants/{id}/users", get(admin_api::users))
+        .route("/api/v1/tenants/{id}/users", get(admin_api::users).post(admin_directory::create_user))
         .route("/api/v1/tenants/{id}/policy", axum::routing::put(admin_api::put_domain_policy))
         .route("/api/v1/tenants/{id}/staged-policy", axum::routing::delete(admin_api::discard_staged))
         .route("/api/v1/tenants/{id}/staged-policy/report", get(admin_api::staged_report))
-        .route("/api/v1/applications", get(admin_api::applications))
+        .route("/api/v1/applications", get(admin_api::applications).post(admin_directory::create_application))
         .route("/api/v1/applications/{id}/policy", axum::routing::put(admin_api::put_app_policy))
         .route("/api/v1/policy/simulate", post(admin_api::simulate))
         .route("/api/v1/me/factors", get(account_api::list).post(account_api::add))

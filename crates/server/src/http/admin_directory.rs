@@ -1,0 +1,291 @@
+//! The directory half of the admin API: creating tenants, adding domains, creating and
+//! updating users, resetting a user's second factors, and registering applications. Writes go
+//! through the same one-transaction import path as `gatehouse import`, so the API and import
+//! files cannot disagree about what a valid tenant, user or application is.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::ids::{FactorId, TenantId, UserId};
+use gatehouse_core::model::{Tenant, User};
+use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
+use gatehouse_policy::AppPolicy;
+use gatehouse_store::{ImportPlan, StoreError, TenantPlan, UserPlan};
+use serde::Deserialize;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::admin_api::{Caller, caller, parse_body, tenant_for, tenant_json};
+use super::api_body::ApiBody;
+use super::problem::{ManagementError, Problem};
+use crate::delivery::NotificationKind;
+use crate::mfa;
+use crate::state::{AppState, now};
+
+type Result<T> = std::result::Result<T, ManagementError>;
+
+fn new_id() -> Result<String> {
+    Ok(gatehouse_crypto::random::id()?)
+}
+
+/// Applies a plan; a conflict (a domain another tenant owns) is a 409, nothing applied.
+async fn apply(state: &AppState, plan: ImportPlan) -> Result<()> {
+    match state.store.apply_import(&plan, now()).await {
+        Err(StoreError::Conflict(detail)) => Err(Problem::new(StatusCode::CONFLICT, "Conflict", detail).into()),
+        other => {
+            other?;
+            state.reload().await?;
+            Ok(())
+        }
+    }
+}
+
+/// A plan touching one existing tenant (its name and domains as they are).
+fn tenant_plan(tenant: &Tenant, users: Vec<UserPlan>) -> TenantPlan {
+    TenantPlan { new_id: tenant.id.clone(), name: tenant.name.clone(), domains: tenant.domains.clone(), users, policy: None }
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    json!({ "id": user.id.as_str(), "tenant": user.tenant_id.as_str(), "email": user.email.as_str(), "name": user.name, "roles": user.roles })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    name: String,
+    #[serde(default)]
+    domains: Vec<String>,
+}
+
+fn parse_domains(domains: &[String]) -> Result<Vec<EmailDomain>> {
+    domains.iter().map(|d| EmailDomain::parse(d).map_err(|e| Problem::bad_request(format!("domain {d:?}: {e}")).into())).collect()
+}
+
+/// `POST /api/v1/tenants` (operators): a tenant with its email domains.
+pub async fn create_tenant(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+    caller(&state, &headers).await?.require_operator()?;
+    let request: NewTenant = parse_body(&body)?;
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Problem::bad_request("name must be 1 to 200 characters").into());
+    }
+    let domains = parse_domains(&request.domains)?;
+    if state.store.tenants().await?.iter().any(|t| t.name == name) {
+        return Err(Problem::new(StatusCode::CONFLICT, "Conflict", format!("a tenant named {name:?} exists")).into());
+    }
+    let id = TenantId::new(new_id()?);
+    let plan = TenantPlan { new_id: id.clone(), name: name.to_owned(), domains, users: vec![], policy: None };
+    apply(&state, ImportPlan { tenants: vec![plan], clients: vec![] }).await?;
+    let tenant = state.store.tenant(&id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant"))?;
+    Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDomain {
+    domain: String,
+}
+
+/// `POST /api/v1/tenants/{id}/domains` (operators, who verify ownership first).
+pub async fn add_domain(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    caller.require_operator()?;
+    let tenant = tenant_for(&state, &caller, &id).await?;
+    let request: NewDomain = parse_body(&body)?;
+    let mut plan = tenant_plan(&tenant, vec![]);
+    plan.domains.extend(parse_domains(std::slice::from_ref(&request.domain))?);
+    apply(&state, ImportPlan { tenants: vec![plan], clients: vec![] }).await?;
+    let tenant = state.store.tenant(&tenant.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant"))?;
+    Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
+}
+
+/// Roles a caller may grant: tenant admins grant only `admin`; operators also `operator`.
+fn check_roles(caller: &Caller, roles: &[String]) -> Result<Vec<String>> {
+    let allowed: &[&str] = if matches!(caller, Caller::Operator) { &["admin", "operator"] } else { &["admin"] };
+    if let Some(bad) = roles.iter().find(|r| !allowed.contains(&r.as_str())) {
+        return Err(Problem::new(StatusCode::FORBIDDEN, "Role not grantable", format!("role {bad:?} cannot be granted here (allowed: {})", allowed.join(", "))).into());
+    }
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    email: String,
+    name: String,
+    /// Optional: without one the user signs in only after a password is set by import.
+    password: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// `POST /api/v1/tenants/{id}/users`: a user on one of the tenant's domains.
+pub async fn create_user(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let tenant = tenant_for(&state, &caller, &id).await?;
+    let request: NewUser = parse_body(&body)?;
+    let email = Email::parse(&request.email).map_err(|e| Problem::bad_request(format!("email: {e}")))?;
+    if !tenant.domains.contains(&email.domain()) {
+        return Err(Problem::bad_request(format!("{email} is not on one of the tenant's domains")).into());
+    }
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Problem::bad_request("name must be 1 to 200 characters").into());
+    }
+    let roles = check_roles(&caller, &request.roles)?;
+    if state.store.user_by_email(&email).await?.is_some() {
+        return Err(Problem::new(StatusCode::CONFLICT, "Conflict", format!("{email} already has an account")).into());
+    }
+    let password_hash = match &request.password {
+        Some(password) if password.chars().count() < 12 => return Err(Problem::bad_request("password must be at least 12 characters").into()),
+        Some(password) => {
+            // Argon2 off the async workers, within the same concurrency cap as sign-ins.
+            let _permit = state.hash_permits.acquire().await.map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "shutting down"))?;
+            let hashing = state.clone();
+            let password = Zeroizing::new(password.clone());
+            let hashed = tokio::task::spawn_blocking(move || hashing.hasher.hash(&password)).await;
+            Some(hashed.map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "password hashing failed"))??)
+        }
+        None => None,
+    };
+    let user_id = UserId::new(new_id()?);
+    let plan = UserPlan {
+        new_id: user_id.clone(),
+        email,
+        name: name.to_owned(),
+        password_hash,
+        roles,
+        totp_secret: None,
+        phone: None,
+        new_factor_ids: [FactorId::new(new_id()?), FactorId::new(new_id()?)],
+    };
+    apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], clients: vec![] }).await?;
+    let user = state.store.user(&user_id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
+    Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
+}
+
+async fn user_for(state: &AppState, caller: &Caller, id: &str) -> Result<User> {
+    let user = state.store.user(&UserId::new(id)).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
+    tenant_for(state, caller, user.tenant_id.as_str()).await?;
+    Ok(user)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    name: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+/// `PATCH /api/v1/users/{id}`: name and roles.
+pub async fn update_user(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let user = user_for(&state, &caller, &id).await?;
+    let request: UserChange = parse_body(&body)?;
+    let name = request.name.as_deref().map(str::trim).unwrap_or(&user.name).to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Problem::bad_request("name must be 1 to 200 characters").into());
+    }
+    let roles = match &request.roles {
+        Some(roles) => check_roles(&caller, roles)?,
+        None => user.roles.clone(),
+    };
+    let tenant = tenant_for(&state, &caller, user.tenant_id.as_str()).await?;
+    let plan = UserPlan {
+        new_id: user.id.clone(),
+        email: user.email.clone(),
+        name,
+        password_hash: None,
+        roles,
+        totp_secret: None,
+        phone: None,
+        new_factor_ids: [FactorId::new(new_id()?), FactorId::new(new_id()?)],
+    };
+    apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], clients: vec![] }).await?;
+    let updated = state.store.user(&user.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
+    Ok(Json(user_json(&updated)).into_response())
+}
+
+/// `DELETE /api/v1/users/{id}/factors`: resets a user's second factors and recovery codes (a
+/// lost phone); their next sign-in that needs 2FA enrolls again. The user is told.
+pub async fn reset_factors(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let now = now();
+    let caller = caller(&state, &headers).await?;
+    let user = user_for(&state, &caller, &id).await?;
+    for factor in state.store.factors(&user.id).await? {
+        if state.store.remove_factor(&user.id, &factor.id).await? {
+            mfa::notify(&state, &user, NotificationKind::FactorRemoved { factor: factor.id.to_string(), label: factor.label }, now);
+        }
+    }
+    state.store.replace_recovery_codes(&user.id, &[], now).await?;
+    tracing::info!(user = %user.id, "second factors reset by an administrator");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApplication {
+    client_id: String,
+    name: String,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    /// A public client (no secret, PKCE required) when false.
+    #[serde(default = "confidential")]
+    confidential: bool,
+    id_token_signed_response_alg: Option<String>,
+    #[serde(default)]
+    policy: AppPolicy,
+}
+
+fn confidential() -> bool {
+    true
+}
+
+/// `POST /api/v1/applications` (operators): registers an application; a confidential one gets
+/// a 256-bit secret, returned once.
+pub async fn create_application(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+    caller(&state, &headers).await?.require_operator()?;
+    let request: NewApplication = parse_body(&body)?;
+    let bad = |field: &str, e: &dyn std::fmt::Display| -> ManagementError { Problem::bad_request(format!("{field}: {e}")).into() };
+    let client_id = ClientId::parse(&request.client_id).map_err(|e| bad("client_id", &e))?;
+    if state.store.client(&client_id).await?.is_some() {
+        return Err(Problem::new(StatusCode::CONFLICT, "Conflict", format!("client_id {client_id} is taken")).into());
+    }
+    let uris = |list: &[String], field: &str| -> Result<Vec<RedirectUri>> { list.iter().map(|u| RedirectUri::parse(u).map_err(|e| bad(field, &e))).collect() };
+    let grant_types: Vec<GrantType> = request.grant_types.iter().map(|g| GrantType::parse(g).map_err(|e| bad("grant_types", &e))).collect::<Result<_>>()?;
+    if grant_types.is_empty() {
+        return Err(Problem::bad_request("grant_types: at least one").into());
+    }
+    if grant_types.contains(&GrantType::AuthorizationCode) && request.redirect_uris.is_empty() {
+        return Err(Problem::bad_request("redirect_uris: the authorization code grant needs at least one").into());
+    }
+    let name = request.name.trim();
+    if name.is_empty() {
+        return Err(Problem::bad_request("name must not be empty").into());
+    }
+    let secret = request.confidential.then(gatehouse_crypto::random::token).transpose()?;
+    let client = Client {
+        client_id: client_id.clone(),
+        name: name.to_owned(),
+        secret_digest: secret.as_deref().map(|s| state.digester.digest(s)),
+        redirect_uris: uris(&request.redirect_uris, "redirect_uris")?,
+        post_logout_redirect_uris: uris(&request.post_logout_redirect_uris, "post_logout_redirect_uris")?,
+        grant_types,
+        id_token_signed_response_alg: match &request.id_token_signed_response_alg {
+            Some(alg) => SigningAlg::parse(alg).map_err(|e| bad("id_token_signed_response_alg", &e))?,
+            None => SigningAlg::default(),
+        },
+        policy: request.policy,
+        operator: false,
+    };
+    apply(&state, ImportPlan { tenants: vec![], clients: vec![client] }).await?;
+    tracing::info!(client = %client_id, "application registered");
+    Ok((StatusCode::CREATED, Json(json!({ "client_id": client_id.as_str(), "client_secret": secret }))).into_response())
+}
