@@ -6,9 +6,9 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use gatehouse_core::{ClientId, Email};
-use gatehouse_policy::{AuthLevel, SessionState};
-use gatehouse_server::signin::policy::{Ask, Observed, decide_with};
-use gatehouse_store::{DeviceRecord, DirectoryStore, Store};
+use gatehouse_policy::AuthLevel;
+use gatehouse_server::signin::policy::{Hypothetical, simulate};
+use gatehouse_store::{DirectoryStore, Store};
 use gatehouse_store::sqlite::OpenMode;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -56,24 +56,8 @@ pub async fn explain(common: &CommonArgs, file: &FileSettings, args: &ExplainArg
     let store = data_dir.open_store(OpenMode::ReadOnly).await?;
     let Some(user) = store.user_by_email(&email).await? else { bail!("no user with email {email}") };
     let Some(client) = store.client(&client_id).await? else { bail!("no application with client_id `{client_id}`") };
-    let now = now();
-    let device = args.known_device.then(|| DeviceRecord {
-        id: "explain".into(),
-        user_id: user.id.clone(),
-        created_at: now,
-        last_seen_at: now,
-        second_factor_at: Some(now),
-        user_agent: String::new(),
-        reported_at: None,
-    });
-    let ask = Ask {
-        acr_values: &args.acr,
-        scopes: args.scope.iter().map(String::as_str).collect(),
-        max_age: None,
-        session: session.map(|level| SessionState { level, second_factor_at: (level > AuthLevel::Password).then_some(now) }),
-    };
-    let observed = Observed { address: args.ip, device, failures_for_user: 0, failures_for_address: 0 };
-    let verdict = decide_with(&store, &user, &client, &ask, &observed, now).await?;
+    let sign_in = Hypothetical { acr_values: &args.acr, scopes: &args.scope, address: args.ip, known_device: args.known_device, session };
+    let verdict = simulate(&store, &user, &client, &sign_in, now()).await?;
     store.close().await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdict.record)?);

@@ -5,8 +5,8 @@
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, location, query_param};
-use crate::two_factor::{ALICE_TOTP, SECRET, callback_of, outbox_lines, password_step, present, spawn, totp_now};
+use crate::browser::{Browser, location};
+use crate::two_factor::{ALICE_TOTP, SECRET, outbox_lines, password_step, present, redeem, spawn, totp_now};
 
 /// Signs `email` in to `client` (with TOTP when asked) and returns an access token.
 pub(crate) async fn token_for(app: &crate::helpers::TestApp, client: &str, email: &str, totp: Option<&str>) -> String {
@@ -16,16 +16,12 @@ pub(crate) async fn token_for(app: &crate::helpers::TestApp, client: &str, email
         assert!(to.starts_with("/login/factor"), "{to}");
         to = location(&present(app, &browser, &to, "totp", &totp_now(secret)).await);
     }
-    let code = query_param(&to, "code").unwrap_or_else(|| panic!("no code in {to}"));
-    let response = Client::new()
-        .post(app.url("/token"))
-        .basic_auth(client, Some(SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", callback_of(client))])
-        .send()
-        .await
-        .unwrap();
-    let tokens: Value = response.json().await.unwrap();
-    tokens["access_token"].as_str().unwrap().to_owned()
+    redeem(app, client, &to).await["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A client-credentials token request as `client`.
+pub(crate) async fn client_token(app: &crate::helpers::TestApp, client: &str, scope: &str) -> Response {
+    Client::new().post(app.url("/token")).basic_auth(client, Some(SECRET)).form(&[("grant_type", "client_credentials"), ("scope", scope)]).send().await.unwrap()
 }
 
 pub(crate) async fn call(app: &crate::helpers::TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Response {
@@ -137,36 +133,14 @@ async fn enrollment_through_the_api_follows_the_domain_policy_and_refuses_bad_in
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 
     // Frank's domain allows only WebAuthn.
-    let browser = Browser::new();
-    let to = password_step(&app, &browser, "wiki", "", "frank@hooli.test").await;
-    let code = query_param(&to, "code").unwrap();
-    let tokens: Value = Client::new()
-        .post(app.url("/token"))
-        .basic_auth("wiki", Some(SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", callback_of("wiki"))])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let frank = tokens["access_token"].as_str().unwrap();
-    let refused = call(&app, reqwest::Method::POST, "/api/v1/me/factors", frank, Some(json!({ "kind": "totp" }))).await;
+    let frank = token_for(&app, "wiki", "frank@hooli.test", None).await;
+    let refused = call(&app, reqwest::Method::POST, "/api/v1/me/factors", &frank, Some(json!({ "kind": "totp" }))).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 
     // No token, a bad token, a client's own token.
     assert_eq!(Client::new().get(app.url("/api/v1/me/factors")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/factors", "not-a-token", None).await.status(), StatusCode::UNAUTHORIZED);
-    let machine: Value = Client::new()
-        .post(app.url("/token"))
-        .basic_auth("payroll", Some(SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let machine: Value = client_token(&app, "payroll", "reports").await.json().await.unwrap();
     let machine = machine["access_token"].as_str().expect("a client-credentials token");
     assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/factors", machine, None).await.status(), StatusCode::FORBIDDEN);
 }

@@ -5,14 +5,10 @@
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::account_api::{call, token_for};
+use crate::account_api::{call, client_token, token_for};
 use crate::browser::Browser;
 use crate::helpers::TestApp;
-use crate::two_factor::{ALICE_TOTP, SECRET, assert_code_for, password_step, spawn};
-
-async fn client_token(app: &TestApp, client: &str, scope: &str) -> reqwest::Response {
-    Client::new().post(app.url("/token")).basic_auth(client, Some(SECRET)).form(&[("grant_type", "client_credentials"), ("scope", scope)]).send().await.unwrap()
-}
+use crate::two_factor::{ALICE_TOTP, assert_code_for, password_step, spawn};
 
 async fn operator(app: &TestApp) -> String {
     let response = client_token(app, "ops", "gatehouse:admin").await;

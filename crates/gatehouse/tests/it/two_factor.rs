@@ -146,7 +146,8 @@ pub(crate) async fn present(app: &TestApp, browser: &Browser, factor_page: &str,
     browser.post_step(app, "/login/factor", &html, &[("method", method), ("code", code)]).await
 }
 
-pub(crate) async fn id_token_claims(app: &TestApp, client: &str, callback: &str) -> Value {
+/// Redeems the code in a callback URL as `client`; returns the token response.
+pub(crate) async fn redeem(app: &TestApp, client: &str, callback: &str) -> Value {
     let code = query_param(callback, "code").unwrap_or_else(|| panic!("no code in {callback}"));
     let response = Client::new()
         .post(app.url("/token"))
@@ -156,7 +157,11 @@ pub(crate) async fn id_token_claims(app: &TestApp, client: &str, callback: &str)
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    id_claims(&response.json().await.unwrap())
+    response.json().await.unwrap()
+}
+
+pub(crate) async fn id_token_claims(app: &TestApp, client: &str, callback: &str) -> Value {
+    id_claims(&redeem(app, client, callback).await)
 }
 
 pub(crate) fn assert_code_for(client: &str, to: &str) {

@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_core::ids::{TenantId, UserId};
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{ClientId, Email, OAuthError, OAuthErrorCode};
-use gatehouse_policy::{AppPolicy, DomainPolicy, Person, SessionState, check_change};
-use gatehouse_store::DeviceRecord;
+use gatehouse_policy::{AppPolicy, DomainPolicy, Person, check_change};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -25,7 +24,7 @@ use super::api_body::ApiBody;
 use super::problem::{ManagementError, Problem};
 use super::userinfo::bearer_from_header;
 use crate::error::{ApiError, Challenge};
-use crate::signin::policy::{Ask, Observed, decide_with, method_of};
+use crate::signin::policy::{Hypothetical, method_of, simulate as simulate_sign_in};
 use crate::state::{AppState, now};
 use crate::tokens;
 
@@ -282,23 +281,8 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, ApiBody
         Some(acr) => Some(gatehouse_policy::AuthLevel::from_acr(acr).ok_or_else(|| Problem::bad_request(format!("session_acr: unknown acr value {acr:?}")))?),
         None => None,
     };
-    let ask = Ask {
-        acr_values: &request.acr_values,
-        scopes: request.scopes.iter().map(String::as_str).collect(),
-        max_age: None,
-        session: session.map(|level| SessionState { level, second_factor_at: Some(now) }),
-    };
-    let device = request.known_device.then(|| DeviceRecord {
-        id: "simulated".into(),
-        user_id: user.id.clone(),
-        created_at: now,
-        last_seen_at: now,
-        second_factor_at: Some(now),
-        user_agent: String::new(),
-        reported_at: None,
-    });
-    let observed = Observed { address: request.ip, device, failures_for_user: 0, failures_for_address: 0 };
-    let verdict = decide_with(state.store.as_ref(), &user, &client, &ask, &observed, now).await?;
+    let sign_in = Hypothetical { acr_values: &request.acr_values, scopes: &request.scopes, address: request.ip, known_device: request.known_device, session };
+    let verdict = simulate_sign_in(state.store.as_ref(), &user, &client, &sign_in, now).await?;
     Ok(Json(verdict.record).into_response())
 }
 

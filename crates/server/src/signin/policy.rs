@@ -118,6 +118,39 @@ pub async fn decide_with(
     Ok(Verdict { outcome: decision.outcome, rule: decision.winning_rule, record, remember_device_days: domain.remember_device_days })
 }
 
+/// A sign-in imagined by an administrator (the simulator, `gatehouse policy explain`).
+pub struct Hypothetical<'a> {
+    pub acr_values: &'a [String],
+    pub scopes: &'a [String],
+    pub address: IpAddr,
+    /// The browser is known and completed a second factor just now.
+    pub known_device: bool,
+    /// An SSO session already proved this level.
+    pub session: Option<AuthLevel>,
+}
+
+/// What the policy would decide for a hypothetical sign-in: the same code as a real one, with
+/// no failures on record and nothing written.
+pub async fn simulate(store: &dyn Store, user: &User, client: &Client, sign_in: &Hypothetical<'_>, now: OffsetDateTime) -> Result<Verdict, StoreError> {
+    let device = sign_in.known_device.then(|| DeviceRecord {
+        id: "hypothetical".into(),
+        user_id: user.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        second_factor_at: Some(now),
+        user_agent: String::new(),
+        reported_at: None,
+    });
+    let ask = Ask {
+        acr_values: sign_in.acr_values,
+        scopes: sign_in.scopes.iter().map(String::as_str).collect(),
+        max_age: None,
+        session: sign_in.session.map(|level| SessionState { level, second_factor_at: (level > AuthLevel::Password).then_some(now) }),
+    };
+    let observed = Observed { address: sign_in.address, device, failures_for_user: 0, failures_for_address: 0 };
+    decide_with(store, user, client, &ask, &observed, now).await
+}
+
 /// Decides what `user` must still present to answer `request` from the browser of `attempt`.
 /// `session` is the SSO session standing in for the first factor, or `None` for a fresh one.
 pub async fn decide_sign_in(
