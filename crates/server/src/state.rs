@@ -5,8 +5,8 @@
 
 use bytes::Bytes;
 use gatehouse_core::ids::{GrantId, UserId};
-use gatehouse_core::model::User;
-use gatehouse_core::{Client, ClientId, SigningAlg};
+use gatehouse_core::model::{Tenant, User};
+use gatehouse_core::{Client, ClientId, EmailDomain, SigningAlg};
 use gatehouse_crypto::{KeySet, PasswordHasher, SecretDigester, SigningKey};
 use gatehouse_store::{Store, StoredKey};
 use std::collections::{HashMap, HashSet};
@@ -86,6 +86,9 @@ pub struct Shared {
     pub discovery: Bytes,
     keys: RwLock<Arc<KeyMaterial>>,
     clients: RwLock<Arc<HashMap<ClientId, Arc<Client>>>>,
+    /// Tenants by email domain, with their policies: the 2FA decision reads them at every
+    /// sign-in. Reloaded with the clients.
+    tenants: RwLock<Arc<HashMap<EmailDomain, Arc<Tenant>>>>,
     users: RwLock<HashMap<UserId, Arc<User>>>,
     generation: AtomicI64,
 }
@@ -127,6 +130,7 @@ impl AppState {
             discovery,
             keys: RwLock::new(Arc::new(KeyMaterial { set: KeySet::default(), jwks: Bytes::new(), next_change: None })),
             clients: RwLock::new(Arc::new(HashMap::new())),
+            tenants: RwLock::new(Arc::new(HashMap::new())),
             users: RwLock::new(HashMap::new()),
             generation: AtomicI64::new(-1),
             config,
@@ -140,6 +144,12 @@ impl AppState {
 
     pub fn keys(&self) -> Arc<KeyMaterial> {
         self.keys.read().map(|k| Arc::clone(&k)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    /// The tenant owning an email domain, from memory.
+    pub fn tenant_for_domain(&self, domain: &EmailDomain) -> Option<Arc<Tenant>> {
+        let tenants = self.tenants.read().map(|t| Arc::clone(&t)).unwrap_or_else(|p| Arc::clone(&p.into_inner()));
+        tenants.get(domain).cloned()
     }
 
     pub fn client(&self, id: &ClientId) -> Option<Arc<Client>> {
@@ -168,8 +178,18 @@ impl AppState {
         let clients: HashMap<ClientId, Arc<Client>> = self.store.clients().await?.into_iter().map(|c| (c.client_id.clone(), Arc::new(c))).collect();
         let keys = load_keys(&self.store.signing_keys().await?, &self.config, now)?;
         let revocations = self.store.revocations(now).await?;
+        let mut tenants = HashMap::new();
+        for tenant in self.store.tenants().await? {
+            let tenant = Arc::new(tenant);
+            for domain in &tenant.domains {
+                tenants.insert(domain.clone(), Arc::clone(&tenant));
+            }
+        }
         if let Ok(mut slot) = self.clients.write() {
             *slot = Arc::new(clients);
+        }
+        if let Ok(mut slot) = self.tenants.write() {
+            *slot = Arc::new(tenants);
         }
         if let Ok(mut slot) = self.keys.write() {
             *slot = Arc::new(keys);

@@ -561,3 +561,26 @@ async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
     let (ok, _, err) = crate::helpers::cli(&scratch.path().join("data"), &["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "10.0.0.0/33"]);
     assert!(!ok && err.contains("trusted_proxies"), "{err}");
 }
+
+#[tokio::test]
+async fn introspection_reports_the_achieved_acr_amr_and_auth_time() {
+    let app = spawn().await;
+    let browser = Browser::new();
+    let to = password_step(&app, &browser, "vault", "", "alice@acme.test").await;
+    let callback = location(&present(&app, &browser, &to, "totp", &totp_now(ALICE_TOTP)).await);
+    let tokens = redeem(&app, "vault", &callback).await;
+    let introspected: Value = Client::new()
+        .post(app.url("/introspect"))
+        .basic_auth("vault", Some(SECRET))
+        .form(&[("token", tokens["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], true);
+    assert_eq!(introspected["acr"], "urn:gatehouse:acr:mfa", "{introspected}");
+    assert_eq!(introspected["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert!(introspected["auth_time"].as_i64().unwrap() > 1_700_000_000);
+}

@@ -83,7 +83,8 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         None => None,
     };
     let observed = Observed { address: addr, device, failures_for_user: 0, failures_for_address: 0 };
-    let verdict = decide_with(state.store.as_ref(), &user, &client, &ask, &observed, now).await?;
+    let tenant = state.tenant_for_domain(&user.email.domain());
+    let verdict = decide_with(state.store.as_ref(), tenant.as_deref(), &user, &client, &ask, &observed, now).await?;
     let proof = Proof { level: presented.level, amr: vec![presented.amr.to_owned(), "mfa".to_owned()] };
     match verdict.outcome {
         Outcome::NoPrompt => {

@@ -4,10 +4,10 @@
 //! around it.
 
 use gatehouse_core::authorize::AuthorizationRequest;
-use gatehouse_core::model::User;
+use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, FactorKind, FactorSecret};
 use gatehouse_policy::{
-    AuthLevel, DeviceSignal, Enrollment, Method, MethodSet, Outcome, PolicyInputs, RiskConfig, RiskSignals, Rule,
+    AuthLevel, DeviceSignal, DomainPolicy, Enrollment, Method, MethodSet, Outcome, PolicyInputs, RiskConfig, RiskSignals, Rule,
     SessionState, StepUp, decide,
 };
 use gatehouse_store::{DeviceRecord, SessionRecord, Store, StoreError};
@@ -68,16 +68,20 @@ pub struct Observed {
 /// Decides for `user` signing in to `client`: reads the domain policy, the user's factors and
 /// the address history from the store, and asks the pure engine. The server and `gatehouse
 /// policy explain` both call this, so they cannot disagree.
+///
+/// `tenant` is the user's tenant, which the server reads from memory and other callers from
+/// the store (see [`tenant_of`]).
 pub async fn decide_with(
     store: &dyn Store,
+    tenant: Option<&Tenant>,
     user: &User,
     client: &Client,
     ask: &Ask<'_>,
     observed: &Observed,
     now: OffsetDateTime,
 ) -> Result<Verdict, StoreError> {
-    let tenant = store.tenant_for_domain(&user.email.domain()).await?;
-    let (domain, staged) = tenant.map(|t| (t.policy, t.staged_policy)).unwrap_or_default();
+    let default = DomainPolicy::default();
+    let (domain, staged) = tenant.map_or((&default, None), |t| (&t.policy, t.staged_policy.as_ref()));
     let enrollment = enrollment(store, user).await?;
     let device = observed.device.as_ref();
     let signals = RiskSignals {
@@ -95,7 +99,7 @@ pub async fn decide_with(
     let risk_config = RiskConfig::default();
     let step_up = StepUp::from_request(ask.acr_values, None::<[&str; 0]>, ask.scopes.iter(), &client.policy, ask.max_age);
     let inputs = PolicyInputs {
-        domain: &domain,
+        domain,
         app: &client.policy,
         enrollment,
         risk: &signals,
@@ -109,7 +113,7 @@ pub async fn decide_with(
     let serialise = |d| serde_json::to_value(d).map_err(|e| StoreError::Corrupt(format!("policy decision: {e}")));
     let mut record = serialise(decision)?;
     // Report-only: the staged policy decides beside the enforced one and is only recorded.
-    if let Some(staged) = &staged
+    if let Some(staged) = staged
         && let Some(object) = record.as_object_mut()
     {
         let staged_decision = decide(&PolicyInputs { domain: staged, ..inputs });
@@ -148,7 +152,13 @@ pub async fn simulate(store: &dyn Store, user: &User, client: &Client, sign_in: 
         session: sign_in.session.map(|level| SessionState { level, second_factor_at: (level > AuthLevel::Password).then_some(now) }),
     };
     let observed = Observed { address: sign_in.address, device, failures_for_user: 0, failures_for_address: 0 };
-    decide_with(store, user, client, &ask, &observed, now).await
+    let tenant = tenant_of(store, user).await?;
+    decide_with(store, tenant.as_ref(), user, client, &ask, &observed, now).await
+}
+
+/// The user's tenant, read from the store (the server uses its in-memory copy instead).
+pub async fn tenant_of(store: &dyn Store, user: &User) -> Result<Option<Tenant>, StoreError> {
+    store.tenant_for_domain(&user.email.domain()).await
 }
 
 /// Decides what `user` must still present to answer `request` from the browser of `attempt`.
@@ -173,7 +183,8 @@ pub async fn decide_sign_in(
         failures_for_address: state.address_limiter.failures(&attempt.address.to_string(), LOGIN_PER_ADDRESS, now),
     };
     let ask = Ask { acr_values: &request.acr_values, scopes: request.scopes.iter().collect(), max_age: request.max_age, session: session.map(session_state) };
-    Ok(decide_with(state.store.as_ref(), user, client, &ask, &observed, now).await?)
+    let tenant = state.tenant_for_domain(&user.email.domain());
+    Ok(decide_with(state.store.as_ref(), tenant.as_deref(), user, client, &ask, &observed, now).await?)
 }
 
 /// The user's confirmed factors and recovery codes, as the policy sees them.
