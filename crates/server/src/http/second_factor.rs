@@ -217,7 +217,7 @@ pub async fn send_sms(State(state): State<AppState>, headers: HeaderMap, body: B
             if !state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &progress.encode()).await? {
                 return Err(expired());
             }
-            let step = Step { progress, pending: PendingAuthorization { progress: None, ..step.pending }, ..step };
+            let step = Step { pending: PendingAuthorization { progress: Some(progress.encode()), ..step.pending }, progress, ..step };
             let message = format!("We sent a code to {}.", masked(factor));
             render(&state, &step, Some(&message), None, StatusCode::OK).await
         }
