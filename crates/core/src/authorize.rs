@@ -11,6 +11,11 @@ use crate::{Client, ClientId, GrantType, OAuthError, OAuthErrorCode, RedirectUri
 /// Scopes this provider grants; others (`address`: Gatehouse holds no postal addresses) are
 /// left out of the grant, as RFC 6749 §3.3 allows.
 pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", "offline_access"];
+/// Gatehouse's own APIs: `gatehouse:account` (the user's self-service API) and
+/// `gatehouse:admin` (the admin API as a tenant admin). Only first-party applications (marked
+/// `operator`) may ask for them, so a third-party application holding a user's token cannot
+/// change the user's factors or act as their admin.
+pub const FIRST_PARTY_SCOPES: [&str; 2] = ["gatehouse:account", "gatehouse:admin"];
 
 const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;
@@ -165,7 +170,9 @@ pub fn parse_authorization_request<'c>(
     let scopes = Scopes::parse(params.get("scope").unwrap_or_default())
         .ok_or_else(|| redirect(OAuthError::new(OAuthErrorCode::InvalidScope, "scope contains invalid characters")))?
         // The application's own sensitive scopes are kept: they are what a step-up is about.
-        .retain_known(|s| SUPPORTED_SCOPES.contains(&s) || client.policy.step_up_level(s).is_some());
+        .retain_known(|s| {
+            SUPPORTED_SCOPES.contains(&s) || client.policy.step_up_level(s).is_some() || (client.operator && FIRST_PARTY_SCOPES.contains(&s))
+        });
     if scopes.is_empty() {
         return Err(redirect(OAuthError::new(OAuthErrorCode::InvalidScope, "scope must include openid")));
     }

@@ -262,6 +262,18 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
         event: None,
     };
     assert!(matches!(store.complete_sign_in(&reauth_ended, NOW).await, Err(StoreError::Conflict(_))));
+    // A request answered once cannot be answered again (a double submit).
+    let twice = SignInCompletion {
+        ended_session: None,
+        session: SessionWrite::Reauthenticate { id: SessionId::new("s-new"), auth_time: NOW, acr: "urn:gatehouse:acr:pwd".into(), amr: vec!["pwd".into()] },
+        pending_id: "p-1".into(),
+        grant: grant("g-twice", Some("s-new")),
+        code: code(27, "g-twice"),
+        device: None,
+        event: None,
+    };
+    assert!(matches!(store.complete_sign_in(&twice, NOW).await, Err(StoreError::Conflict(_))));
+    assert!(store.grant(&GrantId::new("g-twice")).await.unwrap().is_none(), "nothing written");
     assert!(store.grant(&GrantId::new("g-late")).await.unwrap().is_none(), "rolled back");
     assert!(store.pending("p-2", NOW).await.unwrap().is_some(), "rolled back");
 }

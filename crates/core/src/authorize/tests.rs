@@ -111,3 +111,13 @@ fn the_clients_step_up_scopes_are_kept_and_other_unknown_scopes_dropped() {
     let other = parse(&format!("{BASE}%20pages%3Adelete"), &client(false)).unwrap();
     assert_eq!(other.scopes.to_string(), "openid", "another client's sensitive scope means nothing here");
 }
+
+#[test]
+fn only_first_party_clients_keep_gatehouse_scopes() {
+    let third_party = parse(&format!("{BASE}%20gatehouse%3Aaccount%20gatehouse%3Aadmin"), &client(false)).unwrap();
+    assert_eq!(third_party.scopes.to_string(), "openid");
+    let mut first_party = client(false);
+    first_party.operator = true;
+    let kept = parse(&format!("{BASE}%20gatehouse%3Aaccount%20gatehouse%3Aadmin"), &first_party).unwrap();
+    assert_eq!(kept.scopes.to_string(), "openid gatehouse:account gatehouse:admin");
+}

@@ -6,12 +6,15 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, location};
-use crate::two_factor::{ALICE_TOTP, SECRET, outbox_lines, password_step, present, redeem, spawn, totp_now};
+use crate::two_factor::{ALICE_TOTP, PASSWORD, SECRET, outbox_lines, password_step, present, query_scoped, redeem, spawn, totp_now};
 
 /// Signs `email` in to `client` (with TOTP when asked) and returns an access token.
+/// Signs `email` in to a first-party `client` asking for Gatehouse's API scopes (with TOTP
+/// when asked) and returns an access token.
 pub(crate) async fn token_for(app: &crate::helpers::TestApp, client: &str, email: &str, totp: Option<&str>) -> String {
     let browser = Browser::new();
-    let mut to = password_step(app, &browser, client, "", email).await;
+    let query = query_scoped(client, "openid email gatehouse:account gatehouse:admin", "");
+    let mut to = browser.sign_in(app, &query, (email, PASSWORD)).await;
     if let Some(secret) = totp {
         assert!(to.starts_with("/login/factor"), "{to}");
         to = location(&present(app, &browser, &to, "totp", &totp_now(secret)).await);
@@ -99,7 +102,7 @@ async fn a_password_only_sign_in_can_never_change_second_factors() {
 async fn enrollment_through_the_api_follows_the_domain_policy_and_refuses_bad_input() {
     let app = spawn().await;
     // Bob has no factor yet: a fresh password sign-in may add the first.
-    let bob = token_for(&app, "payroll", "bob@acme.test", None).await;
+    let bob = token_for(&app, "wiki", "bob@acme.test", None).await;
     let post = |body: Value| call(&app, reqwest::Method::POST, "/api/v1/me/factors", &bob, Some(body));
     // This server's issuer is an IP address: no WebAuthn, and it says so.
     let unavailable = post(json!({ "kind": "passkey" })).await;
@@ -158,4 +161,22 @@ async fn a_recovery_code_presented_twice_at_once_succeeds_once() {
     let statuses = [a.status(), b.status()];
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "exactly one sign-in: {statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "the other is refused on the page: {statuses:?}");
+}
+
+#[tokio::test]
+async fn only_first_party_tokens_with_the_account_scope_reach_the_api() {
+    let app = spawn().await;
+    // Payroll is a third-party application: asking for gatehouse:account gets it nothing.
+    let browser = Browser::new();
+    let to = browser.sign_in(&app, &query_scoped("payroll", "openid gatehouse:account", ""), ("bob@acme.test", PASSWORD)).await;
+    let tokens = redeem(&app, "payroll", &to).await;
+    assert_eq!(tokens["scope"], "openid", "the scope is dropped, not granted");
+    let third_party = tokens["access_token"].as_str().unwrap();
+    let refused = call(&app, reqwest::Method::GET, "/api/v1/me/factors", third_party, None).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.headers()["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
+    // A first-party application's token without the scope is refused too.
+    let to = password_step(&app, &Browser::new(), "wiki", "", "bob@acme.test").await;
+    let plain = redeem(&app, "wiki", &to).await;
+    assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/factors", plain["access_token"].as_str().unwrap(), None).await.status(), StatusCode::FORBIDDEN);
 }

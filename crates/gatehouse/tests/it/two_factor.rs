@@ -87,6 +87,7 @@ client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
 redirect_uris = ["http://127.0.0.1:9997/cb"]
 grant_types = ["authorization_code"]
 two_factor = "bypass"
+operator = true
 step_up_scopes = { "pages:delete" = "urn:gatehouse:acr:mfa" }
 
 [[application]]
@@ -103,6 +104,7 @@ client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
 redirect_uris = ["http://127.0.0.1:9996/cb"]
 grant_types = ["authorization_code"]
 two_factor = "required"
+operator = true
 "#;
 
 pub(crate) async fn spawn() -> TestApp {
@@ -118,8 +120,13 @@ pub(crate) fn callback_of(client: &str) -> &'static str {
 }
 
 pub(crate) fn query(client: &str, extra: &str) -> String {
+    query_scoped(client, "openid email", extra)
+}
+
+pub(crate) fn query_scoped(client: &str, scope: &str, extra: &str) -> String {
     let cb = url::form_urlencoded::byte_serialize(callback_of(client).as_bytes()).collect::<String>();
-    format!("client_id={client}&redirect_uri={cb}&response_type=code&scope=openid%20email&state=st&nonce=n{extra}")
+    let scope = url::form_urlencoded::byte_serialize(scope.as_bytes()).collect::<String>();
+    format!("client_id={client}&redirect_uri={cb}&response_type=code&scope={scope}&state=st&nonce=n{extra}")
 }
 
 /// The code an authenticator app shows now (the test is the user's phone: it reads the clock).
@@ -327,7 +334,7 @@ async fn step_up_scope_asks_for_2fa_even_in_a_bypass_app() {
     let app = spawn().await;
     let to = password_step(&app, &Browser::new(), "wiki", "", "alice@acme.test").await;
     assert_code_for("wiki", &to);
-    let step_up = query("wiki", "").replace("scope=openid%20email", "scope=openid%20pages%3Adelete");
+    let step_up = query_scoped("wiki", "openid pages:delete", "");
     let to = Browser::new().sign_in(&app, &step_up, ("alice@acme.test", PASSWORD)).await;
     assert!(to.starts_with("/login/factor?request="), "{to}");
     let acr = Browser::new().sign_in(&app, &query("wiki", "&acr_values=urn%3Agatehouse%3Aacr%3Amfa"), ("alice@acme.test", PASSWORD)).await;
@@ -531,6 +538,13 @@ async fn the_wizard_enrolls_a_phone_after_a_code_comes_back() {
     assert!(sent_html.contains("Code we sent to your phone"));
     let messages = outbox_lines(&app, "sms.jsonl");
     assert_eq!(messages[0]["to"], "+358401111111");
+    let again = browser.post_step(&app, "/login/enroll/sms", &html, &[("phone", "+358402222222")]).await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS, "one text per 30 seconds");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(app.data_dir().join("gatehouse.db")).read_only(true);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+    let phones: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE kind = 'sms' AND confirmed_at IS NULL").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(phones, 1, "a throttled attempt leaves no factor behind");
     let code: String = messages[0]["text"].as_str().unwrap().split("code is ").nth(1).unwrap().chars().take(6).collect();
     let codes = browser.post_step(&app, "/login/enroll/sms/confirm", &sent_html, &[("code", &code)]).await;
     let codes_html = codes.text().await.unwrap();

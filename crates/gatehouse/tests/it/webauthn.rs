@@ -291,3 +291,30 @@ async fn a_security_key_is_registered_through_the_self_service_api() {
     let response = browser.post_step(&w.app, "/login/factor", &html, &[("method", "security_key"), ("credential", &assertion)]).await;
     assert_code_for("vault", &location(&response));
 }
+
+#[tokio::test]
+async fn a_password_alone_never_reaches_the_wizard_of_an_account_that_has_a_factor() {
+    let w = spawn().await;
+    // Alice has TOTP, which cannot meet `phr`: she must present it before adding a passkey.
+    let browser = Browser::new();
+    let to = password_step(&w.app, &browser, "payroll", "&acr_values=phr", "alice@acme.test").await;
+    assert!(to.starts_with("/login/factor?request="), "an existing factor first, not the wizard: {to}");
+    let request = to.trim_start_matches("/login/factor?request=");
+    let early = browser.get(&w.app.url(&format!("/login/enroll?request={request}"))).await;
+    assert_eq!(location(&early), to, "the wizard sends back to the factor step");
+    let wizard = crate::two_factor::present(&w.app, &browser, &to, "totp", &crate::two_factor::totp_now(crate::two_factor::ALICE_TOTP)).await;
+    assert_eq!(wizard.status(), StatusCode::SEE_OTHER);
+    let wizard = location(&wizard);
+    assert!(wizard.starts_with("/login/enroll?request="), "{wizard}");
+    let html = page(&w.app, &browser, &wizard).await;
+    assert!(html.contains("Set up a passkey") && !html.contains("totp-secret"), "only methods that reach phr");
+    let reply = options(&w.app, &browser, "/login/enroll/webauthn/options", &html, &[("kind", "passkey")]).await;
+    let creation: CreationChallengeResponse = reply.json().await.unwrap();
+    let mut authenticator = SoftPasskey::new(true);
+    let credential = serde_json::to_string(&authenticator.do_registration(w.origin.clone(), creation).unwrap()).unwrap();
+    let codes = browser.post_step(&w.app, "/login/enroll/webauthn", &html, &[("credential", &credential)]).await.text().await.unwrap();
+    let done = browser.post_step(&w.app, "/login/enroll/done", &codes, &[]).await;
+    let callback = location(&done);
+    assert_code_for("payroll", &callback);
+    assert_eq!(id_token_claims(&w.app, "payroll", &callback).await["acr"], "phrh");
+}

@@ -32,6 +32,9 @@ use crate::signin::policy::method_of;
 use crate::state::{AppState, now};
 use crate::tokens;
 
+/// The scope of a user's token for this API (first-party applications only).
+pub const ACCOUNT_SCOPE: &str = "gatehouse:account";
+
 /// How recent a sign-in must be to change factors.
 pub const FRESH_SECONDS: u32 = 600;
 
@@ -49,8 +52,8 @@ async fn me(state: &AppState, headers: &HeaderMap) -> Result<Me> {
         .map_err(ManagementError::Token)?
         .ok_or_else(|| ManagementError::Token(ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "an access token is required"))))?;
     let claims = tokens::validate_access_token(state, token, now()).map_err(|e| ManagementError::Token(ApiError::bearer(e)))?;
-    if claims.is_client_token() {
-        let error = OAuthError::new(OAuthErrorCode::InsufficientScope, "this API needs a user's token");
+    if claims.is_client_token() || !claims.has_scope(ACCOUNT_SCOPE) {
+        let error = OAuthError::new(OAuthErrorCode::InsufficientScope, "this API needs a user's token with scope gatehouse:account");
         return Err(ManagementError::Token(ApiError::OAuth { error, challenge: Challenge::Bearer, retry_after: None }));
     }
     let user = state

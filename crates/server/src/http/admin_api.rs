@@ -72,6 +72,9 @@ pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
         return if operator && claims.has_scope(ADMIN_SCOPE) { Ok(Caller::Operator) } else { Err(forbidden("an operator token with scope gatehouse:admin is required")) };
     }
     let user = state.user(&UserId::new(claims.sub.clone())).await?.ok_or_else(|| forbidden("the user no longer exists"))?;
+    if !claims.has_scope(ADMIN_SCOPE) {
+        return Err(forbidden("a tenant admin's token needs scope gatehouse:admin, from a first-party application"));
+    }
     if user.roles.iter().any(|r| r == "admin") { Ok(Caller::TenantAdmin(user)) } else { Err(forbidden("only tenant admins and operators may use the admin API")) }
 }
 
@@ -274,8 +277,14 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, ApiBody
     let request: Simulation = parse_body(&body)?;
     let email = Email::parse(&request.email).map_err(|e| Problem::bad_request(format!("email: {e}")))?;
     let client_id = ClientId::parse(&request.client_id).map_err(|e| Problem::bad_request(format!("client_id: {e}")))?;
-    let user = state.store.user_by_email(&email).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
-    caller.require_tenant(&user.tenant_id)?;
+    // Another tenant's user is "not found" too, so the simulator does not reveal who has an
+    // account elsewhere.
+    let user = state
+        .store
+        .user_by_email(&email)
+        .await?
+        .filter(|u| caller.require_tenant(&u.tenant_id).is_ok())
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
     let client = state.client(&client_id).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such application"))?;
     let session = match &request.session_acr {
         Some(acr) => Some(gatehouse_policy::AuthLevel::from_acr(acr).ok_or_else(|| Problem::bad_request(format!("session_acr: unknown acr value {acr:?}")))?),

@@ -168,10 +168,14 @@ pub async fn create_user(State(state): State<AppState>, headers: HeaderMap, Path
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
 }
 
+/// A user the caller may manage; another tenant's user is "not found", like a missing one.
 async fn user_for(state: &AppState, caller: &Caller, id: &str) -> Result<User> {
-    let user = state.store.user(&UserId::new(id)).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
-    tenant_for(state, caller, user.tenant_id.as_str()).await?;
-    Ok(user)
+    state
+        .store
+        .user(&UserId::new(id))
+        .await?
+        .filter(|u| caller.require_tenant(&u.tenant_id).is_ok())
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user").into())
 }
 
 #[derive(Deserialize)]

@@ -160,6 +160,12 @@ pub async fn register_webauthn(State(state): State<AppState>, headers: HeaderMap
     match mfa::credentials::finish_registration(&state, &step.user, kind, &ceremony, credential, kind.label(), now).await {
         Ok(factor) => {
             let (amr, level) = mfa::credentials::registered_proof(&factor);
+            if level < step.progress.level {
+                // Kept as a factor, but it cannot answer this request: a synced passkey asked
+                // for where the application wants a key bound to its hardware.
+                let message = "This passkey is saved to an account and synced, so it counts as phishing-resistant but not hardware-bound, which this application requires. Use a security key.";
+                return render(&state, step, Some(message), StatusCode::OK, now).await;
+            }
             enrolled(&state, &step, (amr.to_owned(), level), now).await
         }
         Err(error) => {
@@ -203,6 +209,9 @@ pub async fn done(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
     // factor of this sign-in.
     let Some((amr, level)) = &step.progress.enrolled_proof else { return Err(expired()) };
     let proof = Proof::with_second_factor(first, amr, *level);
+    if proof.level < step.progress.level {
+        return Err(PageError::bad_request("A stronger method is needed", "The application asks for a security key that cannot be copied. Return to the application and sign in again with one."));
+    }
     let attempt = Attempt::new(&state, &headers, addr);
     let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: false };
     finish(&state, &headers, &step.pending, &step.request, &step.user, proof, context, now).await

@@ -91,7 +91,20 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
             let context = Context { attempt: &attempt, decision: Some(&verdict.record), remember_device: false };
             finish(&state, &headers, &pending, &request, &user, proof, context, now).await
         }
-        Outcome::Deny { .. } => refusal(&state, &request),
+        Outcome::Deny { .. } => {
+            state.store.delete_pending(&pending.id).await?;
+            let outcome = crate::signin::attempt::Outcome {
+                user: Some(&user),
+                client_id: Some(request.client_id.as_str()),
+                result: gatehouse_store::SignInResult::Denied,
+                amr: proof.amr,
+                acr: None,
+                decision: Some(&verdict.record),
+                device_id: attempt.device_id(&state, &user),
+            };
+            crate::signin::attempt::record(&state, &attempt, outcome, now).await?;
+            refusal(&state, &request)
+        }
         // A requirement the passkey does not meet (a device-bound key asked of a synced
         // passkey): continue at the second-factor step with the passkey as the first factor.
         _ => {

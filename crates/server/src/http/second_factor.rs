@@ -109,6 +109,17 @@ async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Opt
     Ok(flow_page(step, page.render()?, status))
 }
 
+/// An existing factor was presented; now the wizard may add one that meets the level asked.
+async fn continue_to_wizard(state: &AppState, step: &Step, level: AuthLevel, methods: Vec<String>, now: OffsetDateTime) -> Result<Response, PageError> {
+    // The stored progress may have moved on (a WebAuthn ceremony was spent): read it again.
+    let current = state.store.pending(&step.pending.id, now).await?.ok_or_else(expired)?.progress;
+    let progress = Progress { enroll: true, level, methods, then_enroll: None, ceremony: None, sms_challenge: None, ..step.progress.clone() };
+    if !state.store.update_pending_progress(&step.pending.id, current.as_deref(), &progress.encode()).await? {
+        return Err(expired());
+    }
+    Ok(see_other(&format!("/login/enroll?request={}", step.pending.id)))
+}
+
 /// Verifies a security key or passkey against the ceremony parked for this sign-in (used
 /// once: a failed assertion needs new options). Returns the method reference and the level
 /// the credential proved, which must meet the level asked.
@@ -178,7 +189,15 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         Ok((amr, achieved)) => {
             let first = step.progress.amr.first().map_or("pwd", String::as_str);
             let proof = Proof::with_second_factor(first, amr, achieved);
+            if proof.level < step.progress.level {
+                // The same method as the first factor (a passkey sign-in presenting the
+                // passkey again) is one factor, not two.
+                return render_failure(&state, &step, &MfaError::NotAllowed).await;
+            }
             tracing::info!(user = %step.user.id, method = method.map_or("", Method::as_str), "second factor accepted");
+            if let Some((level, methods)) = step.progress.then_enroll.clone() {
+                return continue_to_wizard(&state, &step, level, methods, now).await;
+            }
             let remember_device = step.progress.remember_device_days > 0 && form.get("remember_device") == Some("on");
             let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device };
             finish(&state, &headers, &step.pending, &step.request, &step.user, proof, context, now).await

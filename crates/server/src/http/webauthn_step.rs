@@ -101,6 +101,7 @@ mod tests {
             level: AuthLevel::Mfa,
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             enroll: false,
+            then_enroll: None,
             sms_challenge: None,
             enrolling_factor: None,
             enrolling_sms: None,

@@ -23,13 +23,19 @@ fn digest(state: &AppState, challenge_id: &str, code: &str) -> Vec<u8> {
     state.digester.digest(&format!("sms:{challenge_id}:{}", code.trim()))
 }
 
-async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &PhoneNumber, now: OffsetDateTime) -> Result<String, MfaError> {
+/// One text per 30 seconds and five an hour per user.
+async fn check_send_limits(state: &AppState, user: &User, now: OffsetDateTime) -> Result<(), MfaError> {
     if state.store.sms_challenges_since(&user.id, now - RESEND_INTERVAL).await? > 0 {
         return Err(MfaError::Throttled { retry_after: RESEND_INTERVAL.whole_seconds() });
     }
     if state.store.sms_challenges_since(&user.id, now - Duration::hours(1)).await? >= PER_HOUR {
         return Err(MfaError::Throttled { retry_after: 3600 });
     }
+    Ok(())
+}
+
+async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &PhoneNumber, now: OffsetDateTime) -> Result<String, MfaError> {
+    check_send_limits(state, user, now).await?;
     let id = gatehouse_crypto::random::id()?;
     let code = gatehouse_crypto::otp::numeric_code(6)?;
     let challenge = SmsChallenge {
@@ -49,8 +55,10 @@ async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &Phone
     Ok(id)
 }
 
-/// Creates an unconfirmed SMS factor and sends a code to the number to verify it.
+/// Creates an unconfirmed SMS factor and sends a code to the number to verify it. The limits
+/// are checked first, so a throttled attempt leaves no factor behind.
 pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &str, now: OffsetDateTime) -> Result<(Factor, String), MfaError> {
+    check_send_limits(state, user, now).await?;
     let factor = Factor {
         id: FactorId::new(gatehouse_crypto::random::id()?),
         user_id: user.id.clone(),

@@ -111,8 +111,8 @@ pub async fn finish(
     let revoked = match state.store.complete_sign_in(&completion, now).await {
         Err(StoreError::Conflict(_)) => {
             return Err(PageError::bad_request(
-                "Signed out meanwhile",
-                "You were signed out in another window while signing in. Return to the application and sign in again.",
+                "This sign-in has already ended",
+                "It was completed, or you were signed out, in another window. Return to the application and sign in again.",
             ));
         }
         other => other?,

@@ -6,7 +6,7 @@ use axum::response::Response;
 use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::model::User;
 use gatehouse_core::{OAuthError, OAuthErrorCode};
-use gatehouse_policy::Outcome;
+use gatehouse_policy::{AuthLevel, MethodSet, Outcome};
 use gatehouse_store::{PendingAuthorization, SignInResult};
 use time::OffsetDateTime;
 
@@ -21,9 +21,14 @@ use crate::state::AppState;
 /// The progress a verdict that asks for more starts from, and the page that asks; `None` when
 /// the verdict asks nothing more or refuses.
 pub fn progress_for(verdict: &Verdict, user: &User, first: &Proof, auth_time: OffsetDateTime) -> Option<(Progress, &'static str)> {
-    let (level, methods, enroll, page) = match verdict.outcome {
-        Outcome::SecondFactor { level, methods } => (level, methods, false, "/login/factor"),
-        Outcome::Enroll { level, methods } => (level, methods, true, "/login/enroll"),
+    let names = |methods: MethodSet| methods.iter().map(|m| m.as_str().to_owned()).collect::<Vec<_>>();
+    let (level, methods, enroll, then_enroll, page) = match verdict.outcome {
+        Outcome::SecondFactor { level, methods } => (level, names(methods), false, None, "/login/factor"),
+        // Only a password so far, and the account already has a factor: that factor first.
+        Outcome::Enroll { level, methods } if first.level == AuthLevel::Password && !verdict.existing_factors.is_empty() => {
+            (AuthLevel::Mfa, names(verdict.existing_factors), false, Some((level, names(methods))), "/login/factor")
+        }
+        Outcome::Enroll { level, methods } => (level, names(methods), true, None, "/login/enroll"),
         Outcome::NoPrompt | Outcome::Deny { .. } => return None,
     };
     let progress = Progress {
@@ -31,8 +36,9 @@ pub fn progress_for(verdict: &Verdict, user: &User, first: &Proof, auth_time: Of
         amr: first.amr.clone(),
         auth_time: auth_time.unix_timestamp(),
         level,
-        methods: methods.iter().map(|m| m.as_str().to_owned()).collect(),
+        methods,
         enroll,
+        then_enroll,
         sms_challenge: None,
         enrolling_factor: None,
         enrolling_sms: None,

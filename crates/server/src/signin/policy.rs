@@ -27,6 +27,9 @@ pub struct Verdict {
     pub record: serde_json::Value,
     /// The domain's remember-device window, so the second-factor page can offer it.
     pub remember_device_days: u16,
+    /// The factors the user already has (with recovery codes), whatever the policy allows:
+    /// before anyone may enroll a new factor for this account, one of these must be presented.
+    pub existing_factors: MethodSet,
 }
 
 /// The method a confirmed factor of this kind proves.
@@ -119,7 +122,13 @@ pub async fn decide_with(
         let staged_decision = decide(&PolicyInputs { domain: staged, ..inputs });
         object.insert(REPORT_ONLY.to_owned(), serialise(staged_decision)?);
     }
-    Ok(Verdict { outcome: decision.outcome, rule: decision.winning_rule, record, remember_device_days: domain.remember_device_days })
+    Ok(Verdict {
+        outcome: decision.outcome,
+        rule: decision.winning_rule,
+        record,
+        remember_device_days: domain.remember_device_days,
+        existing_factors: enrollment.offer(AuthLevel::Mfa, MethodSet::CONFIGURABLE),
+    })
 }
 
 /// A sign-in imagined by an administrator (the simulator, `gatehouse policy explain`).

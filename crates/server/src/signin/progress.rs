@@ -21,6 +21,11 @@ pub struct Progress {
     pub methods: Vec<String>,
     /// True in the enrollment wizard: the user has no usable factor yet.
     pub enroll: bool,
+    /// The wizard to open once an existing factor was presented: (level, methods). A user who
+    /// has a factor that cannot meet the level asked must prove it before enrolling another,
+    /// or a password alone would let anyone add their own authenticator to the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then_enroll: Option<(AuthLevel, Vec<String>)>,
     /// The SMS challenge last sent for this sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_challenge: Option<String>,
@@ -85,6 +90,7 @@ mod tests {
             level: AuthLevel::Mfa,
             methods: vec!["totp".into(), "recovery_code".into(), "bogus".into()],
             enroll: false,
+            then_enroll: None,
             sms_challenge: None,
             enrolling_factor: None,
             enrolling_sms: None,

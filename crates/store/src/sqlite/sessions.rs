@@ -85,7 +85,12 @@ impl SessionStore for SqliteStore {
                 }
             }
         }
-        sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(&c.pending_id).execute(&mut *tx).await?;
+        // The parked request is answered once: a second completion racing this one (a double
+        // submit) finds it gone and writes nothing.
+        let answered = sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(&c.pending_id).execute(&mut *tx).await?;
+        if answered.rows_affected() != 1 {
+            return Err(StoreError::Conflict("the sign-in request was already answered".into()));
+        }
         insert_grant(&mut tx, &c.grant).await?;
         insert_code(&mut tx, &c.code).await?;
         if let Some(device) = &c.device {
