@@ -209,13 +209,18 @@ pub fn cli(data: &Path, args: &[&str]) -> (bool, String, String) {
     (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
+/// The data directory's database, opened read-only beside the running server.
+pub async fn read_only_db(data: &Path) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data.join("gatehouse.db")).read_only(true);
+    sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap()
+}
+
 /// A digest of every row of every table in a data directory's database, to prove a refused
 /// request changed nothing stored. Opened read-only beside the running server.
 pub async fn db_fingerprint(data: &Path) -> String {
     use sha2::Digest as _;
     use sqlx::Row as _;
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data.join("gatehouse.db")).read_only(true);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+    let pool = read_only_db(data).await;
     let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'sqlite_%' ORDER BY name").fetch_all(&pool).await.unwrap();
     let mut hasher = sha2::Sha256::new();
     for table in tables {

@@ -12,6 +12,7 @@ mod logout;
 mod openid_client;
 mod operations;
 mod rfc9700;
+mod risk_signals;
 mod settings;
 mod sms_webhook;
 mod tokens;
