@@ -1,5 +1,6 @@
 //! `gatehouse`: the identity provider's one binary.
 
+mod audit;
 mod commands;
 mod datadir;
 mod demo;
@@ -43,6 +44,16 @@ enum Command {
     /// The two-factor policy.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the whole hash chain; name the first changed, deleted, inserted or reordered
+    /// record (read-only; exits non-zero when the chain is broken).
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,6 +107,7 @@ fn main() -> ExitCode {
             Command::App(AppCommand::RotateSecret { client_id }) => commands::rotate_secret(&cli.common, &file, &client_id).await,
             Command::Status => commands::status(&cli.common, &file).await,
             Command::Policy(PolicyCommand::Explain(args)) => explain::explain(&cli.common, &file, &args).await,
+            Command::Audit(AuditCommand::Verify) => audit::verify(&cli.common, &file).await,
         }
     });
     match result {

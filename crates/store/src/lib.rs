@@ -17,6 +17,7 @@ pub use records::*;
 
 use async_trait::async_trait;
 use gatehouse_core::ids::{FactorId, GrantId, SessionId, TenantId, UserId};
+use gatehouse_core::audit::{AuditEntry, ChainedRecord};
 use gatehouse_policy::{AppPolicy, DomainPolicy};
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, ClientId, Email, EmailDomain, Factor};
@@ -162,17 +163,27 @@ pub trait SignInStore: Send + Sync {
     async fn upsert_device(&self, device: &DeviceRecord) -> StoreResult<()>;
 }
 
+/// The tamper-evident audit trail (see `gatehouse_core::audit`).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one record on its own; changes that are audited append in their own transaction.
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<u64>;
+    /// Records after a sequence number, in order (verification pages through them).
+    async fn audit_records(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<ChainedRecord>>;
+}
+
 /// Management writes of the admin API: the two policy layers and what they read. Each write
 /// bumps the generation, so every cache (this server's, another process's) reloads.
 #[async_trait]
 pub trait AdminStore: Send + Sync {
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
     async fn tenant_users(&self, id: &TenantId) -> StoreResult<Vec<User>>;
-    /// Replaces the enforced domain policy and clears any staged one.
-    async fn set_domain_policy(&self, id: &TenantId, policy: &DomainPolicy, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Replaces the enforced domain policy and clears any staged one; `audit` is appended to
+    /// the audit trail in the same transaction.
+    async fn set_domain_policy(&self, id: &TenantId, policy: &DomainPolicy, audit: &AuditEntry) -> StoreResult<bool>;
     /// Stages (or with `None` discards) a policy in report-only mode.
-    async fn set_staged_policy(&self, id: &TenantId, policy: Option<&DomainPolicy>, now: OffsetDateTime) -> StoreResult<bool>;
-    async fn set_app_policy(&self, id: &ClientId, policy: &AppPolicy, now: OffsetDateTime) -> StoreResult<bool>;
+    async fn set_staged_policy(&self, id: &TenantId, policy: Option<&DomainPolicy>, audit: &AuditEntry) -> StoreResult<bool>;
+    async fn set_app_policy(&self, id: &ClientId, policy: &AppPolicy, audit: &AuditEntry) -> StoreResult<bool>;
     /// Successful and refused sign-ins of a tenant since a time, with the enforced and the
     /// staged outcome kinds, for the report-only report.
     async fn staged_outcomes(&self, id: &TenantId, since: OffsetDateTime) -> StoreResult<Vec<StagedOutcome>>;
@@ -189,7 +200,7 @@ pub trait GenerationStore: Send + Sync {
 /// Every capability: what the server holds as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + FactorStore + SignInStore + AdminStore + GenerationStore
+    DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + FactorStore + SignInStore + AdminStore + AuditStore + GenerationStore
 {
     /// Checks the backend answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

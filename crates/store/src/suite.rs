@@ -22,6 +22,35 @@ pub async fn run_all(store: &dyn Store) {
     one_time_codes_are_single_use(store).await;
     sign_in_history_pages_newest_first_and_devices_remember(store).await;
     policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store).await;
+    the_audit_trail_chains_and_pages(store).await;
+}
+
+fn audit_entry(action: &str) -> gatehouse_core::audit::AuditEntry {
+    gatehouse_core::audit::AuditEntry {
+        at: NOW.unix_timestamp(),
+        actor: "client:ops".into(),
+        on_behalf_of: None,
+        action: action.into(),
+        target: "tenant:t-acme".into(),
+        before: None,
+        after: Some(serde_json::json!({ "two_factor": "required" })),
+        address: Some("192.0.2.1".into()),
+        user_agent: None,
+        reason: None,
+    }
+}
+
+async fn the_audit_trail_chains_and_pages(store: &dyn Store) {
+    use gatehouse_core::audit::{GENESIS, verify_chain};
+    let before = store.audit_records(0, 1000).await.unwrap().len() as u64;
+    for n in 0..3 {
+        assert_eq!(store.append_audit(&audit_entry(&format!("test.{n}"))).await.unwrap(), before + n + 1);
+    }
+    let all = store.audit_records(0, 1000).await.unwrap();
+    assert_eq!(verify_chain((0, &GENESIS), &all).unwrap().0, before + 3);
+    let page = store.audit_records(before + 1, 1).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), [before + 2]);
+    assert_eq!(page[0].entry, audit_entry("test.1"), "round-trips");
 }
 
 async fn policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store: &dyn Store) {
@@ -29,16 +58,20 @@ async fn policy_writes_bump_the_generation_and_staged_outcomes_are_reported(stor
     let tenant = TenantId::new("t-acme");
     let before = store.generation().await.unwrap();
     let required = gatehouse_policy::DomainPolicy { two_factor: DomainTwoFactor::Required, ..Default::default() };
-    assert!(store.set_staged_policy(&tenant, Some(&required), NOW).await.unwrap());
+    assert!(store.set_staged_policy(&tenant, Some(&required), &audit_entry("tenant.policy.stage")).await.unwrap());
     assert_eq!(store.tenant(&tenant).await.unwrap().unwrap().staged_policy, Some(required.clone()));
     assert!(store.generation().await.unwrap() > before, "a policy write bumps the generation");
     // Enforcing clears the staged trial.
-    assert!(store.set_domain_policy(&tenant, &required, NOW).await.unwrap());
+    assert!(store.set_domain_policy(&tenant, &required, &audit_entry("tenant.policy.update")).await.unwrap());
     let stored = store.tenant(&tenant).await.unwrap().unwrap();
     assert_eq!((stored.policy, stored.staged_policy), (required, None));
-    assert!(!store.set_domain_policy(&TenantId::new("t-none"), &Default::default(), NOW).await.unwrap(), "unknown tenant");
+    let records_before = store.audit_records(0, 100).await.unwrap().len();
+    assert!(!store.set_domain_policy(&TenantId::new("t-none"), &Default::default(), &audit_entry("x")).await.unwrap(), "unknown tenant");
+    assert_eq!(store.audit_records(0, 100).await.unwrap().len(), records_before, "nothing changed, nothing audited");
     let bypass = gatehouse_policy::AppPolicy { two_factor: AppTwoFactor::Bypass, step_up_scopes: vec![] };
-    assert!(store.set_app_policy(&ClientId::parse("payroll").unwrap(), &bypass, NOW).await.unwrap());
+    assert!(store.set_app_policy(&ClientId::parse("payroll").unwrap(), &bypass, &audit_entry("application.policy.update")).await.unwrap());
+    let actions: Vec<String> = store.audit_records(0, 100).await.unwrap().into_iter().map(|r| r.entry.action).collect();
+    assert!(actions.ends_with(&["tenant.policy.stage".into(), "tenant.policy.update".into(), "application.policy.update".into()]), "{actions:?}");
     assert_eq!(store.client(&ClientId::parse("payroll").unwrap()).await.unwrap().unwrap().policy, bypass);
     assert_eq!(store.tenant_users(&tenant).await.unwrap().iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["u-alice"]);
 

@@ -4,6 +4,7 @@
 
 mod account_api;
 mod admin_api;
+mod audit;
 mod bad_input;
 mod browser;
 mod conformance;

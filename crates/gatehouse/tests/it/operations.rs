@@ -313,14 +313,14 @@ async fn bad_tls_files_are_a_clear_startup_error() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for args in [&["--help"][..], &["serve", "--help"], &["import", "--help"], &["keys", "rotate", "--help"], &["keys", "list", "--help"], &["app", "rotate-secret", "--help"], &["status", "--help"]] {
+    for args in [&["--help"][..], &["serve", "--help"], &["import", "--help"], &["keys", "rotate", "--help"], &["keys", "list", "--help"], &["app", "rotate-secret", "--help"], &["status", "--help"], &["policy", "explain", "--help"], &["audit", "verify", "--help"]] {
         let output = std::process::Command::new(crate::helpers::binary()).args(args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"), "{args:?}");
     }
     let output = std::process::Command::new(crate::helpers::binary()).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--listen", "--data-dir", "--issuer", "--import", "--demo", "--tls-cert", "--tls-key", "GATEHOUSE_LISTEN"] {
+    for flag in ["--listen", "--data-dir", "--issuer", "--import", "--demo", "--tls-cert", "--tls-key", "GATEHOUSE_LISTEN", "--trusted-proxy", "--sms-webhook-url"] {
         assert!(help.contains(flag), "serve --help lacks {flag}");
     }
 }

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::ids::{TenantId, UserId};
 use gatehouse_core::model::{Tenant, User};
+use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::{ClientId, Email, OAuthError, OAuthErrorCode};
 use gatehouse_policy::{AppPolicy, DomainPolicy, Person, check_change};
 use serde::Deserialize;
@@ -20,6 +21,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use time::Duration;
 
+use super::ClientAddr;
 use super::api_body::ApiBody;
 use super::problem::{ManagementError, Problem};
 use super::userinfo::bearer_from_header;
@@ -35,11 +37,35 @@ type Result<T> = std::result::Result<T, ManagementError>;
 
 /// Who is calling.
 pub(super) enum Caller {
-    Operator,
+    Operator { client_id: String },
     TenantAdmin(Arc<User>),
 }
 
 impl Caller {
+    /// The audit trail's name for the caller.
+    pub(super) fn actor(&self) -> String {
+        match self {
+            Self::Operator { client_id } => format!("client:{client_id}"),
+            Self::TenantAdmin(user) => format!("user:{}", user.id),
+        }
+    }
+
+    /// An audit record of a change this caller makes from `addr`.
+    pub(super) fn audit(&self, addr: IpAddr, headers: &HeaderMap, action: &str, target: String, before: Option<Value>, after: Option<Value>) -> AuditEntry {
+        AuditEntry {
+            at: now().unix_timestamp(),
+            actor: self.actor(),
+            on_behalf_of: None,
+            action: action.to_owned(),
+            target,
+            before,
+            after,
+            address: Some(addr.to_string()),
+            user_agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect()),
+            reason: None,
+        }
+    }
+
     pub(super) fn require_tenant(&self, tenant: &TenantId) -> Result<()> {
         match self {
             Self::TenantAdmin(user) if user.tenant_id != *tenant => {
@@ -51,7 +77,7 @@ impl Caller {
 
     pub(super) fn require_operator(&self) -> Result<()> {
         match self {
-            Self::Operator => Ok(()),
+            Self::Operator { .. } => Ok(()),
             Self::TenantAdmin(_) => Err(Problem::new(StatusCode::FORBIDDEN, "Operators only", "applications are managed by the instance's operators").into()),
         }
     }
@@ -69,7 +95,11 @@ pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
     let claims = tokens::validate_access_token(state, token, now()).map_err(|e| ManagementError::Token(ApiError::bearer(e)))?;
     if claims.is_client_token() {
         let operator = state.client(&ClientId::parse(&claims.client_id).map_err(|_| forbidden("unknown client"))?).is_some_and(|c| c.operator);
-        return if operator && claims.has_scope(ADMIN_SCOPE) { Ok(Caller::Operator) } else { Err(forbidden("an operator token with scope gatehouse:admin is required")) };
+        return if operator && claims.has_scope(ADMIN_SCOPE) {
+            Ok(Caller::Operator { client_id: claims.client_id.clone() })
+        } else {
+            Err(forbidden("an operator token with scope gatehouse:admin is required"))
+        };
     }
     let user = state.user(&UserId::new(claims.sub.clone())).await?.ok_or_else(|| forbidden("the user no longer exists"))?;
     if !claims.has_scope(ADMIN_SCOPE) {
@@ -149,8 +179,7 @@ fn enforce() -> Mode {
 
 /// `PUT /api/v1/tenants/{id}/policy`: replaces the domain policy, or stages it in report-only
 /// mode. A change that would lock admins out is refused (409, naming them) unless confirmed.
-pub async fn put_domain_policy(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
-    let now = now();
+pub async fn put_domain_policy(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let tenant = tenant_for(&state, &caller, &id).await?;
     let change: PolicyChange = parse_body(&body)?;
@@ -177,7 +206,16 @@ pub async fn put_domain_policy(State(state): State<AppState>, headers: HeaderMap
         );
         return Err(Problem::new(StatusCode::CONFLICT, "Admins would be locked out", detail).into());
     }
-    let saved = if enforcing { state.store.set_domain_policy(&tenant.id, &policy, now).await? } else { state.store.set_staged_policy(&tenant.id, Some(&policy), now).await? };
+    let after = serde_json::to_value(&policy).ok();
+    let target = format!("tenant:{}", tenant.id);
+    let saved = if enforcing {
+        let mut audit = caller.audit(addr, &headers, "tenant.policy.update", target, serde_json::to_value(&tenant.policy).ok(), after);
+        audit.reason = change.confirm_lockout.then(|| format!("lock-out confirmed for {}", check.admins_locked_out.join(", ")));
+        state.store.set_domain_policy(&tenant.id, &policy, &audit).await?
+    } else {
+        let audit = caller.audit(addr, &headers, "tenant.policy.stage", target, serde_json::to_value(&tenant.staged_policy).ok(), after);
+        state.store.set_staged_policy(&tenant.id, Some(&policy), &audit).await?
+    };
     if !saved {
         return Err(Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant").into());
     }
@@ -188,10 +226,11 @@ pub async fn put_domain_policy(State(state): State<AppState>, headers: HeaderMap
 }
 
 /// `DELETE /api/v1/tenants/{id}/staged-policy`: stops the report-only trial.
-pub async fn discard_staged(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+pub async fn discard_staged(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let tenant = tenant_for(&state, &caller, &id).await?;
-    state.store.set_staged_policy(&tenant.id, None, now()).await?;
+    let audit = caller.audit(addr, &headers, "tenant.policy.discard_staged", format!("tenant:{}", tenant.id), serde_json::to_value(&tenant.staged_policy).ok(), None);
+    state.store.set_staged_policy(&tenant.id, None, &audit).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -239,11 +278,14 @@ pub async fn applications(State(state): State<AppState>, headers: HeaderMap) -> 
 
 /// `PUT /api/v1/applications/{client_id}/policy` (operators): Bypass, Adaptive or Required,
 /// and the scopes that need a step-up.
-pub async fn put_app_policy(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
-    caller(&state, &headers).await?.require_operator()?;
+pub async fn put_app_policy(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    caller.require_operator()?;
     let client_id = ClientId::parse(&id).map_err(|e| Problem::bad_request(format!("client_id: {e}")))?;
     let policy: AppPolicy = parse_body(&body)?;
-    if !state.store.set_app_policy(&client_id, &policy, now()).await? {
+    let before = state.client(&client_id).and_then(|c| serde_json::to_value(&c.policy).ok());
+    let audit = caller.audit(addr, &headers, "application.policy.update", format!("client:{client_id}"), before, serde_json::to_value(&policy).ok());
+    if !state.store.set_app_policy(&client_id, &policy, &audit).await? {
         return Err(Problem::new(StatusCode::NOT_FOUND, "Not found", "no such application").into());
     }
     tracing::info!(client = %client_id, two_factor = policy.two_factor.as_str(), "application policy changed");

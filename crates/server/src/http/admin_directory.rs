@@ -102,7 +102,7 @@ pub async fn add_domain(State(state): State<AppState>, headers: HeaderMap, Path(
 
 /// Roles a caller may grant: tenant admins grant only `admin`; operators also `operator`.
 fn check_roles(caller: &Caller, roles: &[String]) -> Result<Vec<String>> {
-    let allowed: &[&str] = if matches!(caller, Caller::Operator) { &["admin", "operator"] } else { &["admin"] };
+    let allowed: &[&str] = if matches!(caller, Caller::Operator { .. }) { &["admin", "operator"] } else { &["admin"] };
     if let Some(bad) = roles.iter().find(|r| !allowed.contains(&r.as_str())) {
         return Err(Problem::new(StatusCode::FORBIDDEN, "Role not grantable", format!("role {bad:?} cannot be granted here (allowed: {})", allowed.join(", "))).into());
     }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::directory::user_from_row;
 use super::{SqliteStore, ts};
 use crate::{AdminStore, StagedOutcome, StoreError, StoreResult};
+use gatehouse_core::audit::AuditEntry;
 
 fn json(value: &impl serde::Serialize) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -19,15 +20,16 @@ fn json(value: &impl serde::Serialize) -> StoreResult<String> {
 const BUMP: &str = "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'";
 
 impl SqliteStore {
-    /// Runs one update and bumps the generation in the same transaction; false when no row
-    /// matched (nothing is written then).
-    async fn update_and_bump(&self, sql: &str, value: Option<String>, id: &str, now: OffsetDateTime) -> StoreResult<bool> {
+    /// Runs one update, bumps the generation and appends the audit record in one transaction;
+    /// false when no row matched (nothing is written then).
+    async fn update_and_bump(&self, sql: &str, value: Option<String>, id: &str, audit: &AuditEntry) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(sql).bind(value).bind(ts(now)).bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query(sql).bind(value).bind(audit.at).bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
         sqlx::query(BUMP).execute(&mut *tx).await?;
+        super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -47,17 +49,17 @@ impl AdminStore for SqliteStore {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn set_domain_policy(&self, id: &TenantId, policy: &DomainPolicy, now: OffsetDateTime) -> StoreResult<bool> {
-        self.update_and_bump("UPDATE tenants SET policy = ?, staged_policy = NULL, updated_at = ? WHERE id = ?", Some(json(policy)?), id.as_str(), now).await
+    async fn set_domain_policy(&self, id: &TenantId, policy: &DomainPolicy, audit: &AuditEntry) -> StoreResult<bool> {
+        self.update_and_bump("UPDATE tenants SET policy = ?, staged_policy = NULL, updated_at = ? WHERE id = ?", Some(json(policy)?), id.as_str(), audit).await
     }
 
-    async fn set_staged_policy(&self, id: &TenantId, policy: Option<&DomainPolicy>, now: OffsetDateTime) -> StoreResult<bool> {
+    async fn set_staged_policy(&self, id: &TenantId, policy: Option<&DomainPolicy>, audit: &AuditEntry) -> StoreResult<bool> {
         let value = policy.map(json).transpose()?;
-        self.update_and_bump("UPDATE tenants SET staged_policy = ?, updated_at = ? WHERE id = ?", value, id.as_str(), now).await
+        self.update_and_bump("UPDATE tenants SET staged_policy = ?, updated_at = ? WHERE id = ?", value, id.as_str(), audit).await
     }
 
-    async fn set_app_policy(&self, id: &ClientId, policy: &AppPolicy, now: OffsetDateTime) -> StoreResult<bool> {
-        self.update_and_bump("UPDATE clients SET policy = ?, updated_at = ? WHERE client_id = ?", Some(json(policy)?), id.as_str(), now).await
+    async fn set_app_policy(&self, id: &ClientId, policy: &AppPolicy, audit: &AuditEntry) -> StoreResult<bool> {
+        self.update_and_bump("UPDATE clients SET policy = ?, updated_at = ? WHERE client_id = ?", Some(json(policy)?), id.as_str(), audit).await
     }
 
     async fn staged_outcomes(&self, id: &TenantId, since: OffsetDateTime) -> StoreResult<Vec<StagedOutcome>> {

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "second factors", include_str!("../../migrations/0003_second_factors.sql")),
     (4, "policies, devices and sign-in history", include_str!("../../migrations/0004_policies_devices_history.sql")),
     (5, "operator applications, tenant change times", include_str!("../../migrations/0005_operator_applications.sql")),
+    (6, "audit trail", include_str!("../../migrations/0006_audit_trail.sql")),
 ];
 
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! so a write acknowledged to a client survives a crash or power loss.
 
 mod admin;
+mod audit;
 mod directory;
 mod factors;
 mod grants;

@@ -1,0 +1,90 @@
+//! The audit trail: admin changes are recorded with who, what (before and after), when and
+//! from where, and `gatehouse audit verify` names the first record changed, deleted, inserted
+//! or reordered by editing the SQLite file directly.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use sqlx::Row as _;
+
+use crate::account_api::{call, client_token};
+use crate::helpers::cli;
+use crate::two_factor::spawn;
+
+async fn writable(data: &std::path::Path) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data.join("gatehouse.db"));
+    sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap()
+}
+
+fn verify(data: &std::path::Path) -> (bool, String) {
+    let (ok, out, err) = cli(data, &["audit", "verify"]);
+    (ok, format!("{out}{err}"))
+}
+
+#[tokio::test]
+async fn admin_changes_are_chained_and_any_tampering_is_named() {
+    let app = spawn().await;
+    let ops: serde_json::Value = client_token(&app, "ops", "gatehouse:admin").await.json().await.unwrap();
+    let ops = ops["access_token"].as_str().unwrap().to_owned();
+    let changed = call(&app, Method::PUT, "/api/v1/applications/vault/policy", &ops, Some(json!({ "two_factor": "bypass" }))).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let tenants: serde_json::Value = call(&app, Method::GET, "/api/v1/tenants", &ops, None).await.json().await.unwrap();
+    let acme = tenants["tenants"].as_array().unwrap().iter().find(|t| t["name"] == "Acme Oy").unwrap()["id"].as_str().unwrap().to_owned();
+    for mode in ["report_only", "enforce", "enforce"] {
+        let body = json!({ "policy": { "two_factor": "required" }, "mode": mode });
+        assert_eq!(call(&app, Method::PUT, &format!("/api/v1/tenants/{acme}/policy"), &ops, Some(body)).await.status(), StatusCode::OK);
+    }
+    let refused = call(&app, Method::PUT, &format!("/api/v1/tenants/{acme}/policy"), &ops, Some(json!({ "policy": { "allowed_methods": ["x"] } }))).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let (ok, out) = verify(&app.data_dir());
+    assert!(ok && out.contains("intact: 4 records"), "a refused change is not recorded: {out}");
+
+    let data = app.data_dir();
+    let dir = app.stop_keeping_data().await;
+    let pool = writable(&data).await;
+    let first = sqlx::query("SELECT actor, action, target, before, after, address FROM audit_records WHERE seq = 1").fetch_one(&pool).await.unwrap();
+    assert_eq!(first.get::<String, _>("actor"), "client:ops");
+    assert_eq!(first.get::<String, _>("action"), "application.policy.update");
+    assert_eq!(first.get::<String, _>("target"), "client:vault");
+    assert!(first.get::<String, _>("before").contains("required") && first.get::<String, _>("after").contains("bypass"));
+    assert_eq!(first.get::<String, _>("address"), "127.0.0.1");
+
+    // Changed.
+    sqlx::query("UPDATE audit_records SET actor = 'user:someone-else' WHERE seq = 2").execute(&pool).await.unwrap();
+    let (ok, out) = verify(&data);
+    assert!(!ok && out.contains("record 2") && out.contains("changed"), "{out}");
+    sqlx::query("UPDATE audit_records SET actor = 'client:ops' WHERE seq = 2").execute(&pool).await.unwrap();
+    assert!(verify(&data).0, "restored");
+
+    // Deleted.
+    let saved: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_records WHERE seq = 3").fetch_one(&pool).await.unwrap();
+    sqlx::query("CREATE TABLE saved AS SELECT * FROM audit_records WHERE seq = 3").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM audit_records WHERE seq = 3").execute(&pool).await.unwrap();
+    let (ok, out) = verify(&data);
+    assert!(!ok && out.contains("record 4"), "{out}");
+    sqlx::query("INSERT INTO audit_records SELECT * FROM saved").execute(&pool).await.unwrap();
+    sqlx::query("DROP TABLE saved").execute(&pool).await.unwrap();
+    assert!(verify(&data).0);
+
+    // Reordered: records 2 and 3 swap places.
+    sqlx::query("UPDATE audit_records SET seq = -2 WHERE seq = 2").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 2 WHERE seq = 3").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 3 WHERE seq = -2").execute(&pool).await.unwrap();
+    let (ok, out) = verify(&data);
+    assert!(!ok && out.contains("record 2"), "{out}");
+    sqlx::query("UPDATE audit_records SET seq = -3 WHERE seq = 3").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 3 WHERE seq = 2").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 2 WHERE seq = -3").execute(&pool).await.unwrap();
+    assert!(verify(&data).0);
+
+    // Inserted at the end with a made-up hash.
+    sqlx::query("INSERT INTO audit_records (seq, at, actor, action, target, prev_hash, hash) VALUES (5, 0, 'user:x', 'tenant.delete', 'tenant:x', ?, ?)")
+        .bind(saved.clone())
+        .bind(saved)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (ok, out) = verify(&data);
+    assert!(!ok && out.contains("record 5"), "{out}");
+    pool.close().await;
+    drop(dir);
+}
