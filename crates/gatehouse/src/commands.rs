@@ -104,7 +104,26 @@ async fn run_import(store: &dyn Store, hasher: &PasswordHasher, digester: &Secre
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read import file {}", path.display()))?;
     let mut warnings = Vec::new();
     let ctx = import::PlanContext { hasher, digester, store, warnings: &mut warnings };
-    let plan = import::plan(&path.display().to_string(), &text, ctx).await?;
+    let mut plan = import::plan(&path.display().to_string(), &text, ctx).await?;
+    // Recorded only if the import changes something (in the same transaction). What the file
+    // names, never its secrets.
+    let after = serde_json::json!({
+        "tenants": plan.tenants.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        "users": plan.tenants.iter().flat_map(|t| t.users.iter().map(|u| u.email.as_str())).collect::<Vec<_>>(),
+        "applications": plan.clients.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>(),
+    });
+    plan.audit.push(gatehouse_core::audit::AuditEntry {
+        at: now().unix_timestamp(),
+        actor: "cli:import".into(),
+        on_behalf_of: std::env::var("USER").ok(),
+        action: "import.apply".into(),
+        target: format!("file:{}", path.display()),
+        before: None,
+        after: Some(after),
+        address: None,
+        user_agent: None,
+        reason: None,
+    });
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }

@@ -25,6 +25,7 @@ async fn app(params: PasswordParams) -> (axum::Router, String) {
     let hasher = PasswordHasher::new(params).expect("hasher");
     let hash = hasher.hash(PASSWORD).expect("hash");
     let plan = ImportPlan {
+        audit: vec![],
         tenants: vec![TenantPlan {
             new_id: TenantId::new("t"),
             name: "Bench".into(),

@@ -228,6 +228,8 @@ pub struct DirectoryCounts {
 pub struct ImportPlan {
     pub tenants: Vec<TenantPlan>,
     pub clients: Vec<Client>,
+    /// Audit records of the change, appended in its transaction when it changes anything.
+    pub audit: Vec<gatehouse_core::audit::AuditEntry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -313,6 +313,7 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
 
 fn plan(user_name: &str) -> ImportPlan {
     ImportPlan {
+        audit: vec![],
         tenants: vec![TenantPlan {
             new_id: TenantId::new("t-acme"),
             name: "Acme Oy".into(),

@@ -36,12 +36,12 @@ async fn admin_changes_are_chained_and_any_tampering_is_named() {
     let refused = call(&app, Method::PUT, &format!("/api/v1/tenants/{acme}/policy"), &ops, Some(json!({ "policy": { "allowed_methods": ["x"] } }))).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let (ok, out) = verify(&app.data_dir());
-    assert!(ok && out.contains("intact: 4 records"), "a refused change is not recorded: {out}");
+    assert!(ok && out.contains("intact: 5 records"), "the start-up import and four changes; a refused change is not recorded: {out}");
 
     let data = app.data_dir();
     let dir = app.stop_keeping_data().await;
     let pool = writable(&data).await;
-    let first = sqlx::query("SELECT actor, action, target, before, after, address FROM audit_records WHERE seq = 1").fetch_one(&pool).await.unwrap();
+    let first = sqlx::query("SELECT actor, action, target, before, after, address FROM audit_records WHERE seq = 2").fetch_one(&pool).await.unwrap();
     assert_eq!(first.get::<String, _>("actor"), "client:ops");
     assert_eq!(first.get::<String, _>("action"), "application.policy.update");
     assert_eq!(first.get::<String, _>("target"), "client:vault");
@@ -49,42 +49,73 @@ async fn admin_changes_are_chained_and_any_tampering_is_named() {
     assert_eq!(first.get::<String, _>("address"), "127.0.0.1");
 
     // Changed.
-    sqlx::query("UPDATE audit_records SET actor = 'user:someone-else' WHERE seq = 2").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET actor = 'user:someone-else' WHERE seq = 3").execute(&pool).await.unwrap();
     let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 2") && out.contains("changed"), "{out}");
-    sqlx::query("UPDATE audit_records SET actor = 'client:ops' WHERE seq = 2").execute(&pool).await.unwrap();
+    assert!(!ok && out.contains("record 3") && out.contains("changed"), "{out}");
+    sqlx::query("UPDATE audit_records SET actor = 'client:ops' WHERE seq = 3").execute(&pool).await.unwrap();
     assert!(verify(&data).0, "restored");
 
     // Deleted.
-    let saved: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_records WHERE seq = 3").fetch_one(&pool).await.unwrap();
-    sqlx::query("CREATE TABLE saved AS SELECT * FROM audit_records WHERE seq = 3").execute(&pool).await.unwrap();
-    sqlx::query("DELETE FROM audit_records WHERE seq = 3").execute(&pool).await.unwrap();
+    let saved: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_records WHERE seq = 4").fetch_one(&pool).await.unwrap();
+    sqlx::query("CREATE TABLE saved AS SELECT * FROM audit_records WHERE seq = 4").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM audit_records WHERE seq = 4").execute(&pool).await.unwrap();
     let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 4"), "{out}");
+    assert!(!ok && out.contains("record 5"), "{out}");
     sqlx::query("INSERT INTO audit_records SELECT * FROM saved").execute(&pool).await.unwrap();
     sqlx::query("DROP TABLE saved").execute(&pool).await.unwrap();
     assert!(verify(&data).0);
 
-    // Reordered: records 2 and 3 swap places.
-    sqlx::query("UPDATE audit_records SET seq = -2 WHERE seq = 2").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_records SET seq = 2 WHERE seq = 3").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_records SET seq = 3 WHERE seq = -2").execute(&pool).await.unwrap();
-    let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 2"), "{out}");
+    // Reordered: records 3 and 4 swap places.
     sqlx::query("UPDATE audit_records SET seq = -3 WHERE seq = 3").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_records SET seq = 3 WHERE seq = 2").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_records SET seq = 2 WHERE seq = -3").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 3 WHERE seq = 4").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 4 WHERE seq = -3").execute(&pool).await.unwrap();
+    let (ok, out) = verify(&data);
+    assert!(!ok && out.contains("record 3"), "{out}");
+    sqlx::query("UPDATE audit_records SET seq = -4 WHERE seq = 4").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 4 WHERE seq = 3").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 3 WHERE seq = -4").execute(&pool).await.unwrap();
     assert!(verify(&data).0);
 
     // Inserted at the end with a made-up hash.
-    sqlx::query("INSERT INTO audit_records (seq, at, actor, action, target, prev_hash, hash) VALUES (5, 0, 'user:x', 'tenant.delete', 'tenant:x', ?, ?)")
+    sqlx::query("INSERT INTO audit_records (seq, at, actor, action, target, prev_hash, hash) VALUES (6, 0, 'user:x', 'tenant.delete', 'tenant:x', ?, ?)")
         .bind(saved.clone())
         .bind(saved)
         .execute(&pool)
         .await
         .unwrap();
     let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 5"), "{out}");
+    assert!(!ok && out.contains("record 6"), "{out}");
     pool.close().await;
     drop(dir);
+}
+
+#[tokio::test]
+async fn directory_changes_and_imports_are_audited_once_and_never_hold_secrets() {
+    let app = spawn().await;
+    let ops: serde_json::Value = client_token(&app, "ops", "gatehouse:admin").await.json().await.unwrap();
+    let ops = ops["access_token"].as_str().unwrap().to_owned();
+    let tenant: serde_json::Value = call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Umbrella", "domains": ["umbrella.test"] }))).await.json().await.unwrap();
+    let id = tenant["id"].as_str().unwrap();
+    let user = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(json!({ "email": "ada@umbrella.test", "name": "Ada", "password": "a very secret passphrase" }))).await;
+    assert_eq!(user.status(), StatusCode::CREATED);
+    let conflict = call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Umbrella" }))).await;
+    assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    let created = call(&app, Method::POST, "/api/v1/applications", &ops, Some(json!({ "client_id": "labs", "name": "Labs", "grant_types": ["client_credentials"] }))).await;
+    let secret = created.json::<serde_json::Value>().await.unwrap()["client_secret"].as_str().unwrap().to_owned();
+    // The fixture was imported at start-up: that import is the first record.
+    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let rows = sqlx::query("SELECT actor, action, COALESCE(after, '') AS after FROM audit_records ORDER BY seq").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    let actions: Vec<String> = rows.iter().map(|r| r.get::<String, _>("action")).collect();
+    assert_eq!(actions, ["import.apply", "tenant.create", "user.create", "application.create"], "the refused change is not recorded");
+    assert_eq!(rows[1].get::<String, _>("actor"), "client:ops");
+    let everything: String = rows.iter().map(|r| r.get::<String, _>("after")).collect();
+    assert!(everything.contains("ada@umbrella.test") && everything.contains("password_set"));
+    assert!(!everything.contains("a very secret passphrase") && !everything.contains(&secret), "no secrets in the trail");
+    // Importing the same file again changes nothing and records nothing.
+    let fixture = app.dir.path().join("fixture.toml");
+    let (ok, _, err) = cli(&app.data_dir(), &["import", fixture.to_str().unwrap(), "--password-memory-kib", "64", "--password-iterations", "1"]);
+    assert!(ok, "{err}");
+    let (ok, out) = verify(&app.data_dir());
+    assert!(ok && out.contains("intact: 4 records"), "{out}");
 }

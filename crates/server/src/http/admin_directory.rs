@@ -16,7 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use super::ClientAddr;
 use super::admin_api::{Caller, caller, parse_body, tenant_for, tenant_json};
+use gatehouse_core::audit::AuditEntry;
 use super::api_body::ApiBody;
 use super::problem::{ManagementError, Problem};
 use crate::delivery::NotificationKind;
@@ -29,8 +31,10 @@ fn new_id() -> Result<String> {
     Ok(gatehouse_crypto::random::id()?)
 }
 
-/// Applies a plan; a conflict (a domain another tenant owns) is a 409, nothing applied.
-async fn apply(state: &AppState, plan: ImportPlan) -> Result<()> {
+/// Applies a plan with its audit record; a conflict (a domain another tenant owns) is a 409,
+/// nothing applied (and nothing audited).
+async fn apply(state: &AppState, mut plan: ImportPlan, audit: AuditEntry) -> Result<()> {
+    plan.audit.push(audit);
     match state.store.apply_import(&plan, now()).await {
         Err(StoreError::Conflict(detail)) => Err(Problem::new(StatusCode::CONFLICT, "Conflict", detail).into()),
         other => {
@@ -63,8 +67,9 @@ fn parse_domains(domains: &[String]) -> Result<Vec<EmailDomain>> {
 }
 
 /// `POST /api/v1/tenants` (operators): a tenant with its email domains.
-pub async fn create_tenant(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
-    caller(&state, &headers).await?.require_operator()?;
+pub async fn create_tenant(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    caller.require_operator()?;
     let request: NewTenant = parse_body(&body)?;
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -76,7 +81,9 @@ pub async fn create_tenant(State(state): State<AppState>, headers: HeaderMap, Ap
     }
     let id = TenantId::new(new_id()?);
     let plan = TenantPlan { new_id: id.clone(), name: name.to_owned(), domains, users: vec![], policy: None };
-    apply(&state, ImportPlan { tenants: vec![plan], clients: vec![] }).await?;
+    let after = json!({ "name": plan.name, "domains": plan.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>() });
+    let audit = caller.audit(addr, &headers, "tenant.create", format!("tenant:{id}"), None, Some(after));
+    apply(&state, ImportPlan { tenants: vec![plan], ..Default::default() }, audit).await?;
     let tenant = state.store.tenant(&id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant"))?;
     Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
 }
@@ -88,14 +95,15 @@ struct NewDomain {
 }
 
 /// `POST /api/v1/tenants/{id}/domains` (operators, who verify ownership first).
-pub async fn add_domain(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn add_domain(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     caller.require_operator()?;
     let tenant = tenant_for(&state, &caller, &id).await?;
     let request: NewDomain = parse_body(&body)?;
     let mut plan = tenant_plan(&tenant, vec![]);
     plan.domains.extend(parse_domains(std::slice::from_ref(&request.domain))?);
-    apply(&state, ImportPlan { tenants: vec![plan], clients: vec![] }).await?;
+    let audit = caller.audit(addr, &headers, "tenant.domain.add", format!("tenant:{}", tenant.id), None, Some(json!({ "domain": request.domain })));
+    apply(&state, ImportPlan { tenants: vec![plan], ..Default::default() }, audit).await?;
     let tenant = state.store.tenant(&tenant.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant"))?;
     Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
 }
@@ -124,7 +132,7 @@ struct NewUser {
 }
 
 /// `POST /api/v1/tenants/{id}/users`: a user on one of the tenant's domains.
-pub async fn create_user(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn create_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let tenant = tenant_for(&state, &caller, &id).await?;
     let request: NewUser = parse_body(&body)?;
@@ -163,7 +171,10 @@ pub async fn create_user(State(state): State<AppState>, headers: HeaderMap, Path
         phone: None,
         new_factor_ids: [FactorId::new(new_id()?), FactorId::new(new_id()?)],
     };
-    apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], clients: vec![] }).await?;
+    // The password is never recorded, only that one was set.
+    let after = json!({ "email": plan.email.as_str(), "name": plan.name, "roles": plan.roles, "password_set": plan.password_hash.is_some() });
+    let audit = caller.audit(addr, &headers, "user.create", format!("user:{user_id}"), None, Some(after));
+    apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], ..Default::default() }, audit).await?;
     let user = state.store.user(&user_id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
 }
@@ -186,7 +197,7 @@ struct UserChange {
 }
 
 /// `PATCH /api/v1/users/{id}`: name and roles.
-pub async fn update_user(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn update_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let user = user_for(&state, &caller, &id).await?;
     let request: UserChange = parse_body(&body)?;
@@ -209,18 +220,25 @@ pub async fn update_user(State(state): State<AppState>, headers: HeaderMap, Path
         phone: None,
         new_factor_ids: [FactorId::new(new_id()?), FactorId::new(new_id()?)],
     };
-    apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], clients: vec![] }).await?;
+    let before = json!({ "name": user.name, "roles": user.roles });
+    let after = json!({ "name": plan.name, "roles": plan.roles });
+    let audit = caller.audit(addr, &headers, "user.update", format!("user:{}", user.id), Some(before), Some(after));
+    apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], ..Default::default() }, audit).await?;
     let updated = state.store.user(&user.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
     Ok(Json(user_json(&updated)).into_response())
 }
 
 /// `DELETE /api/v1/users/{id}/factors`: resets a user's second factors and recovery codes (a
 /// lost phone); their next sign-in that needs 2FA enrolls again. The user is told.
-pub async fn reset_factors(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+pub async fn reset_factors(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let now = now();
     let caller = caller(&state, &headers).await?;
     let user = user_for(&state, &caller, &id).await?;
-    for factor in state.store.factors(&user.id).await? {
+    let factors = state.store.factors(&user.id).await?;
+    let before = json!({ "factors": factors.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>() });
+    // Recorded first: the removals that follow are separate writes.
+    state.store.append_audit(&caller.audit(addr, &headers, "user.factors.reset", format!("user:{}", user.id), Some(before), None)).await?;
+    for factor in factors {
         if state.store.remove_factor(&user.id, &factor.id).await? {
             mfa::notify(&state, &user, NotificationKind::FactorRemoved { factor: factor.id.to_string(), label: factor.label }, now);
         }
@@ -254,8 +272,9 @@ fn confidential() -> bool {
 
 /// `POST /api/v1/applications` (operators): registers an application; a confidential one gets
 /// a 256-bit secret, returned once.
-pub async fn create_application(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
-    caller(&state, &headers).await?.require_operator()?;
+pub async fn create_application(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    caller.require_operator()?;
     let request: NewApplication = parse_body(&body)?;
     let bad = |field: &str, e: &dyn std::fmt::Display| -> ManagementError { Problem::bad_request(format!("{field}: {e}")).into() };
     let client_id = ClientId::parse(&request.client_id).map_err(|e| bad("client_id", &e))?;
@@ -289,7 +308,16 @@ pub async fn create_application(State(state): State<AppState>, headers: HeaderMa
         policy: request.policy,
         operator: false,
     };
-    apply(&state, ImportPlan { tenants: vec![], clients: vec![client] }).await?;
+    // Never the secret: only whether the application has one.
+    let after = json!({
+        "name": client.name,
+        "redirect_uris": client.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "confidential": client.secret_digest.is_some(),
+        "policy": client.policy,
+    });
+    let audit = caller.audit(addr, &headers, "application.create", format!("client:{client_id}"), None, Some(after));
+    apply(&state, ImportPlan { clients: vec![client], ..Default::default() }, audit).await?;
     tracing::info!(client = %client_id, "application registered");
     Ok((StatusCode::CREATED, Json(json!({ "client_id": client_id.as_str(), "client_secret": secret }))).into_response())
 }

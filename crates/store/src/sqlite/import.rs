@@ -209,6 +209,9 @@ impl ImportStore for SqliteStore {
         }
         if summary.created + summary.updated > 0 {
             sqlx::query("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'").execute(&mut *tx).await?;
+            for entry in &plan.audit {
+                super::audit::append_in(&mut tx, entry).await?;
+            }
         }
         tx.commit().await?;
         Ok(summary)
