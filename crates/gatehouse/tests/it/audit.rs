@@ -119,3 +119,22 @@ async fn directory_changes_and_imports_are_audited_once_and_never_hold_secrets()
     let (ok, out) = verify(&app.data_dir());
     assert!(ok && out.contains("intact: 4 records"), "{out}");
 }
+
+#[tokio::test]
+async fn a_users_own_factor_changes_are_audited_with_where_they_came_from() {
+    let app = spawn().await;
+    let token = crate::account_api::token_for(&app, "vault", "alice@acme.test", Some(crate::two_factor::ALICE_TOTP)).await;
+    let added: serde_json::Value = call(&app, Method::POST, "/api/v1/me/factors", &token, Some(json!({ "kind": "totp" }))).await.json().await.unwrap();
+    let id = added["factor"].as_str().unwrap();
+    let code = crate::two_factor::totp_now(added["secret"].as_str().unwrap());
+    assert_eq!(call(&app, Method::POST, &format!("/api/v1/me/factors/{id}/confirm"), &token, Some(json!({ "code": code }))).await.status(), StatusCode::OK);
+    assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/me/factors/{id}"), &token, None).await.status(), StatusCode::NO_CONTENT);
+    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let rows = sqlx::query("SELECT actor, action, target, address, COALESCE(after, '') AS after FROM audit_records WHERE action LIKE 'factor.%' ORDER BY seq").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    let actions: Vec<String> = rows.iter().map(|r| r.get::<String, _>("action")).collect();
+    assert_eq!(actions, ["factor.add", "factor.remove"]);
+    assert!(rows.iter().all(|r| r.get::<String, _>("target") == format!("factor:{id}") && r.get::<String, _>("address") == "127.0.0.1"));
+    assert!(!rows[0].get::<String, _>("after").contains(added["secret"].as_str().unwrap()), "never the TOTP secret");
+    assert!(verify(&app.data_dir()).0);
+}

@@ -247,6 +247,11 @@ async fn seed_domain_required_app_adaptive_asks_for_2fa_and_the_wizard_enrolls()
     assert_eq!(id_token_claims(&app, "payroll", &callback).await["acr"], "urn:gatehouse:acr:mfa");
     let notices = outbox_lines(&app, "notifications.jsonl");
     assert!(notices.iter().any(|n| n["kind"] == "factor_added" && n["to"] == "carol@globex.test"), "{notices:?}");
+    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let audited: Vec<(String, String)> = sqlx::query_as("SELECT actor, action FROM audit_records WHERE action = 'factor.add'").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(audited.len(), 1, "the wizard's new factor is in the audit trail");
+    assert!(audited[0].0.starts_with("user:"));
 
     // Next time Carol is asked for her factor; a recovery code works once.
     let browser = Browser::new();

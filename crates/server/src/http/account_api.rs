@@ -14,13 +14,16 @@ use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::factor::parse_label;
 use gatehouse_core::ids::{FactorId, UserId};
 use gatehouse_core::model::User;
+use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::{Factor, FactorKind, OAuthError, OAuthErrorCode, PhoneNumber};
+use std::net::IpAddr;
 use gatehouse_policy::{AuthLevel, DomainPolicy};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+use super::ClientAddr;
 use super::api_body::ApiBody;
 use super::problem::{ManagementError, Problem};
 use super::userinfo::bearer_from_header;
@@ -80,6 +83,25 @@ impl Me {
         let error = OAuthError::new(OAuthErrorCode::InsufficientUserAuthentication, description);
         Err(ManagementError::Token(ApiError::OAuth { error, challenge: Challenge::BearerStepUp { acr_values, max_age: FRESH_SECONDS }, retry_after: None }))
     }
+}
+
+/// Records a change the user made to their own factors. Appended after the change (the factor
+/// writes are their own transactions); a failure to record is an error the user sees.
+async fn audit(state: &AppState, me: &Me, addr: IpAddr, headers: &HeaderMap, action: &str, target: &FactorId, after: Option<Value>) -> Result<()> {
+    let entry = AuditEntry {
+        at: now().unix_timestamp(),
+        actor: format!("user:{}", me.user.id),
+        on_behalf_of: None,
+        action: action.to_owned(),
+        target: format!("factor:{target}"),
+        before: None,
+        after,
+        address: Some(addr.to_string()),
+        user_agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect()),
+        reason: None,
+    };
+    state.store.append_audit(&entry).await?;
+    Ok(())
 }
 
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
@@ -174,12 +196,13 @@ struct RegisterCredential {
 
 /// `POST /api/v1/me/factors/webauthn`: finishes registering a security key or passkey started
 /// by `POST /api/v1/me/factors` (the ceremony is used once and lives five minutes).
-pub async fn register_webauthn(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
     let request: RegisterCredential = parse_body(&body)?;
     let pending = state.mfa.ceremonies.take(&request.ceremony, &me.user.id, now).ok_or(MfaError::Expired)?;
     let factor = credentials::finish_registration(&state, &me.user, pending.kind, &pending.state, &request.credential.to_string(), &pending.label, now).await?;
+    audit(&state, &me, addr, &headers, "factor.add", &factor.id, Some(factor_json(&factor))).await?;
     Ok((StatusCode::CREATED, Json(factor_json(&factor))).into_response())
 }
 
@@ -191,7 +214,7 @@ struct Confirm {
 }
 
 /// `POST /api/v1/me/factors/{id}/confirm`: activates an enrolling factor with its first code.
-pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
     let request: Confirm = parse_body(&body)?;
@@ -205,6 +228,7 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, Path(id)
         _ => return Err(Problem::bad_request("an sms factor is confirmed with its challenge, an authenticator app without").into()),
     }
     let confirmed = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
+    audit(&state, &me, addr, &headers, "factor.add", &id, Some(factor_json(&confirmed))).await?;
     Ok(Json(factor_json(&confirmed)).into_response())
 }
 
@@ -215,7 +239,7 @@ struct Rename {
 }
 
 /// `PATCH /api/v1/me/factors/{id}`: renames a factor.
-pub async fn rename(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn rename(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
     let me = me(&state, &headers).await?;
     let request: Rename = parse_body(&body)?;
     let label = parse_label(&request.label).ok_or_else(|| Problem::bad_request("label must be 1 to 64 characters"))?;
@@ -225,11 +249,12 @@ pub async fn rename(State(state): State<AppState>, headers: HeaderMap, Path(id):
     }
     mfa::notify(&state, &me.user, NotificationKind::FactorRenamed { factor: id.to_string(), label: label.clone() }, now());
     let factor = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
+    audit(&state, &me, addr, &headers, "factor.rename", &id, Some(factor_json(&factor))).await?;
     Ok(Json(factor_json(&factor)).into_response())
 }
 
 /// `DELETE /api/v1/me/factors/{id}`: removes a factor (fresh two-factor sign-in required).
-pub async fn remove(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+pub async fn remove(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
     let id = FactorId::new(id);
@@ -239,12 +264,13 @@ pub async fn remove(State(state): State<AppState>, headers: HeaderMap, Path(id):
         return Err(MfaError::UnknownFactor.into());
     }
     tracing::info!(user = %me.user.id, factor = %id, "second factor removed");
+    audit(&state, &me, addr, &headers, "factor.remove", &id, None).await?;
     mfa::notify(&state, &me.user, NotificationKind::FactorRemoved { factor: id.to_string(), label: factor.label }, now);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/v1/me/recovery-codes`: ten new codes, shown once; the old ones stop working.
-pub async fn regenerate_recovery_codes(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+pub async fn regenerate_recovery_codes(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
     if !has_confirmed_factor(&state, &me.user).await? {
@@ -253,5 +279,6 @@ pub async fn regenerate_recovery_codes(State(state): State<AppState>, headers: H
     me.require_fresh(true, now)?;
     let codes = mfa::recovery::regenerate(&state, &me.user, now).await?;
     mfa::notify(&state, &me.user, NotificationKind::RecoveryCodesRegenerated, now);
+    audit(&state, &me, addr, &headers, "recovery_codes.regenerate", &FactorId::new("recovery-codes"), None).await?;
     Ok(Json(json!({ "codes": codes.iter().map(|c| c.as_str()).collect::<Vec<_>>() })).into_response())
 }

@@ -25,6 +25,8 @@ use crate::error::PageError;
 use crate::mfa::{self, MfaError};
 use crate::pages::{EnrollPage, EnrollUnavailablePage, RecoveryCodesPage};
 use super::ClientAddr;
+use gatehouse_core::audit::AuditEntry;
+use std::net::IpAddr;
 use crate::signin::attempt::Attempt;
 use crate::signin::complete::{Context, Proof, finish};
 use crate::signin::progress::Progress;
@@ -125,7 +127,7 @@ fn method_label(method: Method) -> &'static str {
 }
 
 /// Activates the authenticator app with its first code, then shows fresh recovery codes.
-pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
     let step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
@@ -134,17 +136,18 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: By
         return Err(expired());
     };
     let code = form.get("code").unwrap_or_default();
-    if let Err(error) = mfa::totp::confirm(&state, &step.user, &FactorId::new(factor_id), code, now).await {
+    let factor_id = FactorId::new(factor_id);
+    if let Err(error) = mfa::totp::confirm(&state, &step.user, &factor_id, code, now).await {
         let (status, retry_after, message) = failure(&error);
         let mut response = render(&state, step, Some(&message), status, now).await?;
         with_retry_after(&mut response, retry_after);
         return Ok(response);
     }
-    enrolled(&state, &step, ("otp".to_owned(), AuthLevel::Mfa), now).await
+    enrolled(&state, &step, &factor_id, ("otp".to_owned(), AuthLevel::Mfa), Origin { address: addr, headers: &headers }, now).await
 }
 
 /// Registers the security key or passkey of the ceremony parked for this wizard.
-pub async fn register_webauthn(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
     let step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
@@ -166,7 +169,7 @@ pub async fn register_webauthn(State(state): State<AppState>, headers: HeaderMap
                 let message = "This passkey is saved to an account and synced, so it counts as phishing-resistant but not hardware-bound, which this application requires. Use a security key.";
                 return render(&state, step, Some(message), StatusCode::OK, now).await;
             }
-            enrolled(&state, &step, (amr.to_owned(), level), now).await
+            enrolled(&state, &step, &factor.id, (amr.to_owned(), level), Origin { address: addr, headers: &headers }, now).await
         }
         Err(error) => {
             let (status, retry_after, message) = failure(&error);
@@ -178,7 +181,26 @@ pub async fn register_webauthn(State(state): State<AppState>, headers: HeaderMap
 }
 
 /// The new factor is active: fresh recovery codes, shown once, then the user continues.
-pub(super) async fn enrolled(state: &AppState, step: &Step, proof: (String, AuthLevel), now: OffsetDateTime) -> Result<Response, PageError> {
+/// Where a wizard request came from, for the audit trail.
+pub(super) struct Origin<'a> {
+    pub address: IpAddr,
+    pub headers: &'a HeaderMap,
+}
+
+pub(super) async fn enrolled(state: &AppState, step: &Step, factor: &FactorId, proof: (String, AuthLevel), origin: Origin<'_>, now: OffsetDateTime) -> Result<Response, PageError> {
+    let entry = AuditEntry {
+        at: now.unix_timestamp(),
+        actor: format!("user:{}", step.user.id),
+        on_behalf_of: None,
+        action: "factor.add".into(),
+        target: format!("factor:{factor}"),
+        before: None,
+        after: Some(serde_json::json!({ "method": proof.0, "during": "sign-in enrollment wizard" })),
+        address: Some(origin.address.to_string()),
+        user_agent: origin.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect()),
+        reason: Some(format!("the sign-in required {}", step.progress.level)),
+    };
+    state.store.append_audit(&entry).await?;
     let codes = mfa::recovery::regenerate(state, &step.user, now).await.map_err(mfa_page_error)?;
     save(state, step, &Progress { enrolled: true, enrolled_proof: Some(proof), ceremony: None, ..step.progress.clone() }).await?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();

@@ -12,7 +12,8 @@ use gatehouse_core::{FactorKind, PhoneNumber};
 use gatehouse_policy::{AuthLevel, Method};
 use gatehouse_store::PendingAuthorization;
 
-use super::enroll::{enrolled, load_wizard, render, save};
+use super::ClientAddr;
+use super::enroll::{Origin, enrolled, load_wizard, render, save};
 use super::login::{check_csrf, expired};
 use super::second_factor::{Step, failure, with_retry_after};
 use crate::error::PageError;
@@ -60,13 +61,14 @@ pub async fn send(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 /// `POST /login/enroll/sms/confirm`: the code that came back activates the number.
-pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let (step, form) = load(&state, &headers, &body).await?;
     let Some((factor, challenge)) = step.progress.enrolling_sms.clone() else { return Err(expired()) };
     let code = form.get("code").unwrap_or_default();
-    match mfa::sms::confirm(&state, &step.user, &FactorId::new(factor), &challenge, code, now).await {
-        Ok(()) => enrolled(&state, &step, ("sms".to_owned(), AuthLevel::Mfa), now).await,
+    let factor = FactorId::new(factor);
+    match mfa::sms::confirm(&state, &step.user, &factor, &challenge, code, now).await {
+        Ok(()) => enrolled(&state, &step, &factor, ("sms".to_owned(), AuthLevel::Mfa), Origin { address: addr, headers: &headers }, now).await,
         Err(error) => render_error(&state, step, &error).await,
     }
 }
