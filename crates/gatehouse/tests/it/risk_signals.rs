@@ -146,3 +146,42 @@ async fn introspection_reports_the_achieved_acr_amr_and_auth_time() {
     assert_eq!(introspected["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     assert!(introspected["auth_time"].as_i64().unwrap() > 1_700_000_000);
 }
+
+#[tokio::test]
+async fn login_history_is_the_users_own_and_their_admins_not_another_tenants() {
+    use crate::account_api::{call, token_for};
+    let app = spawn().await;
+    let browser = Browser::new();
+    let login = location(&browser.authorize(&app, &query("vault", "")).await);
+    assert_eq!(browser.submit_login(&app, &login, "alice@acme.test", "wrong password").await.status(), StatusCode::OK);
+    let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    let page: Value = call(&app, reqwest::Method::GET, "/api/v1/me/sign-ins", &alice, None).await.json().await.unwrap();
+    let entries = page["sign_ins"].as_array().unwrap();
+    let results: Vec<&str> = entries.iter().map(|e| e["result"].as_str().unwrap()).collect();
+    assert_eq!(results, ["success", "failure"], "newest first: {page}");
+    let success = &entries[0];
+    assert_eq!((success["application"].as_str(), success["address"].as_str()), (Some("vault"), Some("127.0.0.1")));
+    assert_eq!(success["methods"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(success["policy"]["rule"], "app_required");
+    assert!(success["device"].is_string());
+    assert!(page["next"].is_null());
+
+    let first: Value = call(&app, reqwest::Method::GET, "/api/v1/me/sign-ins?limit=1", &alice, None).await.json().await.unwrap();
+    let cursor = first["next"].as_str().unwrap();
+    let second: Value = call(&app, reqwest::Method::GET, &format!("/api/v1/me/sign-ins?limit=1&before={cursor}"), &alice, None).await.json().await.unwrap();
+    assert_eq!(second["sign_ins"][0]["result"], "failure", "the cursor continues");
+    assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/sign-ins?before=nonsense", &alice, None).await.status(), StatusCode::BAD_REQUEST);
+
+    // Alice administers Acme: she sees Bob's history. Dave administers Globex: Alice's is not found.
+    let ops: Value = crate::account_api::client_token(&app, "ops", "gatehouse:admin").await.json().await.unwrap();
+    let ops = ops["access_token"].as_str().unwrap();
+    let tenants: Value = call(&app, reqwest::Method::GET, "/api/v1/tenants", ops, None).await.json().await.unwrap();
+    let acme = tenants["tenants"].as_array().unwrap().iter().find(|t| t["name"] == "Acme Oy").unwrap()["id"].as_str().unwrap().to_owned();
+    let users: Value = call(&app, reqwest::Method::GET, &format!("/api/v1/tenants/{acme}/users"), ops, None).await.json().await.unwrap();
+    let id_of = |email: &str| users["users"].as_array().unwrap().iter().find(|u| u["email"] == email).unwrap()["id"].as_str().unwrap().to_owned();
+    let (alice_id, bob_id) = (id_of("alice@acme.test"), id_of("bob@acme.test"));
+    assert_eq!(call(&app, reqwest::Method::GET, &format!("/api/v1/users/{bob_id}/sign-ins"), &alice, None).await.status(), StatusCode::OK);
+    let dave = token_for(&app, "wiki", "dave@globex.test", None).await;
+    assert_eq!(call(&app, reqwest::Method::GET, &format!("/api/v1/users/{alice_id}/sign-ins"), &dave, None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, reqwest::Method::GET, &format!("/api/v1/users/{alice_id}/sign-ins"), ops, None).await.status(), StatusCode::OK);
+}

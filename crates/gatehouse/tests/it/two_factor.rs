@@ -49,6 +49,7 @@ domains = ["globex.test"]
   email = "dave@globex.test"
   name = "Dave"
   password = "a long test passphrase"
+  roles = ["admin"]
   totp_secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
 [[tenant]]

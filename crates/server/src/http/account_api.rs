@@ -67,6 +67,11 @@ async fn me(state: &AppState, headers: &HeaderMap) -> Result<Me> {
     Ok(Me { user, level, auth_time: claims.auth_time })
 }
 
+/// The user behind a self-service token (for other `/api/v1/me` endpoints).
+pub(super) async fn signed_in_user(state: &AppState, headers: &HeaderMap) -> Result<UserId> {
+    Ok(me(state, headers).await?.user.id.clone())
+}
+
 impl Me {
     /// A change to factors: the sign-in must be fresh, and have used a second factor when the
     /// user has one.

@@ -18,6 +18,7 @@ mod meta;
 mod problem;
 pub(crate) mod respond;
 mod second_factor;
+mod sign_in_history;
 mod security;
 mod token;
 mod userinfo;
@@ -108,6 +109,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/factors/{id}/confirm", post(account_api::confirm))
         .route("/api/v1/me/factors/webauthn", post(account_api::register_webauthn))
         .route("/api/v1/me/recovery-codes", post(account_api::regenerate_recovery_codes))
+        .route("/api/v1/me/sign-ins", get(sign_in_history::mine))
+        .route("/api/v1/users/{id}/sign-ins", get(sign_in_history::of_user))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))

@@ -99,7 +99,8 @@ pub fn event(attempt: &Attempt, outcome: Outcome<'_>, now: OffsetDateTime) -> Re
     let mut decision = outcome.decision.cloned();
     let staged_decision = decision.as_mut().and_then(serde_json::Value::as_object_mut).and_then(|d| d.remove(REPORT_ONLY));
     let event = SignInEvent {
-        id: gatehouse_crypto::random::id()?,
+        // Time first, so entries of one second still sort in the order they happened.
+        id: format!("{:020x}-{}", now.unix_timestamp_nanos().max(0), gatehouse_crypto::random::id()?),
         at: now,
         user_id: outcome.user.map(|u| u.id.clone()),
         tenant_id: outcome.user.map(|u| u.tenant_id.clone()),

@@ -1,0 +1,99 @@
+//! Login history over the management APIs: a user's own (`GET /api/v1/me/sign-ins`) and, for
+//! tenant admins and operators, any user of theirs (`GET /api/v1/users/{id}/sign-ins`). Newest
+//! first, with an opaque cursor for the next page; each entry says when, which application,
+//! from where and which device, the result, the methods used and the policy's decision.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::ids::UserId;
+use gatehouse_store::SignInEvent;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::account_api;
+use super::admin_api::caller;
+use super::problem::{ManagementError, Problem};
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, ManagementError>;
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `<unix seconds>.<event id>` of the last entry shown.
+fn parse_cursor(cursor: &str) -> Result<(OffsetDateTime, String)> {
+    let invalid = || -> ManagementError { Problem::bad_request("before: not a cursor from a previous page").into() };
+    let (at, id) = cursor.split_once('.').ok_or_else(invalid)?;
+    let at = at.parse::<i64>().ok().and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()).ok_or_else(invalid)?;
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(invalid());
+    }
+    Ok((at, id.to_owned()))
+}
+
+fn entry_json(event: &SignInEvent) -> Value {
+    let decision = event.decision.as_ref();
+    json!({
+        "id": event.id,
+        "at": event.at.unix_timestamp(),
+        "application": event.client_id,
+        "address": event.address,
+        "user_agent": event.user_agent,
+        "device": event.device_id,
+        "result": event.result.as_str(),
+        "methods": event.amr,
+        "acr": event.acr,
+        "policy": decision.map(|d| json!({ "outcome": d.pointer("/outcome/kind"), "rule": d.pointer("/winning_rule/code"), "reasons": d.get("reasons") })),
+        "risky": event.risky,
+    })
+}
+
+async fn history(state: &AppState, user: &UserId, page: &Page) -> Result<Response> {
+    let before = page.before.as_deref().map(parse_cursor).transpose()?;
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let events = state.store.sign_ins(user, before, limit).await?;
+    let next = (events.len() == limit as usize).then(|| events.last().map(|e| format!("{}.{}", e.at.unix_timestamp(), e.id))).flatten();
+    Ok(Json(json!({ "sign_ins": events.iter().map(entry_json).collect::<Vec<_>>(), "next": next })).into_response())
+}
+
+/// `GET /api/v1/me/sign-ins`
+pub async fn mine(State(state): State<AppState>, headers: HeaderMap, Query(page): Query<Page>) -> Result<Response> {
+    let user = account_api::signed_in_user(&state, &headers).await?;
+    history(&state, &user, &page).await
+}
+
+/// `GET /api/v1/users/{id}/sign-ins` (tenant admins for their users, operators for anyone).
+pub async fn of_user(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(page): Query<Page>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let user = state
+        .store
+        .user(&UserId::new(id))
+        .await?
+        .filter(|u| caller.require_tenant(&u.tenant_id).is_ok())
+        .ok_or_else(|| Problem::new(axum::http::StatusCode::NOT_FOUND, "Not found", "no such user"))?;
+    history(&state, &user.id, &page).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_parse_only_as_issued() {
+        let (at, id) = parse_cursor("1700000000.abc-DEF_1").unwrap();
+        assert_eq!((at.unix_timestamp(), id.as_str()), (1_700_000_000, "abc-DEF_1"));
+        for bad in ["", "1700000000", "x.abc", "1700000000.", "1700000000.a b", "1700000000.'; DROP"] {
+            assert!(parse_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+}
