@@ -93,18 +93,7 @@ impl Me {
 /// Records a change the user made to their own factors. Appended after the change (the factor
 /// writes are their own transactions); a failure to record is an error the user sees.
 async fn audit(state: &AppState, me: &Me, addr: IpAddr, headers: &HeaderMap, action: &str, target: &FactorId, after: Option<Value>) -> Result<()> {
-    let entry = AuditEntry {
-        at: now().unix_timestamp(),
-        actor: format!("user:{}", me.user.id),
-        on_behalf_of: None,
-        action: action.to_owned(),
-        target: format!("factor:{target}"),
-        before: None,
-        after,
-        address: Some(addr.to_string()),
-        user_agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect()),
-        reason: None,
-    };
+    let entry = AuditEntry { after, ..super::audit_entry(format!("user:{}", me.user.id), action, format!("factor:{target}"), addr, headers) };
     state.store.append_audit(&entry).await?;
     Ok(())
 }

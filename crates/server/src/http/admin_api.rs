@@ -52,18 +52,7 @@ impl Caller {
 
     /// An audit record of a change this caller makes from `addr`.
     pub(super) fn audit(&self, addr: IpAddr, headers: &HeaderMap, action: &str, target: String, before: Option<Value>, after: Option<Value>) -> AuditEntry {
-        AuditEntry {
-            at: now().unix_timestamp(),
-            actor: self.actor(),
-            on_behalf_of: None,
-            action: action.to_owned(),
-            target,
-            before,
-            after,
-            address: Some(addr.to_string()),
-            user_agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect()),
-            reason: None,
-        }
+        AuditEntry { before, after, ..super::audit_entry(self.actor(), action, target, addr, headers) }
     }
 
     pub(super) fn require_tenant(&self, tenant: &TenantId) -> Result<()> {

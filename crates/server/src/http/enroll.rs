@@ -38,14 +38,6 @@ pub(super) async fn load_wizard(state: &AppState, headers: &HeaderMap, request_i
     if step.progress.enroll { Ok(step) } else { Err(expired()) }
 }
 
-pub(super) async fn save(state: &AppState, step: &Step, progress: &Progress) -> Result<(), PageError> {
-    if state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &progress.encode()).await? {
-        Ok(())
-    } else {
-        Err(PageError::bad_request("This sign-in page has expired", "The sign-in continued in another window. Return to the application and start again."))
-    }
-}
-
 /// WebAuthn kinds the wizard may register: allowed by the policy and possible on this server.
 fn webauthn_kinds(state: &AppState, progress: &Progress) -> Vec<(&'static str, &'static str)> {
     [FactorKind::SecurityKey, FactorKind::Passkey]
@@ -92,7 +84,7 @@ async fn totp_enrollment(state: &AppState, step: &Step, now: OffsetDateTime) -> 
         None => {
             let enrollment = mfa::totp::begin(state, &step.user, FactorKind::Totp.label(), now).await.map_err(mfa_page_error)?;
             let progress = Progress { enrolling_factor: Some(enrollment.factor_id.as_str().to_owned()), ..step.progress.clone() };
-            save(state, step, &progress).await?;
+            step.advance(state, &progress).await?;
             Ok(enrollment)
         }
     }
@@ -157,7 +149,7 @@ pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): 
         return Err(expired());
     };
     let Some((ceremony, rest)) = take_ceremony(&step.progress, kind) else { return Err(expired()) };
-    save(&state, &step, &rest).await?;
+    step.advance(&state, &rest).await?;
     let step = Step { pending: PendingAuthorization { progress: Some(rest.encode()), ..step.pending }, progress: rest, ..step };
     let credential = form.get("credential").unwrap_or_default();
     match mfa::credentials::finish_registration(&state, &step.user, kind, &ceremony, credential, kind.label(), now).await {
@@ -189,20 +181,13 @@ pub(super) struct Origin<'a> {
 
 pub(super) async fn enrolled(state: &AppState, step: &Step, factor: &FactorId, proof: (String, AuthLevel), origin: Origin<'_>, now: OffsetDateTime) -> Result<Response, PageError> {
     let entry = AuditEntry {
-        at: now.unix_timestamp(),
-        actor: format!("user:{}", step.user.id),
-        on_behalf_of: None,
-        action: "factor.add".into(),
-        target: format!("factor:{factor}"),
-        before: None,
         after: Some(serde_json::json!({ "method": proof.0, "during": "sign-in enrollment wizard" })),
-        address: Some(origin.address.to_string()),
-        user_agent: origin.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect()),
         reason: Some(format!("the sign-in required {}", step.progress.level)),
+        ..super::audit_entry(format!("user:{}", step.user.id), "factor.add", format!("factor:{factor}"), origin.address, origin.headers)
     };
     state.store.append_audit(&entry).await?;
     let codes = mfa::recovery::regenerate(state, &step.user, now).await.map_err(mfa_page_error)?;
-    save(state, step, &Progress { enrolled: true, enrolled_proof: Some(proof), ceremony: None, ..step.progress.clone() }).await?;
+    step.advance(state, &Progress { enrolled: true, enrolled_proof: Some(proof), ceremony: None, ..step.progress.clone() }).await?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
     render_codes(step, &codes)
 }

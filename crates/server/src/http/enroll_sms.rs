@@ -13,7 +13,7 @@ use gatehouse_policy::{AuthLevel, Method};
 use gatehouse_store::PendingAuthorization;
 
 use super::ClientAddr;
-use super::enroll::{Origin, enrolled, load_wizard, render, save};
+use super::enroll::{Origin, enrolled, load_wizard, render};
 use super::login::{check_csrf, expired};
 use super::second_factor::{Step, failure, with_retry_after};
 use crate::error::PageError;
@@ -52,7 +52,7 @@ pub async fn send(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     match mfa::sms::begin(&state, &step.user, phone, FactorKind::Sms.label(), now).await {
         Ok((factor, challenge)) => {
             let progress = Progress { enrolling_sms: Some((factor.id.as_str().to_owned(), challenge)), ..step.progress.clone() };
-            save(&state, &step, &progress).await?;
+            step.advance(&state, &progress).await?;
             let step = Step { pending: PendingAuthorization { progress: Some(progress.encode()), ..step.pending }, progress, ..step };
             render(&state, step, None, StatusCode::OK, now).await
         }

@@ -69,6 +69,29 @@ pub fn client_address<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>
     client
 }
 
+/// The `User-Agent` header, at most 256 characters (it is attacker-controlled); empty if absent.
+pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> String {
+    headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect()
+}
+
+/// An audit record of `actor` doing `action` to `target` from this request; the caller fills in
+/// before, after and reason where they apply.
+pub(crate) fn audit_entry(actor: String, action: &str, target: String, address: IpAddr, headers: &axum::http::HeaderMap) -> gatehouse_core::audit::AuditEntry {
+    let user_agent = user_agent(headers);
+    gatehouse_core::audit::AuditEntry {
+        at: crate::state::now().unix_timestamp(),
+        actor,
+        on_behalf_of: None,
+        action: action.to_owned(),
+        target,
+        before: None,
+        after: None,
+        address: Some(address.to_string()),
+        user_agent: (!user_agent.is_empty()).then_some(user_agent),
+        reason: None,
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/.well-known/openid-configuration", get(meta::discovery))

@@ -39,6 +39,18 @@ pub struct Step {
     pub user: Arc<User>,
 }
 
+impl Step {
+    /// Stores the step's next progress if nobody advanced it meanwhile (another tab, a racing
+    /// request); otherwise the page has expired.
+    pub async fn advance(&self, state: &AppState, progress: &Progress) -> Result<(), PageError> {
+        if state.store.update_pending_progress(&self.pending.id, self.pending.progress.as_deref(), &progress.encode()).await? {
+            Ok(())
+        } else {
+            Err(PageError::bad_request("This sign-in page has expired", "The sign-in continued in another window. Return to the application and start again."))
+        }
+    }
+}
+
 pub async fn load_step(state: &AppState, headers: &HeaderMap, request_id: &str, now: OffsetDateTime) -> Result<Step, PageError> {
     let pending = pending_for_browser(state, headers, request_id, now).await?;
     let progress = Progress::decode(pending.progress.as_deref()).ok_or_else(expired)?;
@@ -233,9 +245,7 @@ pub async fn send_sms(State(state): State<AppState>, headers: HeaderMap, body: B
     match mfa::sms::send_sign_in_code(&state, &step.user, factor, now).await {
         Ok(challenge) => {
             let progress = Progress { sms_challenge: Some(challenge), ..step.progress.clone() };
-            if !state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &progress.encode()).await? {
-                return Err(expired());
-            }
+            step.advance(&state, &progress).await?;
             let step = Step { pending: PendingAuthorization { progress: Some(progress.encode()), ..step.pending }, progress, ..step };
             let message = format!("We sent a code to {}.", masked(factor));
             render(&state, &step, Some(&message), None, StatusCode::OK).await

@@ -32,15 +32,6 @@ fn json_error(error: &MfaError) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// Parks the ceremony with the sign-in (compare-and-set against the progress just read).
-pub async fn park(state: &AppState, step: &Step, progress: &Progress) -> Result<(), PageError> {
-    if state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &progress.encode()).await? {
-        Ok(())
-    } else {
-        Err(expired())
-    }
-}
-
 async fn load(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(Step, Option<String>), PageError> {
     let form = Params::parse(body).map_err(|_| expired())?;
     let step = load_step(state, headers, form.get("request").unwrap_or_default(), now()).await?;
@@ -58,7 +49,7 @@ pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap, 
     match credentials::begin_sign_in(&state, &step.user, kind, now).await {
         Ok((options, ceremony)) => {
             let progress = Progress { ceremony: Some(Ceremony { kind: kind.as_str().into(), state: ceremony }), ..step.progress.clone() };
-            park(&state, &step, &progress).await?;
+            step.advance(&state, &progress).await?;
             Ok(Json(options).into_response())
         }
         Err(error) => Ok(json_error(&error)),
@@ -75,7 +66,7 @@ pub async fn enroll_options(State(state): State<AppState>, headers: HeaderMap, b
     match start {
         Ok((options, ceremony)) => {
             let progress = Progress { ceremony: Some(Ceremony { kind: kind.as_str().into(), state: ceremony }), ..step.progress.clone() };
-            park(&state, &step, &progress).await?;
+            step.advance(&state, &progress).await?;
             Ok(Json(options).into_response())
         }
         Err(error) => Ok(json_error(&error)),

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use gatehouse_core::model::User;
 use gatehouse_store::{DeviceRecord, SignInEvent, SignInResult};
 use time::OffsetDateTime;
@@ -25,7 +25,7 @@ pub struct Attempt {
 
 impl Attempt {
     pub fn new(state: &AppState, headers: &HeaderMap, address: IpAddr) -> Self {
-        let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect();
+        let user_agent = crate::http::user_agent(headers);
         let device_token = cookies::read(headers, cookies::device_cookie_name(state.config.secure_cookies()));
         Self { address, user_agent, device_token }
     }
