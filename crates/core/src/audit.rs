@@ -21,6 +21,9 @@ pub struct AuditEntry {
     pub action: String,
     /// What was changed: `tenant:<id>`, `client:<id>`, `user:<id>`.
     pub target: String,
+    /// The tenant the record belongs to, so its admins can read it; `None` for instance-wide
+    /// records (applications, keys, imports).
+    pub tenant: Option<String>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
     pub address: Option<String>,
@@ -57,12 +60,20 @@ pub enum ChainBreak {
     BrokenLink { seq: u64 },
     #[error("record {seq}: its content does not match its hash (it was changed)")]
     Altered { seq: u64 },
+    #[error("record {seq}: it does not match the signed checkpoint for it (the chain was rewritten)")]
+    CheckpointMismatch { seq: u64 },
+    #[error("record {seq}: missing, but a signed checkpoint covers records up to {checkpoint} (records were deleted from the end)")]
+    Truncated { seq: u64, checkpoint: u64 },
 }
 
 impl ChainBreak {
     pub fn seq(&self) -> u64 {
         match self {
-            Self::OutOfSequence { seq, .. } | Self::BrokenLink { seq } | Self::Altered { seq } => *seq,
+            Self::OutOfSequence { seq, .. }
+            | Self::BrokenLink { seq }
+            | Self::Altered { seq }
+            | Self::CheckpointMismatch { seq }
+            | Self::Truncated { seq, .. } => *seq,
         }
     }
 }
@@ -89,6 +100,94 @@ pub fn verify_chain<'a>(start: (u64, &[u8]), records: impl IntoIterator<Item = &
     Ok((last_seq, last_hash))
 }
 
+/// A signed statement that the chain's record `seq` has hash `hash`, made by the instance's
+/// checkpoint key at `at`. Checkpoints pin the chain: recomputing every hash after a change
+/// no longer matches a checkpoint, deleting the newest records leaves a checkpoint beyond the
+/// end, and retention may delete records up to a checkpoint, which then anchors the rest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub hash: Vec<u8>,
+    pub at: i64,
+    /// The signing key's id (its JWK thumbprint).
+    pub kid: String,
+    pub signature: Vec<u8>,
+}
+
+impl Checkpoint {
+    /// The bytes the key signs: versioned, so a signature cannot be replayed as another
+    /// kind of statement.
+    pub fn message(seq: u64, hash: &[u8], at: i64) -> Vec<u8> {
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        format!("gatehouse-audit-checkpoint/v1 {seq} {hex} {at}").into_bytes()
+    }
+
+    pub fn signed_message(&self) -> Vec<u8> {
+        Self::message(self.seq, &self.hash, self.at)
+    }
+}
+
+/// Checks a chain page by page against its checkpoints (their signatures already checked by
+/// the caller, which holds the key). The first page decides the anchor: record 1 follows
+/// [`GENESIS`]; a chain pruned by retention must start right after a checkpoint.
+pub struct ChainVerifier<'c> {
+    checkpoints: &'c [Checkpoint],
+    last: Option<(u64, Vec<u8>)>,
+    records: u64,
+}
+
+impl<'c> ChainVerifier<'c> {
+    /// `checkpoints` in ascending `seq` order.
+    pub fn new(checkpoints: &'c [Checkpoint]) -> Self {
+        Self { checkpoints, last: None, records: 0 }
+    }
+
+    fn anchor(&self, first: u64) -> Result<(u64, Vec<u8>), ChainBreak> {
+        if first == 1 {
+            return Ok((0, GENESIS.to_vec()));
+        }
+        self.checkpoints
+            .iter()
+            .find(|c| c.seq + 1 == first)
+            .map(|c| (c.seq, c.hash.clone()))
+            .ok_or(ChainBreak::OutOfSequence { seq: first, expected: self.checkpoints.first().map_or(1, |c| c.seq + 1) })
+    }
+
+    /// Verifies the next records in order.
+    pub fn feed(&mut self, records: &[ChainedRecord]) -> Result<(), ChainBreak> {
+        let Some(first) = records.first() else { return Ok(()) };
+        let start = match self.last.take() {
+            Some(last) => last,
+            None => self.anchor(first.seq)?,
+        };
+        let end = verify_chain((start.0, &start.1), records)?;
+        // Every checkpoint inside this page must agree with the record it names.
+        for checkpoint in self.checkpoints.iter().filter(|c| c.seq > start.0 && c.seq <= end.0) {
+            let index = usize::try_from(checkpoint.seq - start.0 - 1).unwrap_or(usize::MAX);
+            if records.get(index).is_none_or(|r| r.hash != checkpoint.hash) {
+                return Err(ChainBreak::CheckpointMismatch { seq: checkpoint.seq });
+            }
+        }
+        self.records += records.len() as u64;
+        self.last = Some(end);
+        Ok(())
+    }
+
+    /// The last verified record (sequence number, hash) and how many records were checked; a
+    /// checkpoint beyond the last record means records were deleted from the end.
+    pub fn finish(self) -> Result<(u64, Vec<u8>, u64), ChainBreak> {
+        let (seq, hash) = match self.last {
+            Some(last) => last,
+            // Everything was pruned: the newest checkpoint is the whole story.
+            None => self.checkpoints.last().map_or((0, GENESIS.to_vec()), |c| (c.seq, c.hash.clone())),
+        };
+        if let Some(beyond) = self.checkpoints.iter().find(|c| c.seq > seq) {
+            return Err(ChainBreak::Truncated { seq: seq + 1, checkpoint: beyond.seq });
+        }
+        Ok((seq, hash, self.records))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +199,7 @@ mod tests {
             on_behalf_of: None,
             action: action.into(),
             target: "tenant:t1".into(),
+            tenant: Some("t1".into()),
             before: None,
             after: Some(serde_json::json!({ "two_factor": "required" })),
             address: Some("192.0.2.1".into()),
@@ -162,5 +262,39 @@ mod tests {
         }
         inserted.extend(tail);
         assert_eq!(verify_chain((0, &GENESIS), &inserted), Err(ChainBreak::BrokenLink { seq: 5 }));
+    }
+
+    fn checkpoint(record: &ChainedRecord) -> Checkpoint {
+        Checkpoint { seq: record.seq, hash: record.hash.clone(), at: 0, kid: "k".into(), signature: vec![] }
+    }
+
+    #[test]
+    fn checkpoints_catch_a_rewritten_chain_a_truncated_end_and_anchor_a_pruned_start() {
+        let records = chain(6);
+        let checkpoints = vec![checkpoint(&records[2]), checkpoint(&records[5])];
+        let mut verifier = ChainVerifier::new(&checkpoints);
+        verifier.feed(&records[..4]).unwrap();
+        verifier.feed(&records[4..]).unwrap();
+        assert_eq!(verifier.finish().unwrap().2, 6);
+
+        // Every hash recomputed after changing record 2: the chain links, the checkpoint does not.
+        let mut rewritten = records.clone();
+        rewritten[1].entry.actor = "user:mallory".into();
+        for i in 1..rewritten.len() {
+            let prev = rewritten[i - 1].hash.clone();
+            rewritten[i].prev_hash = prev.clone();
+            rewritten[i].hash = chain_hash(&prev, rewritten[i].seq, &rewritten[i].entry).to_vec();
+        }
+        assert_eq!(ChainVerifier::new(&checkpoints).feed(&rewritten), Err(ChainBreak::CheckpointMismatch { seq: 3 }));
+
+        let mut truncated = ChainVerifier::new(&checkpoints);
+        truncated.feed(&records[..5]).unwrap();
+        assert_eq!(truncated.finish(), Err(ChainBreak::Truncated { seq: 6, checkpoint: 6 }));
+
+        // Pruned up to the first checkpoint: the rest verifies from it, and only from it.
+        let mut pruned = ChainVerifier::new(&checkpoints);
+        pruned.feed(&records[3..]).unwrap();
+        assert_eq!(pruned.finish().unwrap().0, 6);
+        assert_eq!(ChainVerifier::new(&checkpoints).feed(&records[2..]).unwrap_err().seq(), 3, "no checkpoint anchors record 3");
     }
 }

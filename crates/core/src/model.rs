@@ -28,4 +28,7 @@ pub struct User {
     pub roles: Vec<String>,
     /// Imported users on a tenant's verified domain count as verified.
     pub email_verified: bool,
+    /// A sign-in was reported as not theirs: the next sign-in needs a fresh second factor and
+    /// a new password.
+    pub credentials_reset_required: bool,
 }

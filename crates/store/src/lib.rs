@@ -7,17 +7,23 @@
 //! Stores take `now` from the caller; they never read the clock.
 
 mod error;
+mod monitoring;
 mod records;
 pub mod sqlite;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
+#[cfg(any(test, feature = "test-suite"))]
+mod suite_monitoring;
 
 pub use error::StoreError;
+pub use monitoring::*;
 pub use records::*;
 
 use async_trait::async_trait;
 use gatehouse_core::ids::{FactorId, GrantId, SessionId, TenantId, UserId};
-use gatehouse_core::audit::{AuditEntry, ChainedRecord};
+use gatehouse_core::alert::Alert;
+use gatehouse_core::audit::{AuditEntry, ChainedRecord, Checkpoint};
+use gatehouse_core::throttle::AccountThrottle;
 use gatehouse_policy::{AppPolicy, DomainPolicy};
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, ClientId, Email, EmailDomain, Factor};
@@ -156,7 +162,14 @@ pub trait SignInStore: Send + Sync {
     async fn address_seen(&self, user: &UserId, address: &str) -> StoreResult<bool>;
     /// The user's sign-in attempts, newest first, strictly before `before` (a cursor: the `at`
     /// and `id` of the last event of the previous page).
-    async fn sign_ins(&self, user: &UserId, before: Option<(OffsetDateTime, String)>, limit: u32) -> StoreResult<Vec<SignInEvent>>;
+    async fn sign_ins(&self, user: &UserId, filter: &SignInFilter, before: Option<(OffsetDateTime, String)>, limit: u32) -> StoreResult<Vec<SignInEvent>>;
+    async fn sign_in_event(&self, id: &str) -> StoreResult<Option<SignInEvent>>;
+    /// Every event after an id, oldest first (the SIEM export's cursor: ids sort by time).
+    async fn sign_in_events_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<SignInEvent>>;
+    /// Addresses the user signed in from successfully, newest first (new-network checks).
+    async fn addresses_seen(&self, user: &UserId, limit: u32) -> StoreResult<Vec<String>>;
+    /// Retention: deletes history older than `before`; returns how many entries went.
+    async fn prune_sign_ins(&self, before: OffsetDateTime) -> StoreResult<u64>;
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>>;
     /// Creates a device or refreshes its last-seen time and user agent; a `second_factor_at`
     /// given replaces the stored one, `None` keeps it.
@@ -170,6 +183,46 @@ pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<u64>;
     /// Records after a sequence number, in order (verification pages through them).
     async fn audit_records(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<ChainedRecord>>;
+    /// Appends many records in one transaction (group commit); returns the last sequence number.
+    async fn append_audit_batch(&self, entries: &[AuditEntry]) -> StoreResult<u64>;
+    /// The last record's sequence number and hash.
+    async fn audit_head(&self) -> StoreResult<Option<(u64, Vec<u8>)>>;
+    /// Change history: matching records, newest first, before a sequence number (a cursor).
+    async fn audit_query(&self, filter: &AuditFilter, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<ChainedRecord>>;
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
+    /// Every checkpoint, in sequence order.
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+    /// Retention: deletes records up to and including `through_seq`, which must be a
+    /// checkpoint's (the checkpoint then anchors what is left), and checkpoints before it.
+    async fn prune_audit(&self, through_seq: u64) -> StoreResult<u64>;
+}
+
+/// Alerts, brute-force state, and what users report.
+#[async_trait]
+pub trait SecurityStore: Send + Sync {
+    /// Stores an alert; `deliver` schedules it for the sinks.
+    async fn raise_alert(&self, alert: &Alert, deliver: bool) -> StoreResult<()>;
+    /// Alerts newest first, of one tenant (or all), before an alert id (a cursor).
+    async fn alerts(&self, tenant: Option<&TenantId>, open_only: bool, before: Option<&str>, limit: u32) -> StoreResult<Vec<Alert>>;
+    async fn alert(&self, id: &str) -> StoreResult<Option<Alert>>;
+    /// Acknowledges an open alert, with its audit record in the same transaction.
+    async fn acknowledge_alert(&self, id: &str, by: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool>;
+    /// Alerts due for delivery at `now`, oldest first.
+    async fn alerts_due(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<PendingAlert>>;
+    async fn record_delivery(&self, id: &str, report: &DeliveryReport) -> StoreResult<()>;
+
+    async fn account_throttle(&self, user: &UserId) -> StoreResult<Option<AccountThrottle>>;
+    async fn save_account_throttle(&self, user: &UserId, throttle: &AccountThrottle) -> StoreResult<()>;
+    async fn clear_account_throttle(&self, user: &UserId) -> StoreResult<()>;
+
+    async fn address_reported(&self, address: &str) -> StoreResult<bool>;
+    /// "This wasn't me", in one transaction: marks the event, its device and its address
+    /// reported, ends every session of the user (revoking their grants and refresh tokens),
+    /// requires a credentials reset and appends the audit record. `None` when the event is not
+    /// this user's.
+    async fn report_sign_in(&self, user: &UserId, event_id: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>>;
+    /// Sets a new password hash and clears a required credentials reset, with its audit record.
+    async fn set_password(&self, user: &UserId, hash: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool>;
 }
 
 /// Management writes of the admin API: the two policy layers and what they read. Each write
@@ -200,7 +253,17 @@ pub trait GenerationStore: Send + Sync {
 /// Every capability: what the server holds as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + ImportStore + KeyStore + SessionStore + GrantStore + FactorStore + SignInStore + AdminStore + AuditStore + GenerationStore
+    DirectoryStore
+    + ImportStore
+    + KeyStore
+    + SessionStore
+    + GrantStore
+    + FactorStore
+    + SignInStore
+    + AdminStore
+    + AuditStore
+    + SecurityStore
+    + GenerationStore
 {
     /// Checks the backend answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -103,6 +103,8 @@ pub struct SignInEvent {
     pub risky: bool,
     /// What a domain policy staged in report-only mode would have decided.
     pub staged_decision: Option<serde_json::Value>,
+    /// When the user reported this sign-in as not theirs.
+    pub reported_at: Option<OffsetDateTime>,
 }
 
 /// One sign-in as decided by the enforced policy and by the staged one.

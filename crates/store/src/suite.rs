@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 use crate::*;
 
-const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+pub(crate) const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
 
 pub async fn run_all(store: &dyn Store) {
     import_is_idempotent_and_conflicts_roll_back(store).await;
@@ -23,15 +23,17 @@ pub async fn run_all(store: &dyn Store) {
     sign_in_history_pages_newest_first_and_devices_remember(store).await;
     policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store).await;
     the_audit_trail_chains_and_pages(store).await;
+    crate::suite_monitoring::run_all(store).await;
 }
 
-fn audit_entry(action: &str) -> gatehouse_core::audit::AuditEntry {
+pub(crate) fn audit_entry(action: &str) -> gatehouse_core::audit::AuditEntry {
     gatehouse_core::audit::AuditEntry {
         at: NOW.unix_timestamp(),
         actor: "client:ops".into(),
         on_behalf_of: None,
         action: action.into(),
         target: "tenant:t-acme".into(),
+        tenant: Some("t-acme".into()),
         before: None,
         after: Some(serde_json::json!({ "two_factor": "required" })),
         address: Some("192.0.2.1".into()),
@@ -87,7 +89,7 @@ async fn policy_writes_bump_the_generation_and_staged_outcomes_are_reported(stor
     assert!(store.staged_outcomes(&tenant, NOW + Duration::hours(1)).await.unwrap().is_empty(), "since a later time");
 }
 
-fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> SignInEvent {
+pub(crate) fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> SignInEvent {
     SignInEvent {
         id: id.into(),
         at,
@@ -103,6 +105,7 @@ fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> S
         decision: Some(serde_json::json!({ "winning_rule": { "code": "app_required" }, "outcome": { "kind": "second_factor" } })),
         risky: false,
         staged_decision: None,
+        reported_at: None,
     }
 }
 
@@ -126,11 +129,11 @@ async fn sign_in_history_pages_newest_first_and_devices_remember(store: &dyn Sto
     store.record_sign_in(&SignInEvent { user_id: None, ..event("e-4", NOW, "192.0.2.9", SignInResult::Failure) }).await.unwrap();
     assert!(!store.address_seen(&alice, "192.0.2.1").await.unwrap(), "only successful sign-ins make an address known");
     assert!(store.address_seen(&alice, "192.0.2.2").await.unwrap());
-    let first = store.sign_ins(&alice, None, 2).await.unwrap();
+    let first = store.sign_ins(&alice, &SignInFilter::default(), None, 2).await.unwrap();
     assert_eq!(first.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e-3", "e-2"]);
     assert_eq!(first[0], event("e-3", NOW + Duration::minutes(1), "192.0.2.2", SignInResult::Success), "round-trips");
     let last = first.last().map(|e| (e.at, e.id.clone()));
-    let second = store.sign_ins(&alice, last, 2).await.unwrap();
+    let second = store.sign_ins(&alice, &SignInFilter::default(), last, 2).await.unwrap();
     assert_eq!(second.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e-signin", "e-1"], "the cursor continues, no repeats");
 
     let device = device("d-1", NOW);

@@ -3,28 +3,41 @@
 //! two appends never chain to the same predecessor.
 
 use async_trait::async_trait;
-use gatehouse_core::audit::{AuditEntry, ChainedRecord, GENESIS, chain_hash};
+use gatehouse_core::audit::{AuditEntry, ChainedRecord, Checkpoint, GENESIS, chain_hash};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
-use crate::{AuditStore, StoreError, StoreResult};
+use crate::{AuditFilter, AuditStore, StoreError, StoreResult};
 
 fn json(value: Option<&serde_json::Value>) -> Option<String> {
     value.map(serde_json::Value::to_string)
 }
 
+async fn head_in(tx: &mut Transaction<'_, Sqlite>) -> StoreResult<(u64, Vec<u8>)> {
+    let last = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
+    Ok(match last {
+        Some(row) => (u64::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0), row.try_get::<Vec<u8>, _>("hash")?),
+        // Everything pruned: the chain continues from the newest checkpoint.
+        None => match sqlx::query("SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await? {
+            Some(row) => (u64::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0), row.try_get::<Vec<u8>, _>("hash")?),
+            None => (0, GENESIS.to_vec()),
+        },
+    })
+}
+
 /// Appends `entry` after the current last record; returns its sequence number.
 pub(super) async fn append_in(tx: &mut Transaction<'_, Sqlite>, entry: &AuditEntry) -> StoreResult<u64> {
-    let last = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
-    let (seq, prev) = match last {
-        Some(row) => (u64::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0) + 1, row.try_get::<Vec<u8>, _>("hash")?),
-        None => (1, GENESIS.to_vec()),
-    };
-    let hash = chain_hash(&prev, seq, entry);
+    let (last, prev) = head_in(tx).await?;
+    insert_record(tx, last + 1, &prev, entry).await.map(|_| last + 1)
+}
+
+/// Inserts the record at `seq` chained to `prev`; returns its hash.
+async fn insert_record(tx: &mut Transaction<'_, Sqlite>, seq: u64, prev: &[u8], entry: &AuditEntry) -> StoreResult<[u8; 32]> {
+    let hash = chain_hash(prev, seq, entry);
     sqlx::query(
-        "INSERT INTO audit_records (seq, at, actor, on_behalf_of, action, target, before, after, address, user_agent, reason, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_records (seq, at, actor, on_behalf_of, action, target, tenant_id, before, after, address, user_agent, reason, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(i64::try_from(seq).map_err(|_| StoreError::Corrupt("audit sequence overflow".into()))?)
     .bind(entry.at)
@@ -32,6 +45,7 @@ pub(super) async fn append_in(tx: &mut Transaction<'_, Sqlite>, entry: &AuditEnt
     .bind(&entry.on_behalf_of)
     .bind(&entry.action)
     .bind(&entry.target)
+    .bind(&entry.tenant)
     .bind(json(entry.before.as_ref()))
     .bind(json(entry.after.as_ref()))
     .bind(&entry.address)
@@ -41,7 +55,21 @@ pub(super) async fn append_in(tx: &mut Transaction<'_, Sqlite>, entry: &AuditEnt
     .bind(hash.as_slice())
     .execute(&mut **tx)
     .await?;
-    Ok(seq)
+    Ok(hash)
+}
+
+fn seq_param(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn checkpoint_from_row(row: &SqliteRow) -> StoreResult<Checkpoint> {
+    Ok(Checkpoint {
+        seq: u64::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0),
+        hash: row.try_get("hash")?,
+        at: row.try_get("at")?,
+        kid: row.try_get("kid")?,
+        signature: row.try_get("signature")?,
+    })
 }
 
 fn record_from_row(row: &SqliteRow) -> StoreResult<ChainedRecord> {
@@ -57,6 +85,7 @@ fn record_from_row(row: &SqliteRow) -> StoreResult<ChainedRecord> {
             on_behalf_of: row.try_get("on_behalf_of")?,
             action: row.try_get("action")?,
             target: row.try_get("target")?,
+            tenant: row.try_get("tenant_id")?,
             before: json("before")?,
             after: json("after")?,
             address: row.try_get("address")?,
@@ -79,10 +108,87 @@ impl AuditStore for SqliteStore {
 
     async fn audit_records(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<ChainedRecord>> {
         let rows = sqlx::query("SELECT * FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(i64::try_from(after_seq).unwrap_or(i64::MAX))
+            .bind(seq_param(after_seq))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    async fn append_audit_batch(&self, entries: &[AuditEntry]) -> StoreResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let (mut seq, mut prev) = head_in(&mut tx).await?;
+        for entry in entries {
+            seq += 1;
+            prev = insert_record(&mut tx, seq, &prev, entry).await?.to_vec();
+        }
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn audit_head(&self) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1").fetch_optional(&self.pool).await?;
+        row.map(|row| Ok((u64::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0), row.try_get::<Vec<u8>, _>("hash")?))).transpose()
+    }
+
+    async fn audit_query(&self, filter: &AuditFilter, before_seq: Option<u64>, limit: u32) -> StoreResult<Vec<ChainedRecord>> {
+        // A family (`user.`) matches by prefix; the pattern escapes LIKE's wildcards.
+        let action_pattern = filter.action.as_ref().map(|a| {
+            let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            if a.ends_with('.') { format!("{escaped}%") } else { escaped }
+        });
+        let rows = sqlx::query(
+            "SELECT * FROM audit_records WHERE seq < ? \
+             AND (? IS NULL OR tenant_id = ?) AND (? IS NULL OR actor = ?) AND (? IS NULL OR target = ?) \
+             AND (? IS NULL OR action LIKE ? ESCAPE '\\') AND (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?) \
+             ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(before_seq.map_or(i64::MAX, seq_param))
+        .bind(filter.tenant.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(filter.tenant.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(&filter.actor)
+        .bind(&filter.actor)
+        .bind(&filter.target)
+        .bind(&filter.target)
+        .bind(&action_pattern)
+        .bind(&action_pattern)
+        .bind(filter.since)
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()> {
+        sqlx::query("INSERT INTO audit_checkpoints (seq, hash, at, kid, signature) VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING")
+            .bind(seq_param(checkpoint.seq))
+            .bind(&checkpoint.hash)
+            .bind(checkpoint.at)
+            .bind(&checkpoint.kid)
+            .bind(&checkpoint.signature)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+        let rows = sqlx::query("SELECT seq, hash, at, kid, signature FROM audit_checkpoints ORDER BY seq").fetch_all(&self.pool).await?;
+        rows.iter().map(checkpoint_from_row).collect()
+    }
+
+    async fn prune_audit(&self, through_seq: u64) -> StoreResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let anchored: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM audit_checkpoints WHERE seq = ?").bind(seq_param(through_seq)).fetch_optional(&mut *tx).await?;
+        if anchored.is_none() {
+            return Err(StoreError::Conflict(format!("no checkpoint at record {through_seq}: the audit trail is pruned only at a checkpoint")));
+        }
+        let deleted = sqlx::query("DELETE FROM audit_records WHERE seq <= ?").bind(seq_param(through_seq)).execute(&mut *tx).await?.rows_affected();
+        sqlx::query("DELETE FROM audit_checkpoints WHERE seq < ?").bind(seq_param(through_seq)).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 }

@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteRow;
 use super::{SqliteStore, parse_list};
 use crate::{DirectoryCounts, DirectoryStore, StoreError, StoreResult};
 
-pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, name, password_hash, roles, email_verified";
+pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, name, password_hash, roles, email_verified, credentials_reset_required";
 const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator";
 
 /// A policy column: JSON in the policy crate's serialisation, NULL for the defaults.
@@ -33,6 +33,7 @@ pub(super) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         password_hash: row.try_get("password_hash")?,
         roles: parse_list(&row.try_get::<String, _>("roles")?)?,
         email_verified: row.try_get::<i64, _>("email_verified")? != 0,
+        credentials_reset_required: row.try_get::<i64, _>("credentials_reset_required")? != 0,
     })
 }
 

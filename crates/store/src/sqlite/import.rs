@@ -76,7 +76,7 @@ async fn upsert_tenant(tx: &mut Transaction<'_, Sqlite>, plan: &TenantPlan, now:
 }
 
 async fn upsert_user(tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, plan: &UserPlan, now: i64) -> StoreResult<Change> {
-    let row = sqlx::query("SELECT id, tenant_id, email, name, password_hash, roles, email_verified FROM users WHERE email_key = ?")
+    let row = sqlx::query(&format!("SELECT {} FROM users WHERE email_key = ?", super::directory::USER_COLUMNS))
         .bind(plan.email.key())
         .fetch_optional(&mut **tx)
         .await?;

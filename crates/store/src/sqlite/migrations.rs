@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "policies, devices and sign-in history", include_str!("../../migrations/0004_policies_devices_history.sql")),
     (5, "operator applications, tenant change times", include_str!("../../migrations/0005_operator_applications.sql")),
     (6, "audit trail", include_str!("../../migrations/0006_audit_trail.sql")),
+    (7, "security monitoring", include_str!("../../migrations/0007_monitoring.sql")),
 ];
 
 #[derive(Debug)]

@@ -8,6 +8,7 @@ mod factors;
 mod grants;
 mod import;
 mod keys;
+mod monitoring;
 mod migrations;
 mod sessions;
 mod sign_ins;

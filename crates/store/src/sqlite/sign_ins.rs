@@ -8,9 +8,9 @@ use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
-use crate::{DeviceRecord, SignInEvent, SignInResult, SignInStore, StoreError, StoreResult};
+use crate::{DeviceRecord, SignInEvent, SignInFilter, SignInResult, SignInStore, StoreError, StoreResult};
 
-const EVENT_COLUMNS: &str = "id, at, user_id, tenant_id, client_id, address, user_agent, device_id, result, amr, acr, decision, risky, staged_decision";
+const EVENT_COLUMNS: &str = "id, at, user_id, tenant_id, client_id, address, user_agent, device_id, result, amr, acr, decision, risky, staged_decision, reported_at";
 
 fn event_from_row(row: &SqliteRow) -> StoreResult<SignInEvent> {
     let result: String = row.try_get("result")?;
@@ -34,6 +34,7 @@ fn event_from_row(row: &SqliteRow) -> StoreResult<SignInEvent> {
         decision: json("decision")?,
         risky: row.try_get::<i64, _>("risky")? != 0,
         staged_decision: json("staged_decision")?,
+        reported_at: row.try_get::<Option<i64>, _>("reported_at")?.map(from_ts).transpose()?,
     })
 }
 
@@ -52,7 +53,7 @@ fn device_from_row(row: &SqliteRow) -> StoreResult<DeviceRecord> {
 
 /// Appends an event; also used inside the sign-in completion transaction.
 pub(super) async fn insert_event<'e>(executor: impl SqliteExecutor<'e>, event: &SignInEvent) -> StoreResult<()> {
-    sqlx::query(&format!("INSERT INTO sign_in_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    sqlx::query(&format!("INSERT INTO sign_in_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(&event.id)
         .bind(ts(event.at))
         .bind(event.user_id.as_ref().map(|u| u.as_str().to_owned()))
@@ -67,6 +68,7 @@ pub(super) async fn insert_event<'e>(executor: impl SqliteExecutor<'e>, event: &
         .bind(event.decision.as_ref().map(serde_json::Value::to_string))
         .bind(i64::from(event.risky))
         .bind(event.staged_decision.as_ref().map(serde_json::Value::to_string))
+        .bind(event.reported_at.map(ts))
         .execute(executor)
         .await?;
     Ok(())
@@ -105,10 +107,11 @@ impl SignInStore for SqliteStore {
         Ok(found.is_some())
     }
 
-    async fn sign_ins(&self, user: &UserId, before: Option<(OffsetDateTime, String)>, limit: u32) -> StoreResult<Vec<SignInEvent>> {
+    async fn sign_ins(&self, user: &UserId, filter: &SignInFilter, before: Option<(OffsetDateTime, String)>, limit: u32) -> StoreResult<Vec<SignInEvent>> {
         let (at, id) = before.map_or((i64::MAX, String::new()), |(at, id)| (ts(at), id));
         let rows = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM sign_in_events WHERE user_id = ? AND (at < ? OR (at = ? AND id < ?) OR ? = '') \
+             AND (? IS NULL OR result = ?) AND (? IS NULL OR client_id = ?) AND (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?) \
              ORDER BY at DESC, id DESC LIMIT ?"
         ))
         .bind(user.as_str())
@@ -116,10 +119,47 @@ impl SignInStore for SqliteStore {
         .bind(at)
         .bind(&id)
         .bind(&id)
+        .bind(filter.result.map(SignInResult::as_str))
+        .bind(filter.result.map(SignInResult::as_str))
+        .bind(&filter.client_id)
+        .bind(&filter.client_id)
+        .bind(filter.since.map(ts))
+        .bind(filter.since.map(ts))
+        .bind(filter.until.map(ts))
+        .bind(filter.until.map(ts))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    async fn sign_in_event(&self, id: &str) -> StoreResult<Option<SignInEvent>> {
+        let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM sign_in_events WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn sign_in_events_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<SignInEvent>> {
+        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM sign_in_events WHERE id > ? ORDER BY id LIMIT ?"))
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn addresses_seen(&self, user: &UserId, limit: u32) -> StoreResult<Vec<String>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT address FROM sign_in_events WHERE user_id = ? AND result = 'success' GROUP BY address ORDER BY MAX(at) DESC LIMIT ?",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn prune_sign_ins(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM sign_in_events WHERE at < ?").bind(ts(before)).execute(&self.pool).await?.rows_affected())
     }
 
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>> {

@@ -1,0 +1,57 @@
+//! Records of security monitoring: audit queries, alerts and their delivery, and what a
+//! reported sign-in changed.
+
+use gatehouse_core::ids::{GrantId, TenantId};
+use time::OffsetDateTime;
+
+use crate::{SignInEvent, SignInResult};
+
+/// Which audit records an admin asks for; every given field must match.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Records of this tenant only (a tenant admin's view); `None` for every record.
+    pub tenant: Option<TenantId>,
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    /// An exact action (`user.update`) or a family (`user.`, ending with a dot).
+    pub action: Option<String>,
+    /// Unix seconds, inclusive.
+    pub since: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<i64>,
+}
+
+/// Which sign-ins a login-history page shows.
+#[derive(Clone, Debug, Default)]
+pub struct SignInFilter {
+    pub result: Option<SignInResult>,
+    pub client_id: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+/// An alert waiting for delivery: the sinks that already have it and how often it was tried.
+#[derive(Clone, Debug)]
+pub struct PendingAlert {
+    pub alert: gatehouse_core::alert::Alert,
+    pub delivered_to: Vec<String>,
+    pub attempts: u32,
+}
+
+/// The outcome of one delivery round for an alert.
+#[derive(Clone, Debug)]
+pub struct DeliveryReport {
+    pub delivered_to: Vec<String>,
+    /// `None` when every sink has it (or delivery is given up).
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+}
+
+/// What "this wasn't me" changed, in one transaction.
+#[derive(Clone, Debug)]
+pub struct ReportedSignIn {
+    pub event: SignInEvent,
+    /// Grants revoked with the user's sessions (their access tokens stop working too).
+    pub revoked_grants: Vec<GrantId>,
+    pub sessions_ended: u64,
+}

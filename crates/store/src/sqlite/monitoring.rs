@@ -1,0 +1,227 @@
+//! Alerts (and their delivery state), per-account brute-force state, and "this wasn't me" in
+//! SQLite.
+
+use async_trait::async_trait;
+use gatehouse_core::alert::{Alert, AlertKind, Severity};
+use gatehouse_core::audit::AuditEntry;
+use gatehouse_core::ids::{GrantId, TenantId, UserId};
+use gatehouse_core::throttle::AccountThrottle;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+
+use super::{SqliteStore, json_list, parse_list, ts};
+use crate::{DeliveryReport, PendingAlert, ReportedSignIn, SecurityStore, SignInStore, StoreError, StoreResult};
+
+const ALERT_COLUMNS: &str = "id, at, tenant_id, kind, severity, subject, summary, details, acknowledged_at, acknowledged_by, delivered_to, attempts";
+
+fn alert_from_row(row: &SqliteRow) -> StoreResult<Alert> {
+    let kind: String = row.try_get("kind")?;
+    let severity: String = row.try_get("severity")?;
+    let details: String = row.try_get("details")?;
+    Ok(Alert {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        tenant: row.try_get("tenant_id")?,
+        kind: AlertKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("alerts.kind holds `{kind}`")))?,
+        severity: serde_json::from_value(serde_json::Value::String(severity.clone()))
+            .map_err(|_| StoreError::Corrupt(format!("alerts.severity holds `{severity}`")))?,
+        subject: row.try_get("subject")?,
+        summary: row.try_get("summary")?,
+        details: serde_json::from_str(&details).map_err(|_| StoreError::Corrupt("alerts.details".into()))?,
+        acknowledged_at: row.try_get("acknowledged_at")?,
+        acknowledged_by: row.try_get("acknowledged_by")?,
+    })
+}
+
+fn severity_name(severity: Severity) -> &'static str {
+    severity.as_str()
+}
+
+#[async_trait]
+impl SecurityStore for SqliteStore {
+    async fn raise_alert(&self, alert: &Alert, deliver: bool) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO alerts (id, at, tenant_id, kind, severity, subject, summary, details, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&alert.id)
+        .bind(alert.at)
+        .bind(&alert.tenant)
+        .bind(alert.kind.as_str())
+        .bind(severity_name(alert.severity))
+        .bind(&alert.subject)
+        .bind(&alert.summary)
+        .bind(alert.details.to_string())
+        .bind(deliver.then_some(alert.at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn alerts(&self, tenant: Option<&TenantId>, open_only: bool, before: Option<&str>, limit: u32) -> StoreResult<Vec<Alert>> {
+        let tenant = tenant.map(|t| t.as_str().to_owned());
+        let rows = sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE (? IS NULL OR tenant_id = ?) AND (? = 0 OR acknowledged_at IS NULL) \
+             AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(&tenant)
+        .bind(&tenant)
+        .bind(i64::from(open_only))
+        .bind(before)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    async fn alert(&self, id: &str) -> StoreResult<Option<Alert>> {
+        let row = sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(alert_from_row).transpose()
+    }
+
+    async fn acknowledge_alert(&self, id: &str, by: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let changed = sqlx::query("UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL")
+            .bind(ts(now))
+            .bind(by)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if changed {
+            super::audit::append_in(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn alerts_due(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<PendingAlert>> {
+        let rows = sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?"))
+            .bind(ts(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PendingAlert {
+                    alert: alert_from_row(row)?,
+                    delivered_to: parse_list(&row.try_get::<String, _>("delivered_to")?)?,
+                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    async fn record_delivery(&self, id: &str, report: &DeliveryReport) -> StoreResult<()> {
+        sqlx::query("UPDATE alerts SET delivered_to = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?")
+            .bind(json_list(&report.delivered_to))
+            .bind(report.next_attempt_at.map(ts))
+            .bind(&report.last_error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn account_throttle(&self, user: &UserId) -> StoreResult<Option<AccountThrottle>> {
+        let row = sqlx::query("SELECT failures, window_start, next_attempt_at, locked_until FROM account_throttles WHERE user_id = ?")
+            .bind(user.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(AccountThrottle {
+                failures: u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+                window_start: row.try_get("window_start")?,
+                next_attempt_at: row.try_get("next_attempt_at")?,
+                locked_until: row.try_get("locked_until")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_account_throttle(&self, user: &UserId, throttle: &AccountThrottle) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO account_throttles (user_id, failures, window_start, next_attempt_at, locked_until) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (user_id) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
+             next_attempt_at = excluded.next_attempt_at, locked_until = excluded.locked_until",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(throttle.failures))
+        .bind(throttle.window_start)
+        .bind(throttle.next_attempt_at)
+        .bind(throttle.locked_until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn clear_account_throttle(&self, user: &UserId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM account_throttles WHERE user_id = ?").bind(user.as_str()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn address_reported(&self, address: &str) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM reported_addresses WHERE address = ?").bind(address).fetch_optional(&self.pool).await?;
+        Ok(found.is_some())
+    }
+
+    async fn report_sign_in(&self, user: &UserId, event_id: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>> {
+        let Some(mut event) = self.sign_in_event(event_id).await?.filter(|e| e.user_id.as_ref() == Some(user)) else {
+            return Ok(None);
+        };
+        let mut tx = self.write_tx().await?;
+        let at = ts(now);
+        sqlx::query("UPDATE sign_in_events SET reported_at = COALESCE(reported_at, ?) WHERE id = ?").bind(at).bind(event_id).execute(&mut *tx).await?;
+        if let Some(device) = &event.device_id {
+            sqlx::query("UPDATE devices SET reported_at = COALESCE(reported_at, ?), second_factor_at = NULL WHERE id = ?")
+                .bind(at)
+                .bind(device)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO reported_addresses (address, reported_at, user_id) VALUES (?, ?, ?) ON CONFLICT (address) DO NOTHING")
+            .bind(&event.address)
+            .bind(at)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // No remembered browser may skip the fresh second factor.
+        sqlx::query("UPDATE devices SET second_factor_at = NULL WHERE user_id = ?").bind(user.as_str()).execute(&mut *tx).await?;
+        let sessions_ended = sqlx::query("UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL")
+            .bind(at)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let revoked: Vec<String> = sqlx::query_scalar("UPDATE grants SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id")
+            .bind(at)
+            .bind(user.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE users SET credentials_reset_required = 1, updated_at = ? WHERE id = ?").bind(at).bind(user.as_str()).execute(&mut *tx).await?;
+        super::audit::append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        event.reported_at = event.reported_at.or(Some(now));
+        Ok(Some(ReportedSignIn { event, revoked_grants: revoked.into_iter().map(GrantId::new).collect(), sessions_ended }))
+    }
+
+    async fn set_password(&self, user: &UserId, hash: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let changed = sqlx::query("UPDATE users SET password_hash = ?, credentials_reset_required = 0, updated_at = ? WHERE id = ?")
+            .bind(hash)
+            .bind(ts(now))
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if changed {
+            super::audit::append_in(&mut tx, audit).await?;
+            sqlx::query("DELETE FROM account_throttles WHERE user_id = ?").bind(user.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}

@@ -1,0 +1,123 @@
+//! The storage suite's part for security monitoring: change-history queries, checkpoints and
+//! pruning, alerts and their delivery, brute-force state, and "this wasn't me".
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use gatehouse_core::alert::{Alert, AlertKind};
+use gatehouse_core::audit::{AuditEntry, ChainVerifier, Checkpoint};
+use gatehouse_core::ids::{TenantId, UserId};
+use gatehouse_core::throttle::AccountThrottle;
+use time::Duration;
+
+use crate::suite::{NOW, audit_entry, event};
+use crate::*;
+
+pub async fn run_all(store: &dyn Store) {
+    change_history_filters_and_pages(store).await;
+    checkpoints_anchor_pruning(store).await;
+    alerts_are_listed_acknowledged_and_delivered(store).await;
+    throttles_and_reports(store).await;
+}
+
+async fn change_history_filters_and_pages(store: &dyn Store) {
+    let other = AuditEntry { actor: "user:u-admin".into(), tenant: Some("t-other".into()), action: "user.update".into(), target: "user:u-x".into(), ..audit_entry("x") };
+    let last = store.append_audit_batch(&[audit_entry("user.create"), other.clone(), audit_entry("user.update")]).await.unwrap();
+    assert_eq!(store.audit_head().await.unwrap().unwrap().0, last);
+    let acme = AuditFilter { tenant: Some(TenantId::new("t-acme")), action: Some("user.".into()), ..Default::default() };
+    let found = store.audit_query(&acme, None, 10).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.entry.action.as_str()).collect::<Vec<_>>(), ["user.update", "user.create"], "newest first, one tenant, one family");
+    let page = store.audit_query(&acme, Some(found[0].seq), 10).await.unwrap();
+    assert_eq!(page.len(), 1, "the cursor continues");
+    let by_actor = AuditFilter { actor: Some("user:u-admin".into()), ..Default::default() };
+    assert_eq!(store.audit_query(&by_actor, None, 10).await.unwrap()[0].entry, other);
+    let wildcard = AuditFilter { action: Some("user_%".into()), ..Default::default() };
+    assert!(store.audit_query(&wildcard, None, 10).await.unwrap().is_empty(), "LIKE wildcards are literal");
+    let later = AuditFilter { since: Some(NOW.unix_timestamp() + 1), ..Default::default() };
+    assert!(store.audit_query(&later, None, 10).await.unwrap().is_empty());
+}
+
+async fn checkpoints_anchor_pruning(store: &dyn Store) {
+    let (seq, hash) = store.audit_head().await.unwrap().unwrap();
+    let checkpoint = Checkpoint { seq, hash, at: NOW.unix_timestamp(), kid: "k".into(), signature: vec![1, 2] };
+    store.add_checkpoint(&checkpoint).await.unwrap();
+    assert!(store.prune_audit(seq - 1).await.is_err(), "only at a checkpoint");
+    store.append_audit(&audit_entry("after.checkpoint")).await.unwrap();
+    assert_eq!(store.prune_audit(seq).await.unwrap(), seq);
+    let checkpoints = store.checkpoints().await.unwrap();
+    assert_eq!(checkpoints, [checkpoint]);
+    let rest = store.audit_records(0, 100).await.unwrap();
+    assert_eq!(rest.iter().map(|r| r.seq).collect::<Vec<_>>(), [seq + 1]);
+    let mut verifier = ChainVerifier::new(&checkpoints);
+    verifier.feed(&rest).unwrap();
+    assert_eq!(verifier.finish().unwrap().0, seq + 1, "what is left verifies from the checkpoint");
+}
+
+fn alert(id: &str, tenant: Option<&str>) -> Alert {
+    Alert {
+        id: id.into(),
+        at: NOW.unix_timestamp(),
+        tenant: tenant.map(str::to_owned),
+        kind: AlertKind::BruteForce,
+        severity: AlertKind::BruteForce.severity(),
+        subject: "user:u-alice".into(),
+        summary: "10 failed sign-ins".into(),
+        details: serde_json::json!({ "failures": 10 }),
+        acknowledged_at: None,
+        acknowledged_by: None,
+    }
+}
+
+async fn alerts_are_listed_acknowledged_and_delivered(store: &dyn Store) {
+    store.raise_alert(&alert("a-1", Some("t-acme")), true).await.unwrap();
+    store.raise_alert(&alert("a-2", Some("t-other")), true).await.unwrap();
+    store.raise_alert(&alert("a-3", Some("t-acme")), false).await.unwrap();
+    let acme = TenantId::new("t-acme");
+    let listed = store.alerts(Some(&acme), false, None, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a-3", "a-1"]);
+    assert_eq!(listed[1], alert("a-1", Some("t-acme")), "round-trips");
+    assert_eq!(store.alerts(None, false, Some("a-3"), 10).await.unwrap().len(), 2, "cursor");
+    assert!(store.acknowledge_alert("a-1", "user:u-alice", NOW, &audit_entry("alert.acknowledge")).await.unwrap());
+    assert!(!store.acknowledge_alert("a-1", "user:u-alice", NOW, &audit_entry("alert.acknowledge")).await.unwrap(), "once");
+    assert_eq!(store.alerts(Some(&acme), true, None, 10).await.unwrap().len(), 1, "open only");
+    assert_eq!(store.alert("a-1").await.unwrap().unwrap().acknowledged_by.as_deref(), Some("user:u-alice"));
+
+    let due = store.alerts_due(NOW, 10).await.unwrap();
+    assert_eq!(due.iter().map(|p| p.alert.id.as_str()).collect::<Vec<_>>(), ["a-1", "a-2"], "undelivered ones only");
+    let retry = DeliveryReport { delivered_to: vec!["webhook".into()], next_attempt_at: Some(NOW + Duration::seconds(30)), last_error: Some("syslog down".into()) };
+    store.record_delivery("a-1", &retry).await.unwrap();
+    store.record_delivery("a-2", &DeliveryReport { delivered_to: vec!["webhook".into()], next_attempt_at: None, last_error: None }).await.unwrap();
+    assert!(store.alerts_due(NOW, 10).await.unwrap().is_empty(), "backing off");
+    let again = store.alerts_due(NOW + Duration::minutes(1), 10).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts, again[0].delivered_to.clone()), (1, 1, vec!["webhook".to_owned()]));
+}
+
+async fn throttles_and_reports(store: &dyn Store) {
+    let alice = UserId::new("u-alice");
+    assert_eq!(store.account_throttle(&alice).await.unwrap(), None);
+    let throttle = AccountThrottle { failures: 4, window_start: 10, next_attempt_at: 12, locked_until: Some(20) };
+    store.save_account_throttle(&alice, &throttle).await.unwrap();
+    assert_eq!(store.account_throttle(&alice).await.unwrap(), Some(throttle));
+    store.clear_account_throttle(&alice).await.unwrap();
+    assert_eq!(store.account_throttle(&alice).await.unwrap(), None);
+
+    let filter = SignInFilter { result: Some(SignInResult::Failure), ..Default::default() };
+    let failures = store.sign_ins(&alice, &filter, None, 10).await.unwrap();
+    assert!(!failures.is_empty() && failures.iter().all(|e| e.result == SignInResult::Failure), "filtered by result");
+    let after = store.sign_in_events_after("", 100).await.unwrap();
+    assert!(after.windows(2).all(|w| w[0].id < w[1].id), "oldest first by id");
+
+    let reported_event = event("e-reported", NOW + Duration::minutes(5), "198.51.100.66", SignInResult::Success);
+    store.record_sign_in(&reported_event).await.unwrap();
+    assert!(store.report_sign_in(&UserId::new("u-nobody"), "e-reported", NOW, &audit_entry("sign_in.report")).await.unwrap().is_none(), "not theirs");
+    assert!(!store.address_reported("198.51.100.66").await.unwrap());
+    let report = store.report_sign_in(&alice, "e-reported", NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
+    assert_eq!(report.event.reported_at, Some(NOW));
+    assert!(store.address_reported("198.51.100.66").await.unwrap());
+    assert!(store.user(&alice).await.unwrap().unwrap().credentials_reset_required);
+    assert!(store.sign_in_event("e-reported").await.unwrap().unwrap().reported_at.is_some());
+    assert!(store.set_password(&alice, "$argon2id$new", NOW, &audit_entry("user.password.change")).await.unwrap());
+    let user = store.user(&alice).await.unwrap().unwrap();
+    assert!(!user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$new"));
+
+    assert!(store.prune_sign_ins(NOW + Duration::days(1)).await.unwrap() > 0);
+    assert!(store.sign_in_events_after("", 100).await.unwrap().is_empty(), "retention deletes old history");
+}
