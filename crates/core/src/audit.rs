@@ -32,6 +32,15 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
+impl AuditEntry {
+    /// The record belongs to `tenant` (its admins may read it).
+    #[must_use]
+    pub fn in_tenant(mut self, tenant: &str) -> Self {
+        self.tenant = Some(tenant.to_owned());
+        self
+    }
+}
+
 /// A record as stored: its position in the chain and both hashes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainedRecord {

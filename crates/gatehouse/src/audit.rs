@@ -1,35 +1,97 @@
-//! `gatehouse audit verify`: checks the whole audit chain (read-only, safe beside a running
-//! server) and names the first record that was changed, deleted, inserted or reordered.
+//! `gatehouse audit ...`: verify the chain and its signed checkpoints (read-only, safe beside
+//! a running server), sign a checkpoint, print the checkpoint key's public half, and export
+//! OCSF events for a SIEM.
 
-use anyhow::{Result, bail};
-use gatehouse_core::audit::{GENESIS, verify_chain};
+use anyhow::{Context, Result, bail};
+use gatehouse_server::monitor::siem::{self, Cursor};
+use gatehouse_server::monitor::trail::{self, TrailError};
+use gatehouse_store::Store;
 use gatehouse_store::sqlite::OpenMode;
-use gatehouse_store::{AuditStore, Store};
+use std::io::Write;
 
+use crate::commands::now;
 use crate::datadir::DataDir;
 use crate::settings::{CommonArgs, FileSettings};
-
-/// Records read per page, so memory stays flat however long the trail.
-const PAGE: u32 = 10_000;
 
 pub async fn verify(common: &CommonArgs, file: &FileSettings) -> Result<()> {
     let data_dir = DataDir::new(&common.data_dir(file));
     let store = data_dir.open_store(OpenMode::ReadOnly).await?;
-    let mut last = (0u64, GENESIS.to_vec());
+    // Without the key file the chain and the checkpoints' hashes are still checked, not their
+    // signatures: say so rather than pass quietly.
+    let key = match data_dir.checkpoint_key(false) {
+        Ok(pkcs8) => Some(trail::checkpoint_key(&pkcs8)?),
+        Err(_) => {
+            eprintln!("warning: no checkpoint key in {}; checkpoint signatures are not checked", data_dir.path().display());
+            None
+        }
+    };
+    let result = trail::verify(&store, key.as_ref()).await;
+    store.close().await;
+    match result {
+        Ok(report) => {
+            println!("audit chain intact: {} records checked, up to record {}; {} signed checkpoints", report.records, report.last_seq, report.checkpoints);
+            Ok(())
+        }
+        Err(TrailError::Store(e)) => Err(e).context("reading the audit trail failed"),
+        Err(broken) => bail!("{broken}"),
+    }
+}
+
+pub async fn checkpoint(common: &CommonArgs, file: &FileSettings) -> Result<()> {
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let key = trail::checkpoint_key(&data_dir.checkpoint_key(true)?)?;
+    let made = trail::checkpoint(&store, &key, now()).await;
+    store.close().await;
+    match made? {
+        Some(c) => println!("signed checkpoint at record {} (key {})", c.seq, c.kid),
+        None => println!("the newest checkpoint already covers the newest record"),
+    }
+    Ok(())
+}
+
+pub fn key(common: &CommonArgs, file: &FileSettings) -> Result<()> {
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let key = trail::checkpoint_key(&data_dir.checkpoint_key(false)?)?;
+    println!("{}", key.public_jwk());
+    Ok(())
+}
+
+pub async fn export(common: &CommonArgs, file: &FileSettings, since: Option<&str>, format: &str) -> Result<()> {
+    if format != "jsonl" {
+        bail!("--format: only jsonl (OCSF 1.1.0 events, one per line) is supported");
+    }
+    let since = match since {
+        Some(text) => time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("--since `{text}` is not an RFC 3339 time like 2026-01-01T00:00:00Z"))?
+            .unix_timestamp(),
+        None => 0,
+    };
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
+    let result = write_all(&store, since).await;
+    store.close().await;
+    let count = result?;
+    eprintln!("exported {count} events");
+    Ok(())
+}
+
+async fn write_all(store: &dyn Store, since: i64) -> Result<u64> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut cursor = Cursor::default();
+    let mut count = 0;
     loop {
-        let page = store.audit_records(last.0, PAGE).await?;
-        if page.is_empty() {
+        let (events, next) = siem::page(store, &cursor, since, 5000).await?;
+        if next == cursor {
             break;
         }
-        match verify_chain((last.0, &last.1), &page) {
-            Ok(verified) => last = verified,
-            Err(broken) => {
-                store.close().await;
-                bail!("audit chain broken at record {}: {broken}", broken.seq());
-            }
+        for event in &events {
+            serde_json::to_writer(&mut out, event)?;
+            out.write_all(b"\n")?;
         }
+        count += events.len() as u64;
+        cursor = next;
     }
-    store.close().await;
-    println!("audit chain intact: {} records", last.0);
-    Ok(())
+    out.flush()?;
+    Ok(count)
 }

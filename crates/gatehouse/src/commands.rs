@@ -60,6 +60,15 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
         .map(|p| gatehouse_policy::Cidr::parse(p).map_err(|e| anyhow::anyhow!("trusted_proxies: {p:?}: {e}")))
         .collect::<Result<_>>()?;
     config.outbox_dir = data_dir.path().join("outbox");
+    file.lockout.validate().map_err(|e| anyhow::anyhow!("lockout: {e}"))?;
+    config.monitoring = gatehouse_server::MonitoringSettings {
+        lockout: file.lockout,
+        detection: file.detection,
+        sinks: args.alerts.resolve(&file.alerts)?,
+        notifier: file.notifications.resolve()?,
+        retention: file.retention,
+        checkpoint_key: Some(gatehouse_server::CheckpointKey(data_dir.checkpoint_key(true)?)),
+    };
 
     let import_file = args.import.or(file.import.clone());
     let mut demo_credentials = None;
@@ -118,6 +127,7 @@ async fn run_import(store: &dyn Store, hasher: &PasswordHasher, digester: &Secre
         on_behalf_of: std::env::var("USER").ok(),
         action: "import.apply".into(),
         target: format!("file:{}", path.display()),
+        tenant: None,
         before: None,
         after: Some(after),
         address: None,
@@ -127,7 +137,32 @@ async fn run_import(store: &dyn Store, hasher: &PasswordHasher, digester: &Secre
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
+    // Who the file makes an admin that was not one: each raises a role-escalation alert.
+    let mut escalated = Vec::new();
+    for user in plan.tenants.iter().flat_map(|t| t.users.iter()).filter(|u| u.roles.iter().any(|r| r == "admin")) {
+        if !store.user_by_email(&user.email).await?.is_some_and(|existing| existing.roles.iter().any(|r| r == "admin")) {
+            escalated.push(user.email.clone());
+        }
+    }
     let summary = store.apply_import(&plan, now()).await.with_context(|| format!("import of {} failed; nothing was changed", path.display()))?;
+    for email in escalated {
+        let Some(user) = store.user_by_email(&email).await? else { continue };
+        let at = now();
+        let alert = gatehouse_core::alert::Alert {
+            id: format!("{:020x}-{}", at.unix_timestamp_nanos().max(0), gatehouse_crypto::random::id()?),
+            at: at.unix_timestamp(),
+            tenant: Some(user.tenant_id.as_str().to_owned()),
+            kind: gatehouse_core::alert::AlertKind::RoleEscalation,
+            severity: gatehouse_core::alert::AlertKind::RoleEscalation.severity(),
+            subject: format!("user:{}", user.id),
+            summary: format!("{} was made an admin by an import of {}", user.email, path.display()),
+            details: serde_json::json!({ "user": user.id.as_str(), "by": "cli:import", "file": path.display().to_string() }),
+            acknowledged_at: None,
+            acknowledged_by: None,
+        };
+        // Delivered by the running server's dispatcher, which picks up stored alerts.
+        store.raise_alert(&alert, true).await?;
+    }
     println!("Imported {}: {}", path.display(), import::describe(&summary));
     Ok(())
 }

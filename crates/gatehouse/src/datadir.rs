@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub const DATABASE_FILE: &str = "gatehouse.db";
 const PEPPER_FILE: &str = "pepper.key";
+const CHECKPOINT_KEY_FILE: &str = "audit-checkpoint.key";
 const LOCK_FILE: &str = "server.lock";
 
 pub struct DataDir {
@@ -77,6 +78,27 @@ impl DataDir {
                 file.write_all(&bytes)?;
                 file.sync_all()?;
                 Ok(bytes.to_vec())
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// The instance key that signs audit checkpoints (Ed25519, PKCS#8), created on first use.
+    /// Keep a copy of its public half (`gatehouse audit key`) away from this machine: with it,
+    /// anyone can check the checkpoints even if this directory is compromised.
+    pub fn checkpoint_key(&self, create: bool) -> Result<Vec<u8>> {
+        let path = self.path.join(CHECKPOINT_KEY_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                gatehouse_crypto::SigningKey::from_pkcs8(gatehouse_core::SigningAlg::EdDSA, bytes.clone()).with_context(|| format!("{} is corrupt", path.display()))?;
+                Ok(bytes)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                let key = gatehouse_crypto::SigningKey::generate(gatehouse_core::SigningAlg::EdDSA)?;
+                let mut file = OpenOptions::new().create_new(true).write(true).mode(0o600).open(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                file.write_all(key.pkcs8())?;
+                file.sync_all()?;
+                Ok(key.pkcs8().to_vec())
             }
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }

@@ -6,6 +6,7 @@ mod datadir;
 mod demo;
 mod explain;
 mod import;
+mod monitoring_settings;
 mod settings;
 
 use clap::{Parser, Subcommand};
@@ -51,9 +52,22 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Check the whole hash chain; name the first changed, deleted, inserted or reordered
-    /// record (read-only; exits non-zero when the chain is broken).
+    /// Check the whole hash chain and its signed checkpoints; name the first changed, deleted,
+    /// inserted or reordered record (read-only; exits non-zero when the chain is broken).
     Verify,
+    /// Sign a checkpoint at the newest record now (the server also does so every hour).
+    Checkpoint,
+    /// Print the public key that verifies checkpoints (a JWK), to keep somewhere else.
+    Key,
+    /// Export sign-ins and audit records as OCSF events, one JSON object per line.
+    Export {
+        /// Only events at or after this RFC 3339 time, e.g. 2026-01-01T00:00:00Z.
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format; `jsonl` (OCSF 1.1.0 events) is the only one.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +122,9 @@ fn main() -> ExitCode {
             Command::Status => commands::status(&cli.common, &file).await,
             Command::Policy(PolicyCommand::Explain(args)) => explain::explain(&cli.common, &file, &args).await,
             Command::Audit(AuditCommand::Verify) => audit::verify(&cli.common, &file).await,
+            Command::Audit(AuditCommand::Checkpoint) => audit::checkpoint(&cli.common, &file).await,
+            Command::Audit(AuditCommand::Key) => audit::key(&cli.common, &file),
+            Command::Audit(AuditCommand::Export { since, format }) => audit::export(&cli.common, &file, since.as_deref(), &format).await,
         }
     });
     match result {

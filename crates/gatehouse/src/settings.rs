@@ -53,6 +53,8 @@ pub struct ServeArgs {
     /// TCP peer is the client address.
     #[arg(long = "trusted-proxy", env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    #[command(flatten)]
+    pub alerts: crate::monitoring_settings::AlertArgs,
 }
 
 /// Where text-message codes go: by default appended to `DATA_DIR/outbox/sms.jsonl`
@@ -148,6 +150,16 @@ pub struct FileSettings {
     pub sms: FileSms,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub lockout: gatehouse_core::throttle::ThrottleRules,
+    #[serde(default)]
+    pub detection: gatehouse_server::monitor::DetectionThresholds,
+    #[serde(default)]
+    pub alerts: crate::monitoring_settings::FileAlerts,
+    #[serde(default)]
+    pub notifications: crate::monitoring_settings::FileNotifications,
+    #[serde(default)]
+    pub retention: gatehouse_server::RetentionSettings,
 }
 
 #[derive(Deserialize, Debug)]

@@ -54,6 +54,81 @@ impl std::fmt::Debug for SmsSettings {
     }
 }
 
+/// Where alerts go besides the admin API (see `crate::monitor::sinks`).
+#[derive(Clone)]
+pub enum AlertSinkSettings {
+    /// HMAC-signed JSON posted to a URL.
+    Webhook { url: url::Url, secret: Vec<u8> },
+    /// RFC 5424 syslog over UDP or TCP (octet-counted frames).
+    Syslog { tcp: bool, address: String },
+}
+
+impl std::fmt::Debug for AlertSinkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
+            Self::Syslog { tcp, address } => write!(f, "Syslog {{ {}://{address} }}", if *tcp { "tcp" } else { "udp" }),
+        }
+    }
+}
+
+/// How notices reach users (see `crate::delivery::notifier`).
+#[derive(Clone)]
+pub enum NotifierSettings {
+    /// `OUTBOX_DIR/notifications.jsonl` (development and tests).
+    Outbox,
+    /// Email through an SMTP relay (STARTTLS when the relay offers it, or required).
+    Smtp { host: String, port: u16, from: String, username: Option<String>, password: Option<String>, require_tls: bool },
+    /// HMAC-signed JSON posted to a URL.
+    Webhook { url: url::Url, secret: Vec<u8> },
+}
+
+impl std::fmt::Debug for NotifierSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Outbox => f.write_str("Outbox"),
+            Self::Smtp { host, port, from, .. } => write!(f, "Smtp {{ {host}:{port}, from: {from}, credentials: .. }}"),
+            Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
+        }
+    }
+}
+
+/// How long history is kept (defaults: login history 1 year, audit records 7 years).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub login_history_days: u32,
+    pub audit_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self { login_history_days: 365, audit_days: 7 * 365 }
+    }
+}
+
+/// The instance key that signs audit checkpoints (Ed25519, PKCS#8). `Debug` never prints it.
+#[derive(Clone)]
+pub struct CheckpointKey(pub Vec<u8>);
+
+impl std::fmt::Debug for CheckpointKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CheckpointKey(..)")
+    }
+}
+
+/// Security monitoring: brute-force thresholds, detection rules, alert sinks, notices,
+/// retention and audit checkpoints.
+#[derive(Clone, Debug, Default)]
+pub struct MonitoringSettings {
+    pub lockout: gatehouse_core::throttle::ThrottleRules,
+    pub detection: crate::monitor::DetectionThresholds,
+    pub sinks: Vec<AlertSinkSettings>,
+    pub notifier: Option<NotifierSettings>,
+    pub retention: RetentionSettings,
+    pub checkpoint_key: Option<CheckpointKey>,
+}
+
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -76,6 +151,7 @@ pub struct ServerConfig {
     pub sms: SmsSettings,
     /// Reverse proxies whose `X-Forwarded-For` is believed; from anyone else it is ignored.
     pub trusted_proxies: Vec<gatehouse_policy::Cidr>,
+    pub monitoring: MonitoringSettings,
 }
 
 impl ServerConfig {
@@ -94,6 +170,7 @@ impl ServerConfig {
             outbox_dir: PathBuf::from("outbox"),
             sms: SmsSettings::Outbox,
             trusted_proxies: Vec::new(),
+            monitoring: MonitoringSettings::default(),
         }
     }
 

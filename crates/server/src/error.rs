@@ -47,6 +47,8 @@ pub enum ApiError {
     OAuth { error: OAuthError, challenge: Challenge, retry_after: Option<i64> },
     /// The body exceeds the size limit: `invalid_request` with status 413.
     PayloadTooLarge,
+    /// Too many failures from one address: `invalid_request` with status 429 and Retry-After.
+    Throttled { retry_after: i64 },
     Internal(ServerError),
 }
 
@@ -99,6 +101,10 @@ impl IntoResponse for ApiError {
             Self::PayloadTooLarge => {
                 status_override = Some(StatusCode::PAYLOAD_TOO_LARGE);
                 (OAuthError::invalid_request("the request body is too large"), Challenge::None, None)
+            }
+            Self::Throttled { retry_after } => {
+                status_override = Some(StatusCode::TOO_MANY_REQUESTS);
+                (OAuthError::invalid_request("too many failed requests from this address; retry later"), Challenge::None, Some(retry_after))
             }
             Self::Internal(e) => {
                 tracing::error!(error = %e, "internal error on an API endpoint");

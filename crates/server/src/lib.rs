@@ -10,12 +10,13 @@ mod listener;
 pub mod metrics;
 pub mod signin;
 pub mod mfa;
+pub mod monitor;
 mod pages;
 mod rate_limit;
 pub mod state;
 mod tokens;
 
-pub use config::{ServerConfig, SmsSettings, TlsFiles, TokenLifetimes};
+pub use config::{AlertSinkSettings, CheckpointKey, MonitoringSettings, NotifierSettings, RetentionSettings, ServerConfig, SmsSettings, TlsFiles, TokenLifetimes};
 pub use error::ServerError;
 pub use state::AppState;
 
@@ -59,9 +60,13 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let state = self.state.clone();
         let maintenance = tokio::spawn(maintenance(state.clone()));
+        let alerts = tokio::spawn(monitor::run_dispatcher(state.clone()));
+        let audit_upkeep = tokio::spawn(monitor::trail::run(state.clone()));
         let router = http::router(state.clone());
         listener::serve(self.listener, self.tls, router, shutdown, Duration::from_secs(10)).await;
         maintenance.abort();
+        alerts.abort();
+        audit_upkeep.abort();
         state.store.close().await;
     }
 }

@@ -23,6 +23,17 @@ pub struct LoginPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "password_change.html")]
+pub struct PasswordChangePage<'a> {
+    pub title: &'a str,
+    pub request_id: &'a str,
+    pub csrf_token: &'a str,
+    pub email: &'a str,
+    pub min_length: usize,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage<'a> {
     pub title: &'a str,

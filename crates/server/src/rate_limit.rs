@@ -21,6 +21,11 @@ pub const LOGIN_PER_ADDRESS: Limit = Limit { max: 50, window: Duration::minutes(
 /// Failed second factors (wrong, expired or replayed codes, failed WebAuthn ceremonies) allowed
 /// per user before the second-factor step locks for the rest of the window.
 pub const SECOND_FACTOR: Limit = Limit { max: 10, window: Duration::minutes(15) };
+/// Text messages one client address may ask for in an hour, whoever they are for.
+pub const SMS_PER_ADDRESS: Limit = Limit { max: 20, window: Duration::hours(1) };
+/// Failed token requests (wrong codes, refresh tokens or client credentials) one client
+/// address may make per minute, whatever client it names: guessing from one place stops there.
+pub const TOKEN_FAILURES_PER_ADDRESS: Limit = Limit { max: 100, window: Duration::minutes(1) };
 /// Failed client authentications allowed per client id and address in a window. Keyed by both,
 /// so nobody can lock an application out of the token endpoint from elsewhere.
 pub const CLIENT_AUTH: Limit = Limit { max: 20, window: Duration::minutes(1) };

@@ -16,8 +16,8 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use crate::config::SmsSettings;
-use crate::delivery::{Notifier, Outbox, OutboxNotifier, OutboxSms, SmsSender, WebhookSms, WebhookTarget};
+use crate::config::{NotifierSettings, SmsSettings};
+use crate::delivery::{Notifier, Outbox, OutboxNotifier, OutboxSms, SmsSender, SmtpNotifier, WebhookNotifier, WebhookSms, WebhookTarget};
 use crate::error::ServerError;
 use crate::mfa::{MfaServices, WebAuthnService};
 use crate::metrics::Metrics;
@@ -79,7 +79,12 @@ pub struct Shared {
     pub client_auth_limiter: RateLimiter<u64>,
     /// Failed second factors per user.
     pub factor_limiter: RateLimiter,
+    /// Texts asked for per client address.
+    pub sms_address_limiter: RateLimiter,
+    /// Failed token requests per client address.
+    pub token_failure_limiter: RateLimiter<std::net::IpAddr>,
     pub mfa: MfaServices,
+    pub monitor: crate::monitor::Monitor,
     pub limiter_hasher: std::collections::hash_map::RandomState,
     pub revocations: RevocationList,
     pub verified_tokens: crate::tokens::VerifiedTokenCache,
@@ -123,7 +128,10 @@ impl AppState {
             address_limiter: RateLimiter::default(),
             client_auth_limiter: RateLimiter::default(),
             factor_limiter: RateLimiter::default(),
+            sms_address_limiter: RateLimiter::default(),
+            token_failure_limiter: RateLimiter::default(),
             mfa: mfa_services(&config)?,
+            monitor: crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer)?,
             limiter_hasher: Default::default(),
             revocations: RevocationList::default(),
             verified_tokens: Default::default(),
@@ -169,6 +177,13 @@ impl AppState {
             users.insert(id.clone(), Arc::clone(&user));
         }
         Ok(Some(user))
+    }
+
+    /// Drops a cached user after a change to them (a password, a required reset).
+    pub fn forget_user(&self, id: &UserId) {
+        if let Ok(mut users) = self.users.write() {
+            users.remove(id);
+        }
     }
 
     /// Reloads clients, keys and revocations from the store.
@@ -227,7 +242,16 @@ fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
         }
     };
     tracing::info!(sender = %sms.describe(), "text messages");
-    let notifier: Arc<dyn Notifier> = Arc::new(OutboxNotifier(Outbox::new(config.outbox_dir.join("notifications.jsonl"))));
+    let config_error = |e: crate::delivery::DeliveryError| ServerError::Config(e.to_string());
+    let notifier: Arc<dyn Notifier> = match &config.monitoring.notifier {
+        None | Some(NotifierSettings::Outbox) => Arc::new(OutboxNotifier(Outbox::new(config.outbox_dir.join("notifications.jsonl")))),
+        Some(NotifierSettings::Smtp { host, port, from, username, password, require_tls }) => {
+            let credentials = username.clone().zip(password.clone());
+            Arc::new(SmtpNotifier::new(host, *port, from, credentials, *require_tls).map_err(config_error)?)
+        }
+        Some(NotifierSettings::Webhook { url, secret }) => Arc::new(WebhookNotifier(WebhookTarget::new(url.clone(), secret).map_err(config_error)?, url.to_string())),
+    };
+    tracing::info!(notifier = %notifier.describe(), "notices to users");
     let totp_issuer = url::Url::parse(&config.issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "Gatehouse".into());
     Ok(MfaServices { webauthn, sms, notifier, totp_issuer, ceremonies: Default::default() })
 }

@@ -8,7 +8,7 @@ mod outbox;
 mod sms;
 mod webhook;
 
-pub use notifier::{Notification, NotificationKind, Notifier, OutboxNotifier};
+pub use notifier::{Notification, NotificationKind, Notifier, OutboxNotifier, SmtpNotifier, WebhookNotifier};
 pub use outbox::Outbox;
 pub use sms::{OutboxSms, SmsSender, WebhookSms};
 pub use webhook::WebhookTarget;

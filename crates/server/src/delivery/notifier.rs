@@ -1,12 +1,13 @@
 //! Notices to users about their own account: a factor added or removed, a recovery code used,
-//! a one-time code replayed, a sign-in from a new device. Delivery never blocks the request
-//! that caused it; failures are logged.
+//! a one-time code replayed, the account locked, a sign-in from a new device or network.
+//! Delivery never blocks the request that caused it; failures are logged. Three notifiers:
+//! an outbox file (development), email over SMTP (`lettre`), and a signed webhook.
 
 use async_trait::async_trait;
 use gatehouse_core::ids::UserId;
 use serde::Serialize;
 
-use super::{DeliveryError, Outbox};
+use super::{DeliveryError, Outbox, WebhookTarget};
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -23,6 +24,34 @@ pub enum NotificationKind {
     /// A security key or passkey presented a signature counter the server had already seen:
     /// a copy of the key may exist.
     ClonedAuthenticatorSuspected { factor: String },
+    /// Too many failed sign-in attempts: the account is locked for a while.
+    AccountLocked { minutes: i64 },
+    /// A successful sign-in from a browser or network not seen before for this account.
+    NewSignIn { address: String, user_agent: String, new_device: bool, new_network: bool, sign_in: String },
+    /// The user reported a sign-in: sessions ended, a new password and fresh 2FA are required.
+    SignInReported { sign_in: String },
+    PasswordChanged,
+}
+
+impl NotificationKind {
+    /// A subject line and a plain-text body (for email); never a secret.
+    pub fn message(&self) -> (String, String) {
+        let (subject, body) = match self {
+            Self::FactorAdded { label, .. } => ("A sign-in method was added".into(), format!("\"{label}\" was added to your account.")),
+            Self::FactorRemoved { label, .. } => ("A sign-in method was removed".into(), format!("\"{label}\" was removed from your account.")),
+            Self::FactorRenamed { label, .. } => ("A sign-in method was renamed".into(), format!("A sign-in method is now called \"{label}\".")),
+            Self::RecoveryCodeUsed { codes_left } => ("A recovery code was used".into(), format!("A recovery code was used to sign in. {codes_left} codes are left.")),
+            Self::RecoveryCodesRegenerated => ("New recovery codes".into(), "New recovery codes were created; the old ones no longer work.".into()),
+            Self::TotpCodeReused => ("A code was used twice".into(), "A code from your authenticator app was presented twice. Someone may have seen it.".into()),
+            Self::SecondFactorLocked { minutes } => ("Two-step verification paused".into(), format!("Too many wrong codes. Try again in {minutes} minutes.")),
+            Self::ClonedAuthenticatorSuspected { .. } => ("A security key may have been copied".into(), "A security key or passkey behaved like a copy. The sign-in was refused.".into()),
+            Self::AccountLocked { minutes } => ("Your account is locked for a while".into(), format!("After many failed sign-in attempts, your account is locked for {minutes} minutes. If this was not you, change your password.")),
+            Self::NewSignIn { address, user_agent, .. } => ("New sign-in to your account".into(), format!("Someone signed in from {address} ({user_agent}). If this was not you, report it from your sign-in history.")),
+            Self::SignInReported { .. } => ("You reported a sign-in".into(), "Your sessions were ended. Sign in again with two-step verification and choose a new password.".into()),
+            Self::PasswordChanged => ("Your password was changed".into(), "Your password was changed. If this was not you, contact your administrator.".into()),
+        };
+        (subject, body)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -38,6 +67,7 @@ pub struct Notification {
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn notify(&self, notification: &Notification) -> Result<(), DeliveryError>;
+    fn describe(&self) -> String;
 }
 
 pub struct OutboxNotifier(pub Outbox);
@@ -46,5 +76,71 @@ pub struct OutboxNotifier(pub Outbox);
 impl Notifier for OutboxNotifier {
     async fn notify(&self, notification: &Notification) -> Result<(), DeliveryError> {
         self.0.append(notification)
+    }
+
+    fn describe(&self) -> String {
+        format!("outbox {}", self.0.path().display())
+    }
+}
+
+/// Posts each notice as signed JSON (see [`WebhookTarget`]).
+pub struct WebhookNotifier(pub WebhookTarget, pub String);
+
+#[async_trait]
+impl Notifier for WebhookNotifier {
+    async fn notify(&self, notification: &Notification) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "type": "gatehouse.notification", "notification": notification })).map_err(std::io::Error::other)?;
+        self.0.post(body, notification.at).await
+    }
+
+    fn describe(&self) -> String {
+        format!("webhook {}", self.1)
+    }
+}
+
+/// Sends each notice as a plain-text email through an SMTP relay.
+pub struct SmtpNotifier {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::message::Mailbox,
+    relay: String,
+}
+
+impl SmtpNotifier {
+    /// `require_tls`: STARTTLS or refuse; otherwise STARTTLS when offered (a local relay).
+    pub fn new(host: &str, port: u16, from: &str, credentials: Option<(String, String)>, require_tls: bool) -> Result<Self, DeliveryError> {
+        use lettre::transport::smtp::client::{Tls, TlsParameters};
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let from = from.parse().map_err(|e| DeliveryError::Unreachable(format!("smtp from address: {e}")))?;
+        let tls = TlsParameters::new(host.to_owned()).map_err(|e| DeliveryError::Unreachable(format!("smtp TLS: {e}")))?;
+        let mut builder = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .tls(if require_tls { Tls::Required(tls) } else { Tls::Opportunistic(tls) })
+            .timeout(Some(std::time::Duration::from_secs(10)));
+        if let Some((user, password)) = credentials {
+            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(user, password));
+        }
+        Ok(Self { transport: builder.build(), from, relay: format!("{host}:{port}") })
+    }
+}
+
+#[async_trait]
+impl Notifier for SmtpNotifier {
+    async fn notify(&self, notification: &Notification) -> Result<(), DeliveryError> {
+        use lettre::AsyncTransport;
+        let (subject, body) = notification.kind.message();
+        let to = notification.to.parse().map_err(|e| DeliveryError::Unreachable(format!("recipient: {e}")))?;
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| DeliveryError::Unreachable(format!("building the email: {e}")))?;
+        self.transport.send(email).await.map_err(|e| DeliveryError::Unreachable(format!("smtp {}: {e}", self.relay)))?;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("smtp {}", self.relay)
     }
 }

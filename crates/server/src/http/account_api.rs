@@ -72,6 +72,11 @@ pub(super) async fn signed_in_user(state: &AppState, headers: &HeaderMap) -> Res
     Ok(me(state, headers).await?.user.id.clone())
 }
 
+/// The user whose `gatehouse:account` token this is.
+pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Arc<User>> {
+    Ok(me(state, headers).await?.user)
+}
+
 impl Me {
     /// A change to factors: the sign-in must be fresh, and have used a second factor when the
     /// user has one.
@@ -93,7 +98,8 @@ impl Me {
 /// Records a change the user made to their own factors. Appended after the change (the factor
 /// writes are their own transactions); a failure to record is an error the user sees.
 async fn audit(state: &AppState, me: &Me, addr: IpAddr, headers: &HeaderMap, action: &str, target: &FactorId, after: Option<Value>) -> Result<()> {
-    let entry = AuditEntry { after, ..super::audit_entry(format!("user:{}", me.user.id), action, format!("factor:{target}"), addr, headers) };
+    let entry = AuditEntry { after, ..super::audit_entry(format!("user:{}", me.user.id), action, format!("factor:{target}"), addr, headers) }
+        .in_tenant(me.user.tenant_id.as_str());
     state.store.append_audit(&entry).await?;
     Ok(())
 }
@@ -137,7 +143,7 @@ struct AddFactor {
 /// `POST /api/v1/me/factors`: starts enrolling an authenticator app (returns its key and QR
 /// code), a phone (sends a code to it), or a security key or passkey (returns WebAuthn
 /// options and a ceremony to answer). Only methods the user's domain allows.
-pub async fn add(State(state): State<AppState>, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn add(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
     let request: AddFactor = parse_body(&body)?;
@@ -163,7 +169,7 @@ pub async fn add(State(state): State<AppState>, headers: HeaderMap, ApiBody(body
         }
         (FactorKind::Sms, Some(phone)) => {
             let phone = PhoneNumber::parse(&phone).map_err(|e| Problem::bad_request(format!("phone: {e}")))?;
-            let (factor, challenge) = mfa::sms::begin(&state, &me.user, phone, &label, now).await?;
+            let (factor, challenge) = mfa::sms::begin(&state, &me.user, phone, &label, addr, now).await?;
             json!({ "factor": factor.id.as_str(), "challenge": challenge })
         }
         (FactorKind::Sms, None) => return Err(Problem::bad_request("phone is required for sms").into()),

@@ -52,7 +52,12 @@ impl Caller {
 
     /// An audit record of a change this caller makes from `addr`.
     pub(super) fn audit(&self, addr: IpAddr, headers: &HeaderMap, action: &str, target: String, before: Option<Value>, after: Option<Value>) -> AuditEntry {
-        AuditEntry { before, after, ..super::audit_entry(self.actor(), action, target, addr, headers) }
+        let entry = AuditEntry { before, after, ..super::audit_entry(self.actor(), action, target, addr, headers) };
+        match self {
+            // A tenant admin's every change is within their tenant.
+            Self::TenantAdmin(user) => entry.in_tenant(user.tenant_id.as_str()),
+            Self::Operator { .. } => entry,
+        }
     }
 
     pub(super) fn require_tenant(&self, tenant: &TenantId) -> Result<()> {

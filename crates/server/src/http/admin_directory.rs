@@ -3,6 +3,8 @@
 //! through the same one-transaction import path as `gatehouse import`, so the API and import
 //! files cannot disagree about what a valid tenant, user or application is.
 
+use crate::monitor::NewAlert;
+use gatehouse_core::alert::AlertKind;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -173,10 +175,29 @@ pub async fn create_user(State(state): State<AppState>, ClientAddr(addr): Client
     };
     // The password is never recorded, only that one was set.
     let after = json!({ "email": plan.email.as_str(), "name": plan.name, "roles": plan.roles, "password_set": plan.password_hash.is_some() });
-    let audit = caller.audit(addr, &headers, "user.create", format!("user:{user_id}"), None, Some(after));
+    let audit = caller.audit(addr, &headers, "user.create", format!("user:{user_id}"), None, Some(after)).in_tenant(tenant.id.as_str());
+    let made_admin = plan.roles.iter().any(|r| r == ADMIN_ROLE);
     apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], ..Default::default() }, audit).await?;
     let user = state.store.user(&user_id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
+    if made_admin {
+        role_escalation(&state, &caller, &user, addr).await?;
+    }
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
+}
+
+const ADMIN_ROLE: &str = "admin";
+
+/// Someone was given the admin role: an alert for the tenant's admins and the operators.
+async fn role_escalation(state: &AppState, caller: &Caller, user: &User, addr: std::net::IpAddr) -> Result<()> {
+    let alert = NewAlert {
+        kind: AlertKind::RoleEscalation,
+        tenant: Some(user.tenant_id.clone()),
+        subject: format!("user:{}", user.id),
+        summary: format!("{} was made an admin by {}", user.email, caller.actor()),
+        details: json!({ "user": user.id.as_str(), "by": caller.actor(), "address": addr.to_string() }),
+    };
+    state.monitor.raise(state.store.as_ref(), alert, crate::state::now()).await?;
+    Ok(())
 }
 
 /// A user the caller may manage; another tenant's user is "not found", like a missing one.
@@ -222,9 +243,13 @@ pub async fn update_user(State(state): State<AppState>, ClientAddr(addr): Client
     };
     let before = json!({ "name": user.name, "roles": user.roles });
     let after = json!({ "name": plan.name, "roles": plan.roles });
-    let audit = caller.audit(addr, &headers, "user.update", format!("user:{}", user.id), Some(before), Some(after));
+    let audit = caller.audit(addr, &headers, "user.update", format!("user:{}", user.id), Some(before), Some(after)).in_tenant(user.tenant_id.as_str());
+    let made_admin = plan.roles.iter().any(|r| r == ADMIN_ROLE) && !user.roles.iter().any(|r| r == ADMIN_ROLE);
     apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], ..Default::default() }, audit).await?;
     let updated = state.store.user(&user.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
+    if made_admin {
+        role_escalation(&state, &caller, &updated, addr).await?;
+    }
     Ok(Json(user_json(&updated)).into_response())
 }
 
@@ -237,7 +262,7 @@ pub async fn reset_factors(State(state): State<AppState>, ClientAddr(addr): Clie
     let factors = state.store.factors(&user.id).await?;
     let before = json!({ "factors": factors.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>() });
     // Recorded first: the removals that follow are separate writes.
-    state.store.append_audit(&caller.audit(addr, &headers, "user.factors.reset", format!("user:{}", user.id), Some(before), None)).await?;
+    state.store.append_audit(&caller.audit(addr, &headers, "user.factors.reset", format!("user:{}", user.id), Some(before), None).in_tenant(user.tenant_id.as_str())).await?;
     for factor in factors {
         if state.store.remove_factor(&user.id, &factor.id).await? {
             mfa::notify(&state, &user, NotificationKind::FactorRemoved { factor: factor.id.to_string(), label: factor.label }, now);

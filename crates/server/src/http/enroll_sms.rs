@@ -39,7 +39,7 @@ async fn render_error(state: &AppState, step: Step, error: &MfaError) -> Result<
 }
 
 /// `POST /login/enroll/sms`: sends a code to the number given.
-pub async fn send(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn send(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let (step, form) = load(&state, &headers, &body).await?;
     let phone = match PhoneNumber::parse(form.get("phone").unwrap_or_default()) {
@@ -49,7 +49,7 @@ pub async fn send(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             return render(&state, step, Some(&message), StatusCode::OK, now).await;
         }
     };
-    match mfa::sms::begin(&state, &step.user, phone, FactorKind::Sms.label(), now).await {
+    match mfa::sms::begin(&state, &step.user, phone, FactorKind::Sms.label(), addr, now).await {
         Ok((factor, challenge)) => {
             let progress = Progress { enrolling_sms: Some((factor.id.as_str().to_owned(), challenge)), ..step.progress.clone() };
             step.advance(&state, &progress).await?;

@@ -1,5 +1,7 @@
-//! The password sign-in page. Unknown accounts and wrong passwords get the same message and
-//! the same Argon2 cost; failures are throttled per account and per address.
+//! The password sign-in page. Unknown accounts, wrong passwords and locked accounts get the
+//! same message and the same Argon2 cost; failures are throttled per address (429) and per
+//! account (progressive delay, then a temporary lock: `crate::monitor::lockout`), and feed the
+//! spraying and stuffing detectors.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -20,7 +22,10 @@ use crate::signin::{next, policy};
 use gatehouse_store::SignInResult;
 use crate::error::PageError;
 use crate::pages::LoginPage;
+use crate::monitor::finding_alert;
+use crate::monitor::lockout::{self, FailedStep};
 use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
+use gatehouse_core::throttle::Admission;
 use crate::state::{AppState, now};
 
 const GENERIC_FAILURE: &str = "The email address or password is incorrect.";
@@ -93,10 +98,10 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
     }
 
-    let account_key = email.key();
     let address_key = addr.to_string();
-    let blocked = state.login_limiter.blocked_for(&account_key, LOGIN_PER_ACCOUNT, now).or(state.address_limiter.blocked_for(&address_key, LOGIN_PER_ADDRESS, now));
-    if let Some(seconds) = blocked {
+    // Per address: spraying from one place is slowed for everyone it targets. Per account,
+    // the persistent lockout below applies instead.
+    if let Some(seconds) = state.address_limiter.blocked_for(&address_key, LOGIN_PER_ADDRESS, now) {
         state.metrics.logins_throttled.inc();
         let message = format!("Too many failed attempts. Wait {seconds} seconds and try again.");
         let mut response = render(&state, &pending, &email_input, Some(&message), StatusCode::TOO_MANY_REQUESTS)?;
@@ -106,12 +111,24 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 
     let attempt = Attempt::new(&state, &headers, addr);
     let user = state.store.user_by_email(&email).await?;
-    let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
+    // A delayed or locked account gets the same answer as a wrong password, after the same
+    // Argon2 work, so neither the lock nor the account's existence shows.
+    let admitted = match &user {
+        Some(user) => lockout::admission(&state, user, now).await? == Admission::Allowed,
+        None => true,
+    };
+    let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await? && admitted;
     let Some(user) = user.as_ref().filter(|_| verified) else {
         state.metrics.logins_failed.inc();
-        state.login_limiter.record_failure(&account_key, LOGIN_PER_ACCOUNT, now);
+        state.login_limiter.record_failure(&email.key(), LOGIN_PER_ACCOUNT, now);
         state.address_limiter.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
-        tracing::info!(%addr, "password sign-in failed");
+        tracing::info!(%addr, admitted, "password sign-in failed");
+        if let Some(user) = user.as_ref().filter(|_| admitted) {
+            lockout::record_failure(&state, user, FailedStep::Password, Some(addr), now).await?;
+        }
+        for finding in state.monitor.detector.password_failure(&email.key(), addr, now.unix_timestamp()) {
+            state.monitor.raise_in_background(&state, finding_alert(&finding), now);
+        }
         let client_id = authorize::parse(&state, &pending.request).ok().map(|r| r.client_id);
         let outcome = attempt::Outcome {
             user: user.as_ref(),
@@ -131,7 +148,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let client = state.client(&request.client_id).ok_or_else(expired)?;
     // Decided before the failure counters are cleared: recent failures are a risk signal.
     let verdict = policy::decide_sign_in(&state, user, &client, &request, None, &attempt, now).await?;
-    state.login_limiter.clear(&account_key);
+    state.login_limiter.clear(&email.key());
     tracing::info!(user = %user.id, rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "password accepted; 2FA policy decided");
     next::after_first_factor(&state, &headers, &pending, &request, user, &verdict, &attempt, now).await
 }

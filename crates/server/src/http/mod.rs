@@ -13,8 +13,10 @@ pub mod demo;
 mod introspect;
 mod login;
 mod logout;
+pub(crate) mod password_change;
 mod passkey_login;
 mod meta;
+mod monitoring_api;
 mod problem;
 pub(crate) mod respond;
 mod second_factor;
@@ -83,6 +85,8 @@ pub(crate) fn audit_entry(actor: String, action: &str, target: String, address: 
         actor,
         on_behalf_of: None,
         action: action.to_owned(),
+        // `tenant:<id>` targets belong to that tenant; callers name it for other targets.
+        tenant: target.strip_prefix("tenant:").map(str::to_owned),
         target,
         before: None,
         after: None,
@@ -105,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login/factor/webauthn", post(webauthn_step::sign_in_options))
         .route("/login/enroll", get(enroll::page).post(enroll::confirm))
         .route("/login/enroll/done", post(enroll::done))
+        .route("/login/password", get(password_change::page).post(password_change::submit))
         .route("/login/enroll/sms", post(enroll_sms::send))
         .route("/login/enroll/sms/confirm", post(enroll_sms::confirm))
         .route("/login/enroll/webauthn/options", post(webauthn_step::enroll_options))
@@ -134,6 +139,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/recovery-codes", post(account_api::regenerate_recovery_codes))
         .route("/api/v1/me/sign-ins", get(sign_in_history::mine))
         .route("/api/v1/users/{id}/sign-ins", get(sign_in_history::of_user))
+        .route("/api/v1/me/sign-ins/{id}/report", post(monitoring_api::report_sign_in))
+        .route("/api/v1/alerts", get(monitoring_api::alerts))
+        .route("/api/v1/alerts/{id}/acknowledge", post(monitoring_api::acknowledge))
+        .route("/api/v1/audit", get(monitoring_api::change_history))
+        .route("/api/v1/siem/events", get(monitoring_api::siem_export))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))

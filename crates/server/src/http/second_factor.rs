@@ -233,7 +233,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 }
 
 /// Sends a text-message code to the user's verified number.
-pub async fn send_sms(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn send_sms(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
     let step = load_step(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
@@ -242,7 +242,7 @@ pub async fn send_sms(State(state): State<AppState>, headers: HeaderMap, body: B
     let Some(factor) = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms) && !step.progress.enroll) else {
         return render(&state, &step, None, Some(&MfaError::NotAllowed.to_string()), StatusCode::OK).await;
     };
-    match mfa::sms::send_sign_in_code(&state, &step.user, factor, now).await {
+    match mfa::sms::send_sign_in_code(&state, &step.user, factor, addr, now).await {
         Ok(challenge) => {
             let progress = Progress { sms_challenge: Some(challenge), ..step.progress.clone() };
             step.advance(&state, &progress).await?;

@@ -8,12 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::ids::UserId;
-use gatehouse_store::SignInEvent;
+use gatehouse_store::{SignInEvent, SignInFilter, SignInResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::account_api;
+use super::{ClientAddr, account_api};
+use gatehouse_core::audit::AuditEntry;
 use super::admin_api::caller;
 use super::problem::{ManagementError, Problem};
 use crate::state::AppState;
@@ -28,6 +29,31 @@ const MAX_PAGE: u32 = 200;
 pub struct Page {
     before: Option<String>,
     limit: Option<u32>,
+    /// `success`, `failure`, `second_factor_failure` or `denied`.
+    result: Option<String>,
+    application: Option<String>,
+    /// RFC 3339 times: `since` inclusive, `until` exclusive.
+    since: Option<String>,
+    until: Option<String>,
+}
+
+pub(super) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>> {
+    value
+        .map(|v| {
+            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| Problem::bad_request(format!("{name}: not an RFC 3339 time like 2026-01-31T00:00:00Z")).into())
+        })
+        .transpose()
+}
+
+impl Page {
+    fn filter(&self) -> Result<SignInFilter> {
+        let result = match self.result.as_deref() {
+            None => None,
+            Some(r) => Some(SignInResult::parse(r).ok_or_else(|| Problem::bad_request("result: one of success, failure, second_factor_failure, denied"))?),
+        };
+        Ok(SignInFilter { result, client_id: self.application.clone(), since: parse_time("since", self.since.as_deref())?, until: parse_time("until", self.until.as_deref())? })
+    }
 }
 
 /// `<unix seconds>.<event id>` of the last entry shown.
@@ -55,13 +81,14 @@ fn entry_json(event: &SignInEvent) -> Value {
         "acr": event.acr,
         "policy": decision.map(|d| json!({ "outcome": d.pointer("/outcome/kind"), "rule": d.pointer("/winning_rule/code"), "reasons": d.get("reasons") })),
         "risky": event.risky,
+        "reported_at": event.reported_at.map(OffsetDateTime::unix_timestamp),
     })
 }
 
 async fn history(state: &AppState, user: &UserId, page: &Page) -> Result<Response> {
     let before = page.before.as_deref().map(parse_cursor).transpose()?;
     let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    let events = state.store.sign_ins(user, before, limit).await?;
+    let events = state.store.sign_ins(user, &page.filter()?, before, limit).await?;
     let next = (events.len() == limit as usize).then(|| events.last().map(|e| format!("{}.{}", e.at.unix_timestamp(), e.id))).flatten();
     Ok(Json(json!({ "sign_ins": events.iter().map(entry_json).collect::<Vec<_>>(), "next": next })).into_response())
 }
@@ -73,7 +100,8 @@ pub async fn mine(State(state): State<AppState>, headers: HeaderMap, Query(page)
 }
 
 /// `GET /api/v1/users/{id}/sign-ins` (tenant admins for their users, operators for anyone).
-pub async fn of_user(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(page): Query<Page>) -> Result<Response> {
+/// Reading someone else's history is a read of personal data: it is audited.
+pub async fn of_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, Query(page): Query<Page>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let user = state
         .store
@@ -81,7 +109,10 @@ pub async fn of_user(State(state): State<AppState>, headers: HeaderMap, Path(id)
         .await?
         .filter(|u| caller.require_tenant(&u.tenant_id).is_ok())
         .ok_or_else(|| Problem::new(axum::http::StatusCode::NOT_FOUND, "Not found", "no such user"))?;
-    history(&state, &user.id, &page).await
+    let response = history(&state, &user.id, &page).await?;
+    let read = caller.audit(addr, &headers, "personal_data.read", format!("user:{}", user.id), None, None).in_tenant(user.tenant_id.as_str());
+    state.store.append_audit(&AuditEntry { reason: Some("login history".into()), ..read }).await?;
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): authorization code with PKCE, refresh with rotation and
 //! reuse detection, client credentials.
 
+use crate::rate_limit::TOKEN_FAILURES_PER_ADDRESS;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -44,9 +45,14 @@ impl IntoResponse for TokenResponse {
 
 pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response, ApiError> {
     let now = now();
+    if let Some(retry_after) = state.token_failure_limiter.blocked_for(&addr, TOKEN_FAILURES_PER_ADDRESS, now) {
+        state.metrics.token_errors.inc();
+        return Err(ApiError::Throttled { retry_after });
+    }
     let result = handle(&state, &headers, addr, &body, now).await;
     if result.is_err() {
         state.metrics.token_errors.inc();
+        state.token_failure_limiter.record_failure(&addr, TOKEN_FAILURES_PER_ADDRESS, now);
     }
     result.map(IntoResponse::into_response)
 }

@@ -101,6 +101,7 @@ mod tests {
             ceremony: Some(Ceremony { kind: "passkey".into(), state: "s".into() }),
             decision: serde_json::Value::Null,
             remember_device_days: 0,
+            password_reset: None,
         }
     }
 

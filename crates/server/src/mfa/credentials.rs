@@ -45,7 +45,7 @@ fn credential_id_of(response: &str) -> Option<Vec<u8>> {
 /// Starts a sign-in with the user's credentials of `kind`; returns the browser's options and
 /// the ceremony state to park.
 pub async fn begin_sign_in(state: &AppState, user: &User, kind: FactorKind, now: OffsetDateTime) -> Result<(Value, String), MfaError> {
-    check_throttle(state, user, now)?;
+    check_throttle(state, user, now).await?;
     let factors = state.store.factors(&user.id).await?;
     let credentials: Vec<String> = confirmed_of_kind(&factors, kind).map(|(_, c, _, _)| c.to_owned()).collect();
     service(state)?.start_authentication(kind, &credentials)
@@ -54,7 +54,7 @@ pub async fn begin_sign_in(state: &AppState, user: &User, kind: FactorKind, now:
 /// Verifies the browser's assertion against the parked ceremony; advances the stored
 /// signature counter. A counter that went backwards (a cloned authenticator) is refused.
 pub async fn finish_sign_in(state: &AppState, user: &User, kind: FactorKind, ceremony: &str, response: &str, now: OffsetDateTime) -> Result<Presented, MfaError> {
-    check_throttle(state, user, now)?;
+    check_throttle(state, user, now).await?;
     let factors = state.store.factors(&user.id).await?;
     let result = service(state)?.finish_authentication(kind, ceremony, response, |id| {
         confirmed_of_kind(&factors, kind).find(|(_, _, cid, _)| *cid == id).map(|(_, c, _, _)| c.to_owned())
@@ -130,7 +130,7 @@ pub async fn finish_registration(
     label: &str,
     now: OffsetDateTime,
 ) -> Result<Factor, MfaError> {
-    check_throttle(state, user, now)?;
+    check_throttle(state, user, now).await?;
     let registered = match service(state)?.finish_registration(kind, ceremony, response) {
         Ok(registered) => registered,
         Err(error) => {
@@ -193,7 +193,7 @@ pub async fn finish_passwordless(state: &AppState, ceremony: &str, response: &st
         return Err(MfaError::UnknownCredential);
     };
     let user = state.store.user(&user_id).await?.ok_or(MfaError::UnknownCredential)?;
-    check_throttle(state, &user, now)?;
+    check_throttle(state, &user, now).await?;
     let assertion = match service.finish_discoverable(factor.kind, ceremony, response, credential) {
         Ok(assertion) => assertion,
         Err(error) => {

@@ -80,20 +80,35 @@ pub struct MfaServices {
     pub ceremonies: ceremonies::Ceremonies,
 }
 
-/// Refuses a user who has failed second factors too often recently.
-pub fn check_throttle(state: &AppState, user: &User, now: OffsetDateTime) -> Result<(), MfaError> {
-    match state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now) {
-        Some(retry_after) => Err(MfaError::Throttled { retry_after }),
-        None => Ok(()),
+/// Refuses a user who has failed second factors too often recently, or whose account is
+/// locked (the user already proved the password, so saying so reveals nothing).
+pub async fn check_throttle(state: &AppState, user: &User, now: OffsetDateTime) -> Result<(), MfaError> {
+    if let Some(retry_after) = state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now) {
+        return Err(MfaError::Throttled { retry_after });
+    }
+    match crate::monitor::lockout::admission(state, user, now).await {
+        Ok(gatehouse_core::throttle::Admission::Locked { seconds }) => Err(MfaError::Throttled { retry_after: seconds }),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, "reading the account's lockout state failed");
+            Err(MfaError::Throttled { retry_after: 60 })
+        }
     }
 }
 
-/// Counts a failed second factor; the user hears about it when the account locks.
+/// Counts a failed second factor, here and toward the account's lockout (where password
+/// failures count too); the user hears about it when either locks.
 pub fn record_failure(state: &AppState, user: &User, now: OffsetDateTime) {
     state.factor_limiter.record_failure(user.id.as_str(), SECOND_FACTOR, now);
     if state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now).is_some() {
         notify(state, user, NotificationKind::SecondFactorLocked { minutes: SECOND_FACTOR.window.whole_minutes() }, now);
     }
+    let (state, user) = (state.clone(), user.clone());
+    tokio::spawn(async move {
+        if let Err(e) = crate::monitor::lockout::record_failure(&state, &user, crate::monitor::lockout::FailedStep::SecondFactor, None, now).await {
+            tracing::error!(error = %e, "counting a failed second factor toward the lockout failed");
+        }
+    });
 }
 
 /// Sends a notice to the user without waiting for it; failures are logged, never shown.

@@ -18,7 +18,7 @@ pub async fn regenerate(state: &AppState, user: &User, now: OffsetDateTime) -> R
 
 /// Spends one code; returns how many are left.
 pub async fn redeem(state: &AppState, user: &User, code: &str, now: OffsetDateTime) -> Result<u32, MfaError> {
-    check_throttle(state, user, now)?;
+    check_throttle(state, user, now).await?;
     let digest = gatehouse_crypto::recovery::digest(&state.digester, code);
     if !state.store.use_recovery_code(&user.id, &digest, now).await? {
         record_failure(state, user, now);

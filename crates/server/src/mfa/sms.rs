@@ -4,6 +4,8 @@
 //! 800-63B §5.1.3.3): policies may refuse it, and it never meets phishing-resistant levels.
 
 use gatehouse_core::ids::FactorId;
+use std::net::IpAddr;
+use crate::rate_limit::SMS_PER_ADDRESS;
 use gatehouse_core::model::User;
 use gatehouse_core::{Factor, FactorKind, FactorSecret, PhoneNumber};
 use gatehouse_store::{SmsChallenge, SmsCheck};
@@ -34,8 +36,16 @@ async fn check_send_limits(state: &AppState, user: &User, now: OffsetDateTime) -
     Ok(())
 }
 
-async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &PhoneNumber, now: OffsetDateTime) -> Result<String, MfaError> {
+async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &PhoneNumber, origin: IpAddr, now: OffsetDateTime) -> Result<String, MfaError> {
+    // Every request counts toward flood detection, refused or not: a flood is the asking.
+    crate::monitor::code_requested(state, user, origin, true, now);
     check_send_limits(state, user, now).await?;
+    // Per address too: one place asking texts for many accounts (SMS pumping) is refused.
+    let address = origin.to_string();
+    if let Some(retry_after) = state.sms_address_limiter.blocked_for(&address, SMS_PER_ADDRESS, now) {
+        return Err(MfaError::Throttled { retry_after });
+    }
+    state.sms_address_limiter.record_failure(&address, SMS_PER_ADDRESS, now);
     let id = gatehouse_crypto::random::id()?;
     let code = gatehouse_crypto::otp::numeric_code(6)?;
     let challenge = SmsChallenge {
@@ -57,7 +67,7 @@ async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &Phone
 
 /// Creates an unconfirmed SMS factor and sends a code to the number to verify it. The limits
 /// are checked first, so a throttled attempt leaves no factor behind.
-pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &str, now: OffsetDateTime) -> Result<(Factor, String), MfaError> {
+pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &str, origin: IpAddr, now: OffsetDateTime) -> Result<(Factor, String), MfaError> {
     check_send_limits(state, user, now).await?;
     let factor = Factor {
         id: FactorId::new(gatehouse_crypto::random::id()?),
@@ -70,22 +80,22 @@ pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &st
         last_used_at: None,
     };
     state.store.add_factor(&factor).await?;
-    let challenge = send(state, user, &factor.id, &phone, now).await?;
+    let challenge = send(state, user, &factor.id, &phone, origin, now).await?;
     Ok((factor, challenge))
 }
 
 /// Sends a sign-in code to a confirmed SMS factor.
-pub async fn send_sign_in_code(state: &AppState, user: &User, factor: &Factor, now: OffsetDateTime) -> Result<String, MfaError> {
-    check_throttle(state, user, now)?;
+pub async fn send_sign_in_code(state: &AppState, user: &User, factor: &Factor, origin: IpAddr, now: OffsetDateTime) -> Result<String, MfaError> {
+    check_throttle(state, user, now).await?;
     match &factor.secret {
-        FactorSecret::Sms { phone } if factor.is_confirmed() && factor.user_id == user.id => send(state, user, &factor.id, phone, now).await,
+        FactorSecret::Sms { phone } if factor.is_confirmed() && factor.user_id == user.id => send(state, user, &factor.id, phone, origin, now).await,
         _ => Err(MfaError::UnknownFactor),
     }
 }
 
 /// Checks a code for a challenge this user was sent; returns the factor it was sent to.
 pub async fn check_code(state: &AppState, user: &User, challenge_id: &str, code: &str, now: OffsetDateTime) -> Result<FactorId, MfaError> {
-    check_throttle(state, user, now)?;
+    check_throttle(state, user, now).await?;
     let challenge = state.store.sms_challenge(challenge_id).await?.filter(|c| c.user_id == user.id).ok_or(MfaError::Expired)?;
     let well_formed = code.trim().len() == 6 && code.trim().bytes().all(|b| b.is_ascii_digit());
     let outcome = if well_formed {

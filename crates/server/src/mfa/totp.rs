@@ -78,7 +78,7 @@ fn fail(state: &AppState, user: &User, error: MfaError, now: OffsetDateTime) -> 
 
 /// Activates an enrolling factor with its first valid code.
 pub async fn confirm(state: &AppState, user: &User, factor_id: &FactorId, code: &str, now: OffsetDateTime) -> Result<Factor, MfaError> {
-    check_throttle(state, user, now)?;
+    check_throttle(state, user, now).await?;
     let factor = state.store.factor(factor_id).await?.filter(|f| f.user_id == user.id && f.kind == FactorKind::Totp && !f.is_confirmed()).ok_or(MfaError::UnknownFactor)?;
     if let Err(e) = check(state, &factor, code, now).await {
         return Err(fail(state, user, e, now));
@@ -92,7 +92,7 @@ pub async fn confirm(state: &AppState, user: &User, factor_id: &FactorId, code: 
 
 /// Verifies a sign-in code against the user's confirmed TOTP factors.
 pub async fn verify(state: &AppState, user: &User, factors: &[Factor], code: &str, now: OffsetDateTime) -> Result<FactorId, MfaError> {
-    check_throttle(state, user, now)?;
+    check_throttle(state, user, now).await?;
     let mut outcome = Err(MfaError::NotEnrolled);
     for factor in factors.iter().filter(|f| f.kind == FactorKind::Totp && f.is_confirmed()) {
         outcome = check(state, factor, code, now).await.map(|()| factor.id.clone());

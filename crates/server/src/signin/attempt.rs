@@ -114,6 +114,7 @@ pub fn event(attempt: &Attempt, outcome: Outcome<'_>, now: OffsetDateTime) -> Re
         decision,
         risky,
         staged_decision,
+        reported_at: None,
     };
     Ok(event)
 }

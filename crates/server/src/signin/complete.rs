@@ -61,6 +61,9 @@ pub async fn finish(
     context: Context<'_>,
     now: OffsetDateTime,
 ) -> Result<Response, PageError> {
+    if user.credentials_reset_required {
+        return crate::http::password_change::park(state, pending, user, &proof, &context, now).await;
+    }
     let acr = proof.level.acr().to_owned();
     let second_factor = proof.level > AuthLevel::Password;
     let amr = proof.amr;
@@ -90,6 +93,8 @@ pub async fn finish(
     };
     let issued = authorize::new_code(state, request, &session, now)?;
     let (device, device_cookie) = device_after_sign_in(state, context.attempt, user, second_factor && context.remember_device, now)?;
+    // Read before this sign-in is recorded: was the browser or the network new?
+    let novelty = super::novelty::observe(state, user, context.attempt, &device.id).await?;
     let outcome = Outcome {
         user: Some(user),
         client_id: Some(request.client_id.as_str()),
@@ -121,6 +126,7 @@ pub async fn finish(
         state.revocations.revoke_grant(grant);
     }
     tracing::info!(user = %user.id, session = %session.id, acr = %session.acr, "sign-in succeeded");
+    super::novelty::after_sign_in(state, user, context.attempt, novelty, now);
     let mut response = authorize::code_response(state, request, issued.code)?;
     for cookie in [cookie, device_cookie].into_iter().flatten() {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -8,5 +8,6 @@
 pub mod attempt;
 pub mod complete;
 pub mod next;
+pub mod novelty;
 pub mod policy;
 pub mod progress;

@@ -47,6 +47,7 @@ pub fn progress_for(verdict: &Verdict, user: &User, first: &Proof, auth_time: Of
         ceremony: None,
         decision: verdict.record.clone(),
         remember_device_days: verdict.remember_device_days,
+        password_reset: None,
     };
     Some((progress, page))
 }

@@ -94,13 +94,16 @@ pub async fn decide_with(
         failures_for_user: observed.failures_for_user,
         failures_for_address: observed.failures_for_address,
         reported_device: device.is_some_and(|d| d.reported_at.is_some()),
-        reported_address: false,
+        reported_address: store.address_reported(&observed.address.to_string()).await?,
         new_country: false,
         location: None,
         previous: None,
     };
     let risk_config = RiskConfig::default();
-    let step_up = StepUp::from_request(ask.acr_values, None::<[&str; 0]>, ask.scopes.iter(), &client.policy, ask.max_age);
+    // A reported sign-in ("this wasn't me") requires a fresh second factor next time, as an
+    // essential `acr` claim would: the step-up path, which even a Bypass application honours.
+    let reset = user.credentials_reset_required.then_some([AuthLevel::Mfa.acr()]);
+    let step_up = StepUp::from_request(ask.acr_values, reset, ask.scopes.iter(), &client.policy, ask.max_age);
     let inputs = PolicyInputs {
         domain,
         app: &client.policy,

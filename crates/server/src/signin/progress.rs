@@ -49,6 +49,18 @@ pub struct Progress {
     /// Days a completed second factor may be remembered on this browser (0: never offered).
     #[serde(default)]
     pub remember_device_days: u16,
+    /// Every factor is done but a reported sign-in requires a new password first: what was
+    /// proved, kept until the password is changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_reset: Option<PendingReset>,
+}
+
+/// What a sign-in proved before it stopped for a password change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReset {
+    pub level: AuthLevel,
+    pub amr: Vec<String>,
+    pub remember_device: bool,
 }
 
 /// A parked WebAuthn ceremony: the factor kind it is for and the library's state.
@@ -99,6 +111,7 @@ mod tests {
             ceremony: Some(Ceremony { kind: "passkey".into(), state: "{}".into() }),
             decision: serde_json::json!({ "winning_rule": { "code": "domain_required" } }),
             remember_device_days: 30,
+            password_reset: None,
         };
         let decoded = Progress::decode(Some(&progress.encode())).unwrap();
         assert_eq!(decoded, progress);

@@ -1,0 +1,261 @@
+//! Security monitoring over the management APIs: alerts (list, acknowledge), change history
+//! (filter, page, download as JSON or CSV), the SIEM export (OCSF, resumable cursor) and a
+//! user's "this wasn't me" on an entry of their login history. Tenant admins see their own
+//! tenant; operators see everything. Reading the change history or exporting is itself a read
+//! of personal data, and is audited.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::alert::{Alert, AlertKind};
+use gatehouse_core::audit::{AuditEntry, ChainedRecord};
+use gatehouse_store::AuditFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin_api::{Caller, caller};
+use super::problem::{ManagementError, Problem};
+use super::sign_in_history::parse_time;
+use super::{ClientAddr, account_api, audit_entry};
+use crate::delivery::NotificationKind;
+use crate::monitor::NewAlert;
+use crate::monitor::siem::{self, Cursor};
+use crate::state::{AppState, now};
+
+type Result<T> = std::result::Result<T, ManagementError>;
+
+const MAX_PAGE: u32 = 500;
+
+fn not_found(what: &'static str) -> ManagementError {
+    Problem::new(StatusCode::NOT_FOUND, "Not found", what).into()
+}
+
+/// The tenant a caller is confined to (`None`: an operator, who sees every tenant).
+fn scope_of(caller: &Caller) -> Option<gatehouse_core::ids::TenantId> {
+    match caller {
+        Caller::TenantAdmin(user) => Some(user.tenant_id.clone()),
+        Caller::Operator { .. } => None,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertQuery {
+    /// Only unacknowledged alerts.
+    open: Option<bool>,
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+fn alert_json(alert: &Alert) -> Value {
+    json!(alert)
+}
+
+/// `GET /api/v1/alerts`
+pub async fn alerts(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<AlertQuery>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let tenant = scope_of(&caller);
+    let found = state.store.alerts(tenant.as_ref(), query.open.unwrap_or(false), query.before.as_deref(), limit).await?;
+    let next = (found.len() == limit as usize).then(|| found.last().map(|a| a.id.clone())).flatten();
+    Ok(Json(json!({ "alerts": found.iter().map(alert_json).collect::<Vec<_>>(), "next": next })).into_response())
+}
+
+/// `POST /api/v1/alerts/{id}/acknowledge`
+pub async fn acknowledge(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let scope = scope_of(&caller);
+    let alert = state.store.alert(&id).await?.filter(|a| scope.as_ref().is_none_or(|t| a.tenant.as_deref() == Some(t.as_str()))).ok_or_else(|| not_found("no such alert"))?;
+    let mut audit = caller.audit(addr, &headers, "alert.acknowledge", format!("alert:{}", alert.id), None, None);
+    audit.tenant = alert.tenant.clone();
+    if !state.store.acknowledge_alert(&alert.id, &caller.actor(), now(), &audit).await? {
+        return Err(Problem::new(StatusCode::CONFLICT, "Already acknowledged", "this alert was acknowledged before").into());
+    }
+    let alert = state.store.alert(&id).await?.ok_or_else(|| not_found("no such alert"))?;
+    Ok(Json(alert_json(&alert)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    actor: Option<String>,
+    target: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    before: Option<u64>,
+    limit: Option<u32>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+fn record_json(record: &ChainedRecord) -> Value {
+    let e = &record.entry;
+    json!({
+        "seq": record.seq, "at": e.at, "actor": e.actor, "on_behalf_of": e.on_behalf_of, "action": e.action, "target": e.target,
+        "tenant": e.tenant, "before": e.before, "after": e.after, "address": e.address, "user_agent": e.user_agent, "reason": e.reason,
+    })
+}
+
+/// One CSV field (RFC 4180), with formula injection defused for spreadsheets.
+fn csv_field(value: &str) -> String {
+    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
+fn csv(records: &[ChainedRecord]) -> String {
+    let mut out = String::from("seq,at,actor,on_behalf_of,action,target,tenant,address,user_agent,reason,before,after\r\n");
+    for r in records {
+        let e = &r.entry;
+        let time = time::OffsetDateTime::from_unix_timestamp(e.at).ok().and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_default();
+        let json_text = |v: &Option<Value>| v.as_ref().map(Value::to_string).unwrap_or_default();
+        let fields = [
+            r.seq.to_string(),
+            time,
+            e.actor.clone(),
+            e.on_behalf_of.clone().unwrap_or_default(),
+            e.action.clone(),
+            e.target.clone(),
+            e.tenant.clone().unwrap_or_default(),
+            e.address.clone().unwrap_or_default(),
+            e.user_agent.clone().unwrap_or_default(),
+            e.reason.clone().unwrap_or_default(),
+            json_text(&e.before),
+            json_text(&e.after),
+        ];
+        out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// `GET /api/v1/audit`: change history, newest first.
+pub async fn change_history(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Query(query): Query<HistoryQuery>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let csv_wanted = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(Problem::bad_request("format: json or csv").into()),
+    };
+    let too_long = |v: &Option<String>| v.as_ref().is_some_and(|s| s.len() > 200);
+    if too_long(&query.actor) || too_long(&query.target) || too_long(&query.action) {
+        return Err(Problem::bad_request("filters are at most 200 characters").into());
+    }
+    let filter = AuditFilter {
+        tenant: scope_of(&caller),
+        actor: query.actor.clone(),
+        target: query.target.clone(),
+        action: query.action.clone(),
+        since: parse_time("since", query.since.as_deref())?.map(time::OffsetDateTime::unix_timestamp),
+        until: parse_time("until", query.until.as_deref())?.map(time::OffsetDateTime::unix_timestamp),
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let records = state.store.audit_query(&filter, query.before, limit).await?;
+    let next = (records.len() == limit as usize).then(|| records.last().map(|r| r.seq)).flatten();
+    let read = caller.audit(addr, &headers, "audit.read", "audit".into(), None, Some(json!({ "records": records.len(), "format": if csv_wanted { "csv" } else { "json" } })));
+    let read = AuditEntry { tenant: filter.tenant.as_ref().map(|t| t.as_str().to_owned()), ..read };
+    state.store.append_audit(&read).await?;
+    if csv_wanted {
+        let mut response = csv(&records).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"gatehouse-change-history.csv\""));
+        if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
+            headers.insert("x-next-before", next);
+        }
+        return Ok(response);
+    }
+    Ok(Json(json!({ "records": records.iter().map(record_json).collect::<Vec<_>>(), "next": next })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    cursor: Option<String>,
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/siem/events`: OCSF events as JSON lines, oldest first; `X-Next-Cursor` resumes.
+/// Operators only: the export spans every tenant.
+pub async fn siem_export(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Query(query): Query<ExportQuery>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    caller.require_operator()?;
+    let cursor = match query.cursor.as_deref() {
+        Some(text) => Cursor::parse(text).ok_or_else(|| Problem::bad_request("cursor: not a cursor from a previous page"))?,
+        None => Cursor::default(),
+    };
+    let since = parse_time("since", query.since.as_deref())?.map_or(0, time::OffsetDateTime::unix_timestamp);
+    let limit = query.limit.unwrap_or(1000).clamp(1, 5000);
+    let (events, next) = siem::page(state.store.as_ref(), &cursor, since, limit).await?;
+    if !events.is_empty() {
+        let export = caller.audit(addr, &headers, "audit.export", "siem".into(), None, Some(json!({ "events": events.len(), "from": cursor.encode(), "to": next.encode() })));
+        state.store.append_audit(&export).await?;
+    }
+    let mut body = String::new();
+    for event in &events {
+        body.push_str(&event.to_string());
+        body.push('\n');
+    }
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    if let Ok(value) = HeaderValue::from_str(&next.encode()) {
+        headers.insert("x-next-cursor", value);
+    }
+    Ok(response)
+}
+
+/// `POST /api/v1/me/sign-ins/{id}/report`: "this wasn't me".
+pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let now = now();
+    let user = account_api::signed_in(&state, &headers).await?;
+    if id.len() > 128 {
+        return Err(not_found("no such sign-in"));
+    }
+    let audit = AuditEntry {
+        reason: Some("the user reported this sign-in as not theirs".into()),
+        ..audit_entry(format!("user:{}", user.id), "sign_in.report", format!("user:{}", user.id), addr, &headers).in_tenant(user.tenant_id.as_str())
+    };
+    let audit = AuditEntry { after: Some(json!({ "sign_in": id })), ..audit };
+    let report = state.store.report_sign_in(&user.id, &id, now, &audit).await?.ok_or_else(|| not_found("no such sign-in"))?;
+    for grant in &report.revoked_grants {
+        state.revocations.revoke_grant(grant.clone());
+    }
+    state.forget_user(&user.id);
+    crate::mfa::notify(&state, &user, NotificationKind::SignInReported { sign_in: id.clone() }, now);
+    let event = &report.event;
+    let alert = NewAlert {
+        kind: AlertKind::SignInReported,
+        tenant: Some(user.tenant_id.clone()),
+        subject: format!("user:{}", user.id),
+        summary: format!("{} reported a sign-in from {} as not theirs", user.email, event.address),
+        details: json!({
+            "user": user.id.as_str(), "sign_in": event.id, "address": event.address, "user_agent": event.user_agent,
+            "device": event.device_id, "at": event.at.unix_timestamp(), "sessions_ended": report.sessions_ended,
+            "grants_revoked": report.revoked_grants.len(),
+        }),
+    };
+    state.monitor.raise(state.store.as_ref(), alert, now).await?;
+    Ok(Json(json!({
+        "sign_in": id,
+        "sessions_ended": report.sessions_ended,
+        "grants_revoked": report.revoked_grants.len(),
+        "next_sign_in": "requires a fresh second factor and a new password",
+    }))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_field("plain"), "\"plain\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-1"), "\"'-1\"");
+    }
+}

@@ -1,0 +1,164 @@
+//! The new-password step after a reported sign-in ("this wasn't me"): once the user passed
+//! every factor (including the fresh second factor the report requires), and before the
+//! application gets its code, they choose a new password. The change, its audit record and
+//! clearing the reset land in one transaction.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use gatehouse_core::model::User;
+use gatehouse_core::params::Params;
+use gatehouse_policy::AuthLevel;
+use gatehouse_store::PendingAuthorization;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::login::{LoginQuery, check_csrf, expired};
+use super::respond::see_other;
+use super::second_factor::{Step, flow_page, load_step};
+use super::{ClientAddr, audit_entry};
+use crate::delivery::NotificationKind;
+use crate::error::PageError;
+use crate::pages::PasswordChangePage;
+use crate::signin::attempt::Attempt;
+use crate::signin::complete::{Context, Proof, finish};
+use crate::signin::progress::{PendingReset, Progress};
+use crate::state::{AppState, now};
+
+/// NIST SP 800-63B asks for at least 8; an identity provider's own accounts deserve more.
+pub const MIN_PASSWORD_LENGTH: usize = 12;
+const MAX_PASSWORD_LENGTH: usize = 1024;
+
+/// Stops a sign-in that met every factor, for a password change; called by `finish` while
+/// the user must reset their credentials.
+pub async fn park(state: &AppState, pending: &PendingAuthorization, user: &User, proof: &Proof, context: &Context<'_>, now: OffsetDateTime) -> Result<Response, PageError> {
+    if proof.level == AuthLevel::Password {
+        // The policy asks for a fresh second factor first; a password alone never gets here.
+        return Err(expired());
+    }
+    let reset = PendingReset { level: proof.level, amr: proof.amr.clone(), remember_device: context.remember_device };
+    let progress = match Progress::decode(pending.progress.as_deref()) {
+        Some(progress) => Progress { password_reset: Some(reset), ..progress },
+        None => Progress {
+            user_id: user.id.as_str().to_owned(),
+            amr: proof.amr.clone(),
+            auth_time: now.unix_timestamp(),
+            level: proof.level,
+            methods: Vec::new(),
+            enroll: false,
+            then_enroll: None,
+            sms_challenge: None,
+            enrolling_factor: None,
+            enrolling_sms: None,
+            enrolled: false,
+            enrolled_proof: None,
+            ceremony: None,
+            decision: context.decision.cloned().unwrap_or_default(),
+            remember_device_days: 0,
+            password_reset: Some(reset),
+        },
+    };
+    if !state.store.update_pending_progress(&pending.id, pending.progress.as_deref(), &progress.encode()).await? {
+        return Err(expired());
+    }
+    Ok(see_other(&format!("/login/password?request={}", pending.id)))
+}
+
+fn render(step: &Step, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+    let page = PasswordChangePage {
+        title: "Choose a new password",
+        request_id: &step.pending.id,
+        csrf_token: &step.pending.csrf_token,
+        email: step.user.email.as_str(),
+        min_length: MIN_PASSWORD_LENGTH,
+        error,
+    };
+    Ok(flow_page(step, page.render()?, status))
+}
+
+async fn load(state: &AppState, headers: &HeaderMap, request: &str, now: OffsetDateTime) -> Result<(Step, PendingReset), PageError> {
+    let step = load_step(state, headers, request, now).await?;
+    let reset = step.progress.password_reset.clone().filter(|_| step.user.credentials_reset_required).ok_or_else(expired)?;
+    Ok((step, reset))
+}
+
+/// `GET /login/password`
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
+    let (step, _) = load(&state, &headers, &query.request, now()).await?;
+    render(&step, None, StatusCode::OK)
+}
+
+/// Why a new password is refused, or `None` when it is acceptable.
+pub fn refusal(new: &str, confirm: &str, email: &str) -> Option<String> {
+    let length = new.chars().count();
+    if length < MIN_PASSWORD_LENGTH {
+        return Some(format!("Use at least {MIN_PASSWORD_LENGTH} characters."));
+    }
+    if new.len() > MAX_PASSWORD_LENGTH {
+        return Some("That password is too long.".into());
+    }
+    if new != confirm {
+        return Some("The two passwords are not the same.".into());
+    }
+    if new.eq_ignore_ascii_case(email) {
+        return Some("Do not use your email address as your password.".into());
+    }
+    None
+}
+
+/// `POST /login/password`
+pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let now = now();
+    let form = Params::parse(&body).map_err(|_| expired())?;
+    let (step, reset) = load(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.pending)?;
+    let new = Zeroizing::new(form.get("new_password").unwrap_or_default().to_owned());
+    let confirm = Zeroizing::new(form.get("confirm_password").unwrap_or_default().to_owned());
+    if let Some(message) = refusal(&new, &confirm, step.user.email.as_str()) {
+        return render(&step, Some(&message), StatusCode::OK);
+    }
+    let (reused, hash) = hash_new(&state, &new, step.user.password_hash.clone()).await?;
+    if reused {
+        return render(&step, Some("Choose a password you have not used for this account."), StatusCode::OK);
+    }
+    let audit = audit_entry(format!("user:{}", step.user.id), "user.password.change", format!("user:{}", step.user.id), addr, &headers)
+        .in_tenant(step.user.tenant_id.as_str());
+    let audit = gatehouse_core::audit::AuditEntry { reason: Some("required after a reported sign-in".into()), ..audit };
+    state.store.set_password(&step.user.id, &hash, now, &audit).await?;
+    state.forget_user(&step.user.id);
+    crate::mfa::notify(&state, &step.user, NotificationKind::PasswordChanged, now);
+    let user = User { password_hash: Some(hash), credentials_reset_required: false, ..(*step.user).clone() };
+    let attempt = Attempt::new(&state, &headers, addr);
+    let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: reset.remember_device };
+    let proof = Proof { level: reset.level, amr: reset.amr };
+    finish(&state, &headers, &step.pending, &step.request, &user, proof, context, now).await
+}
+
+/// Whether the new password is the old one, and its Argon2id hash (off the async workers).
+async fn hash_new(state: &AppState, new: &str, old: Option<String>) -> Result<(bool, String), PageError> {
+    let unavailable = || PageError::bad_request("Unavailable", "The password could not be saved; try again.");
+    let _permit = state.hash_permits.acquire().await.map_err(|_| unavailable())?;
+    let (state, new) = (state.clone(), Zeroizing::new(new.to_owned()));
+    let result = tokio::task::spawn_blocking(move || {
+        let reused = state.hasher.verify(&new, old.as_deref());
+        state.hasher.hash(&new).map(|hash| (reused, hash))
+    })
+    .await;
+    result.map_err(|_| unavailable())?.map_err(|_| unavailable())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_mismatched_or_email_passwords_are_refused() {
+        assert!(refusal("short", "short", "a@b.test").is_some());
+        assert!(refusal("a long enough one", "a long enough two", "a@b.test").unwrap().contains("not the same"));
+        assert!(refusal("alice@acme.test", "alice@acme.test", "Alice@acme.test").is_some());
+        assert!(refusal(&"x".repeat(2000), &"x".repeat(2000), "a@b.test").is_some());
+        assert_eq!(refusal("correct horse battery", "correct horse battery", "a@b.test"), None);
+    }
+}

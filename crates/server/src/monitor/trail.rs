@@ -1,0 +1,204 @@
+//! The audit trail's upkeep: checkpoints signed with the instance key, verification of the
+//! whole chain against them (`gatehouse audit verify` and the daily check share it), and
+//! retention that prunes only up to a signed checkpoint, so what is left still verifies.
+
+use gatehouse_core::SigningAlg;
+use gatehouse_core::alert::AlertKind;
+use gatehouse_core::audit::{ChainBreak, ChainVerifier, Checkpoint};
+use gatehouse_crypto::SigningKey;
+use gatehouse_store::Store;
+use time::{Duration, OffsetDateTime};
+
+use super::NewAlert;
+use crate::config::RetentionSettings;
+use crate::error::ServerError;
+
+/// Records read per page, so memory stays flat however long the trail.
+const PAGE: u32 = 10_000;
+
+/// Why the trail does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum TrailError {
+    #[error("audit chain broken at {0}")]
+    Broken(ChainBreak),
+    #[error("checkpoint at record {seq} has an invalid signature (it was forged or altered)")]
+    BadCheckpoint { seq: u64 },
+    #[error(transparent)]
+    Store(#[from] gatehouse_store::StoreError),
+}
+
+impl TrailError {
+    /// The first bad record (or checkpoint), when there is one.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Self::Broken(b) => Some(b.seq()),
+            Self::BadCheckpoint { seq } => Some(*seq),
+            Self::Store(_) => None,
+        }
+    }
+}
+
+/// What a verification covered.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TrailReport {
+    pub last_seq: u64,
+    pub records: u64,
+    pub checkpoints: usize,
+}
+
+/// Loads the checkpoint key (Ed25519 PKCS#8).
+pub fn checkpoint_key(pkcs8: &[u8]) -> Result<SigningKey, ServerError> {
+    Ok(SigningKey::from_pkcs8(SigningAlg::EdDSA, pkcs8.to_vec())?)
+}
+
+/// Signs a checkpoint at the newest record, unless the newest checkpoint already covers it.
+pub async fn checkpoint(store: &dyn Store, key: &SigningKey, now: OffsetDateTime) -> Result<Option<Checkpoint>, ServerError> {
+    let Some((seq, hash)) = store.audit_head().await? else { return Ok(None) };
+    if store.checkpoints().await?.last().is_some_and(|c| c.seq >= seq) {
+        return Ok(None);
+    }
+    let at = now.unix_timestamp();
+    let signature = key.sign(&Checkpoint::message(seq, &hash, at))?;
+    let checkpoint = Checkpoint { seq, hash, at, kid: key.kid().to_owned(), signature };
+    store.add_checkpoint(&checkpoint).await?;
+    Ok(Some(checkpoint))
+}
+
+/// Verifies every checkpoint's signature (with `key`, when the caller has it) and the whole
+/// chain against them, page by page.
+pub async fn verify(store: &dyn Store, key: Option<&SigningKey>) -> Result<TrailReport, TrailError> {
+    let checkpoints = store.checkpoints().await?;
+    if let Some(key) = key {
+        for c in &checkpoints {
+            if c.kid != key.kid() || key.verify(&c.signed_message(), &c.signature).is_err() {
+                return Err(TrailError::BadCheckpoint { seq: c.seq });
+            }
+        }
+    }
+    let mut verifier = ChainVerifier::new(&checkpoints);
+    let mut after = 0;
+    loop {
+        let page = store.audit_records(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        verifier.feed(&page).map_err(TrailError::Broken)?;
+    }
+    let (last_seq, _, records) = verifier.finish().map_err(TrailError::Broken)?;
+    Ok(TrailReport { last_seq, records, checkpoints: checkpoints.len() })
+}
+
+/// What the daily upkeep did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Upkeep {
+    pub checkpointed: Option<u64>,
+    pub sign_ins_pruned: u64,
+    pub audit_pruned: u64,
+}
+
+/// Retention: login history older than its window goes; audit records go up to the newest
+/// checkpoint older than theirs (every record before a checkpoint is older than it).
+pub async fn apply_retention(store: &dyn Store, retention: RetentionSettings, now: OffsetDateTime) -> Result<(u64, u64), ServerError> {
+    let sign_ins = store.prune_sign_ins(now - Duration::days(i64::from(retention.login_history_days))).await?;
+    let cutoff = (now - Duration::days(i64::from(retention.audit_days))).unix_timestamp();
+    let anchor = store.checkpoints().await?.into_iter().rev().find(|c| c.at < cutoff);
+    let first = store.audit_records(0, 1).await?.first().map(|r| r.seq);
+    let audit = match (anchor, first) {
+        (Some(anchor), Some(first)) if first <= anchor.seq => store.prune_audit(anchor.seq).await?,
+        _ => 0,
+    };
+    Ok((sign_ins, audit))
+}
+
+/// The daily job: checkpoint, verify (a break raises a critical alert), apply retention.
+pub async fn daily(state: &crate::AppState, now: OffsetDateTime) -> Result<Upkeep, ServerError> {
+    let key = state.monitor.settings.checkpoint_key.as_ref().map(|k| checkpoint_key(&k.0)).transpose()?;
+    let mut upkeep = Upkeep::default();
+    if let Some(key) = &key {
+        upkeep.checkpointed = checkpoint(state.store.as_ref(), key, now).await?.map(|c| c.seq);
+    }
+    match verify(state.store.as_ref(), key.as_ref()).await {
+        Ok(_) => {}
+        Err(TrailError::Store(e)) => return Err(e.into()),
+        Err(broken) => {
+            let alert = NewAlert {
+                kind: AlertKind::AuditChainBroken,
+                tenant: None,
+                subject: format!("audit:{}", broken.seq().unwrap_or(0)),
+                summary: broken.to_string(),
+                details: serde_json::json!({ "first_bad_record": broken.seq() }),
+            };
+            state.monitor.raise(state.store.as_ref(), alert, now).await?;
+            // Never prune a trail that does not verify: the evidence stays.
+            return Ok(upkeep);
+        }
+    }
+    (upkeep.sign_ins_pruned, upkeep.audit_pruned) = apply_retention(state.store.as_ref(), state.monitor.settings.retention, now).await?;
+    Ok(upkeep)
+}
+
+/// Runs [`daily`] at start-up and every 24 hours, and checkpoints every hour.
+pub async fn run(state: crate::AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut hours: u64 = 0;
+    loop {
+        tick.tick().await;
+        let now = crate::state::now();
+        if hours.is_multiple_of(24) {
+            match daily(&state, now).await {
+                Ok(upkeep) => tracing::info!(?upkeep, "daily audit upkeep done"),
+                Err(e) => tracing::error!(error = %e, "daily audit upkeep failed"),
+            }
+        } else if let Some(key) = state.monitor.settings.checkpoint_key.as_ref().and_then(|k| checkpoint_key(&k.0).ok())
+            && let Err(e) = checkpoint(state.store.as_ref(), &key, now).await
+        {
+            tracing::warn!(error = %e, "signing an audit checkpoint failed");
+        }
+        hours += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_core::audit::AuditEntry;
+    use gatehouse_store::AuditStore;
+    use gatehouse_store::sqlite::SqliteStore;
+    use time::macros::datetime;
+
+    fn entry(at: OffsetDateTime) -> AuditEntry {
+        AuditEntry {
+            at: at.unix_timestamp(),
+            actor: "user:u1".into(),
+            on_behalf_of: None,
+            action: "user.update".into(),
+            target: "user:u2".into(),
+            tenant: Some("t1".into()),
+            before: None,
+            after: None,
+            address: None,
+            user_agent: None,
+            reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn checkpoints_are_signed_verified_and_anchor_retention() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let key = SigningKey::generate(SigningAlg::EdDSA).unwrap();
+        let old = datetime!(2018-01-01 00:00 UTC);
+        let now = datetime!(2026-06-01 00:00 UTC);
+        store.append_audit_batch(&[entry(old), entry(old)]).await.unwrap();
+        assert_eq!(checkpoint(&store, &key, old).await.unwrap().map(|c| c.seq), Some(2));
+        assert_eq!(checkpoint(&store, &key, old).await.unwrap(), None, "nothing new to cover");
+        store.append_audit(&entry(now)).await.unwrap();
+        assert_eq!(verify(&store, Some(&key)).await.unwrap(), TrailReport { last_seq: 3, records: 3, checkpoints: 1 });
+
+        let other = SigningKey::generate(SigningAlg::EdDSA).unwrap();
+        assert!(matches!(verify(&store, Some(&other)).await, Err(TrailError::BadCheckpoint { seq: 2 })), "another key's signature");
+
+        let (_, pruned) = apply_retention(&store, RetentionSettings::default(), now).await.unwrap();
+        assert_eq!(pruned, 2, "records older than seven years, up to the checkpoint");
+        assert_eq!(verify(&store, Some(&key)).await.unwrap(), TrailReport { last_seq: 3, records: 1, checkpoints: 1 });
+        assert_eq!(apply_retention(&store, RetentionSettings::default(), now).await.unwrap().1, 0, "idempotent");
+    }
+}
