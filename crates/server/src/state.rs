@@ -85,6 +85,8 @@ pub struct Shared {
     pub token_failure_limiter: RateLimiter<std::net::IpAddr>,
     pub mfa: MfaServices,
     pub monitor: crate::monitor::Monitor,
+    /// Group commit for audit records appended on their own.
+    pub audit: crate::monitor::audit_writer::AuditWriter,
     pub limiter_hasher: std::collections::hash_map::RandomState,
     pub revocations: RevocationList,
     pub verified_tokens: crate::tokens::VerifiedTokenCache,
@@ -132,6 +134,7 @@ impl AppState {
             token_failure_limiter: RateLimiter::default(),
             mfa: mfa_services(&config)?,
             monitor: crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer)?,
+            audit: crate::monitor::audit_writer::AuditWriter::start(Arc::clone(&store)),
             limiter_hasher: Default::default(),
             revocations: RevocationList::default(),
             verified_tokens: Default::default(),

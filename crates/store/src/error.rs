@@ -9,4 +9,7 @@ pub enum StoreError {
     Corrupt(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A write queued behind others failed with them (group commit), or the writer stopped.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }

@@ -10,6 +10,7 @@ mod browser;
 mod conformance;
 mod helpers;
 mod logout;
+mod monitoring;
 mod openid_client;
 mod operations;
 mod rfc9700;

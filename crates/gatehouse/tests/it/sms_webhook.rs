@@ -14,7 +14,7 @@ use crate::two_factor::{FIXTURE, assert_code_for, page, password_step, present};
 const KEY: &str = "a webhook key of at least thirty-two bytes";
 
 /// HMAC-SHA256 (RFC 2104), computed independently of the server's implementation.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     let mut block = [0u8; 64];
     block[..key.len()].copy_from_slice(key);
     let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();

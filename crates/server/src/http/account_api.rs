@@ -100,7 +100,7 @@ impl Me {
 async fn audit(state: &AppState, me: &Me, addr: IpAddr, headers: &HeaderMap, action: &str, target: &FactorId, after: Option<Value>) -> Result<()> {
     let entry = AuditEntry { after, ..super::audit_entry(format!("user:{}", me.user.id), action, format!("factor:{target}"), addr, headers) }
         .in_tenant(me.user.tenant_id.as_str());
-    state.store.append_audit(&entry).await?;
+    state.audit.append(&entry).await?;
     Ok(())
 }
 

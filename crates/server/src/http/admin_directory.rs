@@ -262,7 +262,7 @@ pub async fn reset_factors(State(state): State<AppState>, ClientAddr(addr): Clie
     let factors = state.store.factors(&user.id).await?;
     let before = json!({ "factors": factors.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>() });
     // Recorded first: the removals that follow are separate writes.
-    state.store.append_audit(&caller.audit(addr, &headers, "user.factors.reset", format!("user:{}", user.id), Some(before), None).in_tenant(user.tenant_id.as_str())).await?;
+    state.audit.append(&caller.audit(addr, &headers, "user.factors.reset", format!("user:{}", user.id), Some(before), None).in_tenant(user.tenant_id.as_str())).await?;
     for factor in factors {
         if state.store.remove_factor(&user.id, &factor.id).await? {
             mfa::notify(&state, &user, NotificationKind::FactorRemoved { factor: factor.id.to_string(), label: factor.label }, now);

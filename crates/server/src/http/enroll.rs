@@ -186,7 +186,7 @@ pub(super) async fn enrolled(state: &AppState, step: &Step, factor: &FactorId, p
         ..super::audit_entry(format!("user:{}", step.user.id), "factor.add", format!("factor:{factor}"), origin.address, origin.headers)
     }
     .in_tenant(step.user.tenant_id.as_str());
-    state.store.append_audit(&entry).await?;
+    state.audit.append(&entry).await?;
     let codes = mfa::recovery::regenerate(state, &step.user, now).await.map_err(mfa_page_error)?;
     step.advance(state, &Progress { enrolled: true, enrolled_proof: Some(proof), ceremony: None, ..step.progress.clone() }).await?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();

@@ -155,7 +155,7 @@ pub async fn change_history(State(state): State<AppState>, ClientAddr(addr): Cli
     let next = (records.len() == limit as usize).then(|| records.last().map(|r| r.seq)).flatten();
     let read = caller.audit(addr, &headers, "audit.read", "audit".into(), None, Some(json!({ "records": records.len(), "format": if csv_wanted { "csv" } else { "json" } })));
     let read = AuditEntry { tenant: filter.tenant.as_ref().map(|t| t.as_str().to_owned()), ..read };
-    state.store.append_audit(&read).await?;
+    state.audit.append(&read).await?;
     if csv_wanted {
         let mut response = csv(&records).into_response();
         let headers = response.headers_mut();
@@ -191,7 +191,7 @@ pub async fn siem_export(State(state): State<AppState>, ClientAddr(addr): Client
     let (events, next) = siem::page(state.store.as_ref(), &cursor, since, limit).await?;
     if !events.is_empty() {
         let export = caller.audit(addr, &headers, "audit.export", "siem".into(), None, Some(json!({ "events": events.len(), "from": cursor.encode(), "to": next.encode() })));
-        state.store.append_audit(&export).await?;
+        state.audit.append(&export).await?;
     }
     let mut body = String::new();
     for event in &events {

@@ -111,7 +111,7 @@ pub async fn of_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr
         .ok_or_else(|| Problem::new(axum::http::StatusCode::NOT_FOUND, "Not found", "no such user"))?;
     let response = history(&state, &user.id, &page).await?;
     let read = caller.audit(addr, &headers, "personal_data.read", format!("user:{}", user.id), None, None).in_tenant(user.tenant_id.as_str());
-    state.store.append_audit(&AuditEntry { reason: Some("login history".into()), ..read }).await?;
+    state.audit.append(&AuditEntry { reason: Some("login history".into()), ..read }).await?;
     Ok(response)
 }
 

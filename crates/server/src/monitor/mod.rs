@@ -1,6 +1,7 @@
 //! Security monitoring: detection rules, alerts (stored for admins, delivered to sinks with
 //! retries), brute-force lockout of accounts, and the audit trail's checkpoints and retention.
 
+pub mod audit_writer;
 mod detect;
 mod dispatch;
 pub mod lockout;
