@@ -138,3 +138,39 @@ async fn a_users_own_factor_changes_are_audited_with_where_they_came_from() {
     assert!(!rows[0].get::<String, _>("after").contains(added["secret"].as_str().unwrap()), "never the TOTP secret");
     assert!(verify(&app.data_dir()).0);
 }
+
+#[tokio::test]
+async fn signed_checkpoints_catch_a_truncated_trail_and_a_forged_signature() {
+    let app = spawn().await;
+    let ops: serde_json::Value = client_token(&app, "ops", "gatehouse:admin").await.json().await.unwrap();
+    let ops = ops["access_token"].as_str().unwrap().to_owned();
+    for policy in ["bypass", "required"] {
+        let changed = call(&app, Method::PUT, "/api/v1/applications/vault/policy", &ops, Some(json!({ "two_factor": policy }))).await;
+        assert_eq!(changed.status(), StatusCode::OK);
+    }
+    let data = app.data_dir();
+    let (ok, out, _) = cli(&data, &["audit", "checkpoint"]);
+    assert!(ok && out.contains("signed checkpoint at record 3"), "{out}");
+    let (ok, out) = verify(&data);
+    assert!(ok && out.contains("signed checkpoints"), "{out}");
+    let (ok, jwk, _) = cli(&data, &["audit", "key"]);
+    let jwk: serde_json::Value = serde_json::from_str(jwk.trim()).unwrap();
+    assert!(ok && jwk["crv"] == "Ed25519" && jwk.get("d").is_none(), "the public half only: {jwk}");
+
+    let dir = app.stop_keeping_data().await;
+    let pool = writable(&data).await;
+    // The newest record deleted: the chain alone still links, the checkpoint says otherwise.
+    sqlx::query("CREATE TABLE saved AS SELECT * FROM audit_records WHERE seq = 3").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM audit_records WHERE seq = 3").execute(&pool).await.unwrap();
+    let (ok, out) = verify(&data);
+    assert!(!ok && out.contains("record 3") && out.contains("deleted from the end"), "{out}");
+    sqlx::query("INSERT INTO audit_records SELECT * FROM saved").execute(&pool).await.unwrap();
+    assert!(verify(&data).0, "restored");
+
+    // A checkpoint whose signature was tampered with (or made without the instance key).
+    sqlx::query("UPDATE audit_checkpoints SET signature = zeroblob(64) WHERE seq = 3").execute(&pool).await.unwrap();
+    let (ok, out) = verify(&data);
+    assert!(!ok && out.contains("checkpoint at record 3 has an invalid signature"), "{out}");
+    pool.close().await;
+    drop(dir);
+}

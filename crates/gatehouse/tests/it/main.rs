@@ -18,5 +18,6 @@ mod risk_signals;
 mod settings;
 mod sms_webhook;
 mod tokens;
+mod trust_history;
 mod two_factor;
 mod webauthn;
