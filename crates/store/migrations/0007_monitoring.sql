@@ -5,7 +5,6 @@ ALTER TABLE audit_records ADD COLUMN tenant_id TEXT;
 CREATE INDEX audit_records_by_tenant ON audit_records (tenant_id, seq);
 CREATE INDEX audit_records_by_actor ON audit_records (actor, seq);
 CREATE INDEX audit_records_by_target ON audit_records (target, seq);
-CREATE INDEX audit_records_by_at ON audit_records (at);
 
 CREATE TABLE audit_checkpoints (
     seq       INTEGER PRIMARY KEY,
