@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use gatehouse_server::monitor::siem::{self, Cursor};
 use gatehouse_server::monitor::trail::{self, TrailError};
-use gatehouse_store::Store;
+use gatehouse_store::{AuditStore, Store};
 use gatehouse_store::sqlite::OpenMode;
 use std::io::Write;
 
@@ -68,8 +68,28 @@ pub async fn export(common: &CommonArgs, file: &FileSettings, since: Option<&str
         None => 0,
     };
     let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
+    // Writable: the export is a read of personal data, and is itself recorded.
+    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
     let result = write_all(&store, since).await;
+    if let Ok(count) = &result {
+        let record = gatehouse_core::audit::AuditEntry {
+            at: now().unix_timestamp(),
+            actor: "cli:export".into(),
+            on_behalf_of: std::env::var("USER").ok(),
+            action: "audit.export".into(),
+            target: "siem".into(),
+            tenant: None,
+            before: None,
+            after: Some(serde_json::json!({ "events": count, "since": since, "format": "ocsf-jsonl" })),
+            address: None,
+            user_agent: None,
+            reason: None,
+        };
+        if let Err(e) = store.append_audit(&record).await {
+            store.close().await;
+            return Err(e).context("recording the export in the audit trail failed");
+        }
+    }
     store.close().await;
     let count = result?;
     eprintln!("exported {count} events");

@@ -183,7 +183,8 @@ pub async fn keys_rotate(common: &CommonArgs, file: &FileSettings, activate_in: 
     let now = now();
     let activates_at = now + time::Duration::seconds(i64::from(activate_in));
     let fresh = SigningAlg::ALL.iter().map(|alg| gatehouse_server::state::new_stored_key(*alg, now, activates_at)).collect::<Result<Vec<_>, _>>()?;
-    store.rotate_signing_keys(&fresh).await?;
+    let keys = serde_json::json!(fresh.iter().map(|k| serde_json::json!({ "kid": k.kid, "alg": k.alg.as_str(), "activates_at": k.activates_at.unix_timestamp() })).collect::<Vec<_>>());
+    store.rotate_signing_keys(&fresh, &cli_audit("key.rotate", "keys".into(), Some(keys))).await?;
     store.bump_generation().await?;
     for key in &fresh {
         println!("new {} key {} (published now, signing from {})", key.alg.as_str(), key.kid, key.activates_at);
@@ -191,6 +192,23 @@ pub async fn keys_rotate(common: &CommonArgs, file: &FileSettings, activate_in: 
     println!("A running server publishes the new keys within seconds. Previous keys sign until then and stay published until the tokens they signed have expired.");
     store.close().await;
     Ok(())
+}
+
+/// An audit record of a change made with the CLI by the operating-system user running it.
+fn cli_audit(action: &str, target: String, after: Option<serde_json::Value>) -> gatehouse_core::audit::AuditEntry {
+    gatehouse_core::audit::AuditEntry {
+        at: now().unix_timestamp(),
+        actor: format!("cli:{}", action.split('.').next().unwrap_or("admin")),
+        on_behalf_of: std::env::var("USER").ok(),
+        action: action.to_owned(),
+        target,
+        tenant: None,
+        before: None,
+        after,
+        address: None,
+        user_agent: None,
+        reason: None,
+    }
 }
 
 pub async fn keys_list(common: &CommonArgs, file: &FileSettings) -> Result<()> {
@@ -216,7 +234,8 @@ pub async fn rotate_secret(common: &CommonArgs, file: &FileSettings, client_id: 
     let pepper = data_dir.pepper(true)?;
     let secret = gatehouse_crypto::random::token()?;
     let digest = SecretDigester::new(&pepper).digest(&secret);
-    let updated = store.set_client_secret(&client_id, &digest, now()).await?;
+    let audit = cli_audit("application.secret.rotate", format!("client:{client_id}"), None);
+    let updated = store.set_client_secret(&client_id, &digest, now(), &audit).await?;
     store.close().await;
     if !updated {
         bail!("no application with client_id `{client_id}`");

@@ -21,6 +21,9 @@ pub const LOGIN_PER_ADDRESS: Limit = Limit { max: 50, window: Duration::minutes(
 /// Failed second factors (wrong, expired or replayed codes, failed WebAuthn ceremonies) allowed
 /// per user before the second-factor step locks for the rest of the window.
 pub const SECOND_FACTOR: Limit = Limit { max: 10, window: Duration::minutes(15) };
+/// Wrong second-factor codes one client address may present in a window, whatever accounts
+/// they are for (each account also has its own limit).
+pub const OTP_FAILURES_PER_ADDRESS: Limit = Limit { max: 30, window: Duration::minutes(15) };
 /// Text messages one client address may ask for in an hour, whoever they are for.
 pub const SMS_PER_ADDRESS: Limit = Limit { max: 20, window: Duration::hours(1) };
 /// Failed token requests (wrong codes, refresh tokens or client credentials) one client

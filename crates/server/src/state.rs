@@ -81,6 +81,8 @@ pub struct Shared {
     pub factor_limiter: RateLimiter,
     /// Texts asked for per client address.
     pub sms_address_limiter: RateLimiter,
+    /// Wrong second-factor codes per client address.
+    pub otp_address_limiter: RateLimiter,
     /// Failed token requests per client address.
     pub token_failure_limiter: RateLimiter<std::net::IpAddr>,
     pub mfa: MfaServices,
@@ -132,6 +134,7 @@ impl AppState {
             factor_limiter: RateLimiter::default(),
             sms_address_limiter: RateLimiter::default(),
             token_failure_limiter: RateLimiter::default(),
+            otp_address_limiter: RateLimiter::default(),
             mfa: mfa_services(&config)?,
             monitor: crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer)?,
             audit: crate::monitor::audit_writer::AuditWriter::start(Arc::clone(&store)),
@@ -270,7 +273,21 @@ pub async fn ensure_active_keys(store: &dyn Store, now: OffsetDateTime) -> Resul
     });
     let fresh = generated.into_iter().collect::<Result<Vec<_>, _>>()?;
     if !fresh.is_empty() {
-        store.rotate_signing_keys(&fresh).await?;
+        let audit = gatehouse_core::audit::AuditEntry {
+            at: now.unix_timestamp(),
+            actor: "system".into(),
+            on_behalf_of: None,
+            action: "key.generate".into(),
+            target: "keys".into(),
+            tenant: None,
+            before: None,
+            // Key ids and algorithms only: never key material.
+            after: Some(serde_json::json!(fresh.iter().map(|k| serde_json::json!({ "kid": k.kid, "alg": k.alg.as_str() })).collect::<Vec<_>>())),
+            address: None,
+            user_agent: None,
+            reason: Some("no key was signing for these algorithms".into()),
+        };
+        store.rotate_signing_keys(&fresh, &audit).await?;
         store.bump_generation().await?;
     }
     Ok(fresh.len())

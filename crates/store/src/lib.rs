@@ -47,8 +47,8 @@ pub trait DirectoryStore: Send + Sync {
 #[async_trait]
 pub trait ImportStore: Send + Sync {
     async fn apply_import(&self, plan: &ImportPlan, now: OffsetDateTime) -> StoreResult<ImportSummary>;
-    /// Replaces a client's secret digest (secret rotation).
-    async fn set_client_secret(&self, id: &ClientId, digest: &[u8], now: OffsetDateTime) -> StoreResult<bool>;
+    /// Replaces a client's secret digest (secret rotation), with its audit record.
+    async fn set_client_secret(&self, id: &ClientId, digest: &[u8], now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool>;
 }
 
 /// Token signing keys.
@@ -56,8 +56,8 @@ pub trait ImportStore: Send + Sync {
 pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
     /// Stores new keys and retires the keys of the same algorithm as each new key activates,
-    /// atomically.
-    async fn rotate_signing_keys(&self, new_keys: &[StoredKey]) -> StoreResult<()>;
+    /// atomically, with its audit record.
+    async fn rotate_signing_keys(&self, new_keys: &[StoredKey], audit: &AuditEntry) -> StoreResult<()>;
     /// Removes retired keys whose tokens have all expired.
     async fn prune_signing_keys(&self, retired_before: OffsetDateTime) -> StoreResult<u64>;
 }

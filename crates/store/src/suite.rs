@@ -485,10 +485,10 @@ async fn key_rotation_retires_the_previous_key(store: &dyn Store) {
         retired_at: None,
     };
     let signing = |keys: &[StoredKey], at: OffsetDateTime| keys.iter().filter(|k| k.signs_at(at)).map(|k| k.kid.clone()).collect::<Vec<_>>();
-    store.rotate_signing_keys(&[key("k1", NOW, NOW)]).await.unwrap();
+    store.rotate_signing_keys(&[key("k1", NOW, NOW)], &audit_entry("key.rotate")).await.unwrap();
     // k2 is published a day later and signs an hour after that; k1 signs until then.
     let day = NOW + Duration::days(1);
-    store.rotate_signing_keys(&[key("k2", day, day + Duration::hours(1))]).await.unwrap();
+    store.rotate_signing_keys(&[key("k2", day, day + Duration::hours(1))], &audit_entry("key.rotate")).await.unwrap();
     let keys = store.signing_keys().await.unwrap();
     assert_eq!(keys.len(), 2);
     assert_eq!(signing(&keys, day), vec!["k1"]);

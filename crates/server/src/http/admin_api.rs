@@ -137,9 +137,12 @@ pub async fn tenant(State(state): State<AppState>, headers: HeaderMap, Path(id):
 }
 
 /// `GET /api/v1/tenants/{id}/users`: users with their roles and enrolled methods (never secrets).
-pub async fn users(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+pub async fn users(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let tenant = tenant_for(&state, &caller, &id).await?;
+    // A list of people's names and addresses: a read of personal data, audited.
+    let read = caller.audit(addr, &headers, "personal_data.read", format!("tenant:{}", tenant.id), None, None);
+    state.audit.append(&AuditEntry { reason: Some("user directory".into()), ..read }).await?;
     let mut out = Vec::new();
     for user in state.store.tenant_users(&tenant.id).await? {
         let factors = state.store.factors(&user.id).await?;

@@ -3,6 +3,7 @@
 //! app code, a text-message code, or a recovery code. Wrong codes are counted per user and
 //! throttled; a replayed code is refused and the user told.
 
+use crate::rate_limit::OTP_FAILURES_PER_ADDRESS;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -180,6 +181,11 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     if step.progress.enroll {
         return Err(expired());
     }
+    // Per address as well as per account: one place guessing codes for many accounts stops.
+    let address_key = addr.to_string();
+    if let Some(retry_after) = state.otp_address_limiter.blocked_for(&address_key, OTP_FAILURES_PER_ADDRESS, now) {
+        return render_failure(&state, &step, &MfaError::Throttled { retry_after }).await;
+    }
     let code = form.get("code").unwrap_or_default();
     let method = form.get("method").and_then(Method::parse).filter(|m| step.progress.offers(*m));
     let level = step.progress.level;
@@ -216,6 +222,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         }
         Err(error) => {
             if error.counts_as_failure() {
+                state.otp_address_limiter.record_failure(&address_key, OTP_FAILURES_PER_ADDRESS, now);
                 let outcome = attempt::Outcome {
                     user: Some(&step.user),
                     client_id: Some(step.request.client_id.as_str()),

@@ -217,7 +217,7 @@ impl ImportStore for SqliteStore {
         Ok(summary)
     }
 
-    async fn set_client_secret(&self, id: &ClientId, digest: &[u8], now: OffsetDateTime) -> StoreResult<bool> {
+    async fn set_client_secret(&self, id: &ClientId, digest: &[u8], now: OffsetDateTime, audit: &gatehouse_core::audit::AuditEntry) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query("UPDATE clients SET secret_digest = ?, updated_at = ? WHERE client_id = ?")
             .bind(digest)
@@ -226,6 +226,9 @@ impl ImportStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'").execute(&mut *tx).await?;
+        if done.rows_affected() == 1 {
+            super::audit::append_in(&mut tx, audit).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }

@@ -27,7 +27,7 @@ impl KeyStore for SqliteStore {
             .collect()
     }
 
-    async fn rotate_signing_keys(&self, new_keys: &[StoredKey]) -> StoreResult<()> {
+    async fn rotate_signing_keys(&self, new_keys: &[StoredKey], audit: &gatehouse_core::audit::AuditEntry) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         for key in new_keys {
             // The keys it replaces (the signing one, and any still pending) retire as it activates.
@@ -46,6 +46,7 @@ impl KeyStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
