@@ -61,7 +61,6 @@ async fn run(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Request>) {
 mod tests {
     use super::*;
     use gatehouse_core::audit::{GENESIS, verify_chain};
-    use gatehouse_store::AuditStore;
     use gatehouse_store::sqlite::SqliteStore;
 
     #[tokio::test]
