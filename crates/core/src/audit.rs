@@ -22,7 +22,9 @@ pub struct AuditEntry {
     /// What was changed: `tenant:<id>`, `client:<id>`, `user:<id>`.
     pub target: String,
     /// The tenant the record belongs to, so its admins can read it; `None` for instance-wide
-    /// records (applications, keys, imports).
+    /// records (applications, keys, imports). Left out of the hashed form when absent, so
+    /// records written before this field existed still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
@@ -305,5 +307,17 @@ mod tests {
         pruned.feed(&records[3..]).unwrap();
         assert_eq!(pruned.finish().unwrap().0, 6);
         assert_eq!(ChainVerifier::new(&checkpoints).feed(&records[2..]).unwrap_err().seq(), 3, "no checkpoint anchors record 3");
+    }
+
+    #[test]
+    fn records_without_a_tenant_hash_as_they_did_before_the_field_existed() {
+        let old = AuditEntry { tenant: None, ..entry("tenant.policy.update") };
+        let text = String::from_utf8(serde_json::to_vec(&old).unwrap()).unwrap();
+        assert!(!text.contains("tenant\":"), "{text}");
+        // SHA-256(32 zero bytes || 1 as u64 big-endian || the record's JSON without `tenant`),
+        // computed independently (Python's hashlib) from the first release's format.
+        let expected = "d7197c8f93d2417d5dc7033c880dd59007ba7fe3cdc568b97080677ff56ae4f5";
+        let hash: String = chain_hash(&GENESIS, 1, &old).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hash, expected, "the hashed form of a tenant-less record must not change");
     }
 }

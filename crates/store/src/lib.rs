@@ -164,8 +164,10 @@ pub trait SignInStore: Send + Sync {
     /// and `id` of the last event of the previous page).
     async fn sign_ins(&self, user: &UserId, filter: &SignInFilter, before: Option<(OffsetDateTime, String)>, limit: u32) -> StoreResult<Vec<SignInEvent>>;
     async fn sign_in_event(&self, id: &str) -> StoreResult<Option<SignInEvent>>;
-    /// Every event after an id, oldest first (the SIEM export's cursor: ids sort by time).
-    async fn sign_in_events_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<SignInEvent>>;
+    /// Every event recorded after a position, in the order they were recorded, each with its
+    /// position (the SIEM export's cursor: positions grow with each insert, so an export never
+    /// skips an event that committed late).
+    async fn sign_in_events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, SignInEvent)>>;
     /// Addresses the user signed in from successfully, newest first (new-network checks).
     async fn addresses_seen(&self, user: &UserId, limit: u32) -> StoreResult<Vec<String>>;
     /// Retention: deletes history older than `before`; returns how many entries went.
@@ -212,16 +214,23 @@ pub trait SecurityStore: Send + Sync {
     async fn record_delivery(&self, id: &str, report: &DeliveryReport) -> StoreResult<()>;
 
     async fn account_throttle(&self, user: &UserId) -> StoreResult<Option<AccountThrottle>>;
+    /// A failed sign-in: its history entry and, for an existing account, its new lockout state,
+    /// in one transaction (so a failure for an existing account costs what one for an unknown
+    /// email costs).
+    async fn record_failed_sign_in(&self, event: &SignInEvent, throttle: Option<(&UserId, &AccountThrottle)>) -> StoreResult<()>;
     async fn save_account_throttle(&self, user: &UserId, throttle: &AccountThrottle) -> StoreResult<()>;
     async fn clear_account_throttle(&self, user: &UserId) -> StoreResult<()>;
 
     async fn address_reported(&self, address: &str) -> StoreResult<bool>;
     /// "This wasn't me", in one transaction: marks the event, its device and its address
-    /// reported, ends every session of the user (revoking their grants and refresh tokens),
-    /// requires a credentials reset and appends the audit record. `None` when the event is not
-    /// this user's.
-    async fn report_sign_in(&self, user: &UserId, event_id: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>>;
-    /// Sets a new password hash and clears a required credentials reset, with its audit record.
+    /// reported, removes second factors and recovery codes created since that sign-in (they may
+    /// be the intruder's), forgets remembered browsers, ends every session of the user
+    /// (revoking their grants and refresh tokens) and appends the audit record. With
+    /// `new_password_hash` the password is replaced now; without, the next sign-in must present
+    /// a fresh second factor and choose one. `None` when the event is not this user's.
+    async fn report_sign_in(&self, user: &UserId, event_id: &str, new_password_hash: Option<&str>, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>>;
+    /// Completes a required credentials reset: sets the new password hash and clears the
+    /// requirement, with its audit record. False when no reset was required.
     async fn set_password(&self, user: &UserId, hash: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool>;
 }
 

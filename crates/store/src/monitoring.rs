@@ -54,4 +54,7 @@ pub struct ReportedSignIn {
     /// Grants revoked with the user's sessions (their access tokens stop working too).
     pub revoked_grants: Vec<GrantId>,
     pub sessions_ended: u64,
+    /// Second factors and recovery codes created since the reported sign-in, removed.
+    pub factors_removed: u64,
+    pub recovery_codes_removed: u64,
 }

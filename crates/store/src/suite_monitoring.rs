@@ -9,6 +9,7 @@ use gatehouse_core::throttle::AccountThrottle;
 use time::Duration;
 
 use crate::suite::{NOW, audit_entry, event};
+use gatehouse_core::Factor;
 use crate::*;
 
 pub async fn run_all(store: &dyn Store) {
@@ -102,14 +103,41 @@ async fn throttles_and_reports(store: &dyn Store) {
     let filter = SignInFilter { result: Some(SignInResult::Failure), ..Default::default() };
     let failures = store.sign_ins(&alice, &filter, None, 10).await.unwrap();
     assert!(!failures.is_empty() && failures.iter().all(|e| e.result == SignInResult::Failure), "filtered by result");
-    let after = store.sign_in_events_after("", 100).await.unwrap();
-    assert!(after.windows(2).all(|w| w[0].id < w[1].id), "oldest first by id");
+    let after = store.sign_in_events_after(0, 100).await.unwrap();
+    assert!(after.windows(2).all(|w| w[0].0 < w[1].0), "in the order recorded");
+    let resumed = store.sign_in_events_after(after[0].0, 100).await.unwrap();
+    assert_eq!(resumed.len(), after.len() - 1, "a position resumes right after it");
+
+    // A failed sign-in and the account's new lockout state land together.
+    let failed = event("e-failed", NOW + Duration::minutes(4), "192.0.2.50", SignInResult::Failure);
+    let locked = AccountThrottle { failures: 10, window_start: 1, next_attempt_at: 2, locked_until: Some(3) };
+    store.record_failed_sign_in(&failed, Some((&alice, &locked))).await.unwrap();
+    assert_eq!(store.account_throttle(&alice).await.unwrap(), Some(locked));
+    assert!(store.sign_in_event("e-failed").await.unwrap().is_some());
+    store.record_failed_sign_in(&SignInEvent { user_id: None, ..event("e-unknown", NOW, "192.0.2.51", SignInResult::Failure) }, None).await.unwrap();
+    store.clear_account_throttle(&alice).await.unwrap();
 
     let reported_event = event("e-reported", NOW + Duration::minutes(5), "198.51.100.66", SignInResult::Success);
     store.record_sign_in(&reported_event).await.unwrap();
-    assert!(store.report_sign_in(&UserId::new("u-nobody"), "e-reported", NOW, &audit_entry("sign_in.report")).await.unwrap().is_none(), "not theirs");
+    assert!(store.report_sign_in(&UserId::new("u-nobody"), "e-reported", None, NOW, &audit_entry("sign_in.report")).await.unwrap().is_none(), "not theirs");
     assert!(!store.address_reported("198.51.100.66").await.unwrap());
-    let report = store.report_sign_in(&alice, "e-reported", NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
+    assert!(!store.set_password(&alice, "$argon2id$early", NOW, &audit_entry("user.password.change")).await.unwrap(), "only a required reset");
+    // A factor added after the reported sign-in goes with it; one from before stays.
+    let factors_before = store.factors(&alice).await.unwrap().len();
+    let planted = Factor {
+        id: gatehouse_core::ids::FactorId::new("f-planted"),
+        user_id: alice.clone(),
+        kind: gatehouse_core::FactorKind::Totp,
+        label: "planted".into(),
+        secret: gatehouse_core::FactorSecret::Totp { secret: vec![7; 20], used_up_to: None },
+        created_at: NOW + Duration::minutes(6),
+        confirmed_at: Some(NOW + Duration::minutes(6)),
+        last_used_at: None,
+    };
+    store.add_factor(&planted).await.unwrap();
+    let report = store.report_sign_in(&alice, "e-reported", None, NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
+    assert_eq!(report.factors_removed, 1);
+    assert_eq!(store.factors(&alice).await.unwrap().len(), factors_before, "only what came after the reported sign-in");
     assert_eq!(report.event.reported_at, Some(NOW));
     assert!(store.address_reported("198.51.100.66").await.unwrap());
     assert!(store.user(&alice).await.unwrap().unwrap().credentials_reset_required);
@@ -119,5 +147,12 @@ async fn throttles_and_reports(store: &dyn Store) {
     assert!(!user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$new"));
 
     assert!(store.prune_sign_ins(NOW + Duration::days(1)).await.unwrap() > 0);
-    assert!(store.sign_in_events_after("", 100).await.unwrap().is_empty(), "retention deletes old history");
+    assert!(store.sign_in_events_after(0, 100).await.unwrap().is_empty(), "retention deletes old history");
+
+    // Reported with a new password chosen on the spot: replaced now, no reset left to do.
+    let second = event("e-reported-2", NOW + Duration::minutes(7), "198.51.100.67", SignInResult::Success);
+    store.record_sign_in(&second).await.unwrap();
+    store.report_sign_in(&alice, "e-reported-2", Some("$argon2id$chosen"), NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
+    let user = store.user(&alice).await.unwrap().unwrap();
+    assert!(!user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$chosen"));
 }

@@ -91,6 +91,11 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
         let (Some(user), Some(client)) = (state.user(&session.user_id).await?, state.client(&request.client_id)) else {
             return Err(PageError::bad_request("Account unavailable", "This account no longer exists."));
         };
+        // A reported sign-in ended every session; one that raced the report must not stand in
+        // for the fresh second factor and the new password either.
+        if user.credentials_reset_required {
+            return error(OAuthErrorCode::LoginRequired, "this account must sign in again");
+        }
         let attempt = Attempt::new(state, headers, addr);
         let verdict = policy::decide_sign_in(state, &user, &client, &request, Some(&session), &attempt, now).await?;
         let first = Proof { level: AuthLevel::Password, amr: session.amr.iter().take(1).cloned().collect() };

@@ -113,19 +113,17 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let user = state.store.user_by_email(&email).await?;
     // A delayed or locked account gets the same answer as a wrong password, after the same
     // Argon2 work, so neither the lock nor the account's existence shows.
-    let admitted = match &user {
-        Some(user) => lockout::admission(&state, user, now).await? == Admission::Allowed,
-        None => true,
-    };
+    let throttle = lockout::current(&state, user.as_ref()).await?;
+    let admitted = throttle.admission(now.unix_timestamp()) == Admission::Allowed;
     let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await? && admitted;
     let Some(user) = user.as_ref().filter(|_| verified) else {
         state.metrics.logins_failed.inc();
         state.login_limiter.record_failure(&email.key(), LOGIN_PER_ACCOUNT, now);
         state.address_limiter.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
         tracing::info!(%addr, admitted, "password sign-in failed");
-        if let Some(user) = user.as_ref().filter(|_| admitted) {
-            lockout::record_failure(&state, user, FailedStep::Password, Some(addr), now).await?;
-        }
+        // An existing account's new lockout state is stored with the history entry, in one
+        // transaction: a failure costs the same whether the account exists or not.
+        let counted = user.as_ref().filter(|_| admitted).map(|u| (u, lockout::after_failure(&state, u, throttle, FailedStep::Password, Some(addr), now)));
         for finding in state.monitor.detector.password_failure(&email.key(), addr, now.unix_timestamp()) {
             state.monitor.raise_in_background(&state, finding_alert(&finding), now);
         }
@@ -139,7 +137,8 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
             decision: None,
             device_id: user.as_ref().and_then(|u| attempt.device_id(&state, u)),
         };
-        attempt::record(&state, &attempt, outcome, now).await?;
+        let event = attempt::event(&attempt, outcome, now)?;
+        state.store.record_failed_sign_in(&event, counted.as_ref().map(|(u, t)| (&u.id, t))).await?;
         return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
     };
     state.metrics.logins_succeeded.inc();

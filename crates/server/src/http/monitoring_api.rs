@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::admin_api::{Caller, caller};
 use super::problem::{ManagementError, Problem};
 use super::sign_in_history::parse_time;
+use super::api_body::ApiBody;
 use super::{ClientAddr, account_api, audit_entry};
 use crate::delivery::NotificationKind;
 use crate::monitor::NewAlert;
@@ -209,24 +210,57 @@ pub async fn siem_export(State(state): State<AppState>, ClientAddr(addr): Client
     Ok(response)
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Report {
+    /// Required when the account has no second factor from before the reported sign-in: then
+    /// nothing but a new password chosen now keeps the intruder out.
+    new_password: Option<String>,
+}
+
 /// `POST /api/v1/me/sign-ins/{id}/report`: "this wasn't me".
-pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
     let now = now();
     let user = account_api::signed_in(&state, &headers).await?;
-    if id.len() > 128 {
-        return Err(not_found("no such sign-in"));
-    }
+    let request: Report = if body.is_empty() { Report::default() } else { super::admin_api::parse_body(&body)? };
+    let event = state.store.sign_in_event(&id).await?.filter(|e| e.user_id.as_ref() == Some(&user.id)).ok_or_else(|| not_found("no such sign-in"))?;
+    // Factors from before the reported sign-in survive the report; later ones are removed.
+    let keeps_a_factor = state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed() && f.created_at < event.at);
+    let new_hash = match request.new_password.as_deref() {
+        Some(new) => {
+            if let Some(reason) = super::password_change::refusal(new, new, user.email.as_str()) {
+                return Err(Problem::bad_request(format!("new_password: {reason}")).into());
+            }
+            let (reused, hash) = super::password_change::hash_new(&state, new, user.password_hash.clone())
+                .await
+                .map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "the password could not be saved; try again"))?;
+            if reused {
+                return Err(Problem::bad_request("new_password: choose a password you have not used for this account").into());
+            }
+            Some(hash)
+        }
+        None if !keeps_a_factor => {
+            return Err(Problem::bad_request(
+                "new_password: your account has no second factor to prove it is you at the next sign-in, so choose a new password now",
+            )
+            .into());
+        }
+        None => None,
+    };
     let audit = AuditEntry {
         reason: Some("the user reported this sign-in as not theirs".into()),
+        after: Some(json!({ "sign_in": id, "password_replaced": new_hash.is_some() })),
         ..audit_entry(format!("user:{}", user.id), "sign_in.report", format!("user:{}", user.id), addr, &headers).in_tenant(user.tenant_id.as_str())
     };
-    let audit = AuditEntry { after: Some(json!({ "sign_in": id })), ..audit };
-    let report = state.store.report_sign_in(&user.id, &id, now, &audit).await?.ok_or_else(|| not_found("no such sign-in"))?;
+    let report = state.store.report_sign_in(&user.id, &id, new_hash.as_deref(), now, &audit).await?.ok_or_else(|| not_found("no such sign-in"))?;
     for grant in &report.revoked_grants {
         state.revocations.revoke_grant(grant.clone());
     }
     state.forget_user(&user.id);
     crate::mfa::notify(&state, &user, NotificationKind::SignInReported { sign_in: id.clone() }, now);
+    if new_hash.is_some() {
+        crate::mfa::notify(&state, &user, NotificationKind::PasswordChanged, now);
+    }
     let event = &report.event;
     let alert = NewAlert {
         kind: AlertKind::SignInReported,
@@ -236,15 +270,19 @@ pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): Cli
         details: json!({
             "user": user.id.as_str(), "sign_in": event.id, "address": event.address, "user_agent": event.user_agent,
             "device": event.device_id, "at": event.at.unix_timestamp(), "sessions_ended": report.sessions_ended,
-            "grants_revoked": report.revoked_grants.len(),
+            "grants_revoked": report.revoked_grants.len(), "factors_removed": report.factors_removed,
+            "recovery_codes_removed": report.recovery_codes_removed,
         }),
     };
     state.monitor.raise(state.store.as_ref(), alert, now).await?;
+    let next_sign_in = if new_hash.is_some() { "with the new password" } else { "requires a fresh second factor and a new password" };
     Ok(Json(json!({
         "sign_in": id,
         "sessions_ended": report.sessions_ended,
         "grants_revoked": report.revoked_grants.len(),
-        "next_sign_in": "requires a fresh second factor and a new password",
+        "factors_removed": report.factors_removed,
+        "recovery_codes_removed": report.recovery_codes_removed,
+        "next_sign_in": next_sign_in,
     }))
     .into_response())
 }

@@ -137,7 +137,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 }
 
 /// Whether the new password is the old one, and its Argon2id hash (off the async workers).
-async fn hash_new(state: &AppState, new: &str, old: Option<String>) -> Result<(bool, String), PageError> {
+pub(crate) async fn hash_new(state: &AppState, new: &str, old: Option<String>) -> Result<(bool, String), PageError> {
     let unavailable = || PageError::bad_request("Unavailable", "The password could not be saved; try again.");
     let _permit = state.hash_permits.acquire().await.map_err(|_| unavailable())?;
     let (state, new) = (state.clone(), Zeroizing::new(new.to_owned()));

@@ -50,9 +50,14 @@ pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
         return Err(ApiError::Throttled { retry_after });
     }
     let result = handle(&state, &headers, addr, &body, now).await;
-    if result.is_err() {
+    if let Err(error) = &result {
         state.metrics.token_errors.inc();
-        state.token_failure_limiter.record_failure(&addr, TOKEN_FAILURES_PER_ADDRESS, now);
+        // Only guesses count (a code, a refresh token, a client secret), not malformed requests.
+        if let ApiError::OAuth { error, .. } = error
+            && matches!(error.code, OAuthErrorCode::InvalidGrant | OAuthErrorCode::InvalidClient)
+        {
+            state.token_failure_limiter.record_failure(&addr, TOKEN_FAILURES_PER_ADDRESS, now);
+        }
     }
     result.map(IntoResponse::into_response)
 }

@@ -25,8 +25,14 @@ fn digest(state: &AppState, challenge_id: &str, code: &str) -> Vec<u8> {
     state.digester.digest(&format!("sms:{challenge_id}:{}", code.trim()))
 }
 
-/// One text per 30 seconds and five an hour per user.
-async fn check_send_limits(state: &AppState, user: &User, now: OffsetDateTime) -> Result<(), MfaError> {
+/// One text per 30 seconds and five an hour per user, and a ceiling per address (one place
+/// asking texts for many accounts is SMS pumping). Every request counts toward flood
+/// detection, refused or not: a flood is the asking.
+async fn check_send_limits(state: &AppState, user: &User, origin: IpAddr, now: OffsetDateTime) -> Result<(), MfaError> {
+    crate::monitor::code_requested(state, user, origin, true, now);
+    if let Some(retry_after) = state.sms_address_limiter.blocked_for(&origin.to_string(), SMS_PER_ADDRESS, now) {
+        return Err(MfaError::Throttled { retry_after });
+    }
     if state.store.sms_challenges_since(&user.id, now - RESEND_INTERVAL).await? > 0 {
         return Err(MfaError::Throttled { retry_after: RESEND_INTERVAL.whole_seconds() });
     }
@@ -36,16 +42,9 @@ async fn check_send_limits(state: &AppState, user: &User, now: OffsetDateTime) -
     Ok(())
 }
 
+/// Sends a code; the caller checked the limits first.
 async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &PhoneNumber, origin: IpAddr, now: OffsetDateTime) -> Result<String, MfaError> {
-    // Every request counts toward flood detection, refused or not: a flood is the asking.
-    crate::monitor::code_requested(state, user, origin, true, now);
-    check_send_limits(state, user, now).await?;
-    // Per address too: one place asking texts for many accounts (SMS pumping) is refused.
-    let address = origin.to_string();
-    if let Some(retry_after) = state.sms_address_limiter.blocked_for(&address, SMS_PER_ADDRESS, now) {
-        return Err(MfaError::Throttled { retry_after });
-    }
-    state.sms_address_limiter.record_failure(&address, SMS_PER_ADDRESS, now);
+    state.sms_address_limiter.record_failure(&origin.to_string(), SMS_PER_ADDRESS, now);
     let id = gatehouse_crypto::random::id()?;
     let code = gatehouse_crypto::otp::numeric_code(6)?;
     let challenge = SmsChallenge {
@@ -68,7 +67,7 @@ async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &Phone
 /// Creates an unconfirmed SMS factor and sends a code to the number to verify it. The limits
 /// are checked first, so a throttled attempt leaves no factor behind.
 pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &str, origin: IpAddr, now: OffsetDateTime) -> Result<(Factor, String), MfaError> {
-    check_send_limits(state, user, now).await?;
+    check_send_limits(state, user, origin, now).await?;
     let factor = Factor {
         id: FactorId::new(gatehouse_crypto::random::id()?),
         user_id: user.id.clone(),
@@ -88,7 +87,10 @@ pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &st
 pub async fn send_sign_in_code(state: &AppState, user: &User, factor: &Factor, origin: IpAddr, now: OffsetDateTime) -> Result<String, MfaError> {
     check_throttle(state, user, now).await?;
     match &factor.secret {
-        FactorSecret::Sms { phone } if factor.is_confirmed() && factor.user_id == user.id => send(state, user, &factor.id, phone, origin, now).await,
+        FactorSecret::Sms { phone } if factor.is_confirmed() && factor.user_id == user.id => {
+            check_send_limits(state, user, origin, now).await?;
+            send(state, user, &factor.id, phone, origin, now).await
+        }
         _ => Err(MfaError::UnknownFactor),
     }
 }

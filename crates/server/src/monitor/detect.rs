@@ -130,8 +130,10 @@ impl Detector {
         &self.thresholds
     }
 
-    /// A failed password for `account` (an email key, known or not) from `address`.
+    /// A failed password for `account` (an email key, known or not) from `address`. An IPv6
+    /// address counts as its /64: one host holds a whole /64 and could rotate through it.
     pub fn password_failure(&self, account: &str, address: IpAddr, now: i64) -> Vec<Finding> {
+        let address = host_network(address);
         let t = &self.thresholds;
         let Ok(mut w) = self.windows.lock() else { return Vec::new() };
         let mut findings = Vec::new();
@@ -154,6 +156,7 @@ impl Detector {
 
     /// A one-time code sent (or asked for) for `user` from `address`; `sms` when it is a text.
     pub fn code_requested(&self, user: &str, address: IpAddr, sms: bool, now: i64) -> Vec<Finding> {
+        let address = host_network(address);
         let t = &self.thresholds;
         let Ok(mut w) = self.windows.lock() else { return Vec::new() };
         if w.otp_per_user.len() > MAX_KEYS {
@@ -174,6 +177,17 @@ impl Detector {
             }
         }
         findings
+    }
+}
+
+/// What one host can hold: an IPv4 address, or the /64 of an IPv6 one.
+fn host_network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
     }
 }
 
@@ -230,6 +244,17 @@ mod tests {
         assert_eq!(d.code_requested("u2", address, true, 1), [Finding::OtpFloodAddress { address, codes: 2 }]);
         d.code_requested("u1", address, false, 2);
         assert!(d.code_requested("u1", address, false, 3).contains(&Finding::OtpFloodUser { user: "u1".into(), codes: 3 }));
+    }
+
+    #[test]
+    fn an_ipv6_host_rotating_through_its_64_is_one_sprayer() {
+        let d = detector();
+        let mut found = Vec::new();
+        for (i, account) in ["a", "b", "c"].iter().enumerate() {
+            let address: IpAddr = format!("2001:db8:0:1::{}", i + 1).parse().unwrap();
+            found.extend(d.password_failure(account, address, 0));
+        }
+        assert!(matches!(found.as_slice(), [Finding::Spraying { accounts: 3, .. }]), "{found:?}");
     }
 
     #[test]

@@ -41,14 +41,18 @@ pub async fn recent_failures(state: &AppState, user: &User, now: OffsetDateTime)
     Ok(throttle.map_or(0, |t| t.recent_failures(now.unix_timestamp(), &state.monitor.settings.lockout)))
 }
 
-/// Counts one failure; on the failure that locks the account, tells the user and raises a
-/// brute-force alert. A read-modify-write: two failures at the same instant may count once,
-/// which only delays the lock by one attempt.
-pub async fn record_failure(state: &AppState, user: &User, step: FailedStep, address: Option<IpAddr>, now: OffsetDateTime) -> Result<(), ServerError> {
+/// The account's lockout state. An unknown email reads a row that cannot exist, so both cost
+/// the same one read.
+pub async fn current(state: &AppState, user: Option<&User>) -> Result<AccountThrottle, ServerError> {
+    let id = user.map_or_else(|| gatehouse_core::ids::UserId::new(""), |u| u.id.clone());
+    Ok(state.store.account_throttle(&id).await?.unwrap_or_default())
+}
+
+/// The state after one more failure (for the caller to store). On the failure that locks the
+/// account, the user is told and a brute-force alert raised, in the background.
+pub fn after_failure(state: &AppState, user: &User, current: AccountThrottle, step: FailedStep, address: Option<IpAddr>, now: OffsetDateTime) -> AccountThrottle {
     let rules = state.monitor.settings.lockout;
-    let current = state.store.account_throttle(&user.id).await?.unwrap_or_default();
     let (next, effect) = current.after_failure(now.unix_timestamp(), &rules);
-    state.store.save_account_throttle(&user.id, &next).await?;
     if effect.locked {
         let seconds = next.locked_until.map_or(rules.lock_seconds, |until| until - now.unix_timestamp());
         let minutes = (seconds + 59) / 60;
@@ -66,8 +70,17 @@ pub async fn record_failure(state: &AppState, user: &User, step: FailedStep, add
                 "locked_until": next.locked_until,
             }),
         };
-        state.monitor.raise(state.store.as_ref(), alert, now).await?;
+        state.monitor.raise_in_background(state, alert, now);
     }
+    next
+}
+
+/// Counts one failure and stores it (the second-factor steps). A read-modify-write: two
+/// failures at the same instant may count once, which only delays the lock by one attempt.
+pub async fn record_failure(state: &AppState, user: &User, step: FailedStep, address: Option<IpAddr>, now: OffsetDateTime) -> Result<(), ServerError> {
+    let current = current(state, Some(user)).await?;
+    let next = after_failure(state, user, current, step, address, now);
+    state.store.save_account_throttle(&user.id, &next).await?;
     Ok(())
 }
 

@@ -60,12 +60,11 @@ impl Monitor {
             if recent.len() > 10_000 {
                 recent.retain(|_, last| at - *last < dedupe);
             }
-            let key = (alert.kind, alert.subject.clone());
-            if recent.get(&key).is_some_and(|last| at - *last < dedupe) {
+            if recent.get(&(alert.kind, alert.subject.clone())).is_some_and(|last| at - *last < dedupe) {
                 return Ok(None);
             }
-            recent.insert(key, at);
         }
+        let key = (alert.kind, alert.subject.clone());
         let stored = Alert {
             id: format!("{:020x}-{}", now.unix_timestamp_nanos().max(0), gatehouse_crypto::random::id()?),
             at,
@@ -79,6 +78,10 @@ impl Monitor {
             acknowledged_by: None,
         };
         store.raise_alert(&stored, !self.sinks.is_empty()).await?;
+        // Marked only once stored: a failed insert does not silence the next one.
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.insert(key, at);
+        }
         tracing::warn!(alert = %stored.id, kind = stored.kind.as_str(), subject = %stored.subject, "security alert: {}", stored.summary);
         self.wake.notify_one();
         Ok(Some(stored))

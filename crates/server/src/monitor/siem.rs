@@ -115,20 +115,18 @@ fn hex(bytes: &[u8]) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cursor {
     pub audit_seq: u64,
-    pub sign_in_id: String,
+    pub sign_in_position: i64,
 }
 
 impl Cursor {
     pub fn parse(text: &str) -> Option<Self> {
-        let (seq, id) = text.split_once('.')?;
-        let valid_id = id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        valid_id.then_some(Self { audit_seq: seq.parse().ok()?, sign_in_id: id.to_owned() })
+        let (seq, position) = text.split_once('.')?;
+        let sign_in_position = position.parse().ok().filter(|p: &i64| *p >= 0)?;
+        Some(Self { audit_seq: seq.parse().ok()?, sign_in_position })
     }
 
-    /// A cursor that skips everything before `since` (unix seconds) in the sign-in stream; the
-    /// audit stream is filtered by time as it is read.
     pub fn encode(&self) -> String {
-        format!("{}.{}", self.audit_seq, self.sign_in_id)
+        format!("{}.{}", self.audit_seq, self.sign_in_position)
     }
 }
 
@@ -136,13 +134,13 @@ impl Cursor {
 /// seconds) skipped; returns the events and the cursor to resume from.
 pub async fn page(store: &dyn Store, cursor: &Cursor, since: i64, limit: u32) -> Result<(Vec<Value>, Cursor), StoreError> {
     let audit = store.audit_records(cursor.audit_seq, limit).await?;
-    let sign_ins = store.sign_in_events_after(&cursor.sign_in_id, limit).await?;
+    let sign_ins = store.sign_in_events_after(cursor.sign_in_position, limit).await?;
     let (mut a, mut s) = (audit.iter().peekable(), sign_ins.iter().peekable());
     let mut next = cursor.clone();
     let mut events = Vec::new();
     while events.len() < limit as usize {
         let take_audit = match (a.peek(), s.peek()) {
-            (Some(r), Some(e)) => r.entry.at <= e.at.unix_timestamp(),
+            (Some(r), Some((_, e))) => r.entry.at <= e.at.unix_timestamp(),
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
@@ -154,8 +152,8 @@ pub async fn page(store: &dyn Store, cursor: &Cursor, since: i64, limit: u32) ->
                 events.push(audit_event(record));
             }
         } else {
-            let Some(event) = s.next() else { break };
-            next.sign_in_id.clone_from(&event.id);
+            let Some((position, event)) = s.next() else { break };
+            next.sign_in_position = *position;
             if event.at.unix_timestamp() >= since {
                 events.push(authentication(event));
             }
@@ -201,10 +199,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_junk() {
-        let cursor = Cursor { audit_seq: 12, sign_in_id: "0000abc-x_1".into() };
+        let cursor = Cursor { audit_seq: 12, sign_in_position: 40 };
         assert_eq!(Cursor::parse(&cursor.encode()), Some(cursor));
-        assert_eq!(Cursor::parse("0."), Some(Cursor::default()));
-        for bad in ["", "x.y", "1", "1.a b", "-1.a"] {
+        assert_eq!(Cursor::parse("0.0"), Some(Cursor::default()));
+        for bad in ["", "x.y", "1", "1.a", "-1.2", "1.-2", "1."] {
             assert_eq!(Cursor::parse(bad), None, "{bad:?}");
         }
     }

@@ -61,7 +61,9 @@ pub async fn finish(
     context: Context<'_>,
     now: OffsetDateTime,
 ) -> Result<Response, PageError> {
-    if user.credentials_reset_required {
+    // Read from the store, not a cache: a report may have landed since the user was loaded.
+    let reset_required = user.credentials_reset_required || state.store.user(&user.id).await?.is_some_and(|u| u.credentials_reset_required);
+    if reset_required {
         return crate::http::password_change::park(state, pending, user, &proof, &context, now).await;
     }
     let acr = proof.level.acr().to_owned();

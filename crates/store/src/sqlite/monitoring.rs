@@ -6,12 +6,12 @@ use gatehouse_core::alert::{Alert, AlertKind, Severity};
 use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::ids::{GrantId, TenantId, UserId};
 use gatehouse_core::throttle::AccountThrottle;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteExecutor};
 use time::OffsetDateTime;
 
 use super::{SqliteStore, json_list, parse_list, ts};
-use crate::{DeliveryReport, PendingAlert, ReportedSignIn, SecurityStore, SignInStore, StoreError, StoreResult};
+use crate::{DeliveryReport, PendingAlert, ReportedSignIn, SecurityStore, SignInEvent, SignInStore, StoreError, StoreResult};
 
 const ALERT_COLUMNS: &str = "id, at, tenant_id, kind, severity, subject, summary, details, acknowledged_at, acknowledged_by, delivered_to, attempts";
 
@@ -36,6 +36,22 @@ fn alert_from_row(row: &SqliteRow) -> StoreResult<Alert> {
 
 fn severity_name(severity: Severity) -> &'static str {
     severity.as_str()
+}
+
+async fn upsert_throttle<'e>(executor: impl SqliteExecutor<'e>, user: &UserId, throttle: &AccountThrottle) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO account_throttles (user_id, failures, window_start, next_attempt_at, locked_until) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (user_id) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
+         next_attempt_at = excluded.next_attempt_at, locked_until = excluded.locked_until",
+    )
+    .bind(user.as_str())
+    .bind(i64::from(throttle.failures))
+    .bind(throttle.window_start)
+    .bind(throttle.next_attempt_at)
+    .bind(throttle.locked_until)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -141,20 +157,18 @@ impl SecurityStore for SqliteStore {
         .transpose()
     }
 
-    async fn save_account_throttle(&self, user: &UserId, throttle: &AccountThrottle) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO account_throttles (user_id, failures, window_start, next_attempt_at, locked_until) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (user_id) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
-             next_attempt_at = excluded.next_attempt_at, locked_until = excluded.locked_until",
-        )
-        .bind(user.as_str())
-        .bind(i64::from(throttle.failures))
-        .bind(throttle.window_start)
-        .bind(throttle.next_attempt_at)
-        .bind(throttle.locked_until)
-        .execute(&self.pool)
-        .await?;
+    async fn record_failed_sign_in(&self, event: &SignInEvent, throttle: Option<(&UserId, &AccountThrottle)>) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        super::sign_ins::insert_event(&mut *tx, event).await?;
+        if let Some((user, throttle)) = throttle {
+            upsert_throttle(&mut *tx, user, throttle).await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn save_account_throttle(&self, user: &UserId, throttle: &AccountThrottle) -> StoreResult<()> {
+        upsert_throttle(&self.pool, user, throttle).await
     }
 
     async fn clear_account_throttle(&self, user: &UserId) -> StoreResult<()> {
@@ -167,7 +181,7 @@ impl SecurityStore for SqliteStore {
         Ok(found.is_some())
     }
 
-    async fn report_sign_in(&self, user: &UserId, event_id: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>> {
+    async fn report_sign_in(&self, user: &UserId, event_id: &str, new_password_hash: Option<&str>, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>> {
         let Some(mut event) = self.sign_in_event(event_id).await?.filter(|e| e.user_id.as_ref() == Some(user)) else {
             return Ok(None);
         };
@@ -200,16 +214,43 @@ impl SecurityStore for SqliteStore {
             .bind(user.as_str())
             .fetch_all(&mut *tx)
             .await?;
-        sqlx::query("UPDATE users SET credentials_reset_required = 1, updated_at = ? WHERE id = ?").bind(at).bind(user.as_str()).execute(&mut *tx).await?;
+        // Whatever second factor or recovery code appeared since that sign-in may be the
+        // intruder's way back in.
+        let since = ts(event.at);
+        let factors_removed = sqlx::query("DELETE FROM factors WHERE user_id = ? AND created_at >= ?")
+            .bind(user.as_str())
+            .bind(since)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let recovery_codes_removed = sqlx::query("DELETE FROM recovery_codes WHERE user_id = ? AND created_at >= ?")
+            .bind(user.as_str())
+            .bind(since)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        match new_password_hash {
+            Some(hash) => {
+                sqlx::query("UPDATE users SET password_hash = ?, credentials_reset_required = 0, updated_at = ? WHERE id = ?")
+                    .bind(hash)
+                    .bind(at)
+                    .bind(user.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("UPDATE users SET credentials_reset_required = 1, updated_at = ? WHERE id = ?").bind(at).bind(user.as_str()).execute(&mut *tx).await?;
+            }
+        }
         super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         event.reported_at = event.reported_at.or(Some(now));
-        Ok(Some(ReportedSignIn { event, revoked_grants: revoked.into_iter().map(GrantId::new).collect(), sessions_ended }))
+        Ok(Some(ReportedSignIn { event, revoked_grants: revoked.into_iter().map(GrantId::new).collect(), sessions_ended, factors_removed, recovery_codes_removed }))
     }
 
     async fn set_password(&self, user: &UserId, hash: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let changed = sqlx::query("UPDATE users SET password_hash = ?, credentials_reset_required = 0, updated_at = ? WHERE id = ?")
+        let changed = sqlx::query("UPDATE users SET password_hash = ?, credentials_reset_required = 0, updated_at = ? WHERE id = ? AND credentials_reset_required = 1")
             .bind(hash)
             .bind(ts(now))
             .bind(user.as_str())

@@ -138,13 +138,14 @@ impl SignInStore for SqliteStore {
         row.as_ref().map(event_from_row).transpose()
     }
 
-    async fn sign_in_events_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<SignInEvent>> {
-        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM sign_in_events WHERE id > ? ORDER BY id LIMIT ?"))
-            .bind(after_id)
+    async fn sign_in_events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, SignInEvent)>> {
+        // The rowid: assigned under the write lock, so in commit order.
+        let rows = sqlx::query(&format!("SELECT rowid AS position, {EVENT_COLUMNS} FROM sign_in_events WHERE rowid > ? ORDER BY rowid LIMIT ?"))
+            .bind(after)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(|row| Ok((row.try_get::<i64, _>("position")?, event_from_row(row)?))).collect()
     }
 
     async fn addresses_seen(&self, user: &UserId, limit: u32) -> StoreResult<Vec<String>> {
