@@ -23,6 +23,8 @@ pub enum TrailError {
     Broken(ChainBreak),
     #[error("checkpoint at record {seq} has an invalid signature (it was forged or altered)")]
     BadCheckpoint { seq: u64 },
+    #[error("signing the checkpoint failed: {0}")]
+    Signing(#[from] gatehouse_crypto::CryptoError),
     #[error(transparent)]
     Store(#[from] gatehouse_store::StoreError),
 }
@@ -33,7 +35,7 @@ impl TrailError {
         match self {
             Self::Broken(b) => Some(b.seq()),
             Self::BadCheckpoint { seq } => Some(*seq),
-            Self::Store(_) => None,
+            Self::Store(_) | Self::Signing(_) => None,
         }
     }
 }
@@ -52,15 +54,38 @@ pub fn checkpoint_key(pkcs8: &[u8]) -> Result<SigningKey, ServerError> {
 }
 
 /// Signs a checkpoint at the newest record, unless the newest checkpoint already covers it.
-pub async fn checkpoint(store: &dyn Store, key: &SigningKey, now: OffsetDateTime) -> Result<Option<Checkpoint>, ServerError> {
+/// The records since the previous checkpoint are verified first (and that checkpoint's
+/// signature), so a key never vouches for a chain that was already broken. Each checkpoint is
+/// also logged, so a copy lives wherever the logs are shipped.
+pub async fn checkpoint(store: &dyn Store, key: &SigningKey, now: OffsetDateTime) -> Result<Option<Checkpoint>, TrailError> {
     let Some((seq, hash)) = store.audit_head().await? else { return Ok(None) };
-    if store.checkpoints().await?.last().is_some_and(|c| c.seq >= seq) {
+    let checkpoints = store.checkpoints().await?;
+    let previous = checkpoints.last();
+    if previous.is_some_and(|c| c.seq >= seq) {
         return Ok(None);
     }
+    if let Some(c) = previous
+        && (c.kid != key.kid() || key.verify(&c.signed_message(), &c.signature).is_err())
+    {
+        return Err(TrailError::BadCheckpoint { seq: c.seq });
+    }
+    let mut verifier = ChainVerifier::new(previous.map(std::slice::from_ref).unwrap_or_default());
+    let mut after = previous.map_or(0, |c| c.seq);
+    loop {
+        let page = store.audit_records(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        verifier.feed(&page).map_err(TrailError::Broken)?;
+    }
+    let (verified, verified_hash, _) = verifier.finish().map_err(TrailError::Broken)?;
+    // The head may have moved on meanwhile; sign what was verified.
+    let (seq, hash) = if verified >= seq { (verified, verified_hash) } else { (seq, hash) };
     let at = now.unix_timestamp();
     let signature = key.sign(&Checkpoint::message(seq, &hash, at))?;
     let checkpoint = Checkpoint { seq, hash, at, kid: key.kid().to_owned(), signature };
     store.add_checkpoint(&checkpoint).await?;
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    tracing::info!(seq, hash = %hex(&checkpoint.hash), kid = %checkpoint.kid, signature = %hex(&checkpoint.signature), "audit checkpoint signed");
     Ok(Some(checkpoint))
 }
 
@@ -113,12 +138,20 @@ pub async fn apply_retention(store: &dyn Store, retention: RetentionSettings, no
 pub async fn daily(state: &crate::AppState, now: OffsetDateTime) -> Result<Upkeep, ServerError> {
     let key = state.monitor.settings.checkpoint_key.as_ref().map(|k| checkpoint_key(&k.0)).transpose()?;
     let mut upkeep = Upkeep::default();
-    if let Some(key) = &key {
-        upkeep.checkpointed = checkpoint(state.store.as_ref(), key, now).await?.map(|c| c.seq);
-    }
-    match verify(state.store.as_ref(), key.as_ref()).await {
-        Ok(_) => {}
+    let checked = match &key {
+        Some(key) => match checkpoint(state.store.as_ref(), key, now).await {
+            Ok(made) => {
+                upkeep.checkpointed = made.map(|c| c.seq);
+                verify(state.store.as_ref(), Some(key)).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        },
+        None => verify(state.store.as_ref(), None).await.map(|_| ()),
+    };
+    match checked {
+        Ok(()) => {}
         Err(TrailError::Store(e)) => return Err(e.into()),
+        Err(TrailError::Signing(e)) => return Err(e.into()),
         Err(broken) => {
             let alert = NewAlert {
                 kind: AlertKind::AuditChainBroken,
@@ -151,7 +184,8 @@ pub async fn run(state: crate::AppState) {
         } else if let Some(key) = state.monitor.settings.checkpoint_key.as_ref().and_then(|k| checkpoint_key(&k.0).ok())
             && let Err(e) = checkpoint(state.store.as_ref(), &key, now).await
         {
-            tracing::warn!(error = %e, "signing an audit checkpoint failed");
+            // A break found here is raised as an alert by the next daily check.
+            tracing::error!(error = %e, "audit checkpoint not signed");
         }
         hours += 1;
     }
@@ -194,11 +228,18 @@ mod tests {
         assert_eq!(verify(&store, Some(&key)).await.unwrap(), TrailReport { last_seq: 3, records: 3, checkpoints: 1 });
 
         let other = SigningKey::generate(SigningAlg::EdDSA).unwrap();
+        assert!(matches!(checkpoint(&store, &other, now).await, Err(TrailError::BadCheckpoint { seq: 2 })), "never signs after a checkpoint it cannot verify");
         assert!(matches!(verify(&store, Some(&other)).await, Err(TrailError::BadCheckpoint { seq: 2 })), "another key's signature");
 
         let (_, pruned) = apply_retention(&store, RetentionSettings::default(), now).await.unwrap();
         assert_eq!(pruned, 2, "records older than seven years, up to the checkpoint");
         assert_eq!(verify(&store, Some(&key)).await.unwrap(), TrailReport { last_seq: 3, records: 1, checkpoints: 1 });
         assert_eq!(apply_retention(&store, RetentionSettings::default(), now).await.unwrap().1, 0, "idempotent");
+
+        // A record changed since the last checkpoint: the key does not vouch for it.
+        store.append_audit(&entry(now)).await.unwrap();
+        sqlx::query("UPDATE audit_records SET actor = 'user:mallory' WHERE seq = 3").execute(store.pool()).await.unwrap();
+        assert!(matches!(checkpoint(&store, &key, now).await, Err(TrailError::Broken(b)) if b.seq() == 3));
+        assert_eq!(store.checkpoints().await.unwrap().len(), 1, "nothing signed");
     }
 }
