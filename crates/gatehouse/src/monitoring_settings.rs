@@ -54,7 +54,7 @@ pub fn read_secret(name: &str, path: &Path) -> Result<Vec<u8>> {
     Ok(secret)
 }
 
-fn http_url(name: &str, url: &str) -> Result<url::Url> {
+pub fn http_url(name: &str, url: &str) -> Result<url::Url> {
     let parsed = url::Url::parse(url).with_context(|| format!("{name} `{url}` is not a URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         bail!("{name} must be an http(s) URL");

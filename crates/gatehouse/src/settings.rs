@@ -83,18 +83,10 @@ impl SmsArgs {
         let secret_file = self.sms_webhook_secret_file.clone().or(file.webhook_secret_file.clone());
         match (url, secret_file) {
             (None, None) => Ok(gatehouse_server::SmsSettings::Outbox),
-            (Some(url), Some(secret_file)) => {
-                let url = url::Url::parse(&url).with_context(|| format!("sms.webhook_url `{url}` is not a URL"))?;
-                if !matches!(url.scheme(), "http" | "https") {
-                    anyhow::bail!("sms.webhook_url must be an http(s) URL");
-                }
-                let secret = std::fs::read(&secret_file).with_context(|| format!("cannot read sms.webhook_secret_file {}", secret_file.display()))?;
-                let secret = secret.trim_ascii().to_vec();
-                if secret.len() < 32 {
-                    anyhow::bail!("sms.webhook_secret_file must hold at least 32 bytes");
-                }
-                Ok(gatehouse_server::SmsSettings::Webhook { url, secret })
-            }
+            (Some(url), Some(secret_file)) => Ok(gatehouse_server::SmsSettings::Webhook {
+                url: crate::monitoring_settings::http_url("sms.webhook_url", &url)?,
+                secret: crate::monitoring_settings::read_secret("sms.webhook_secret_file", &secret_file)?,
+            }),
             _ => anyhow::bail!("sms.webhook_url and sms.webhook_secret_file go together"),
         }
     }

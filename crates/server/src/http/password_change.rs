@@ -42,22 +42,8 @@ pub async fn park(state: &AppState, pending: &PendingAuthorization, user: &User,
     let progress = match Progress::decode(pending.progress.as_deref()) {
         Some(progress) => Progress { password_reset: Some(reset), ..progress },
         None => Progress {
-            user_id: user.id.as_str().to_owned(),
-            amr: proof.amr.clone(),
-            auth_time: now.unix_timestamp(),
-            level: proof.level,
-            methods: Vec::new(),
-            enroll: false,
-            then_enroll: None,
-            sms_challenge: None,
-            enrolling_factor: None,
-            enrolling_sms: None,
-            enrolled: false,
-            enrolled_proof: None,
-            ceremony: None,
-            decision: context.decision.cloned().unwrap_or_default(),
-            remember_device_days: 0,
             password_reset: Some(reset),
+            ..Progress::new(user.id.as_str(), proof.amr.clone(), now.unix_timestamp(), proof.level, Vec::new(), context.decision.cloned().unwrap_or_default())
         },
     };
     if !state.store.update_pending_progress(&pending.id, pending.progress.as_deref(), &progress.encode()).await? {

@@ -32,22 +32,10 @@ pub fn progress_for(verdict: &Verdict, user: &User, first: &Proof, auth_time: Of
         Outcome::NoPrompt | Outcome::Deny { .. } => return None,
     };
     let progress = Progress {
-        user_id: user.id.as_str().to_owned(),
-        amr: first.amr.clone(),
-        auth_time: auth_time.unix_timestamp(),
-        level,
-        methods,
         enroll,
         then_enroll,
-        sms_challenge: None,
-        enrolling_factor: None,
-        enrolling_sms: None,
-        enrolled: false,
-        enrolled_proof: None,
-        ceremony: None,
-        decision: verdict.record.clone(),
         remember_device_days: verdict.remember_device_days,
-        password_reset: None,
+        ..Progress::new(user.id.as_str(), first.amr.clone(), auth_time.unix_timestamp(), level, methods, verdict.record.clone())
     };
     Some((progress, page))
 }

@@ -71,6 +71,29 @@ pub struct Ceremony {
 }
 
 impl Progress {
+    /// The progress of a sign-in that proved `amr` at `auth_time` and must now reach `level`
+    /// with one of `methods`; every later step's state starts empty.
+    pub fn new(user_id: &str, amr: Vec<String>, auth_time: i64, level: AuthLevel, methods: Vec<String>, decision: serde_json::Value) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            amr,
+            auth_time,
+            level,
+            methods,
+            enroll: false,
+            then_enroll: None,
+            sms_challenge: None,
+            enrolling_factor: None,
+            enrolling_sms: None,
+            enrolled: false,
+            enrolled_proof: None,
+            ceremony: None,
+            decision,
+            remember_device_days: 0,
+            password_reset: None,
+        }
+    }
+
     pub fn method_set(&self) -> MethodSet {
         self.methods.iter().filter_map(|m| Method::parse(m)).collect()
     }
