@@ -143,6 +143,40 @@ impl SigningKey {
     }
 }
 
+/// A public Ed25519 key from its JWK (`kty` OKP, `crv` Ed25519): checks signatures without the
+/// private key, e.g. audit checkpoints against a copy of the key kept on another machine. The
+/// kid is recomputed from the key (RFC 7638), never taken from the JWK.
+pub struct Ed25519PublicKey {
+    kid: String,
+    verifier: ParsedPublicKey,
+}
+
+impl Ed25519PublicKey {
+    pub fn from_jwk(jwk: &serde_json::Value) -> Result<Self, CryptoError> {
+        let rejected = || CryptoError::KeyRejected { kid: "(Ed25519 public key)".into() };
+        let field = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+        if field("kty") != Some("OKP") || field("crv") != Some("Ed25519") {
+            return Err(rejected());
+        }
+        let x = field("x").ok_or_else(rejected)?;
+        let bytes = URL_SAFE_NO_PAD.decode(x).map_err(|_| rejected())?;
+        if bytes.len() != 32 {
+            return Err(rejected());
+        }
+        let verifier = ParsedPublicKey::new(&signature::ED25519, &bytes).map_err(|_| rejected())?;
+        let kid = thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64(&bytes)));
+        Ok(Self { kid, verifier })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
+        self.verifier.verify_sig(message, signature).map_err(|_| CryptoError::BadSignature)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +200,18 @@ mod tests {
         // RFC 7638 §3.1 example.
         let canonical = r#"{"e":"AQAB","kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}"#;
         assert_eq!(thumbprint(canonical), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn an_ed25519_public_jwk_verifies_what_its_private_key_signed_and_nothing_else() {
+        let key = SigningKey::generate(SigningAlg::EdDSA).unwrap();
+        let public = Ed25519PublicKey::from_jwk(key.public_jwk()).unwrap();
+        assert_eq!(public.kid(), key.kid(), "the same RFC 7638 thumbprint");
+        let signature = key.sign(b"checkpoint").unwrap();
+        assert!(public.verify(b"checkpoint", &signature).is_ok());
+        assert!(public.verify(b"checkpoinT", &signature).is_err());
+        let es = SigningKey::generate(SigningAlg::ES256).unwrap();
+        assert!(Ed25519PublicKey::from_jwk(es.public_jwk()).is_err(), "only Ed25519");
+        assert!(Ed25519PublicKey::from_jwk(&json!({"kty": "OKP", "crv": "Ed25519", "x": "short"})).is_err());
     }
 }

@@ -16,6 +16,6 @@ pub mod secret;
 
 pub use error::CryptoError;
 pub use jws::{JwsHeader, KeySet};
-pub use keys::SigningKey;
+pub use keys::{Ed25519PublicKey, SigningKey};
 pub use password::{PasswordHasher, PasswordParams};
 pub use secret::SecretDigester;

@@ -7,24 +7,33 @@ use gatehouse_server::monitor::siem::{self, Cursor};
 use gatehouse_server::monitor::trail::{self, TrailError};
 use gatehouse_store::{AuditStore, Store};
 use gatehouse_store::sqlite::OpenMode;
+use gatehouse_crypto::Ed25519PublicKey;
 use std::io::Write;
+use std::path::Path;
 
 use crate::commands::now;
 use crate::datadir::DataDir;
 use crate::settings::{CommonArgs, FileSettings};
 
-pub async fn verify(common: &CommonArgs, file: &FileSettings) -> Result<()> {
+pub async fn verify(common: &CommonArgs, file: &FileSettings, public_key: Option<&Path>) -> Result<()> {
     let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
-    // Without the key file the chain and the checkpoints' hashes are still checked, not their
-    // signatures: say so rather than pass quietly.
-    let key = match data_dir.checkpoint_key(false) {
-        Ok(pkcs8) => Some(trail::checkpoint_key(&pkcs8)?),
-        Err(_) => {
-            eprintln!("warning: no checkpoint key in {}; checkpoint signatures are not checked", data_dir.path().display());
-            None
+    let key = match public_key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --public-key {}", path.display()))?;
+            let jwk: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("--public-key {} is not a JWK (JSON)", path.display()))?;
+            Some(Ed25519PublicKey::from_jwk(&jwk).with_context(|| format!("--public-key {} is not an Ed25519 public JWK", path.display()))?)
         }
+        // Without the key file the chain and the checkpoints' hashes are still checked, not
+        // their signatures: say so rather than pass quietly.
+        None => match data_dir.checkpoint_key(false) {
+            Ok(pkcs8) => Some(trail::public_key(&trail::checkpoint_key(&pkcs8)?)?),
+            Err(_) => {
+                eprintln!("warning: no checkpoint key in {}; checkpoint signatures are not checked", data_dir.path().display());
+                None
+            }
+        },
     };
+    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
     let result = trail::verify(&store, key.as_ref()).await;
     store.close().await;
     match result {

@@ -54,7 +54,12 @@ enum Command {
 enum AuditCommand {
     /// Check the whole hash chain and its signed checkpoints; name the first changed, deleted,
     /// inserted or reordered record (read-only; exits non-zero when the chain is broken).
-    Verify,
+    Verify {
+        /// Check checkpoint signatures with this public key (the JWK `gatehouse audit key`
+        /// printed, kept elsewhere) instead of the key in the data directory.
+        #[arg(long)]
+        public_key: Option<std::path::PathBuf>,
+    },
     /// Sign a checkpoint at the newest record now (the server also does so every hour).
     Checkpoint,
     /// Print the public key that verifies checkpoints (a JWK), to keep somewhere else.
@@ -121,7 +126,7 @@ fn main() -> ExitCode {
             Command::App(AppCommand::RotateSecret { client_id }) => commands::rotate_secret(&cli.common, &file, &client_id).await,
             Command::Status => commands::status(&cli.common, &file).await,
             Command::Policy(PolicyCommand::Explain(args)) => explain::explain(&cli.common, &file, &args).await,
-            Command::Audit(AuditCommand::Verify) => audit::verify(&cli.common, &file).await,
+            Command::Audit(AuditCommand::Verify { public_key }) => audit::verify(&cli.common, &file, public_key.as_deref()).await,
             Command::Audit(AuditCommand::Checkpoint) => audit::checkpoint(&cli.common, &file).await,
             Command::Audit(AuditCommand::Key) => audit::key(&cli.common, &file),
             Command::Audit(AuditCommand::Export { since, format }) => audit::export(&cli.common, &file, since.as_deref(), &format).await,

@@ -212,6 +212,8 @@ pub trait SecurityStore: Send + Sync {
     /// Alerts due for delivery at `now`, oldest first.
     async fn alerts_due(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<PendingAlert>>;
     async fn record_delivery(&self, id: &str, report: &DeliveryReport) -> StoreResult<()>;
+    /// Retention: deletes alerts raised before `before`; returns how many went.
+    async fn prune_alerts(&self, before: OffsetDateTime) -> StoreResult<u64>;
 
     async fn account_throttle(&self, user: &UserId) -> StoreResult<Option<AccountThrottle>>;
     /// A failed sign-in: its history entry and, for an existing account, its new lockout state,

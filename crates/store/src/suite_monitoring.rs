@@ -89,6 +89,9 @@ async fn alerts_are_listed_acknowledged_and_delivered(store: &dyn Store) {
     assert!(store.alerts_due(NOW, 10).await.unwrap().is_empty(), "backing off");
     let again = store.alerts_due(NOW + Duration::minutes(1), 10).await.unwrap();
     assert_eq!((again.len(), again[0].attempts, again[0].delivered_to.clone()), (1, 1, vec!["webhook".to_owned()]));
+    assert_eq!(store.prune_alerts(NOW).await.unwrap(), 0, "nothing raised before then");
+    assert_eq!(store.prune_alerts(NOW + Duration::seconds(1)).await.unwrap(), 3);
+    assert!(store.alerts(None, false, None, 10).await.unwrap().is_empty());
 }
 
 async fn throttles_and_reports(store: &dyn Store) {

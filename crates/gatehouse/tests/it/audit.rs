@@ -156,6 +156,16 @@ async fn signed_checkpoints_catch_a_truncated_trail_and_a_forged_signature() {
     let (ok, jwk, _) = cli(&data, &["audit", "key"]);
     let jwk: serde_json::Value = serde_json::from_str(jwk.trim()).unwrap();
     assert!(ok && jwk["crv"] == "Ed25519" && jwk.get("d").is_none(), "the public half only: {jwk}");
+    // A copy of the public key kept elsewhere verifies; another Ed25519 key (the server's
+    // token-signing one) does not.
+    let kept = app.dir.file("audit-public.jwk", &jwk.to_string());
+    let (ok, out, err) = cli(&data, &["audit", "verify", "--public-key", kept.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    let jwks: serde_json::Value = reqwest::get(app.url("/jwks")).await.unwrap().json().await.unwrap();
+    let token_key = jwks["keys"].as_array().unwrap().iter().find(|k| k["crv"] == "Ed25519").unwrap().clone();
+    let other = app.dir.file("other.jwk", &token_key.to_string());
+    let (ok, out, err) = cli(&data, &["audit", "verify", "--public-key", other.to_str().unwrap()]);
+    assert!(!ok && format!("{out}{err}").contains("invalid signature"), "{out}{err}");
 
     let dir = app.stop_keeping_data().await;
     let pool = writable(&data).await;

@@ -246,3 +246,38 @@ async fn failed_token_requests_from_one_address_are_throttled_with_retry_after()
     let body: Value = last.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
 }
+
+#[tokio::test]
+async fn alerts_reach_syslog_over_tcp_in_octet_counted_frames_and_notices_reach_a_signed_webhook() {
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let syslog = format!("tcp://{}", collector.local_addr().unwrap());
+    let (url, mut received) = alert_receiver(0).await;
+    let dir = TempDir::new("syslog-tcp");
+    let key = dir.file("notices.key", KEY).display().to_string();
+    let settings = format!("[notifications]\nwebhook_url = \"{url}\"\nwebhook_secret_file = \"{key}\"\n");
+    let config = dir.file("gatehouse.toml", &settings).display().to_string();
+    let extra = ["--config", config.as_str(), "--alert-syslog", syslog.as_str()];
+    let app = spawn_with(SpawnOptions { dir: Some(dir), fixture: FIXTURE, extra: &extra, ..Default::default() }).await;
+
+    // The import made two admins: their role-escalation alerts arrive, each in its own frame
+    // (after the start-up probe, a connection that sends nothing).
+    let frame = loop {
+        let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), collector.accept()).await.expect("a syslog connection").unwrap();
+        let mut frame = Vec::new();
+        socket.read_to_end(&mut frame).await.unwrap();
+        if !frame.is_empty() {
+            break String::from_utf8(frame).unwrap();
+        }
+    };
+    let (length, message) = frame.split_once(' ').unwrap();
+    assert_eq!(length.parse::<usize>().unwrap(), message.len(), "RFC 6587 octet counting: {frame}");
+    assert!(message.starts_with("<83>1 ") && message.contains(" role_escalation "), "{message}");
+
+    // Notices to users go to the webhook, signed like alerts.
+    for _ in 0..2 {
+        assert!(crate::two_factor::password_step(&app, &Browser::new(), "payroll", "", "bob@acme.test").await.contains("code="));
+    }
+    let notice = tokio::time::timeout(Duration::from_secs(10), received.recv()).await.expect("a notice").unwrap();
+    assert_eq!(notice["type"], "gatehouse.notification");
+    assert_eq!((notice["notification"]["kind"].as_str(), notice["notification"]["to"].as_str()), (Some("new_sign_in"), Some("bob@acme.test")));
+}

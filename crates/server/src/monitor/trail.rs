@@ -5,7 +5,7 @@
 use gatehouse_core::SigningAlg;
 use gatehouse_core::alert::AlertKind;
 use gatehouse_core::audit::{ChainBreak, ChainVerifier, Checkpoint};
-use gatehouse_crypto::SigningKey;
+use gatehouse_crypto::{Ed25519PublicKey, SigningKey};
 use gatehouse_store::Store;
 use time::{Duration, OffsetDateTime};
 
@@ -89,9 +89,15 @@ pub async fn checkpoint(store: &dyn Store, key: &SigningKey, now: OffsetDateTime
     Ok(Some(checkpoint))
 }
 
-/// Verifies every checkpoint's signature (with `key`, when the caller has it) and the whole
-/// chain against them, page by page.
-pub async fn verify(store: &dyn Store, key: Option<&SigningKey>) -> Result<TrailReport, TrailError> {
+/// The public half of the checkpoint key, to verify with.
+pub fn public_key(key: &SigningKey) -> Result<Ed25519PublicKey, ServerError> {
+    Ok(Ed25519PublicKey::from_jwk(key.public_jwk())?)
+}
+
+/// Verifies every checkpoint's signature (with `key`, when the caller has it: the instance's
+/// own, or a copy of its public half kept elsewhere) and the whole chain against them, page by
+/// page.
+pub async fn verify(store: &dyn Store, key: Option<&Ed25519PublicKey>) -> Result<TrailReport, TrailError> {
     let checkpoints = store.checkpoints().await?;
     if let Some(key) = key {
         for c in &checkpoints {
@@ -121,9 +127,11 @@ pub struct Upkeep {
 }
 
 /// Retention: login history older than its window goes; audit records go up to the newest
-/// checkpoint older than theirs (every record before a checkpoint is older than it).
+/// checkpoint older than theirs (every record before a checkpoint is older than it); alerts
+/// are kept as long as audit records.
 pub async fn apply_retention(store: &dyn Store, retention: RetentionSettings, now: OffsetDateTime) -> Result<(u64, u64), ServerError> {
     let sign_ins = store.prune_sign_ins(now - Duration::days(i64::from(retention.login_history_days))).await?;
+    store.prune_alerts(now - Duration::days(i64::from(retention.audit_days))).await?;
     let cutoff = (now - Duration::days(i64::from(retention.audit_days))).unix_timestamp();
     let anchor = store.checkpoints().await?.into_iter().rev().find(|c| c.at < cutoff);
     let first = store.audit_records(0, 1).await?.first().map(|r| r.seq);
@@ -142,7 +150,7 @@ pub async fn daily(state: &crate::AppState, now: OffsetDateTime) -> Result<Upkee
         Some(key) => match checkpoint(state.store.as_ref(), key, now).await {
             Ok(made) => {
                 upkeep.checkpointed = made.map(|c| c.seq);
-                verify(state.store.as_ref(), Some(key)).await.map(|_| ())
+                verify(state.store.as_ref(), Some(&public_key(key)?)).await.map(|_| ())
             }
             Err(e) => Err(e),
         },
@@ -225,15 +233,16 @@ mod tests {
         assert_eq!(checkpoint(&store, &key, old).await.unwrap().map(|c| c.seq), Some(2));
         assert_eq!(checkpoint(&store, &key, old).await.unwrap(), None, "nothing new to cover");
         store.append_audit(&entry(now)).await.unwrap();
-        assert_eq!(verify(&store, Some(&key)).await.unwrap(), TrailReport { last_seq: 3, records: 3, checkpoints: 1 });
+        let public = public_key(&key).unwrap();
+        assert_eq!(verify(&store, Some(&public)).await.unwrap(), TrailReport { last_seq: 3, records: 3, checkpoints: 1 });
 
         let other = SigningKey::generate(SigningAlg::EdDSA).unwrap();
         assert!(matches!(checkpoint(&store, &other, now).await, Err(TrailError::BadCheckpoint { seq: 2 })), "never signs after a checkpoint it cannot verify");
-        assert!(matches!(verify(&store, Some(&other)).await, Err(TrailError::BadCheckpoint { seq: 2 })), "another key's signature");
+        assert!(matches!(verify(&store, Some(&public_key(&other).unwrap())).await, Err(TrailError::BadCheckpoint { seq: 2 })), "another key's signature");
 
         let (_, pruned) = apply_retention(&store, RetentionSettings::default(), now).await.unwrap();
         assert_eq!(pruned, 2, "records older than seven years, up to the checkpoint");
-        assert_eq!(verify(&store, Some(&key)).await.unwrap(), TrailReport { last_seq: 3, records: 1, checkpoints: 1 });
+        assert_eq!(verify(&store, Some(&public)).await.unwrap(), TrailReport { last_seq: 3, records: 1, checkpoints: 1 });
         assert_eq!(apply_retention(&store, RetentionSettings::default(), now).await.unwrap().1, 0, "idempotent");
 
         // A record changed since the last checkpoint: the key does not vouch for it.

@@ -141,6 +141,10 @@ impl SecurityStore for SqliteStore {
         Ok(())
     }
 
+    async fn prune_alerts(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM alerts WHERE at < ?").bind(ts(before)).execute(&self.pool).await?.rows_affected())
+    }
+
     async fn account_throttle(&self, user: &UserId) -> StoreResult<Option<AccountThrottle>> {
         let row = sqlx::query("SELECT failures, window_start, next_attempt_at, locked_until FROM account_throttles WHERE user_id = ?")
             .bind(user.as_str())
