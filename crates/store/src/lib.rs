@@ -160,6 +160,9 @@ pub trait SignInStore: Send + Sync {
     async fn record_sign_in(&self, event: &SignInEvent) -> StoreResult<()>;
     /// Whether the user signed in successfully from this address before.
     async fn address_seen(&self, user: &UserId, address: &str) -> StoreResult<bool>;
+    /// Whether the user signed in successfully from this address before, and whether anyone
+    /// reported the address ("this wasn't me"), in one read.
+    async fn address_signals(&self, user: &UserId, address: &str) -> StoreResult<(bool, bool)>;
     /// The user's sign-in attempts, newest first, strictly before `before` (a cursor: the `at`
     /// and `id` of the last event of the previous page).
     async fn sign_ins(&self, user: &UserId, filter: &SignInFilter, before: Option<(OffsetDateTime, String)>, limit: u32) -> StoreResult<Vec<SignInEvent>>;
@@ -168,8 +171,9 @@ pub trait SignInStore: Send + Sync {
     /// position (the SIEM export's cursor: positions grow with each insert, so an export never
     /// skips an event that committed late).
     async fn sign_in_events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, SignInEvent)>>;
-    /// Addresses the user signed in from successfully, newest first (new-network checks).
-    async fn addresses_seen(&self, user: &UserId, limit: u32) -> StoreResult<Vec<String>>;
+    /// Addresses the user signed in from successfully, newest first, leaving out one event (the
+    /// sign-in being judged) (new-network checks).
+    async fn addresses_seen(&self, user: &UserId, except_event: &str, limit: u32) -> StoreResult<Vec<String>>;
     /// Retention: deletes history older than `before`; returns how many entries went.
     async fn prune_sign_ins(&self, before: OffsetDateTime) -> StoreResult<u64>;
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>>;
@@ -216,6 +220,9 @@ pub trait SecurityStore: Send + Sync {
     async fn prune_alerts(&self, before: OffsetDateTime) -> StoreResult<u64>;
 
     async fn account_throttle(&self, user: &UserId) -> StoreResult<Option<AccountThrottle>>;
+    /// The account an email names, with its lockout state, in one read (the password step's
+    /// only read before the hash: the same cost whether the account exists or not).
+    async fn user_with_throttle(&self, email: &Email) -> StoreResult<(Option<User>, AccountThrottle)>;
     /// A failed sign-in: its history entry and, for an existing account, its new lockout state,
     /// in one transaction (so a failure for an existing account costs what one for an unknown
     /// email costs).

@@ -116,6 +116,11 @@ async fn throttles_and_reports(store: &dyn Store) {
     let locked = AccountThrottle { failures: 10, window_start: 1, next_attempt_at: 2, locked_until: Some(3) };
     store.record_failed_sign_in(&failed, Some((&alice, &locked))).await.unwrap();
     assert_eq!(store.account_throttle(&alice).await.unwrap(), Some(locked));
+    let email = gatehouse_core::Email::parse("alice@acme.test").unwrap();
+    let (user, throttle) = store.user_with_throttle(&email).await.unwrap();
+    assert_eq!((user.map(|u| u.id), throttle), (Some(alice.clone()), locked), "one read for both");
+    let nobody = store.user_with_throttle(&gatehouse_core::Email::parse("nobody@acme.test").unwrap()).await.unwrap();
+    assert_eq!(nobody, (None, AccountThrottle::default()));
     assert!(store.sign_in_event("e-failed").await.unwrap().is_some());
     store.record_failed_sign_in(&SignInEvent { user_id: None, ..event("e-unknown", NOW, "192.0.2.51", SignInResult::Failure) }, None).await.unwrap();
     store.clear_account_throttle(&alice).await.unwrap();
@@ -143,6 +148,8 @@ async fn throttles_and_reports(store: &dyn Store) {
     assert_eq!(store.factors(&alice).await.unwrap().len(), factors_before, "only what came after the reported sign-in");
     assert_eq!(report.event.reported_at, Some(NOW));
     assert!(store.address_reported("198.51.100.66").await.unwrap());
+    assert_eq!(store.address_signals(&alice, "198.51.100.66").await.unwrap(), (true, true), "seen (the reported success) and reported");
+    assert_eq!(store.addresses_seen(&alice, "e-reported", 10).await.unwrap().iter().filter(|a| *a == "198.51.100.66").count(), 0, "leaving out one event");
     assert!(store.user(&alice).await.unwrap().unwrap().credentials_reset_required);
     assert!(store.sign_in_event("e-reported").await.unwrap().unwrap().reported_at.is_some());
     assert!(store.set_password(&alice, "$argon2id$new", NOW, &audit_entry("user.password.change")).await.unwrap());

@@ -110,10 +110,10 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     }
 
     let attempt = Attempt::new(&state, &headers, addr);
-    let user = state.store.user_by_email(&email).await?;
-    // A delayed or locked account gets the same answer as a wrong password, after the same
+    // One read for the account and its lockout state, whether the account exists or not. A
+    // delayed or locked account gets the same answer as a wrong password, after the same
     // Argon2 work, so neither the lock nor the account's existence shows.
-    let throttle = lockout::current(&state, user.as_ref()).await?;
+    let (user, throttle) = state.store.user_with_throttle(&email).await?;
     let admitted = throttle.admission(now.unix_timestamp()) == Admission::Allowed;
     let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await? && admitted;
     let Some(user) = user.as_ref().filter(|_| verified) else {
@@ -148,6 +148,9 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     // Decided before the failure counters are cleared: recent failures are a risk signal.
     let verdict = policy::decide_sign_in(&state, user, &client, &request, None, &attempt, now).await?;
     state.login_limiter.clear(&email.key());
+    if throttle.failures > 0 {
+        state.store.clear_account_throttle(&user.id).await?;
+    }
     tracing::info!(user = %user.id, rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "password accepted; 2FA policy decided");
     next::after_first_factor(&state, &headers, &pending, &request, user, &verdict, &attempt, now).await
 }

@@ -41,13 +41,6 @@ pub async fn recent_failures(state: &AppState, user: &User, now: OffsetDateTime)
     Ok(throttle.map_or(0, |t| t.recent_failures(now.unix_timestamp(), &state.monitor.settings.lockout)))
 }
 
-/// The account's lockout state. An unknown email reads a row that cannot exist, so both cost
-/// the same one read.
-pub async fn current(state: &AppState, user: Option<&User>) -> Result<AccountThrottle, ServerError> {
-    let id = user.map_or_else(|| gatehouse_core::ids::UserId::new(""), |u| u.id.clone());
-    Ok(state.store.account_throttle(&id).await?.unwrap_or_default())
-}
-
 /// The state after one more failure (for the caller to store). On the failure that locks the
 /// account, the user is told and a brute-force alert raised, in the background.
 pub fn after_failure(state: &AppState, user: &User, current: AccountThrottle, step: FailedStep, address: Option<IpAddr>, now: OffsetDateTime) -> AccountThrottle {
@@ -78,7 +71,7 @@ pub fn after_failure(state: &AppState, user: &User, current: AccountThrottle, st
 /// Counts one failure and stores it (the second-factor steps). A read-modify-write: two
 /// failures at the same instant may count once, which only delays the lock by one attempt.
 pub async fn record_failure(state: &AppState, user: &User, step: FailedStep, address: Option<IpAddr>, now: OffsetDateTime) -> Result<(), ServerError> {
-    let current = current(state, Some(user)).await?;
+    let current = state.store.account_throttle(&user.id).await?.unwrap_or_default();
     let next = after_failure(state, user, current, step, address, now);
     state.store.save_account_throttle(&user.id, &next).await?;
     Ok(())

@@ -61,9 +61,9 @@ pub async fn finish(
     context: Context<'_>,
     now: OffsetDateTime,
 ) -> Result<Response, PageError> {
-    // Read from the store, not a cache: a report may have landed since the user was loaded.
-    let reset_required = user.credentials_reset_required || state.store.user(&user.id).await?.is_some_and(|u| u.credentials_reset_required);
-    if reset_required {
+    // Callers pass a user read after any report (the password step reads the store; a report
+    // drops the cached copy the later steps read).
+    if user.credentials_reset_required {
         return crate::http::password_change::park(state, pending, user, &proof, &context, now).await;
     }
     let acr = proof.level.acr().to_owned();
@@ -95,8 +95,8 @@ pub async fn finish(
     };
     let issued = authorize::new_code(state, request, &session, now)?;
     let (device, device_cookie) = device_after_sign_in(state, context.attempt, user, second_factor && context.remember_device, now)?;
-    // Read before this sign-in is recorded: was the browser or the network new?
-    let novelty = super::novelty::observe(state, user, context.attempt, &device.id).await?;
+    // A browser without a device cookie is new to us; the rest is looked at after the answer.
+    let new_device = device_cookie.is_some();
     let outcome = Outcome {
         user: Some(user),
         client_id: Some(request.client_id.as_str()),
@@ -128,7 +128,8 @@ pub async fn finish(
         state.revocations.revoke_grant(grant);
     }
     tracing::info!(user = %user.id, session = %session.id, acr = %session.acr, "sign-in succeeded");
-    super::novelty::after_sign_in(state, user, context.attempt, novelty, now);
+    let event_id = completion.event.as_ref().map(|e| e.id.clone()).unwrap_or_default();
+    super::novelty::after_sign_in(state, user, context.attempt, new_device, event_id, now);
     let mut response = authorize::code_response(state, request, issued.code)?;
     for cookie in [cookie, device_cookie].into_iter().flatten() {
         response.headers_mut().append(header::SET_COOKIE, cookie);

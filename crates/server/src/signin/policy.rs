@@ -87,14 +87,15 @@ pub async fn decide_with(
     let (domain, staged) = tenant.map_or((&default, None), |t| (&t.policy, t.staged_policy.as_ref()));
     let enrollment = enrollment(store, user).await?;
     let device = observed.device.as_ref();
+    let (address_seen_before, reported_address) = store.address_signals(&user.id, &observed.address.to_string()).await?;
     let signals = RiskSignals {
         address: observed.address,
         device: device.map_or(DeviceSignal::Unknown, |d| DeviceSignal::Known { last_second_factor_at: d.second_factor_at }),
-        address_seen_before: store.address_seen(&user.id, &observed.address.to_string()).await?,
+        address_seen_before,
         failures_for_user: observed.failures_for_user,
         failures_for_address: observed.failures_for_address,
         reported_device: device.is_some_and(|d| d.reported_at.is_some()),
-        reported_address: store.address_reported(&observed.address.to_string()).await?,
+        reported_address,
         new_country: false,
         location: None,
         previous: None,

@@ -161,6 +161,28 @@ impl SecurityStore for SqliteStore {
         .transpose()
     }
 
+    async fn user_with_throttle(&self, email: &gatehouse_core::Email) -> StoreResult<(Option<gatehouse_core::model::User>, AccountThrottle)> {
+        let columns = super::directory::USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+        let row = sqlx::query(&format!(
+            "SELECT {columns}, t.failures, t.window_start, t.next_attempt_at, t.locked_until \
+             FROM users u LEFT JOIN account_throttles t ON t.user_id = u.id WHERE u.email_key = ?"
+        ))
+        .bind(email.key())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok((None, AccountThrottle::default())) };
+        let throttle = match row.try_get::<Option<i64>, _>("failures")? {
+            Some(failures) => AccountThrottle {
+                failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                window_start: row.try_get("window_start")?,
+                next_attempt_at: row.try_get("next_attempt_at")?,
+                locked_until: row.try_get("locked_until")?,
+            },
+            None => AccountThrottle::default(),
+        };
+        Ok((Some(super::directory::user_from_row(&row)?), throttle))
+    }
+
     async fn record_failed_sign_in(&self, event: &SignInEvent, throttle: Option<(&UserId, &AccountThrottle)>) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         super::sign_ins::insert_event(&mut *tx, event).await?;

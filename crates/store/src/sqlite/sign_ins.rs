@@ -148,11 +148,25 @@ impl SignInStore for SqliteStore {
         rows.iter().map(|row| Ok((row.try_get::<i64, _>("position")?, event_from_row(row)?))).collect()
     }
 
-    async fn addresses_seen(&self, user: &UserId, limit: u32) -> StoreResult<Vec<String>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT address FROM sign_in_events WHERE user_id = ? AND result = 'success' GROUP BY address ORDER BY MAX(at) DESC LIMIT ?",
+    async fn address_signals(&self, user: &UserId, address: &str) -> StoreResult<(bool, bool)> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM sign_in_events WHERE user_id = ? AND address = ? AND result = 'success') AS seen, \
+             EXISTS (SELECT 1 FROM reported_addresses WHERE address = ?) AS reported",
         )
         .bind(user.as_str())
+        .bind(address)
+        .bind(address)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get::<i64, _>("seen")? != 0, row.try_get::<i64, _>("reported")? != 0))
+    }
+
+    async fn addresses_seen(&self, user: &UserId, except_event: &str, limit: u32) -> StoreResult<Vec<String>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT address FROM sign_in_events WHERE user_id = ? AND result = 'success' AND id != ? GROUP BY address ORDER BY MAX(at) DESC LIMIT ?",
+        )
+        .bind(user.as_str())
+        .bind(except_event)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
