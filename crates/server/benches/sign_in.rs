@@ -57,6 +57,7 @@ async fn app(params: PasswordParams) -> (axum::Router, String) {
     store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.expect("import");
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), "http://127.0.0.1:8080".into());
     config.password = params;
+    config.outbox_dir = std::env::temp_dir().join(format!("gatehouse-bench-outbox-{}", std::process::id()));
     let state = AppState::new(config, Arc::new(store), PEPPER).await.expect("state");
     (gatehouse_server::http::router(state), hash)
 }
@@ -67,11 +68,20 @@ fn value_after<'a>(html: &'a str, marker: &str) -> &'a str {
     &html[start..end]
 }
 
+/// The browser's device cookie once it has one: the common case is a returning browser (a new
+/// one also gets a "new sign-in" notice, after the answer).
+static DEVICE_COOKIE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 async fn sign_in(router: &axum::Router) {
+    let device = DEVICE_COOKIE.lock().unwrap().clone();
     let query = "/authorize?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb&response_type=code&scope=openid&state=s";
     let response = router.clone().oneshot(Request::get(query).body(Body::empty()).unwrap()).await.unwrap();
     let login = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
-    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let flow = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = match &device {
+        Some(device) => format!("{flow}; {device}"),
+        None => flow,
+    };
     let page = router.clone().oneshot(Request::get(&login).header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await.unwrap();
     let html = String::from_utf8(axum::body::to_bytes(page.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
     let request = value_after(&html, "name=\"request\" value=\"");
@@ -89,6 +99,10 @@ async fn sign_in(router: &axum::Router) {
         .await
         .unwrap();
     assert_eq!(posted.status(), 303, "sign-in must succeed");
+    if device.is_none() {
+        let set = posted.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|v| v.contains("device"));
+        *DEVICE_COOKIE.lock().unwrap() = set.and_then(|v| v.split(';').next()).map(str::to_owned);
+    }
 }
 
 fn bench(c: &mut Criterion) {
