@@ -15,6 +15,21 @@ pub struct Tenant {
     /// A candidate policy in report-only mode: decided beside the current one and recorded,
     /// never enforced.
     pub staged_policy: Option<DomainPolicy>,
+    /// Set when the customer's contract ended: nobody on its domains can sign in, and its data
+    /// is deleted at `deletion_due` unless it is reinstated first.
+    pub termination: Option<Termination>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Termination {
+    pub at: time::OffsetDateTime,
+    pub deletion_due: time::OffsetDateTime,
+}
+
+impl Tenant {
+    pub fn is_active(&self) -> bool {
+        self.termination.is_none()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,4 +18,14 @@ pub enum CryptoError {
     PasswordHashFormat,
     #[error("random number generator failed")]
     Random,
+    #[error("encryption failed")]
+    Sealing,
+    #[error("a sealed value could not be opened: wrong key, or the value is damaged")]
+    Unsealing,
+    #[error("a value sealed under key `{found}` was expected under key `{expected}`")]
+    WrongKey { expected: String, found: String },
+    #[error("master key `{0}` is not in the configured master keyring")]
+    UnknownMasterKey(String),
+    #[error("master keyring: {0}")]
+    Keyring(String),
 }

@@ -6,6 +6,8 @@
 //! lifecycles and the store persists key material.
 
 mod error;
+pub mod envelope;
+pub mod keyring;
 pub mod jws;
 pub mod keys;
 pub mod otp;
@@ -14,7 +16,9 @@ pub mod random;
 pub mod recovery;
 pub mod secret;
 
+pub use envelope::{BlindIndex, DataKey, KeyProvider};
 pub use error::CryptoError;
+pub use keyring::MasterKeyring;
 pub use jws::{JwsHeader, KeySet};
 pub use keys::{Ed25519PublicKey, SigningKey};
 pub use password::{PasswordHasher, PasswordParams};

@@ -9,6 +9,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A data key could not be unwrapped or made: the wrong master key, or a missing one.
+    #[error("encryption keys: {0}")]
+    Key(String),
     /// A write queued behind others failed with them (group commit), or the writer stopped.
     #[error("storage unavailable: {0}")]
     Unavailable(String),

@@ -10,10 +10,13 @@ mod error;
 mod monitoring;
 mod records;
 pub mod sqlite;
+pub mod vault;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
 #[cfg(any(test, feature = "test-suite"))]
 mod suite_monitoring;
+#[cfg(any(test, feature = "test-suite"))]
+mod suite_privacy;
 
 pub use error::StoreError;
 pub use monitoring::*;
@@ -260,6 +263,41 @@ pub trait AdminStore: Send + Sync {
     async fn staged_outcomes(&self, id: &TenantId, since: OffsetDateTime) -> StoreResult<Vec<StagedOutcome>>;
 }
 
+/// Envelope encryption's keys (see [`vault`]): master-key rotation.
+#[async_trait]
+pub trait KeyManagementStore: Send + Sync {
+    /// Re-wraps every key wrapped by an older master key under the provider's current one.
+    async fn rewrap_data_keys(&self) -> StoreResult<RewrapReport>;
+    /// The master keys some data key is still wrapped under.
+    async fn master_keys_in_use(&self) -> StoreResult<Vec<String>>;
+}
+
+/// Individuals' rights (GDPR access and erasure) and the tenant lifecycle.
+#[async_trait]
+pub trait PrivacyStore: Send + Sync {
+    /// Crypto-shredding erasure, in one transaction with its audit record: destroys the user's
+    /// data key (so their sealed data is unreadable everywhere, backups included), deletes their
+    /// rows, ends their sessions and revokes their grants. `Conflict` when they are their
+    /// tenant's last admin; `None` when there is no such user.
+    async fn erase_user(&self, user: &UserId, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<Erasure>>;
+    /// Every session of the user, newest first (access reports).
+    async fn user_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>>;
+    /// Every browser the user signed in from (access reports).
+    async fn user_devices(&self, user: &UserId) -> StoreResult<Vec<DeviceRecord>>;
+    /// Terminates a tenant: sign-in stops at once (sessions end, grants are revoked) and its data
+    /// is due for deletion at `deletion_due`. False when there is no such active tenant.
+    async fn terminate_tenant(&self, id: &TenantId, now: OffsetDateTime, deletion_due: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool>;
+    /// Reinstates a terminated tenant not yet deleted. False when it is not terminated.
+    async fn reinstate_tenant(&self, id: &TenantId, audit: &AuditEntry) -> StoreResult<bool>;
+    /// Terminated tenants whose deletion is due at `now`.
+    async fn tenants_due_for_deletion(&self, now: OffsetDateTime) -> StoreResult<Vec<Tenant>>;
+    /// Deletes a terminated tenant and everything of it, destroying its data keys; returns what
+    /// went. Audit records stay (they name people only by pseudonymous id).
+    async fn delete_tenant(&self, id: &TenantId, audit: &AuditEntry) -> StoreResult<Option<TenantDeletion>>;
+    /// Confirmed second factors, one row per (tenant, user, kind) (adoption statistics).
+    async fn factor_adoption(&self) -> StoreResult<Vec<(TenantId, UserId, gatehouse_core::FactorKind)>>;
+}
+
 /// A counter bumped by every write made outside the server (import, key rotation), so a running
 /// server notices and reloads its caches.
 #[async_trait]
@@ -281,6 +319,8 @@ pub trait Store:
     + AdminStore
     + AuditStore
     + SecurityStore
+    + KeyManagementStore
+    + PrivacyStore
     + GenerationStore
 {
     /// Checks the backend answers (readiness).

@@ -58,3 +58,38 @@ pub struct ReportedSignIn {
     pub factors_removed: u64,
     pub recovery_codes_removed: u64,
 }
+
+/// What a master-key rotation re-wrapped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RewrapReport {
+    pub current_master: String,
+    pub previous_masters: Vec<String>,
+    pub rewrapped: u64,
+}
+
+/// What an erasure removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Erasure {
+    pub user: String,
+    pub tenant: String,
+    pub factors: u64,
+    pub sessions: u64,
+    pub sign_ins: u64,
+    pub devices: u64,
+    pub revoked_grants: Vec<GrantId>,
+}
+
+/// The deletion report of a terminated tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TenantDeletion {
+    pub tenant: String,
+    pub name: String,
+    pub domains: Vec<String>,
+    pub users: u64,
+    pub factors: u64,
+    pub sessions: u64,
+    pub sign_ins: u64,
+    pub grants: u64,
+    pub alerts: u64,
+    pub data_keys_destroyed: u64,
+}

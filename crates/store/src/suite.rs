@@ -24,6 +24,7 @@ pub async fn run_all(store: &dyn Store) {
     policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store).await;
     the_audit_trail_chains_and_pages(store).await;
     crate::suite_monitoring::run_all(store).await;
+    crate::suite_privacy::run_all(store).await;
 }
 
 pub(crate) fn audit_entry(action: &str) -> gatehouse_core::audit::AuditEntry {
@@ -312,6 +313,12 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
     assert!(store.grant(&GrantId::new("g-twice")).await.unwrap().is_none(), "nothing written");
     assert!(store.grant(&GrantId::new("g-late")).await.unwrap().is_none(), "rolled back");
     assert!(store.pending("p-2", NOW).await.unwrap().is_some(), "rolled back");
+}
+
+/// Imports the suite's directory (tenant `t-acme`, user `u-alice` with TOTP and SMS, client
+/// `payroll`), for backend-specific tests.
+pub async fn seed_directory(store: &dyn Store) {
+    store.apply_import(&plan("Alice Example"), NOW).await.unwrap();
 }
 
 fn plan(user_name: &str) -> ImportPlan {

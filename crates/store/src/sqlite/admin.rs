@@ -8,7 +8,6 @@ use gatehouse_policy::{AppPolicy, DomainPolicy};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::directory::user_from_row;
 use super::{SqliteStore, ts};
 use crate::{AdminStore, StagedOutcome, StoreError, StoreResult};
 use gatehouse_core::audit::AuditEntry;
@@ -42,11 +41,14 @@ impl AdminStore for SqliteStore {
     }
 
     async fn tenant_users(&self, id: &TenantId) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query(&format!("SELECT {} FROM users WHERE tenant_id = ? ORDER BY email", super::directory::USER_COLUMNS))
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(user_from_row).collect()
+        let rows = sqlx::query(&format!("{} WHERE u.tenant_id = ?", super::directory::user_select())).bind(id.as_str()).fetch_all(&self.pool).await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in &rows {
+            users.push(self.user_from_joined(row).await?);
+        }
+        // Sorted here: the stored emails are sealed.
+        users.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
+        Ok(users)
     }
 
     async fn set_domain_policy(&self, id: &TenantId, policy: &DomainPolicy, audit: &AuditEntry) -> StoreResult<bool> {

@@ -5,10 +5,17 @@ use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUr
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{SqliteStore, parse_list};
+use super::protection::{USER_KEY_COLUMNS, open_column};
+use super::{SqliteStore, from_ts, parse_list};
 use crate::{DirectoryCounts, DirectoryStore, StoreError, StoreResult};
 
-pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, name, password_hash, roles, email_verified, credentials_reset_required";
+/// A user's columns and their data key's, to open the sealed ones.
+pub(super) fn user_select() -> String {
+    format!(
+        "SELECT u.id, u.tenant_id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.credentials_reset_required, {USER_KEY_COLUMNS} \
+         FROM users u JOIN data_keys k ON k.id = u.key_id"
+    )
+}
 const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator";
 
 /// A policy column: JSON in the policy crate's serialisation, NULL for the defaults.
@@ -23,13 +30,15 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} holds `{value}`"))
 }
 
-pub(super) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
-    let email: String = row.try_get("email")?;
+/// A user from a row of [`user_select`], its sealed columns opened with the user's key.
+pub(super) fn user_from_row(row: &SqliteRow, key: &gatehouse_crypto::DataKey) -> StoreResult<User> {
+    let id: String = row.try_get("id")?;
+    let email = open_column(row, "email", "users.email", &id, key)?;
     Ok(User {
-        id: UserId::new(row.try_get::<String, _>("id")?),
+        email: Email::parse(&email).map_err(|_| StoreError::Corrupt(format!("users.email of {id} is not an email")))?,
+        name: open_column(row, "name", "users.name", &id, key)?,
+        id: UserId::new(id),
         tenant_id: TenantId::new(row.try_get::<String, _>("tenant_id")?),
-        email: Email::parse(&email).map_err(|_| corrupt("users.email", &email))?,
-        name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
         roles: parse_list(&row.try_get::<String, _>("roles")?)?,
         email_verified: row.try_get::<i64, _>("email_verified")? != 0,
@@ -64,8 +73,14 @@ pub(super) fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
 }
 
 impl SqliteStore {
+    /// Opens a row of [`user_select`].
+    pub(super) async fn user_from_joined(&self, row: &SqliteRow) -> StoreResult<User> {
+        let key = self.user_key_from_row(row).await?;
+        user_from_row(row, &key)
+    }
+
     pub(super) async fn tenant_by_id(&self, id: &str) -> StoreResult<Option<Tenant>> {
-        let Some(row) = sqlx::query("SELECT id, name, policy, staged_policy FROM tenants WHERE id = ?").bind(id).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query("SELECT id, name, policy, staged_policy, terminated_at, delete_after FROM tenants WHERE id = ?").bind(id).fetch_optional(&self.pool).await? else {
             return Ok(None);
         };
         let domains: Vec<String> = sqlx::query_scalar("SELECT domain FROM tenant_domains WHERE tenant_id = ? ORDER BY domain")
@@ -81,6 +96,10 @@ impl SqliteStore {
                 .try_get::<Option<String>, _>("staged_policy")?
                 .map(|raw| policy_from("tenants.staged_policy", Some(raw)))
                 .transpose()?,
+            termination: match (row.try_get::<Option<i64>, _>("terminated_at")?, row.try_get::<Option<i64>, _>("delete_after")?) {
+                (Some(at), Some(due)) => Some(gatehouse_core::model::Termination { at: from_ts(at)?, deletion_due: from_ts(due)? }),
+                _ => None,
+            },
         }))
     }
 }
@@ -88,16 +107,22 @@ impl SqliteStore {
 #[async_trait]
 impl DirectoryStore for SqliteStore {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = ?"))
-            .bind(email.key())
+        let row = sqlx::query(&format!("{} WHERE u.email_key = ?", user_select()))
+            .bind(self.vault.email_index(&email.key())?)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(user_from_row).transpose()
+        match row {
+            Some(row) => Ok(Some(self.user_from_joined(&row).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
-        row.as_ref().map(user_from_row).transpose()
+        let row = sqlx::query(&format!("{} WHERE u.id = ?", user_select())).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        match row {
+            Some(row) => Ok(Some(self.user_from_joined(&row).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn tenant_for_domain(&self, domain: &EmailDomain) -> StoreResult<Option<Tenant>> {

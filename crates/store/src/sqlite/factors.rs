@@ -5,10 +5,20 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
+use super::protection::{USER_KEY_COLUMNS, open_column};
 use super::{SqliteStore, from_ts, ts};
+use crate::vault::{open_bytes, seal_bytes, seal_text};
 use crate::{FactorStore, SmsChallenge, SmsCheck, StoreError, StoreResult};
 
 const COLUMNS: &str = "id, user_id, kind, label, secret, credential_id, device_bound, totp_used_up_to, created_at, confirmed_at, last_used_at";
+
+/// A factor's columns and its user's data key (label and secret are sealed under it).
+fn factor_select() -> String {
+    format!(
+        "SELECT f.id, f.user_id, f.kind, f.label, f.secret, f.credential_id, f.device_bound, f.totp_used_up_to, f.created_at, f.confirmed_at, f.last_used_at, \
+         {USER_KEY_COLUMNS} FROM factors f JOIN users u ON u.id = f.user_id JOIN data_keys k ON k.id = u.key_id"
+    )
+}
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("factors.{what}"))
@@ -18,10 +28,11 @@ fn optional_ts(row: &SqliteRow, column: &str) -> StoreResult<Option<OffsetDateTi
     row.try_get::<Option<i64>, _>(column)?.map(from_ts).transpose()
 }
 
-fn factor_from_row(row: &SqliteRow) -> StoreResult<Factor> {
+fn factor_from_row(row: &SqliteRow, key: &gatehouse_crypto::DataKey) -> StoreResult<Factor> {
+    let id: String = row.try_get("id")?;
     let kind_text: String = row.try_get("kind")?;
     let kind = FactorKind::parse(&kind_text).ok_or_else(|| corrupt("kind"))?;
-    let secret_bytes: Vec<u8> = row.try_get("secret")?;
+    let secret_bytes = open_bytes(key, "factors.secret", &id, &row.try_get::<Vec<u8>, _>("secret")?)?;
     let secret = match kind {
         FactorKind::Totp => FactorSecret::Totp {
             secret: secret_bytes,
@@ -38,10 +49,10 @@ fn factor_from_row(row: &SqliteRow) -> StoreResult<Factor> {
         },
     };
     Ok(Factor {
-        id: FactorId::new(row.try_get::<String, _>("id")?),
+        label: open_column(row, "label", "factors.label", &id, key)?,
+        id: FactorId::new(id),
         user_id: UserId::new(row.try_get::<String, _>("user_id")?),
         kind,
-        label: row.try_get("label")?,
         secret,
         created_at: from_ts(row.try_get("created_at")?)?,
         confirmed_at: optional_ts(row, "confirmed_at")?,
@@ -76,31 +87,48 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+impl SqliteStore {
+    async fn one_factor(&self, row: Option<SqliteRow>) -> StoreResult<Option<Factor>> {
+        match row {
+            Some(row) => Ok(Some(factor_from_row(&row, &self.user_key_from_row(&row).await?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The data key of the user a write seals a value for.
+    async fn sealing_key(&self, user: &str) -> StoreResult<gatehouse_crypto::DataKey> {
+        self.user_key(&mut *self.pool.acquire().await?, user).await?.ok_or_else(|| StoreError::Conflict("no such user".into()))
+    }
+}
+
 #[async_trait]
 impl FactorStore for SqliteStore {
     async fn factors(&self, user: &UserId) -> StoreResult<Vec<Factor>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM factors WHERE user_id = ? ORDER BY created_at, id")).bind(user.as_str()).fetch_all(&self.pool).await?;
-        rows.iter().map(factor_from_row).collect()
+        let rows = sqlx::query(&format!("{} WHERE f.user_id = ? ORDER BY f.created_at, f.id", factor_select())).bind(user.as_str()).fetch_all(&self.pool).await?;
+        let Some(first) = rows.first() else { return Ok(Vec::new()) };
+        let key = self.user_key_from_row(first).await?;
+        rows.iter().map(|row| factor_from_row(row, &key)).collect()
     }
 
     async fn factor(&self, id: &FactorId) -> StoreResult<Option<Factor>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM factors WHERE id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
-        row.as_ref().map(factor_from_row).transpose()
+        let row = sqlx::query(&format!("{} WHERE f.id = ?", factor_select())).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        self.one_factor(row).await
     }
 
     async fn factor_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Factor>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM factors WHERE credential_id = ?")).bind(credential_id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(factor_from_row).transpose()
+        let row = sqlx::query(&format!("{} WHERE f.credential_id = ?", factor_select())).bind(credential_id).fetch_optional(&self.pool).await?;
+        self.one_factor(row).await
     }
 
     async fn add_factor(&self, f: &Factor) -> StoreResult<()> {
         let (secret, credential_id, device_bound, used_up_to) = secret_columns(&f.secret);
+        let key = self.sealing_key(f.user_id.as_str()).await?;
         let result = sqlx::query(&format!("INSERT INTO factors ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
             .bind(f.id.as_str())
             .bind(f.user_id.as_str())
             .bind(f.kind.as_str())
-            .bind(&f.label)
-            .bind(secret)
+            .bind(seal_text(&key, "factors.label", f.id.as_str(), &f.label)?)
+            .bind(seal_bytes(&key, "factors.secret", f.id.as_str(), &secret)?)
             .bind(credential_id)
             .bind(i64::from(device_bound))
             .bind(used_up_to)
@@ -126,7 +154,9 @@ impl FactorStore for SqliteStore {
     }
 
     async fn rename_factor(&self, user: &UserId, id: &FactorId, label: &str) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE factors SET label = ? WHERE id = ? AND user_id = ?").bind(label).bind(id.as_str()).bind(user.as_str()).execute(&self.pool).await?;
+        let Some(key) = self.user_key(&mut *self.pool.acquire().await?, user.as_str()).await? else { return Ok(false) };
+        let sealed = seal_text(&key, "factors.label", id.as_str(), label)?;
+        let done = sqlx::query("UPDATE factors SET label = ? WHERE id = ? AND user_id = ?").bind(sealed).bind(id.as_str()).bind(user.as_str()).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -148,7 +178,10 @@ impl FactorStore for SqliteStore {
     }
 
     async fn update_webauthn_credential(&self, id: &FactorId, credential: &str, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query("UPDATE factors SET secret = ?, last_used_at = ? WHERE id = ?").bind(credential.as_bytes()).bind(ts(now)).bind(id.as_str()).execute(&self.pool).await?;
+        let user: Option<String> = sqlx::query_scalar("SELECT user_id FROM factors WHERE id = ?").bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let Some(user) = user else { return Ok(()) };
+        let sealed = seal_bytes(&self.sealing_key(&user).await?, "factors.secret", id.as_str(), credential.as_bytes())?;
+        sqlx::query("UPDATE factors SET secret = ?, last_used_at = ? WHERE id = ?").bind(sealed).bind(ts(now)).bind(id.as_str()).execute(&self.pool).await?;
         Ok(())
     }
 

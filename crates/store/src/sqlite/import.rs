@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use gatehouse_core::{Client, ClientId, FactorKind};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
-use super::directory::{client_from_row, policy_from, user_from_row};
+use super::directory::{client_from_row, policy_from, user_from_row, user_select};
 use super::{SqliteStore, json_list, ts};
+use crate::vault::{open_bytes, seal_bytes, seal_text};
 use crate::{ImportPlan, ImportStore, ImportSummary, StoreError, StoreResult, TenantPlan, UserPlan};
 
 #[derive(Clone, Copy)]
@@ -31,15 +32,17 @@ fn uris(list: &[gatehouse_core::RedirectUri]) -> String {
     json_list(&list.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>())
 }
 
-async fn upsert_tenant(tx: &mut Transaction<'_, Sqlite>, plan: &TenantPlan, now: i64) -> StoreResult<(String, Change)> {
+async fn upsert_tenant(store: &SqliteStore, tx: &mut Transaction<'_, Sqlite>, plan: &TenantPlan, now: i64) -> StoreResult<(String, Change)> {
     let existing: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE name = ?").bind(&plan.name).fetch_optional(&mut **tx).await?;
     let (id, mut change) = match existing {
         Some(id) => (id, Change::Unchanged),
         None => {
-            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)")
+            let key = store.create_master_wrapped_key(tx, &format!("tenant:{}", plan.new_id), now).await?;
+            sqlx::query("INSERT INTO tenants (id, name, created_at, key_id) VALUES (?, ?, ?, ?)")
                 .bind(plan.new_id.as_str())
                 .bind(&plan.name)
                 .bind(now)
+                .bind(key.id())
                 .execute(&mut **tx)
                 .await?;
             (plan.new_id.as_str().to_owned(), Change::Created)
@@ -75,43 +78,47 @@ async fn upsert_tenant(tx: &mut Transaction<'_, Sqlite>, plan: &TenantPlan, now:
     Ok((id, change))
 }
 
-async fn upsert_user(tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, plan: &UserPlan, now: i64) -> StoreResult<Change> {
-    let row = sqlx::query(&format!("SELECT {} FROM users WHERE email_key = ?", super::directory::USER_COLUMNS))
-        .bind(plan.email.key())
-        .fetch_optional(&mut **tx)
-        .await?;
+async fn upsert_user(store: &SqliteStore, tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, plan: &UserPlan, now: i64) -> StoreResult<Change> {
+    let email_index = store.vault.email_index(&plan.email.key())?;
+    let row = sqlx::query(&format!("{} WHERE u.email_key = ?", user_select())).bind(&email_index).fetch_optional(&mut **tx).await?;
     let roles = json_list(&plan.roles);
     let Some(row) = row else {
+        let id = plan.new_id.as_str();
+        let tenant_key = store.tenant_key(tx, tenant_id).await?;
+        let key = store.create_user_key(tx, id, &tenant_key, now).await?;
         sqlx::query(
-            "INSERT INTO users (id, tenant_id, email, email_key, name, password_hash, roles, email_verified, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            "INSERT INTO users (id, tenant_id, email, email_key, name, password_hash, roles, email_verified, created_at, updated_at, key_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
         )
-        .bind(plan.new_id.as_str())
+        .bind(id)
         .bind(tenant_id)
-        .bind(plan.email.as_str())
-        .bind(plan.email.key())
-        .bind(&plan.name)
+        .bind(seal_text(&key, "users.email", id, plan.email.as_str())?)
+        .bind(&email_index)
+        .bind(seal_text(&key, "users.name", id, &plan.name)?)
         .bind(&plan.password_hash)
         .bind(&roles)
         .bind(now)
         .bind(now)
+        .bind(key.id())
         .execute(&mut **tx)
         .await?;
-        import_factors(tx, plan.new_id.as_str(), plan, now).await?;
+        import_factors(tx, id, &key, plan, now).await?;
         return Ok(Change::Created);
     };
-    let current = user_from_row(&row)?;
+    let key = store.user_key(tx, &row.try_get::<String, _>("id")?).await?.ok_or_else(|| StoreError::Conflict("the user vanished during the import".into()))?;
+    let current = user_from_row(&row, &key)?;
     if current.tenant_id.as_str() != tenant_id {
         return Err(StoreError::Conflict(format!("user `{}` belongs to another tenant", plan.email)));
     }
     let password_hash = plan.password_hash.clone().or(current.password_hash.clone());
-    let factors_added = import_factors(tx, current.id.as_str(), plan, now).await?;
+    let factors_added = import_factors(tx, current.id.as_str(), &key, plan, now).await?;
     if current.name == plan.name && current.roles == plan.roles && current.password_hash == password_hash && current.email == plan.email {
         return Ok(if factors_added { Change::Updated } else { Change::Unchanged });
     }
+    let id = current.id.as_str();
     sqlx::query("UPDATE users SET email = ?, name = ?, password_hash = ?, roles = ?, updated_at = ? WHERE id = ?")
-        .bind(plan.email.as_str())
-        .bind(&plan.name)
+        .bind(seal_text(&key, "users.email", id, plan.email.as_str())?)
+        .bind(seal_text(&key, "users.name", id, &plan.name)?)
         .bind(&password_hash)
         .bind(&roles)
         .bind(now)
@@ -123,7 +130,7 @@ async fn upsert_user(tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, plan: &U
 
 /// Enrols an imported TOTP secret or phone number unless the user already has that factor;
 /// returns whether anything was added.
-async fn import_factors(tx: &mut Transaction<'_, Sqlite>, user_id: &str, plan: &UserPlan, now: i64) -> StoreResult<bool> {
+async fn import_factors(tx: &mut Transaction<'_, Sqlite>, user_id: &str, key: &gatehouse_crypto::DataKey, plan: &UserPlan, now: i64) -> StoreResult<bool> {
     let wanted = [
         (FactorKind::Totp, plan.totp_secret.clone(), "Authenticator app (imported)"),
         (FactorKind::Sms, plan.phone.as_ref().map(|p| p.as_str().as_bytes().to_vec()), "Phone (imported)"),
@@ -131,19 +138,21 @@ async fn import_factors(tx: &mut Transaction<'_, Sqlite>, user_id: &str, plan: &
     let mut added = false;
     for ((kind, secret, label), new_id) in wanted.into_iter().zip(&plan.new_factor_ids) {
         let Some(secret) = secret else { continue };
-        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE user_id = ? AND kind = ? AND secret = ?")
-            .bind(user_id)
-            .bind(kind.as_str())
-            .bind(&secret)
-            .fetch_one(&mut **tx)
-            .await?;
-        if exists == 0 {
+        // Secrets are sealed with fresh nonces, so equality is checked on the opened values.
+        let existing = sqlx::query("SELECT id, secret FROM factors WHERE user_id = ? AND kind = ?").bind(user_id).bind(kind.as_str()).fetch_all(&mut **tx).await?;
+        let mut exists = false;
+        for row in &existing {
+            let factor_id: String = row.try_get("id")?;
+            exists |= open_bytes(key, "factors.secret", &factor_id, &row.try_get::<Vec<u8>, _>("secret")?)? == secret;
+        }
+        if !exists {
+            let factor_id = new_id.as_str();
             sqlx::query("INSERT INTO factors (id, user_id, kind, label, secret, created_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                .bind(new_id.as_str())
+                .bind(factor_id)
                 .bind(user_id)
                 .bind(kind.as_str())
-                .bind(label)
-                .bind(&secret)
+                .bind(seal_text(key, "factors.label", factor_id, label)?)
+                .bind(seal_bytes(key, "factors.secret", factor_id, &secret)?)
                 .bind(now)
                 .bind(now)
                 .execute(&mut **tx)
@@ -198,10 +207,10 @@ impl ImportStore for SqliteStore {
         let mut summary = ImportSummary::default();
         let mut tx = self.write_tx().await?;
         for tenant in &plan.tenants {
-            let (tenant_id, change) = upsert_tenant(&mut tx, tenant, now).await?;
+            let (tenant_id, change) = upsert_tenant(self, &mut tx, tenant, now).await?;
             summary.record(change);
             for user in &tenant.users {
-                summary.record(upsert_user(&mut tx, &tenant_id, user, now).await?);
+                summary.record(upsert_user(self, &mut tx, &tenant_id, user, now).await?);
             }
         }
         for client in &plan.clients {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "operator applications, tenant change times", include_str!("../../migrations/0005_operator_applications.sql")),
     (6, "audit trail", include_str!("../../migrations/0006_audit_trail.sql")),
     (7, "security monitoring", include_str!("../../migrations/0007_monitoring.sql")),
+    (8, "data protection", include_str!("../../migrations/0008_data_protection.sql")),
 ];
 
 #[derive(Debug)]

@@ -10,12 +10,15 @@ mod import;
 mod keys;
 mod monitoring;
 mod migrations;
+mod privacy;
+mod protection;
 mod sessions;
 mod sign_ins;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -32,12 +35,14 @@ pub enum OpenMode {
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    vault: Arc<crate::vault::Vault>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed, when writable) the database at `path` and applies pending
-    /// migrations.
-    pub async fn open(path: &Path, mode: OpenMode) -> StoreResult<Self> {
+    /// Opens (creating if needed, when writable) the database at `path`, applies pending
+    /// migrations and loads the data keys through `provider` (the master key). A master key
+    /// that does not open the database is an error here, before anything is served.
+    pub async fn open(path: &Path, mode: OpenMode, provider: Arc<dyn gatehouse_crypto::KeyProvider>) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(mode == OpenMode::ReadWrite)
@@ -45,21 +50,33 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted rows are overwritten with zeros, so an erased person's data key does not
+            // linger in free pages of the file.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(options).await?;
         if mode == OpenMode::ReadWrite {
             migrations::run(&pool).await?;
         }
-        Ok(Self { pool })
+        let store = Self { pool, vault: Arc::new(crate::vault::Vault::new(provider)) };
+        store.load_keys(mode).await?;
+        Ok(store)
     }
 
-    /// A private in-memory database, for tests.
+    /// A private in-memory database under a fresh master key, for tests.
     pub async fn in_memory() -> StoreResult<Self> {
+        let keyring = gatehouse_crypto::MasterKeyring::generate(0).map_err(crate::vault::key_error)?;
+        Self::in_memory_with(Arc::new(keyring)).await
+    }
+
+    pub async fn in_memory_with(provider: Arc<dyn gatehouse_crypto::KeyProvider>) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new().in_memory(true).foreign_keys(true);
         // One connection: every connection to `:memory:` is its own database.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         migrations::run(&pool).await?;
-        Ok(Self { pool })
+        let store = Self { pool, vault: Arc::new(crate::vault::Vault::new(provider)) };
+        store.load_keys(OpenMode::ReadWrite).await?;
+        Ok(store)
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -137,14 +154,134 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("gatehouse.db");
         let _ = std::fs::remove_file(&path);
-        let store = SqliteStore::open(&path, OpenMode::ReadWrite).await.unwrap();
+        let keyring: Arc<dyn gatehouse_crypto::KeyProvider> = Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap());
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, keyring.clone()).await.unwrap();
         store.bump_generation().await.unwrap();
-        let reader = SqliteStore::open(&path, OpenMode::ReadOnly).await.unwrap();
+        let reader = SqliteStore::open(&path, OpenMode::ReadOnly, keyring.clone()).await.unwrap();
         assert_eq!(reader.generation().await.unwrap(), 1);
         store.close().await;
-        let reopened = SqliteStore::open(&path, OpenMode::ReadWrite).await.unwrap();
+        let reopened = SqliteStore::open(&path, OpenMode::ReadWrite, keyring).await.unwrap();
         assert_eq!(reopened.generation().await.unwrap(), 1);
         reopened.close().await;
+        // Another master key does not open the database: a clear error, nothing changed.
+        let other: Arc<dyn gatehouse_crypto::KeyProvider> = Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap());
+        let refused = SqliteStore::open(&path, OpenMode::ReadWrite, other).await.unwrap_err();
+        assert!(refused.to_string().contains("master key"), "{refused}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn temp_db(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("gatehouse-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gatehouse.db");
+        (dir, path)
+    }
+
+    /// Every byte of the database file (and its WAL) holds no test person's email, name, phone
+    /// or TOTP secret in plaintext.
+    #[tokio::test]
+    async fn the_database_file_holds_no_personal_data_in_plaintext() {
+        use crate::*;
+        let (dir, path) = temp_db("scan");
+        let keyring: Arc<dyn gatehouse_crypto::KeyProvider> = Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap());
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, keyring.clone()).await.unwrap();
+        crate::suite::seed_directory(&store).await;
+        let alice = store.user_by_email(&gatehouse_core::Email::parse("Alice@ACME.test").unwrap()).await.unwrap().unwrap();
+        assert_eq!((alice.email.as_str(), alice.name.as_str()), ("alice@acme.test", "Alice Example"), "reads open what writes sealed");
+        store.rename_factor(&alice.id, &gatehouse_core::ids::FactorId::new("f-imported-sms"), "Alice's work phone").await.unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend(std::fs::read(dir.join("gatehouse.db-wal")).unwrap_or_default());
+        store.close().await;
+        bytes.extend(std::fs::read(&path).unwrap());
+        let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle));
+        for needle in [&b"alice@acme.test"[..], b"Alice Example", b"+358401234567", b"358401234567", b"Alice's work phone", &[42u8; 20]] {
+            assert!(!contains(needle), "the database holds {:?} in plaintext", String::from_utf8_lossy(needle));
+        }
+        assert!(contains(b"acme.test"), "the scan does see plaintext (tenant domains are not personal)");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// After an erasure, the person's wrapped data key is gone from every byte of the file and
+    /// its WAL, so nothing left behind (free pages included) can be opened again.
+    #[tokio::test]
+    async fn an_erased_persons_data_key_leaves_no_bytes_behind() {
+        use crate::*;
+        let (dir, path) = temp_db("shred");
+        let keyring: Arc<dyn gatehouse_crypto::KeyProvider> = Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap());
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, keyring).await.unwrap();
+        crate::suite::seed_directory(&store).await;
+        let wrapped: Vec<u8> = sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE owner = 'user:u-alice'").fetch_one(store.pool()).await.unwrap();
+        let sealed_name: String = sqlx::query_scalar("SELECT name FROM users WHERE id = 'u-alice'").fetch_one(store.pool()).await.unwrap();
+        // u-alice is the tenant's only admin: give the tenant another one first.
+        sqlx::query("UPDATE users SET roles = '[]' WHERE id = 'u-alice'").execute(store.pool()).await.unwrap();
+        store.erase_user(&gatehouse_core::ids::UserId::new("u-alice"), crate::suite::NOW, &crate::suite::audit_entry("user.erase")).await.unwrap().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend(std::fs::read(dir.join("gatehouse.db-wal")).unwrap_or_default());
+        let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(!contains(&wrapped), "the wrapped user key lingers in the file");
+        assert!(!contains(sealed_name.as_bytes()), "the sealed name lingers in the file");
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Master-key rotation re-wraps every master-wrapped key; afterwards the new key alone opens
+    /// the database and every sealed value still reads.
+    #[tokio::test]
+    async fn master_key_rotation_rewraps_and_the_old_key_is_no_longer_needed() {
+        use crate::*;
+        let (dir, path) = temp_db("rotate");
+        let mut ring = gatehouse_crypto::MasterKeyring::generate(0).unwrap();
+        let old = gatehouse_crypto::KeyProvider::current_id(&ring).unwrap();
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, Arc::new(gatehouse_crypto::MasterKeyring::parse(&ring.to_text()).unwrap())).await.unwrap();
+        crate::suite::seed_directory(&store).await;
+        assert_eq!(store.master_keys_in_use().await.unwrap(), [old.clone()]);
+        store.close().await;
+
+        let new = ring.rotate(100, 0).unwrap();
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, Arc::new(gatehouse_crypto::MasterKeyring::parse(&ring.to_text()).unwrap())).await.unwrap();
+        let report = store.rewrap_data_keys().await.unwrap();
+        assert_eq!((report.current_master.as_str(), report.previous_masters.clone(), report.rewrapped), (new.as_str(), vec![old.clone()], 2), "the instance key and one tenant key");
+        assert_eq!(store.master_keys_in_use().await.unwrap(), [new.clone()]);
+        assert_eq!(store.rewrap_data_keys().await.unwrap().rewrapped, 0, "idempotent");
+        store.close().await;
+
+        // Past the retention window the old key leaves the keyring; the database still opens.
+        ring.rotate(200, 150).unwrap();
+        assert!(!ring.has(&old));
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, Arc::new(gatehouse_crypto::MasterKeyring::parse(&ring.to_text()).unwrap())).await.unwrap();
+        let alice = store.user(&gatehouse_core::ids::UserId::new("u-alice")).await.unwrap().unwrap();
+        assert_eq!(alice.email.as_str(), "alice@acme.test");
+        assert_eq!(store.factors(&alice.id).await.unwrap().len(), 2);
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A database from before encryption is sealed when it is first opened.
+    #[tokio::test]
+    async fn plaintext_rows_from_before_encryption_are_sealed_on_open() {
+        use crate::*;
+        let (dir, path) = temp_db("legacy");
+        let keyring: Arc<dyn gatehouse_crypto::KeyProvider> = Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap());
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, keyring.clone()).await.unwrap();
+        // Rows as a version before encryption wrote them.
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ('t-old', 'Old Oy', 0)").execute(store.pool()).await.unwrap();
+        sqlx::query("INSERT INTO users (id, tenant_id, email, email_key, name, roles, email_verified, created_at, updated_at) VALUES ('u-old', 't-old', 'Olga@old.test', 'olga@old.test', 'Olga Old', '[]', 1, 0, 0)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO factors (id, user_id, kind, label, secret, created_at, confirmed_at) VALUES ('f-old', 'u-old', 'sms', 'Phone', CAST('+358409999999' AS BLOB), 0, 0)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, keyring).await.unwrap();
+        let olga = store.user_by_email(&gatehouse_core::Email::parse("olga@old.test").unwrap()).await.unwrap().unwrap();
+        assert_eq!((olga.email.as_str(), olga.name.as_str()), ("Olga@old.test", "Olga Old"));
+        assert_eq!(store.factors(&olga.id).await.unwrap().len(), 1);
+        let raw: String = sqlx::query_scalar("SELECT email FROM users WHERE id = 'u-old'").fetch_one(store.pool()).await.unwrap();
+        assert!(!raw.contains("old.test"));
+        store.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -162,12 +162,9 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn user_with_throttle(&self, email: &gatehouse_core::Email) -> StoreResult<(Option<gatehouse_core::model::User>, AccountThrottle)> {
-        let columns = super::directory::USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
-        let row = sqlx::query(&format!(
-            "SELECT {columns}, t.failures, t.window_start, t.next_attempt_at, t.locked_until \
-             FROM users u LEFT JOIN account_throttles t ON t.user_id = u.id WHERE u.email_key = ?"
-        ))
-        .bind(email.key())
+        let select = super::directory::user_select().replacen(" FROM users u", ", t.failures, t.window_start, t.next_attempt_at, t.locked_until FROM users u", 1);
+        let row = sqlx::query(&format!("{select} LEFT JOIN account_throttles t ON t.user_id = u.id WHERE u.email_key = ?"))
+        .bind(self.vault.email_index(&email.key())?)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok((None, AccountThrottle::default())) };
@@ -180,7 +177,7 @@ impl SecurityStore for SqliteStore {
             },
             None => AccountThrottle::default(),
         };
-        Ok((Some(super::directory::user_from_row(&row)?), throttle))
+        Ok((Some(self.user_from_joined(&row).await?), throttle))
     }
 
     async fn record_failed_sign_in(&self, event: &SignInEvent, throttle: Option<(&UserId, &AccountThrottle)>) -> StoreResult<()> {

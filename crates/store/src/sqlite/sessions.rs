@@ -137,3 +137,9 @@ impl SessionStore for SqliteStore {
         Ok(revoked)
     }
 }
+
+/// Every session of a user, newest first (access reports).
+pub(super) async fn sessions_of(pool: &sqlx::SqlitePool, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id")).bind(user.as_str()).fetch_all(pool).await?;
+    rows.iter().map(session_from_row).collect()
+}

@@ -189,3 +189,12 @@ impl SignInStore for SqliteStore {
         upsert_device_with(&self.pool, device).await
     }
 }
+
+/// Every browser a user signed in from, most recently seen first (access reports).
+pub(super) async fn devices_of(pool: &sqlx::SqlitePool, user: &UserId) -> StoreResult<Vec<DeviceRecord>> {
+    let rows = sqlx::query("SELECT id, user_id, created_at, last_seen_at, second_factor_at, user_agent, reported_at FROM devices WHERE user_id = ? ORDER BY last_seen_at DESC, id")
+        .bind(user.as_str())
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(device_from_row).collect()
+}
