@@ -78,10 +78,10 @@ impl MasterKeyring {
     }
 
     /// Adds a new current key and retires the others; drops keys retired before
-    /// `drop_retired_before` (older than every backup that may still need them). Returns the
-    /// new key's id.
-    pub fn rotate(&mut self, now: i64, drop_retired_before: i64) -> Result<String, CryptoError> {
-        self.keys.retain(|k| k.retired_at.is_none_or(|at| at >= drop_retired_before));
+    /// `drop_retired_before` (older than every backup that may still need them) unless a data
+    /// key is still wrapped under them (`in_use`). Returns the new key's id.
+    pub fn rotate(&mut self, now: i64, drop_retired_before: i64, in_use: &[String]) -> Result<String, CryptoError> {
+        self.keys.retain(|k| k.retired_at.is_none_or(|at| at >= drop_retired_before) || in_use.iter().any(|id| id == k.key.id()));
         for key in &mut self.keys {
             key.retired_at.get_or_insert(now);
         }
@@ -132,13 +132,16 @@ mod tests {
         let data = DataKey::generate("dk-t1").unwrap();
         let (wrapped_by, wrapped) = ring.wrap(&data).unwrap();
         assert_eq!(wrapped_by, first);
-        let second = ring.rotate(200, 0).unwrap();
+        let second = ring.rotate(200, 0, &[]).unwrap();
         assert_ne!(first, second);
         let reparsed = MasterKeyring::parse(&ring.to_text()).unwrap();
         assert_eq!(reparsed.current_id().unwrap(), second);
         assert_eq!(reparsed.unwrap(&first, "dk-t1", &wrapped).unwrap().expose_bytes(), data.expose_bytes());
         // A later rotation past the retention window forgets the first key.
-        ring.rotate(300, 250).unwrap();
+        let mut kept = MasterKeyring::parse(&ring.to_text()).unwrap();
+        kept.rotate(300, 250, std::slice::from_ref(&first)).unwrap();
+        assert!(kept.has(&first), "a key still wrapping data is never dropped");
+        ring.rotate(300, 250, &[]).unwrap();
         assert!(!ring.has(&first) && ring.has(&second));
         assert!(matches!(ring.unwrap(&first, "dk-t1", &wrapped), Err(CryptoError::UnknownMasterKey(_))));
     }

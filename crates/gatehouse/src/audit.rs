@@ -33,7 +33,7 @@ pub async fn verify(common: &CommonArgs, file: &FileSettings, public_key: Option
             }
         },
     };
-    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
+    let store = data_dir.open_store(OpenMode::ReadOnly, crate::master_key::provider(common.master_key_file.as_deref(), &data_dir, false).await?).await?;
     let result = trail::verify(&store, key.as_ref()).await;
     store.close().await;
     match result {
@@ -47,8 +47,7 @@ pub async fn verify(common: &CommonArgs, file: &FileSettings, public_key: Option
 }
 
 pub async fn checkpoint(common: &CommonArgs, file: &FileSettings) -> Result<()> {
-    let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let (data_dir, store) = common.open(file, OpenMode::ReadWrite, false).await?;
     let key = trail::checkpoint_key(&data_dir.checkpoint_key(true)?)?;
     let made = trail::checkpoint(&store, &key, now()).await;
     store.close().await;
@@ -78,7 +77,7 @@ pub async fn export(common: &CommonArgs, file: &FileSettings, since: Option<&str
     };
     let data_dir = DataDir::new(&common.data_dir(file));
     // Writable: the export is a read of personal data, and is itself recorded.
-    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let store = data_dir.open_store(OpenMode::ReadWrite, crate::master_key::provider(common.master_key_file.as_deref(), &data_dir, false).await?).await?;
     let result = write_all(&store, since).await;
     if let Ok(count) = &result {
         let record = gatehouse_core::audit::AuditEntry {

@@ -27,7 +27,8 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     let data_dir = DataDir::new(&common.data_dir(file));
     data_dir.create()?;
     let _lock = data_dir.lock_for_server()?;
-    let store: Arc<dyn Store> = Arc::new(data_dir.open_store(OpenMode::ReadWrite).await?);
+    let provider = crate::master_key::provider(common.master_key_file.as_deref(), &data_dir, true).await?;
+    let store: Arc<dyn Store> = Arc::new(data_dir.open_store(OpenMode::ReadWrite, provider).await?);
     let pepper = data_dir.pepper(true)?;
 
     let tls = match (args.tls_cert, args.tls_key, &file.tls) {
@@ -60,6 +61,7 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
         .map(|p| gatehouse_policy::Cidr::parse(p).map_err(|e| anyhow::anyhow!("trusted_proxies: {p:?}: {e}")))
         .collect::<Result<_>>()?;
     config.outbox_dir = data_dir.path().join("outbox");
+    config.reports_dir = data_dir.path().join("reports");
     file.lockout.validate().map_err(|e| anyhow::anyhow!("lockout: {e}"))?;
     config.monitoring = gatehouse_server::MonitoringSettings {
         lockout: file.lockout,
@@ -118,7 +120,8 @@ async fn run_import(store: &dyn Store, hasher: &PasswordHasher, digester: &Secre
     // names, never its secrets.
     let after = serde_json::json!({
         "tenants": plan.tenants.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
-        "users": plan.tenants.iter().flat_map(|t| t.users.iter().map(|u| u.email.as_str())).collect::<Vec<_>>(),
+        // People by count only: the trail outlives an erasure and must hold no personal data.
+        "users": plan.tenants.iter().map(|t| t.users.len()).sum::<usize>(),
         "applications": plan.clients.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>(),
     });
     plan.audit.push(gatehouse_core::audit::AuditEntry {
@@ -155,7 +158,7 @@ async fn run_import(store: &dyn Store, hasher: &PasswordHasher, digester: &Secre
             kind: gatehouse_core::alert::AlertKind::RoleEscalation,
             severity: gatehouse_core::alert::AlertKind::RoleEscalation.severity(),
             subject: format!("user:{}", user.id),
-            summary: format!("{} was made an admin by an import of {}", user.email, path.display()),
+            summary: format!("user:{} was made an admin by an import of {}", user.id, path.display()),
             details: serde_json::json!({ "user": user.id.as_str(), "by": "cli:import", "file": path.display().to_string() }),
             acknowledged_at: None,
             acknowledged_by: None,
@@ -168,8 +171,7 @@ async fn run_import(store: &dyn Store, hasher: &PasswordHasher, digester: &Secre
 }
 
 pub async fn import(common: &CommonArgs, file: &FileSettings, path: &Path, password: &PasswordArgs) -> Result<()> {
-    let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let (data_dir, store) = common.open(file, OpenMode::ReadWrite, true).await?;
     let pepper = data_dir.pepper(true)?;
     let hasher = PasswordHasher::new(password.resolve(&file.password))?;
     let result = run_import(&store, &hasher, &SecretDigester::new(&pepper), path).await;
@@ -178,8 +180,7 @@ pub async fn import(common: &CommonArgs, file: &FileSettings, path: &Path, passw
 }
 
 pub async fn keys_rotate(common: &CommonArgs, file: &FileSettings, activate_in: u32) -> Result<()> {
-    let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let (_, store) = common.open(file, OpenMode::ReadWrite, false).await?;
     let now = now();
     let activates_at = now + time::Duration::seconds(i64::from(activate_in));
     let fresh = SigningAlg::ALL.iter().map(|alg| gatehouse_server::state::new_stored_key(*alg, now, activates_at)).collect::<Result<Vec<_>, _>>()?;
@@ -212,8 +213,7 @@ fn cli_audit(action: &str, target: String, after: Option<serde_json::Value>) -> 
 }
 
 pub async fn keys_list(common: &CommonArgs, file: &FileSettings) -> Result<()> {
-    let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
+    let (_, store) = common.open(file, OpenMode::ReadOnly, false).await?;
     for key in store.signing_keys().await? {
         let now = now();
         let state = match key.retired_at {
@@ -229,8 +229,7 @@ pub async fn keys_list(common: &CommonArgs, file: &FileSettings) -> Result<()> {
 
 pub async fn rotate_secret(common: &CommonArgs, file: &FileSettings, client_id: &str) -> Result<()> {
     let client_id = ClientId::parse(client_id).map_err(|e| anyhow::anyhow!("--client-id: {e}"))?;
-    let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadWrite).await?;
+    let (data_dir, store) = common.open(file, OpenMode::ReadWrite, false).await?;
     let pepper = data_dir.pepper(true)?;
     let secret = gatehouse_crypto::random::token()?;
     let digest = SecretDigester::new(&pepper).digest(&secret);
@@ -246,8 +245,7 @@ pub async fn rotate_secret(common: &CommonArgs, file: &FileSettings, client_id: 
 }
 
 pub async fn status(common: &CommonArgs, file: &FileSettings) -> Result<()> {
-    let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
+    let (data_dir, store) = common.open(file, OpenMode::ReadOnly, false).await?;
     let counts = store.counts().await?;
     let keys = store.signing_keys().await?;
     println!("data directory: {}", data_dir.path().display());

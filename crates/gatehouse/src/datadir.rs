@@ -54,7 +54,7 @@ impl DataDir {
         Ok(ServerLock { _file: file })
     }
 
-    pub async fn open_store(&self, mode: OpenMode) -> Result<SqliteStore> {
+    pub async fn open_store(&self, mode: OpenMode, provider: std::sync::Arc<dyn gatehouse_crypto::KeyProvider>) -> Result<SqliteStore> {
         let db = self.path.join(DATABASE_FILE);
         if mode == OpenMode::ReadOnly && !db.exists() {
             bail!("no Gatehouse data in {} (run `gatehouse serve` or `gatehouse import` first)", self.path.display());
@@ -62,7 +62,7 @@ impl DataDir {
         if mode == OpenMode::ReadWrite {
             self.create()?;
         }
-        SqliteStore::open(&db, mode).await.with_context(|| format!("cannot open database {}", db.display()))
+        SqliteStore::open(&db, mode, provider).await.with_context(|| format!("cannot open database {}", db.display()))
     }
 
     /// The key for digests of secrets, created on first use. It lives beside the database but

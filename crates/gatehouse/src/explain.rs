@@ -14,7 +14,6 @@ use serde_json::Value;
 use std::net::IpAddr;
 
 use crate::commands::now;
-use crate::datadir::DataDir;
 use crate::settings::{CommonArgs, FileSettings};
 
 #[derive(Args, Debug)]
@@ -52,8 +51,7 @@ pub async fn explain(common: &CommonArgs, file: &FileSettings, args: &ExplainArg
         Some(acr) => Some(AuthLevel::from_acr(acr).with_context(|| format!("--session-acr: unknown acr value `{acr}`"))?),
         None => None,
     };
-    let data_dir = DataDir::new(&common.data_dir(file));
-    let store = data_dir.open_store(OpenMode::ReadOnly).await?;
+    let (_, store) = common.open(file, OpenMode::ReadOnly, false).await?;
     let Some(user) = store.user_by_email(&email).await? else { bail!("no user with email {email}") };
     let Some(client) = store.client(&client_id).await? else { bail!("no application with client_id `{client_id}`") };
     let sign_in = Hypothetical { acr_values: &args.acr, scopes: &args.scope, address: args.ip, known_device: args.known_device, session };

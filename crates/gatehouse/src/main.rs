@@ -6,6 +6,8 @@ mod datadir;
 mod demo;
 mod explain;
 mod import;
+mod master_key;
+mod privacy;
 mod monitoring_settings;
 mod settings;
 
@@ -48,6 +50,54 @@ enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Individuals' rights: access reports and erasure.
+    #[command(subcommand)]
+    Gdpr(GdprCommand),
+    /// Pseudonymised statistics.
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum GdprCommand {
+    /// Everything held about one person (their factors' metadata, never secrets; sessions,
+    /// login history, audit records about them), with each kind's retention rule.
+    Export {
+        #[arg(long)]
+        email: String,
+        /// `json` (one document) or `csv` (one file per table into --out DIR).
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// A new file (json) or a new or empty directory (csv); json defaults to stdout.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Erase one person by destroying their data key (also unreadable in earlier backups).
+    Erase {
+        #[arg(long)]
+        email: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AnalyticsCommand {
+    /// Sign-in, factor-adoption and policy-outcome statistics per tenant and application, people
+    /// replaced by keyed pseudonyms (read-only).
+    Export {
+        /// The pseudonym key (32 bytes; created when missing). The same key gives the same
+        /// pseudonyms.
+        #[arg(long)]
+        key_file: std::path::PathBuf,
+        /// Only sign-ins at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Write to this new file instead of stdout.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,6 +144,9 @@ enum KeysCommand {
     },
     /// List signing keys (read-only).
     List,
+    /// Generate a new master key and re-wrap every data key under it (safe while the server
+    /// runs); the old key stays for the backup retention period so older backups still open.
+    RotateMaster,
 }
 
 #[derive(Subcommand, Debug)]
@@ -123,6 +176,12 @@ fn main() -> ExitCode {
             Command::Import { file: path, password } => commands::import(&cli.common, &file, &path, &password).await,
             Command::Keys(KeysCommand::Rotate { activate_in }) => commands::keys_rotate(&cli.common, &file, activate_in).await,
             Command::Keys(KeysCommand::List) => commands::keys_list(&cli.common, &file).await,
+            Command::Keys(KeysCommand::RotateMaster) => privacy::rotate_master(&cli.common, &file).await,
+            Command::Gdpr(GdprCommand::Export { email, format, out }) => privacy::export(&cli.common, &file, &email, &format, out.as_deref()).await,
+            Command::Gdpr(GdprCommand::Erase { email, yes }) => privacy::erase(&cli.common, &file, &email, yes).await,
+            Command::Analytics(AnalyticsCommand::Export { key_file, since, out }) => {
+                privacy::analytics_export(&cli.common, &file, &key_file, since.as_deref(), out.as_deref()).await
+            }
             Command::App(AppCommand::RotateSecret { client_id }) => commands::rotate_secret(&cli.common, &file, &client_id).await,
             Command::Status => commands::status(&cli.common, &file).await,
             Command::Policy(PolicyCommand::Explain(args)) => explain::explain(&cli.common, &file, &args).await,

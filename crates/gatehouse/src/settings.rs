@@ -20,6 +20,10 @@ pub struct CommonArgs {
     /// Settings file (default: ./gatehouse.toml when it exists).
     #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// The master keyring that wraps every data key [default: DATA_DIR/master.key, created by
+    /// the first `serve` or `import`; production keeps it elsewhere].
+    #[arg(long, env = "GATEHOUSE_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -201,6 +205,15 @@ impl FileSettings {
 impl CommonArgs {
     pub fn data_dir(&self, file: &FileSettings) -> PathBuf {
         self.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
+    /// The data directory and its store, opened under the master key. `create` allows a new
+    /// installation to create both (serve, import).
+    pub async fn open(&self, file: &FileSettings, mode: gatehouse_store::sqlite::OpenMode, create: bool) -> Result<(crate::datadir::DataDir, gatehouse_store::sqlite::SqliteStore)> {
+        let data_dir = crate::datadir::DataDir::new(&self.data_dir(file));
+        let provider = crate::master_key::provider(self.master_key_file.as_deref(), &data_dir, create).await?;
+        let store = data_dir.open_store(mode, provider).await?;
+        Ok((data_dir, store))
     }
 }
 

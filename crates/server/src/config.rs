@@ -93,17 +93,22 @@ impl std::fmt::Debug for NotifierSettings {
     }
 }
 
-/// How long history is kept (defaults: login history 1 year, audit records 7 years).
+/// How long data is kept (defaults: login history 1 year, audit records 7 years, a terminated
+/// tenant's data six months, backups 30 days).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionSettings {
     pub login_history_days: u32,
     pub audit_days: u32,
+    /// Days from a tenant's termination to the deletion of its data.
+    pub terminated_tenant_days: u32,
+    /// Days a backup is kept before the nightly job prunes it.
+    pub backup_days: u32,
 }
 
 impl Default for RetentionSettings {
     fn default() -> Self {
-        Self { login_history_days: 365, audit_days: 7 * 365 }
+        Self { login_history_days: 365, audit_days: 7 * 365, terminated_tenant_days: 183, backup_days: 30 }
     }
 }
 
@@ -148,6 +153,8 @@ pub struct ServerConfig {
     pub reload_interval: std::time::Duration,
     /// Where the outbox senders write (`sms.jsonl`, `notifications.jsonl`).
     pub outbox_dir: PathBuf,
+    /// Where the retention job writes a report of each tenant it deletes.
+    pub reports_dir: PathBuf,
     pub sms: SmsSettings,
     /// Reverse proxies whose `X-Forwarded-For` is believed; from anyone else it is ignored.
     pub trusted_proxies: Vec<gatehouse_policy::Cidr>,
@@ -168,6 +175,7 @@ impl ServerConfig {
             max_body_bytes: 64 * 1024,
             reload_interval: std::time::Duration::from_secs(2),
             outbox_dir: PathBuf::from("outbox"),
+            reports_dir: PathBuf::from("reports"),
             sms: SmsSettings::Outbox,
             trusted_proxies: Vec::new(),
             monitoring: MonitoringSettings::default(),

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod signin;
 pub mod mfa;
 pub mod monitor;
+pub mod privacy;
 mod pages;
 mod rate_limit;
 pub mod state;

@@ -8,6 +8,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod conformance;
+mod data_protection;
 mod helpers;
 mod logout;
 mod monitoring;

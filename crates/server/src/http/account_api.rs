@@ -120,6 +120,11 @@ fn factor_json(factor: &Factor) -> Value {
     })
 }
 
+/// What the audit trail keeps of a factor: never its label, which people fill with names.
+fn factor_audit(factor: &Factor) -> Value {
+    json!({ "kind": factor.kind.as_str(), "confirmed": factor.is_confirmed() })
+}
+
 async fn has_confirmed_factor(state: &AppState, user: &User) -> Result<bool> {
     Ok(state.store.factors(&user.id).await?.iter().any(Factor::is_confirmed))
 }
@@ -202,7 +207,7 @@ pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): 
     let request: RegisterCredential = parse_body(&body)?;
     let pending = state.mfa.ceremonies.take(&request.ceremony, &me.user.id, now).ok_or(MfaError::Expired)?;
     let factor = credentials::finish_registration(&state, &me.user, pending.kind, &pending.state, &request.credential.to_string(), &pending.label, now).await?;
-    audit(&state, &me, addr, &headers, "factor.add", &factor.id, Some(factor_json(&factor))).await?;
+    audit(&state, &me, addr, &headers, "factor.add", &factor.id, Some(factor_audit(&factor))).await?;
     Ok((StatusCode::CREATED, Json(factor_json(&factor))).into_response())
 }
 
@@ -228,7 +233,7 @@ pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr
         _ => return Err(Problem::bad_request("an sms factor is confirmed with its challenge, an authenticator app without").into()),
     }
     let confirmed = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
-    audit(&state, &me, addr, &headers, "factor.add", &id, Some(factor_json(&confirmed))).await?;
+    audit(&state, &me, addr, &headers, "factor.add", &id, Some(factor_audit(&confirmed))).await?;
     Ok(Json(factor_json(&confirmed)).into_response())
 }
 
@@ -249,7 +254,7 @@ pub async fn rename(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     }
     mfa::notify(&state, &me.user, NotificationKind::FactorRenamed { factor: id.to_string(), label: label.clone() }, now());
     let factor = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
-    audit(&state, &me, addr, &headers, "factor.rename", &id, Some(factor_json(&factor))).await?;
+    audit(&state, &me, addr, &headers, "factor.rename", &id, Some(json!({ "changed": ["label"] }))).await?;
     Ok(Json(factor_json(&factor)).into_response())
 }
 

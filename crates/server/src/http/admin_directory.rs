@@ -174,7 +174,9 @@ pub async fn create_user(State(state): State<AppState>, ClientAddr(addr): Client
         new_factor_ids: [FactorId::new(new_id()?), FactorId::new(new_id()?)],
     };
     // The password is never recorded, only that one was set.
-    let after = json!({ "email": plan.email.as_str(), "name": plan.name, "roles": plan.roles, "password_set": plan.password_hash.is_some() });
+    // Personal fields are named, never recorded: the trail outlives an erasure, and names
+    // people only by their pseudonymous id.
+    let after = json!({ "fields": ["email", "name"], "roles": plan.roles, "password_set": plan.password_hash.is_some() });
     let audit = caller.audit(addr, &headers, "user.create", format!("user:{user_id}"), None, Some(after)).in_tenant(tenant.id.as_str());
     let made_admin = plan.roles.iter().any(|r| r == ADMIN_ROLE);
     apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], ..Default::default() }, audit).await?;
@@ -193,7 +195,7 @@ async fn role_escalation(state: &AppState, caller: &Caller, user: &User, addr: s
         kind: AlertKind::RoleEscalation,
         tenant: Some(user.tenant_id.clone()),
         subject: format!("user:{}", user.id),
-        summary: format!("{} was made an admin by {}", user.email, caller.actor()),
+        summary: format!("user:{} was made an admin by {}", user.id, caller.actor()),
         details: json!({ "user": user.id.as_str(), "by": caller.actor(), "address": addr.to_string() }),
     };
     state.monitor.raise(state.store.as_ref(), alert, crate::state::now()).await?;
@@ -241,8 +243,10 @@ pub async fn update_user(State(state): State<AppState>, ClientAddr(addr): Client
         phone: None,
         new_factor_ids: [FactorId::new(new_id()?), FactorId::new(new_id()?)],
     };
-    let before = json!({ "name": user.name, "roles": user.roles });
-    let after = json!({ "name": plan.name, "roles": plan.roles });
+    // A changed name is noted, never recorded (the trail outlives an erasure).
+    let name_changed = plan.name != user.name;
+    let before = json!({ "roles": user.roles });
+    let after = if name_changed { json!({ "roles": plan.roles, "changed": ["name"] }) } else { json!({ "roles": plan.roles }) };
     let audit = caller.audit(addr, &headers, "user.update", format!("user:{}", user.id), Some(before), Some(after)).in_tenant(user.tenant_id.as_str());
     let made_admin = plan.roles.iter().any(|r| r == ADMIN_ROLE) && !user.roles.iter().any(|r| r == ADMIN_ROLE);
     apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], ..Default::default() }, audit).await?;

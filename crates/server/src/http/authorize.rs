@@ -96,6 +96,9 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
         if user.credentials_reset_required {
             return error(OAuthErrorCode::LoginRequired, "this account must sign in again");
         }
+        if next::tenant_closed(state, &user) {
+            return next::account_closed(state, &request);
+        }
         let attempt = Attempt::new(state, headers, addr);
         let verdict = policy::decide_sign_in(state, &user, &client, &request, Some(&session), &attempt, now).await?;
         let first = Proof { level: AuthLevel::Password, amr: session.amr.iter().take(1).cloned().collect() };

@@ -145,6 +145,10 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 
     let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;
     let client = state.client(&request.client_id).ok_or_else(expired)?;
+    if next::tenant_closed(&state, user) {
+        state.store.delete_pending(&pending.id).await?;
+        return next::account_closed(&state, &request);
+    }
     // Decided before the failure counters are cleared: recent failures are a risk signal.
     let verdict = policy::decide_sign_in(&state, user, &client, &request, None, &attempt, now).await?;
     state.login_limiter.clear(&email.key());

@@ -17,6 +17,7 @@ pub(crate) mod password_change;
 mod passkey_login;
 mod meta;
 mod monitoring_api;
+mod privacy_api;
 mod problem;
 pub(crate) mod respond;
 mod second_factor;
@@ -78,6 +79,12 @@ pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> String {
 
 /// An audit record of `actor` doing `action` to `target` from this request; the caller fills in
 /// before, after and reason where they apply.
+/// One CSV field (RFC 4180), with formula injection defused for spreadsheets.
+pub(crate) fn csv_field(value: &str) -> String {
+    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
 pub(crate) fn audit_entry(actor: String, action: &str, target: String, address: IpAddr, headers: &axum::http::HeaderMap) -> gatehouse_core::audit::AuditEntry {
     let user_agent = user_agent(headers);
     gatehouse_core::audit::AuditEntry {
@@ -122,7 +129,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(admin_api::openapi))
         .route("/api/v1/tenants", get(admin_api::tenants).post(admin_directory::create_tenant))
         .route("/api/v1/tenants/{id}/domains", post(admin_directory::add_domain))
-        .route("/api/v1/users/{id}", axum::routing::patch(admin_directory::update_user))
+        .route("/api/v1/users/{id}", axum::routing::patch(admin_directory::update_user).delete(privacy_api::erase))
+        .route("/api/v1/users/{id}/personal-data", get(privacy_api::of_user))
+        .route("/api/v1/me/personal-data", get(privacy_api::mine))
+        .route("/api/v1/tenants/{id}/terminate", post(privacy_api::terminate))
+        .route("/api/v1/tenants/{id}/reinstate", post(privacy_api::reinstate))
         .route("/api/v1/users/{id}/factors", axum::routing::delete(admin_directory::reset_factors))
         .route("/api/v1/tenants/{id}", get(admin_api::tenant))
         .route("/api/v1/tenants/{id}/users", get(admin_api::users).post(admin_directory::create_user))

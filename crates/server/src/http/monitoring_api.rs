@@ -99,11 +99,7 @@ fn record_json(record: &ChainedRecord) -> Value {
     })
 }
 
-/// One CSV field (RFC 4180), with formula injection defused for spreadsheets.
-fn csv_field(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
+use super::csv_field;
 
 fn csv(records: &[ChainedRecord]) -> String {
     let mut out = String::from("seq,at,actor,on_behalf_of,action,target,tenant,address,user_agent,reason,before,after\r\n");
@@ -266,7 +262,7 @@ pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): Cli
         kind: AlertKind::SignInReported,
         tenant: Some(user.tenant_id.clone()),
         subject: format!("user:{}", user.id),
-        summary: format!("{} reported a sign-in from {} as not theirs", user.email, event.address),
+        summary: format!("user:{} reported a sign-in from {} as not theirs", user.id, event.address),
         details: json!({
             "user": user.id.as_str(), "sign_in": event.id, "address": event.address, "user_agent": event.user_agent,
             "device": event.device_id, "at": event.at.unix_timestamp(), "sessions_ended": report.sessions_ended,

@@ -70,6 +70,10 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let user = state.user(&signed_in.user).await?.ok_or_else(expired)?;
     let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;
     let client = state.client(&request.client_id).ok_or_else(expired)?;
+    if crate::signin::next::tenant_closed(&state, &user) {
+        state.store.delete_pending(&pending.id).await?;
+        return crate::signin::next::account_closed(&state, &request);
+    }
     let attempt = Attempt::new(&state, &headers, addr);
     let presented = signed_in.presented;
     let ask = Ask {

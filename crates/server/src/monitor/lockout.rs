@@ -54,7 +54,7 @@ pub fn after_failure(state: &AppState, user: &User, current: AccountThrottle, st
             kind: AlertKind::BruteForce,
             tenant: Some(user.tenant_id.clone()),
             subject: format!("user:{}", user.id),
-            summary: format!("{} failed sign-in attempts on {}; locked for {minutes} minutes", effect.failures, user.email),
+            summary: format!("{} failed sign-in attempts on {}; locked for {minutes} minutes", effect.failures, format_args!("user:{}", user.id)),
             details: serde_json::json!({
                 "user": user.id.as_str(),
                 "failures": effect.failures,

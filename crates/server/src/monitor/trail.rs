@@ -124,6 +124,7 @@ pub struct Upkeep {
     pub checkpointed: Option<u64>,
     pub sign_ins_pruned: u64,
     pub audit_pruned: u64,
+    pub tenants_deleted: usize,
 }
 
 /// Retention: login history older than its window goes; audit records go up to the newest
@@ -174,6 +175,11 @@ pub async fn daily(state: &crate::AppState, now: OffsetDateTime) -> Result<Upkee
         }
     }
     (upkeep.sign_ins_pruned, upkeep.audit_pruned) = apply_retention(state.store.as_ref(), state.monitor.settings.retention, now).await?;
+    let deleted = crate::privacy::lifecycle::delete_due_tenants(state.store.as_ref(), now, &state.config.reports_dir).await?;
+    upkeep.tenants_deleted = deleted.len();
+    if !deleted.is_empty() {
+        state.reload().await?;
+    }
     Ok(upkeep)
 }
 

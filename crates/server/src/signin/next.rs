@@ -49,6 +49,18 @@ pub fn refusal(state: &AppState, request: &AuthorizationRequest) -> Result<Respo
     authorization_error(state, request.redirect_uri.as_str(), request.response_mode, &error, request.state.as_deref())
 }
 
+/// Whether the user's organisation was terminated: nobody on its domains signs in any more.
+pub fn tenant_closed(state: &AppState, user: &User) -> bool {
+    state.tenant_for_domain(&user.email.domain()).is_some_and(|t| !t.is_active())
+}
+
+/// Answers the application with `access_denied`: the organisation's account is closed. Only
+/// said after the person proved who they are, so it reveals nothing to a stranger.
+pub fn account_closed(state: &AppState, request: &AuthorizationRequest) -> Result<Response, PageError> {
+    let error = OAuthError::new(OAuthErrorCode::AccessDenied, "this organisation's account is closed");
+    authorization_error(state, request.redirect_uri.as_str(), request.response_mode, &error, request.state.as_deref())
+}
+
 /// After the password: answer, ask for more, or refuse.
 #[allow(clippy::too_many_arguments)]
 pub async fn after_first_factor(

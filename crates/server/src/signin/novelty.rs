@@ -57,7 +57,7 @@ async fn look(state: &AppState, user: &User, attempt: &Attempt, new_device: bool
             kind: AlertKind::AdminNewNetwork,
             tenant: Some(user.tenant_id.clone()),
             subject: format!("user:{}", user.id),
-            summary: format!("admin {} signed in from {network}, a network never seen for them", user.email),
+            summary: format!("admin user:{} signed in from {network}, a network never seen for them", user.id),
             details: serde_json::json!({ "user": user.id.as_str(), "address": attempt.address.to_string(), "network": network, "user_agent": attempt.user_agent }),
         };
         state.monitor.raise(state.store.as_ref(), alert, now).await?;

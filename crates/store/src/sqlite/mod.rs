@@ -63,6 +63,20 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Whether a database file holds data keys (so only its own master key may open it). A
+    /// missing file, or one from before encryption, does not.
+    pub async fn holds_sealed_data(path: &Path) -> StoreResult<bool> {
+        if !path.exists() {
+            return Ok(false);
+        }
+        let options = SqliteConnectOptions::new().filename(path).read_only(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let has_table: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'data_keys'").fetch_one(&pool).await?;
+        let keys: i64 = if has_table > 0 { sqlx::query_scalar("SELECT COUNT(*) FROM data_keys").fetch_one(&pool).await? } else { 0 };
+        pool.close().await;
+        Ok(keys > 0)
+    }
+
     /// A private in-memory database under a fresh master key, for tests.
     pub async fn in_memory() -> StoreResult<Self> {
         let keyring = gatehouse_crypto::MasterKeyring::generate(0).map_err(crate::vault::key_error)?;
@@ -238,7 +252,7 @@ mod tests {
         assert_eq!(store.master_keys_in_use().await.unwrap(), [old.clone()]);
         store.close().await;
 
-        let new = ring.rotate(100, 0).unwrap();
+        let new = ring.rotate(100, 0, &[]).unwrap();
         let store = SqliteStore::open(&path, OpenMode::ReadWrite, Arc::new(gatehouse_crypto::MasterKeyring::parse(&ring.to_text()).unwrap())).await.unwrap();
         let report = store.rewrap_data_keys().await.unwrap();
         assert_eq!((report.current_master.as_str(), report.previous_masters.clone(), report.rewrapped), (new.as_str(), vec![old.clone()], 2), "the instance key and one tenant key");
@@ -247,7 +261,7 @@ mod tests {
         store.close().await;
 
         // Past the retention window the old key leaves the keyring; the database still opens.
-        ring.rotate(200, 150).unwrap();
+        ring.rotate(200, 150, &[]).unwrap();
         assert!(!ring.has(&old));
         let store = SqliteStore::open(&path, OpenMode::ReadWrite, Arc::new(gatehouse_crypto::MasterKeyring::parse(&ring.to_text()).unwrap())).await.unwrap();
         let alice = store.user(&gatehouse_core::ids::UserId::new("u-alice")).await.unwrap().unwrap();

@@ -1,0 +1,338 @@
+//! Data protection against the real binary: no personal data in plaintext on disk, a clear
+//! start-up error for a wrong or missing master key, master-key rotation under load, access
+//! reports that hold everything about a person, erasure, tenant termination and pseudonymised
+//! analytics.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::Path;
+
+use crate::account_api::{call, client_token, token_for};
+use crate::browser::{Browser, location};
+use crate::helpers::{SpawnOptions, TempDir, TestApp, binary, cli, spawn_with};
+use crate::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, assert_code_for, query, spawn};
+
+pub(crate) async fn operator(app: &TestApp) -> String {
+    let response = client_token(app, "ops", "gatehouse:admin").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// (tenant id, user id) of an email, through the admin API.
+pub(crate) async fn ids(app: &TestApp, ops: &str, tenant: &str, email: &str) -> (String, String) {
+    let tenants = json_of(call(app, Method::GET, "/api/v1/tenants", ops, None).await).await;
+    let tenant_id = tenants["tenants"].as_array().unwrap().iter().find(|t| t["name"] == tenant).unwrap()["id"].as_str().unwrap().to_owned();
+    let users = json_of(call(app, Method::GET, &format!("/api/v1/tenants/{tenant_id}/users"), ops, None).await).await;
+    let user = users["users"].as_array().unwrap().iter().find(|u| u["email"] == email).unwrap()["id"].as_str().unwrap().to_owned();
+    (tenant_id, user)
+}
+
+/// Every byte of the database and its WAL.
+pub(crate) fn database_bytes(data: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(data.join("gatehouse.db")).unwrap();
+    bytes.extend(std::fs::read(data.join("gatehouse.db-wal")).unwrap_or_default());
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn the_database_file_holds_no_persons_email_phone_name_or_secret_in_plaintext() {
+    let mut app = spawn().await;
+    let _ = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    let browser = Browser::new();
+    assert_code_for("wiki", &browser.sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+    let data = app.data_dir();
+    // Scanned while serving (the WAL included) and after a clean stop.
+    let live = database_bytes(&data);
+    app.terminate().await;
+    let stopped = database_bytes(&data);
+    let totp_bytes: &[u8] = b"Hello!\xde\xad\xbe\xef";
+    for bytes in [&live, &stopped] {
+        assert!(contains(bytes, b"acme.test"), "the scan sees plaintext that is not personal (tenant domains)");
+        for needle in [&b"alice@acme.test"[..], b"bob@acme.test", b"carol@globex.test", b"frank@hooli.test", b"+358401234567", b"358401234567", b"Alice", b"Carol", totp_bytes] {
+            assert!(!contains(bytes, needle), "the database holds {:?} in plaintext", String::from_utf8_lossy(needle));
+        }
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(data.join("master.key")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the generated master key is private");
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_master_key_is_a_clear_start_up_error_and_changes_nothing() {
+    let app = spawn().await;
+    let dir = app.stop_keeping_data().await;
+    let data = dir.path().join("data");
+    let other = TempDir::new("other-master");
+    let fixture = other.file("fixture.toml", FIXTURE);
+    let (ok, _, err) = cli(&other.path().join("data"), &["import", fixture.to_str().unwrap(), "--password-memory-kib", "64", "--password-iterations", "1"]);
+    assert!(ok, "{err}");
+    let wrong = other.path().join("data").join("master.key");
+    let before = std::fs::read(data.join("gatehouse.db")).unwrap();
+
+    let (ok, _, err) = cli(&data, &["--master-key-file", wrong.to_str().unwrap(), "status"]);
+    assert!(!ok && err.contains("master key does not open this database"), "{err}");
+    let serve = std::process::Command::new(binary())
+        .args(["--data-dir", data.to_str().unwrap(), "--master-key-file", wrong.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!serve.status.success(), "the server refuses to start");
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("master key does not open this database"));
+    let (ok, _, err) = cli(&data, &["--master-key-file", dir.path().join("missing.key").to_str().unwrap(), "status"]);
+    assert!(!ok && err.contains("does not exist"), "{err}");
+    let garbage = dir.file("garbage.key", "not a keyring");
+    let (ok, _, err) = cli(&data, &["--master-key-file", garbage.to_str().unwrap(), "status"]);
+    assert!(!ok && err.contains("is not valid"), "{err}");
+
+    // The default key moved away: never a fresh key for an encrypted database.
+    std::fs::rename(data.join("master.key"), dir.path().join("kept-elsewhere.key")).unwrap();
+    let serve = std::process::Command::new(binary()).args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!serve.status.success());
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("is encrypted, but no master key was given"), "{}", String::from_utf8_lossy(&serve.stderr));
+    assert!(!data.join("master.key").exists(), "no key was generated");
+    assert_eq!(std::fs::read(data.join("gatehouse.db")).unwrap(), before, "nothing changed");
+    // The key kept elsewhere, named by the variable, opens it.
+    let output = std::process::Command::new(binary())
+        .args(["--data-dir", data.to_str().unwrap(), "status"])
+        .env("GATEHOUSE_MASTER_KEY_FILE", dir.path().join("kept-elsewhere.key"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test]
+async fn master_key_rotation_under_load_fails_no_request() {
+    let app = spawn().await;
+    let data = app.data_dir();
+    let ops = operator(&app).await;
+    let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let app = std::sync::Arc::new(app);
+    let mut load = Vec::new();
+    for n in 0..4 {
+        let (app, stop, alice) = (app.clone(), stop.clone(), alice.clone());
+        load.push(tokio::spawn(async move {
+            let (mut done, mut failed) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || done < 3 {
+                // A password sign-in (the account read and opened) and a read of sealed factors.
+                let browser = Browser::new();
+                let to = browser.sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await;
+                if !to.contains("code=") {
+                    failed.push(format!("task {n}: sign-in went to {to}"));
+                }
+                let factors = call(&app, Method::GET, "/api/v1/me/factors", &alice, None).await;
+                if factors.status() != StatusCode::OK {
+                    failed.push(format!("task {n}: factors answered {}", factors.status()));
+                }
+                done += 1;
+            }
+            (done, failed)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let rotate_data = data.clone();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || cli(&rotate_data, &["keys", "rotate-master"])).await.unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("data keys re-wrapped"), "{out}");
+    // A tenant and a user created after the rotation are wrapped under the new key.
+    let created = call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Rotated Oy", "domains": ["rotated.test"] }))).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let tenant: Value = created.json().await.unwrap();
+    let user = call(&app, Method::POST, &format!("/api/v1/tenants/{}/users", tenant["id"].as_str().unwrap()), &ops, Some(json!({ "email": "new@rotated.test", "name": "New", "password": PASSWORD }))).await;
+    assert_eq!(user.status(), StatusCode::CREATED);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for task in load {
+        let (done, failed) = task.await.unwrap();
+        assert!(failed.is_empty(), "{failed:?}");
+        total += done;
+    }
+    assert!(total >= 12, "the load ran throughout: {total} rounds");
+
+    let keyring: Value = serde_json::from_slice(&std::fs::read(data.join("master.key")).unwrap()).unwrap();
+    let keys = keyring["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "the retired key stays for older backups");
+    assert!(keys[0]["retired_at"].is_i64() && keys[1]["retired_at"].is_null());
+    // After a restart with the rotated keyring, old and new accounts sign in.
+    let app = std::sync::Arc::into_inner(app).unwrap();
+    let dir = app.stop_keeping_data().await;
+    let app = spawn_with(SpawnOptions { dir: Some(dir), fixture: FIXTURE, ..Default::default() }).await;
+    for who in ["bob@acme.test", "new@rotated.test"] {
+        let to = Browser::new().sign_in(&app, &query("wiki", ""), (who, PASSWORD)).await;
+        assert!(to.contains("code=") || to.starts_with("/login/"), "{who}: {to}");
+    }
+    assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+}
+
+#[tokio::test]
+async fn the_access_report_holds_everything_about_a_person_and_never_a_secret() {
+    let app = spawn().await;
+    let ops = operator(&app).await;
+    let (_, alice_id) = ids(&app, &ops, "Acme Oy", "alice@acme.test").await;
+    // A failed sign-in, a successful one (session, device, grant), recovery codes, an admin's change.
+    let browser = Browser::new();
+    let login = location(&browser.authorize(&app, &query("wiki", "")).await);
+    assert_eq!(browser.submit_login(&app, &login, "alice@acme.test", "not her password").await.status(), StatusCode::OK);
+    let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    assert_eq!(call(&app, Method::POST, "/api/v1/me/recovery-codes", &alice, None).await.status(), StatusCode::OK);
+    let renamed = call(&app, Method::PATCH, &format!("/api/v1/users/{alice_id}"), &ops, Some(json!({ "name": "Alice Renamed" }))).await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+
+    let report = json_of(call(&app, Method::GET, "/api/v1/me/personal-data", &alice, None).await).await;
+    let subject = &report["subject"];
+    assert_eq!((subject["email"].as_str(), subject["name"].as_str(), subject["id"].as_str()), (Some("alice@acme.test"), Some("Alice Renamed"), Some(alice_id.as_str())));
+    assert_eq!(subject["tenant"]["name"], "Acme Oy");
+    let factors = report["factors"].as_array().unwrap();
+    let mut kinds: Vec<&str> = factors.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["sms", "totp"]);
+    assert!(factors.iter().any(|f| f["detail"]["phone"] == "+358401234567"), "the phone number is the person's data");
+    let text = report.to_string();
+    assert!(!text.contains(ALICE_TOTP) && !text.contains("JBSWY3DP"), "never a TOTP secret");
+    assert_eq!(report["recovery_codes"]["remaining"], 10);
+    assert!(!report["sessions"].as_array().unwrap().is_empty() && !report["devices"].as_array().unwrap().is_empty());
+    let results: Vec<&str> = report["sign_ins"].as_array().unwrap().iter().map(|e| e["result"].as_str().unwrap()).collect();
+    assert!(results.contains(&"success") && results.contains(&"failure"), "{results:?}");
+    let actions: Vec<&str> = report["audit_records"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"user.update") && actions.contains(&"recovery_codes.regenerate"), "{actions:?}");
+    for kind in ["profile", "factors", "sessions", "sign_ins", "audit_records", "backups"] {
+        assert!(report["retention"][kind].is_string(), "the retention rule for {kind}");
+    }
+
+    let csv = call(&app, Method::GET, "/api/v1/me/personal-data?format=csv&table=factors", &alice, None).await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.text().await.unwrap().contains("totp"));
+    for bad in ["?format=xml", "?format=csv", "?format=csv&table=passwords", "?colour=red"] {
+        let response = call(&app, Method::GET, &format!("/api/v1/me/personal-data{bad}"), &alice, None).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // An admin answers the request on her behalf (audited); another tenant's admin cannot.
+    assert_eq!(json_of(call(&app, Method::GET, &format!("/api/v1/users/{alice_id}/personal-data"), &ops, None).await).await["subject"]["id"], alice_id.as_str());
+    let dave = token_for(&app, "vault", "dave@globex.test", Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")).await;
+    assert_eq!(call(&app, Method::GET, &format!("/api/v1/users/{alice_id}/personal-data"), &dave, None).await.status(), StatusCode::NOT_FOUND);
+    let audit = json_of(call(&app, Method::GET, "/api/v1/audit?action=personal_data.export", &ops, None).await).await;
+    assert!(audit["records"].as_array().unwrap().len() >= 2, "{audit}");
+
+    // The CLI gives the same report, as JSON or CSV tables; an unknown person is an error.
+    let data = app.data_dir();
+    let (ok, out, err) = cli(&data, &["gdpr", "export", "--email", "Alice@ACME.test"]);
+    assert!(ok, "{err}");
+    let from_cli: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(from_cli["subject"], report["subject"]);
+    assert_eq!(from_cli["factors"], report["factors"]);
+    let tables = TempDir::new("report-csv");
+    let out_dir = tables.path().join("tables");
+    let (ok, _, err) = cli(&data, &["gdpr", "export", "--email", "alice@acme.test", "--format", "csv", "--out", out_dir.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let mut files: Vec<String> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, ["audit_records.csv", "devices.csv", "factors.csv", "sessions.csv", "sign_ins.csv", "subject.csv"]);
+    let (ok, _, err) = cli(&data, &["gdpr", "export", "--email", "nobody@acme.test"]);
+    assert!(!ok && err.contains("no account has the email"), "{err}");
+    let (ok, _, err) = cli(&data, &["gdpr", "export", "--email", "not an email"]);
+    assert!(!ok && err.contains("--email"), "{err}");
+}
+
+#[tokio::test]
+async fn erasure_removes_a_person_keeps_the_chain_and_never_removes_the_last_admin() {
+    let app = spawn().await;
+    let ops = operator(&app).await;
+    let (_, bob_id) = ids(&app, &ops, "Acme Oy", "bob@acme.test").await;
+    let (_, carol_id) = ids(&app, &ops, "Globex", "carol@globex.test").await;
+    assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+    let data = app.data_dir();
+
+    let (ok, _, err) = cli(&data, &["gdpr", "erase", "--email", "alice@acme.test", "--yes"]);
+    assert!(!ok && err.contains("last admin"), "{err}");
+    let (ok, _, err) = cli(&data, &["gdpr", "erase", "--email", "bob@acme.test"]);
+    assert!(!ok && err.contains("--yes"), "no confirmation, no erasure: {err}");
+    let (ok, out, err) = cli(&data, &["gdpr", "erase", "--email", "bob@acme.test", "--yes"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("user:{bob_id}")), "{out}");
+    let (ok, _, err) = cli(&data, &["gdpr", "export", "--email", "bob@acme.test"]);
+    assert!(!ok && err.contains("no account"), "{err}");
+    // The server notices (the generation changed): Bob cannot sign in.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let browser = Browser::new();
+    let login = location(&browser.authorize(&app, &query("wiki", "")).await);
+    assert_eq!(browser.submit_login(&app, &login, "bob@acme.test", PASSWORD).await.status(), StatusCode::OK, "the sign-in page again");
+    // Over the admin API too; the trail still verifies and names Bob only by his id.
+    assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/users/{carol_id}"), &ops, None).await.status(), StatusCode::OK);
+    assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/users/{carol_id}"), &ops, None).await.status(), StatusCode::NOT_FOUND);
+    let (_, dave_id) = ids(&app, &ops, "Globex", "dave@globex.test").await;
+    let last = call(&app, Method::DELETE, &format!("/api/v1/users/{dave_id}"), &ops, None).await;
+    assert_eq!(last.status(), StatusCode::CONFLICT);
+    let (ok, out, err) = cli(&data, &["audit", "verify"]);
+    assert!(ok, "{out}{err}");
+    let erasures = json_of(call(&app, Method::GET, "/api/v1/audit?action=user.erase", &ops, None).await).await;
+    let targets: Vec<&str> = erasures["records"].as_array().unwrap().iter().map(|r| r["target"].as_str().unwrap()).collect();
+    assert!(targets.contains(&format!("user:{bob_id}").as_str()) && targets.contains(&format!("user:{carol_id}").as_str()), "{targets:?}");
+    assert!(!contains(&database_bytes(&data), b"Bob"), "nothing of Bob in the file");
+}
+
+#[tokio::test]
+async fn a_terminated_tenant_cannot_sign_in_until_reinstated() {
+    let app = spawn().await;
+    let ops = operator(&app).await;
+    let (globex, _) = ids(&app, &ops, "Globex", "dave@globex.test").await;
+    let dave = token_for(&app, "vault", "dave@globex.test", Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")).await;
+    let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    assert_eq!(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/terminate"), &alice, None).await.status(), StatusCode::FORBIDDEN, "operators only");
+
+    let terminated = json_of(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/terminate"), &ops, Some(json!({ "reason": "contract ended" }))).await).await;
+    let due = time::OffsetDateTime::parse(terminated["deletion_due"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let days = (due - time::OffsetDateTime::now_utc()).whole_days();
+    assert!((182..=183).contains(&days), "six months: {days} days");
+    assert_eq!(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/terminate"), &ops, None).await.status(), StatusCode::CONFLICT);
+    assert_eq!(call(&app, Method::GET, "/api/v1/me/factors", &dave, None).await.status(), StatusCode::UNAUTHORIZED, "its tokens stopped at once");
+    let to = Browser::new().sign_in(&app, &query("payroll", ""), ("carol@globex.test", PASSWORD)).await;
+    assert!(to.contains("error=access_denied"), "{to}");
+    assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+
+    assert_eq!(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/reinstate"), &ops, None).await.status(), StatusCode::OK);
+    assert_eq!(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/reinstate"), &ops, None).await.status(), StatusCode::CONFLICT);
+    let to = Browser::new().sign_in(&app, &query("payroll", ""), ("carol@globex.test", PASSWORD)).await;
+    assert!(!to.contains("error="), "signs in again: {to}");
+    assert_eq!(call(&app, Method::POST, "/api/v1/tenants/no-such-tenant/terminate", &ops, None).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn analytics_export_relates_people_only_by_keyed_pseudonyms() {
+    let app = spawn().await;
+    let ops = operator(&app).await;
+    let (_, bob_id) = ids(&app, &ops, "Acme Oy", "bob@acme.test").await;
+    for _ in 0..2 {
+        assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+    }
+    let _ = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    let data = app.data_dir();
+    let keys = TempDir::new("analytics");
+    let key = keys.path().join("export.key");
+    let run = |key: &Path| {
+        let (ok, out, err) = cli(&data, &["analytics", "export", "--key-file", key.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let first = run(&key);
+    let second = run(&key);
+    assert_eq!(first["people"], second["people"], "the same key, the same pseudonyms");
+    let other = run(&keys.path().join("other.key"));
+    assert_ne!(first["people"], other["people"], "another key, other pseudonyms");
+    let text = first.to_string();
+    for personal in ["alice", "bob", "Alice", "@acme.test", "127.0.0.1", bob_id.as_str(), "Mozilla", "reqwest"] {
+        assert!(!text.contains(personal), "the export holds {personal:?}: {text}");
+    }
+    let acme = first["tenants"].as_array().unwrap().iter().find(|t| t["activity"]["sign_ins"]["success"].as_u64().unwrap_or(0) >= 3).expect("acme's activity");
+    assert_eq!(acme["factor_adoption"]["people_with_a_second_factor"], 1, "{acme}");
+    let wiki = first["applications"].as_array().unwrap().iter().find(|a| a["application"] == "wiki").unwrap();
+    assert_eq!(wiki["activity"]["policy_outcomes"]["no_prompt"], 2, "{wiki}");
+    assert!(first["people"].as_array().unwrap().iter().any(|p| p["sign_ins"] == 2 && p["person"].as_str().unwrap().starts_with("p-")));
+}
