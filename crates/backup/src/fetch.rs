@@ -64,3 +64,17 @@ async fn check_local(archive: PathBuf, manifest_path: PathBuf) -> Result<(PathBu
     }
     Ok((archive, manifest))
 }
+
+/// The target a backup `spec` (as [`fetch`] takes it) lives in: where its user-key vault is.
+pub fn target_of(spec: &str) -> Result<BackupTarget, BackupError> {
+    if let Some(object) = spec.strip_prefix("s3://").and_then(|rest| rest.strip_suffix(".ghbk")) {
+        let (parent, _) = object.rsplit_once('/').ok_or_else(|| BackupError::InvalidTarget { spec: spec.to_owned(), reason: "the bucket name is missing".to_owned() })?;
+        return BackupTarget::parse(&format!("s3://{parent}"));
+    }
+    let local = spec.strip_prefix("file://").unwrap_or(spec);
+    if local.ends_with(".ghbk") {
+        let parent = Path::new(local).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        return BackupTarget::parse(&parent.display().to_string());
+    }
+    BackupTarget::parse(spec)
+}

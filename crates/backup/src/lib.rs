@@ -19,7 +19,7 @@ mod target;
 
 pub use archive::{open_archive, seal_files};
 pub use error::BackupError;
-pub use fetch::fetch;
+pub use fetch::{fetch, target_of};
 pub use manifest::{ArchiveHeader, FORMAT_VERSION, FileEntry, Manifest, check_file_name};
 pub use target::{BackupInfo, BackupTarget};
 

@@ -19,6 +19,10 @@ use crate::BackupError;
 use crate::manifest::{Manifest, check_file_name, hex};
 
 const ARCHIVE_SUFFIX: &str = ".ghbk";
+/// The one object holding users' data keys (see `gatehouse_store::SnapshotStore`): replaced,
+/// never versioned, so a key deleted from it is gone from every backup of the target. Do not
+/// enable object versioning on it.
+const KEY_VAULT: &str = "gatehouse-user-keys.ghkv";
 const MANIFEST_SUFFIX: &str = ".manifest.json";
 /// S3 parts must be at least 5 MiB; larger parts mean fewer requests for a big database.
 const PART_SIZE: usize = 8 << 20;
@@ -215,6 +219,27 @@ impl BackupTarget {
             }
         }
         Ok(removed)
+    }
+
+    /// Replaces the target's user-key vault with `archive` (an archive made by
+    /// [`crate::seal_files`]; small: about 150 bytes a user).
+    pub async fn put_key_vault(&self, archive: &Path) -> Result<(), BackupError> {
+        let bytes = tokio::fs::read(archive).await.map_err(BackupError::io(format!("cannot read `{}`", archive.display())))?;
+        let object = self.object(KEY_VAULT);
+        self.store.put(&object, PutPayload::from(bytes)).await.map_err(BackupError::store(format!("cannot upload `{object}` to {}", self.description)))?;
+        Ok(())
+    }
+
+    /// Downloads the user-key vault into `to`; false when the target has none.
+    pub async fn get_key_vault(&self, to: &Path) -> Result<bool, BackupError> {
+        let object = self.object(KEY_VAULT);
+        match self.store.head(&object).await {
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(BackupError::store(format!("cannot read `{object}` from {}", self.description))(e)),
+        }
+        receive_file(self.store.as_ref(), &object, to, &self.description).await?;
+        Ok(true)
     }
 
     async fn delete(&self, file_name: &str) -> Result<(), BackupError> {

@@ -22,10 +22,12 @@ pub enum AlertKind {
     AuditChainBroken,
     /// A user reported a sign-in as not theirs.
     SignInReported,
+    /// The nightly backup could not be made or stored.
+    BackupFailed,
 }
 
 impl AlertKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::BruteForce,
         Self::PasswordSpraying,
         Self::CredentialStuffing,
@@ -34,6 +36,7 @@ impl AlertKind {
         Self::RoleEscalation,
         Self::AuditChainBroken,
         Self::SignInReported,
+        Self::BackupFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl AlertKind {
             Self::RoleEscalation => "role_escalation",
             Self::AuditChainBroken => "audit_chain_broken",
             Self::SignInReported => "sign_in_reported",
+            Self::BackupFailed => "backup_failed",
         }
     }
 
@@ -56,7 +60,7 @@ impl AlertKind {
     pub fn severity(self) -> Severity {
         match self {
             Self::AuditChainBroken => Severity::Critical,
-            Self::CredentialStuffing | Self::RoleEscalation | Self::SignInReported | Self::AdminNewNetwork => Severity::High,
+            Self::CredentialStuffing | Self::RoleEscalation | Self::SignInReported | Self::AdminNewNetwork | Self::BackupFailed => Severity::High,
             Self::BruteForce | Self::PasswordSpraying | Self::OtpFlooding => Severity::Medium,
         }
     }

@@ -28,7 +28,7 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     data_dir.create()?;
     let _lock = data_dir.lock_for_server()?;
     let provider = crate::master_key::provider(common.master_key_file.as_deref(), &data_dir, true).await?;
-    let store: Arc<dyn Store> = Arc::new(data_dir.open_store(OpenMode::ReadWrite, provider).await?);
+    let store: Arc<dyn Store> = Arc::new(data_dir.open_store(OpenMode::ReadWrite, provider.clone()).await?);
     let pepper = data_dir.pepper(true)?;
 
     let tls = match (args.tls_cert, args.tls_key, &file.tls) {
@@ -71,6 +71,7 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
         retention: file.retention,
         checkpoint_key: Some(gatehouse_server::CheckpointKey(data_dir.checkpoint_key(true)?)),
     };
+    config.backups = crate::backup::nightly(args.backup_target.as_deref().or(file.backup.target.as_deref()), file, &data_dir, provider)?;
 
     let import_file = args.import.or(file.import.clone());
     let mut demo_credentials = None;

@@ -1,6 +1,7 @@
 //! `gatehouse`: the identity provider's one binary.
 
 mod audit;
+mod backup;
 mod commands;
 mod datadir;
 mod demo;
@@ -56,6 +57,43 @@ enum Command {
     /// Pseudonymised statistics.
     #[command(subcommand)]
     Analytics(AnalyticsCommand),
+    /// Encrypted backups: create, list, verify, restore.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BackupCommand {
+    /// Back up now (safe while the server runs), then prune backups past retention.
+    Create {
+        /// Target: a directory outside the data directory, or s3://bucket/prefix
+        /// [default: [backup] target].
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// List a target's complete backups, newest first.
+    List {
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Decrypt one backup, check every file, open its database and verify its audit chain.
+    Verify {
+        /// One backup (a .ghbk file or s3://.../NAME.ghbk), or a target meaning its newest.
+        #[arg(long)]
+        from: String,
+    },
+    /// Restore one backup into a new data directory.
+    Restore {
+        /// One backup, or a target meaning its newest.
+        #[arg(long)]
+        from: String,
+        /// The data directory to create.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Replace a non-empty directory (kept aside, renamed; never one a server is using).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,6 +217,10 @@ fn main() -> ExitCode {
             Command::Keys(KeysCommand::RotateMaster) => privacy::rotate_master(&cli.common, &file).await,
             Command::Gdpr(GdprCommand::Export { email, format, out }) => privacy::export(&cli.common, &file, &email, &format, out.as_deref()).await,
             Command::Gdpr(GdprCommand::Erase { email, yes }) => privacy::erase(&cli.common, &file, &email, yes).await,
+            Command::Backup(BackupCommand::Create { to }) => backup::create(&cli.common, &file, to.as_deref()).await,
+            Command::Backup(BackupCommand::List { from }) => backup::list(&cli.common, &file, from.as_deref()).await,
+            Command::Backup(BackupCommand::Verify { from }) => backup::verify(&cli.common, &file, &from).await,
+            Command::Backup(BackupCommand::Restore { from, to, force }) => backup::restore(&cli.common, &file, &from, &to, force).await,
             Command::Analytics(AnalyticsCommand::Export { key_file, since, out }) => {
                 privacy::analytics_export(&cli.common, &file, &key_file, since.as_deref(), out.as_deref()).await
             }

@@ -133,6 +133,15 @@ pub async fn erase(common: &CommonArgs, file: &FileSettings, email: &str, yes: b
         Err(StoreError::Conflict(reason)) => bail!("{reason}"),
         Err(e) => return Err(e.into()),
     };
+    // Their key leaves the backups' key vault: backups taken earlier cannot open them either.
+    if let Some(spec) = file.backup.target.as_deref() {
+        let data_dir = DataDir::new(&common.data_dir(file));
+        let provider = master_key::provider(common.master_key_file.as_deref(), &data_dir, false).await?;
+        let target = gatehouse_backup::BackupTarget::parse(spec)?;
+        gatehouse_server::backups::refresh_key_vault(&store, provider, data_dir.path(), &target, now())
+            .await
+            .with_context(|| format!("erased, but the key vault in {} was not refreshed (the next backup will); run `gatehouse backup create`", target.describe()))?;
+    }
     store.close().await;
     println!(
         "Erased user:{}: their data key is destroyed; {} factors, {} sign-ins and {} devices removed, {} sessions ended. Audit records keep the pseudonymous id user:{}.",

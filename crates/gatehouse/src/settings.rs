@@ -59,6 +59,10 @@ pub struct ServeArgs {
     pub trusted_proxies: Vec<String>,
     #[command(flatten)]
     pub alerts: crate::monitoring_settings::AlertArgs,
+    /// Nightly backups to this target: a directory outside the data directory, or
+    /// s3://bucket/prefix (credentials from AWS_* variables). Off when unset.
+    #[arg(long, env = "GATEHOUSE_BACKUP_TARGET")]
+    pub backup_target: Option<String>,
 }
 
 /// Where text-message codes go: by default appended to `DATA_DIR/outbox/sms.jsonl`
@@ -156,6 +160,23 @@ pub struct FileSettings {
     pub notifications: crate::monitoring_settings::FileNotifications,
     #[serde(default)]
     pub retention: gatehouse_server::RetentionSettings,
+    #[serde(default)]
+    pub backup: FileBackup,
+}
+
+/// `[backup]`: where nightly backups go and when (their retention is `[retention] backup_days`).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileBackup {
+    pub target: Option<String>,
+    /// The hour (UTC, 0-23) the nightly backup starts.
+    pub hour_utc: u8,
+}
+
+impl Default for FileBackup {
+    fn default() -> Self {
+        Self { target: None, hour_utc: 3 }
+    }
 }
 
 #[derive(Deserialize, Debug)]

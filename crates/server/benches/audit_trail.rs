@@ -32,6 +32,10 @@ fn entry(i: u64) -> AuditEntry {
     }
 }
 
+fn keyring() -> Arc<dyn gatehouse_crypto::KeyProvider> {
+    Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap())
+}
+
 fn fresh_db(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gatehouse-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -46,7 +50,7 @@ const PER_APPENDER: u64 = 100;
 fn append(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let path = fresh_db("append");
-    let store: Arc<dyn Store> = Arc::new(runtime.block_on(SqliteStore::open(&path, OpenMode::ReadWrite)).unwrap());
+    let store: Arc<dyn Store> = Arc::new(runtime.block_on(SqliteStore::open(&path, OpenMode::ReadWrite, keyring())).unwrap());
     let writer = runtime.block_on(async { AuditWriter::start(Arc::clone(&store)) });
     let mut group = c.benchmark_group("audit_append");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
@@ -88,7 +92,7 @@ const RECORDS: u64 = 1_000_000;
 fn verify(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let path = fresh_db("verify");
-    let store = runtime.block_on(SqliteStore::open(&path, OpenMode::ReadWrite)).unwrap();
+    let store = runtime.block_on(SqliteStore::open(&path, OpenMode::ReadWrite, keyring())).unwrap();
     let started = Instant::now();
     runtime.block_on(async {
         for batch in 0..RECORDS / 10_000 {

@@ -155,6 +155,8 @@ pub struct ServerConfig {
     pub outbox_dir: PathBuf,
     /// Where the retention job writes a report of each tenant it deletes.
     pub reports_dir: PathBuf,
+    /// The nightly backup, when a target is configured.
+    pub backups: Option<crate::backups::NightlyBackups>,
     pub sms: SmsSettings,
     /// Reverse proxies whose `X-Forwarded-For` is believed; from anyone else it is ignored.
     pub trusted_proxies: Vec<gatehouse_policy::Cidr>,
@@ -176,6 +178,7 @@ impl ServerConfig {
             reload_interval: std::time::Duration::from_secs(2),
             outbox_dir: PathBuf::from("outbox"),
             reports_dir: PathBuf::from("reports"),
+            backups: None,
             sms: SmsSettings::Outbox,
             trusted_proxies: Vec::new(),
             monitoring: MonitoringSettings::default(),

@@ -1,6 +1,7 @@
 //! Gatehouse's HTTP server: the OpenID Connect endpoints, the sign-in pages and the operational
 //! endpoints, over the store traits. This is the only crate that knows HTTP.
 
+pub mod backups;
 pub mod config;
 pub mod delivery;
 mod discovery;
@@ -63,11 +64,15 @@ impl Server {
         let maintenance = tokio::spawn(maintenance(state.clone()));
         let alerts = tokio::spawn(monitor::run_dispatcher(state.clone()));
         let audit_upkeep = tokio::spawn(monitor::trail::run(state.clone()));
+        let backups = state.config.backups.clone().map(|plan| tokio::spawn(backups::run(state.clone(), plan)));
         let router = http::router(state.clone());
         listener::serve(self.listener, self.tls, router, shutdown, Duration::from_secs(10)).await;
         maintenance.abort();
         alerts.abort();
         audit_upkeep.abort();
+        if let Some(backups) = backups {
+            backups.abort();
+        }
         state.store.close().await;
     }
 }

@@ -298,6 +298,24 @@ pub trait PrivacyStore: Send + Sync {
     async fn factor_adoption(&self) -> StoreResult<Vec<(TenantId, UserId, gatehouse_core::FactorKind)>>;
 }
 
+/// Backups: a consistent copy of the database while it serves traffic, and the users' data
+/// keys, which backups keep apart from it.
+///
+/// A snapshot holds no user's data key. Backups keep those in one object per target that each
+/// backup and each erasure replace, so an erased person's key leaves every backup at once and
+/// their sealed rows in earlier snapshots can never be opened again (crypto-shredding).
+#[async_trait]
+pub trait SnapshotStore: Send + Sync {
+    /// Writes a transactionally consistent copy of the database, without users' data keys, to
+    /// `path` (which must not exist).
+    async fn snapshot_to(&self, path: &std::path::Path) -> StoreResult<()>;
+    /// Every user's data key, as stored (wrapped by their tenant's key).
+    async fn user_keys(&self) -> StoreResult<Vec<WrappedKeyRecord>>;
+    /// After a restore: puts back the keys of users this database holds, then deletes the users
+    /// left without one (erased since the snapshot). Returns (keys restored, users removed).
+    async fn restore_user_keys(&self, keys: &[WrappedKeyRecord]) -> StoreResult<(u64, u64)>;
+}
+
 /// A counter bumped by every write made outside the server (import, key rotation), so a running
 /// server notices and reloads its caches.
 #[async_trait]
@@ -321,6 +339,7 @@ pub trait Store:
     + SecurityStore
     + KeyManagementStore
     + PrivacyStore
+    + SnapshotStore
     + GenerationStore
 {
     /// Checks the backend answers (readiness).

@@ -93,3 +93,28 @@ pub struct TenantDeletion {
     pub alerts: u64,
     pub data_keys_destroyed: u64,
 }
+
+/// A data key as stored: wrapped by another key (a user's, by their tenant's).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WrappedKeyRecord {
+    pub id: String,
+    pub owner: String,
+    pub wrapped_by: String,
+    #[serde(with = "base64_bytes")]
+    pub wrapped: Vec<u8>,
+    pub created_at: i64,
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}

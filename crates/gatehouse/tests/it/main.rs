@@ -5,6 +5,7 @@
 mod account_api;
 mod admin_api;
 mod audit;
+mod backups;
 mod bad_input;
 mod browser;
 mod conformance;

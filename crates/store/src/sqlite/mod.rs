@@ -139,6 +139,70 @@ impl GenerationStore for SqliteStore {
 }
 
 #[async_trait]
+impl crate::SnapshotStore for SqliteStore {
+    async fn snapshot_to(&self, path: &Path) -> StoreResult<()> {
+        if path.exists() {
+            return Err(StoreError::Conflict(format!("{} already exists", path.display())));
+        }
+        let target = path.to_str().ok_or_else(|| StoreError::Conflict("the snapshot path is not UTF-8".into()))?;
+        // VACUUM INTO reads inside one transaction: a consistent snapshot beside live writers.
+        sqlx::query("VACUUM INTO ?").bind(target).execute(&self.pool).await?;
+        // Users' keys leave the copy; secure_delete overwrites their bytes with zeros.
+        let options = SqliteConnectOptions::new().filename(path).pragma("secure_delete", "ON");
+        let copy = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let stripped = sqlx::query("DELETE FROM data_keys WHERE owner LIKE 'user:%'").execute(&copy).await.map(|_| ());
+        copy.close().await;
+        if let Err(e) = stripped {
+            let _ = std::fs::remove_file(path);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    async fn user_keys(&self) -> StoreResult<Vec<crate::WrappedKeyRecord>> {
+        let rows = sqlx::query("SELECT id, owner, wrapped_by, wrapped, created_at FROM data_keys WHERE owner LIKE 'user:%' ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                use sqlx::Row as _;
+                Ok(crate::WrappedKeyRecord {
+                    id: row.try_get("id")?,
+                    owner: row.try_get("owner")?,
+                    wrapped_by: row.try_get("wrapped_by")?,
+                    wrapped: row.try_get("wrapped")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn restore_user_keys(&self, keys: &[crate::WrappedKeyRecord]) -> StoreResult<(u64, u64)> {
+        let mut tx = self.write_tx().await?;
+        let mut restored = 0;
+        for key in keys {
+            // Only the key a user of this database names: a key for someone created after the
+            // snapshot has no row to open here.
+            restored += sqlx::query(
+                "INSERT OR IGNORE INTO data_keys (id, owner, wrapped_by, wrapped, created_at) \
+                 SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE key_id = ? AND 'user:' || id = ?)",
+            )
+            .bind(&key.id)
+            .bind(&key.owner)
+            .bind(&key.wrapped_by)
+            .bind(&key.wrapped)
+            .bind(key.created_at)
+            .bind(&key.id)
+            .bind(&key.owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        let removed = sqlx::query("DELETE FROM users WHERE key_id IS NULL OR key_id NOT IN (SELECT id FROM data_keys)").execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok((restored, removed))
+    }
+}
+
+#[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
