@@ -146,7 +146,7 @@ mod tests {
         let second = ring.rotate(1, 0, &[]).unwrap();
         let wrapped_second = ring.wrap(&key).unwrap().1;
         write(&path, &ring).unwrap();
-        let touched = SystemTime::now() + std::time::Duration::from_secs(1);
+        let touched = fs::metadata(&path).unwrap().modified().unwrap() + std::time::Duration::from_secs(1);
         fs::File::options().write(true).open(&path).unwrap().set_modified(touched).unwrap();
         assert_eq!(provider.unwrap(&second, "dk-t", &wrapped_second).unwrap().expose_bytes(), key.expose_bytes(), "an unknown id reloads");
         assert_eq!(provider.wrap(&key).unwrap().0, second);

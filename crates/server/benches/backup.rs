@@ -91,6 +91,7 @@ fn backup_and_restore(c: &mut Criterion) {
     let mut group = c.benchmark_group("backup_100k_users_1m_audit_records");
     group.sample_size(10).warm_up_time(Duration::from_millis(1)).measurement_time(Duration::from_secs(1));
     let mut reported = false;
+    let mut taken = time::macros::datetime!(2026-11-24 03:00 UTC);
     group.bench_function("create", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -99,7 +100,8 @@ fn backup_and_restore(c: &mut Criterion) {
                     std::fs::remove_file(old.unwrap().path()).unwrap();
                 }
                 let started = Instant::now();
-                let made = runtime.block_on(backups::create(&store, Arc::clone(&provider), &data, &target, time::OffsetDateTime::now_utc())).unwrap();
+                taken += time::Duration::minutes(1);
+                let made = runtime.block_on(backups::create(&store, Arc::clone(&provider), &data, &target, taken)).unwrap();
                 total += started.elapsed();
                 if !reported {
                     eprintln!("archive {} MB (database {} MB), user-key vault {} KB", made.size >> 20, size(&data.join("gatehouse.db")) >> 20, size(&target_dir.join("gatehouse-user-keys.ghkv")) >> 10);

@@ -313,14 +313,14 @@ mod tests {
         let old = gatehouse_crypto::KeyProvider::current_id(&ring).unwrap();
         let store = SqliteStore::open(&path, OpenMode::ReadWrite, Arc::new(gatehouse_crypto::MasterKeyring::parse(&ring.to_text()).unwrap())).await.unwrap();
         crate::suite::seed_directory(&store).await;
-        assert_eq!(store.master_keys_in_use().await.unwrap(), [old.clone()]);
+        assert_eq!(store.master_keys_in_use().await.unwrap(), std::slice::from_ref(&old));
         store.close().await;
 
         let new = ring.rotate(100, 0, &[]).unwrap();
         let store = SqliteStore::open(&path, OpenMode::ReadWrite, Arc::new(gatehouse_crypto::MasterKeyring::parse(&ring.to_text()).unwrap())).await.unwrap();
         let report = store.rewrap_data_keys().await.unwrap();
         assert_eq!((report.current_master.as_str(), report.previous_masters.clone(), report.rewrapped), (new.as_str(), vec![old.clone()], 2), "the instance key and one tenant key");
-        assert_eq!(store.master_keys_in_use().await.unwrap(), [new.clone()]);
+        assert_eq!(store.master_keys_in_use().await.unwrap(), std::slice::from_ref(&new));
         assert_eq!(store.rewrap_data_keys().await.unwrap().rewrapped, 0, "idempotent");
         store.close().await;
 

@@ -157,7 +157,7 @@ impl PrivacyStore for SqliteStore {
         };
         // Keys first (the tenant's, and its users' which it wraps): every copy of the tenant's
         // personal data, backups included, becomes unreadable.
-        report.data_keys_destroyed = sqlx::query(&format!("DELETE FROM data_keys WHERE owner IN (SELECT 'user:' || id FROM users WHERE tenant_id = ?) OR id = ?"))
+        report.data_keys_destroyed = sqlx::query("DELETE FROM data_keys WHERE owner IN (SELECT 'user:' || id FROM users WHERE tenant_id = ?) OR id = ?")
             .bind(t)
             .bind(&key_id)
             .execute(&mut *tx)
