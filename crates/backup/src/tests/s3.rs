@@ -8,6 +8,8 @@ use crate::{BackupError, BackupTarget, fetch, open_archive, seal_files};
 #[tokio::test]
 async fn s3_target_uploads_lists_fetches_and_prunes() {
     let Ok(endpoint) = std::env::var("GATEHOUSE_TEST_S3_ENDPOINT") else {
+        // `.ci/run` starts moto and sets it; say so when it is not run.
+        eprintln!("skipped: GATEHOUSE_TEST_S3_ENDPOINT is not set (see .ci/run)");
         return;
     };
     assert_eq!(std::env::var("AWS_ENDPOINT").ok().as_deref(), Some(endpoint.as_str()), "set AWS_ENDPOINT to the test server too");
@@ -51,4 +53,19 @@ async fn s3_target_uploads_lists_fetches_and_prunes() {
     assert_eq!(target.prune(at(1_790_086_400 + 30 * 86_400), time::Duration::days(7)).await.unwrap(), [names[0].clone()]);
     assert_eq!(target.list().await.unwrap().len(), 1);
     assert!(target.prune(at(1_790_086_400 + 30 * 86_400), time::Duration::days(7)).await.unwrap().is_empty());
+
+    // The user-key vault: absent, then replaced in place.
+    let vault = work.join("vault.ghbk");
+    assert!(!target.get_key_vault(&vault).await.unwrap());
+    target.put_key_vault(&one_archive(&work, &ring, 1)).await.unwrap();
+    target.put_key_vault(&one_archive(&work, &ring, 2)).await.unwrap();
+    assert!(target.get_key_vault(&vault).await.unwrap());
+    let opened = work.subdir("vault-opened");
+    assert_eq!(open_archive(&vault, &ring, &opened).unwrap().header.created_at, at(2), "the newest vault replaced the first");
+}
+
+fn one_archive(work: &TempDir, ring: &gatehouse_crypto::MasterKeyring, created: i64) -> std::path::PathBuf {
+    let out = work.join(&format!("vault-{created}.ghbk"));
+    seal_files(&sample_files(work), ring, at(created), &out).unwrap();
+    out
 }

@@ -184,3 +184,27 @@ async fn an_erased_person_is_unreadable_in_a_backup_taken_before_the_erasure() {
     assert!(!keys.contains(&format!("user:{bob_id}")), "Bob's key left the vault");
     assert!(keys.contains("user:"), "the others' keys are there");
 }
+
+/// The same commands with an S3-compatible target (moto, started by `.ci/run`).
+#[tokio::test]
+async fn backups_go_to_an_s3_compatible_store_and_restore_from_it() {
+    let Ok(_) = std::env::var("GATEHOUSE_TEST_S3_ENDPOINT") else {
+        eprintln!("skipped: GATEHOUSE_TEST_S3_ENDPOINT is not set (see .ci/run)");
+        return;
+    };
+    let app = spawn().await;
+    let data = app.data_dir();
+    let prefix = format!("s3://gatehouse-test/it-{}", std::process::id());
+    let (ok, out, err) = cli(&data, &["backup", "create", "--to", &prefix]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&prefix), "{out}");
+    let (ok, out, err) = cli(&data, &["backup", "verify", "--from", &prefix]);
+    assert!(ok && out.contains("audit chain intact"), "{out}{err}");
+    let restored = app.dir.path().join("restored");
+    let (ok, out, err) = cli(&data, &["backup", "restore", "--from", &prefix, "--to", restored.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("0 people erased"), "{out}");
+    let key = data.join("master.key");
+    let (ok, out, err) = cli(&restored, &["--master-key-file", key.to_str().unwrap(), "gdpr", "export", "--email", "alice@acme.test"]);
+    assert!(ok && out.contains("alice@acme.test"), "{err}");
+}
