@@ -82,6 +82,10 @@ pub fn write(path: &Path, ring: &MasterKeyring) -> Result<()> {
     file.write_all(ring.to_text().as_bytes())?;
     file.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    // The rename itself must survive a crash before anything is wrapped under the new key.
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 

@@ -38,6 +38,9 @@ fn cli_audit(action: &str, target: String, reason: &str) -> AuditEntry {
 pub async fn rotate_master(common: &CommonArgs, file: &FileSettings) -> Result<()> {
     let data_dir = DataDir::new(&common.data_dir(file));
     let (path, _) = master_key::location(common.master_key_file.as_deref(), &data_dir);
+    // One rotation at a time: two at once could each drop the key the other re-wrapped under.
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path.with_extension("key.lock"))?;
+    lock.try_lock().map_err(|_| anyhow::anyhow!("another master-key rotation is running"))?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read master key file {}", path.display()))?;
     let mut ring = MasterKeyring::parse(&text).with_context(|| format!("master key file {} is not valid", path.display()))?;
     let store = data_dir.open_store(OpenMode::ReadWrite, std::sync::Arc::new(master_key::FileKeyProvider::load(&path)?)).await?;
@@ -46,17 +49,23 @@ pub async fn rotate_master(common: &CommonArgs, file: &FileSettings) -> Result<(
     // Backups taken before the rotation carry keys wrapped under the old key: keep it for as
     // long as they are (and a day's margin).
     let keep_days = i64::from(file.retention.backup_days) + 1;
-    let new_id = ring.rotate(now.unix_timestamp(), (now - time::Duration::days(keep_days)).unix_timestamp(), &in_use)?;
+    let drop_before = now.checked_sub(time::Duration::days(keep_days)).map_or(i64::MIN, |t| t.unix_timestamp());
+    let new_id = ring.rotate(now.unix_timestamp(), drop_before, &in_use)?;
     master_key::write(&path, &ring)?;
     // A provider that reads the new file: the running server picks it up the same way.
     let provider = std::sync::Arc::new(master_key::FileKeyProvider::load(&path)?);
     store.close().await;
     let store = data_dir.open_store(OpenMode::ReadWrite, provider).await?;
     let report = store.rewrap_data_keys().await?;
+    let missing: Vec<String> = store.master_keys_in_use().await?.into_iter().filter(|id| !ring.has(id)).collect();
+    if !missing.is_empty() {
+        bail!("data keys are still wrapped under master keys missing from {}: {}", path.display(), missing.join(", "));
+    }
     let mut audit = cli_audit("keys.rotate_master", format!("master_key:{new_id}"), "master-key rotation");
     audit.after = Some(serde_json::json!({ "previous": report.previous_masters, "rewrapped": report.rewrapped }));
     store.append_audit(&audit).await?;
     store.close().await;
+    drop(lock);
     println!("New master key {new_id}; {} data keys re-wrapped (from {}).", report.rewrapped, report.previous_masters.join(", "));
     for (id, retired) in ring.ids() {
         if retired {
@@ -133,14 +142,14 @@ pub async fn erase(common: &CommonArgs, file: &FileSettings, email: &str, yes: b
         Err(StoreError::Conflict(reason)) => bail!("{reason}"),
         Err(e) => return Err(e.into()),
     };
-    // Their key leaves the backups' key vault: backups taken earlier cannot open them either.
-    if let Some(spec) = file.backup.target.as_deref() {
-        let data_dir = DataDir::new(&common.data_dir(file));
-        let provider = master_key::provider(common.master_key_file.as_deref(), &data_dir, false).await?;
-        let target = gatehouse_backup::BackupTarget::parse(spec)?;
-        gatehouse_server::backups::refresh_key_vault(&store, provider, data_dir.path(), &target, now())
-            .await
-            .with_context(|| format!("erased, but the key vault in {} was not refreshed (the next backup will); run `gatehouse backup create`", target.describe()))?;
+    // Their key leaves the backups' key vaults: backups taken earlier cannot open them either.
+    let data_dir = DataDir::new(&common.data_dir(file));
+    let provider = master_key::provider(common.master_key_file.as_deref(), &data_dir, false).await?;
+    let configured = std::env::var("GATEHOUSE_BACKUP_TARGET").ok().or(file.backup.target.clone());
+    let failed = gatehouse_server::backups::refresh_all_key_vaults(&store, provider, data_dir.path(), configured.as_deref(), now()).await;
+    if !failed.is_empty() {
+        let list = failed.iter().map(|(spec, e)| format!("{spec}: {e}")).collect::<Vec<_>>().join("; ");
+        bail!("erased, but the key vault of these backup targets still holds the person's key until their next backup: {list}");
     }
     store.close().await;
     println!(

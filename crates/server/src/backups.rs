@@ -36,6 +36,8 @@ pub enum BackupJobError {
 /// What a nightly backup needs.
 #[derive(Clone)]
 pub struct NightlyBackups {
+    /// The target as configured (an erasure refreshes it by this name).
+    pub spec: String,
     pub target: Arc<BackupTarget>,
     pub provider: Arc<dyn KeyProvider>,
     pub data_dir: PathBuf,
@@ -88,10 +90,50 @@ pub async fn create(store: &dyn Store, provider: Arc<dyn KeyProvider>, data_dir:
     let manifest = tokio::task::spawn_blocking(move || gatehouse_backup::seal_files(&files, sealer.as_ref(), now, &sealing_to))
         .await
         .map_err(|e| BackupJobError::Task(e.to_string()))??;
-    let made = target.upload(&archive, &manifest).await?;
-    // After the snapshot: every user in it has a key in the vault.
+    // After the snapshot and before the manifest marks the backup complete: a listed backup's
+    // people all have keys in the vault (or are recorded as erased).
     refresh_key_vault(store, provider, data_dir, target, now).await?;
-    Ok(made)
+    Ok(target.upload(&archive, &manifest).await?)
+}
+
+const TARGETS_FILE: &str = "backup-targets";
+
+/// Remembers a target backups were written to, so an erasure refreshes its key vault too.
+pub fn remember_target(data_dir: &Path, spec: &str) -> Result<(), BackupJobError> {
+    let mut known = known_targets(data_dir);
+    if !known.iter().any(|k| k == spec) {
+        known.push(spec.to_owned());
+        std::fs::write(data_dir.join(TARGETS_FILE), known.join("\n") + "\n")?;
+    }
+    Ok(())
+}
+
+/// Every target backups of this data directory were written to.
+pub fn known_targets(data_dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(data_dir.join(TARGETS_FILE)).unwrap_or_default().lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect()
+}
+
+/// After an erasure or a tenant deletion: refreshes the key vault of every target this data
+/// directory's backups went to (the configured one included), so the people's keys leave every
+/// earlier backup. Returns the targets that could not be refreshed, with why.
+pub async fn refresh_all_key_vaults(store: &dyn Store, provider: Arc<dyn KeyProvider>, data_dir: &Path, configured: Option<&str>, now: OffsetDateTime) -> Vec<(String, String)> {
+    let mut specs = known_targets(data_dir);
+    if let Some(spec) = configured
+        && !specs.iter().any(|k| k == spec)
+    {
+        specs.push(spec.to_owned());
+    }
+    let mut failed = Vec::new();
+    for spec in specs {
+        let refreshed = match BackupTarget::parse(&spec) {
+            Ok(target) => refresh_key_vault(store, Arc::clone(&provider), data_dir, &target, now).await.map(|_| ()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = refreshed {
+            failed.push((spec, e.to_string()));
+        }
+    }
+    failed
 }
 
 const KEY_VAULT_FILE: &str = "user-keys.json";
@@ -99,9 +141,20 @@ const KEY_VAULT_FILE: &str = "user-keys.json";
 /// Replaces the target's user-key vault with the users' keys as they are now. Run after each
 /// backup and each erasure: an erased person's key then leaves every backup of the target.
 pub async fn refresh_key_vault(store: &dyn Store, provider: Arc<dyn KeyProvider>, scratch_parent: &Path, target: &BackupTarget, now: OffsetDateTime) -> Result<usize, BackupJobError> {
+    // One refresh at a time per data directory (server and CLI alike): a refresh that read the
+    // keys before an erasure must not upload after the erasure's own refresh.
+    let lock_path = scratch_parent.join("key-vault.lock");
+    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| BackupJobError::Task(e.to_string()))??;
     let scratch = Scratch::new(scratch_parent, "key-vault")?;
-    let keys = store.user_keys().await?;
-    let document = serde_json::json!({ "format": "gatehouse-user-keys-v1", "keys": keys });
+    let vault = store.key_vault().await?;
+    let count = vault.keys.len();
+    let document = serde_json::json!({ "format": "gatehouse-user-keys-v1", "vault": vault });
     let plain = scratch.0.join(KEY_VAULT_FILE);
     std::fs::write(&plain, serde_json::to_vec(&document).map_err(|e| BackupJobError::Task(e.to_string()))?)?;
     let archive = scratch.0.join("vault.ghbk");
@@ -111,7 +164,8 @@ pub async fn refresh_key_vault(store: &dyn Store, provider: Arc<dyn KeyProvider>
         .await
         .map_err(|e| BackupJobError::Task(e.to_string()))??;
     target.put_key_vault(&archive).await?;
-    Ok(keys.len())
+    drop(lock);
+    Ok(count)
 }
 
 /// Puts the target's user keys into a restored directory's database; people erased since the
@@ -132,11 +186,11 @@ pub async fn restore_key_vault(dir: &Path, provider: Arc<dyn KeyProvider>, targe
         .await
         .map_err(|e| BackupJobError::Task(e.to_string()))??;
     let document: serde_json::Value = serde_json::from_slice(&std::fs::read(unpacked.join(KEY_VAULT_FILE))?).map_err(|e| BackupJobError::Task(format!("the user-key vault is malformed: {e}")))?;
-    let keys: Vec<gatehouse_store::WrappedKeyRecord> =
-        serde_json::from_value(document.get("keys").cloned().unwrap_or_default()).map_err(|e| BackupJobError::Task(format!("the user-key vault is malformed: {e}")))?;
+    let vault: gatehouse_store::KeyVault =
+        serde_json::from_value(document.get("vault").cloned().unwrap_or_default()).map_err(|e| BackupJobError::Task(format!("the user-key vault is malformed: {e}")))?;
     drop(scratch);
     let store = SqliteStore::open(&dir.join(DATABASE), OpenMode::ReadWrite, provider).await?;
-    let result = store.restore_user_keys(&keys).await;
+    let result = store.restore_user_keys(&vault).await;
     store.close().await;
     Ok(result?)
 }
@@ -146,6 +200,8 @@ pub async fn restore_key_vault(dir: &Path, provider: Arc<dyn KeyProvider>, targe
 pub struct Verified {
     pub manifest: Manifest,
     pub counts: DirectoryCounts,
+    /// People in the backup erased since (left out of a restore).
+    pub erased_since: u64,
     pub audit_records: u64,
     pub checkpoints: usize,
 }
@@ -153,14 +209,16 @@ pub struct Verified {
 /// Decrypts a local archive into a scratch directory beside `scratch_parent`, checks every
 /// file, opens the database under the master key and verifies the audit chain (its
 /// checkpoints with the backup's own checkpoint key). Nothing of it is kept.
-pub async fn verify(archive: &Path, provider: Arc<dyn KeyProvider>, scratch_parent: &Path) -> Result<Verified, BackupJobError> {
+pub async fn verify(archive: &Path, provider: Arc<dyn KeyProvider>, target: &BackupTarget, scratch_parent: &Path) -> Result<Verified, BackupJobError> {
     let scratch = Scratch::new(scratch_parent, "verify")?;
     let (opening, into, opener) = (archive.to_owned(), scratch.0.clone(), Arc::clone(&provider));
     let manifest = tokio::task::spawn_blocking(move || gatehouse_backup::open_archive(&opening, opener.as_ref(), &into))
         .await
         .map_err(|e| BackupJobError::Task(e.to_string()))??;
+    // A restore needs the target's key vault too: check it holds everyone's key (on this copy).
+    let (_, erased_since) = restore_key_vault(&scratch.0, Arc::clone(&provider), target).await?;
     let (counts, report) = check_restored(&scratch.0, provider).await?;
-    Ok(Verified { manifest, counts, audit_records: report.records, checkpoints: report.checkpoints })
+    Ok(Verified { manifest, counts, erased_since, audit_records: report.records, checkpoints: report.checkpoints })
 }
 
 /// Opens a restored directory's database under the master key and verifies its trail.
@@ -180,6 +238,7 @@ pub async fn check_restored(dir: &Path, provider: Arc<dyn KeyProvider>) -> Resul
 
 /// One nightly run: a backup, then pruning past retention (never the newest).
 pub async fn nightly(store: &dyn Store, plan: &NightlyBackups, now: OffsetDateTime) -> Result<(BackupInfo, Vec<String>), BackupJobError> {
+    remember_target(&plan.data_dir, &plan.spec)?;
     let made = create(store, Arc::clone(&plan.provider), &plan.data_dir, &plan.target, now).await?;
     let pruned = plan.target.prune(now, plan.keep).await?;
     Ok((made, pruned))
@@ -190,6 +249,27 @@ pub fn until_next(now: OffsetDateTime, hour_utc: u8) -> std::time::Duration {
     let today = now.replace_time(time::Time::from_hms(hour_utc.min(23), 0, 0).unwrap_or(time::Time::MIDNIGHT));
     let next = if today > now { today } else { today + time::Duration::days(1) };
     std::time::Duration::from_secs(u64::try_from((next - now).whole_seconds()).unwrap_or(0))
+}
+
+/// In the server, after an erasure or a tenant deletion: refreshes every known target's key
+/// vault; a target that cannot be refreshed raises an alert (its vault still holds the keys
+/// until the next successful backup there).
+pub async fn after_erasure(state: &crate::AppState, now: OffsetDateTime) {
+    let Some(plan) = &state.config.backups else { return };
+    let failed = refresh_all_key_vaults(state.store.as_ref(), Arc::clone(&plan.provider), &plan.data_dir, Some(&plan.spec), now).await;
+    for (spec, error) in failed {
+        tracing::error!(target = %spec, %error, "a backup key vault was not refreshed after an erasure");
+        let alert = crate::monitor::NewAlert {
+            kind: gatehouse_core::alert::AlertKind::BackupFailed,
+            tenant: None,
+            subject: "instance".into(),
+            summary: format!("the key vault in backup target {spec} was not refreshed after an erasure: {error}"),
+            details: serde_json::json!({ "target": spec }),
+        };
+        if let Err(e) = state.monitor.raise(state.store.as_ref(), alert, now).await {
+            tracing::error!(error = %e, "raising the backup alert failed");
+        }
+    }
 }
 
 /// The nightly job: sleeps until the configured hour, backs up, prunes, repeats. A failure is

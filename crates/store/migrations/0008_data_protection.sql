@@ -23,3 +23,13 @@ ALTER TABLE tenants ADD COLUMN key_id TEXT;
 -- `delete_after` unless it is reinstated first.
 ALTER TABLE tenants ADD COLUMN terminated_at INTEGER;
 ALTER TABLE tenants ADD COLUMN delete_after INTEGER;
+
+-- People erased (by id only): a restore leaves out exactly these when their keys are missing
+-- from a backup target's key vault, and refuses a vault that lacks anyone else's.
+CREATE TABLE erased_users (
+    user_id   TEXT PRIMARY KEY,
+    erased_at INTEGER NOT NULL
+) STRICT;
+
+-- Which installation a key vault belongs to.
+INSERT INTO meta (key, value) VALUES ('instance_id', lower(hex(randomblob(16))));

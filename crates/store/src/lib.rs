@@ -309,11 +309,14 @@ pub trait SnapshotStore: Send + Sync {
     /// Writes a transactionally consistent copy of the database, without users' data keys, to
     /// `path` (which must not exist).
     async fn snapshot_to(&self, path: &std::path::Path) -> StoreResult<()>;
-    /// Every user's data key, as stored (wrapped by their tenant's key).
-    async fn user_keys(&self) -> StoreResult<Vec<WrappedKeyRecord>>;
-    /// After a restore: puts back the keys of users this database holds, then deletes the users
-    /// left without one (erased since the snapshot). Returns (keys restored, users removed).
-    async fn restore_user_keys(&self, keys: &[WrappedKeyRecord]) -> StoreResult<(u64, u64)>;
+    /// Every user's data key, as stored (wrapped by their tenant's key), with the people erased
+    /// so far and this installation's id.
+    async fn key_vault(&self) -> StoreResult<KeyVault>;
+    /// After a restore: puts back the keys of users this database holds and deletes the users
+    /// the vault says were erased since. A vault of another installation, or one lacking the key
+    /// of someone not erased (older than the backup, or damaged), is a `Conflict` and changes
+    /// nothing. Returns (keys restored, users removed).
+    async fn restore_user_keys(&self, vault: &KeyVault) -> StoreResult<(u64, u64)>;
 }
 
 /// A counter bumped by every write made outside the server (import, key rotation), so a running

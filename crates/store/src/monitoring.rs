@@ -94,6 +94,15 @@ pub struct TenantDeletion {
     pub data_keys_destroyed: u64,
 }
 
+/// What a backup target keeps apart from the snapshots (see [`crate::SnapshotStore`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyVault {
+    pub instance: String,
+    pub keys: Vec<WrappedKeyRecord>,
+    /// Ids of people erased (including with a deleted tenant).
+    pub erased: Vec<String>,
+}
+
 /// A data key as stored: wrapped by another key (a user's, by their tenant's).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WrappedKeyRecord {

@@ -61,6 +61,10 @@ async fn erasure_removes_the_person_but_never_the_last_admin(store: &dyn Store) 
     assert!(!store.factor_adoption().await.unwrap().iter().any(|(_, u, _)| *u == quinn));
     assert_eq!(store.audit_records(0, 10_000).await.unwrap().len(), audit_before + 1, "the erasure is audited");
     assert!(store.erase_user(&quinn, NOW, &audit_entry("user.erase")).await.unwrap().is_none(), "erasing twice finds nobody");
+    let vault = store.key_vault().await.unwrap();
+    assert!(!vault.keys.iter().any(|k| k.owner == "user:quinn"), "the key is destroyed");
+    assert!(vault.keys.iter().any(|k| k.owner == "user:pat"));
+    assert!(vault.erased.contains(&"quinn".to_owned()) && !vault.instance.is_empty());
     assert_eq!(store.tenant_users(&tenant).await.unwrap().len(), 1);
 }
 
@@ -74,6 +78,8 @@ async fn terminated_tenants_stop_then_go_when_due(store: &dyn Store) {
     let stored = store.tenant(&tenant).await.unwrap().unwrap();
     assert_eq!(stored.termination.map(|t| t.deletion_due), Some(due));
     assert!(store.tenants_due_for_deletion(due - Duration::seconds(1)).await.unwrap().is_empty());
+    let early = gatehouse_core::audit::AuditEntry { at: (due - Duration::seconds(1)).unix_timestamp(), ..audit_entry("tenant.delete") };
+    assert!(matches!(store.delete_tenant(&tenant, &early).await, Err(StoreError::Conflict(_))), "not a second early");
     assert!(matches!(store.delete_tenant(&TenantId::new("t-acme"), &audit_entry("tenant.delete")).await, Err(StoreError::Conflict(_))), "an active tenant is never deleted");
 
     assert!(store.reinstate_tenant(&tenant, &audit_entry("tenant.reinstate")).await.unwrap());
@@ -84,7 +90,8 @@ async fn terminated_tenants_stop_then_go_when_due(store: &dyn Store) {
     assert!(store.terminate_tenant(&tenant, NOW, due, &audit_entry("tenant.terminate")).await.unwrap());
     let due_now = store.tenants_due_for_deletion(due).await.unwrap();
     assert_eq!(due_now.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["t-privacy"]);
-    let report = store.delete_tenant(&tenant, &audit_entry("tenant.delete")).await.unwrap().unwrap();
+    let on_time = gatehouse_core::audit::AuditEntry { at: due.unix_timestamp(), ..audit_entry("tenant.delete") };
+    let report = store.delete_tenant(&tenant, &on_time).await.unwrap().unwrap();
     assert_eq!((report.users, report.name.as_str(), report.domains.clone()), (1, "Privacy Oy", vec!["privacy.test".to_owned()]));
     assert!(report.data_keys_destroyed >= 2, "the tenant's key and its users' keys: {report:?}");
     assert!(store.tenant(&tenant).await.unwrap().is_none());
@@ -92,5 +99,6 @@ async fn terminated_tenants_stop_then_go_when_due(store: &dyn Store) {
     assert!(store.tenant_for_domain(&EmailDomain::parse("privacy.test").unwrap()).await.unwrap().is_none());
     let last = store.audit_records(0, 10_000).await.unwrap().pop().unwrap();
     assert_eq!(last.entry.after.unwrap()["users"], 1, "the deletion report is in the audit trail");
-    assert!(store.delete_tenant(&tenant, &audit_entry("tenant.delete")).await.unwrap().is_none());
+    assert!(store.delete_tenant(&tenant, &on_time).await.unwrap().is_none());
+    assert!(store.key_vault().await.unwrap().erased.contains(&"pat".to_owned()), "a deleted tenant's people count as erased");
 }

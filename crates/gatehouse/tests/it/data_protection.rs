@@ -160,6 +160,10 @@ async fn master_key_rotation_under_load_fails_no_request() {
     let keys = keyring["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "the retired key stays for older backups");
     assert!(keys[0]["retired_at"].is_i64() && keys[1]["retired_at"].is_null());
+    let pool = crate::helpers::read_only_db(&data).await;
+    let wrappers: Vec<String> = sqlx::query_scalar("SELECT DISTINCT wrapped_by FROM data_keys WHERE owner NOT LIKE 'user:%'").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(wrappers, [keys[1]["id"].as_str().unwrap()], "every master-wrapped key, the new tenant's included, is under the new key");
     // After a restart with the rotated keyring, old and new accounts sign in.
     let app = std::sync::Arc::into_inner(app).unwrap();
     let dir = app.stop_keeping_data().await;
@@ -275,7 +279,12 @@ async fn erasure_removes_a_person_keeps_the_chain_and_never_removes_the_last_adm
     let erasures = json_of(call(&app, Method::GET, "/api/v1/audit?action=user.erase", &ops, None).await).await;
     let targets: Vec<&str> = erasures["records"].as_array().unwrap().iter().map(|r| r["target"].as_str().unwrap()).collect();
     assert!(targets.contains(&format!("user:{bob_id}").as_str()) && targets.contains(&format!("user:{carol_id}").as_str()), "{targets:?}");
-    assert!(!contains(&database_bytes(&data), b"Bob"), "nothing of Bob in the file");
+    let pool = crate::helpers::read_only_db(&data).await;
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner = ?").bind(format!("user:{bob_id}")).fetch_one(&pool).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM users WHERE id = ?1) + (SELECT COUNT(*) FROM sign_in_events WHERE user_id = ?1)").bind(&bob_id).fetch_one(&pool).await.unwrap();
+    let tombstone: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM erased_users WHERE user_id = ?").bind(&bob_id).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!((keys, rows, tombstone), (0, 0, 1), "Bob's key, rows and history are gone; only his pseudonymous id is remembered");
 }
 
 #[tokio::test]
@@ -296,6 +305,7 @@ async fn a_terminated_tenant_cannot_sign_in_until_reinstated() {
     assert_eq!(call(&app, Method::GET, "/api/v1/me/factors", &dave, None).await.status(), StatusCode::UNAUTHORIZED, "its tokens stopped at once");
     let to = Browser::new().sign_in(&app, &query("payroll", ""), ("carol@globex.test", PASSWORD)).await;
     assert!(to.contains("error=access_denied"), "{to}");
+
     assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
 
     assert_eq!(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/reinstate"), &ops, None).await.status(), StatusCode::OK);
@@ -303,6 +313,19 @@ async fn a_terminated_tenant_cannot_sign_in_until_reinstated() {
     let to = Browser::new().sign_in(&app, &query("payroll", ""), ("carol@globex.test", PASSWORD)).await;
     assert!(!to.contains("error="), "signs in again: {to}");
     assert_eq!(call(&app, Method::POST, "/api/v1/tenants/no-such-tenant/terminate", &ops, None).await.status(), StatusCode::NOT_FOUND);
+
+    // Someone mid-sign-in (password done, second factor pending) gets no code either.
+    let (acme, _) = ids(&app, &ops, "Acme Oy", "alice@acme.test").await;
+    let browser = Browser::new();
+    let factor_page = crate::two_factor::password_step(&app, &browser, "vault", "", "alice@acme.test").await;
+    assert!(factor_page.starts_with("/login/factor"), "{factor_page}");
+    let html = crate::two_factor::page(&app, &browser, &factor_page).await;
+    assert_eq!(browser.post_step(&app, "/login/factor/sms", &html, &[]).await.status(), StatusCode::OK);
+    let sms = crate::two_factor::outbox_lines(&app, "sms.jsonl");
+    let code: String = sms.last().unwrap()["text"].as_str().unwrap().split("code is ").nth(1).unwrap().chars().take(6).collect();
+    assert_eq!(call(&app, Method::POST, &format!("/api/v1/tenants/{acme}/terminate"), &ops, None).await.status(), StatusCode::OK);
+    let after = location(&crate::two_factor::present(&app, &browser, &factor_page, "sms", &code).await);
+    assert!(after.contains("error=access_denied"), "{after}");
 }
 
 #[tokio::test]

@@ -110,12 +110,8 @@ pub async fn erase(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
     };
     // Forget the cached account and pick up the revoked grants at once.
     state.reload().await?;
-    // The person's key leaves the backups' key vault too: earlier backups cannot open them.
-    if let Some(plan) = &state.config.backups
-        && let Err(e) = crate::backups::refresh_key_vault(state.store.as_ref(), plan.provider.clone(), &plan.data_dir, &plan.target, now()).await
-    {
-        tracing::error!(error = %e, "the backups' key vault was not refreshed after an erasure; it will be at the next backup");
-    }
+    // The person's key leaves the backups' key vaults too: earlier backups cannot open them.
+    crate::backups::after_erasure(&state, now()).await;
     Ok(Json(json!({ "erased": erased })).into_response())
 }
 

@@ -234,6 +234,9 @@ async fn issue_user_tokens(state: &AppState, client: &Client, grant: &GrantRecor
 
 async fn mint(state: &AppState, client: &Client, grant: &GrantRecord, scope: &str, now: OffsetDateTime) -> Result<TokenResponse, ApiError> {
     let user = state.user(&grant.user_id).await?.ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    if crate::signin::next::tenant_closed(state, &user) {
+        return Err(invalid_grant("this organisation's account is closed"));
+    }
     let (access_token, _) = tokens::mint_user_access_token(state, grant, scope, now)?;
     let id_token = if scope.split(' ').any(|s| s == "openid") {
         Some(tokens::mint_id_token(state, client, &user, grant, &access_token, now)?)

@@ -179,6 +179,7 @@ pub async fn daily(state: &crate::AppState, now: OffsetDateTime) -> Result<Upkee
     upkeep.tenants_deleted = deleted.len();
     if !deleted.is_empty() {
         state.reload().await?;
+        crate::backups::after_erasure(state, now).await;
     }
     Ok(upkeep)
 }

@@ -17,7 +17,7 @@ use crate::error::ServerError;
 
 /// When a tenant terminated at `at` is deleted.
 pub fn deletion_due(at: OffsetDateTime, retention: &RetentionSettings) -> OffsetDateTime {
-    at + Duration::days(i64::from(retention.terminated_tenant_days))
+    at.checked_add(Duration::days(i64::from(retention.terminated_tenant_days))).unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
 }
 
 /// Terminates a tenant now; returns its deletion date, or `None` when it is unknown or already

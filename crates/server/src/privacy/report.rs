@@ -115,10 +115,16 @@ pub async fn access_report(store: &dyn Store, user: &User, tenant: Option<&Tenan
             "policy_outcome": e.decision.as_ref().and_then(|d| d.pointer("/outcome/kind")).cloned(),
             "reported_at": e.reported_at.map(rfc3339),
         })).collect::<Vec<_>>(),
-        "audit_records": audit.iter().map(|r| json!({
-            "seq": r.seq, "at": unix(r.entry.at), "actor": r.entry.actor, "action": r.entry.action, "target": r.entry.target,
-            "before": r.entry.before, "after": r.entry.after, "address": r.entry.address, "user_agent": r.entry.user_agent, "reason": r.entry.reason,
-        })).collect::<Vec<_>>(),
+        // Where someone else acted on the person, that actor's address and browser are theirs,
+        // not the subject's: left out.
+        "audit_records": audit.iter().map(|r| {
+            let own = r.entry.actor == subject;
+            json!({
+                "seq": r.seq, "at": unix(r.entry.at), "actor": r.entry.actor, "action": r.entry.action, "target": r.entry.target,
+                "before": r.entry.before, "after": r.entry.after, "reason": r.entry.reason,
+                "address": if own { r.entry.address.clone() } else { None }, "user_agent": if own { r.entry.user_agent.clone() } else { None },
+            })
+        }).collect::<Vec<_>>(),
         "retention": retention_rules(retention),
     }))
 }

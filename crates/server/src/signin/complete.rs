@@ -66,6 +66,11 @@ pub async fn finish(
     if user.credentials_reset_required {
         return crate::http::password_change::park(state, pending, user, &proof, &context, now).await;
     }
+    // Every step ends here: a tenant terminated while its person was mid-sign-in gets no code.
+    if super::next::tenant_closed(state, user) {
+        state.store.delete_pending(&pending.id).await?;
+        return super::next::account_closed(state, request);
+    }
     let acr = proof.level.acr().to_owned();
     let second_factor = proof.level > AuthLevel::Password;
     let amr = proof.amr;

@@ -159,11 +159,14 @@ impl crate::SnapshotStore for SqliteStore {
         Ok(())
     }
 
-    async fn user_keys(&self) -> StoreResult<Vec<crate::WrappedKeyRecord>> {
-        let rows = sqlx::query("SELECT id, owner, wrapped_by, wrapped, created_at FROM data_keys WHERE owner LIKE 'user:%' ORDER BY id").fetch_all(&self.pool).await?;
-        rows.iter()
+    async fn key_vault(&self) -> StoreResult<crate::KeyVault> {
+        use sqlx::Row as _;
+        let mut tx = self.pool.begin().await?;
+        let instance: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'instance_id'").fetch_one(&mut *tx).await?;
+        let rows = sqlx::query("SELECT id, owner, wrapped_by, wrapped, created_at FROM data_keys WHERE owner LIKE 'user:%' ORDER BY id").fetch_all(&mut *tx).await?;
+        let keys = rows
+            .iter()
             .map(|row| {
-                use sqlx::Row as _;
                 Ok(crate::WrappedKeyRecord {
                     id: row.try_get("id")?,
                     owner: row.try_get("owner")?,
@@ -172,13 +175,20 @@ impl crate::SnapshotStore for SqliteStore {
                     created_at: row.try_get("created_at")?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        let erased: Vec<String> = sqlx::query_scalar("SELECT user_id FROM erased_users ORDER BY user_id").fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(crate::KeyVault { instance, keys, erased })
     }
 
-    async fn restore_user_keys(&self, keys: &[crate::WrappedKeyRecord]) -> StoreResult<(u64, u64)> {
+    async fn restore_user_keys(&self, vault: &crate::KeyVault) -> StoreResult<(u64, u64)> {
         let mut tx = self.write_tx().await?;
+        let instance: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'instance_id'").fetch_one(&mut *tx).await?;
+        if instance != vault.instance {
+            return Err(StoreError::Conflict("the target's key vault belongs to another installation; nothing was restored".into()));
+        }
         let mut restored = 0;
-        for key in keys {
+        for key in &vault.keys {
             // Only the key a user of this database names: a key for someone created after the
             // snapshot has no row to open here.
             restored += sqlx::query(
@@ -196,9 +206,19 @@ impl crate::SnapshotStore for SqliteStore {
             .await?
             .rows_affected();
         }
-        let removed = sqlx::query("DELETE FROM users WHERE key_id IS NULL OR key_id NOT IN (SELECT id FROM data_keys)").execute(&mut *tx).await?.rows_affected();
+        let keyless: Vec<String> = sqlx::query_scalar("SELECT id FROM users WHERE key_id IS NULL OR key_id NOT IN (SELECT id FROM data_keys)").fetch_all(&mut *tx).await?;
+        let unexplained = keyless.iter().filter(|id| !vault.erased.contains(id)).count();
+        if unexplained > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the key vault lacks the keys of {unexplained} people who were never erased (it is older than the backup, or damaged); nothing was restored"
+            )));
+        }
+        for id in &keyless {
+            sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("INSERT OR IGNORE INTO erased_users (user_id, erased_at) SELECT ?, 0").bind(id).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        Ok((restored, removed))
+        Ok((restored, keyless.len() as u64))
     }
 }
 
@@ -300,6 +320,44 @@ mod tests {
         assert!(!contains(&wrapped), "the wrapped user key lingers in the file");
         assert!(!contains(sealed_name.as_bytes()), "the sealed name lingers in the file");
         store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A snapshot holds no user key; putting keys back refuses a vault of another installation
+    /// or one lacking someone never erased, and leaves out exactly the people erased since.
+    #[tokio::test]
+    async fn snapshots_hold_no_user_key_and_restores_trust_only_a_complete_vault() {
+        use crate::*;
+        let (dir, path) = temp_db("snapshot");
+        let keyring: Arc<dyn gatehouse_crypto::KeyProvider> = Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap());
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, keyring.clone()).await.unwrap();
+        crate::suite::seed_directory(&store).await;
+        let copy = dir.join("copy.db");
+        store.snapshot_to(&copy).await.unwrap();
+        assert!(matches!(store.snapshot_to(&copy).await, Err(StoreError::Conflict(_))), "never over an existing file");
+        let vault = store.key_vault().await.unwrap();
+        assert_eq!(vault.keys.len(), 1);
+        let restored = SqliteStore::open(&copy, OpenMode::ReadWrite, keyring.clone()).await.unwrap();
+        let user_keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner LIKE 'user:%'").fetch_one(restored.pool()).await.unwrap();
+        assert_eq!(user_keys, 0, "the snapshot holds no user key");
+        let foreign = KeyVault { instance: "another".into(), ..vault.clone() };
+        assert!(matches!(restored.restore_user_keys(&foreign).await, Err(StoreError::Conflict(_))));
+        let incomplete = KeyVault { keys: vec![], ..vault.clone() };
+        assert!(matches!(restored.restore_user_keys(&incomplete).await, Err(StoreError::Conflict(_))), "alice was never erased");
+        assert!(restored.user(&gatehouse_core::ids::UserId::new("u-alice")).await.unwrap().is_none(), "unreadable without her key");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(restored.pool()).await.unwrap();
+        assert_eq!(rows, 1, "nothing changed: her sealed row is still there");
+        assert_eq!(restored.restore_user_keys(&vault).await.unwrap(), (1, 0));
+        assert_eq!(restored.user(&gatehouse_core::ids::UserId::new("u-alice")).await.unwrap().unwrap().name, "Alice Example");
+        let erased = KeyVault { keys: vec![], erased: vec!["u-alice".into()], ..vault };
+        let again = dir.join("copy2.db");
+        store.snapshot_to(&again).await.unwrap();
+        let second = SqliteStore::open(&again, OpenMode::ReadWrite, keyring).await.unwrap();
+        assert_eq!(second.restore_user_keys(&erased).await.unwrap(), (0, 1), "erased since: left out");
+        assert!(second.user(&gatehouse_core::ids::UserId::new("u-alice")).await.unwrap().is_none());
+        for s in [store, restored, second] {
+            s.close().await;
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

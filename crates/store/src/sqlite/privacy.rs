@@ -74,6 +74,11 @@ impl PrivacyStore for SqliteStore {
         };
         // The key first: whatever copy of the rows survives anywhere stays sealed under it.
         sqlx::query("DELETE FROM data_keys WHERE owner = ?").bind(format!("user:{id}")).execute(&mut *tx).await?;
+        sqlx::query("INSERT OR REPLACE INTO erased_users (user_id, erased_at) VALUES (?, ?)").bind(id).bind(ts(now)).execute(&mut *tx).await?;
+        // Sign-ins in flight name the person in their progress.
+        sqlx::query("DELETE FROM pending_authorizations WHERE instr(COALESCE(progress, ''), ?) > 0").bind(format!("\"{id}\"")).execute(&mut *tx).await?;
+        // Alerts stay (security records, named by id), without the person's addresses and browsers.
+        sqlx::query("UPDATE alerts SET details = '{\"redacted\":\"erasure\"}' WHERE subject = ?").bind(format!("user:{id}")).execute(&mut *tx).await?;
         sqlx::query("UPDATE reported_addresses SET user_id = NULL WHERE user_id = ?").bind(id).execute(&mut *tx).await?;
         // Factors, sessions, sign-in history, devices, recovery codes, SMS challenges and
         // lockout state go with the row (ON DELETE CASCADE).
@@ -136,12 +141,15 @@ impl PrivacyStore for SqliteStore {
 
     async fn delete_tenant(&self, id: &TenantId, audit: &AuditEntry) -> StoreResult<Option<TenantDeletion>> {
         let Some(tenant) = self.tenant_by_id(id.as_str()).await? else { return Ok(None) };
-        if tenant.termination.is_none() {
-            return Err(StoreError::Conflict("only a terminated tenant can be deleted".into()));
-        }
         let t = id.as_str();
         let users = "SELECT id FROM users WHERE tenant_id = ?";
         let mut tx = self.write_tx().await?;
+        // Checked inside the transaction: a tenant reinstated since it was listed stays.
+        let due: Option<Option<i64>> = sqlx::query_scalar("SELECT delete_after FROM tenants WHERE id = ? AND terminated_at IS NOT NULL").bind(t).fetch_optional(&mut *tx).await?;
+        if !due.flatten().is_some_and(|due| due <= audit.at) {
+            return Err(StoreError::Conflict("only a terminated tenant whose deletion is due can be deleted".into()));
+        }
+        sqlx::query("INSERT OR REPLACE INTO erased_users (user_id, erased_at) SELECT id, ? FROM users WHERE tenant_id = ?").bind(audit.at).bind(t).execute(&mut *tx).await?;
         let key_id: Option<String> = sqlx::query_scalar("SELECT key_id FROM tenants WHERE id = ?").bind(t).fetch_one(&mut *tx).await?;
         let mut report = TenantDeletion {
             tenant: t.to_owned(),

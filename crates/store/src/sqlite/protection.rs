@@ -32,6 +32,14 @@ impl SqliteStore {
             None => return Err(StoreError::Key("the database has no instance key (open it writable once to create one)".into())),
         };
         self.vault.set_instance_key(&instance)?;
+        // Every tenant key opens now, or the command stops here (not at some request later).
+        let tenants = sqlx::query("SELECT id, wrapped_by, wrapped FROM data_keys WHERE owner LIKE 'tenant:%'").fetch_all(&self.pool).await?;
+        for row in tenants {
+            let id: String = row.try_get("id")?;
+            self.vault
+                .unwrap_master_wrapped(&id, &row.try_get::<String, _>("wrapped_by")?, &row.try_get::<Vec<u8>, _>("wrapped")?)
+                .map_err(|e| StoreError::Key(format!("the configured master key does not open this database ({e})")))?;
+        }
         if mode == OpenMode::ReadWrite {
             self.seal_legacy_rows().await?;
         }
@@ -148,6 +156,8 @@ impl SqliteStore {
             }
         }
         tx.commit().await?;
+        // The plaintext's old page images leave the WAL too.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
         tracing::info!(rows = pending, "sealed personal data written before encryption at rest");
         Ok(())
     }
