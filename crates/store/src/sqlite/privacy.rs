@@ -146,7 +146,7 @@ impl PrivacyStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         // Checked inside the transaction: a tenant reinstated since it was listed stays.
         let due: Option<Option<i64>> = sqlx::query_scalar("SELECT delete_after FROM tenants WHERE id = ? AND terminated_at IS NOT NULL").bind(t).fetch_optional(&mut *tx).await?;
-        if !due.flatten().is_some_and(|due| due <= audit.at) {
+        if due.flatten().is_none_or(|due| due > audit.at) {
             return Err(StoreError::Conflict("only a terminated tenant whose deletion is due can be deleted".into()));
         }
         sqlx::query("INSERT OR REPLACE INTO erased_users (user_id, erased_at) SELECT id, ? FROM users WHERE tenant_id = ?").bind(audit.at).bind(t).execute(&mut *tx).await?;
