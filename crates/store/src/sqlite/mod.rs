@@ -193,15 +193,16 @@ impl crate::SnapshotStore for SqliteStore {
             // snapshot has no row to open here.
             restored += sqlx::query(
                 "INSERT OR IGNORE INTO data_keys (id, owner, wrapped_by, wrapped, created_at) \
-                 SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE key_id = ? AND 'user:' || id = ?)",
+                 SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND key_id = ?)",
             )
             .bind(&key.id)
             .bind(&key.owner)
             .bind(&key.wrapped_by)
             .bind(&key.wrapped)
             .bind(key.created_at)
+            // By the primary key: one look-up per key, whatever the number of users.
+            .bind(key.owner.strip_prefix("user:").unwrap_or_default())
             .bind(&key.id)
-            .bind(&key.owner)
             .execute(&mut *tx)
             .await?
             .rows_affected();
