@@ -16,7 +16,6 @@ fn json(value: &impl serde::Serialize) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-const BUMP: &str = "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'";
 
 impl SqliteStore {
     /// Runs one update, bumps the generation and appends the audit record in one transaction;
@@ -27,7 +26,7 @@ impl SqliteStore {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(BUMP).execute(&mut *tx).await?;
+        sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
         super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -41,7 +40,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn tenant_users(&self, id: &TenantId) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query(&format!("{} WHERE u.tenant_id = ?", super::directory::user_select())).bind(id.as_str()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(concat!(user_select!(), " WHERE u.tenant_id = ?")).bind(id.as_str()).fetch_all(&self.pool).await?;
         let mut users = Vec::with_capacity(rows.len());
         for row in &rows {
             users.push(self.user_from_joined(row).await?);

@@ -5,17 +5,10 @@ use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUr
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::protection::{USER_KEY_COLUMNS, open_column};
+use super::protection::open_column;
 use super::{SqliteStore, from_ts, parse_list};
 use crate::{DirectoryCounts, DirectoryStore, StoreError, StoreResult};
 
-/// A user's columns and their data key's, to open the sealed ones.
-pub(super) fn user_select() -> String {
-    format!(
-        "SELECT u.id, u.tenant_id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.credentials_reset_required, {USER_KEY_COLUMNS} \
-         FROM users u JOIN data_keys k ON k.id = u.key_id"
-    )
-}
 const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator";
 
 /// A policy column: JSON in the policy crate's serialisation, NULL for the defaults.
@@ -30,7 +23,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} holds `{value}`"))
 }
 
-/// A user from a row of [`user_select`], its sealed columns opened with the user's key.
+/// A user from a row of `user_select!()`, its sealed columns opened with the user's key.
 pub(super) fn user_from_row(row: &SqliteRow, key: &gatehouse_crypto::DataKey) -> StoreResult<User> {
     let id: String = row.try_get("id")?;
     let email = open_column(row, "email", "users.email", &id, key)?;
@@ -73,7 +66,7 @@ pub(super) fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
 }
 
 impl SqliteStore {
-    /// Opens a row of [`user_select`].
+    /// Opens a row of `user_select!()`.
     pub(super) async fn user_from_joined(&self, row: &SqliteRow) -> StoreResult<User> {
         let key = self.user_key_from_row(row).await?;
         user_from_row(row, &key)
@@ -107,7 +100,7 @@ impl SqliteStore {
 #[async_trait]
 impl DirectoryStore for SqliteStore {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!("{} WHERE u.email_key = ?", user_select()))
+        let row = sqlx::query(concat!(user_select!(), " WHERE u.email_key = ?"))
             .bind(self.vault.email_index(&email.key())?)
             .fetch_optional(&self.pool)
             .await?;
@@ -118,7 +111,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!("{} WHERE u.id = ?", user_select())).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(concat!(user_select!(), " WHERE u.id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
         match row {
             Some(row) => Ok(Some(self.user_from_joined(&row).await?)),
             None => Ok(None),

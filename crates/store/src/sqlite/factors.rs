@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
-use super::protection::{USER_KEY_COLUMNS, open_column};
+use super::protection::open_column;
 use super::{SqliteStore, from_ts, ts};
 use crate::vault::{open_bytes, seal_bytes, seal_text};
 use crate::{FactorStore, SmsChallenge, SmsCheck, StoreError, StoreResult};
@@ -13,11 +13,14 @@ use crate::{FactorStore, SmsChallenge, SmsCheck, StoreError, StoreResult};
 const COLUMNS: &str = "id, user_id, kind, label, secret, credential_id, device_bound, totp_used_up_to, created_at, confirmed_at, last_used_at";
 
 /// A factor's columns and its user's data key (label and secret are sealed under it).
-fn factor_select() -> String {
-    format!(
-        "SELECT f.id, f.user_id, f.kind, f.label, f.secret, f.credential_id, f.device_bound, f.totp_used_up_to, f.created_at, f.confirmed_at, f.last_used_at, \
-         {USER_KEY_COLUMNS} FROM factors f JOIN users u ON u.id = f.user_id JOIN data_keys k ON k.id = u.key_id"
-    )
+macro_rules! factor_select {
+    () => {
+        concat!(
+            "SELECT f.id, f.user_id, f.kind, f.label, f.secret, f.credential_id, f.device_bound, f.totp_used_up_to, f.created_at, f.confirmed_at, f.last_used_at, ",
+            user_key_columns!(),
+            " FROM factors f JOIN users u ON u.id = f.user_id JOIN data_keys k ON k.id = u.key_id"
+        )
+    };
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -104,19 +107,19 @@ impl SqliteStore {
 #[async_trait]
 impl FactorStore for SqliteStore {
     async fn factors(&self, user: &UserId) -> StoreResult<Vec<Factor>> {
-        let rows = sqlx::query(&format!("{} WHERE f.user_id = ? ORDER BY f.created_at, f.id", factor_select())).bind(user.as_str()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(concat!(factor_select!(), " WHERE f.user_id = ? ORDER BY f.created_at, f.id")).bind(user.as_str()).fetch_all(&self.pool).await?;
         let Some(first) = rows.first() else { return Ok(Vec::new()) };
         let key = self.user_key_from_row(first).await?;
         rows.iter().map(|row| factor_from_row(row, &key)).collect()
     }
 
     async fn factor(&self, id: &FactorId) -> StoreResult<Option<Factor>> {
-        let row = sqlx::query(&format!("{} WHERE f.id = ?", factor_select())).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(concat!(factor_select!(), " WHERE f.id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
         self.one_factor(row).await
     }
 
     async fn factor_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Factor>> {
-        let row = sqlx::query(&format!("{} WHERE f.credential_id = ?", factor_select())).bind(credential_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(concat!(factor_select!(), " WHERE f.credential_id = ?")).bind(credential_id).fetch_optional(&self.pool).await?;
         self.one_factor(row).await
     }
 

@@ -6,7 +6,7 @@ use gatehouse_core::{Client, ClientId, FactorKind};
 use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
-use super::directory::{client_from_row, policy_from, user_from_row, user_select};
+use super::directory::{client_from_row, policy_from, user_from_row};
 use super::{SqliteStore, json_list, ts};
 use crate::vault::{open_bytes, seal_bytes, seal_text};
 use crate::{ImportPlan, ImportStore, ImportSummary, StoreError, StoreResult, TenantPlan, UserPlan};
@@ -80,7 +80,7 @@ async fn upsert_tenant(store: &SqliteStore, tx: &mut Transaction<'_, Sqlite>, pl
 
 async fn upsert_user(store: &SqliteStore, tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, plan: &UserPlan, now: i64) -> StoreResult<Change> {
     let email_index = store.vault.email_index(&plan.email.key())?;
-    let row = sqlx::query(&format!("{} WHERE u.email_key = ?", user_select())).bind(&email_index).fetch_optional(&mut **tx).await?;
+    let row = sqlx::query(concat!(user_select!(), " WHERE u.email_key = ?")).bind(&email_index).fetch_optional(&mut **tx).await?;
     let roles = json_list(&plan.roles);
     let Some(row) = row else {
         let id = plan.new_id.as_str();
@@ -217,7 +217,7 @@ impl ImportStore for SqliteStore {
             summary.record(upsert_client(&mut tx, client, now).await?);
         }
         if summary.created + summary.updated > 0 {
-            sqlx::query("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'").execute(&mut *tx).await?;
+            sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
             for entry in &plan.audit {
                 super::audit::append_in(&mut tx, entry).await?;
             }
@@ -234,7 +234,7 @@ impl ImportStore for SqliteStore {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'").execute(&mut *tx).await?;
+        sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
         if done.rows_affected() == 1 {
             super::audit::append_in(&mut tx, audit).await?;
         }

@@ -1,6 +1,25 @@
 //! The embedded SQLite backend: one file in the data directory, WAL journal, `synchronous=FULL`
 //! so a write acknowledged to a client survives a crash or power loss.
 
+// Queries that open sealed rows join the row's data key. Written as macros expanding to string
+// literals, so every such query is a `&'static str`: no allocation per read on the sign-in path.
+macro_rules! user_key_columns {
+    () => {
+        "k.id AS k_id, k.wrapped_by AS k_by, k.wrapped AS k_wrapped"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        concat!("u.id, u.tenant_id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.credentials_reset_required, ", user_key_columns!())
+    };
+}
+/// A user's columns and their data key's (`... FROM users u JOIN data_keys k`).
+macro_rules! user_select {
+    () => {
+        concat!("SELECT ", user_columns!(), " FROM users u JOIN data_keys k ON k.id = u.key_id")
+    };
+}
+
 mod admin;
 mod audit;
 mod directory;
@@ -104,6 +123,9 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
+
+/// Bumps the generation counter, so every server's caches reload.
+pub(crate) const BUMP_GENERATION: &str = "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'";
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()

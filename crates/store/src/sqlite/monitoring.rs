@@ -162,8 +162,12 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn user_with_throttle(&self, email: &gatehouse_core::Email) -> StoreResult<(Option<gatehouse_core::model::User>, AccountThrottle)> {
-        let select = super::directory::user_select().replacen(" FROM users u", ", t.failures, t.window_start, t.next_attempt_at, t.locked_until FROM users u", 1);
-        let row = sqlx::query(&format!("{select} LEFT JOIN account_throttles t ON t.user_id = u.id WHERE u.email_key = ?"))
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            ", t.failures, t.window_start, t.next_attempt_at, t.locked_until \
+             FROM users u JOIN data_keys k ON k.id = u.key_id LEFT JOIN account_throttles t ON t.user_id = u.id WHERE u.email_key = ?"
+        ))
         .bind(self.vault.email_index(&email.key())?)
         .fetch_optional(&self.pool)
         .await?;

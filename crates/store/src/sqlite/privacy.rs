@@ -11,8 +11,6 @@ use time::OffsetDateTime;
 use super::{SqliteStore, ts};
 use crate::{DeviceRecord, Erasure, KeyManagementStore, PrivacyStore, RewrapReport, SessionRecord, StoreError, StoreResult, TenantDeletion};
 
-const BUMP: &str = "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'";
-
 /// Ends the sessions and revokes the grants of the given users (a subquery over `users`).
 async fn stop_access(tx: &mut SqliteConnection, users: &str, bind: &str, at: i64) -> StoreResult<(u64, Vec<GrantId>)> {
     let ended = sqlx::query(&format!("UPDATE sessions SET ended_at = ? WHERE ended_at IS NULL AND user_id IN ({users})"))
@@ -83,7 +81,7 @@ impl PrivacyStore for SqliteStore {
         // Factors, sessions, sign-in history, devices, recovery codes, SMS challenges and
         // lockout state go with the row (ON DELETE CASCADE).
         sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&mut *tx).await?;
-        sqlx::query(BUMP).execute(&mut *tx).await?;
+        sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
         super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         self.fold_wal().await;
@@ -110,7 +108,7 @@ impl PrivacyStore for SqliteStore {
             return Ok(false);
         }
         stop_access(&mut tx, "SELECT id FROM users WHERE tenant_id = ?", id.as_str(), ts(now)).await?;
-        sqlx::query(BUMP).execute(&mut *tx).await?;
+        sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
         super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -122,7 +120,7 @@ impl PrivacyStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(BUMP).execute(&mut *tx).await?;
+        sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
         super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -177,7 +175,7 @@ impl PrivacyStore for SqliteStore {
         sqlx::query(&format!("UPDATE reported_addresses SET user_id = NULL WHERE user_id IN ({users})")).bind(t).execute(&mut *tx).await?;
         // Users (and with them factors, sessions, devices, codes, lockouts) and domains cascade.
         sqlx::query("DELETE FROM tenants WHERE id = ?").bind(t).execute(&mut *tx).await?;
-        sqlx::query(BUMP).execute(&mut *tx).await?;
+        sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
         let audit = AuditEntry { after: Some(serde_json::to_value(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?), ..audit.clone() };
         super::audit::append_in(&mut tx, &audit).await?;
         tx.commit().await?;

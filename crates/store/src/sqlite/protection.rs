@@ -10,9 +10,6 @@ use super::{OpenMode, SqliteStore};
 use crate::vault::{INSTANCE_KEY_OWNER, key_error, new_key_id, open_text, seal_bytes, seal_text};
 use crate::{RewrapReport, StoreError, StoreResult};
 
-/// The columns a query joins from `data_keys` (as `k`) to open a user's row.
-pub(super) const USER_KEY_COLUMNS: &str = "k.id AS k_id, k.wrapped_by AS k_by, k.wrapped AS k_wrapped";
-
 impl SqliteStore {
     /// Loads (or, in a new writable database, creates) the instance key, which proves the master
     /// key opens this database, then seals any rows written before encryption existed.
@@ -95,7 +92,7 @@ impl SqliteStore {
         self.master_wrapped_key(conn, &key_id).await
     }
 
-    /// Opens the user key joined into a row ([`USER_KEY_COLUMNS`]).
+    /// Opens the user key joined into a row (`user_key_columns!()`).
     pub(super) async fn user_key_from_row(&self, row: &SqliteRow) -> StoreResult<DataKey> {
         let by: String = row.try_get("k_by")?;
         let tenant_key = match self.vault.cached(&by) {
@@ -107,7 +104,7 @@ impl SqliteStore {
 
     /// A user's data key, by user id (writes that seal a new value).
     pub(super) async fn user_key(&self, conn: &mut SqliteConnection, user_id: &str) -> StoreResult<Option<DataKey>> {
-        let row = sqlx::query(&format!("SELECT {USER_KEY_COLUMNS} FROM users u JOIN data_keys k ON k.id = u.key_id WHERE u.id = ?"))
+        let row = sqlx::query(concat!("SELECT ", user_key_columns!(), " FROM users u JOIN data_keys k ON k.id = u.key_id WHERE u.id = ?"))
             .bind(user_id)
             .fetch_optional(&mut *conn)
             .await?;
