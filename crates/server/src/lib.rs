@@ -3,10 +3,12 @@
 
 pub mod backups;
 pub mod config;
+pub mod console;
 pub mod delivery;
 mod discovery;
 pub mod error;
 pub mod http;
+pub mod messages;
 mod listener;
 pub mod metrics;
 pub mod signin;
@@ -46,6 +48,7 @@ impl Server {
     /// Like [`Server::bind`] with a listener the caller bound (to learn an ephemeral port first).
     pub async fn with_listener(listener: TcpListener, config: ServerConfig, store: Arc<dyn Store>, pepper: &[u8]) -> Result<Self, ServerError> {
         let tls = config.tls.as_ref().map(listener::tls_acceptor).transpose()?;
+        console::register(store.as_ref(), &config.issuer, state::now()).await?;
         let state = AppState::new(config, store, pepper).await?;
         Ok(Self { listener, state, tls })
     }

@@ -93,6 +93,8 @@ pub struct Shared {
     pub revocations: RevocationList,
     pub verified_tokens: crate::tokens::VerifiedTokenCache,
     pub discovery: Bytes,
+    /// The console's browser sessions (`/account`, `/admin`).
+    pub console: crate::console::session::Sessions,
     keys: RwLock<Arc<KeyMaterial>>,
     clients: RwLock<Arc<HashMap<ClientId, Arc<Client>>>>,
     /// Tenants by email domain, with their policies: the 2FA decision reads them at every
@@ -142,6 +144,7 @@ impl AppState {
             revocations: RevocationList::default(),
             verified_tokens: Default::default(),
             discovery,
+            console: Default::default(),
             keys: RwLock::new(Arc::new(KeyMaterial { set: KeySet::default(), jwks: Bytes::new(), next_change: None })),
             clients: RwLock::new(Arc::new(HashMap::new())),
             tenants: RwLock::new(Arc::new(HashMap::new())),

@@ -66,6 +66,8 @@
         const body = new URLSearchParams(new FormData(form));
         const reply = await fetch(form.dataset.options, { method: "POST", body: body, credentials: "same-origin" });
         const options = await reply.json();
+        // The server wants a fresh sign-in first (the account page): go there.
+        if (options.redirect) { window.location.assign(options.redirect); return; }
         if (!reply.ok) { showError(options.error || "Something went wrong; try again."); return; }
         const decoded = decodeOptions(kind, options);
         const cred = kind === "create"

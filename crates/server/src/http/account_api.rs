@@ -48,6 +48,8 @@ struct Me {
     user: Arc<User>,
     level: AuthLevel,
     auth_time: Option<i64>,
+    /// The SSO session the token was issued in.
+    sid: Option<String>,
 }
 
 async fn me(state: &AppState, headers: &HeaderMap) -> Result<Me> {
@@ -64,12 +66,18 @@ async fn me(state: &AppState, headers: &HeaderMap) -> Result<Me> {
         .await?
         .ok_or_else(|| ManagementError::Token(ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "the user no longer exists"))))?;
     let level = claims.acr.as_deref().and_then(AuthLevel::from_acr).unwrap_or(AuthLevel::Password);
-    Ok(Me { user, level, auth_time: claims.auth_time })
+    Ok(Me { user, level, auth_time: claims.auth_time, sid: claims.sid.clone() })
 }
 
 /// The user behind a self-service token (for other `/api/v1/me` endpoints).
 pub(super) async fn signed_in_user(state: &AppState, headers: &HeaderMap) -> Result<UserId> {
     Ok(me(state, headers).await?.user.id.clone())
+}
+
+/// The user whose `gatehouse:account` token this is, and the SSO session it came from.
+pub(super) async fn signed_in_session(state: &AppState, headers: &HeaderMap) -> Result<(Arc<User>, Option<String>)> {
+    let me = me(state, headers).await?;
+    Ok((me.user, me.sid))
 }
 
 /// The user whose `gatehouse:account` token this is.

@@ -37,7 +37,9 @@ type Result<T> = std::result::Result<T, ManagementError>;
 
 /// Who is calling.
 pub(super) enum Caller {
-    Operator { client_id: String },
+    /// An operator application's client-credentials token (`client:<id>`), or a person with
+    /// the `operator` role (`user:<id>`), e.g. in the admin console.
+    Operator { actor: String },
     TenantAdmin(Arc<User>),
 }
 
@@ -45,7 +47,7 @@ impl Caller {
     /// The audit trail's name for the caller.
     pub(super) fn actor(&self) -> String {
         match self {
-            Self::Operator { client_id } => format!("client:{client_id}"),
+            Self::Operator { actor } => actor.clone(),
             Self::TenantAdmin(user) => format!("user:{}", user.id),
         }
     }
@@ -90,7 +92,7 @@ pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
     if claims.is_client_token() {
         let operator = state.client(&ClientId::parse(&claims.client_id).map_err(|_| forbidden("unknown client"))?).is_some_and(|c| c.operator);
         return if operator && claims.has_scope(ADMIN_SCOPE) {
-            Ok(Caller::Operator { client_id: claims.client_id.clone() })
+            Ok(Caller::Operator { actor: format!("client:{}", claims.client_id) })
         } else {
             Err(forbidden("an operator token with scope gatehouse:admin is required"))
         };
@@ -99,7 +101,13 @@ pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
     if !claims.has_scope(ADMIN_SCOPE) {
         return Err(forbidden("a tenant admin's token needs scope gatehouse:admin, from a first-party application"));
     }
-    if user.roles.iter().any(|r| r == "admin") { Ok(Caller::TenantAdmin(user)) } else { Err(forbidden("only tenant admins and operators may use the admin API")) }
+    if user.roles.iter().any(|r| r == "operator") {
+        Ok(Caller::Operator { actor: format!("user:{}", user.id) })
+    } else if user.roles.iter().any(|r| r == "admin") {
+        Ok(Caller::TenantAdmin(user))
+    } else {
+        Err(forbidden("only tenant admins and operators may use the admin API"))
+    }
 }
 
 pub(super) fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {

@@ -277,6 +277,17 @@ pub async fn reset_factors(State(state): State<AppState>, ClientAddr(addr): Clie
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `POST /api/v1/users/{id}/unlock`: ends a brute-force lock and forgets the failures, audited.
+pub async fn unlock(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let caller = caller(&state, &headers).await?;
+    let user = user_for(&state, &caller, &id).await?;
+    let before = state.store.account_throttle(&user.id).await?.map(|t| json!({ "failures": t.failures }));
+    state.store.clear_account_throttle(&user.id).await?;
+    state.audit.append(&caller.audit(addr, &headers, "user.unlock", format!("user:{}", user.id), before, None).in_tenant(user.tenant_id.as_str())).await?;
+    tracing::info!(user = %user.id, "account unlocked by an administrator");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewApplication {

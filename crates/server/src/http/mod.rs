@@ -23,7 +23,8 @@ pub(crate) mod respond;
 mod second_factor;
 mod sign_in_history;
 mod security;
-mod token;
+mod sessions_api;
+pub(crate) mod token;
 mod userinfo;
 mod webauthn_step;
 
@@ -148,6 +149,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/factors/{id}/confirm", post(account_api::confirm))
         .route("/api/v1/me/factors/webauthn", post(account_api::register_webauthn))
         .route("/api/v1/me/recovery-codes", post(account_api::regenerate_recovery_codes))
+        .route("/api/v1/me/sessions", get(sessions_api::mine))
+        .route("/api/v1/me/sessions/{id}", axum::routing::delete(sessions_api::revoke))
+        .route("/api/v1/users/{id}/unlock", post(admin_directory::unlock))
         .route("/api/v1/me/sign-ins", get(sign_in_history::mine))
         .route("/api/v1/users/{id}/sign-ins", get(sign_in_history::of_user))
         .route("/api/v1/me/sign-ins/{id}/report", post(monitoring_api::report_sign_in))
@@ -167,10 +171,14 @@ pub fn router(state: AppState) -> Router {
             .route("/demo/start", get(demo::start))
             .route("/demo/callback", get(demo::callback));
     }
-    router
+    // The console calls the API in-process through this same router (without the response
+    // headers layer, which the console's own answer gets).
+    let api: Router = router.layer(DefaultBodyLimit::max(state.config.max_body_bytes)).with_state(state.clone());
+    let console: Router = crate::console::routes()
+        .layer(axum::Extension(crate::console::api::ApiRouter(api.clone())))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), security::headers))
-        .with_state(state)
+        .with_state(state.clone());
+    api.merge(console).layer(middleware::from_fn_with_state(state, security::headers))
 }
 
 #[cfg(test)]

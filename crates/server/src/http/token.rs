@@ -25,7 +25,7 @@ use crate::tokens;
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     token_type: &'static str,
-    expires_in: i64,
+    pub(crate) expires_in: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]

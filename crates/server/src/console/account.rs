@@ -1,0 +1,223 @@
+//! `/account`: the signed-in person's profile, second factors, recovery codes, sessions, login
+//! history and "download my data", each read from the self-service API.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use gatehouse_core::ids::UserId;
+use gatehouse_core::{EmailDomain, FactorKind};
+use gatehouse_policy::{DomainPolicy, Method as PolicyMethod};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::account_factors;
+use super::pages::{AccountPage, Chrome, FactorRow, HistoryRow, SessionRow, when};
+use super::{Console, ConsoleError, Form};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(page))
+        .route("/account/recovery-codes", post(regenerate_codes))
+        .route("/account/sessions/{id}/revoke", post(revoke_session))
+        .route("/account/personal-data", get(personal_data))
+        .merge(account_factors::routes())
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct FactorJson {
+    id: String,
+    kind: String,
+    label: String,
+    confirmed: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Factors {
+    factors: Vec<FactorJson>,
+    recovery_codes_left: u64,
+}
+
+#[derive(Deserialize)]
+struct SessionJson {
+    id: String,
+    created_at: i64,
+    last_seen_at: i64,
+    methods: Vec<String>,
+    current: bool,
+}
+
+#[derive(Deserialize)]
+struct Sessions {
+    sessions: Vec<SessionJson>,
+}
+
+#[derive(Deserialize)]
+struct SignInJson {
+    at: i64,
+    application: Option<String>,
+    address: Option<String>,
+    result: String,
+}
+
+#[derive(Deserialize)]
+struct SignIns {
+    sign_ins: Vec<SignInJson>,
+}
+
+/// Whether the signed-in person administers a tenant or the instance (the console shows the
+/// admin link; the admin API decides what they may do).
+pub(super) async fn is_admin(console: &Console) -> bool {
+    match console.state.user(&UserId::new(console.user_id())).await {
+        Ok(Some(user)) => user.roles.iter().any(|r| r == "admin" || r == "operator"),
+        _ => false,
+    }
+}
+
+/// The methods the person's domain lets them add.
+pub(super) fn domain_policy(console: &Console, email: &str) -> DomainPolicy {
+    let domain = email.rsplit_once('@').and_then(|(_, d)| EmailDomain::parse(d).ok());
+    domain.and_then(|d| console.state.tenant_for_domain(&d)).map(|t| t.policy.clone()).unwrap_or_default()
+}
+
+/// `GET /account`
+async fn page(console: Console) -> Response {
+    let result = async {
+        let api = console.api()?;
+        let here = "/account";
+        let (info, factors, sessions, history) = tokio::join!(
+            api.get::<UserInfo>("/userinfo"),
+            api.get::<Factors>("/api/v1/me/factors"),
+            api.get::<Sessions>("/api/v1/me/sessions"),
+            api.get::<SignIns>("/api/v1/me/sign-ins?limit=10"),
+        );
+        let info = info.map_err(|e| console.failed(e, here))?;
+        let factors = factors.map_err(|e| console.failed(e, here))?;
+        let sessions = sessions.map_err(|e| console.failed(e, here))?;
+        let history = history.map_err(|e| console.failed(e, here))?;
+        let m = console.m;
+        let policy = domain_policy(&console, &info.email).configurable_methods();
+        let webauthn_ready = console.state.mfa.webauthn.is_some();
+        let webauthn = [(FactorKind::SecurityKey, PolicyMethod::SecurityKey, m.account.add_security_key), (FactorKind::Passkey, PolicyMethod::Passkey, m.account.add_passkey)]
+            .into_iter()
+            .filter(|(_, method, _)| webauthn_ready && policy.contains(*method))
+            .map(|(kind, _, text)| (kind.as_str(), text))
+            .collect();
+        let codes = console.view.codes.as_ref();
+        let page = AccountPage {
+            m,
+            chrome: Some(Chrome { csrf_token: &console.view.csrf_token, admin: is_admin(&console).await, section: "account", flash: console.view.flash.clone() }),
+            csrf_token: &console.view.csrf_token,
+            name: info.name,
+            email: info.email,
+            has_factor: factors.factors.iter().any(|f| f.confirmed),
+            factors: factors
+                .factors
+                .into_iter()
+                .map(|f| FactorRow {
+                    added: when(Some(f.created_at), m.common.never),
+                    last_used: when(f.last_used_at, m.common.never),
+                    id: f.id,
+                    kind: FactorKind::parse(&f.kind).map_or(f.kind.clone(), |k| k.label().to_owned()),
+                    label: f.label,
+                    confirmed: f.confirmed,
+                })
+                .collect(),
+            allowed_totp: policy.contains(PolicyMethod::Totp),
+            allowed_sms: policy.contains(PolicyMethod::Sms),
+            webauthn,
+            recovery_left: factors.recovery_codes_left,
+            new_codes: codes.map(|c| c.as_slice()),
+            sessions: sessions
+                .sessions
+                .into_iter()
+                .map(|s| SessionRow {
+                    started: when(Some(s.created_at), m.common.never),
+                    seen: when(Some(s.last_seen_at), m.common.never),
+                    methods: s.methods.join(", "),
+                    current: s.current,
+                    id: s.id,
+                })
+                .collect(),
+            history: history
+                .sign_ins
+                .into_iter()
+                .map(|h| HistoryRow {
+                    at: when(Some(h.at), m.common.never),
+                    application: h.application.unwrap_or_default(),
+                    address: h.address.unwrap_or_default(),
+                    result: h.result.replace('_', " "),
+                })
+                .collect(),
+        };
+        Ok(Html(askama::Template::render(&page)?).into_response())
+    }
+    .await;
+    console.finish(result)
+}
+
+/// `POST /account/recovery-codes`: ten new codes, shown once on the account page.
+async fn regenerate_codes(console: Console, axum::Form(form): Form) -> Response {
+    let result = async {
+        console.check_form(&form)?;
+        #[derive(Deserialize)]
+        struct Codes {
+            codes: Vec<String>,
+        }
+        let (_, body) = console.api()?.call(Method::POST, "/api/v1/me/recovery-codes", None).await.map_err(|e| console.failed(e, "/account"))?;
+        let codes: Codes = serde_json::from_slice(&body).map_err(|_| ConsoleError::NotFound)?;
+        console.show_codes(codes.codes);
+        Ok(console.done("/account#recovery-h", console.m.account.codes_made))
+    }
+    .await;
+    console.finish(result)
+}
+
+/// `POST /account/sessions/{id}/revoke`
+async fn revoke_session(console: Console, Path(id): Path<String>, axum::Form(form): Form) -> Response {
+    let result = async {
+        console.check_form(&form)?;
+        let path = format!("/api/v1/me/sessions/{}", encode(&id));
+        console.api()?.send(Method::DELETE, &path, None).await.map_err(|e| console.failed(e, "/account"))?;
+        Ok(console.done("/account#sessions-h", console.m.account.session_revoked))
+    }
+    .await;
+    console.finish(result)
+}
+
+/// `GET /account/personal-data`: the access report, as a JSON download.
+async fn personal_data(console: Console) -> Response {
+    let result = async {
+        let (_, body) = console.api()?.call(Method::GET, "/api/v1/me/personal-data", None).await.map_err(|e| console.failed(e, "/account"))?;
+        let mut response = (StatusCode::OK, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"my-gatehouse-data.json\""));
+        Ok(response)
+    }
+    .await;
+    console.finish(result)
+}
+
+/// A path segment from a form or URL, percent-encoded before it goes into an API path (a
+/// tampered id then names nothing rather than another route).
+pub(super) fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
+
+/// The JSON body for a label change (kept here: the rename form lives on this page).
+pub(super) fn rename_body(label: &str) -> serde_json::Value {
+    json!({ "label": label })
+}

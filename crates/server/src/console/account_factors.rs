@@ -1,0 +1,214 @@
+//! Adding, confirming, renaming and removing second factors from the account page. The API
+//! asks for a fresh sign-in (with a second factor when the person has one) before a change;
+//! the console then sends the person through `/authorize` and back to the same step.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::account::{encode, is_admin, rename_body};
+use super::pages::{Chrome, RemoveFactorPage, SmsConfirmPage, TotpSetupPage};
+use super::session::Setup;
+use super::{Console, ConsoleError, Form};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account/factors/totp", post(add_totp))
+        .route("/account/factors/sms", post(add_sms))
+        .route("/account/factors/webauthn/options", post(webauthn_options))
+        .route("/account/factors/webauthn", post(register_webauthn))
+        .route("/account/factors/{id}/setup", get(setup_page))
+        .route("/account/factors/{id}/confirm", post(confirm))
+        .route("/account/factors/{id}/rename", post(rename))
+        .route("/account/factors/{id}/remove", get(remove_page).post(remove))
+}
+
+async fn chrome<'a>(console: &'a Console) -> Chrome<'a> {
+    Chrome { csrf_token: &console.view.csrf_token, admin: is_admin(console).await, section: "account", flash: console.view.flash.clone() }
+}
+
+#[derive(Deserialize)]
+struct Started {
+    factor: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    qr_code: String,
+    #[serde(default)]
+    challenge: String,
+}
+
+/// Starts a factor through the API and shows its setup page (Post/Redirect/Get, so a reload
+/// or the back button shows the same key rather than starting another).
+async fn start(console: &Console, form: &std::collections::HashMap<String, String>, body: Value) -> Result<Response, ConsoleError> {
+    console.check_form(form)?;
+    let started = console.api()?.send(Method::POST, "/api/v1/me/factors", Some(&body)).await.map_err(|e| console.failed(e, "/account"))?;
+    let started: Started = serde_json::from_value(started).map_err(|_| ConsoleError::NotFound)?;
+    let to = format!("/account/factors/{}/setup", encode(&started.factor));
+    let setup = Setup { factor: started.factor, secret: Zeroizing::new(started.secret), qr_code: started.qr_code, challenge: started.challenge };
+    console.state.console.set_setup(&console.key, Some(setup));
+    Ok(crate::http::respond::see_other(&to))
+}
+
+/// `POST /account/factors/totp`
+async fn add_totp(console: Console, axum::Form(form): Form) -> Response {
+    let result = start(&console, &form, json!({ "kind": "totp" })).await;
+    console.finish(result)
+}
+
+/// `POST /account/factors/sms`: texts a code to the number.
+async fn add_sms(console: Console, axum::Form(form): Form) -> Response {
+    let phone = form.get("phone").map(|p| p.trim().to_owned()).unwrap_or_default();
+    let result = start(&console, &form, json!({ "kind": "sms", "phone": phone })).await;
+    console.finish(result)
+}
+
+/// `GET /account/factors/{id}/setup`: the QR code and key, or the SMS code form.
+async fn setup_page(console: Console, Path(id): Path<String>) -> Response {
+    let result = async {
+        console.api()?;
+        let setup = console.state.console.setup(&console.key, &id).ok_or(ConsoleError::NotFound)?;
+        let m = console.m;
+        let html = if setup.challenge.is_empty() {
+            let page = TotpSetupPage { m, chrome: Some(chrome(&console).await), csrf_token: &console.view.csrf_token, factor: &setup.factor, secret: &setup.secret, qr_code: &setup.qr_code };
+            askama::Template::render(&page)?
+        } else {
+            let page = SmsConfirmPage { m, chrome: Some(chrome(&console).await), csrf_token: &console.view.csrf_token, factor: &setup.factor, challenge: &setup.challenge };
+            askama::Template::render(&page)?
+        };
+        Ok(Html(html).into_response())
+    }
+    .await;
+    console.finish(result)
+}
+
+/// `POST /account/factors/{id}/confirm`: the first code turns the factor on. A wrong code
+/// comes back to the setup page with the API's reason.
+async fn confirm(console: Console, Path(id): Path<String>, axum::Form(form): Form) -> Response {
+    let result = async {
+        console.check_form(&form)?;
+        let back = format!("/account/factors/{}/setup", encode(&id));
+        let code = form.get("code").map(|c| c.trim().to_owned()).unwrap_or_default();
+        let body = match form.get("challenge").filter(|c| !c.is_empty()) {
+            Some(challenge) => json!({ "code": code, "challenge": challenge }),
+            None => json!({ "code": code }),
+        };
+        let path = format!("/api/v1/me/factors/{}/confirm", encode(&id));
+        console.api()?.send(Method::POST, &path, Some(&body)).await.map_err(|e| console.failed(e, &back))?;
+        console.state.console.set_setup(&console.key, None);
+        Ok(console.done("/account#methods-h", console.m.account.method_added))
+    }
+    .await;
+    console.finish(result)
+}
+
+/// `POST /account/factors/webauthn/options` (from `webauthn.js`): starts a registration and
+/// answers the browser's options; the ceremony stays with this console session.
+async fn webauthn_options(console: Console, axum::Form(form): Form) -> Response {
+    let error = |status: StatusCode, text: &str| (status, Json(json!({ "error": text }))).into_response();
+    if console.check_form(&form).is_err() {
+        return error(StatusCode::BAD_REQUEST, console.m.common.form_expired);
+    }
+    let Ok(api) = console.api() else { return error(StatusCode::UNAUTHORIZED, console.m.common.form_expired) };
+    let kind = form.get("kind").cloned().unwrap_or_default();
+    match api.send(Method::POST, "/api/v1/me/factors", Some(&json!({ "kind": kind }))).await {
+        Ok(answer) => {
+            let (Some(ceremony), Some(options)) = (answer.get("ceremony").and_then(Value::as_str), answer.get("options")) else {
+                return error(StatusCode::BAD_GATEWAY, console.m.common.not_found);
+            };
+            console.state.console.set_ceremony(&console.key, ceremony.to_owned());
+            Json(options.clone()).into_response()
+        }
+        // A fresh sign-in is needed first: `webauthn.js` follows `redirect` there, and the
+        // person comes back to the account page to add the key.
+        Err(failure @ (super::api::ApiFailure::StepUp { .. } | super::api::ApiFailure::SignIn)) => {
+            let step_up = match failure {
+                super::api::ApiFailure::StepUp { acr_values, max_age } => Some((acr_values, max_age)),
+                _ => None,
+            };
+            match console.sign_in_url("/account#methods-h", step_up.as_ref()) {
+                Ok(url) => Json(json!({ "redirect": url })).into_response(),
+                Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, console.m.common.not_found),
+            }
+        }
+        Err(super::api::ApiFailure::Refused { detail, .. }) => error(StatusCode::BAD_REQUEST, &detail),
+        Err(super::api::ApiFailure::Internal(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, console.m.common.not_found),
+    }
+}
+
+/// `POST /account/factors/webauthn`: the browser's credential finishes the registration.
+async fn register_webauthn(console: Console, axum::Form(form): Form) -> Response {
+    let result = async {
+        console.check_form(&form)?;
+        let ceremony = console.state.console.take_ceremony(&console.key).ok_or(ConsoleError::FormExpired)?;
+        let credential: Value = form.get("credential").and_then(|c| serde_json::from_str(c).ok()).ok_or(ConsoleError::FormExpired)?;
+        let body = json!({ "ceremony": ceremony, "credential": credential });
+        console.api()?.send(Method::POST, "/api/v1/me/factors/webauthn", Some(&body)).await.map_err(|e| console.failed(e, "/account"))?;
+        Ok(console.done("/account#methods-h", console.m.account.method_added))
+    }
+    .await;
+    console.finish(result)
+}
+
+/// `POST /account/factors/{id}/rename`
+async fn rename(console: Console, Path(id): Path<String>, axum::Form(form): Form) -> Response {
+    let result = async {
+        console.check_form(&form)?;
+        let label = form.get("label").map(|l| l.trim().to_owned()).unwrap_or_default();
+        let path = format!("/api/v1/me/factors/{}", encode(&id));
+        console.api()?.send(Method::PATCH, &path, Some(&rename_body(&label))).await.map_err(|e| console.failed(e, "/account#methods-h"))?;
+        Ok(console.done("/account#methods-h", console.m.account.renamed))
+    }
+    .await;
+    console.finish(result)
+}
+
+#[derive(Deserialize)]
+struct FactorJson {
+    id: String,
+    kind: String,
+    label: String,
+}
+
+#[derive(Deserialize)]
+struct Factors {
+    factors: Vec<FactorJson>,
+}
+
+/// `GET /account/factors/{id}/remove`: asks to confirm (and is where a re-authentication
+/// comes back to).
+async fn remove_page(console: Console, Path(id): Path<String>) -> Response {
+    let result = async {
+        let factors: Factors = console.api()?.get("/api/v1/me/factors").await.map_err(|e| console.failed(e, "/account"))?;
+        let factor = factors.factors.into_iter().find(|f| f.id == id).ok_or(ConsoleError::NotFound)?;
+        let kind = gatehouse_core::FactorKind::parse(&factor.kind).map_or(factor.kind.clone(), |k| k.label().to_owned());
+        let page = RemoveFactorPage { m: console.m, chrome: Some(chrome(&console).await), csrf_token: &console.view.csrf_token, id: &factor.id, label: &factor.label, kind: &kind };
+        Ok(Html(askama::Template::render(&page)?).into_response())
+    }
+    .await;
+    console.finish(result)
+}
+
+/// `POST /account/factors/{id}/remove`
+async fn remove(console: Console, Path(id): Path<String>, axum::Form(form): Form) -> Response {
+    let result = async {
+        console.check_form(&form)?;
+        let back = format!("/account/factors/{}/remove", encode(&id));
+        let path = format!("/api/v1/me/factors/{}", encode(&id));
+        console.api()?.send(Method::DELETE, &path, None).await.map_err(|e| match console.failed(e, &back) {
+            // Already gone (a double submit) or never this person's: say so on the account page.
+            ConsoleError::Refused { detail, .. } => ConsoleError::Refused { back_to: "/account#methods-h".into(), detail },
+            other => other,
+        })?;
+        Ok(console.done("/account#methods-h", console.m.account.removed))
+    }
+    .await;
+    console.finish(result)
+}

@@ -1,0 +1,9 @@
+//! `/admin`: the admin console.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

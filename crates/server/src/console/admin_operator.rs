@@ -1,0 +1,1 @@
+//! Operator pages of the admin console.
