@@ -53,6 +53,12 @@
     if (el) { el.textContent = message; el.hidden = false; el.focus(); }
   }
 
+  // Offer security keys and passkeys only where the browser has WebAuthn.
+  if (!window.PublicKeyCredential) {
+    document.querySelectorAll("form[data-webauthn]").forEach((form) => { form.hidden = true; });
+    return;
+  }
+
   document.querySelectorAll("form[data-webauthn]").forEach((form) => {
     form.addEventListener("submit", async (event) => {
       if (form.elements.credential.value) return;
