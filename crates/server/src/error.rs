@@ -8,6 +8,7 @@ use gatehouse_core::{OAuthError, OAuthErrorCode};
 use gatehouse_crypto::CryptoError;
 use gatehouse_store::StoreError;
 
+use crate::messages::EN;
 use crate::pages::ErrorPage;
 
 #[derive(Debug, thiserror::Error)]
@@ -161,15 +162,17 @@ impl<E: Into<ServerError>> From<E> for PageError {
         tracing::error!(error = %error, "internal error on a page");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            title: "Something went wrong",
-            message: "Gatehouse could not complete this request. Please try again in a moment.".into(),
+            title: EN.flow.error_title,
+            message: EN.flow.error_message.into(),
         }
     }
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let page = ErrorPage { title: self.title, message: &self.message };
+        // No request headers here to choose a language by: the texts are the catalogue's
+        // English, as are the titles and messages the handlers gave.
+        let page = ErrorPage { m: &EN, title: self.title, message: &self.message };
         match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),
             Err(_) => (self.status, self.message).into_response(),

@@ -2,9 +2,12 @@
 
 use askama::Template;
 
+use crate::messages::Messages;
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
+    pub m: &'static Messages,
     pub title: &'a str,
     pub message: &'a str,
 }
@@ -12,7 +15,7 @@ pub struct ErrorPage<'a> {
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
-    pub title: &'a str,
+    pub m: &'static Messages,
     pub client_name: &'a str,
     pub request_id: &'a str,
     pub csrf_token: &'a str,
@@ -25,7 +28,7 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "password_change.html")]
 pub struct PasswordChangePage<'a> {
-    pub title: &'a str,
+    pub m: &'static Messages,
     pub request_id: &'a str,
     pub csrf_token: &'a str,
     pub email: &'a str,
@@ -36,7 +39,7 @@ pub struct PasswordChangePage<'a> {
 #[derive(Template)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage<'a> {
-    pub title: &'a str,
+    pub m: &'static Messages,
     pub action: &'a str,
     pub fields: Vec<(&'a str, String)>,
 }
@@ -44,27 +47,27 @@ pub struct FormPostPage<'a> {
 #[derive(Template)]
 #[template(path = "logout_confirm.html")]
 pub struct LogoutConfirmPage<'a> {
-    pub title: &'a str,
+    pub m: &'static Messages,
     pub csrf_token: &'a str,
     pub fields: Vec<(&'a str, String)>,
 }
 
 #[derive(Template)]
 #[template(path = "logged_out.html")]
-pub struct LoggedOutPage<'a> {
-    pub title: &'a str,
+pub struct LoggedOutPage {
+    pub m: &'static Messages,
 }
 
 #[derive(Template)]
 #[template(path = "demo_home.html")]
-pub struct DemoHomePage<'a> {
-    pub title: &'a str,
+pub struct DemoHomePage {
+    pub m: &'static Messages,
 }
 
 #[derive(Template)]
 #[template(path = "demo_claims.html")]
-pub struct DemoClaimsPage<'a> {
-    pub title: &'a str,
+pub struct DemoClaimsPage {
+    pub m: &'static Messages,
     pub claims: Vec<(String, String)>,
     pub logout_url: String,
 }
@@ -72,16 +75,17 @@ pub struct DemoClaimsPage<'a> {
 #[derive(Template)]
 #[template(path = "factor.html")]
 pub struct FactorPage<'a> {
-    pub title: &'a str,
+    pub m: &'static Messages,
     pub client_name: &'a str,
     pub request_id: &'a str,
     pub csrf_token: &'a str,
     pub totp: bool,
-    /// Where a text message would go ("your phone ending in 67"), when SMS is offered.
+    /// Where a text message would go (`Flow::phone_ending`: "your phone ending in 67"), when
+    /// SMS is offered.
     pub sms_to: Option<String>,
     pub sms_sent: bool,
     pub recovery: bool,
-    /// Security keys and passkeys the user can present: (kind, label).
+    /// Security keys and passkeys the user can present: (kind, the button's text).
     pub webauthn: Vec<(&'static str, &'static str)>,
     /// Days a verified browser may be remembered (0: the checkbox is not offered).
     pub remember_days: u16,
@@ -92,14 +96,14 @@ pub struct FactorPage<'a> {
 #[derive(Template)]
 #[template(path = "enroll.html")]
 pub struct EnrollPage<'a> {
-    pub title: &'a str,
+    pub m: &'static Messages,
     pub client_name: &'a str,
     pub request_id: &'a str,
     pub csrf_token: &'a str,
     /// An authenticator app to set up: the QR code as a `data:image/svg+xml` URI (the CSP
     /// allows `img-src data:`) and the key as text.
     pub totp: Option<(String, &'a str)>,
-    /// Security keys and passkeys that may be registered: (kind, label).
+    /// Security keys and passkeys that may be registered: (kind, the button's text).
     pub webauthn: Vec<(&'static str, &'static str)>,
     /// A phone may be set up; `sms_sent` once a code went to it.
     pub sms: bool,
@@ -110,7 +114,7 @@ pub struct EnrollPage<'a> {
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
 pub struct RecoveryCodesPage<'a> {
-    pub title: &'a str,
+    pub m: &'static Messages,
     pub request_id: &'a str,
     pub csrf_token: &'a str,
     pub codes: &'a [&'a str],
@@ -119,9 +123,10 @@ pub struct RecoveryCodesPage<'a> {
 #[derive(Template)]
 #[template(path = "enroll_unavailable.html")]
 pub struct EnrollUnavailablePage<'a> {
-    pub title: &'a str,
+    pub m: &'static Messages,
     pub client_name: &'a str,
-    pub methods: Vec<&'a str>,
+    /// The methods the organisation allows, as a list (`Flow::list`).
+    pub methods: String,
 }
 
 #[cfg(test)]
@@ -131,12 +136,12 @@ mod tests {
     #[test]
     fn login_page_escapes_and_carries_autocomplete_hints() {
         let html = LoginPage {
-            title: "Sign in",
+            m: &crate::messages::EN,
             client_name: "<script>x</script>",
             request_id: "r1",
             csrf_token: "c1",
             email: "a\"b@acme.test",
-            error: Some("Email or password is incorrect."),
+            error: Some(crate::messages::EN.flow.bad_credentials),
             passkeys: false,
         }
         .render()
@@ -151,7 +156,7 @@ mod tests {
     #[test]
     fn factor_page_offers_only_what_it_is_told_with_one_time_code_hints() {
         let html = FactorPage {
-            title: "Two-step verification",
+            m: &crate::messages::EN,
             client_name: "Payroll",
             request_id: "r1",
             csrf_token: "c1",
@@ -162,7 +167,7 @@ mod tests {
             webauthn: vec![],
             remember_days: 30,
             message: None,
-            error: Some("The code is not correct."),
+            error: Some(crate::messages::EN.flow.wrong_code),
         }
         .render()
         .unwrap();

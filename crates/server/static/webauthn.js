@@ -53,6 +53,13 @@
     if (el) { el.textContent = message; el.hidden = false; el.focus(); }
   }
 
+  // The page's own texts (data-* on #webauthn-error, from the message catalogue); English
+  // where a page does not give them.
+  function text(name, english) {
+    const el = document.getElementById("webauthn-error");
+    return (el && el.dataset[name]) || english;
+  }
+
   // Offer security keys and passkeys only where the browser has WebAuthn.
   if (!window.PublicKeyCredential) {
     document.querySelectorAll("form[data-webauthn]").forEach((form) => { form.hidden = true; });
@@ -64,7 +71,7 @@
       if (form.elements.credential.value) return;
       event.preventDefault();
       if (!window.PublicKeyCredential) {
-        showError("This browser does not support security keys or passkeys.");
+        showError(text("unsupported", "This browser does not support security keys or passkeys."));
         return;
       }
       const kind = form.dataset.webauthn;
@@ -74,7 +81,7 @@
         const options = await reply.json();
         // The server wants a fresh sign-in first (the account page): go there.
         if (options.redirect) { window.location.assign(options.redirect); return; }
-        if (!reply.ok) { showError(options.error || "Something went wrong; try again."); return; }
+        if (!reply.ok) { showError(options.error || text("failed", "Something went wrong; try again.")); return; }
         const decoded = decodeOptions(kind, options);
         const cred = kind === "create"
           ? await navigator.credentials.create(decoded)
@@ -82,7 +89,7 @@
         form.elements.credential.value = encodeCredential(cred);
         form.submit();
       } catch (e) {
-        showError("The security key or passkey was not used. Try again, or choose another method.");
+        showError(text("notUsed", "The security key or passkey was not used. Try again, or choose another method."));
       }
     });
   });

@@ -20,6 +20,7 @@ use gatehouse_policy::{AuthLevel, Outcome};
 use std::net::IpAddr;
 use super::respond::{authorization_error, authorization_response, see_other};
 use crate::error::PageError;
+use crate::messages::EN;
 use crate::state::{AppState, now};
 use crate::tokens;
 
@@ -34,9 +35,9 @@ pub async fn post(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(PageError::bad_request("Invalid sign-in request", "The request must be sent as a form."));
+        return Err(PageError::bad_request(EN.flow.request_invalid_title, EN.flow.request_not_form));
     }
-    let raw = String::from_utf8(body.to_vec()).map_err(|_| PageError::bad_request("Invalid sign-in request", "The request is not valid UTF-8."))?;
+    let raw = String::from_utf8(body.to_vec()).map_err(|_| PageError::bad_request(EN.flow.request_invalid_title, EN.flow.request_not_utf8))?;
     authorize(&state, &headers, addr, &raw).await
 }
 
@@ -49,10 +50,7 @@ pub fn parse(state: &AppState, raw: &str) -> Result<AuthorizationRequest, Author
 
 pub fn rejection_response(state: &AppState, rejection: AuthorizeRejection) -> Result<Response, PageError> {
     match rejection {
-        AuthorizeRejection::NoRedirect(error) => Err(PageError::bad_request(
-            "This sign-in request is not valid",
-            format!("The application sent a request Gatehouse cannot accept ({}). Please contact the application's support.", error.description),
-        )),
+        AuthorizeRejection::NoRedirect(error) => Err(PageError::bad_request(EN.flow.request_rejected_title, EN.flow.request_rejected.with(&error.description))),
         AuthorizeRejection::Redirect { error, redirect_uri, state: client_state, response_mode } => {
             authorization_error(state, redirect_uri.as_str(), response_mode, &error, client_state.as_deref())
         }
@@ -89,7 +87,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
     let mut progress = None;
     if let Some(session) = session.filter(|_| !request.prompt.login) {
         let (Some(user), Some(client)) = (state.user(&session.user_id).await?, state.client(&request.client_id)) else {
-            return Err(PageError::bad_request("Account unavailable", "This account no longer exists."));
+            return Err(PageError::bad_request(EN.flow.account_unavailable_title, EN.flow.account_gone));
         };
         // A reported sign-in ended every session; one that raced the report must not stand in
         // for the fresh second factor and the new password either.
@@ -134,7 +132,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
 /// Creates the grant and a single-use code, and sends the code to the client (SSO reuse).
 pub async fn issue_code(state: &AppState, request: &AuthorizationRequest, session: &SessionRecord, now: OffsetDateTime) -> Result<Response, PageError> {
     if state.user(&session.user_id).await?.is_none() {
-        return Err(PageError::bad_request("Account unavailable", "This account no longer exists."));
+        return Err(PageError::bad_request(EN.flow.account_unavailable_title, EN.flow.account_gone));
     }
     let issued = new_code(state, request, session, now)?;
     state.store.create_grant_with_code(&issued.grant, &issued.record).await?;

@@ -15,6 +15,7 @@ use url::Url;
 use super::cookies;
 use super::respond::see_other;
 use crate::error::PageError;
+use crate::messages::{EN, messages_for};
 use crate::pages::{DemoClaimsPage, DemoHomePage};
 use crate::state::{AppState, now};
 
@@ -29,8 +30,8 @@ pub fn home_uri(issuer: &str) -> String {
     format!("{issuer}/demo")
 }
 
-pub async fn home() -> Result<Response, PageError> {
-    Ok(Html(DemoHomePage { title: "Demo application" }.render()?).into_response())
+pub async fn home(headers: HeaderMap) -> Result<Response, PageError> {
+    Ok(Html(DemoHomePage { m: messages_for(&headers) }.render()?).into_response())
 }
 
 pub async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
@@ -38,7 +39,7 @@ pub async fn start(State(state): State<AppState>) -> Result<Response, PageError>
     let nonce = gatehouse_crypto::random::id()?;
     let verifier = gatehouse_crypto::random::token()?;
     let issuer = &state.config.issuer;
-    let mut url = Url::parse(&format!("{issuer}/authorize")).map_err(|_| PageError::bad_request("Demo unavailable", "The issuer URL is invalid."))?;
+    let mut url = Url::parse(&format!("{issuer}/authorize")).map_err(|_| PageError::bad_request(EN.flow.demo_unavailable_title, EN.flow.demo_bad_issuer))?;
     url.query_pairs_mut()
         .append_pair("client_id", DEMO_CLIENT_ID)
         .append_pair("redirect_uri", &callback_uri(issuer))
@@ -67,23 +68,24 @@ pub struct CallbackQuery {
 }
 
 pub async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<CallbackQuery>) -> Result<Response, PageError> {
-    let failed = |msg: String| PageError::bad_request("Demo sign-in failed", msg);
+    let m = messages_for(&headers);
+    let failed = |msg: String| PageError::bad_request(m.flow.demo_failed_title, msg);
     if let Some(error) = query.error {
-        return Err(failed(format!("Gatehouse answered {error}: {}", query.error_description.unwrap_or_default())));
+        return Err(failed(m.flow.demo_error_answer.with(format_args!("{error}: {}", query.error_description.unwrap_or_default()))));
     }
-    let saved = cookies::read(&headers, COOKIE).ok_or_else(|| failed("The demo's state cookie is missing; start again.".into()))?;
+    let saved = cookies::read(&headers, COOKIE).ok_or_else(|| failed(m.flow.demo_cookie_missing.into()))?;
     let mut parts = saved.splitn(3, '.');
     let (Some(expected_state), Some(nonce), Some(verifier)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(failed("The demo's state cookie is malformed.".into()));
+        return Err(failed(m.flow.demo_cookie_malformed.into()));
     };
     let state_ok = query.state.as_deref().is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected_state.as_bytes())));
     if !state_ok {
-        return Err(failed("The state parameter does not match (possible CSRF).".into()));
+        return Err(failed(m.flow.demo_state_mismatch.into()));
     }
     if query.iss.as_deref() != Some(state.config.issuer.as_str()) {
-        return Err(failed("The response's iss does not name this issuer (RFC 9207).".into()));
+        return Err(failed(m.flow.demo_iss_mismatch.into()));
     }
-    let code = query.code.ok_or_else(|| failed("No authorization code was returned.".into()))?;
+    let code = query.code.ok_or_else(|| failed(m.flow.demo_no_code.into()))?;
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "authorization_code")
         .append_pair("code", &code)
@@ -95,22 +97,22 @@ pub async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q
     form_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
     let tokens = super::token::handle(&state, &form_headers, std::net::Ipv4Addr::LOCALHOST.into(), body.as_bytes(), now())
         .await
-        .map_err(|e| failed(format!("The token request failed: {e:?}")))?;
-    let id_token = tokens.id_token.ok_or_else(|| failed("No ID token was returned.".into()))?;
+        .map_err(|e| failed(m.flow.demo_token_failed.with(format_args!("{e:?}"))))?;
+    let id_token = tokens.id_token.ok_or_else(|| failed(m.flow.demo_no_id_token.into()))?;
     let keys = state.keys();
-    let (_, claims) = keys.set.verify::<IdTokenClaims>(&id_token).map_err(|_| failed("The ID token's signature did not verify.".into()))?;
+    let (_, claims) = keys.set.verify::<IdTokenClaims>(&id_token).map_err(|_| failed(m.flow.demo_bad_signature.into()))?;
     if claims.aud != DEMO_CLIENT_ID || claims.nonce.as_deref() != Some(nonce) || claims.iss != state.config.issuer {
-        return Err(failed("The ID token's audience, nonce or issuer is wrong.".into()));
+        return Err(failed(m.flow.demo_bad_claims.into()));
     }
-    let json = serde_json::to_value(&claims).map_err(|_| failed("The ID token could not be displayed.".into()))?;
+    let json = serde_json::to_value(&claims).map_err(|_| failed(m.flow.demo_undisplayable.into()))?;
     let rows = json.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()).unwrap_or_default();
-    let mut logout = Url::parse(&format!("{}/logout", state.config.issuer)).map_err(|_| failed("invalid issuer".into()))?;
+    let mut logout = Url::parse(&format!("{}/logout", state.config.issuer)).map_err(|_| failed(m.flow.demo_bad_issuer.into()))?;
     logout
         .query_pairs_mut()
         .append_pair("id_token_hint", &id_token)
         .append_pair("post_logout_redirect_uri", &home_uri(&state.config.issuer))
         .append_pair("state", expected_state);
-    let page = DemoClaimsPage { title: "Signed in", claims: rows, logout_url: logout.to_string() };
+    let page = DemoClaimsPage { m, claims: rows, logout_url: logout.to_string() };
     let mut response = Html(page.render()?).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}=; Path=/demo; HttpOnly; SameSite=Lax; Max-Age=0")) {
         response.headers_mut().append(header::SET_COOKIE, v);

@@ -22,6 +22,7 @@ use super::respond::see_other;
 use super::second_factor::{Step, failure, flow_page, load_step, with_retry_after};
 use super::webauthn_step::{offered_kind, take_ceremony};
 use crate::error::PageError;
+use crate::messages::{EN, Messages};
 use crate::mfa::{self, MfaError};
 use crate::pages::{EnrollPage, EnrollUnavailablePage, RecoveryCodesPage};
 use super::ClientAddr;
@@ -38,30 +39,32 @@ pub(super) async fn load_wizard(state: &AppState, headers: &HeaderMap, request_i
     if step.progress.enroll { Ok(step) } else { Err(expired()) }
 }
 
-/// WebAuthn kinds the wizard may register: allowed by the policy and possible on this server.
-fn webauthn_kinds(state: &AppState, progress: &Progress) -> Vec<(&'static str, &'static str)> {
+/// WebAuthn kinds the wizard may register (allowed by the policy and possible on this server),
+/// with their buttons' texts.
+fn webauthn_kinds(state: &AppState, m: &'static Messages, progress: &Progress) -> Vec<(&'static str, &'static str)> {
     [FactorKind::SecurityKey, FactorKind::Passkey]
         .into_iter()
         .filter(|k| state.mfa.webauthn.is_some() && offered_kind(progress, Some(k.as_str())).is_some())
-        .map(|k| (k.as_str(), k.label()))
+        .map(|k| (k.as_str(), if k == FactorKind::Passkey { m.flow.set_up_passkey } else { m.flow.set_up_security_key }))
         .collect()
 }
 
 /// The wizard's page: an authenticator app (its unconfirmed factor created on first view and
 /// shown again on reload) and/or security keys and passkeys, as the policy allows.
 pub(super) async fn render(state: &AppState, step: Step, error: Option<&str>, status: StatusCode, now: OffsetDateTime) -> Result<Response, PageError> {
-    let webauthn = webauthn_kinds(state, &step.progress);
+    let m = step.m;
+    let webauthn = webauthn_kinds(state, m, &step.progress);
     let totp = if step.progress.offers(Method::Totp) { Some(totp_enrollment(state, &step, now).await?) } else { None };
     let client = state.client(&step.request.client_id).ok_or_else(expired)?;
     let sms = step.progress.offers(Method::Sms);
     if totp.is_none() && webauthn.is_empty() && !sms {
         // WebAuthn needs a domain name: say so plainly rather than leave the user stuck.
-        let methods: Vec<&str> = step.progress.method_set().iter().map(method_label).collect();
-        let page = EnrollUnavailablePage { title: "Set up two-step verification", client_name: &client.name, methods };
+        let methods: Vec<&str> = step.progress.method_set().iter().map(|method| method_label(m, method)).collect();
+        let page = EnrollUnavailablePage { m, client_name: &client.name, methods: m.flow.list(&methods) };
         return Ok(flow_page(&step, page.render()?, StatusCode::OK));
     }
     let page = EnrollPage {
-        title: "Set up two-step verification",
+        m,
         client_name: &client.name,
         request_id: &step.pending.id,
         csrf_token: &step.pending.csrf_token,
@@ -92,7 +95,7 @@ async fn totp_enrollment(state: &AppState, step: &Step, now: OffsetDateTime) -> 
 
 fn mfa_page_error(error: MfaError) -> PageError {
     tracing::warn!(%error, "enrollment failed");
-    PageError::bad_request("Two-step verification is unavailable", "Setting up two-step verification failed; try again later.")
+    PageError::bad_request(EN.flow.enroll_failed_title, EN.flow.enroll_failed)
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
@@ -108,13 +111,13 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
     render(&state, step, None, StatusCode::OK, now).await
 }
 
-fn method_label(method: Method) -> &'static str {
+fn method_label(m: &'static Messages, method: Method) -> &'static str {
     match method {
-        Method::Totp => "an authenticator app",
-        Method::Sms => "text messages",
-        Method::SecurityKey => "a security key",
-        Method::Passkey => "a passkey",
-        Method::RecoveryCode => "recovery codes",
+        Method::Totp => m.flow.method_totp,
+        Method::Sms => m.flow.method_sms,
+        Method::SecurityKey => m.flow.method_security_key,
+        Method::Passkey => m.flow.method_passkey,
+        Method::RecoveryCode => m.flow.method_recovery,
     }
 }
 
@@ -130,7 +133,7 @@ pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr
     let code = form.get("code").unwrap_or_default();
     let factor_id = FactorId::new(factor_id);
     if let Err(error) = mfa::totp::confirm(&state, &step.user, &factor_id, code, now).await {
-        let (status, retry_after, message) = failure(&error);
+        let (status, retry_after, message) = failure(step.m, &error);
         let mut response = render(&state, step, Some(&message), status, now).await?;
         with_retry_after(&mut response, retry_after);
         return Ok(response);
@@ -158,13 +161,13 @@ pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): 
             if level < step.progress.level {
                 // Kept as a factor, but it cannot answer this request: a synced passkey asked
                 // for where the application wants a key bound to its hardware.
-                let message = "This passkey is saved to an account and synced, so it counts as phishing-resistant but not hardware-bound, which this application requires. Use a security key.";
+                let message = step.m.flow.synced_passkey;
                 return render(&state, step, Some(message), StatusCode::OK, now).await;
             }
             enrolled(&state, &step, &factor.id, (amr.to_owned(), level), Origin { address: addr, headers: &headers }, now).await
         }
         Err(error) => {
-            let (status, retry_after, message) = failure(&error);
+            let (status, retry_after, message) = failure(step.m, &error);
             let mut response = render(&state, step, Some(&message), status, now).await?;
             with_retry_after(&mut response, retry_after);
             Ok(response)
@@ -195,7 +198,7 @@ pub(super) async fn enrolled(state: &AppState, step: &Step, factor: &FactorId, p
 
 fn render_codes(step: &Step, codes: &[&str]) -> Result<Response, PageError> {
     let page = RecoveryCodesPage {
-        title: "Save your recovery codes",
+        m: step.m,
         request_id: &step.pending.id,
         csrf_token: &step.pending.csrf_token,
         codes,
@@ -218,7 +221,7 @@ pub async fn done(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
     let Some((amr, level)) = &step.progress.enrolled_proof else { return Err(expired()) };
     let proof = Proof::with_second_factor(first, amr, *level);
     if proof.level < step.progress.level {
-        return Err(PageError::bad_request("A stronger method is needed", "The application asks for a security key that cannot be copied. Return to the application and sign in again with one."));
+        return Err(PageError::bad_request(step.m.flow.stronger_needed_title, step.m.flow.stronger_needed));
     }
     let attempt = Attempt::new(&state, &headers, addr);
     let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: false };

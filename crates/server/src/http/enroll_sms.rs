@@ -32,7 +32,7 @@ async fn load(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(St
 }
 
 async fn render_error(state: &AppState, step: Step, error: &MfaError) -> Result<Response, PageError> {
-    let (status, retry_after, message) = failure(error);
+    let (status, retry_after, message) = failure(step.m, error);
     let mut response = render(state, step, Some(&message), status, now()).await?;
     with_retry_after(&mut response, retry_after);
     Ok(response)
@@ -45,7 +45,7 @@ pub async fn send(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
     let phone = match PhoneNumber::parse(form.get("phone").unwrap_or_default()) {
         Ok(phone) => phone,
         Err(e) => {
-            let message = format!("{e}. Write the number with its country code, like +358 40 123 4567.");
+            let message = step.m.flow.phone_invalid.with(e.0);
             return render(&state, step, Some(&message), StatusCode::OK, now).await;
         }
     };

@@ -21,6 +21,7 @@ use crate::signin::attempt::{self, Attempt};
 use crate::signin::{next, policy};
 use gatehouse_store::SignInResult;
 use crate::error::PageError;
+use crate::messages::{EN, Messages, messages_for};
 use crate::pages::LoginPage;
 use crate::monitor::finding_alert;
 use crate::monitor::lockout::{self, FailedStep};
@@ -28,13 +29,8 @@ use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
 use gatehouse_core::throttle::Admission;
 use crate::state::{AppState, now};
 
-const GENERIC_FAILURE: &str = "The email address or password is incorrect.";
-
 pub(super) fn expired() -> PageError {
-    PageError::bad_request(
-        "This sign-in page has expired",
-        "Return to the application and start signing in again.",
-    )
+    PageError::bad_request(EN.flow.page_expired_title, EN.flow.page_expired)
 }
 
 #[derive(Deserialize)]
@@ -53,15 +49,15 @@ pub(super) async fn pending_for_browser(state: &AppState, headers: &HeaderMap, i
 }
 
 /// The sign-in page again with a message (a failed passkey sign-in).
-pub(super) fn render_with_error(state: &AppState, pending: &PendingAuthorization, error: &str) -> Result<Response, PageError> {
-    render(state, pending, "", Some(error), StatusCode::OK)
+pub(super) fn render_with_error(state: &AppState, m: &'static Messages, pending: &PendingAuthorization, error: &str) -> Result<Response, PageError> {
+    render(state, m, pending, "", Some(error), StatusCode::OK)
 }
 
-fn render(state: &AppState, pending: &PendingAuthorization, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+fn render(state: &AppState, m: &'static Messages, pending: &PendingAuthorization, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
     let request = authorize::parse(state, &pending.request).map_err(|_| expired())?;
     let client = state.client(&request.client_id).ok_or_else(expired)?;
     let page = LoginPage {
-        title: "Sign in",
+        m,
         client_name: &client.name,
         request_id: &pending.id,
         csrf_token: &pending.csrf_token,
@@ -81,21 +77,22 @@ fn render(state: &AppState, pending: &PendingAuthorization, email: &str, error: 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
     let pending = pending_for_browser(&state, &headers, &query.request, now()).await?;
     let hint = authorize::parse(&state, &pending.request).ok().and_then(|r| r.login_hint).unwrap_or_default();
-    render(&state, &pending, &hint, None, StatusCode::OK)
+    render(&state, messages_for(&headers), &pending, &hint, None, StatusCode::OK)
 }
 
 pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
+    let m = messages_for(&headers);
     let form = Params::parse(&body).map_err(|_| expired())?;
     let pending = pending_for_browser(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
     check_csrf(&form, &pending)?;
     let email_input = form.get("email").unwrap_or_default().trim().to_owned();
     let password = form.get("password").unwrap_or_default();
     let Ok(email) = Email::parse(&email_input) else {
-        return render(&state, &pending, &email_input, Some("Enter your email address, like name@example.com."), StatusCode::OK);
+        return render(&state, m, &pending, &email_input, Some(m.flow.email_invalid), StatusCode::OK);
     };
     if password.is_empty() || password.len() > 1024 {
-        return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
+        return render(&state, m, &pending, &email_input, Some(m.flow.bad_credentials), StatusCode::OK);
     }
 
     let address_key = addr.to_string();
@@ -103,8 +100,8 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     // the persistent lockout below applies instead.
     if let Some(seconds) = state.address_limiter.blocked_for(&address_key, LOGIN_PER_ADDRESS, now) {
         state.metrics.logins_throttled.inc();
-        let message = format!("Too many failed attempts. Wait {seconds} seconds and try again.");
-        let mut response = render(&state, &pending, &email_input, Some(&message), StatusCode::TOO_MANY_REQUESTS)?;
+        let message = m.flow.too_many_attempts.with(seconds);
+        let mut response = render(&state, m, &pending, &email_input, Some(&message), StatusCode::TOO_MANY_REQUESTS)?;
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         return Ok(response);
     }
@@ -139,7 +136,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         };
         let event = attempt::event(&attempt, outcome, now)?;
         state.store.record_failed_sign_in(&event, counted.as_ref().map(|(u, t)| (&u.id, t))).await?;
-        return render(&state, &pending, &email_input, Some(GENERIC_FAILURE), StatusCode::OK);
+        return render(&state, m, &pending, &email_input, Some(m.flow.bad_credentials), StatusCode::OK);
     };
     state.metrics.logins_succeeded.inc();
 
@@ -165,15 +162,15 @@ pub(super) fn check_csrf(form: &Params, pending: &PendingAuthorization) -> Resul
     if csrf_ok {
         Ok(())
     } else {
-        Err(PageError::bad_request("This form has expired", "Reload the sign-in page and try again."))
+        Err(PageError::bad_request(EN.flow.form_expired_title, EN.flow.form_expired))
     }
 }
 
 /// Runs Argon2 off the async workers, at most `max_concurrent_hashes` at once.
 async fn verify_password(state: &AppState, password: &str, hash: Option<String>) -> Result<bool, PageError> {
-    let _permit = state.hash_permits.acquire().await.map_err(|_| PageError::bad_request("Unavailable", "The server is shutting down."))?;
+    let _permit = state.hash_permits.acquire().await.map_err(|_| PageError::bad_request(EN.flow.unavailable_title, EN.flow.shutting_down))?;
     let state = state.clone();
     let password = zeroize::Zeroizing::new(password.to_owned());
     let result = tokio::task::spawn_blocking(move || state.hasher.verify(&password, hash.as_deref())).await;
-    result.map_err(|_| PageError::bad_request("Unavailable", "Password check failed; try again."))
+    result.map_err(|_| PageError::bad_request(EN.flow.unavailable_title, EN.flow.password_check_failed))
 }

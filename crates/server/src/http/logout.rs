@@ -18,6 +18,7 @@ use super::cookies;
 use super::respond::see_other;
 use super::security::{CSP_BASE, form_target};
 use crate::error::PageError;
+use crate::messages::{EN, messages_for};
 use crate::pages::{LoggedOutPage, LogoutConfirmPage};
 use crate::state::{AppState, now};
 use crate::tokens;
@@ -25,24 +26,25 @@ use crate::tokens;
 const FORWARDED: [&str; 4] = ["id_token_hint", "post_logout_redirect_uri", "state", "client_id"];
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, PageError> {
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).map_err(|e| PageError::bad_request("Invalid sign-out request", e.description))?;
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).map_err(|e| PageError::bad_request(EN.flow.logout_invalid_title, e.description))?;
     logout(&state, &headers, &params, false).await
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
-    let params = Params::parse(&body).map_err(|e| PageError::bad_request("Invalid sign-out request", e.description))?;
+    let params = Params::parse(&body).map_err(|e| PageError::bad_request(EN.flow.logout_invalid_title, e.description))?;
     logout(&state, &headers, &params, true).await
 }
 
 async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post: bool) -> Result<Response, PageError> {
     let now = now();
-    let invalid = |msg: &'static str| PageError::bad_request("Invalid sign-out request", msg);
+    let m = messages_for(headers);
+    let invalid = |msg: &'static str| PageError::bad_request(m.flow.logout_invalid_title, msg);
     let hint = match params.get("id_token_hint") {
-        Some(token) => Some(tokens::verify_id_token_hint(state, token).ok_or_else(|| invalid("The id_token_hint is not a valid ID token from this provider."))?),
+        Some(token) => Some(tokens::verify_id_token_hint(state, token).ok_or_else(|| invalid(m.flow.logout_bad_hint))?),
         None => None,
     };
     let client_id = match (params.get("client_id"), hint.as_ref().map(|h| h.aud.as_str())) {
-        (Some(a), Some(b)) if a != b => return Err(invalid("client_id does not match the id_token_hint audience.")),
+        (Some(a), Some(b)) if a != b => return Err(invalid(m.flow.logout_client_mismatch)),
         (Some(id), _) | (None, Some(id)) => Some(id),
         (None, None) => None,
     };
@@ -50,11 +52,11 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post:
         None => None,
         Some(uri) => {
             let client = client_id.and_then(|id| ClientId::parse(id).ok()).and_then(|id| state.client(&id));
-            let client = client.ok_or_else(|| invalid("post_logout_redirect_uri needs a client_id or id_token_hint naming the application."))?;
+            let client = client.ok_or_else(|| invalid(m.flow.logout_redirect_needs_client))?;
             Some(
                 client
                     .registered_post_logout_redirect(uri)
-                    .ok_or_else(|| invalid("post_logout_redirect_uri is not registered for this application."))?
+                    .ok_or_else(|| invalid(m.flow.logout_redirect_unregistered))?
                     .as_str()
                     .to_owned(),
             )
@@ -81,7 +83,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post:
         if !hint_names_session && !confirmed {
             let csrf = cookies::session_csrf(state, headers).unwrap_or_default();
             let fields = FORWARDED.iter().filter_map(|n| params.get(n).map(|v| (*n, v.to_owned()))).collect();
-            let page = LogoutConfirmPage { title: "Sign out", csrf_token: &csrf, fields };
+            let page = LogoutConfirmPage { m, csrf_token: &csrf, fields };
             let mut response = Html(page.render()?).into_response();
             let target = redirect.as_deref().map(form_target).unwrap_or_else(|| "'self'".into());
             if let Ok(v) = HeaderValue::from_str(&format!("{CSP_BASE}; form-action {target}")) {
@@ -97,13 +99,13 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post:
 
     let mut response = match redirect {
         Some(uri) => {
-            let mut url = Url::parse(&uri).map_err(|_| invalid("post_logout_redirect_uri is not a valid URL."))?;
+            let mut url = Url::parse(&uri).map_err(|_| invalid(m.flow.logout_redirect_invalid))?;
             if let Some(s) = params.get("state") {
                 url.query_pairs_mut().append_pair("state", s);
             }
             see_other(url.as_str())
         }
-        None => Html(LoggedOutPage { title: "Signed out" }.render()?).into_response(),
+        None => Html(LoggedOutPage { m }.render()?).into_response(),
     };
     let secure = state.config.secure_cookies();
     response.headers_mut().append(header::SET_COOKIE, cookies::set(cookies::session_cookie_name(secure), "", secure, Some(0)));

@@ -16,8 +16,10 @@ use serde_json::json;
 
 use super::login::{check_csrf, expired, pending_for_browser, render_with_error};
 use super::respond::see_other;
+use super::second_factor::failure;
 use super::{ClientAddr, authorize};
 use crate::error::PageError;
+use crate::messages::messages_for;
 use crate::mfa::credentials;
 use crate::signin::attempt::Attempt;
 use crate::signin::complete::{Context, Proof, finish};
@@ -43,7 +45,8 @@ pub async fn options(State(state): State<AppState>, headers: HeaderMap, body: By
     let (pending, _) = load(&state, &headers, &body).await?;
     let (options, ceremony) = match credentials::begin_passwordless(&state) {
         Ok(started) => started,
-        Err(error) => return Ok((StatusCode::BAD_REQUEST, Json(json!({ "error": error.to_string() }))).into_response()),
+        // The reason, for `webauthn.js` to show on the page.
+        Err(error) => return Ok((StatusCode::BAD_REQUEST, Json(json!({ "error": failure(messages_for(&headers), &error).2 }))).into_response()),
     };
     let parked = serde_json::to_string(&PasskeyLogin { passkey_login: ceremony }).map_err(|_| expired())?;
     if !state.store.update_pending_progress(&pending.id, pending.progress.as_deref(), &parked).await? {
@@ -65,7 +68,10 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let verified = credentials::finish_passwordless(&state, &ceremony.passkey_login, form.get("credential").unwrap_or_default(), now).await;
     let signed_in = match verified {
         Ok(signed_in) => signed_in,
-        Err(error) => return render_with_error(&state, &pending, &error.to_string()),
+        Err(error) => {
+            let m = messages_for(&headers);
+            return render_with_error(&state, m, &pending, &failure(m, &error).2);
+        }
     };
     let user = state.user(&signed_in.user).await?.ok_or_else(expired)?;
     let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;

@@ -21,6 +21,7 @@ use super::second_factor::{Step, flow_page, load_step};
 use super::{ClientAddr, audit_entry};
 use crate::delivery::NotificationKind;
 use crate::error::PageError;
+use crate::messages::{EN, Messages};
 use crate::pages::PasswordChangePage;
 use crate::signin::attempt::Attempt;
 use crate::signin::complete::{Context, Proof, finish};
@@ -54,7 +55,7 @@ pub async fn park(state: &AppState, pending: &PendingAuthorization, user: &User,
 
 fn render(step: &Step, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
     let page = PasswordChangePage {
-        title: "Choose a new password",
+        m: step.m,
         request_id: &step.pending.id,
         csrf_token: &step.pending.csrf_token,
         email: step.user.email.as_str(),
@@ -76,20 +77,26 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
     render(&step, None, StatusCode::OK)
 }
 
-/// Why a new password is refused, or `None` when it is acceptable.
+/// Why a new password is refused, or `None` when it is acceptable (in English: the API's
+/// problem details use it too).
 pub fn refusal(new: &str, confirm: &str, email: &str) -> Option<String> {
+    refusal_in(&EN, new, confirm, email)
+}
+
+/// Why a new password is refused, in the texts of `m`.
+pub fn refusal_in(m: &Messages, new: &str, confirm: &str, email: &str) -> Option<String> {
     let length = new.chars().count();
     if length < MIN_PASSWORD_LENGTH {
-        return Some(format!("Use at least {MIN_PASSWORD_LENGTH} characters."));
+        return Some(m.flow.password_too_short.with(MIN_PASSWORD_LENGTH));
     }
     if new.len() > MAX_PASSWORD_LENGTH {
-        return Some("That password is too long.".into());
+        return Some(m.flow.password_too_long.into());
     }
     if new != confirm {
-        return Some("The two passwords are not the same.".into());
+        return Some(m.flow.password_mismatch.into());
     }
     if new.eq_ignore_ascii_case(email) {
-        return Some("Do not use your email address as your password.".into());
+        return Some(m.flow.password_is_email.into());
     }
     None
 }
@@ -102,12 +109,12 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     check_csrf(&form, &step.pending)?;
     let new = Zeroizing::new(form.get("new_password").unwrap_or_default().to_owned());
     let confirm = Zeroizing::new(form.get("confirm_password").unwrap_or_default().to_owned());
-    if let Some(message) = refusal(&new, &confirm, step.user.email.as_str()) {
+    if let Some(message) = refusal_in(step.m, &new, &confirm, step.user.email.as_str()) {
         return render(&step, Some(&message), StatusCode::OK);
     }
     let (reused, hash) = hash_new(&state, &new, step.user.password_hash.clone()).await?;
     if reused {
-        return render(&step, Some("Choose a password you have not used for this account."), StatusCode::OK);
+        return render(&step, Some(step.m.flow.password_reused), StatusCode::OK);
     }
     let audit = audit_entry(format!("user:{}", step.user.id), "user.password.change", format!("user:{}", step.user.id), addr, &headers)
         .in_tenant(step.user.tenant_id.as_str());
@@ -124,7 +131,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 
 /// Whether the new password is the old one, and its Argon2id hash (off the async workers).
 pub(crate) async fn hash_new(state: &AppState, new: &str, old: Option<String>) -> Result<(bool, String), PageError> {
-    let unavailable = || PageError::bad_request("Unavailable", "The password could not be saved; try again.");
+    let unavailable = || PageError::bad_request(EN.flow.unavailable_title, EN.flow.password_not_saved);
     let _permit = state.hash_permits.acquire().await.map_err(|_| unavailable())?;
     let (state, new) = (state.clone(), Zeroizing::new(new.to_owned()));
     let result = tokio::task::spawn_blocking(move || {

@@ -11,6 +11,7 @@ use url::Url;
 
 use super::security::{CSP_BASE, form_target};
 use crate::error::PageError;
+use crate::messages::EN;
 use crate::pages::FormPostPage;
 use crate::state::AppState;
 
@@ -27,7 +28,7 @@ pub fn authorization_response(
     params.push(("iss", state.config.issuer.clone()));
     match mode {
         ResponseMode::Query => {
-            let mut url = Url::parse(redirect_uri).map_err(|_| PageError::bad_request("Invalid redirect", "The application's redirect URI is not a valid URL."))?;
+            let mut url = Url::parse(redirect_uri).map_err(|_| PageError::bad_request(EN.flow.redirect_invalid_title, EN.flow.redirect_invalid))?;
             {
                 let mut pairs = url.query_pairs_mut();
                 for (name, value) in &params {
@@ -37,7 +38,8 @@ pub fn authorization_response(
             Ok(see_other(url.as_str()))
         }
         ResponseMode::FormPost => {
-            let page = FormPostPage { title: "Returning to the application", action: redirect_uri, fields: params };
+            // Answers any step of the flow; no request headers reach here to choose a language by.
+            let page = FormPostPage { m: &EN, action: redirect_uri, fields: params };
             let mut response = Html(page.render()?).into_response();
             let csp = format!("{CSP_BASE}; form-action {}", form_target(redirect_uri));
             if let Ok(value) = HeaderValue::from_str(&csp) {

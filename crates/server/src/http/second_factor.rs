@@ -24,6 +24,7 @@ use super::login::{LoginQuery, check_csrf, expired, pending_for_browser};
 use super::respond::see_other;
 use super::security::{CSP_BASE, form_target};
 use crate::error::PageError;
+use crate::messages::{Messages, messages_for};
 use crate::mfa::{self, MfaError};
 use crate::pages::FactorPage;
 use crate::signin::attempt::{self, Attempt};
@@ -38,6 +39,8 @@ pub struct Step {
     pub progress: Progress,
     pub request: AuthorizationRequest,
     pub user: Arc<User>,
+    /// The texts for this browser's pages.
+    pub m: &'static Messages,
 }
 
 impl Step {
@@ -47,7 +50,7 @@ impl Step {
         if state.store.update_pending_progress(&self.pending.id, self.pending.progress.as_deref(), &progress.encode()).await? {
             Ok(())
         } else {
-            Err(PageError::bad_request("This sign-in page has expired", "The sign-in continued in another window. Return to the application and start again."))
+            Err(PageError::bad_request(self.m.flow.page_expired_title, self.m.flow.continued_elsewhere))
         }
     }
 }
@@ -58,7 +61,7 @@ pub async fn load_step(state: &AppState, headers: &HeaderMap, request_id: &str, 
     let request = authorize::parse(state, &pending.request).map_err(|_| expired())?;
     let user_id = gatehouse_core::ids::UserId::new(progress.user_id.clone());
     let user = state.user(&user_id).await?.ok_or_else(expired)?;
-    Ok(Step { pending, progress, request, user })
+    Ok(Step { pending, progress, request, user, m: messages_for(headers) })
 }
 
 /// Renders a flow page with a CSP that lets its final POST redirect to the application.
@@ -72,13 +75,29 @@ pub fn flow_page(step: &Step, html: String, status: StatusCode) -> Response {
 }
 
 /// The HTTP status and message for a failed second factor; throttling carries `Retry-After`.
-pub fn failure(error: &MfaError) -> (StatusCode, Option<i64>, String) {
-    match error {
-        MfaError::Throttled { retry_after } => (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after), error.to_string()),
-        MfaError::WrongCode { tries_left: Some(left) } => (StatusCode::OK, None, format!("The code is not correct. {left} tries left for this code.")),
-        MfaError::Store(_) | MfaError::Crypto(_) => (StatusCode::SERVICE_UNAVAILABLE, None, "Something went wrong on our side; try again.".into()),
-        other => (StatusCode::OK, None, other.to_string()),
-    }
+/// (The API's problem details use `MfaError`'s own descriptions instead.)
+pub fn failure(m: &Messages, error: &MfaError) -> (StatusCode, Option<i64>, String) {
+    let f = &m.flow;
+    let text = match error {
+        MfaError::Throttled { retry_after } => return (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after), f.throttled.with(retry_after)),
+        // A QR code is only drawn for a new authenticator app, and failing to is ours.
+        MfaError::Store(_) | MfaError::Crypto(_) | MfaError::Qr(_) => return (StatusCode::SERVICE_UNAVAILABLE, None, f.our_side.into()),
+        MfaError::WrongCode { tries_left: Some(left) } => f.wrong_code_tries.with(left),
+        MfaError::WrongCode { tries_left: None } => f.wrong_code.into(),
+        MfaError::Reused => f.code_reused.into(),
+        MfaError::Expired => f.code_expired.into(),
+        MfaError::UnknownFactor => f.unknown_factor.into(),
+        MfaError::NotEnrolled => f.not_enrolled.into(),
+        MfaError::NotAllowed => f.method_not_allowed.into(),
+        MfaError::NotWebAuthn => f.not_webauthn.into(),
+        MfaError::WebAuthnUnavailable => f.webauthn_unavailable.into(),
+        MfaError::UnknownCredential => f.unknown_credential.into(),
+        MfaError::AlreadyRegistered => f.already_registered.into(),
+        MfaError::ClonedAuthenticator => f.cloned_authenticator.into(),
+        MfaError::WebAuthn(reason) => f.webauthn_check_failed.with(reason),
+        MfaError::SmsUnavailable(_) => f.sms_unavailable.into(),
+    };
+    (StatusCode::OK, None, text)
 }
 
 fn sms_factor(factors: &[Factor]) -> Option<&Factor> {
@@ -86,11 +105,11 @@ fn sms_factor(factors: &[Factor]) -> Option<&Factor> {
 }
 
 /// The last digits of a phone number, so the user recognises it without it being shown.
-fn masked(factor: &Factor) -> String {
+fn masked(m: &Messages, factor: &Factor) -> String {
     match &factor.secret {
         FactorSecret::Sms { phone } => {
             let digits: String = phone.as_str().chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
-            format!("your phone ending in {digits}")
+            m.flow.phone_ending.with(digits)
         }
         _ => String::new(),
     }
@@ -100,20 +119,21 @@ async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Opt
     let client = state.client(&step.request.client_id).ok_or_else(expired)?;
     let factors = state.store.factors(&step.user.id).await?;
     let sms = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms));
+    let m = step.m;
     let page = FactorPage {
-        title: "Two-step verification",
+        m,
         client_name: &client.name,
         request_id: &step.pending.id,
         csrf_token: &step.pending.csrf_token,
         totp: step.progress.offers(Method::Totp),
-        sms_to: sms.map(masked),
+        sms_to: sms.map(|f| masked(m, f)),
         sms_sent: step.progress.sms_challenge.is_some(),
         recovery: step.progress.offers(Method::RecoveryCode),
         webauthn: [FactorKind::SecurityKey, FactorKind::Passkey]
             .into_iter()
             .filter(|k| state.mfa.webauthn.is_some() && offered_kind(&step.progress, Some(k.as_str())).is_some())
             .filter(|k| factors.iter().any(|f| f.kind == *k && f.is_confirmed()))
-            .map(|k| (k.as_str(), k.label()))
+            .map(|k| (k.as_str(), if k == FactorKind::Passkey { m.flow.use_passkey } else { m.flow.use_security_key }))
             .collect(),
         remember_days: step.progress.remember_device_days,
         message,
@@ -152,7 +172,7 @@ async fn present_webauthn(state: &AppState, step: &Step, method: Method, credent
 }
 
 async fn render_failure(state: &AppState, step: &Step, error: &MfaError) -> Result<Response, PageError> {
-    let (status, retry_after, message) = failure(error);
+    let (status, retry_after, message) = failure(step.m, error);
     let mut response = render(state, step, None, Some(&message), status).await?;
     with_retry_after(&mut response, retry_after);
     Ok(response)
@@ -247,14 +267,14 @@ pub async fn send_sms(State(state): State<AppState>, ClientAddr(addr): ClientAdd
     check_csrf(&form, &step.pending)?;
     let factors = state.store.factors(&step.user.id).await?;
     let Some(factor) = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms) && !step.progress.enroll) else {
-        return render(&state, &step, None, Some(&MfaError::NotAllowed.to_string()), StatusCode::OK).await;
+        return render(&state, &step, None, Some(step.m.flow.method_not_allowed), StatusCode::OK).await;
     };
     match mfa::sms::send_sign_in_code(&state, &step.user, factor, addr, now).await {
         Ok(challenge) => {
             let progress = Progress { sms_challenge: Some(challenge), ..step.progress.clone() };
             step.advance(&state, &progress).await?;
             let step = Step { pending: PendingAuthorization { progress: Some(progress.encode()), ..step.pending }, progress, ..step };
-            let message = format!("We sent a code to {}.", masked(factor));
+            let message = step.m.flow.sms_sent.with(masked(step.m, factor));
             render(&state, &step, Some(&message), None, StatusCode::OK).await
         }
         Err(error) => render_failure(&state, &step, &error).await,

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::login::{check_csrf, expired};
 use super::second_factor::{Step, failure, load_step};
 use crate::error::PageError;
+use crate::messages::Messages;
 use crate::mfa::{MfaError, credentials};
 use crate::signin::policy::method_of;
 use crate::signin::progress::{Ceremony, Progress};
@@ -26,8 +27,9 @@ pub fn offered_kind(progress: &Progress, name: Option<&str>) -> Option<FactorKin
     progress.offers(method_of(kind)).then_some(kind)
 }
 
-fn json_error(error: &MfaError) -> Response {
-    let (status, _, message) = failure(error);
+/// The reason, for `webauthn.js` to show on the page.
+fn json_error(m: &Messages, error: &MfaError) -> Response {
+    let (status, _, message) = failure(m, error);
     let status = if status == StatusCode::OK { StatusCode::BAD_REQUEST } else { status };
     (status, Json(json!({ "error": message }))).into_response()
 }
@@ -44,7 +46,7 @@ pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap, 
     let now = now();
     let (step, kind) = load(&state, &headers, &body).await?;
     let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| !step.progress.enroll) else {
-        return Ok(json_error(&MfaError::NotAllowed));
+        return Ok(json_error(step.m, &MfaError::NotAllowed));
     };
     match credentials::begin_sign_in(&state, &step.user, kind, now).await {
         Ok((options, ceremony)) => {
@@ -52,7 +54,7 @@ pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap, 
             step.advance(&state, &progress).await?;
             Ok(Json(options).into_response())
         }
-        Err(error) => Ok(json_error(&error)),
+        Err(error) => Ok(json_error(step.m, &error)),
     }
 }
 
@@ -60,7 +62,7 @@ pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap, 
 pub async fn enroll_options(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let (step, kind) = load(&state, &headers, &body).await?;
     let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| step.progress.enroll && !step.progress.enrolled) else {
-        return Ok(json_error(&MfaError::NotAllowed));
+        return Ok(json_error(step.m, &MfaError::NotAllowed));
     };
     let start = credentials::begin_registration(&state, &step.user).await.and_then(|start| start.options(kind, &step.user));
     match start {
@@ -69,7 +71,7 @@ pub async fn enroll_options(State(state): State<AppState>, headers: HeaderMap, b
             step.advance(&state, &progress).await?;
             Ok(Json(options).into_response())
         }
-        Err(error) => Ok(json_error(&error)),
+        Err(error) => Ok(json_error(step.m, &error)),
     }
 }
 

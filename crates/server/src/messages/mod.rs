@@ -4,10 +4,14 @@
 
 mod admin;
 mod en;
+mod flow;
+#[cfg(test)]
+mod tests;
 
 use axum::http::HeaderMap;
 
 pub use admin::Admin;
+pub use flow::{Around, Flow};
 pub use en::EN;
 
 /// Texts shared by every console page.
@@ -106,6 +110,7 @@ pub struct Messages {
     pub common: Common,
     pub account: Account,
     pub admin: Admin,
+    pub flow: Flow,
 }
 
 /// The catalogue for a request. English is the only language so far; this is where

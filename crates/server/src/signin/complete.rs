@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use super::attempt::{Attempt, Outcome, device_after_sign_in, event};
 use crate::error::PageError;
+use crate::messages::EN;
 use crate::http::{authorize, cookies};
 use crate::state::AppState;
 
@@ -122,10 +123,7 @@ pub async fn finish(
     };
     let revoked = match state.store.complete_sign_in(&completion, now).await {
         Err(StoreError::Conflict(_)) => {
-            return Err(PageError::bad_request(
-                "This sign-in has already ended",
-                "It was completed, or you were signed out, in another window. Return to the application and sign in again.",
-            ));
+            return Err(PageError::bad_request(EN.flow.sign_in_ended_title, EN.flow.sign_in_ended));
         }
         other => other?,
     };

@@ -15,6 +15,7 @@ use super::complete::{Context, Proof, finish};
 use super::policy::Verdict;
 use super::progress::Progress;
 use crate::error::PageError;
+use crate::messages::EN;
 use crate::http::respond::{authorization_error, see_other};
 use crate::state::AppState;
 
@@ -93,7 +94,7 @@ pub async fn after_first_factor(
         return finish(state, headers, pending, request, user, first, context, now).await;
     };
     if !state.store.update_pending_progress(&pending.id, pending.progress.as_deref(), &progress.encode()).await? {
-        return Err(PageError::bad_request("This sign-in page has expired", "The sign-in continued in another window. Return to the application and start again."));
+        return Err(PageError::bad_request(EN.flow.page_expired_title, EN.flow.continued_elsewhere));
     }
     Ok(see_other(&format!("{page}?request={}", pending.id)))
 }
