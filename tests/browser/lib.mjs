@@ -270,7 +270,8 @@ export class Scenario {
     page.on('console', (message) => {
       const text = message.text();
       const csp = /Content[- ]Security[- ]Policy/i.test(text);
-      // Chromium asks every site for /favicon.ico by itself; the pages link no icon.
+      // The pages link an empty data: icon; a document that links none (a JSON download)
+      // makes Chromium ask for /favicon.ico by itself.
       if (isFavicon(message.location()?.url) && !csp) return;
       if (message.type() === 'error' || csp) {
         this.problems.push({ kind: csp ? 'CSP violation' : 'console error', text, url: message.location()?.url || page.url() });

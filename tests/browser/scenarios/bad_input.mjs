@@ -116,13 +116,9 @@ export default async function (ctx) {
   tampered.searchParams.set('iss', ctx.baseUrl);
   await third.goto(tampered.href);
   await ctx.expectHeading(third, 'Demo sign-in failed');
-  // KNOWN ISSUE (reported, not fixed here): crates/server/src/http/demo.rs shows the token
-  // endpoint's error with {:?}, a Rust debug dump ("OAuth { error: OAuthError { code:
-  // InvalidGrant, ... }"). When it says something readable, replace these two lines with
-  // `await ctx.expectFriendly(third);`.
-  const demoText = await third.locator('main').innerText();
-  assert.match(demoText, /The token request failed: OAuth \{ error: OAuthError \{ code: InvalidGrant/, 'the known debug dump (fixed? see the comment)');
-  ctx.log('KNOWN ISSUE: the demo callback shows a Rust debug dump for a refused code');
+  // The token endpoint's reason, in words (never a debug dump of the error value).
+  await ctx.expectFriendly(third);
+  assert.match(await third.locator('main').innerText(), /The token request failed: the authorization code is not valid\./);
   await ctx.visit(third, 'tampered-callback-code', { status: 400 });
 
   // 4. Back after a completed sign-in: the sign-in page has expired (it is never cached);

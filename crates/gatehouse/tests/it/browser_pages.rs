@@ -29,15 +29,22 @@ const SCENARIO_LIMIT: Duration = Duration::from_secs(300);
 
 const PASSWORD: &str = "a long test passphrase";
 const DAVE_TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const ALICE_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 /// acme.test: no policy (the demo application is Adaptive: Bob, with no factor, signs in with
-/// a password alone). globex.test: 2FA required, authenticator app or text message (Dave has
+/// a password alone; Alice is Acme's admin, with an authenticator app). globex.test: 2FA required, authenticator app or text message (Dave has
 /// an authenticator app, Carol nothing yet). hooli.test: 2FA required, security keys and
 /// passkeys only (Frank has none yet).
 const FIXTURE: &str = r#"
 [[tenant]]
 name = "Acme Oy"
 domains = ["acme.test"]
+  [[tenant.user]]
+  email = "alice@acme.test"
+  name = "Alice Example"
+  password = "a long test passphrase"
+  roles = ["admin"]
+  totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
   [[tenant.user]]
   email = "bob@acme.test"
   name = "Bob Example"
@@ -117,6 +124,7 @@ fn browser_tests_available(root: &Path) -> bool {
 fn users(app: &TestApp) -> serde_json::Value {
     let person = |email: &str| json!({ "email": email, "password": PASSWORD });
     let mut users = json!({
+        "alice": { "email": "alice@acme.test", "password": PASSWORD, "totp": ALICE_TOTP },
         "bob": person("bob@acme.test"),
         "dave": { "email": "dave@globex.test", "password": PASSWORD, "totp": DAVE_TOTP },
         "carol": person("carol@globex.test"),
@@ -192,4 +200,24 @@ async fn webauthn() {
 #[tokio::test]
 async fn bad_input() {
     run_scenario("bad_input").await;
+}
+
+/// The account page: a passkey and an authenticator app added (with the step-up the API asks
+/// for), renamed, new recovery codes, a method removed, "download my data", sign-out.
+#[tokio::test]
+async fn account_pages() {
+    run_scenario("account_pages").await;
+}
+
+/// A tenant admin turns the domain's 2FA to Required in the admin console; the next sign-in of
+/// a person without a factor goes to the enrollment wizard.
+#[tokio::test]
+async fn admin_requires_2fa() {
+    run_scenario("admin_requires_2fa").await;
+}
+
+/// An operator switches an application to Bypass; the second-factor prompt disappears.
+#[tokio::test]
+async fn operator_bypass() {
+    run_scenario("operator_bypass").await;
 }

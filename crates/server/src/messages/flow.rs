@@ -246,6 +246,7 @@ texts! {
         demo_no_code: &'static str,
         /// Around the HTTP client's reason.
         demo_token_failed: Around,
+        demo_token_unavailable: &'static str,
         demo_no_id_token: &'static str,
         demo_bad_signature: &'static str,
         demo_bad_claims: &'static str,
@@ -324,7 +325,7 @@ pub(super) const EN_FLOW: Flow = Flow {
     webauthn_failed: "Something went wrong; try again.",
     webauthn_not_used: "The security key or passkey was not used. Try again, or choose another method.",
 
-    wrong_code: "the code is not correct",
+    wrong_code: "The code is not correct. Check the time on your phone and try the newest code.",
     wrong_code_tries: around("The code is not correct. ", " tries left for this code."),
     code_reused: "this code was already used",
     code_expired: "the code has expired or was already used; ask for a new one",
@@ -430,7 +431,8 @@ pub(super) const EN_FLOW: Flow = Flow {
     demo_state_mismatch: "The state parameter does not match (possible CSRF).",
     demo_iss_mismatch: "The response's iss does not name this issuer (RFC 9207).",
     demo_no_code: "No authorization code was returned.",
-    demo_token_failed: around("The token request failed: ", ""),
+    demo_token_failed: around("The token request failed: ", "."),
+    demo_token_unavailable: "the token endpoint could not answer; try again",
     demo_no_id_token: "No ID token was returned.",
     demo_bad_signature: "The ID token's signature did not verify.",
     demo_bad_claims: "The ID token's audience, nonce or issuer is wrong.",
