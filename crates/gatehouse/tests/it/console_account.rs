@@ -135,6 +135,10 @@ async fn removing_a_factor_asks_for_the_second_factor_first_and_a_double_submit_
     let (status, path, page) = visit(&app, &browser, &to, "alice@acme.test", Some(ALICE_TOTP)).await;
     assert_eq!((status, path.as_str()), (StatusCode::OK, remove.as_str()), "back at the confirmation");
     assert!(page.contains("Remove this method"));
+    // The sign-in gave the console session a new key and CSRF token: the old form is stale.
+    let stale = post(&app, &browser, &remove, &[("csrf_token", &csrf)]).await;
+    assert_eq!(stale.status(), StatusCode::BAD_REQUEST);
+    let csrf = hidden(&page, "csrf_token").unwrap();
     let removed = post(&app, &browser, &remove, &[("csrf_token", &csrf)]).await;
     assert!(location(&removed).starts_with("/account"));
     let (_, _, html) = visit(&app, &browser, "/account", "alice@acme.test", None).await;

@@ -8,7 +8,11 @@
 pub mod account;
 mod account_factors;
 pub mod admin;
+mod admin_monitor;
 mod admin_operator;
+mod admin_pages;
+mod admin_simulate;
+mod admin_users;
 pub mod api;
 mod pages;
 pub mod session;
@@ -162,7 +166,7 @@ impl FromRequestParts<AppState> for Console {
             router,
             peer: parts.extensions.get::<ConnectInfo<SocketAddr>>().copied(),
             headers: parts.headers.clone(),
-            here: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+            here: return_page(&parts.method, &parts.uri),
         })
     }
 }
@@ -272,6 +276,16 @@ impl Console {
     }
 }
 
+/// Where to come back to after a sign-in this request needs: the page itself for a GET; for a
+/// form whose sign-in expired, the console's start page (the form is not re-sent: the person
+/// repeats it, knowingly).
+fn return_page(method: &axum::http::Method, uri: &axum::http::Uri) -> String {
+    if method == axum::http::Method::GET {
+        return uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    }
+    if uri.path().starts_with("/admin") { "/admin".to_owned() } else { "/account".to_owned() }
+}
+
 /// Only console pages are places to come back to (no open redirect).
 fn safe_return(to: &str) -> &str {
     let ours = ["/account", "/admin"].iter().any(|p| to == *p || to.starts_with(&format!("{p}/")) || to.starts_with(&format!("{p}?")));
@@ -323,8 +337,17 @@ async fn callback(console: Console, Query(query): Query<CallbackQuery>) -> Respo
         };
         let claims = crate::tokens::validate_access_token(&console.state, &tokens.access_token, now).map_err(|_| PageError::bad_request("Sign-in failed", "The access token did not verify."))?;
         let signed_in = SignedIn { user_id: claims.sub.clone(), expires_at: now + Duration::seconds(tokens.expires_in), access_token: Zeroizing::new(tokens.access_token) };
-        console.state.console.sign_in(&console.key, signed_in);
-        Ok(see_other(&pending.return_to))
+        // A new session key and CSRF token for the signed-in session, so a console cookie
+        // planted in this browser before the sign-in is worth nothing after it.
+        let secret = gatehouse_crypto::random::token().map_err(|e| PageError::from(ServerError::from(e)))?;
+        let csrf = gatehouse_crypto::random::token().map_err(|e| PageError::from(ServerError::from(e)))?;
+        let key = console.state.digester.digest(&secret);
+        console.state.console.rekey(&console.key, key.clone(), csrf);
+        console.state.console.sign_in(&key, signed_in);
+        let mut response = see_other(&pending.return_to);
+        let secure = console.state.config.secure_cookies();
+        response.headers_mut().append(header::SET_COOKIE, cookies::set(cookie_name(secure), &secret, secure, None));
+        Ok(response)
     }
     .await;
     console.finish(result)
@@ -352,6 +375,14 @@ pub type Form = axum::Form<HashMap<String, String>>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_form_whose_sign_in_expired_comes_back_to_the_start_page() {
+        let uri = |s: &str| s.parse::<axum::http::Uri>().unwrap();
+        assert_eq!(return_page(&axum::http::Method::GET, &uri("/admin/audit?actor=x")), "/admin/audit?actor=x");
+        assert_eq!(return_page(&axum::http::Method::POST, &uri("/admin/tenants/t/policy")), "/admin");
+        assert_eq!(return_page(&axum::http::Method::POST, &uri("/account/factors/f/rename")), "/account");
+    }
 
     #[test]
     fn only_console_pages_are_returned_to() {

@@ -189,6 +189,15 @@ impl Sessions {
         self.lock().get_mut(key)?.ceremony.take()
     }
 
+    /// Moves a session to a new key with a new CSRF token (after a sign-in).
+    pub fn rekey(&self, old: &[u8], new: Vec<u8>, csrf_token: String) {
+        let mut entries = self.lock();
+        if let Some(mut entry) = entries.remove(old) {
+            entry.csrf_token = csrf_token;
+            entries.insert(new, entry);
+        }
+    }
+
     pub fn remove(&self, key: &[u8]) {
         self.lock().remove(key);
     }
@@ -231,5 +240,9 @@ mod tests {
         assert!(sessions.view(&[1], at(11)).unwrap().flash.is_none(), "shown once");
         assert!(sessions.view(&[1], at(596)).unwrap().access_token.is_none(), "about to expire");
         assert!(sessions.view(&[1], at(596 + 1800)).is_none(), "idle");
+        sessions.create(vec![3], "old".into(), at(0));
+        sessions.rekey(&[3], vec![4], "new".into());
+        assert!(sessions.view(&[3], at(1)).is_none(), "the old key names nothing");
+        assert!(sessions.csrf_ok(&[4], "new") && !sessions.csrf_ok(&[4], "old"));
     }
 }
