@@ -11,6 +11,7 @@ mod browser;
 mod browser_pages;
 mod conformance;
 mod console_account;
+mod console_admin;
 mod data_protection;
 mod helpers;
 mod logout;
