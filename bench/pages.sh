@@ -35,6 +35,8 @@ totp() { python3 -c 'import base64,hmac,struct,sys,time
 k=base64.b32decode(sys.argv[1]); c=struct.pack(">Q", int(time.time())//30)
 h=hmac.new(k,c,"sha1").digest(); o=h[-1]&15
 print("%06d" % ((struct.unpack(">I",h[o:o+4])[0]&0x7fffffff)%1000000))' "$1"; }
+# A cookie jar as a Cookie header (curl writes HttpOnly cookies as "#HttpOnly_" lines).
+cookies_of() { sed 's/^#HttpOnly_//' "$1" | awk '!/^#/ && NF >= 7 { printf "%s=%s; ", $6, $7 }'; }
 field() { sed -n "s/.*name=\"$1\" value=\"\\([^\"]*\\)\".*/\\1/p" | head -1; }
 # GET with the jar: prints the redirect target (empty when none).
 hop() { curl -s -c "$1" -b "$1" -o "$work/page" -w '%{redirect_url}' "$2"; }
@@ -60,7 +62,7 @@ while [ -n "$to" ]; do
   esac
 done
 grep -q "Alice Admin" "$work/page" || die "the console sign-in did not reach the account page"
-cookie=$(awk '!/^#/ && NF >= 7 { printf "%s=%s; ", $6, $7 }' "$jar")
+cookie=$(cookies_of "$jar")
 curl -s -b "$jar" "$base/admin" -o "$work/admin"
 tenant_path=$(grep -o '/admin/tenants/[A-Za-z0-9_-]*' "$work/admin" | head -1 || true)
 
@@ -76,13 +78,13 @@ flow() { # email, app query -> prints the page URL the password leads to
     --data-urlencode "email=$1" --data-urlencode "password=a long bench passphrase" "$base/login"
 }
 enroll_page=$(flow carol@globex.test)
-carol_cookie=$(awk '!/^#/ && NF >= 7 { printf "%s=%s; ", $6, $7 }' "$work/carol@globex.test")
+carol_cookie=$(cookies_of "$work/carol@globex.test")
 # A sign-in waiting at the password: the login page.
 login_url=$(hop "$work/visitor" "$base/authorize?client_id=bench&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb&response_type=code&scope=openid&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256")
-visitor_cookie=$(awk '!/^#/ && NF >= 7 { printf "%s=%s; ", $6, $7 }' "$work/visitor")
+visitor_cookie=$(cookies_of "$work/visitor")
 sleep 31 # a fresh TOTP step for Alice's second sign-in
 factor_url=$(flow alice@acme.test)
-alice_flow_cookie=$(awk '!/^#/ && NF >= 7 { printf "%s=%s; ", $6, $7 }' "$work/alice@acme.test")
+alice_flow_cookie=$(cookies_of "$work/alice@acme.test")
 
 css=$(curl -s "$base/static/gatehouse.css" | wc -c)
 js=$(curl -s "$base/static/webauthn.js" | wc -c)
@@ -92,7 +94,9 @@ LUA
 printf '%-28s %8s %8s %10s %12s %10s %10s\n' page html "+css+js" "data: URIs" "transferred" "p50 ms" "p99 ms"
 measure() { # name, url, cookie
   local body html datauri total out p50 p99 scripts
-  curl -s -H "Cookie: $3" "$2" -o "$work/body"
+  local status
+  status=$(curl -s -H "Cookie: $3" "$2" -o "$work/body" -w '%{http_code}')
+  [ "$status" = 200 ] || die "$1 ($2) answered $status, not the page"
   html=$(wc -c <"$work/body")
   datauri=$(grep -o 'data:image[^"]*' "$work/body" | wc -c || true)
   scripts=0; grep -q 'webauthn.js' "$work/body" && scripts=$js

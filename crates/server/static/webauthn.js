@@ -80,7 +80,10 @@
         const reply = await fetch(form.dataset.options, { method: "POST", body: body, credentials: "same-origin" });
         const options = await reply.json();
         // The server wants a fresh sign-in first (the account page): go there.
-        if (options.redirect) { window.location.assign(options.redirect); return; }
+        if (options.redirect) {
+          const target = new URL(options.redirect, window.location.href);
+          if (target.origin === window.location.origin) { window.location.assign(target.href); return; }
+        }
         if (!reply.ok) { showError(options.error || text("failed", "Something went wrong; try again.")); return; }
         const decoded = decodeOptions(kind, options);
         const cred = kind === "create"

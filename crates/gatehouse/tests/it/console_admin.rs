@@ -537,3 +537,49 @@ async fn the_user_page_pages_through_login_history_with_the_policy_reasons() {
     let audit = api(&app, &ops, &format!("/api/v1/audit?action=personal_data.export&target=user:{bob}")).await;
     assert_eq!(audit["records"].as_array().unwrap().len(), 1, "the export is recorded");
 }
+
+/// A tenant admin cannot act on an instance operator who is in their tenant (strip the role,
+/// reset, unlock, read or erase them); granting `operator` raises the role-escalation alert;
+/// the console cannot be set to Bypass through the API.
+#[tokio::test]
+async fn operators_are_out_of_a_tenant_admins_reach_and_the_console_never_bypasses() {
+    let app = spawn().await;
+    let olga = crate::account_api::token_for(&app, "wiki", "olga@ops.test", None).await;
+    let alice = crate::account_api::token_for(&app, "vault", "alice@acme.test", Some(crate::two_factor::ALICE_TOTP)).await;
+    let users: Value = call(&app, Method::GET, &format!("/api/v1/tenants/{}/users", acme_id(&app, &olga).await), &olga, None).await.json().await.unwrap();
+    let bob = users["users"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"].as_str().unwrap().to_owned();
+    let granted = call(&app, Method::PATCH, &format!("/api/v1/users/{bob}"), &olga, Some(json!({ "roles": ["operator"] }))).await;
+    assert_eq!(granted.status(), StatusCode::OK);
+    let alerts: Value = call(&app, Method::GET, "/api/v1/alerts", &olga, None).await.json().await.unwrap();
+    assert!(alerts.to_string().contains("role_escalation") && alerts.to_string().contains(&format!("user:{bob}")), "{alerts}");
+
+    let before = db_fingerprint(&app.data_dir()).await;
+    for (method, path, body) in [
+        (Method::PATCH, format!("/api/v1/users/{bob}"), Some(json!({ "roles": ["admin"] }))),
+        (Method::DELETE, format!("/api/v1/users/{bob}/factors"), None),
+        (Method::POST, format!("/api/v1/users/{bob}/unlock"), None),
+        (Method::GET, format!("/api/v1/users/{bob}/personal-data"), None),
+        (Method::DELETE, format!("/api/v1/users/{bob}"), None),
+    ] {
+        let refused = call(&app, method.clone(), &path, &alice, body).await;
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    assert_eq!(db_fingerprint(&app.data_dir()).await, before, "nothing changed");
+
+    // An operator changing Bob's other roles keeps the operator role only by saying so; a
+    // tenant admin's role list never drops a role they cannot grant (tested through Olga
+    // making him an admin: operator stays because she lists it).
+    let both = call(&app, Method::PATCH, &format!("/api/v1/users/{bob}"), &olga, Some(json!({ "roles": ["admin", "operator"] }))).await;
+    let both: Value = both.json().await.unwrap();
+    assert_eq!(both["roles"], json!(["admin", "operator"]));
+
+    let bypass = call(&app, Method::PUT, "/api/v1/applications/gatehouse-console/policy", &olga, Some(json!({ "two_factor": "bypass" }))).await;
+    assert_eq!(bypass.status(), StatusCode::CONFLICT);
+    let required = call(&app, Method::PUT, "/api/v1/applications/gatehouse-console/policy", &olga, Some(json!({ "two_factor": "required" }))).await;
+    assert_eq!(required.status(), StatusCode::OK);
+}
+
+async fn acme_id(app: &TestApp, token: &str) -> String {
+    let tenants: Value = call(app, Method::GET, "/api/v1/tenants", token, None).await.json().await.unwrap();
+    tenants["tenants"].as_array().unwrap().iter().find(|t| t["name"] == "Acme Oy").unwrap()["id"].as_str().unwrap().to_owned()
+}

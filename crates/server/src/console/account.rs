@@ -200,10 +200,12 @@ async fn revoke_session(console: Console, Path(id): Path<String>, axum::Form(for
 /// `GET /account/personal-data`: the access report, as a JSON download.
 async fn personal_data(console: Console) -> Response {
     let result = async {
+        console.require_same_site()?;
         let (_, body) = console.api()?.call(Method::GET, "/api/v1/me/personal-data", None).await.map_err(|e| console.failed(e, "/account"))?;
         let mut response = (StatusCode::OK, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"my-gatehouse-data.json\""));
         Ok(response)
     }
@@ -214,10 +216,22 @@ async fn personal_data(console: Console) -> Response {
 /// A path segment from a form or URL, percent-encoded before it goes into an API path (a
 /// tampered id then names nothing rather than another route).
 pub(super) fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+    // Form encoding, then what it leaves that a path segment must not carry as is: `+` (its
+    // space) and `.` (so `.` and `..` cannot name another path).
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>().replace('+', "%20").replace('.', "%2E")
 }
 
 /// The JSON body for a label change (kept here: the rename form lives on this page).
 pub(super) fn rename_body(label: &str) -> serde_json::Value {
     json!({ "label": label })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_become_one_inert_path_segment() {
+        assert_eq!(super::encode("abc_-XYZ09"), "abc_-XYZ09");
+        assert_eq!(super::encode("../me/factors"), "%2E%2E%2Fme%2Ffactors");
+        assert_eq!(super::encode("a b+c?d#e"), "a%20b%2Bc%3Fd%23e");
+    }
 }

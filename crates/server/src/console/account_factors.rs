@@ -116,7 +116,13 @@ async fn webauthn_options(console: Console, axum::Form(form): Form) -> Response 
     if console.check_form(&form).is_err() {
         return error(StatusCode::BAD_REQUEST, console.m.common.form_expired);
     }
-    let Ok(api) = console.api() else { return error(StatusCode::UNAUTHORIZED, console.m.common.form_expired) };
+    // No token (it expired): sign in first, then come back to the account page.
+    let Ok(api) = console.api() else {
+        return match console.sign_in_url("/account#methods-h", None) {
+            Ok(url) => Json(json!({ "redirect": url })).into_response(),
+            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, console.m.common.not_found),
+        };
+    };
     let kind = form.get("kind").cloned().unwrap_or_default();
     match api.send(Method::POST, "/api/v1/me/factors", Some(&json!({ "kind": kind }))).await {
         Ok(answer) => {

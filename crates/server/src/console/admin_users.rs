@@ -147,12 +147,14 @@ async fn user_page(console: Console, Path(id): Path<String>, Query(query): Query
 /// as a JSON download (the API records the export).
 async fn personal_data(console: Console, Path(id): Path<String>) -> Response {
     let result = async {
+        console.require_same_site()?;
         let path = format!("/api/v1/users/{}/personal-data", encode(&id));
         let back = user_path(&id, "", "");
         let (_, body) = console.api()?.call(Method::GET, &path, None).await.map_err(|e| console.failed(e, &back))?;
         let mut response = (StatusCode::OK, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"gatehouse-personal-data.json\""));
         Ok(response)

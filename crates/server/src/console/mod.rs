@@ -152,8 +152,10 @@ impl FromRequestParts<AppState> for Console {
                 let secret = gatehouse_crypto::random::token().map_err(|e| PageError::from(ServerError::from(e)).into_response())?;
                 let csrf = gatehouse_crypto::random::token().map_err(|e| PageError::from(ServerError::from(e)).into_response())?;
                 let key = state.digester.digest(&secret);
-                state.console.create(key.clone(), csrf, now);
-                let view = state.console.view(&key, now).ok_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
+                // Full of signed-in sessions: this visit gets a session that is not kept (its
+                // sign-in will say so), and nobody already signed in is pushed out.
+                let kept = state.console.create(key.clone(), csrf.clone(), now);
+                let view = state.console.view(&key, now).filter(|_| kept).unwrap_or(View { csrf_token: csrf, access_token: None, user_id: None, flash: None, codes: None });
                 (key, view, Some(secret))
             }
         };
@@ -176,6 +178,17 @@ impl Console {
     pub fn api(&self) -> Result<Api<'_>, ConsoleError> {
         let token = self.view.access_token.as_deref().ok_or_else(|| ConsoleError::SignIn { return_to: self.here.clone(), step_up: None })?;
         Ok(Api::new(&self.router, token, self.peer, &self.headers))
+    }
+
+    /// Refuses a request another site started (`Sec-Fetch-Site: cross-site`): a link elsewhere
+    /// must not make a signed-in person's browser export personal data (and leave an audit
+    /// record in their name). Browsers without the header are let through; the CSRF token
+    /// guards every write.
+    pub fn require_same_site(&self) -> Result<(), ConsoleError> {
+        match self.headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+            Some("cross-site") => Err(ConsoleError::FormExpired),
+            _ => Ok(()),
+        }
     }
 
     pub fn user_id(&self) -> &str {
@@ -342,7 +355,7 @@ async fn callback(console: Console, Query(query): Query<CallbackQuery>) -> Respo
         let secret = gatehouse_crypto::random::token().map_err(|e| PageError::from(ServerError::from(e)))?;
         let csrf = gatehouse_crypto::random::token().map_err(|e| PageError::from(ServerError::from(e)))?;
         let key = console.state.digester.digest(&secret);
-        console.state.console.rekey(&console.key, key.clone(), csrf);
+        console.state.console.rekey(&console.key, key.clone(), &claims.sub, csrf);
         console.state.console.sign_in(&key, signed_in);
         let mut response = see_other(&pending.return_to);
         let secure = console.state.config.secure_cookies();

@@ -16,6 +16,8 @@ const CAPACITY: usize = 10_000;
 const IDLE: Duration = Duration::minutes(30);
 /// A sign-in started from the console must come back within this.
 const PENDING_LIFETIME: Duration = Duration::minutes(10);
+/// Sign-ins a browser may have under way at once (several tabs after a restart).
+const MAX_PENDING: usize = 4;
 
 /// What the console holds for one signed-in browser.
 pub struct SignedIn {
@@ -57,7 +59,7 @@ struct Entry {
     /// The WebAuthn registration the account page started.
     ceremony: Option<String>,
     signed_in: Option<SignedIn>,
-    pending: Option<PendingSignIn>,
+    pending: Vec<PendingSignIn>,
     flash: Option<Flash>,
     /// Recovery codes just generated, shown once on the next page view.
     codes: Option<Zeroizing<Vec<String>>>,
@@ -85,18 +87,25 @@ impl Sessions {
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A new, signed-out session under `key` with its CSRF token.
-    pub fn create(&self, key: Vec<u8>, csrf_token: String, now: OffsetDateTime) {
+    /// A new, signed-out session under `key` with its CSRF token; false when the store is full
+    /// of signed-in sessions.
+    pub fn create(&self, key: Vec<u8>, csrf_token: String, now: OffsetDateTime) -> bool {
         let mut entries = self.lock();
         if entries.len() >= CAPACITY {
             entries.retain(|_, e| now - e.last_seen < IDLE);
-            if entries.len() >= CAPACITY
-                && let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.last_seen).map(|(k, _)| k.clone())
-            {
-                entries.remove(&oldest);
+        }
+        if entries.len() >= CAPACITY {
+            // Full of live sessions: make room by forgetting the oldest one nobody signed in
+            // to, never a signed-in person's (so a flood of anonymous visits signs nobody out).
+            match entries.iter().filter(|(_, e)| e.signed_in.is_none()).min_by_key(|(_, e)| e.last_seen).map(|(k, _)| k.clone()) {
+                Some(oldest) => {
+                    entries.remove(&oldest);
+                }
+                None => return false,
             }
         }
-        entries.insert(key, Entry { csrf_token, setup: None, ceremony: None, signed_in: None, pending: None, flash: None, codes: None, last_seen: now });
+        entries.insert(key, Entry { csrf_token, setup: None, ceremony: None, signed_in: None, pending: Vec::new(), flash: None, codes: None, last_seen: now });
+        true
     }
 
     /// The session's state for one page view; takes the flash message and any codes to show.
@@ -127,20 +136,27 @@ impl Sessions {
     pub fn start_sign_in(&self, key: &[u8], pending: PendingSignIn) -> bool {
         match self.lock().get_mut(key) {
             Some(entry) => {
-                entry.pending = Some(pending);
+                if entry.pending.len() >= MAX_PENDING {
+                    entry.pending.remove(0);
+                }
+                entry.pending.push(pending);
                 true
             }
             None => false,
         }
     }
 
-    /// Takes the sign-in in progress if `state` is its state (single use either way: a wrong
-    /// state ends it too, so it cannot be guessed at).
+    /// Takes the sign-in in progress whose state is `state` (single use). A state that matches
+    /// none ends every sign-in under way, so states cannot be guessed at.
     pub fn finish_sign_in(&self, key: &[u8], state: &str, now: OffsetDateTime) -> Option<PendingSignIn> {
         let mut entries = self.lock();
-        let pending = entries.get_mut(key)?.pending.take()?;
-        let matches = bool::from(pending.state.as_bytes().ct_eq(state.as_bytes()));
-        (matches && now - pending.started_at < PENDING_LIFETIME).then_some(pending)
+        let pending = &mut entries.get_mut(key)?.pending;
+        let Some(index) = pending.iter().position(|p| bool::from(p.state.as_bytes().ct_eq(state.as_bytes()))) else {
+            pending.clear();
+            return None;
+        };
+        let found = pending.remove(index);
+        (now - found.started_at < PENDING_LIFETIME).then_some(found)
     }
 
     pub fn sign_in(&self, key: &[u8], signed_in: SignedIn) {
@@ -189,11 +205,19 @@ impl Sessions {
         self.lock().get_mut(key)?.ceremony.take()
     }
 
-    /// Moves a session to a new key with a new CSRF token (after a sign-in).
-    pub fn rekey(&self, old: &[u8], new: Vec<u8>, csrf_token: String) {
+    /// Moves a session to a new key after a sign-in. Someone else signing in gets a new CSRF
+    /// token and nothing of the previous person's; the same person signing in again (a token
+    /// that expired, a step-up) keeps theirs, so forms open in other tabs still work.
+    pub fn rekey(&self, old: &[u8], new: Vec<u8>, user_id: &str, csrf_token: String) {
         let mut entries = self.lock();
         if let Some(mut entry) = entries.remove(old) {
-            entry.csrf_token = csrf_token;
+            if entry.signed_in.as_ref().is_none_or(|s| s.user_id != user_id) {
+                entry.csrf_token = csrf_token;
+                entry.setup = None;
+                entry.ceremony = None;
+                entry.codes = None;
+                entry.flash = None;
+            }
             entries.insert(new, entry);
         }
     }
@@ -219,6 +243,11 @@ mod tests {
         assert!(sessions.start_sign_in(&[1], pending()));
         assert!(sessions.finish_sign_in(&[1], "wrong", at(1)).is_none());
         assert!(sessions.finish_sign_in(&[1], "s1", at(1)).is_none(), "a wrong state ended the attempt");
+        // Two tabs: each comes back with its own state.
+        let tab = |state: &str| PendingSignIn { state: state.into(), verifier: Zeroizing::new("v".into()), return_to: format!("/{state}"), started_at: at(0) };
+        assert!(sessions.start_sign_in(&[1], tab("a")) && sessions.start_sign_in(&[1], tab("b")));
+        assert_eq!(sessions.finish_sign_in(&[1], "b", at(1)).map(|p| p.return_to), Some("/b".into()));
+        assert_eq!(sessions.finish_sign_in(&[1], "a", at(1)).map(|p| p.return_to), Some("/a".into()));
         assert!(sessions.start_sign_in(&[1], pending()));
         assert_eq!(sessions.finish_sign_in(&[1], "s1", at(1)).map(|p| p.return_to), Some("/account".into()));
         assert!(sessions.finish_sign_in(&[1], "s1", at(2)).is_none(), "used once");
@@ -241,8 +270,24 @@ mod tests {
         assert!(sessions.view(&[1], at(596)).unwrap().access_token.is_none(), "about to expire");
         assert!(sessions.view(&[1], at(596 + 1800)).is_none(), "idle");
         sessions.create(vec![3], "old".into(), at(0));
-        sessions.rekey(&[3], vec![4], "new".into());
+        sessions.rekey(&[3], vec![4], "u", "new".into());
         assert!(sessions.view(&[3], at(1)).is_none(), "the old key names nothing");
-        assert!(sessions.csrf_ok(&[4], "new") && !sessions.csrf_ok(&[4], "old"));
+        assert!(sessions.csrf_ok(&[4], "new") && !sessions.csrf_ok(&[4], "old"), "a new person: a new token");
+        sessions.sign_in(&[4], SignedIn { access_token: Zeroizing::new("t".into()), expires_at: at(600), user_id: "u".into() });
+        sessions.rekey(&[4], vec![5], "u", "newer".into());
+        assert!(sessions.csrf_ok(&[5], "new"), "the same person signing in again keeps the token");
+        sessions.rekey(&[5], vec![6], "someone else", "other".into());
+        assert!(sessions.csrf_ok(&[6], "other"));
+    }
+
+    #[test]
+    fn a_flood_of_visits_never_evicts_a_signed_in_session() {
+        let sessions = Sessions::default();
+        sessions.create(vec![0], "c".into(), at(0));
+        sessions.sign_in(&[0], SignedIn { access_token: Zeroizing::new("t".into()), expires_at: at(600), user_id: "u".into() });
+        for i in 1..CAPACITY + 50 {
+            sessions.create(i.to_be_bytes().to_vec(), "c".into(), at(1));
+        }
+        assert!(sessions.view(&[0], at(2)).and_then(|v| v.access_token).is_some());
     }
 }

@@ -71,6 +71,13 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may change or read on behalf of `user`: within their tenant, and an
+    /// operator only by another operator (a tenant admin cannot strip, reset, unlock or erase
+    /// the instance's operators who happen to be in their tenant).
+    pub(super) fn may_manage(&self, user: &User) -> bool {
+        self.require_tenant(&user.tenant_id).is_ok() && (matches!(self, Self::Operator { .. }) || !user.roles.iter().any(|r| r == "operator"))
+    }
+
     pub(super) fn require_operator(&self) -> Result<()> {
         match self {
             Self::Operator { .. } => Ok(()),
@@ -288,6 +295,10 @@ pub async fn put_app_policy(State(state): State<AppState>, ClientAddr(addr): Cli
     caller.require_operator()?;
     let client_id = ClientId::parse(&id).map_err(|e| Problem::bad_request(format!("client_id: {e}")))?;
     let policy: AppPolicy = parse_body(&body)?;
+    // The console is where admins and operators act: it never skips the second factor.
+    if client_id.as_str() == crate::console::CONSOLE_CLIENT_ID && policy.two_factor == gatehouse_policy::AppTwoFactor::Bypass {
+        return Err(Problem::new(StatusCode::CONFLICT, "Not allowed", "the Gatehouse console cannot bypass two-step verification; choose adaptive or required").into());
+    }
     let before = state.client(&client_id).and_then(|c| serde_json::to_value(&c.policy).ok());
     let audit = caller.audit(addr, &headers, "application.policy.update", format!("client:{client_id}"), before, serde_json::to_value(&policy).ok());
     if !state.store.set_app_policy(&client_id, &policy, &audit).await? {

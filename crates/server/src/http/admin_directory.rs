@@ -111,8 +111,12 @@ pub async fn add_domain(State(state): State<AppState>, ClientAddr(addr): ClientA
 }
 
 /// Roles a caller may grant: tenant admins grant only `admin`; operators also `operator`.
+fn grantable(caller: &Caller) -> &'static [&'static str] {
+    if matches!(caller, Caller::Operator { .. }) { &["admin", "operator"] } else { &["admin"] }
+}
+
 fn check_roles(caller: &Caller, roles: &[String]) -> Result<Vec<String>> {
-    let allowed: &[&str] = if matches!(caller, Caller::Operator { .. }) { &["admin", "operator"] } else { &["admin"] };
+    let allowed = grantable(caller);
     if let Some(bad) = roles.iter().find(|r| !allowed.contains(&r.as_str())) {
         return Err(Problem::new(StatusCode::FORBIDDEN, "Role not grantable", format!("role {bad:?} cannot be granted here (allowed: {})", allowed.join(", "))).into());
     }
@@ -178,7 +182,7 @@ pub async fn create_user(State(state): State<AppState>, ClientAddr(addr): Client
     // people only by their pseudonymous id.
     let after = json!({ "fields": ["email", "name"], "roles": plan.roles, "password_set": plan.password_hash.is_some() });
     let audit = caller.audit(addr, &headers, "user.create", format!("user:{user_id}"), None, Some(after)).in_tenant(tenant.id.as_str());
-    let made_admin = plan.roles.iter().any(|r| r == ADMIN_ROLE);
+    let made_admin = plan.roles.iter().any(|r| r == ADMIN_ROLE || r == OPERATOR_ROLE);
     apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], ..Default::default() }, audit).await?;
     let user = state.store.user(&user_id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
     if made_admin {
@@ -188,27 +192,30 @@ pub async fn create_user(State(state): State<AppState>, ClientAddr(addr): Client
 }
 
 const ADMIN_ROLE: &str = "admin";
+const OPERATOR_ROLE: &str = "operator";
 
-/// Someone was given the admin role: an alert for the tenant's admins and the operators.
+/// Someone was given the admin or operator role: an alert for the tenant's admins and the
+/// operators.
 async fn role_escalation(state: &AppState, caller: &Caller, user: &User, addr: std::net::IpAddr) -> Result<()> {
     let alert = NewAlert {
         kind: AlertKind::RoleEscalation,
         tenant: Some(user.tenant_id.clone()),
         subject: format!("user:{}", user.id),
-        summary: format!("user:{} was made an admin by {}", user.id, caller.actor()),
+        summary: format!("user:{} was given the roles {} by {}", user.id, user.roles.join(", "), caller.actor()),
         details: json!({ "user": user.id.as_str(), "by": caller.actor(), "address": addr.to_string() }),
     };
     state.monitor.raise(state.store.as_ref(), alert, crate::state::now()).await?;
     Ok(())
 }
 
-/// A user the caller may manage; another tenant's user is "not found", like a missing one.
+/// A user the caller may manage; another tenant's user (or, for a tenant admin, an operator)
+/// is "not found", like a missing one.
 async fn user_for(state: &AppState, caller: &Caller, id: &str) -> Result<User> {
     state
         .store
         .user(&UserId::new(id))
         .await?
-        .filter(|u| caller.require_tenant(&u.tenant_id).is_ok())
+        .filter(|u| caller.may_manage(u))
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user").into())
 }
 
@@ -229,7 +236,14 @@ pub async fn update_user(State(state): State<AppState>, ClientAddr(addr): Client
         return Err(Problem::bad_request("name must be 1 to 200 characters").into());
     }
     let roles = match &request.roles {
-        Some(roles) => check_roles(&caller, roles)?,
+        // Roles the caller cannot grant stay as they are (never silently removed).
+        Some(roles) => {
+            let mut roles = check_roles(&caller, roles)?;
+            roles.extend(user.roles.iter().filter(|r| !grantable(&caller).contains(&r.as_str())).cloned());
+            roles.sort();
+            roles.dedup();
+            roles
+        }
         None => user.roles.clone(),
     };
     let tenant = tenant_for(&state, &caller, user.tenant_id.as_str()).await?;
@@ -248,7 +262,7 @@ pub async fn update_user(State(state): State<AppState>, ClientAddr(addr): Client
     let before = json!({ "roles": user.roles });
     let after = if name_changed { json!({ "roles": plan.roles, "changed": ["name"] }) } else { json!({ "roles": plan.roles }) };
     let audit = caller.audit(addr, &headers, "user.update", format!("user:{}", user.id), Some(before), Some(after)).in_tenant(user.tenant_id.as_str());
-    let made_admin = plan.roles.iter().any(|r| r == ADMIN_ROLE) && !user.roles.iter().any(|r| r == ADMIN_ROLE);
+    let made_admin = [ADMIN_ROLE, OPERATOR_ROLE].iter().any(|role| plan.roles.iter().any(|r| r == role) && !user.roles.iter().any(|r| r == role));
     apply(&state, ImportPlan { tenants: vec![tenant_plan(&tenant, vec![plan])], ..Default::default() }, audit).await?;
     let updated = state.store.user(&user.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
     if made_admin {

@@ -80,7 +80,7 @@ async fn managed_user(state: &AppState, caller: &super::admin_api::Caller, id: S
     state
         .user(&UserId::new(id))
         .await?
-        .filter(|u| caller.require_tenant(&u.tenant_id).is_ok())
+        .filter(|u| caller.may_manage(u))
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user").into())
 }
 
