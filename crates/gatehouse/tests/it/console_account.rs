@@ -116,6 +116,9 @@ async fn an_authenticator_app_is_added_from_the_account_page() {
     assert!(!html.contains("not finished"));
     let gone = browser.get(&app.url(&setup)).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND, "the key is not shown again");
+    // The confirmation sent twice: a message on the account page, nothing changed.
+    let twice = post(&app, &browser, &confirm, &[("csrf_token", &csrf), ("code", &totp_now(&secret))]).await;
+    assert!(location(&twice).starts_with("/account"), "{}", location(&twice));
 }
 
 #[tokio::test]

@@ -94,7 +94,12 @@ async fn setup_page(console: Console, Path(id): Path<String>) -> Response {
 async fn confirm(console: Console, Path(id): Path<String>, axum::Form(form): Form) -> Response {
     let result = async {
         console.check_form(&form)?;
-        let back = format!("/account/factors/{}/setup", encode(&id));
+        // Back to the setup page after a wrong code; to the account page when there is no
+        // setup any more (a double submit after the first one turned the factor on).
+        let back = match console.state.console.setup(&console.key, &id) {
+            Some(_) => format!("/account/factors/{}/setup", encode(&id)),
+            None => "/account#methods-h".to_owned(),
+        };
         let code = form.get("code").map(|c| c.trim().to_owned()).unwrap_or_default();
         let body = match form.get("challenge").filter(|c| !c.is_empty()) {
             Some(challenge) => json!({ "code": code, "challenge": challenge }),
