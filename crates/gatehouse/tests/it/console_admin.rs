@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::account_api::{call, client_token};
 use crate::browser::{Browser, hidden, location};
 use crate::helpers::{SpawnOptions, TestApp, db_fingerprint, spawn_with};
-use crate::two_factor::{PASSWORD, assert_code_for, password_step, present, totp_now};
+use crate::two_factor::{PASSWORD, assert_code_for, password_step};
 
 /// The two-factor fixture (Acme: Alice admin with an authenticator app, Bob; Globex: Dave
 /// admin, Carol; ...), an operator (Olga), and the console set to Bypass so a password alone
@@ -45,34 +45,9 @@ async fn spawn() -> TestApp {
     spawn_with(SpawnOptions { fixture: &fixture, ..Default::default() }).await
 }
 
-/// Follows redirects from `path` within the server, signing in through `/authorize` →
-/// `/login` (→ a TOTP code when asked) → `/console/callback` on the way; returns the final
-/// status, path and HTML.
+/// Follows redirects from `path`, signing in on the way (shared with the account page's tests).
 async fn open(app: &TestApp, browser: &Browser, path: &str, email: &str, totp: Option<&str>) -> (StatusCode, String, String) {
-    let mut to = path.to_owned();
-    for _ in 0..10 {
-        let url = if to.starts_with("http") { to.clone() } else { app.url(&to) };
-        let response = browser.get(&url).await;
-        if response.status() != StatusCode::SEE_OTHER {
-            let status = response.status();
-            return (status, to, response.text().await.unwrap());
-        }
-        let next = location(&response);
-        let next = next.strip_prefix(&app.issuer).map(str::to_owned).unwrap_or(next);
-        if next.starts_with("/login?request=") {
-            let response = browser.submit_login(app, &next, email, PASSWORD).await;
-            assert_eq!(response.status(), StatusCode::SEE_OTHER);
-            to = location(&response);
-            if to.starts_with("/login/factor") {
-                let response = present(app, browser, &to, "totp", &totp_now(totp.expect("a second factor was asked for"))).await;
-                to = location(&response);
-            }
-            to = to.strip_prefix(&app.issuer).map(str::to_owned).unwrap_or(to);
-        } else {
-            to = next;
-        }
-    }
-    panic!("too many redirects from {path}");
+    crate::console_account::visit(app, browser, path, email, totp).await
 }
 
 /// Signs `email` in to the console from `/admin`; returns where they landed and its HTML.

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use gatehouse_core::ids::UserId;
@@ -202,12 +202,7 @@ async fn personal_data(console: Console) -> Response {
     let result = async {
         console.require_same_site()?;
         let (_, body) = console.api()?.call(Method::GET, "/api/v1/me/personal-data", None).await.map_err(|e| console.failed(e, "/account"))?;
-        let mut response = (StatusCode::OK, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"my-gatehouse-data.json\""));
-        Ok(response)
+Ok(Console::download(body, "my-gatehouse-data.json"))
     }
     .await;
     console.finish(result)

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use gatehouse_policy::Rule;
@@ -151,13 +151,7 @@ async fn personal_data(console: Console, Path(id): Path<String>) -> Response {
         let path = format!("/api/v1/users/{}/personal-data", encode(&id));
         let back = user_path(&id, "", "");
         let (_, body) = console.api()?.call(Method::GET, &path, None).await.map_err(|e| console.failed(e, &back))?;
-        let mut response = (StatusCode::OK, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"gatehouse-personal-data.json\""));
-        Ok(response)
+Ok(Console::download(body, "gatehouse-personal-data.json"))
     }
     .await;
     console.finish(result)

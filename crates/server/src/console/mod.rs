@@ -220,6 +220,18 @@ impl Console {
         }
     }
 
+    /// A JSON answer of the API as a download (an access report), never cached.
+    pub fn download(body: bytes::Bytes, filename: &'static str) -> Response {
+        let mut response = (StatusCode::OK, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+            headers.insert(header::CONTENT_DISPOSITION, disposition);
+        }
+        response
+    }
+
     /// Post/Redirect/Get with a message for the next page.
     pub fn done(&self, to: &str, text: impl Into<String>) -> Response {
         self.state.console.flash(&self.key, Flash { error: false, text: text.into() });
