@@ -6,7 +6,6 @@ use axum::extract::Path;
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use gatehouse_core::ids::UserId;
 use gatehouse_core::{EmailDomain, FactorKind};
 use gatehouse_policy::{DomainPolicy, Method as PolicyMethod};
 use serde::Deserialize;
@@ -35,18 +34,18 @@ struct UserInfo {
 }
 
 #[derive(Deserialize)]
-struct FactorJson {
-    id: String,
-    kind: String,
-    label: String,
+pub(super) struct FactorJson {
+    pub(super) id: String,
+    pub(super) kind: String,
+    pub(super) label: String,
     confirmed: bool,
     created_at: i64,
     last_used_at: Option<i64>,
 }
 
 #[derive(Deserialize)]
-struct Factors {
-    factors: Vec<FactorJson>,
+pub(super) struct Factors {
+    pub(super) factors: Vec<FactorJson>,
     recovery_codes_left: u64,
 }
 
@@ -77,13 +76,11 @@ struct SignIns {
     sign_ins: Vec<SignInJson>,
 }
 
-/// Whether the signed-in person administers a tenant or the instance (the console shows the
-/// admin link; the admin API decides what they may do).
-pub(super) async fn is_admin(console: &Console) -> bool {
-    match console.state.user(&UserId::new(console.user_id())).await {
-        Ok(Some(user)) => user.roles.iter().any(|r| r == "admin" || r == "operator"),
-        _ => false,
-    }
+/// The frame of an account page: the admin link shows for admins and operators (the admin API
+/// decides what they may do).
+pub(super) async fn chrome(console: &Console) -> Chrome<'_> {
+    let admin = super::admin_pages::viewer(console).await.admin;
+    Chrome { csrf_token: &console.view.csrf_token, admin, section: "account", flash: console.view.flash.clone() }
 }
 
 /// The methods the person's domain lets them add.
@@ -118,7 +115,7 @@ async fn page(console: Console) -> Response {
         let codes = console.view.codes.as_ref();
         let page = AccountPage {
             m,
-            chrome: Some(Chrome { csrf_token: &console.view.csrf_token, admin: is_admin(&console).await, section: "account", flash: console.view.flash.clone() }),
+            chrome: Some(chrome(&console).await),
             csrf_token: &console.view.csrf_token,
             name: info.name,
             email: info.email,

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::account::{encode, is_admin, rename_body};
-use super::pages::{Chrome, RemoveFactorPage, SmsConfirmPage, TotpSetupPage};
+use super::account::{Factors, chrome, encode, rename_body};
+use super::pages::{RemoveFactorPage, SmsConfirmPage, TotpSetupPage};
 use super::session::Setup;
 use super::{Console, ConsoleError, Form};
 use crate::state::AppState;
@@ -28,10 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route("/account/factors/{id}/confirm", post(confirm))
         .route("/account/factors/{id}/rename", post(rename))
         .route("/account/factors/{id}/remove", get(remove_page).post(remove))
-}
-
-async fn chrome<'a>(console: &'a Console) -> Chrome<'a> {
-    Chrome { csrf_token: &console.view.csrf_token, admin: is_admin(console).await, section: "account", flash: console.view.flash.clone() }
 }
 
 #[derive(Deserialize)]
@@ -179,18 +175,6 @@ async fn rename(console: Console, Path(id): Path<String>, axum::Form(form): Form
     }
     .await;
     console.finish(result)
-}
-
-#[derive(Deserialize)]
-struct FactorJson {
-    id: String,
-    kind: String,
-    label: String,
-}
-
-#[derive(Deserialize)]
-struct Factors {
-    factors: Vec<FactorJson>,
 }
 
 /// `GET /account/factors/{id}/remove`: asks to confirm (and is where a re-authentication
