@@ -8,9 +8,11 @@ use crate::params::Params;
 use crate::pkce::CodeChallenge;
 use crate::{Client, ClientId, GrantType, OAuthError, OAuthErrorCode, RedirectUri, Scopes};
 
-/// Scopes this provider grants; others (`address`: Gatehouse holds no postal addresses) are
-/// left out of the grant, as RFC 6749 §3.3 allows.
-pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", "offline_access"];
+/// Scopes this provider grants; others are left out of the grant, as RFC 6749 §3.3 allows.
+/// Not `address` (Gatehouse holds no postal addresses) nor `phone`: the only phone numbers it
+/// holds are text-message second factors, which are credentials, not profile claims to
+/// release to applications. Discovery advertises exactly this list.
+pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// Gatehouse's own APIs: `gatehouse:account` (the user's self-service API) and
 /// `gatehouse:admin` (the admin API as a tenant admin). Only first-party applications (marked
 /// `operator`) may ask for them, so a third-party application holding a user's token cannot
@@ -20,6 +22,10 @@ pub const FIRST_PARTY_SCOPES: [&str; 2] = ["gatehouse:account", "gatehouse:admin
 const MAX_STATE_LEN: usize = 2048;
 const MAX_NONCE_LEN: usize = 512;
 const MAX_HINT_LEN: usize = 320;
+/// `acr_values`: a handful of URIs (the values Gatehouse knows are under 40 characters).
+const MAX_ACR_VALUES_LEN: usize = 512;
+const MAX_ACR_VALUES: usize = 8;
+const MAX_ID_TOKEN_HINT_LEN: usize = 8192;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ResponseMode {
@@ -191,7 +197,13 @@ pub fn parse_authorization_request<'c>(
         }
         None => None,
     };
-    let acr_values = params.get("acr_values").map(|v| v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+    let acr_values: Vec<String> = bounded(params, "acr_values", MAX_ACR_VALUES_LEN)
+        .map_err(redirect)?
+        .map(|v| v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    if acr_values.len() > MAX_ACR_VALUES {
+        return Err(redirect(OAuthError::invalid_request("acr_values names more than 8 values")));
+    }
 
     Ok(AuthorizationRequest {
         client_id,
@@ -203,10 +215,52 @@ pub fn parse_authorization_request<'c>(
         prompt,
         max_age,
         login_hint: bounded(params, "login_hint", MAX_HINT_LEN).map_err(redirect)?,
-        id_token_hint: bounded(params, "id_token_hint", 8192).map_err(redirect)?,
+        id_token_hint: bounded(params, "id_token_hint", MAX_ID_TOKEN_HINT_LEN).map_err(redirect)?,
         acr_values,
         code_challenge,
     })
+}
+
+impl Prompt {
+    fn to_param(self) -> Option<String> {
+        let values: Vec<&str> = [(self.none, "none"), (self.login, "login"), (self.consent, "consent"), (self.select_account, "select_account")]
+            .into_iter()
+            .filter_map(|(on, value)| on.then_some(value))
+            .collect();
+        (!values.is_empty()).then(|| values.join(" "))
+    }
+}
+
+impl AuthorizationRequest {
+    /// The request as the query of an equivalent authorization request holding only the
+    /// parameters Gatehouse uses, each within its bound: what is parked while the person signs
+    /// in. Unknown parameters and unsupported scopes are gone, so parking costs at most a few
+    /// kilobytes whatever the browser sent; parsing it again gives this request back.
+    pub fn to_query(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("client_id", self.client_id.as_str());
+        query.append_pair("redirect_uri", self.redirect_uri.as_str());
+        query.append_pair("response_type", "code");
+        query.append_pair("scope", &self.scopes.to_string());
+        let optional = [
+            ("state", self.state.clone()),
+            ("nonce", self.nonce.clone()),
+            ("response_mode", (self.response_mode != ResponseMode::Query).then(|| self.response_mode.as_str().to_owned())),
+            ("prompt", self.prompt.to_param()),
+            ("max_age", self.max_age.map(|age| age.to_string())),
+            ("login_hint", self.login_hint.clone()),
+            ("id_token_hint", self.id_token_hint.clone()),
+            ("acr_values", (!self.acr_values.is_empty()).then(|| self.acr_values.join(" "))),
+            ("code_challenge", self.code_challenge.as_ref().map(|c| c.as_str().to_owned())),
+            ("code_challenge_method", self.code_challenge.as_ref().map(|_| "S256".to_owned())),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                query.append_pair(name, &value);
+            }
+        }
+        query.finish()
+    }
 }
 
 #[cfg(test)]

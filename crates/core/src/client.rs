@@ -20,6 +20,16 @@ pub enum ClientValueError {
     GrantType(String),
     #[error("`{0}` is not a supported signing algorithm (RS256, ES256, EdDSA)")]
     SigningAlg(String),
+    #[error("`{0}` is not an API scope: 1 to 128 visible characters without spaces, quotes or backslashes, not `openid` and not Gatehouse's own `gatehouse:` scopes")]
+    ApiScope(String),
+}
+
+/// Checks a scope an application may obtain for itself with client credentials: an RFC 6749
+/// §3.3 scope token of at most 128 characters that names neither a user (`openid`) nor one of
+/// Gatehouse's own APIs (only `operator` applications get `gatehouse:admin`).
+pub fn parse_api_scope(input: &str) -> Result<String, ClientValueError> {
+    let token = !input.is_empty() && input.len() <= 128 && input.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+    if token && input != "openid" && !input.starts_with("gatehouse:") { Ok(input.to_owned()) } else { Err(ClientValueError::ApiScope(input.to_owned())) }
 }
 
 /// A client identifier as registered.
@@ -172,6 +182,9 @@ pub struct Client {
     pub policy: gatehouse_policy::AppPolicy,
     /// Acts for the instance's operators: may obtain the reserved `gatehouse:admin` scope.
     pub operator: bool,
+    /// The API scopes this application may obtain for itself with client credentials; any
+    /// other requested scope is refused (`invalid_scope`).
+    pub scopes: Vec<String>,
 }
 
 impl Client {
@@ -205,6 +218,18 @@ mod tests {
             id_token_signed_response_alg: SigningAlg::RS256,
             policy: Default::default(),
             operator: false,
+            scopes: vec![],
+        }
+    }
+
+    #[test]
+    fn api_scopes_are_scope_tokens_that_name_no_user_and_no_gatehouse_api() {
+        for good in ["read", "reports:write", "https://api.example.com/orders.read"] {
+            assert_eq!(parse_api_scope(good).as_deref(), Ok(good));
+        }
+        let long = "x".repeat(129);
+        for bad in ["", "openid", "gatehouse:admin", "gatehouse:account", "two words", "quo\"te", "back\\slash", long.as_str()] {
+            assert!(parse_api_scope(bad).is_err(), "{bad:?}");
         }
     }
 

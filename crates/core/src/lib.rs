@@ -16,6 +16,7 @@ pub mod ids;
 pub mod model;
 pub mod oauth_error;
 pub mod params;
+pub mod password;
 pub mod phone;
 pub mod pkce;
 pub mod scope;

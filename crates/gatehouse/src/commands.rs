@@ -42,7 +42,9 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
-    let issuer = args.issuer.or(file.issuer.clone()).unwrap_or_else(|| ServerConfig::default_issuer(bound, tls.is_some()));
+    let demo = args.demo.or(file.demo).unwrap_or(false);
+    let derived = if demo { ServerConfig::demo_issuer } else { ServerConfig::default_issuer };
+    let issuer = args.issuer.or(file.issuer.clone()).unwrap_or_else(|| derived(bound, tls.is_some()));
     let issuer = issuer.trim_end_matches('/').to_owned();
     let parsed = Url::parse(&issuer).with_context(|| format!("issuer `{issuer}` is not a URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || parsed.fragment().is_some() {
@@ -51,7 +53,7 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
 
     let mut config = ServerConfig::new(bound, issuer.clone());
     config.tls = tls;
-    config.demo = args.demo.or(file.demo).unwrap_or(false);
+    config.demo = demo;
     config.password = args.password.resolve(&file.password);
     (config.sessions, config.tokens) = args.lifetimes.resolve(&file.sessions, &file.tokens)?;
     config.sms = args.sms.resolve(&file.sms)?;
@@ -63,6 +65,9 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     config.outbox_dir = data_dir.path().join("outbox");
     config.reports_dir = data_dir.path().join("reports");
     file.lockout.validate().map_err(|e| anyhow::anyhow!("lockout: {e}"))?;
+    if !(1..=365).contains(&file.detection.reported_address_days) {
+        bail!("detection.reported_address_days must be between 1 and 365, not {}", file.detection.reported_address_days);
+    }
     config.monitoring = gatehouse_server::MonitoringSettings {
         lockout: file.lockout,
         detection: file.detection,

@@ -70,6 +70,7 @@ pub async fn ensure(store: &dyn Store, hasher: &PasswordHasher, data_dir: &Path,
             id_token_signed_response_alg: SigningAlg::RS256,
             policy: Default::default(),
             operator: false,
+            scopes: vec![],
         }],
     };
     store.apply_import(&plan, now).await?;

@@ -75,11 +75,13 @@ struct ApplicationEntry {
     /// Acts for the instance's operators (may obtain `gatehouse:admin`).
     #[serde(default)]
     operator: bool,
+    /// API scopes it may obtain for itself with client credentials.
+    #[serde(default)]
+    scopes: Vec<Spanned<String>>,
 }
 
 /// Known roles. Unknown ones are refused so a typo never silently grants nothing.
 const ROLES: [&str; 2] = ["admin", "operator"];
-const MIN_PASSWORD_CHARS: usize = 8;
 
 struct Validator<'a> {
     file: &'a str,
@@ -180,8 +182,8 @@ async fn user_plan(v: &Validator<'_>, user: &UserEntry, domains: &[EmailDomain],
     let password_hash = match (&user.password, &user.password_hash) {
         (Some(_), Some(hash)) => return Err(v.error(hash, "tenant.user.password_hash", "give password or password_hash, not both").into()),
         (Some(password), None) => {
-            if password.get_ref().chars().count() < MIN_PASSWORD_CHARS {
-                return Err(v.error(password, "tenant.user.password", format!("must be at least {MIN_PASSWORD_CHARS} characters")).into());
+            if let Err(problem) = gatehouse_core::password::check_new_password(password.get_ref(), email.as_str()) {
+                return Err(v.error(password, "tenant.user.password", problem.to_string()).into());
             }
             // Keep the stored hash when it already matches, so re-importing changes nothing.
             let existing = ctx.store.user_by_email(&email).await?.and_then(|u| u.password_hash);
@@ -286,6 +288,11 @@ fn client_plan(v: &Validator<'_>, app: &ApplicationEntry, digester: &SecretDiges
         id_token_signed_response_alg: alg,
         policy,
         operator: app.operator,
+        scopes: app
+            .scopes
+            .iter()
+            .map(|s| gatehouse_core::client::parse_api_scope(s.get_ref()).map_err(|e| v.error(s, "application.scopes", e.to_string())))
+            .collect::<Result<_, _>>()?,
     })
 }
 

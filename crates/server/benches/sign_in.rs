@@ -52,6 +52,7 @@ async fn app(params: PasswordParams) -> (axum::Router, String) {
             id_token_signed_response_alg: SigningAlg::RS256,
             policy: Default::default(),
             operator: false,
+            scopes: vec![],
         }],
     };
     store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.expect("import");

@@ -31,7 +31,7 @@ impl Default for TokenLifetimes {
             access_token: Duration::minutes(10),
             id_token: Duration::minutes(10),
             refresh_token: Duration::days(30),
-            pending_authorization: Duration::minutes(30),
+            pending_authorization: Duration::minutes(10),
         }
     }
 }
@@ -205,6 +205,17 @@ impl ServerConfig {
         format!("{scheme}://{reachable}")
     }
 
+    /// The demo's issuer when none is configured: `localhost` for a loopback or wildcard
+    /// listener, because WebAuthn needs a domain name as its relying-party ID (a newcomer on an
+    /// IP-address issuer would never see passkeys); otherwise as [`Self::default_issuer`].
+    pub fn demo_issuer(listen: SocketAddr, tls: bool) -> String {
+        if listen.ip().is_loopback() || listen.ip().is_unspecified() {
+            let scheme = if tls { "https" } else { "http" };
+            return format!("{scheme}://localhost:{}", listen.port());
+        }
+        Self::default_issuer(listen, tls)
+    }
+
     /// How long a retired signing key stays published: until every token it signed expired.
     pub fn key_publication_grace(&self) -> Duration {
         self.tokens.access_token.max(self.tokens.id_token) + Duration::minutes(5)
@@ -220,6 +231,14 @@ mod tests {
         assert_eq!(ServerConfig::default_issuer("0.0.0.0:8080".parse().unwrap(), false), "http://127.0.0.1:8080");
         assert_eq!(ServerConfig::default_issuer("[::]:8443".parse().unwrap(), true), "https://[::1]:8443");
         assert_eq!(ServerConfig::default_issuer("192.0.2.1:80".parse().unwrap(), false), "http://192.0.2.1:80");
+    }
+
+    #[test]
+    fn the_demo_defaults_to_a_localhost_issuer_so_passkeys_work() {
+        assert_eq!(ServerConfig::demo_issuer("127.0.0.1:8080".parse().unwrap(), false), "http://localhost:8080");
+        assert_eq!(ServerConfig::demo_issuer("0.0.0.0:8443".parse().unwrap(), true), "https://localhost:8443");
+        assert_eq!(ServerConfig::demo_issuer("[::1]:8080".parse().unwrap(), false), "http://localhost:8080");
+        assert_eq!(ServerConfig::demo_issuer("192.0.2.1:80".parse().unwrap(), false), "http://192.0.2.1:80", "a public address stays as it is");
     }
 
     #[test]

@@ -154,6 +154,9 @@ impl PageError {
     pub fn bad_request(title: &'static str, message: impl Into<String>) -> Self {
         Self { status: StatusCode::BAD_REQUEST, title, message: message.into() }
     }
+    pub fn too_many_requests(title: &'static str, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::TOO_MANY_REQUESTS, title, message: message.into() }
+    }
 }
 
 impl<E: Into<ServerError>> From<E> for PageError {

@@ -29,6 +29,10 @@ pub const SMS_PER_ADDRESS: Limit = Limit { max: 20, window: Duration::hours(1) }
 /// Failed token requests (wrong codes, refresh tokens or client credentials) one client
 /// address may make per minute, whatever client it names: guessing from one place stops there.
 pub const TOKEN_FAILURES_PER_ADDRESS: Limit = Limit { max: 100, window: Duration::minutes(1) };
+/// Authorization requests one client address (an IPv6 /64) may park in a window as long as a
+/// parked request lives: a cap on what an unauthenticated sender can make the store hold
+/// (a few kilobytes each), roomy enough for a busy office behind one NAT address.
+pub const PARKED_PER_ADDRESS: Limit = Limit { max: 300, window: Duration::minutes(10) };
 /// Failed client authentications allowed per client id and address in a window. Keyed by both,
 /// so nobody can lock an application out of the token endpoint from elsewhere.
 pub const CLIENT_AUTH: Limit = Limit { max: 20, window: Duration::minutes(1) };

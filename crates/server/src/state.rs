@@ -85,6 +85,8 @@ pub struct Shared {
     pub otp_address_limiter: RateLimiter,
     /// Failed token requests per client address.
     pub token_failure_limiter: RateLimiter<std::net::IpAddr>,
+    /// Authorization requests parked per client address (an IPv6 /64).
+    pub parking_limiter: RateLimiter<std::net::IpAddr>,
     pub mfa: MfaServices,
     pub monitor: crate::monitor::Monitor,
     /// Group commit for audit records appended on their own.
@@ -136,6 +138,7 @@ impl AppState {
             factor_limiter: RateLimiter::default(),
             sms_address_limiter: RateLimiter::default(),
             token_failure_limiter: RateLimiter::default(),
+            parking_limiter: RateLimiter::default(),
             otp_address_limiter: RateLimiter::default(),
             mfa: mfa_services(&config)?,
             monitor: crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer)?,

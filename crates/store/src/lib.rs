@@ -163,9 +163,10 @@ pub trait SignInStore: Send + Sync {
     async fn record_sign_in(&self, event: &SignInEvent) -> StoreResult<()>;
     /// Whether the user signed in successfully from this address before.
     async fn address_seen(&self, user: &UserId, address: &str) -> StoreResult<bool>;
-    /// Whether the user signed in successfully from this address before, and whether anyone
-    /// reported the address ("this wasn't me"), in one read.
-    async fn address_signals(&self, user: &UserId, address: &str) -> StoreResult<(bool, bool)>;
+    /// Whether the user signed in successfully from this address before, and whether someone
+    /// in the user's own tenant reported the address ("this wasn't me") in a report that has
+    /// not expired at `now`, in one read.
+    async fn address_signals(&self, user: &UserId, address: &str, now: OffsetDateTime) -> StoreResult<(bool, bool)>;
     /// The user's sign-in attempts, newest first, strictly before `before` (a cursor: the `at`
     /// and `id` of the last event of the previous page).
     async fn sign_ins(&self, user: &UserId, filter: &SignInFilter, before: Option<(OffsetDateTime, String)>, limit: u32) -> StoreResult<Vec<SignInEvent>>;
@@ -233,14 +234,21 @@ pub trait SecurityStore: Send + Sync {
     async fn save_account_throttle(&self, user: &UserId, throttle: &AccountThrottle) -> StoreResult<()>;
     async fn clear_account_throttle(&self, user: &UserId) -> StoreResult<()>;
 
-    async fn address_reported(&self, address: &str) -> StoreResult<bool>;
-    /// "This wasn't me", in one transaction: marks the event, its device and its address
-    /// reported, removes second factors and recovery codes created since that sign-in (they may
-    /// be the intruder's), forgets remembered browsers, ends every session of the user
-    /// (revoking their grants and refresh tokens) and appends the audit record. With
-    /// `new_password_hash` the password is replaced now; without, the next sign-in must present
-    /// a fresh second factor and choose one. `None` when the event is not this user's.
-    async fn report_sign_in(&self, user: &UserId, event_id: &str, new_password_hash: Option<&str>, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>>;
+    /// Whether the address stands reported in this tenant at `now`.
+    async fn address_reported(&self, tenant: &TenantId, address: &str, now: OffsetDateTime) -> StoreResult<bool>;
+    /// The tenant's reported addresses that have not expired at `now`, newest first.
+    async fn reported_addresses(&self, tenant: &TenantId, now: OffsetDateTime) -> StoreResult<Vec<ReportedAddress>>;
+    /// A tenant admin clears a reported address, with its audit record, in one transaction.
+    /// False when the tenant had no such report.
+    async fn clear_reported_address(&self, tenant: &TenantId, address: &str, audit: &AuditEntry) -> StoreResult<bool>;
+    /// "This wasn't me", in one transaction: marks the event and its device reported, marks its
+    /// address reported in the user's tenant until `report.address_reported_until`, forgets
+    /// remembered browsers, ends every session of the user (revoking their grants and refresh
+    /// tokens), requires a credentials reset at the next sign-in and appends the audit record.
+    /// With `report.remove_later_factors` (only for a sign-in that used a fresh second factor)
+    /// second factors and recovery codes created since the reported sign-in are removed too.
+    /// The password is never changed here. `None` when the event is not this user's.
+    async fn report_sign_in(&self, user: &UserId, report: &SignInReport<'_>, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>>;
     /// Completes a required credentials reset: sets the new password hash and clears the
     /// requirement, with its audit record. False when no reset was required.
     async fn set_password(&self, user: &UserId, hash: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool>;

@@ -47,6 +47,28 @@ pub struct DeliveryReport {
     pub last_error: Option<String>,
 }
 
+/// What a person asks with "this wasn't me".
+#[derive(Clone, Copy, Debug)]
+pub struct SignInReport<'a> {
+    pub event_id: &'a str,
+    /// Remove second factors and recovery codes created since the reported sign-in; the edge
+    /// asks it only for a sign-in that used a fresh second factor.
+    pub remove_later_factors: bool,
+    /// The reported address counts as risky in the tenant until then.
+    pub address_reported_until: OffsetDateTime,
+}
+
+/// An address someone in a tenant reported, risky for that tenant's sign-ins until it expires
+/// or an admin clears it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReportedAddress {
+    pub address: String,
+    #[serde(with = "time::serde::timestamp")]
+    pub reported_at: OffsetDateTime,
+    #[serde(with = "time::serde::timestamp")]
+    pub expires_at: OffsetDateTime,
+}
+
 /// What "this wasn't me" changed, in one transaction.
 #[derive(Clone, Debug)]
 pub struct ReportedSignIn {

@@ -290,6 +290,8 @@ pub struct SignInCompletion {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionWrite {
     Create(SessionRecord),
-    /// A fresh authentication in the browser's existing session.
-    Reauthenticate { id: SessionId, auth_time: OffsetDateTime, acr: String, amr: Vec<String> },
+    /// A fresh authentication in the browser's existing session. The session's secret is
+    /// replaced (`secret_digest`), so a cookie stolen before this authentication never carries
+    /// the level it proved (ASVS 3.2.1, 7.2.4).
+    Reauthenticate { id: SessionId, secret_digest: Vec<u8>, auth_time: OffsetDateTime, acr: String, amr: Vec<String> },
 }

@@ -291,7 +291,7 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
     // conflict, and writes neither grant nor code.
     let reauth_ended = SignInCompletion {
         ended_session: None,
-        session: SessionWrite::Reauthenticate { id: SessionId::new("s-old"), auth_time: NOW, acr: "urn:gatehouse:acr:pwd".into(), amr: vec!["pwd".into()] },
+        session: SessionWrite::Reauthenticate { id: SessionId::new("s-old"), secret_digest: vec![31; 32], auth_time: NOW, acr: "urn:gatehouse:acr:pwd".into(), amr: vec!["pwd".into()] },
         pending_id: "p-2".into(),
         grant: grant("g-late", Some("s-old")),
         code: code(26, "g-late"),
@@ -302,7 +302,7 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
     // A request answered once cannot be answered again (a double submit).
     let twice = SignInCompletion {
         ended_session: None,
-        session: SessionWrite::Reauthenticate { id: SessionId::new("s-new"), auth_time: NOW, acr: "urn:gatehouse:acr:pwd".into(), amr: vec!["pwd".into()] },
+        session: SessionWrite::Reauthenticate { id: SessionId::new("s-new"), secret_digest: vec![32; 32], auth_time: NOW, acr: "urn:gatehouse:acr:pwd".into(), amr: vec!["pwd".into()] },
         pending_id: "p-1".into(),
         grant: grant("g-twice", Some("s-new")),
         code: code(27, "g-twice"),
@@ -350,6 +350,7 @@ fn plan(user_name: &str) -> ImportPlan {
             id_token_signed_response_alg: SigningAlg::RS256,
             policy: gatehouse_policy::AppPolicy { two_factor: gatehouse_policy::AppTwoFactor::Bypass, step_up_scopes: vec![("payments:approve".into(), gatehouse_policy::AuthLevel::Mfa)] },
             operator: false,
+            scopes: vec![],
         }],
     }
 }

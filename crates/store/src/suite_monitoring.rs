@@ -127,8 +127,11 @@ async fn throttles_and_reports(store: &dyn Store) {
 
     let reported_event = event("e-reported", NOW + Duration::minutes(5), "198.51.100.66", SignInResult::Success);
     store.record_sign_in(&reported_event).await.unwrap();
-    assert!(store.report_sign_in(&UserId::new("u-nobody"), "e-reported", None, NOW, &audit_entry("sign_in.report")).await.unwrap().is_none(), "not theirs");
-    assert!(!store.address_reported("198.51.100.66").await.unwrap());
+    let acme = TenantId::new("t-acme");
+    let until = NOW + Duration::days(30);
+    let report = |id, remove_later_factors| SignInReport { event_id: id, remove_later_factors, address_reported_until: until };
+    assert!(store.report_sign_in(&UserId::new("u-nobody"), &report("e-reported", true), NOW, &audit_entry("sign_in.report")).await.unwrap().is_none(), "not theirs");
+    assert!(!store.address_reported(&acme, "198.51.100.66", NOW).await.unwrap());
     assert!(!store.set_password(&alice, "$argon2id$early", NOW, &audit_entry("user.password.change")).await.unwrap(), "only a required reset");
     // A factor added after the reported sign-in goes with it; one from before stays.
     let factors_before = store.factors(&alice).await.unwrap().len();
@@ -143,26 +146,41 @@ async fn throttles_and_reports(store: &dyn Store) {
         last_used_at: None,
     };
     store.add_factor(&planted).await.unwrap();
-    let report = store.report_sign_in(&alice, "e-reported", None, NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
-    assert_eq!(report.factors_removed, 1);
+    // Without a fresh second factor behind it, a report removes nothing.
+    let kept = store.report_sign_in(&alice, &report("e-reported", false), NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
+    assert_eq!((kept.factors_removed, kept.recovery_codes_removed), (0, 0));
+    assert_eq!(store.factors(&alice).await.unwrap().len(), factors_before + 1, "a report without removal keeps every factor");
+    let report_done = store.report_sign_in(&alice, &report("e-reported", true), NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
+    assert_eq!(report_done.factors_removed, 1);
     assert_eq!(store.factors(&alice).await.unwrap().len(), factors_before, "only what came after the reported sign-in");
-    assert_eq!(report.event.reported_at, Some(NOW));
-    assert!(store.address_reported("198.51.100.66").await.unwrap());
-    assert_eq!(store.address_signals(&alice, "198.51.100.66").await.unwrap(), (true, true), "seen (the reported success) and reported");
+    assert_eq!(report_done.event.reported_at, Some(NOW));
+    assert!(store.address_reported(&acme, "198.51.100.66", NOW).await.unwrap());
+    assert!(!store.address_reported(&TenantId::new("t-other"), "198.51.100.66", NOW).await.unwrap(), "another tenant is not affected");
+    assert!(!store.address_reported(&acme, "198.51.100.66", until).await.unwrap(), "a report expires");
+    assert_eq!(store.address_signals(&alice, "198.51.100.66", NOW).await.unwrap(), (true, true), "seen (the reported success) and reported");
+    assert_eq!(store.address_signals(&alice, "198.51.100.66", until).await.unwrap(), (true, false), "an expired report is no signal");
+    let listed = store.reported_addresses(&acme, NOW).await.unwrap();
+    assert_eq!(listed.iter().map(|r| (r.address.as_str(), r.expires_at)).collect::<Vec<_>>(), [("198.51.100.66", until)]);
+    assert!(store.reported_addresses(&TenantId::new("t-other"), NOW).await.unwrap().is_empty());
     assert_eq!(store.addresses_seen(&alice, "e-reported", 10).await.unwrap().iter().filter(|a| *a == "198.51.100.66").count(), 0, "leaving out one event");
     assert!(store.user(&alice).await.unwrap().unwrap().credentials_reset_required);
     assert!(store.sign_in_event("e-reported").await.unwrap().unwrap().reported_at.is_some());
     assert!(store.set_password(&alice, "$argon2id$new", NOW, &audit_entry("user.password.change")).await.unwrap());
     let user = store.user(&alice).await.unwrap().unwrap();
     assert!(!user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$new"));
+    // An admin clears the report (audited); clearing it again finds nothing.
+    assert!(!store.clear_reported_address(&TenantId::new("t-other"), "198.51.100.66", &audit_entry("reported_address.clear")).await.unwrap(), "only the tenant's own");
+    assert!(store.clear_reported_address(&acme, "198.51.100.66", &audit_entry("reported_address.clear")).await.unwrap());
+    assert!(!store.clear_reported_address(&acme, "198.51.100.66", &audit_entry("reported_address.clear")).await.unwrap());
+    assert_eq!(store.address_signals(&alice, "198.51.100.66", NOW).await.unwrap(), (true, false), "a cleared address is no signal");
 
     assert!(store.prune_sign_ins(NOW + Duration::days(1)).await.unwrap() > 0);
     assert!(store.sign_in_events_after(0, 100).await.unwrap().is_empty(), "retention deletes old history");
 
-    // Reported with a new password chosen on the spot: replaced now, no reset left to do.
+    // A report never sets the password: the next sign-in's forced-change step does.
     let second = event("e-reported-2", NOW + Duration::minutes(7), "198.51.100.67", SignInResult::Success);
     store.record_sign_in(&second).await.unwrap();
-    store.report_sign_in(&alice, "e-reported-2", Some("$argon2id$chosen"), NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
+    store.report_sign_in(&alice, &report("e-reported-2", true), NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
     let user = store.user(&alice).await.unwrap().unwrap();
-    assert!(!user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$chosen"));
+    assert!(user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$new"));
 }

@@ -14,6 +14,7 @@ fn client(public: bool) -> Client {
         id_token_signed_response_alg: SigningAlg::RS256,
         policy: Default::default(),
         operator: false,
+        scopes: vec![],
     }
 }
 
@@ -120,4 +121,29 @@ fn only_first_party_clients_keep_gatehouse_scopes() {
     first_party.operator = true;
     let kept = parse(&format!("{BASE}%20gatehouse%3Aaccount%20gatehouse%3Aadmin"), &first_party).unwrap();
     assert_eq!(kept.scopes.to_string(), "openid gatehouse:account gatehouse:admin");
+}
+
+#[test]
+fn a_parked_request_keeps_only_known_parameters_and_parses_back_to_itself() {
+    let c = client(true);
+    let query = format!(
+        "{BASE}%20email%20address&state=s%20t&nonce=n&foo={}&max_age=0&prompt=login&login_hint=a%40b.test&acr_values=urn%3Agatehouse%3Aacr%3Amfa%20phr&response_mode=form_post&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        "x".repeat(10_000)
+    );
+    let request = parse(&query, &c).unwrap();
+    let parked = request.to_query();
+    assert!(!parked.contains("foo") && !parked.contains("address") && parked.len() < 600, "{parked}");
+    assert_eq!(parse(&parked, &c).unwrap(), request);
+    let minimal = parse(&format!("{BASE}&code_challenge={CHALLENGE}&code_challenge_method=S256"), &c).unwrap();
+    assert_eq!(parse(&minimal.to_query(), &c).unwrap(), minimal);
+}
+
+#[test]
+fn acr_values_are_bounded() {
+    let c = client(false);
+    let many = ["urn:x"; 9].join("%20");
+    assert!(matches!(parse(&format!("{BASE}&acr_values={many}"), &c), Err(AuthorizeRejection::Redirect { .. })));
+    let long = "a".repeat(513);
+    assert!(matches!(parse(&format!("{BASE}&acr_values={long}"), &c), Err(AuthorizeRejection::Redirect { .. })));
+    assert_eq!(parse(&format!("{BASE}&acr_values=urn%3Agatehouse%3Aacr%3Amfa"), &c).unwrap().acr_values, ["urn:gatehouse:acr:mfa"]);
 }

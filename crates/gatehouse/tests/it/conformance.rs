@@ -85,8 +85,9 @@ async fn oidcc_scope_profile_email_phone_address() {
     let query = payroll_query("").replace("scope=openid%20profile%20email", "scope=openid%20profile%20email%20phone%20address");
     let callback = Browser::new().sign_in(&app, &query, ALICE).await;
     let tokens = tokens_for(&app, &callback).await;
-    // `address` is not supported (no postal addresses are held), so it is not granted.
-    assert_eq!(tokens["scope"], "openid profile email phone");
+    // `address` is not supported (no postal addresses are held) and `phone` is not released
+    // (the only numbers held are second factors), so neither is granted or advertised.
+    assert_eq!(tokens["scope"], "openid profile email");
     let at = tokens["access_token"].as_str().unwrap();
     let info: Value = reqwest::Client::new().get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["name"], "Alice Example");

@@ -63,6 +63,7 @@ client_id = "machine"
 name = "Machine"
 client_secret = "machine-secret-0123456789-abcdefghijklmnopqrstuv"
 grant_types = ["client_credentials"]
+scopes = ["reports:read"]
 "#;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -200,7 +201,12 @@ pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
         first.push_str(&line);
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    TestApp { addr, issuer: format!("http://{addr}"), dir, child, stdout_first: first }
+    // The demo's own issuer (`http://localhost:PORT`), so its pages and redirects stay on one
+    // origin and its cookies; other issuers (https://id.example.com in settings tests) are
+    // not reachable by that name, so the tests speak to the address.
+    let issuer = first.split_once("(issuer ").and_then(|(_, tail)| tail.split_once(')')).map(|(issuer, _)| issuer.to_owned());
+    let issuer = issuer.filter(|i| i.starts_with("http://localhost:")).unwrap_or_else(|| format!("http://{addr}"));
+    TestApp { addr, issuer, dir, child, stdout_first: first }
 }
 
 /// Runs a CLI subcommand against a data directory; returns (success, stdout, stderr).

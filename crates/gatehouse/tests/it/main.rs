@@ -20,6 +20,7 @@ mod openid_client;
 mod operations;
 mod rfc9700;
 mod risk_signals;
+mod security_review;
 mod settings;
 mod sms_webhook;
 mod tokens;

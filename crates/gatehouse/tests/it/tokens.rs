@@ -73,9 +73,12 @@ async fn introspection_needs_a_confidential_client_and_reports_revocation() {
             req.form(&[("token", token.as_str()), ("client_id", who)]).send().await.unwrap()
         }
     };
-    let active: Value = introspect("payroll", Some(PAYROLL_SECRET), token.clone()).await.json().await.unwrap();
+    // RFC 7662 §4: described to the client it was issued to, and to nobody else.
+    let active: Value = introspect("machine", Some(MACHINE_SECRET), token.clone()).await.json().await.unwrap();
     assert_eq!(active["active"], true);
     assert_eq!(active["client_id"], "machine");
+    let other: Value = introspect("payroll", Some(PAYROLL_SECRET), token.clone()).await.json().await.unwrap();
+    assert_eq!(other, serde_json::json!({"active": false}));
     assert_eq!(introspect("spa", None, token.clone()).await.status(), StatusCode::UNAUTHORIZED, "public clients cannot introspect");
     assert_eq!(introspect("payroll", Some("wrong"), token.clone()).await.status(), StatusCode::UNAUTHORIZED);
     let garbage: Value = introspect("payroll", Some(PAYROLL_SECRET), "garbage".into()).await.json().await.unwrap();
@@ -86,7 +89,7 @@ async fn introspection_needs_a_confidential_client_and_reports_revocation() {
     assert_eq!(other.status(), StatusCode::BAD_REQUEST, "a client cannot revoke another client's token");
     let revoked = http.post(app.url("/revoke")).basic_auth("machine", Some(MACHINE_SECRET)).form(&[("token", token.as_str())]).send().await.unwrap();
     assert_eq!(revoked.status(), StatusCode::OK);
-    let after: Value = introspect("payroll", Some(PAYROLL_SECRET), token).await.json().await.unwrap();
+    let after: Value = introspect("machine", Some(MACHINE_SECRET), token).await.json().await.unwrap();
     assert_eq!(after["active"], false);
     let unknown = http.post(app.url("/revoke")).basic_auth("machine", Some(MACHINE_SECRET)).form(&[("token", "unknown")]).send().await.unwrap();
     assert_eq!(unknown.status(), StatusCode::OK, "RFC 7009: unknown tokens answer 200");

@@ -251,27 +251,3 @@ async fn a_sign_in_from_a_new_browser_is_emailed_to_the_user_over_smtp() {
     assert!(!conversation.contains(PASSWORD), "never a secret");
     assert!(!app.data_dir().join("outbox").join("notifications.jsonl").exists(), "SMTP replaces the outbox");
 }
-
-#[tokio::test]
-async fn without_a_second_factor_a_report_must_choose_the_new_password_at_once() {
-    let app = spawn().await;
-    // Bob has no second factor: nothing at his next sign-in could tell him from the intruder.
-    let bob = token_for(&app, "wiki", "bob@acme.test", None).await;
-    let history = json(call(&app, Method::GET, "/api/v1/me/sign-ins", &bob, None).await).await;
-    let id = history["sign_ins"][0]["id"].as_str().unwrap().to_owned();
-    let path = format!("/api/v1/me/sign-ins/{id}/report");
-    let refused = call(&app, Method::POST, &path, &bob, None).await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    assert!(refused.text().await.unwrap().contains("choose a new password now"));
-    let weak = call(&app, Method::POST, &path, &bob, Some(serde_json::json!({ "new_password": "short" }))).await;
-    assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
-    let same = call(&app, Method::POST, &path, &bob, Some(serde_json::json!({ "new_password": PASSWORD }))).await;
-    assert_eq!(same.status(), StatusCode::BAD_REQUEST, "not the password the intruder knows");
-    let done = json(call(&app, Method::POST, &path, &bob, Some(serde_json::json!({ "new_password": "bob's brand new passphrase" }))).await).await;
-    assert_eq!(done["next_sign_in"], "with the new password");
-
-    let browser = Browser::new();
-    let login = location(&browser.authorize(&app, &query("wiki", "")).await);
-    assert_eq!(browser.submit_login(&app, &login, "bob@acme.test", PASSWORD).await.status(), StatusCode::OK, "the old password is gone");
-    assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", "bob's brand new passphrase")).await);
-}

@@ -80,6 +80,7 @@ name = "Payroll"
 client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
 redirect_uris = ["http://127.0.0.1:9999/cb"]
 grant_types = ["authorization_code", "client_credentials"]
+scopes = ["reports"]
 
 [[application]]
 client_id = "wiki"
@@ -97,6 +98,7 @@ name = "Operations console"
 client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
 grant_types = ["client_credentials"]
 operator = true
+scopes = ["reports"]
 
 [[application]]
 client_id = "vault"

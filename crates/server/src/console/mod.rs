@@ -70,6 +70,7 @@ pub fn client(issuer: &str, policy: gatehouse_policy::AppPolicy) -> Result<Clien
         id_token_signed_response_alg: SigningAlg::RS256,
         policy,
         operator: true,
+        scopes: vec![],
     })
 }
 

@@ -44,15 +44,15 @@ pub const FRESH_SECONDS: u32 = 600;
 type Result<T> = std::result::Result<T, ManagementError>;
 
 /// The user behind the access token, and what their sign-in proved.
-struct Me {
-    user: Arc<User>,
+pub(super) struct Me {
+    pub(super) user: Arc<User>,
     level: AuthLevel,
     auth_time: Option<i64>,
     /// The SSO session the token was issued in.
     sid: Option<String>,
 }
 
-async fn me(state: &AppState, headers: &HeaderMap) -> Result<Me> {
+pub(super) async fn me(state: &AppState, headers: &HeaderMap) -> Result<Me> {
     let token = bearer_from_header(headers)
         .map_err(ManagementError::Token)?
         .ok_or_else(|| ManagementError::Token(ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "an access token is required"))))?;
@@ -88,7 +88,7 @@ pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<A
 impl Me {
     /// A change to factors: the sign-in must be fresh, and have used a second factor when the
     /// user has one.
-    fn require_fresh(&self, has_factor: bool, now: OffsetDateTime) -> Result<()> {
+    pub(super) fn require_fresh(&self, has_factor: bool, now: OffsetDateTime) -> Result<()> {
         let fresh = self.auth_time.is_some_and(|t| now.unix_timestamp() - t <= i64::from(FRESH_SECONDS));
         if fresh && (!has_factor || self.level >= AuthLevel::Mfa) {
             return Ok(());

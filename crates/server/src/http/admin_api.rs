@@ -335,13 +335,13 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, ApiBody
     let request: Simulation = parse_body(&body)?;
     let email = Email::parse(&request.email).map_err(|e| Problem::bad_request(format!("email: {e}")))?;
     let client_id = ClientId::parse(&request.client_id).map_err(|e| Problem::bad_request(format!("client_id: {e}")))?;
-    // Another tenant's user is "not found" too, so the simulator does not reveal who has an
-    // account elsewhere.
+    // Another tenant's user (or, for a tenant admin, an operator) is "not found" too, so the
+    // simulator does not reveal who has an account elsewhere.
     let user = state
         .store
         .user_by_email(&email)
         .await?
-        .filter(|u| caller.require_tenant(&u.tenant_id).is_ok())
+        .filter(|u| caller.may_manage(u))
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user"))?;
     let client = state.client(&client_id).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such application"))?;
     let session = match &request.session_acr {

@@ -155,7 +155,9 @@ pub async fn create_user(State(state): State<AppState>, ClientAddr(addr): Client
         return Err(Problem::new(StatusCode::CONFLICT, "Conflict", format!("{email} already has an account")).into());
     }
     let password_hash = match &request.password {
-        Some(password) if password.chars().count() < 12 => return Err(Problem::bad_request("password must be at least 12 characters").into()),
+        Some(password) if let Err(problem) = gatehouse_core::password::check_new_password(password, email.as_str()) => {
+            return Err(Problem::bad_request(format!("password: {problem}")).into());
+        }
         Some(password) => {
             // Argon2 off the async workers, within the same concurrency cap as sign-ins.
             let _permit = state.hash_permits.acquire().await.map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "shutting down"))?;
@@ -318,6 +320,9 @@ struct NewApplication {
     id_token_signed_response_alg: Option<String>,
     #[serde(default)]
     policy: AppPolicy,
+    /// API scopes it may obtain for itself with client credentials.
+    #[serde(default)]
+    scopes: Vec<String>,
 }
 
 fn confidential() -> bool {
@@ -361,6 +366,7 @@ pub async fn create_application(State(state): State<AppState>, ClientAddr(addr):
         },
         policy: request.policy,
         operator: false,
+        scopes: request.scopes.iter().map(|s| gatehouse_core::client::parse_api_scope(s).map_err(|e| bad("scopes", &e))).collect::<Result<_>>()?,
     };
     // Never the secret: only whether the application has one.
     let after = json!({
@@ -369,6 +375,7 @@ pub async fn create_application(State(state): State<AppState>, ClientAddr(addr):
         "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "confidential": client.secret_digest.is_some(),
         "policy": client.policy,
+        "scopes": client.scopes,
     });
     let audit = caller.audit(addr, &headers, "application.create", format!("client:{client_id}"), None, Some(after));
     apply(&state, ImportPlan { clients: vec![client], ..Default::default() }, audit).await?;

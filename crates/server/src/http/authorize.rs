@@ -110,13 +110,20 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
         }
     }
 
-    // Park the request and send the browser to the sign-in page.
+    // Park the request and send the browser to the sign-in page: only what Gatehouse uses,
+    // and only so many per address while they live.
+    let host = crate::monitor::host_network(addr);
+    let limit = crate::rate_limit::PARKED_PER_ADDRESS;
+    if let Some(retry_after) = state.parking_limiter.blocked_for(&host, limit, now) {
+        return Err(PageError::too_many_requests(EN.flow.too_many_sign_ins_title, EN.flow.too_many_sign_ins.with((retry_after + 59) / 60)));
+    }
+    state.parking_limiter.record_failure(&host, limit, now);
     let (flow_secret, new_cookie) = cookies::flow_secret(state, headers)?;
     let pending = PendingAuthorization {
         id: gatehouse_crypto::random::id()?,
         browser_digest: state.digester.digest(&flow_secret),
         csrf_token: gatehouse_crypto::random::token()?,
-        request: raw.to_owned(),
+        request: request.to_query(),
         expires_at: now + state.config.tokens.pending_authorization,
         progress: progress.as_ref().map(|(p, _)| p.encode()),
     };

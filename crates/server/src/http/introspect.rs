@@ -20,17 +20,24 @@ fn inactive() -> Response {
 }
 
 /// Introspection is for confidential clients (resource servers): public clients cannot keep
-/// the secret that would stop anyone from probing tokens.
+/// the secret that would stop anyone from probing tokens. A token is described only to the
+/// client it was issued to or to a resource server its audience names (RFC 7662 §4); to any
+/// other client it is `active: false`, exactly like an unknown one, so one application cannot
+/// learn who signed in to another, or how.
 pub async fn introspect(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response, ApiError> {
     let now = now();
     let params = form_params(&headers, &body)?;
-    authenticate(&state, &headers, addr, &params, true, now)?;
+    let caller = authenticate(&state, &headers, addr, &params, true, now)?;
+    let caller = caller.client_id.as_str();
     let token = params.require("token")?;
     if let Ok(claims) = tokens::validate_access_token(&state, token, now) {
+        if claims.client_id != caller && claims.aud != caller {
+            return Ok(inactive());
+        }
         return Ok(axum::Json(access_token_description(&claims)).into_response());
     }
     let digest = state.digester.digest(token);
-    let Some(refresh) = state.store.refresh_token(&digest).await?.filter(|r| r.expires_at > now) else {
+    let Some(refresh) = state.store.refresh_token(&digest).await?.filter(|r| r.expires_at > now && r.client_id == caller) else {
         return Ok(inactive());
     };
     let Some(grant) = state.store.grant(&refresh.grant_id).await?.filter(|g| g.revoked_at.is_none()) else {

@@ -91,7 +91,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let Ok(email) = Email::parse(&email_input) else {
         return render(&state, m, &pending, &email_input, Some(m.flow.email_invalid), StatusCode::OK);
     };
-    if password.is_empty() || password.len() > 1024 {
+    if !gatehouse_core::password::acceptable_at_sign_in(password) {
         return render(&state, m, &pending, &email_input, Some(m.flow.bad_credentials), StatusCode::OK);
     }
 

@@ -19,6 +19,8 @@ mod meta;
 mod monitoring_api;
 mod privacy_api;
 mod problem;
+mod rejections;
+mod reported_addresses_api;
 pub(crate) mod respond;
 mod second_factor;
 mod sign_in_history;
@@ -155,6 +157,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/sign-ins", get(sign_in_history::mine))
         .route("/api/v1/users/{id}/sign-ins", get(sign_in_history::of_user))
         .route("/api/v1/me/sign-ins/{id}/report", post(monitoring_api::report_sign_in))
+        .route("/api/v1/tenants/{id}/reported-addresses", get(reported_addresses_api::list))
+        .route("/api/v1/tenants/{id}/reported-addresses/{address}", axum::routing::delete(reported_addresses_api::clear))
         .route("/api/v1/alerts", get(monitoring_api::alerts))
         .route("/api/v1/alerts/{id}/acknowledge", post(monitoring_api::acknowledge))
         .route("/api/v1/audit", get(monitoring_api::change_history))
@@ -173,7 +177,7 @@ pub fn router(state: AppState) -> Router {
     }
     // The console calls the API in-process through this same router (without the response
     // headers layer, which the console's own answer gets).
-    let api: Router = router.layer(DefaultBodyLimit::max(state.config.max_body_bytes)).with_state(state.clone());
+    let api: Router = router.layer(DefaultBodyLimit::max(state.config.max_body_bytes)).layer(middleware::from_fn(rejections::uniform)).with_state(state.clone());
     let console: Router = crate::console::routes()
         .layer(axum::Extension(crate::console::api::ApiRouter(api.clone())))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::alert::{Alert, AlertKind};
 use gatehouse_core::audit::{AuditEntry, ChainedRecord};
-use gatehouse_store::AuditFilter;
+use gatehouse_store::{AuditFilter, SignInReport};
+use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -209,54 +210,61 @@ pub async fn siem_export(State(state): State<AppState>, ClientAddr(addr): Client
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Report {
-    /// Required when the account has no second factor from before the reported sign-in: then
-    /// nothing but a new password chosen now keeps the intruder out.
-    new_password: Option<String>,
+    /// No longer accepted: a report never sets the password (see `report_sign_in`). Named
+    /// here only so that a client still sending it gets a clear refusal, not "unknown field".
+    new_password: Option<serde::de::IgnoredAny>,
+    /// Also remove the second factors and recovery codes created since the reported sign-in.
+    /// Needs a sign-in within the freshness window that used a second factor (otherwise the
+    /// RFC 9470 challenge); such a sign-in removes them without asking.
+    remove_factors: Option<bool>,
+}
+
+/// How long a reported address counts as risky in the reporter's tenant, unless an admin
+/// clears it sooner.
+fn address_reported_until(state: &AppState, now: time::OffsetDateTime) -> time::OffsetDateTime {
+    now + time::Duration::days(state.config.monitoring.detection.reported_address_days)
 }
 
 /// `POST /api/v1/me/sign-ins/{id}/report`: "this wasn't me".
+///
+/// What a genuine victim needs is open to any sign-in, password-only included: every session
+/// ends, every token is revoked, the admins are alerted, and the next sign-in must change the
+/// password (after a fresh second factor where the account has one). What an intruder who
+/// knows only the password would want is not: the password is never set here, and second
+/// factors are removed only by a sign-in that used one recently, as for `DELETE /me/factors`.
 pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
     let now = now();
-    let user = account_api::signed_in(&state, &headers).await?;
+    let me = account_api::me(&state, &headers).await?;
+    let user = Arc::clone(&me.user);
     let request: Report = if body.is_empty() { Report::default() } else { super::admin_api::parse_body(&body)? };
+    if request.new_password.is_some() {
+        return Err(Problem::bad_request(
+            "new_password: a report no longer sets the password; your next sign-in asks for a new one (after a second factor, where your account has one)",
+        )
+        .into());
+    }
     let event = state.store.sign_in_event(&id).await?.filter(|e| e.user_id.as_ref() == Some(&user.id)).ok_or_else(|| not_found("no such sign-in"))?;
-    // Factors from before the reported sign-in survive the report; later ones are removed.
-    let keeps_a_factor = state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed() && f.created_at < event.at);
-    let new_hash = match request.new_password.as_deref() {
-        Some(new) => {
-            if let Some(reason) = super::password_change::refusal(new, new, user.email.as_str()) {
-                return Err(Problem::bad_request(format!("new_password: {reason}")).into());
-            }
-            let (reused, hash) = super::password_change::hash_new(&state, new, user.password_hash.clone())
-                .await
-                .map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "the password could not be saved; try again"))?;
-            if reused {
-                return Err(Problem::bad_request("new_password: choose a password you have not used for this account").into());
-            }
-            Some(hash)
-        }
-        None if !keeps_a_factor => {
-            return Err(Problem::bad_request(
-                "new_password: your account has no second factor to prove it is you at the next sign-in, so choose a new password now",
-            )
-            .into());
-        }
-        None => None,
-    };
+    let factors = state.store.factors(&user.id).await?;
+    let later = factors.iter().filter(|f| f.created_at >= event.at).count();
+    let has_factor = factors.iter().any(|f| f.is_confirmed());
+    let fresh_second_factor = me.require_fresh(true, now).is_ok();
+    if request.remove_factors == Some(true) && !fresh_second_factor {
+        // Refused before anything changed, so the caller can sign in again and repeat it.
+        me.require_fresh(true, now)?;
+    }
+    let remove_later_factors = fresh_second_factor && request.remove_factors != Some(false);
     let audit = AuditEntry {
         reason: Some("the user reported this sign-in as not theirs".into()),
-        after: Some(json!({ "sign_in": id, "password_replaced": new_hash.is_some() })),
+        after: Some(json!({ "sign_in": id, "factors_removed": remove_later_factors })),
         ..audit_entry(format!("user:{}", user.id), "sign_in.report", format!("user:{}", user.id), addr, &headers).in_tenant(user.tenant_id.as_str())
     };
-    let report = state.store.report_sign_in(&user.id, &id, new_hash.as_deref(), now, &audit).await?.ok_or_else(|| not_found("no such sign-in"))?;
+    let ask = SignInReport { event_id: &id, remove_later_factors, address_reported_until: address_reported_until(&state, now) };
+    let report = state.store.report_sign_in(&user.id, &ask, now, &audit).await?.ok_or_else(|| not_found("no such sign-in"))?;
     for grant in &report.revoked_grants {
         state.revocations.revoke_grant(grant.clone());
     }
     state.forget_user(&user.id);
     crate::mfa::notify(&state, &user, NotificationKind::SignInReported { sign_in: id.clone() }, now);
-    if new_hash.is_some() {
-        crate::mfa::notify(&state, &user, NotificationKind::PasswordChanged, now);
-    }
     let event = &report.event;
     let alert = NewAlert {
         kind: AlertKind::SignInReported,
@@ -268,16 +276,20 @@ pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): Cli
             "device": event.device_id, "at": event.at.unix_timestamp(), "sessions_ended": report.sessions_ended,
             "grants_revoked": report.revoked_grants.len(), "factors_removed": report.factors_removed,
             "recovery_codes_removed": report.recovery_codes_removed,
+            "factors_kept": if remove_later_factors { 0 } else { later },
         }),
     };
     state.monitor.raise(state.store.as_ref(), alert, now).await?;
-    let next_sign_in = if new_hash.is_some() { "with the new password" } else { "requires a fresh second factor and a new password" };
+    let next_sign_in = if has_factor { "requires a fresh second factor and a new password" } else { "requires a new password" };
     Ok(Json(json!({
         "sign_in": id,
         "sessions_ended": report.sessions_ended,
         "grants_revoked": report.revoked_grants.len(),
         "factors_removed": report.factors_removed,
         "recovery_codes_removed": report.recovery_codes_removed,
+        // Second factors created since the reported sign-in that this call could not remove:
+        // sign in with a second factor and report again with `remove_factors`.
+        "factors_kept": if remove_later_factors { 0 } else { later },
         "next_sign_in": next_sign_in,
     }))
     .into_response())

@@ -28,15 +28,17 @@ use crate::signin::complete::{Context, Proof, finish};
 use crate::signin::progress::{PendingReset, Progress};
 use crate::state::{AppState, now};
 
-/// NIST SP 800-63B asks for at least 8; an identity provider's own accounts deserve more.
-pub const MIN_PASSWORD_LENGTH: usize = 12;
-const MAX_PASSWORD_LENGTH: usize = 1024;
+use gatehouse_core::password::{self as password_rule, PasswordProblem};
+
+/// The one password rule (`gatehouse_core::password`), shown on the page.
+pub const MIN_PASSWORD_LENGTH: usize = password_rule::MIN_CHARS;
 
 /// Stops a sign-in that met every factor, for a password change; called by `finish` while
 /// the user must reset their credentials.
 pub async fn park(state: &AppState, pending: &PendingAuthorization, user: &User, proof: &Proof, context: &Context<'_>, now: OffsetDateTime) -> Result<Response, PageError> {
-    if proof.level == AuthLevel::Password {
-        // The policy asks for a fresh second factor first; a password alone never gets here.
+    // An account with a second factor proves a fresh one first (the policy's step-up); only
+    // an account without any sets its new password after the password alone.
+    if proof.level == AuthLevel::Password && state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed()) {
         return Err(expired());
     }
     let reset = PendingReset { level: proof.level, amr: proof.amr.clone(), remember_device: context.remember_device };
@@ -77,28 +79,15 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
     render(&step, None, StatusCode::OK)
 }
 
-/// Why a new password is refused, or `None` when it is acceptable (in English: the API's
-/// problem details use it too).
-pub fn refusal(new: &str, confirm: &str, email: &str) -> Option<String> {
-    refusal_in(&EN, new, confirm, email)
-}
-
 /// Why a new password is refused, in the texts of `m`.
 pub fn refusal_in(m: &Messages, new: &str, confirm: &str, email: &str) -> Option<String> {
-    let length = new.chars().count();
-    if length < MIN_PASSWORD_LENGTH {
-        return Some(m.flow.password_too_short.with(MIN_PASSWORD_LENGTH));
+    match password_rule::check_new_password(new, email) {
+        Err(PasswordProblem::TooShort) => return Some(m.flow.password_too_short.with(MIN_PASSWORD_LENGTH)),
+        Err(PasswordProblem::TooLong) => return Some(m.flow.password_too_long.into()),
+        Err(PasswordProblem::IsEmail) => return Some(m.flow.password_is_email.into()),
+        Ok(()) => {}
     }
-    if new.len() > MAX_PASSWORD_LENGTH {
-        return Some(m.flow.password_too_long.into());
-    }
-    if new != confirm {
-        return Some(m.flow.password_mismatch.into());
-    }
-    if new.eq_ignore_ascii_case(email) {
-        return Some(m.flow.password_is_email.into());
-    }
-    None
+    (new != confirm).then(|| m.flow.password_mismatch.into())
 }
 
 /// `POST /login/password`
@@ -145,6 +134,10 @@ pub(crate) async fn hash_new(state: &AppState, new: &str, old: Option<String>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refusal(new: &str, confirm: &str, email: &str) -> Option<String> {
+        refusal_in(&EN, new, confirm, email)
+    }
 
     #[test]
     fn weak_mismatched_or_email_passwords_are_refused() {

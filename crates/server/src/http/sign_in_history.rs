@@ -100,14 +100,16 @@ pub async fn mine(State(state): State<AppState>, headers: HeaderMap, Query(page)
 }
 
 /// `GET /api/v1/users/{id}/sign-ins` (tenant admins for their users, operators for anyone).
-/// Reading someone else's history is a read of personal data: it is audited.
+/// Reading someone else's history is a read of personal data: it is audited. Who may read it
+/// is who may manage the user: an operator in a tenant admin's tenant is "not found" here as
+/// in every other read or write of the admin API.
 pub async fn of_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, Query(page): Query<Page>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let user = state
         .store
         .user(&UserId::new(id))
         .await?
-        .filter(|u| caller.require_tenant(&u.tenant_id).is_ok())
+        .filter(|u| caller.may_manage(u))
         .ok_or_else(|| Problem::new(axum::http::StatusCode::NOT_FOUND, "Not found", "no such user"))?;
     let response = history(&state, &user.id, &page).await?;
     let read = caller.audit(addr, &headers, "personal_data.read", format!("user:{}", user.id), None, None).in_tenant(user.tenant_id.as_str());

@@ -96,6 +96,11 @@ pub(crate) async fn handle(state: &AppState, headers: &HeaderMap, addr: IpAddr, 
             if !scope.iter().filter(|s| s.starts_with("gatehouse:")).all(|s| client.operator && s == ADMIN_SCOPE) {
                 return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "gatehouse:admin is only for applications marked operator").into());
             }
+            // Any other scope must be registered for this application: a token for an API the
+            // application was never given is never minted.
+            if let Some(unregistered) = scope.iter().find(|s| !s.starts_with("gatehouse:") && !client.scopes.iter().any(|r| r == s)) {
+                return Err(OAuthError::new(OAuthErrorCode::InvalidScope, format!("scope `{unregistered}` is not registered for this application")).into());
+            }
             let scope = scope.to_string();
             let (access_token, _) = tokens::mint_client_access_token(state, &client, &scope, now)?;
             state.metrics.tokens_client_credentials.inc();

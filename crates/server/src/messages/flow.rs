@@ -96,6 +96,9 @@ texts! {
         account_gone: &'static str,
         sign_in_ended_title: &'static str,
         sign_in_ended: &'static str,
+        too_many_sign_ins_title: &'static str,
+        /// Around the minutes until this network may start another sign-in.
+        too_many_sign_ins: Around,
         redirect_invalid_title: &'static str,
         redirect_invalid: &'static str,
         error_title: &'static str,
@@ -300,6 +303,8 @@ pub(super) const EN_FLOW: Flow = Flow {
     account_gone: "This account no longer exists.",
     sign_in_ended_title: "This sign-in has already ended",
     sign_in_ended: "It was completed, or you were signed out, in another window. Return to the application and sign in again.",
+    too_many_sign_ins_title: "Too many sign-ins started",
+    too_many_sign_ins: around("Too many sign-ins were started from your network. Try again in ", " minutes."),
     redirect_invalid_title: "Invalid redirect",
     redirect_invalid: "The application's redirect URI is not a valid URL.",
     error_title: "Something went wrong",

@@ -27,6 +27,9 @@ pub struct DetectionThresholds {
     pub admin_new_network: bool,
     /// The same alert (kind and subject) is not raised again within this many seconds.
     pub dedupe_seconds: i64,
+    /// How long an address someone reported ("this wasn't me") counts as risky for their
+    /// tenant, unless a tenant admin clears it sooner.
+    pub reported_address_days: i64,
 }
 
 impl Default for DetectionThresholds {
@@ -40,6 +43,7 @@ impl Default for DetectionThresholds {
             sms_per_address_per_hour: 10,
             admin_new_network: true,
             dedupe_seconds: 900,
+            reported_address_days: 30,
         }
     }
 }
@@ -181,7 +185,9 @@ impl Detector {
 }
 
 /// What one host can hold: an IPv4 address, or the /64 of an IPv6 one.
-fn host_network(address: IpAddr) -> IpAddr {
+/// The host behind an address: itself for IPv4, its /64 for IPv6 (one host holds a whole
+/// /64 and could rotate through it).
+pub fn host_network(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => {

@@ -9,7 +9,7 @@ pub mod siem;
 pub mod sinks;
 pub mod trail;
 
-pub use detect::{DetectionThresholds, Detector, Finding, network_of};
+pub use detect::{DetectionThresholds, Detector, Finding, host_network, network_of};
 pub use dispatch::{deliver_due, run as run_dispatcher};
 
 use gatehouse_core::alert::{Alert, AlertKind};

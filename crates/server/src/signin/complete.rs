@@ -77,16 +77,20 @@ pub async fn finish(
     let amr = proof.amr;
     let existing = cookies::current_session(state, headers, now).await?;
     let secure = state.config.secure_cookies();
-    let (session, write, ended_session, cookie) = match existing {
+    // Every authentication event gets a new session secret, in the browser's existing session
+    // too: a cookie stolen at password level must not gain the level proved now.
+    let secret = gatehouse_crypto::random::token()?;
+    let secret_digest = state.digester.digest(&secret);
+    let cookie = Some(cookies::set(cookies::session_cookie_name(secure), &secret, secure, None));
+    let (session, write, ended_session) = match existing {
         Some(session) if session.user_id == user.id => {
-            let write = SessionWrite::Reauthenticate { id: session.id.clone(), auth_time: now, acr: acr.clone(), amr: amr.clone() };
-            (SessionRecord { auth_time: now, last_seen_at: now, acr, amr, ..session }, write, None, None)
+            let write = SessionWrite::Reauthenticate { id: session.id.clone(), secret_digest: secret_digest.clone(), auth_time: now, acr: acr.clone(), amr: amr.clone() };
+            (SessionRecord { secret_digest, auth_time: now, last_seen_at: now, acr, amr, ..session }, write, None)
         }
         other => {
-            let secret = gatehouse_crypto::random::token()?;
             let session = SessionRecord {
                 id: SessionId::new(gatehouse_crypto::random::id()?),
-                secret_digest: state.digester.digest(&secret),
+                secret_digest,
                 user_id: user.id.clone(),
                 created_at: now,
                 last_seen_at: now,
@@ -95,8 +99,7 @@ pub async fn finish(
                 amr,
                 ended_at: None,
             };
-            let cookie = cookies::set(cookies::session_cookie_name(secure), &secret, secure, None);
-            (session.clone(), SessionWrite::Create(session), other.map(|s| s.id), Some(cookie))
+            (session.clone(), SessionWrite::Create(session), other.map(|s| s.id))
         }
     };
     let issued = authorize::new_code(state, request, &session, now)?;

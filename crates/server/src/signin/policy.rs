@@ -87,7 +87,7 @@ pub async fn decide_with(
     let (domain, staged) = tenant.map_or((&default, None), |t| (&t.policy, t.staged_policy.as_ref()));
     let enrollment = enrollment(store, user).await?;
     let device = observed.device.as_ref();
-    let (address_seen_before, reported_address) = store.address_signals(&user.id, &observed.address.to_string()).await?;
+    let (address_seen_before, reported_address) = store.address_signals(&user.id, &observed.address.to_string(), now).await?;
     let signals = RiskSignals {
         address: observed.address,
         device: device.map_or(DeviceSignal::Unknown, |d| DeviceSignal::Known { last_second_factor_at: d.second_factor_at }),
@@ -101,9 +101,12 @@ pub async fn decide_with(
         previous: None,
     };
     let risk_config = RiskConfig::default();
-    // A reported sign-in ("this wasn't me") requires a fresh second factor next time, as an
-    // essential `acr` claim would: the step-up path, which even a Bypass application honours.
-    let reset = user.credentials_reset_required.then_some([AuthLevel::Mfa.acr()]);
+    // A reported sign-in ("this wasn't me") requires a fresh second factor next time from an
+    // account that has one, as an essential `acr` claim would: the step-up path, which even a
+    // Bypass application honours. An account without one sets its new password after the
+    // password alone (nothing else could tell its owner from the intruder), and must not be
+    // sent to enroll a factor the intruder could choose.
+    let reset = (user.credentials_reset_required && !enrollment.methods.is_empty()).then_some([AuthLevel::Mfa.acr()]);
     let step_up = StepUp::from_request(ask.acr_values, reset, ask.scopes.iter(), &client.policy, ask.max_age);
     let inputs = PolicyInputs {
         domain,

@@ -80,6 +80,10 @@ pub fn mint_id_token(
     now: OffsetDateTime,
 ) -> Result<String, ServerError> {
     let alg = client.id_token_signed_response_alg;
+    // Claims are released by scope, as at `/userinfo` (OIDC Core §5.4): `openid` alone gives
+    // the subject and what the sign-in proved, nothing about the person.
+    let granted = |wanted: &str| grant.scope.split(' ').any(|s| s == wanted);
+    let (email, profile) = (granted("email"), granted("profile"));
     let claims = IdTokenClaims {
         iss: state.config.issuer.clone(),
         sub: user.id.as_str().to_owned(),
@@ -92,9 +96,9 @@ pub fn mint_id_token(
         amr: grant.amr.clone(),
         sid: grant.session_id.as_ref().map(|s| s.as_str().to_owned()),
         azp: client.client_id.as_str().to_owned(),
-        email: Some(user.email.as_str().to_owned()),
-        email_verified: Some(user.email_verified),
-        name: Some(user.name.clone()),
+        email: email.then(|| user.email.as_str().to_owned()),
+        email_verified: email.then_some(user.email_verified),
+        name: profile.then(|| user.name.clone()),
         at_hash: Some(jws::at_hash(alg, access_token)),
     };
     let keys = state.keys();

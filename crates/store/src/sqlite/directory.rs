@@ -9,7 +9,7 @@ use super::protection::open_column;
 use super::{SqliteStore, from_ts, parse_list};
 use crate::{DirectoryCounts, DirectoryStore, StoreError, StoreResult};
 
-const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator";
+const CLIENT_COLUMNS: &str = "client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator, scopes";
 
 /// A policy column: JSON in the policy crate's serialisation, NULL for the defaults.
 pub(super) fn policy_from<T: serde::de::DeserializeOwned + Default>(column: &str, raw: Option<String>) -> StoreResult<T> {
@@ -62,6 +62,7 @@ pub(super) fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         id_token_signed_response_alg: SigningAlg::parse(&alg).map_err(|_| corrupt("clients.id_token_alg", &alg))?,
         policy: policy_from("clients.policy", row.try_get("policy")?)?,
         operator: row.try_get::<i64, _>("operator")? != 0,
+        scopes: parse_list(&row.try_get::<String, _>("scopes")?)?,
     })
 }
 

@@ -295,6 +295,7 @@ impl GrantStore for SqliteStore {
             ("DELETE FROM refresh_tokens WHERE expires_at <= ?", now),
             ("DELETE FROM revoked_tokens WHERE expires_at <= ?", now),
             ("DELETE FROM sms_challenges WHERE expires_at <= ?", now - 86_400),
+            ("DELETE FROM reported_addresses WHERE expires_at <= ?", now),
             // Enrolments abandoned before their first valid code or ceremony.
             ("DELETE FROM factors WHERE confirmed_at IS NULL AND created_at <= ?", now - 3_600),
         ] {

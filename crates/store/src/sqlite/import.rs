@@ -165,7 +165,7 @@ async fn import_factors(tx: &mut Transaction<'_, Sqlite>, user_id: &str, key: &g
 
 async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i64) -> StoreResult<Change> {
     let row = sqlx::query(
-        "SELECT client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator FROM clients WHERE client_id = ?",
+        "SELECT client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator, scopes FROM clients WHERE client_id = ?",
     )
     .bind(client.client_id.as_str())
     .fetch_optional(&mut **tx)
@@ -177,11 +177,11 @@ async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i
         None => Change::Created,
     };
     sqlx::query(
-        "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, grant_types, id_token_alg, policy, operator, scopes, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_digest = excluded.secret_digest, \
          redirect_uris = excluded.redirect_uris, post_logout_redirect_uris = excluded.post_logout_redirect_uris, \
-         grant_types = excluded.grant_types, id_token_alg = excluded.id_token_alg, policy = excluded.policy, operator = excluded.operator, \
+         grant_types = excluded.grant_types, id_token_alg = excluded.id_token_alg, policy = excluded.policy, operator = excluded.operator, scopes = excluded.scopes, \
          updated_at = excluded.updated_at",
     )
     .bind(client.client_id.as_str())
@@ -193,6 +193,7 @@ async fn upsert_client(tx: &mut Transaction<'_, Sqlite>, client: &Client, now: i
     .bind(client.id_token_signed_response_alg.as_str())
     .bind(serde_json::to_string(&client.policy).map_err(|e| StoreError::Corrupt(e.to_string()))?)
     .bind(i64::from(client.operator))
+    .bind(json_list(&client.scopes))
     .bind(now)
     .bind(now)
     .execute(&mut **tx)

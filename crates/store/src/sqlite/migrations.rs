@@ -18,6 +18,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "audit trail", include_str!("../../migrations/0006_audit_trail.sql")),
     (7, "security monitoring", include_str!("../../migrations/0007_monitoring.sql")),
     (8, "data protection", include_str!("../../migrations/0008_data_protection.sql")),
+    (9, "reported addresses by tenant, expiring", include_str!("../../migrations/0009_reported_addresses_by_tenant.sql")),
+    (10, "client credentials scopes", include_str!("../../migrations/0010_client_scopes.sql")),
 ];
 
 #[derive(Debug)]

@@ -10,8 +10,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteExecutor};
 use time::OffsetDateTime;
 
-use super::{SqliteStore, json_list, parse_list, ts};
-use crate::{DeliveryReport, PendingAlert, ReportedSignIn, SecurityStore, SignInEvent, SignInStore, StoreError, StoreResult};
+use super::{SqliteStore, from_ts, json_list, parse_list, ts};
+use crate::{DeliveryReport, PendingAlert, ReportedAddress, ReportedSignIn, SecurityStore, SignInEvent, SignInReport, SignInStore, StoreError, StoreResult};
 
 const ALERT_COLUMNS: &str = "id, at, tenant_id, kind, severity, subject, summary, details, acknowledged_at, acknowledged_by, delivered_to, attempts";
 
@@ -203,12 +203,45 @@ impl SecurityStore for SqliteStore {
         Ok(())
     }
 
-    async fn address_reported(&self, address: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM reported_addresses WHERE address = ?").bind(address).fetch_optional(&self.pool).await?;
+    async fn address_reported(&self, tenant: &TenantId, address: &str, now: OffsetDateTime) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM reported_addresses WHERE tenant_id = ? AND address = ? AND expires_at > ?")
+            .bind(tenant.as_str())
+            .bind(address)
+            .bind(ts(now))
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(found.is_some())
     }
 
-    async fn report_sign_in(&self, user: &UserId, event_id: &str, new_password_hash: Option<&str>, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>> {
+    async fn reported_addresses(&self, tenant: &TenantId, now: OffsetDateTime) -> StoreResult<Vec<ReportedAddress>> {
+        let rows = sqlx::query("SELECT address, reported_at, expires_at FROM reported_addresses WHERE tenant_id = ? AND expires_at > ? ORDER BY reported_at DESC, address LIMIT 1000")
+            .bind(tenant.as_str())
+            .bind(ts(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReportedAddress {
+                    address: row.try_get("address")?,
+                    reported_at: from_ts(row.try_get("reported_at")?)?,
+                    expires_at: from_ts(row.try_get("expires_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn clear_reported_address(&self, tenant: &TenantId, address: &str, audit: &AuditEntry) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let cleared = sqlx::query("DELETE FROM reported_addresses WHERE tenant_id = ? AND address = ?").bind(tenant.as_str()).bind(address).execute(&mut *tx).await?.rows_affected() == 1;
+        if cleared {
+            super::audit::append_in(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(cleared)
+    }
+
+    async fn report_sign_in(&self, user: &UserId, report: &SignInReport<'_>, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>> {
+        let event_id = report.event_id;
         let Some(mut event) = self.sign_in_event(event_id).await?.filter(|e| e.user_id.as_ref() == Some(user)) else {
             return Ok(None);
         };
@@ -222,12 +255,18 @@ impl SecurityStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("INSERT INTO reported_addresses (address, reported_at, user_id) VALUES (?, ?, ?) ON CONFLICT (address) DO NOTHING")
-            .bind(&event.address)
-            .bind(at)
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
+        // Risky for this person's tenant only, and for a while: another tenant's people behind
+        // the same address (a shared office, a carrier's NAT) are not affected.
+        sqlx::query(
+            "INSERT INTO reported_addresses (tenant_id, address, reported_at, expires_at, user_id) SELECT tenant_id, ?, ?, ?, id FROM users WHERE id = ? \
+             ON CONFLICT (tenant_id, address) DO UPDATE SET reported_at = excluded.reported_at, expires_at = MAX(expires_at, excluded.expires_at), user_id = excluded.user_id",
+        )
+        .bind(&event.address)
+        .bind(at)
+        .bind(ts(report.address_reported_until))
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await?;
         // No remembered browser may skip the fresh second factor.
         sqlx::query("UPDATE devices SET second_factor_at = NULL WHERE user_id = ?").bind(user.as_str()).execute(&mut *tx).await?;
         let sessions_ended = sqlx::query("UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL")
@@ -242,33 +281,15 @@ impl SecurityStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
         // Whatever second factor or recovery code appeared since that sign-in may be the
-        // intruder's way back in.
-        let since = ts(event.at);
-        let factors_removed = sqlx::query("DELETE FROM factors WHERE user_id = ? AND created_at >= ?")
-            .bind(user.as_str())
-            .bind(since)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let recovery_codes_removed = sqlx::query("DELETE FROM recovery_codes WHERE user_id = ? AND created_at >= ?")
-            .bind(user.as_str())
-            .bind(since)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        match new_password_hash {
-            Some(hash) => {
-                sqlx::query("UPDATE users SET password_hash = ?, credentials_reset_required = 0, updated_at = ? WHERE id = ?")
-                    .bind(hash)
-                    .bind(at)
-                    .bind(user.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            None => {
-                sqlx::query("UPDATE users SET credentials_reset_required = 1, updated_at = ? WHERE id = ?").bind(at).bind(user.as_str()).execute(&mut *tx).await?;
-            }
+        // intruder's way back in; only a sign-in that used a second factor may remove them.
+        let (mut factors_removed, mut recovery_codes_removed) = (0, 0);
+        if report.remove_later_factors {
+            let since = ts(event.at);
+            factors_removed = sqlx::query("DELETE FROM factors WHERE user_id = ? AND created_at >= ?").bind(user.as_str()).bind(since).execute(&mut *tx).await?.rows_affected();
+            recovery_codes_removed =
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = ? AND created_at >= ?").bind(user.as_str()).bind(since).execute(&mut *tx).await?.rows_affected();
         }
+        sqlx::query("UPDATE users SET credentials_reset_required = 1, updated_at = ? WHERE id = ?").bind(at).bind(user.as_str()).execute(&mut *tx).await?;
         super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         event.reported_at = event.reported_at.or(Some(now));

@@ -68,8 +68,9 @@ impl SessionStore for SqliteStore {
         };
         match &c.session {
             SessionWrite::Create(session) => insert_session(&mut tx, session).await?,
-            SessionWrite::Reauthenticate { id, auth_time, acr, amr } => {
-                let done = sqlx::query("UPDATE sessions SET auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
+            SessionWrite::Reauthenticate { id, secret_digest, auth_time, acr, amr } => {
+                let done = sqlx::query("UPDATE sessions SET secret_digest = ?, auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
+                    .bind(secret_digest.as_slice())
                     .bind(ts(*auth_time))
                     .bind(ts(*auth_time))
                     .bind(acr)

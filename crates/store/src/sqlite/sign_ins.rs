@@ -148,14 +148,16 @@ impl SignInStore for SqliteStore {
         rows.iter().map(|row| Ok((row.try_get::<i64, _>("position")?, event_from_row(row)?))).collect()
     }
 
-    async fn address_signals(&self, user: &UserId, address: &str) -> StoreResult<(bool, bool)> {
+    async fn address_signals(&self, user: &UserId, address: &str, now: OffsetDateTime) -> StoreResult<(bool, bool)> {
         let row = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM sign_in_events WHERE user_id = ? AND address = ? AND result = 'success') AS seen, \
-             EXISTS (SELECT 1 FROM reported_addresses WHERE address = ?) AS reported",
+             EXISTS (SELECT 1 FROM reported_addresses r JOIN users u ON u.tenant_id = r.tenant_id WHERE u.id = ? AND r.address = ? AND r.expires_at > ?) AS reported",
         )
         .bind(user.as_str())
         .bind(address)
+        .bind(user.as_str())
         .bind(address)
+        .bind(ts(now))
         .fetch_one(&self.pool)
         .await?;
         Ok((row.try_get::<i64, _>("seen")? != 0, row.try_get::<i64, _>("reported")? != 0))
