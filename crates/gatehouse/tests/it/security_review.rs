@@ -192,16 +192,7 @@ async fn finding_4_every_authentication_event_renews_the_session_cookie() {
 async fn finding_5_introspection_answers_only_the_tokens_client_or_audience() {
     let app = crate::helpers::spawn_app().await;
     let http = Client::new();
-    let machine: Value = http
-        .post(app.url("/token"))
-        .basic_auth("machine", Some(crate::helpers::MACHINE_SECRET))
-        .form(&[("grant_type", "client_credentials"), ("scope", "reports:read")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let machine = crate::tokens::client_credentials(&app).await;
     let token = machine["access_token"].as_str().unwrap();
     let introspect = |who: &'static str, secret: &'static str, token: String| {
         let request = http.post(app.url("/introspect")).basic_auth(who, Some(secret)).form(&[("token", token)]);

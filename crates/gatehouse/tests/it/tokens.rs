@@ -12,7 +12,7 @@ fn decode(token: &str, part: usize) -> Value {
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
 }
 
-async fn client_credentials(app: &crate::helpers::TestApp) -> Value {
+pub(crate) async fn client_credentials(app: &crate::helpers::TestApp) -> Value {
     let response = reqwest::Client::new()
         .post(app.url("/token"))
         .basic_auth("machine", Some(MACHINE_SECRET))
