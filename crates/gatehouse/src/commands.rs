@@ -57,6 +57,7 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     config.password = args.password.resolve(&file.password);
     (config.sessions, config.tokens) = args.lifetimes.resolve(&file.sessions, &file.tokens)?;
     config.sms = args.sms.resolve(&file.sms)?;
+    config.connections = args.connections.resolve(&file.connections)?;
     let proxies = if args.trusted_proxies.is_empty() { &file.trusted_proxies } else { &args.trusted_proxies };
     config.trusted_proxies = proxies
         .iter()

@@ -53,6 +53,8 @@ pub struct ServeArgs {
     pub lifetimes: LifetimeArgs,
     #[command(flatten)]
     pub sms: SmsArgs,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
     /// A reverse proxy (CIDR) whose X-Forwarded-For is believed; repeatable. Without one the
     /// TCP peer is the client address.
     #[arg(long = "trusted-proxy", env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -119,6 +121,70 @@ pub struct LifetimeArgs {
     pub refresh_token_days: Option<i64>,
 }
 
+/// Client connections (defaults: at most 10 000 open, fewer when the open-file limit is lower;
+/// 10 s to send a request's headers, 60 s idle between requests, 30 s per request).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Connections")]
+pub struct ConnectionArgs {
+    /// The most client connections open at once; at the cap the oldest idle one is closed for
+    /// a new one. Must fit under the open-file limit with 256 files to spare.
+    #[arg(long, env = "GATEHOUSE_CONNECTIONS__MAX")]
+    pub max_connections: Option<u64>,
+    /// Seconds from accepting a connection (TLS handshake included), or from the first byte of
+    /// a later request, to that request's complete headers.
+    #[arg(long, env = "GATEHOUSE_CONNECTIONS__HEADER_READ_TIMEOUT_SECONDS")]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds a connection with no request in flight stays open after its last response.
+    #[arg(long, env = "GATEHOUSE_CONNECTIONS__IDLE_TIMEOUT_SECONDS")]
+    pub idle_timeout_seconds: Option<u64>,
+    /// Seconds from a request's headers to its response (a slow body or handler gets 408).
+    #[arg(long, env = "GATEHOUSE_CONNECTIONS__REQUEST_TIMEOUT_SECONDS")]
+    pub request_timeout_seconds: Option<u64>,
+}
+
+/// `[connections]`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConnections {
+    pub max: Option<u64>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub request_timeout_seconds: Option<u64>,
+}
+
+/// The largest connection cap accepted: beyond Linux's default per-process file limit
+/// (`fs.nr_open`, 1 048 576) it can never be met.
+pub const MAX_CONNECTIONS: u64 = 1_000_000;
+
+/// One connection setting: flag or variable, else file, else default; 0 (which would close
+/// every connection, or none) and absurd values are refused.
+fn bounded(name: &str, flag: Option<u64>, file: Option<u64>, default: u64, max: u64) -> Result<u64> {
+    let value = flag.or(file).unwrap_or(default);
+    if !(1..=max).contains(&value) {
+        anyhow::bail!("{name} must be between 1 and {max}, not {value}");
+    }
+    Ok(value)
+}
+
+impl ConnectionArgs {
+    pub fn resolve(&self, file: &FileConnections) -> Result<gatehouse_server::ConnectionLimits> {
+        use std::time::Duration;
+        let defaults = gatehouse_server::ConnectionLimits::default();
+        let seconds = |name, flag, file, default: Duration, max| bounded(name, flag, file, default.as_secs(), max).map(Duration::from_secs);
+        let max_connections = match self.max_connections.or(file.max) {
+            // Unset: the server's default, lowered to fit the open-file limit.
+            None => None,
+            Some(max) => Some(usize::try_from(bounded("connections.max", Some(max), None, 0, MAX_CONNECTIONS)?)?),
+        };
+        Ok(gatehouse_server::ConnectionLimits {
+            max_connections,
+            header_read_timeout: seconds("connections.header_read_timeout_seconds", self.header_read_timeout_seconds, file.header_read_timeout_seconds, defaults.header_read_timeout, 300)?,
+            idle_timeout: seconds("connections.idle_timeout_seconds", self.idle_timeout_seconds, file.idle_timeout_seconds, defaults.idle_timeout, 3600)?,
+            request_timeout: seconds("connections.request_timeout_seconds", self.request_timeout_seconds, file.request_timeout_seconds, defaults.request_timeout, 600)?,
+        })
+    }
+}
+
 /// Argon2id cost (defaults: OWASP's m=19456 KiB, t=2, p=1).
 #[derive(Args, Debug, Clone, Default)]
 pub struct PasswordArgs {
@@ -148,6 +214,8 @@ pub struct FileSettings {
     pub tokens: FileTokens,
     #[serde(default)]
     pub sms: FileSms,
+    #[serde(default)]
+    pub connections: FileConnections,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     #[serde(default)]
@@ -339,5 +407,42 @@ mod tests {
         assert!(err.contains("tokens.access_token_seconds"), "{err}");
         let zero = FileTokens { authorization_code_seconds: Some(0), ..Default::default() };
         assert!(LifetimeArgs::default().resolve(&FileSessions::default(), &zero).is_err());
+    }
+
+    #[test]
+    fn connection_limits_layer_default_and_are_bounded() {
+        let limits = ConnectionArgs::default().resolve(&FileConnections::default()).unwrap();
+        assert_eq!(limits, gatehouse_server::ConnectionLimits::default());
+        assert_eq!(limits.max_connections, None, "unset: the server's default, fitted to the open-file limit");
+        assert_eq!(limits.header_read_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(limits.idle_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(limits.request_timeout, std::time::Duration::from_secs(30));
+
+        let file: FileSettings = toml::from_str("[connections]\nmax = 500\nheader_read_timeout_seconds = 5\nidle_timeout_seconds = 20\n").unwrap();
+        let flags = ConnectionArgs { idle_timeout_seconds: Some(7), request_timeout_seconds: Some(9), ..Default::default() };
+        let limits = flags.resolve(&file.connections).unwrap();
+        assert_eq!(limits.max_connections, Some(500));
+        assert_eq!(limits.header_read_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(limits.idle_timeout, std::time::Duration::from_secs(7), "the flag wins over the file");
+        assert_eq!(limits.request_timeout, std::time::Duration::from_secs(9));
+        let flags = ConnectionArgs { max_connections: Some(64), ..Default::default() };
+        assert_eq!(flags.resolve(&file.connections).unwrap().max_connections, Some(64));
+
+        for (flags, name) in [
+            (ConnectionArgs { max_connections: Some(0), ..Default::default() }, "connections.max"),
+            (ConnectionArgs { max_connections: Some(MAX_CONNECTIONS + 1), ..Default::default() }, "connections.max"),
+            (ConnectionArgs { header_read_timeout_seconds: Some(0), ..Default::default() }, "connections.header_read_timeout_seconds"),
+            (ConnectionArgs { header_read_timeout_seconds: Some(301), ..Default::default() }, "connections.header_read_timeout_seconds"),
+            (ConnectionArgs { idle_timeout_seconds: Some(0), ..Default::default() }, "connections.idle_timeout_seconds"),
+            (ConnectionArgs { idle_timeout_seconds: Some(86_400), ..Default::default() }, "connections.idle_timeout_seconds"),
+            (ConnectionArgs { request_timeout_seconds: Some(0), ..Default::default() }, "connections.request_timeout_seconds"),
+            (ConnectionArgs { request_timeout_seconds: Some(601), ..Default::default() }, "connections.request_timeout_seconds"),
+        ] {
+            let err = flags.resolve(&FileConnections::default()).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains("between 1 and"), "{err}");
+        }
+        let zero_in_file = FileConnections { max: Some(0), ..Default::default() };
+        assert!(ConnectionArgs::default().resolve(&zero_in_file).is_err());
+        assert!(toml::from_str::<FileSettings>("[connections]\nmax_connections = 5\n").is_err(), "unknown keys are refused");
     }
 }

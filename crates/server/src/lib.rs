@@ -20,7 +20,7 @@ mod rate_limit;
 pub mod state;
 mod tokens;
 
-pub use config::{AlertSinkSettings, CheckpointKey, MonitoringSettings, NotifierSettings, RetentionSettings, ServerConfig, SmsSettings, TlsFiles, TokenLifetimes};
+pub use config::{AlertSinkSettings, CheckpointKey, ConnectionLimits, MonitoringSettings, NotifierSettings, RetentionSettings, ServerConfig, SmsSettings, TlsFiles, TokenLifetimes};
 pub use error::ServerError;
 pub use state::AppState;
 
@@ -36,6 +36,8 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The connection cap, settled against the open-file limit.
+    max_connections: usize,
 }
 
 impl Server {
@@ -46,11 +48,14 @@ impl Server {
     }
 
     /// Like [`Server::bind`] with a listener the caller bound (to learn an ephemeral port first).
+    /// Raises the process's soft open-file limit to the hard limit, and refuses a connection
+    /// cap that does not fit under it.
     pub async fn with_listener(listener: TcpListener, config: ServerConfig, store: Arc<dyn Store>, pepper: &[u8]) -> Result<Self, ServerError> {
+        let max_connections = listener::open_files::prepare(&config.connections)?;
         let tls = config.tls.as_ref().map(listener::tls_acceptor).transpose()?;
         console::register(store.as_ref(), &config.issuer, state::now()).await?;
         let state = AppState::new(config, store, pepper).await?;
-        Ok(Self { listener, state, tls })
+        Ok(Self { listener, state, tls, max_connections })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
@@ -69,7 +74,8 @@ impl Server {
         let audit_upkeep = tokio::spawn(monitor::trail::run(state.clone()));
         let backups = state.config.backups.clone().map(|plan| tokio::spawn(backups::run(state.clone(), plan)));
         let router = http::router(state.clone());
-        listener::serve(self.listener, self.tls, router, shutdown, Duration::from_secs(10)).await;
+        let limits = state.config.connections;
+        listener::serve(self.listener, self.tls, router, limits, self.max_connections, shutdown, Duration::from_secs(10)).await;
         maintenance.abort();
         alerts.abort();
         audit_upkeep.abort();

@@ -144,11 +144,14 @@ pub struct SpawnOptions<'a> {
     pub cheap_argon: bool,
     /// The import file's contents (default [`FIXTURE`]).
     pub fixture: &'a str,
+    /// Arguments for the shell's `ulimit` before the server starts, e.g. `-n 400` (soft and hard
+    /// open-file limits) or `-S -n 300` (soft only).
+    pub ulimit: Option<&'a str>,
 }
 
 impl Default for SpawnOptions<'_> {
     fn default() -> Self {
-        Self { dir: None, extra: &[], import: true, env: &[], cheap_argon: true, fixture: FIXTURE }
+        Self { dir: None, extra: &[], import: true, env: &[], cheap_argon: true, fixture: FIXTURE, ulimit: None }
     }
 }
 
@@ -175,7 +178,11 @@ pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
         args.extend(CHEAP_ARGON.iter().map(|s| s.to_string()));
     }
     args.extend(options.extra.iter().map(|s| s.to_string()));
-    let mut child = Command::new(binary())
+    let mut command = match options.ulimit {
+        None => Command::new(binary()),
+        Some(limits) => with_ulimit(limits),
+    };
+    let mut child = command
         .args(&args)
         .current_dir(dir.path())
         .envs(options.env.iter().copied())
@@ -207,6 +214,14 @@ pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
     let issuer = first.split_once("(issuer ").and_then(|(_, tail)| tail.split_once(')')).map(|(issuer, _)| issuer.to_owned());
     let issuer = issuer.filter(|i| i.starts_with("http://localhost:")).unwrap_or_else(|| format!("http://{addr}"));
     TestApp { addr, issuer, dir, child, stdout_first: first }
+}
+
+/// The binary started by a shell that first sets `ulimit LIMITS`; `exec` keeps the process id,
+/// so signals reach the server.
+pub fn with_ulimit(limits: &str) -> Command {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(format!("ulimit {limits} && exec \"$0\" \"$@\"")).arg(binary());
+    command
 }
 
 /// Runs a CLI subcommand against a data directory; returns (success, stdout, stderr).

@@ -10,6 +10,7 @@ mod bad_input;
 mod browser;
 mod browser_pages;
 mod conformance;
+mod connection_limits;
 mod console_account;
 mod console_admin;
 mod data_protection;
