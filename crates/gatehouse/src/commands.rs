@@ -54,6 +54,7 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     let mut config = ServerConfig::new(bound, issuer.clone());
     config.tls = tls;
     config.demo = demo;
+    config.dev_outbox = crate::settings::dev_outbox(args.dev_outbox, file.dev_outbox, config.demo);
     config.password = args.password.resolve(&file.password);
     (config.sessions, config.tokens) = args.lifetimes.resolve(&file.sessions, &file.tokens)?;
     config.sms = args.sms.resolve(&file.sms)?;

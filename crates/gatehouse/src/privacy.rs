@@ -8,7 +8,7 @@ use gatehouse_core::audit::AuditEntry;
 use gatehouse_crypto::MasterKeyring;
 use gatehouse_server::privacy::{analytics, report};
 use gatehouse_store::sqlite::OpenMode;
-use gatehouse_store::{AdminStore, AuditStore, KeyManagementStore, PrivacyStore, Store, StoreError};
+use gatehouse_store::{AdminStore, AuditStore, KeyManagementStore, Store, StoreError};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
@@ -136,26 +136,42 @@ pub async fn erase(common: &CommonArgs, file: &FileSettings, email: &str, yes: b
         }
     }
     let audit = cli_audit("user.erase", format!("user:{}", user.id), "erasure request").in_tenant(user.tenant_id.as_str());
-    let erased = match store.erase_user(&user.id, now(), &audit).await {
+    let data_dir = DataDir::new(&common.data_dir(file));
+    // The same directory a server on this data directory writes to (its locks keep a line it
+    // appends meanwhile from being lost or brought back).
+    let outbox = gatehouse_server::delivery::DevOutbox::new(&data_dir.path().join("outbox"));
+    let erased = match gatehouse_server::privacy::erasure::erase_user(&store, &outbox, &user, now(), &audit).await {
         Ok(Some(erased)) => erased,
         Ok(None) => bail!("no account has the email {email}"),
         Err(StoreError::Conflict(reason)) => bail!("{reason}"),
         Err(e) => return Err(e.into()),
     };
     // Their key leaves the backups' key vaults: backups taken earlier cannot open them either.
-    let data_dir = DataDir::new(&common.data_dir(file));
     let provider = master_key::provider(common.master_key_file.as_deref(), &data_dir, false).await?;
     let configured = std::env::var("GATEHOUSE_BACKUP_TARGET").ok().or(file.backup.target.clone());
     let failed = gatehouse_server::backups::refresh_all_key_vaults(&store, provider, data_dir.path(), configured.as_deref(), now()).await;
+    store.close().await;
+    let mut incomplete = Vec::new();
+    if let Err(e) = &erased.outbox {
+        incomplete.push(format!("the development outbox in {} still holds the person's lines ({e}); remove them by hand", outbox.dir().display()));
+    }
     if !failed.is_empty() {
         let list = failed.iter().map(|(spec, e)| format!("{spec}: {e}")).collect::<Vec<_>>().join("; ");
-        bail!("erased, but the key vault of these backup targets still holds the person's key until their next backup: {list}");
+        incomplete.push(format!("the key vault of these backup targets still holds the person's key until their next backup: {list}"));
     }
-    store.close().await;
+    if !incomplete.is_empty() {
+        bail!("erased, but {}", incomplete.join("; and "));
+    }
+    let erasure = &erased.erasure;
     println!(
         "Erased user:{}: their data key is destroyed; {} factors, {} sign-ins and {} devices removed, {} sessions ended. Audit records keep the pseudonymous id user:{}.",
-        erased.user, erased.factors, erased.sign_ins, erased.devices, erased.sessions, erased.user
+        erasure.user, erasure.factors, erasure.sign_ins, erasure.devices, erasure.sessions, erasure.user
     );
+    if let Ok(lines) = erased.outbox
+        && lines > 0
+    {
+        println!("{lines} lines about them were removed from the development outbox.");
+    }
     Ok(())
 }
 

@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// (`--demo=false` overrides `demo = true` in the settings file).
     #[arg(long, env = "GATEHOUSE_DEMO", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: Option<bool>,
+    /// Development only: text messages without an SMS gateway and notices without a notifier
+    /// are written to DATA_DIR/outbox/*.jsonl (mode 0600), phone numbers and emails in plaintext.
+    /// Off, text-message codes are refused and notices are not sent. On with --demo unless
+    /// --dev-outbox=false.
+    #[arg(long, env = "GATEHOUSE_DEV_OUTBOX", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub dev_outbox: Option<bool>,
     /// PEM certificate chain: serve HTTPS (TLS 1.3 preferred, 1.2 minimum).
     #[arg(long, env = "GATEHOUSE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -92,7 +98,7 @@ impl SmsArgs {
         let url = self.sms_webhook_url.clone().or(file.webhook_url.clone());
         let secret_file = self.sms_webhook_secret_file.clone().or(file.webhook_secret_file.clone());
         match (url, secret_file) {
-            (None, None) => Ok(gatehouse_server::SmsSettings::Outbox),
+            (None, None) => Ok(gatehouse_server::SmsSettings::NoGateway),
             (Some(url), Some(secret_file)) => Ok(gatehouse_server::SmsSettings::Webhook {
                 url: crate::monitoring_settings::http_url("sms.webhook_url", &url)?,
                 secret: crate::monitoring_settings::read_secret("sms.webhook_secret_file", &secret_file)?,
@@ -205,6 +211,8 @@ pub struct FileSettings {
     pub issuer: Option<String>,
     pub import: Option<PathBuf>,
     pub demo: Option<bool>,
+    /// The development outbox (see [`ServeArgs::dev_outbox`]).
+    pub dev_outbox: Option<bool>,
     pub tls: Option<FileTls>,
     #[serde(default)]
     pub password: FilePassword,
@@ -306,6 +314,11 @@ impl CommonArgs {
     }
 }
 
+/// The development outbox: the flag or variable, else the file, else on exactly when the demo is.
+pub fn dev_outbox(flag: Option<bool>, file: Option<bool>, demo: bool) -> bool {
+    flag.or(file).unwrap_or(demo)
+}
+
 /// One lifetime setting: flag or variable, else file, else default; bounded, so a typo cannot
 /// make tokens live for years (revocation lists only cover a bounded window).
 fn lifetime(name: &str, flag: Option<i64>, file: Option<i64>, default: i64, max: i64, unit: fn(i64) -> time::Duration) -> Result<time::Duration> {
@@ -367,8 +380,18 @@ mod tests {
     }
 
     #[test]
-    fn sms_sender_defaults_to_the_outbox_and_checks_the_webhook() {
-        assert!(matches!(SmsArgs::default().resolve(&FileSms::default()).unwrap(), gatehouse_server::SmsSettings::Outbox));
+    fn the_development_outbox_is_opt_in_and_on_with_the_demo_unless_turned_off() {
+        assert!(!dev_outbox(None, None, false), "off by default");
+        assert!(dev_outbox(None, None, true), "the demo turns it on");
+        assert!(!dev_outbox(Some(false), None, true) && !dev_outbox(None, Some(false), true), "unless turned off");
+        assert!(dev_outbox(Some(true), Some(false), false), "the flag or variable wins over the file");
+        let file: FileSettings = toml::from_str("dev_outbox = true\n").unwrap();
+        assert_eq!(file.dev_outbox, Some(true));
+    }
+
+    #[test]
+    fn sms_sender_defaults_to_no_gateway_and_checks_the_webhook() {
+        assert!(matches!(SmsArgs::default().resolve(&FileSms::default()).unwrap(), gatehouse_server::SmsSettings::NoGateway));
         let half = FileSms { webhook_url: Some("https://sms.example/hook".into()), webhook_secret_file: None };
         assert!(SmsArgs::default().resolve(&half).unwrap_err().to_string().contains("go together"));
         let dir = std::env::temp_dir().join(format!("gatehouse-sms-{}", std::process::id()));

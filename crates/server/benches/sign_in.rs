@@ -58,6 +58,8 @@ async fn app(params: PasswordParams) -> (axum::Router, String) {
     store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.expect("import");
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), "http://127.0.0.1:8080".into());
     config.password = params;
+    // As before the outbox became opt-in: the "new sign-in" notice is written after the answer.
+    config.dev_outbox = true;
     config.outbox_dir = std::env::temp_dir().join(format!("gatehouse-bench-outbox-{}", std::process::id()));
     let state = AppState::new(config, Arc::new(store), PEPPER).await.expect("state");
     (gatehouse_server::http::router(state), hash)

@@ -39,8 +39,10 @@ impl Default for TokenLifetimes {
 /// Where text messages go. `Debug` never prints the webhook key.
 #[derive(Clone)]
 pub enum SmsSettings {
-    /// Appended as JSON lines to `OUTBOX_DIR/sms.jsonl` (development and tests).
-    Outbox,
+    /// No gateway: appended as JSON lines to `OUTBOX_DIR/sms.jsonl` when
+    /// [`ServerConfig::dev_outbox`] is on (development and tests); otherwise codes cannot be
+    /// sent and SMS enrollment and sign-in codes are refused.
+    NoGateway,
     /// Posted as signed JSON to a gateway.
     Webhook { url: url::Url, secret: Vec<u8> },
 }
@@ -48,7 +50,7 @@ pub enum SmsSettings {
 impl std::fmt::Debug for SmsSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Outbox => f.write_str("Outbox"),
+            Self::NoGateway => f.write_str("NoGateway"),
             Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
         }
     }
@@ -72,11 +74,11 @@ impl std::fmt::Debug for AlertSinkSettings {
     }
 }
 
-/// How notices reach users (see `crate::delivery::notifier`).
+/// How notices reach users (see `crate::delivery::notifier`). With none
+/// ([`MonitoringSettings::notifier`] is `None`), notices go to `OUTBOX_DIR/notifications.jsonl`
+/// when [`ServerConfig::dev_outbox`] is on, and are not sent otherwise.
 #[derive(Clone)]
 pub enum NotifierSettings {
-    /// `OUTBOX_DIR/notifications.jsonl` (development and tests).
-    Outbox,
     /// Email through an SMTP relay (STARTTLS when the relay offers it, or required).
     Smtp { host: String, port: u16, from: String, username: Option<String>, password: Option<String>, require_tls: bool },
     /// HMAC-signed JSON posted to a URL.
@@ -86,7 +88,6 @@ pub enum NotifierSettings {
 impl std::fmt::Debug for NotifierSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Outbox => f.write_str("Outbox"),
             Self::Smtp { host, port, from, .. } => write!(f, "Smtp {{ {host}:{port}, from: {from}, credentials: .. }}"),
             Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
         }
@@ -189,7 +190,12 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How often the server checks for changes made by other processes (import, key rotation).
     pub reload_interval: std::time::Duration,
-    /// Where the outbox senders write (`sms.jsonl`, `notifications.jsonl`).
+    /// Development only: text messages without a gateway and notices without a notifier go to
+    /// JSON-lines files in `outbox_dir` (mode 0600), phone numbers and emails in plaintext. Off,
+    /// they are refused (text messages) or not sent (notices).
+    pub dev_outbox: bool,
+    /// Where the development outbox writes (`sms.jsonl`, `notifications.jsonl`); erasure
+    /// rewrites its files whether or not `dev_outbox` is on.
     pub outbox_dir: PathBuf,
     /// Where the retention job writes a report of each tenant it deletes.
     pub reports_dir: PathBuf,
@@ -215,10 +221,11 @@ impl ServerConfig {
             demo: false,
             max_body_bytes: 64 * 1024,
             reload_interval: std::time::Duration::from_secs(2),
+            dev_outbox: false,
             outbox_dir: PathBuf::from("outbox"),
             reports_dir: PathBuf::from("reports"),
             backups: None,
-            sms: SmsSettings::Outbox,
+            sms: SmsSettings::NoGateway,
             trusted_proxies: Vec::new(),
             monitoring: MonitoringSettings::default(),
             connections: ConnectionLimits::default(),

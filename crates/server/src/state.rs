@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use crate::config::{NotifierSettings, SmsSettings};
-use crate::delivery::{Notifier, Outbox, OutboxNotifier, OutboxSms, SmsSender, SmtpNotifier, WebhookNotifier, WebhookSms, WebhookTarget};
+use crate::delivery::{DevOutbox, DroppedNotices, NoSmsGateway, Notifier, OutboxNotifier, OutboxSms, SmsSender, SmtpNotifier, WebhookNotifier, WebhookSms, WebhookTarget};
 use crate::error::ServerError;
 use crate::mfa::{MfaServices, WebAuthnService};
 use crate::metrics::Metrics;
@@ -247,8 +247,25 @@ fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
     if webauthn.is_none() {
         tracing::warn!(issuer = %config.issuer, "the issuer's host is an IP address: security keys and passkeys are unavailable (use a domain name, e.g. http://localhost:8080)");
     }
+    let outbox = Arc::new(DevOutbox::new(&config.outbox_dir));
+    let outbox_used = config.dev_outbox && (matches!(config.sms, SmsSettings::NoGateway) || config.monitoring.notifier.is_none());
+    if outbox_used {
+        tracing::warn!(dir = %outbox.dir().display(), "the development outbox is on: text messages and notices without a gateway are written there with phone numbers and email addresses in plaintext (files 0600); never in production");
+    } else {
+        match outbox.files() {
+            Ok(files) if !files.is_empty() => {
+                tracing::warn!(dir = %outbox.dir().display(), files = files.len(), "the development outbox is off, but its directory holds files from when it was on: they may hold phone numbers and email addresses; delete them");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(dir = %outbox.dir().display(), %error, "the development outbox directory cannot be read"),
+        }
+    }
     let sms: Arc<dyn SmsSender> = match &config.sms {
-        SmsSettings::Outbox => Arc::new(OutboxSms(Outbox::new(config.outbox_dir.join("sms.jsonl")))),
+        SmsSettings::NoGateway if config.dev_outbox => Arc::new(OutboxSms(outbox.sms())),
+        SmsSettings::NoGateway => {
+            tracing::warn!("no SMS gateway is configured ([sms] webhook_url, --sms-webhook-url): text-message codes cannot be sent, so SMS enrollment and SMS sign-in codes are refused (--dev-outbox writes them to a file, for development only)");
+            Arc::new(NoSmsGateway)
+        }
         SmsSettings::Webhook { url, secret } => {
             Arc::new(WebhookSms(WebhookTarget::new(url.clone(), secret).map_err(|e| ServerError::Config(e.to_string()))?, url.to_string()))
         }
@@ -256,7 +273,11 @@ fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
     tracing::info!(sender = %sms.describe(), "text messages");
     let config_error = |e: crate::delivery::DeliveryError| ServerError::Config(e.to_string());
     let notifier: Arc<dyn Notifier> = match &config.monitoring.notifier {
-        None | Some(NotifierSettings::Outbox) => Arc::new(OutboxNotifier(Outbox::new(config.outbox_dir.join("notifications.jsonl")))),
+        None if config.dev_outbox => Arc::new(OutboxNotifier(outbox.notifications())),
+        None => {
+            tracing::warn!("no notifier is configured ([notifications] smtp_host or webhook_url): notices to users (new sign-ins, factor changes, locks) are not sent");
+            Arc::new(DroppedNotices)
+        }
         Some(NotifierSettings::Smtp { host, port, from, username, password, require_tls }) => {
             let credentials = username.clone().zip(password.clone());
             Arc::new(SmtpNotifier::new(host, *port, from, credentials, *require_tls).map_err(config_error)?)
@@ -265,7 +286,7 @@ fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
     };
     tracing::info!(notifier = %notifier.describe(), "notices to users");
     let totp_issuer = url::Url::parse(&config.issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "Gatehouse".into());
-    Ok(MfaServices { webauthn, sms, notifier, totp_issuer, ceremonies: Default::default() })
+    Ok(MfaServices { webauthn, sms, notifier, outbox, totp_issuer, ceremonies: Default::default() })
 }
 
 /// Generates a key for every algorithm that has none signing now (first start).

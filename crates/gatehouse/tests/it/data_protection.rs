@@ -5,12 +5,13 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use crate::account_api::{call, client_token, token_for};
 use crate::browser::{Browser, location};
 use crate::helpers::{SpawnOptions, TempDir, TestApp, binary, cli, spawn_with};
-use crate::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, assert_code_for, query, spawn};
+use crate::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, assert_code_for, outbox_lines, page, password_step, present, query, spawn};
 
 pub(crate) async fn operator(app: &TestApp) -> String {
     let response = client_token(app, "ops", "gatehouse:admin").await;
@@ -359,4 +360,218 @@ async fn analytics_export_relates_people_only_by_keyed_pseudonyms() {
     let wiki = first["applications"].as_array().unwrap().iter().find(|a| a["application"] == "wiki").unwrap();
     assert_eq!(wiki["activity"]["policy_outcomes"]["no_prompt"], 2, "{wiki}");
     assert!(first["people"].as_array().unwrap().iter().any(|p| p["sign_ins"] == 2 && p["person"].as_str().unwrap().starts_with("p-")));
+}
+
+const ALICE_PHONE: &str = "+358401234567";
+const CAROL_PHONE: &str = "+358401111111";
+
+/// Every file under `dir`, read whole (database, WAL, outbox, reports, keys, logs).
+fn every_file(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                // (A file can vanish between the listing and the read: a rewrite's temporary file.)
+                files.push((path, bytes));
+            }
+        }
+    }
+    files
+}
+
+/// Which of `needles` which files under `dir` hold.
+fn mentions(dir: &Path, needles: &[&str]) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    for (path, bytes) in every_file(dir) {
+        for needle in needles {
+            if contains(&bytes, needle.as_bytes()) {
+                found.push((path.clone(), needle.to_string()));
+            }
+        }
+    }
+    found
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The code in the newest text message of the outbox.
+fn newest_code(app: &TestApp) -> String {
+    let sms = outbox_lines(app, "sms.jsonl");
+    sms.last().unwrap()["text"].as_str().unwrap().split("code is ").nth(1).unwrap().chars().take(6).collect()
+}
+
+/// Waits (up to 5 s) until the outbox's notices reach every one of `emails`.
+async fn notices_reach(app: &TestApp, emails: &[&str]) {
+    for _ in 0..50 {
+        let notices = outbox_lines(app, "notifications.jsonl");
+        if emails.iter().all(|e| notices.iter().any(|n| n["to"] == *e)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no notice reached all of {emails:?}: {:?}", outbox_lines(app, "notifications.jsonl"));
+}
+
+/// Signs in to `client` in a new browser (the second time: a "new sign-in" notice).
+async fn sign_in_again(app: &TestApp, client: &str, email: &str, totp: Option<&str>) {
+    let _ = token_for(app, client, email, totp).await;
+}
+
+#[tokio::test]
+async fn erasure_leaves_no_email_or_phone_anywhere_in_the_data_directory() {
+    // Bob is an admin too, so Alice (otherwise Acme's last admin) can be erased.
+    let fixture = FIXTURE.replace("  email = \"bob@acme.test\"\n  name = \"Bob\"\n", "  email = \"bob@acme.test\"\n  name = \"Bob\"\n  roles = [\"admin\"]\n");
+    assert_ne!(fixture, FIXTURE);
+    let dir = TempDir::new("erasure-scan");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // The server's log (debug for Gatehouse's own events) goes into the data directory too, so
+    // the scan covers it.
+    let log = data.join("gatehouse.log");
+    let env = [("GATEHOUSE_LOG", "gatehouse=debug,info")];
+    let mut app = spawn_with(SpawnOptions { dir: Some(dir), fixture: &fixture, log_file: Some(&log), env: &env, ..Default::default() }).await;
+    let ops = operator(&app).await;
+    let (_, alice_id) = ids(&app, &ops, "Acme Oy", "alice@acme.test").await;
+
+    // Alice signs in with a text-message code, then again from a new browser (a notice).
+    let browser = Browser::new();
+    let factor_page = password_step(&app, &browser, "vault", "", "alice@acme.test").await;
+    let html = page(&app, &browser, &factor_page).await;
+    assert_eq!(browser.post_step(&app, "/login/factor/sms", &html, &[]).await.status(), StatusCode::OK);
+    assert_code_for("vault", &location(&present(&app, &browser, &factor_page, "sms", &newest_code(&app)).await));
+    sign_in_again(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    // Carol enrolls a phone in the wizard (a code to it, then a "factor added" notice).
+    let browser = Browser::new();
+    let wizard = password_step(&app, &browser, "payroll", "", "carol@globex.test").await;
+    let html = page(&app, &browser, &wizard).await;
+    let sent = browser.post_step(&app, "/login/enroll/sms", &html, &[("phone", CAROL_PHONE)]).await.text().await.unwrap();
+    let codes = browser.post_step(&app, "/login/enroll/sms/confirm", &sent, &[("code", &newest_code(&app))]).await.text().await.unwrap();
+    assert_code_for("payroll", &location(&browser.post_step(&app, "/login/enroll/done", &codes, &[]).await));
+    // Bob, who stays, signs in twice.
+    assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+    assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+    notices_reach(&app, &["alice@acme.test", "carol@globex.test", "bob@acme.test"]).await;
+    let sms = outbox_lines(&app, "sms.jsonl");
+    assert!(sms.iter().all(|m| m["user_id"].is_string()), "text messages name the user: {sms:?}");
+
+    let erased = ["alice@acme.test", ALICE_PHONE, "358401234567", "Alice", "carol@globex.test", CAROL_PHONE, "358401111111", "Carol"];
+    let before = mentions(&data, &erased);
+    for needle in ["alice@acme.test", ALICE_PHONE, "carol@globex.test", CAROL_PHONE] {
+        assert!(before.iter().any(|(path, n)| n == needle && path.starts_with(data.join("outbox"))), "the scan sees {needle} in the outbox before: {before:?}");
+    }
+
+    // Carol with the CLI beside the running server, Alice over the admin API.
+    let (ok, out, err) = cli(&data, &["gdpr", "erase", "--email", "carol@globex.test", "--yes"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("removed from the development outbox"), "{out}");
+    assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/users/{alice_id}"), &ops, None).await.status(), StatusCode::OK);
+
+    let live = mentions(&data, &erased);
+    assert!(live.is_empty(), "after erasure, while serving: {live:?}");
+    let notices = outbox_lines(&app, "notifications.jsonl");
+    assert!(notices.iter().any(|n| n["to"] == "bob@acme.test"), "other people's lines stay, whole: {notices:?}");
+    for file in ["sms.jsonl", "notifications.jsonl"] {
+        assert_eq!(mode(&data.join("outbox").join(file)), 0o600, "{file} stays private after the rewrite");
+    }
+    app.terminate().await;
+    let stopped = mentions(&data, &erased);
+    assert!(stopped.is_empty(), "after erasure, stopped: {stopped:?}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("sign-in succeeded") && logged.contains("text messages"), "the scan covered the server's log: {logged}");
+}
+
+#[tokio::test]
+async fn outbox_files_are_private_to_the_service_user() {
+    let dir = TempDir::new("outbox-modes");
+    let outbox = dir.path().join("data").join("outbox");
+    std::fs::create_dir_all(&outbox).unwrap();
+    // Left readable by everyone (an older version, or by hand): tightened when next opened.
+    std::fs::write(outbox.join("notifications.jsonl"), "").unwrap();
+    std::fs::set_permissions(outbox.join("notifications.jsonl"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&outbox, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let app = spawn_with(SpawnOptions { dir: Some(dir), fixture: FIXTURE, ..Default::default() }).await;
+    let browser = Browser::new();
+    let factor_page = password_step(&app, &browser, "vault", "", "alice@acme.test").await;
+    let html = page(&app, &browser, &factor_page).await;
+    assert_eq!(browser.post_step(&app, "/login/factor/sms", &html, &[]).await.status(), StatusCode::OK);
+    assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+    assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await);
+    notices_reach(&app, &["bob@acme.test"]).await;
+    assert_eq!(outbox_lines(&app, "sms.jsonl").len(), 1);
+    assert_eq!(mode(&outbox), 0o700, "the outbox directory");
+    for file in ["sms.jsonl", "notifications.jsonl", "outbox.lock"] {
+        assert_eq!(mode(&outbox.join(file)), 0o600, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_gateway_no_personal_data_is_written_to_an_outbox() {
+    let dir = TempDir::new("no-gateway");
+    let log = dir.path().join("server.log");
+    let env = [("GATEHOUSE_LOG", "gatehouse=debug,info")];
+    let app = spawn_with(SpawnOptions { dir: Some(dir), fixture: FIXTURE, dev_outbox: false, log_file: Some(&log), env: &env, ..Default::default() }).await;
+    let startup = std::fs::read_to_string(&log).unwrap();
+    assert!(startup.contains("no SMS gateway is configured") && startup.contains("no notifier is configured"), "the start-up log says so: {startup}");
+
+    // A sign-in code: the page says why, in words.
+    let browser = Browser::new();
+    let factor_page = password_step(&app, &browser, "vault", "", "alice@acme.test").await;
+    let html = page(&app, &browser, &factor_page).await;
+    let refused = browser.post_step(&app, "/login/factor/sms", &html, &[]).await;
+    assert_eq!(refused.status(), StatusCode::OK);
+    assert!(refused.text().await.unwrap().contains("text messages are not available on this server"));
+    // Enrollment in the wizard: the same, and no factor is left behind.
+    let browser = Browser::new();
+    let wizard = password_step(&app, &browser, "payroll", "", "carol@globex.test").await;
+    let html = page(&app, &browser, &wizard).await;
+    let refused = browser.post_step(&app, "/login/enroll/sms", &html, &[("phone", CAROL_PHONE)]).await;
+    assert!(refused.text().await.unwrap().contains("text messages are not available on this server"));
+    // Enrollment over the API: a problem document that names the cause.
+    let bob = token_for(&app, "wiki", "bob@acme.test", None).await;
+    let refused = call(&app, Method::POST, "/api/v1/me/factors", &bob, Some(json!({ "kind": "sms", "phone": "+358409876543" }))).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.text().await.unwrap().contains("no SMS gateway is configured"));
+    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let enrolling: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE kind = 'sms' AND confirmed_at IS NULL").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(enrolling, 0, "a refused enrollment leaves no factor behind");
+
+    // A notice (Bob's second sign-in, from a new browser) is dropped, and said so without whom.
+    sign_in_again(&app, "wiki", "bob@acme.test", None).await;
+    let mut dropped = false;
+    for _ in 0..50 {
+        dropped = std::fs::read_to_string(&log).unwrap().contains("a notice to a user was not sent");
+        if dropped {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(dropped, "the dropped notice is logged at debug");
+    assert!(!app.data_dir().join("outbox").exists(), "no outbox file, not even its directory");
+    let people = ["alice@acme.test", "bob@acme.test", "carol@globex.test", ALICE_PHONE, "358401234567", CAROL_PHONE, "+358409876543"];
+    let found = mentions(&app.data_dir(), &people);
+    assert!(found.is_empty(), "{found:?}");
+    let logged = std::fs::read(&log).unwrap();
+    for needle in people {
+        assert!(!contains(&logged, needle.as_bytes()), "the log holds {needle}");
+    }
+}
+
+#[tokio::test]
+async fn the_demo_turns_the_development_outbox_on_unless_told_not_to() {
+    for (extra, on) in [(&["--demo"][..], true), (&["--demo", "--dev-outbox=false"][..], false)] {
+        let dir = TempDir::new("demo-outbox");
+        let log = dir.path().join("server.log");
+        let mut app = spawn_with(SpawnOptions { dir: Some(dir), fixture: FIXTURE, extra, dev_outbox: false, log_file: Some(&log), ..Default::default() }).await;
+        let startup = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(startup.contains("the development outbox is on"), on, "{extra:?}: {startup}");
+        assert_eq!(startup.contains("no SMS gateway is configured"), !on, "{extra:?}: {startup}");
+        app.terminate().await;
+    }
 }

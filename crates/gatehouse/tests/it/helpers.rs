@@ -147,11 +147,16 @@ pub struct SpawnOptions<'a> {
     /// Arguments for the shell's `ulimit` before the server starts, e.g. `-n 400` (soft and hard
     /// open-file limits) or `-S -n 300` (soft only).
     pub ulimit: Option<&'a str>,
+    /// The development outbox (`GATEHOUSE_DEV_OUTBOX=true`, on by default: tests read the codes
+    /// and notices from `DATA_DIR/outbox`). `env` and `extra` can still turn it off.
+    pub dev_outbox: bool,
+    /// Append the server's log (stderr) to this file instead of the test's stderr.
+    pub log_file: Option<&'a Path>,
 }
 
 impl Default for SpawnOptions<'_> {
     fn default() -> Self {
-        Self { dir: None, extra: &[], import: true, env: &[], cheap_argon: true, fixture: FIXTURE, ulimit: None }
+        Self { dir: None, extra: &[], import: true, env: &[], cheap_argon: true, fixture: FIXTURE, ulimit: None, dev_outbox: true, log_file: None }
     }
 }
 
@@ -182,13 +187,20 @@ pub async fn spawn_with(options: SpawnOptions<'_>) -> TestApp {
         None => Command::new(binary()),
         Some(limits) => with_ulimit(limits),
     };
+    if options.dev_outbox {
+        command.env("GATEHOUSE_DEV_OUTBOX", "true");
+    }
+    let stderr = match options.log_file {
+        Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap()),
+        None => Stdio::inherit(),
+    };
     let mut child = command
         .args(&args)
         .current_dir(dir.path())
-        .envs(options.env.iter().copied())
         .env("GATEHOUSE_LOG", "warn")
+        .envs(options.env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .unwrap();

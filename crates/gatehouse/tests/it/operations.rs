@@ -321,7 +321,7 @@ fn every_subcommand_has_help() {
     }
     let output = std::process::Command::new(crate::helpers::binary()).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--listen", "--data-dir", "--issuer", "--import", "--demo", "--tls-cert", "--tls-key", "GATEHOUSE_LISTEN", "--trusted-proxy", "--sms-webhook-url"] {
+    for flag in ["--listen", "--data-dir", "--issuer", "--import", "--demo", "--tls-cert", "--tls-key", "GATEHOUSE_LISTEN", "--trusted-proxy", "--sms-webhook-url", "--dev-outbox", "GATEHOUSE_DEV_OUTBOX"] {
         assert!(help.contains(flag), "serve --help lacks {flag}");
     }
 }

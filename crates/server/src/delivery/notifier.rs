@@ -1,11 +1,13 @@
 //! Notices to users about their own account: a factor added or removed, a recovery code used,
 //! a one-time code replayed, the account locked, a sign-in from a new device or network.
 //! Delivery never blocks the request that caused it; failures are logged. Three notifiers:
-//! an outbox file (development), email over SMTP (`lettre`), and a signed webhook.
+//! email over SMTP (`lettre`), a signed webhook, and the development outbox file (only when the
+//! operator opts in). With none configured, [`DroppedNotices`] sends nothing.
 
 use async_trait::async_trait;
 use gatehouse_core::ids::UserId;
 use serde::Serialize;
+use std::sync::Arc;
 
 use super::{DeliveryError, Outbox, WebhookTarget};
 
@@ -34,6 +36,24 @@ pub enum NotificationKind {
 }
 
 impl NotificationKind {
+    /// The `kind` field's value, e.g. `factor_added` (never personal data).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::FactorAdded { .. } => "factor_added",
+            Self::FactorRemoved { .. } => "factor_removed",
+            Self::FactorRenamed { .. } => "factor_renamed",
+            Self::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::TotpCodeReused => "totp_code_reused",
+            Self::SecondFactorLocked { .. } => "second_factor_locked",
+            Self::ClonedAuthenticatorSuspected { .. } => "cloned_authenticator_suspected",
+            Self::AccountLocked { .. } => "account_locked",
+            Self::NewSignIn { .. } => "new_sign_in",
+            Self::SignInReported { .. } => "sign_in_reported",
+            Self::PasswordChanged => "password_changed",
+        }
+    }
+
     /// A subject line and a plain-text body (for email); never a secret.
     pub fn message(&self) -> (String, String) {
         let (subject, body) = match self {
@@ -70,7 +90,8 @@ pub trait Notifier: Send + Sync {
     fn describe(&self) -> String;
 }
 
-pub struct OutboxNotifier(pub Outbox);
+/// Development only: appends each notice to `DATA_DIR/outbox/notifications.jsonl`.
+pub struct OutboxNotifier(pub Arc<Outbox>);
 
 #[async_trait]
 impl Notifier for OutboxNotifier {
@@ -79,7 +100,23 @@ impl Notifier for OutboxNotifier {
     }
 
     fn describe(&self) -> String {
-        format!("outbox {}", self.0.path().display())
+        format!("development outbox {}", self.0.path().display())
+    }
+}
+
+/// No relay, no webhook and no development outbox: notices are not sent (logged at debug by
+/// kind only, never whom they were for).
+pub struct DroppedNotices;
+
+#[async_trait]
+impl Notifier for DroppedNotices {
+    async fn notify(&self, notification: &Notification) -> Result<(), DeliveryError> {
+        tracing::debug!(kind = notification.kind.name(), "no notifier is configured: a notice to a user was not sent");
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "none: notices are not sent".into()
     }
 }
 
@@ -142,5 +179,31 @@ impl Notifier for SmtpNotifier {
 
     fn describe(&self) -> String {
         format!("smtp {}", self.relay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_are_the_serialised_tags() {
+        let kinds = [
+            NotificationKind::FactorAdded { factor: "f".into(), label: "l".into() },
+            NotificationKind::FactorRemoved { factor: "f".into(), label: "l".into() },
+            NotificationKind::FactorRenamed { factor: "f".into(), label: "l".into() },
+            NotificationKind::RecoveryCodeUsed { codes_left: 1 },
+            NotificationKind::RecoveryCodesRegenerated,
+            NotificationKind::TotpCodeReused,
+            NotificationKind::SecondFactorLocked { minutes: 1 },
+            NotificationKind::ClonedAuthenticatorSuspected { factor: "f".into() },
+            NotificationKind::AccountLocked { minutes: 1 },
+            NotificationKind::NewSignIn { address: "a".into(), user_agent: "u".into(), new_device: true, new_network: true, sign_in: "s".into() },
+            NotificationKind::SignInReported { sign_in: "s".into() },
+            NotificationKind::PasswordChanged,
+        ];
+        for kind in kinds {
+            assert_eq!(serde_json::to_value(&kind).unwrap()["kind"], kind.name());
+        }
     }
 }

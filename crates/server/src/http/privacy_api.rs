@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use super::admin_api::caller;
 use super::problem::{ManagementError, Problem};
 use super::{ClientAddr, account_api};
-use crate::privacy::{lifecycle, report};
+use crate::privacy::{erasure, lifecycle, report};
 use crate::state::{AppState, now};
 use gatehouse_store::StoreError;
 
@@ -95,24 +95,28 @@ pub async fn of_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr
 }
 
 /// `DELETE /api/v1/users/{id}`: erasure. The person's data key is destroyed, so their sealed
-/// data is unreadable everywhere, earlier backups included; audit records keep their
-/// pseudonymous id. The tenant's last admin cannot be erased (409).
+/// data is unreadable everywhere, earlier backups included, and their lines leave the
+/// development outbox; audit records keep their pseudonymous id. The tenant's last admin cannot
+/// be erased (409).
 pub async fn erase(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let user = managed_user(&state, &caller, id).await?;
     let entry = caller.audit(addr, &headers, "user.erase", format!("user:{}", user.id), None, None).in_tenant(user.tenant_id.as_str());
     let entry = AuditEntry { reason: Some("erasure request".into()), ..entry };
-    let erased = match state.store.erase_user(&user.id, now(), &entry).await {
+    let erased = match erasure::erase_user(state.store.as_ref(), &state.mfa.outbox, &user, now(), &entry).await {
         Ok(Some(erased)) => erased,
         Ok(None) => return Err(Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user").into()),
         Err(StoreError::Conflict(reason)) => return Err(Problem::new(StatusCode::CONFLICT, "Conflict", reason).into()),
         Err(e) => return Err(e.into()),
     };
+    if let Err(error) = &erased.outbox {
+        tracing::error!(user = %user.id, %error, "erased, but the development outbox could not be rewritten: it may still hold the person's lines");
+    }
     // Forget the cached account and pick up the revoked grants at once.
     state.reload().await?;
     // The person's key leaves the backups' key vaults too: earlier backups cannot open them.
     crate::backups::after_erasure(&state, now()).await;
-    Ok(Json(json!({ "erased": erased })).into_response())
+    Ok(Json(json!({ "erased": erased.erasure })).into_response())
 }
 
 #[derive(Deserialize, Default)]

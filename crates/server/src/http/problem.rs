@@ -83,7 +83,7 @@ impl From<MfaError> for ManagementError {
             MfaError::UnknownFactor => StatusCode::NOT_FOUND,
             MfaError::NotAllowed => StatusCode::FORBIDDEN,
             MfaError::AlreadyRegistered => StatusCode::CONFLICT,
-            MfaError::SmsUnavailable(_) | MfaError::WebAuthnUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            MfaError::SmsUnavailable(_) | MfaError::SmsNotConfigured | MfaError::WebAuthnUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         Self::Problem(Problem::new(status, "Second factor", error.to_string()))
@@ -114,6 +114,7 @@ mod tests {
         assert_eq!(status(MfaError::AlreadyRegistered), StatusCode::CONFLICT);
         assert_eq!(status(MfaError::WrongCode { tries_left: None }), StatusCode::BAD_REQUEST);
         assert_eq!(status(MfaError::Throttled { retry_after: 5 }), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(status(MfaError::SmsNotConfigured), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(status(MfaError::Store(gatehouse_store::StoreError::Corrupt("x".into()))), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -96,6 +96,7 @@ pub fn failure(m: &Messages, error: &MfaError) -> (StatusCode, Option<i64>, Stri
         MfaError::ClonedAuthenticator => f.cloned_authenticator.into(),
         MfaError::WebAuthn(reason) => f.webauthn_check_failed.with(reason),
         MfaError::SmsUnavailable(_) => f.sms_unavailable.into(),
+        MfaError::SmsNotConfigured => f.sms_not_configured.into(),
     };
     (StatusCode::OK, None, text)
 }

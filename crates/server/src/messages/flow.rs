@@ -149,6 +149,8 @@ texts! {
         /// Around the WebAuthn library's reason.
         webauthn_check_failed: Around,
         sms_unavailable: &'static str,
+        /// No SMS gateway is configured on this server.
+        sms_not_configured: &'static str,
         our_side: &'static str,
 
         // The enrollment wizard.
@@ -345,6 +347,7 @@ pub(super) const EN_FLOW: Flow = Flow {
     cloned_authenticator: "the authenticator's signature counter went backwards: it may have been cloned",
     webauthn_check_failed: around("the security key or passkey check failed: ", ""),
     sms_unavailable: "the text message could not be sent; try again later",
+    sms_not_configured: "text messages are not available on this server; choose another method or ask your administrator",
     our_side: "Something went wrong on our side; try again.",
 
     enroll_title: "Set up two-step verification",

@@ -16,7 +16,7 @@ use gatehouse_store::StoreError;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use crate::delivery::{DeliveryError, Notification, NotificationKind, Notifier, SmsSender};
+use crate::delivery::{DeliveryError, DevOutbox, Notification, NotificationKind, Notifier, SmsSender};
 use crate::rate_limit::SECOND_FACTOR;
 use crate::state::AppState;
 
@@ -52,6 +52,9 @@ pub enum MfaError {
     WebAuthn(String),
     #[error("the text message could not be sent; try again later")]
     SmsUnavailable(#[source] DeliveryError),
+    /// No SMS gateway is configured: no text message can be sent, now or later.
+    #[error("text messages are not available: no SMS gateway is configured on this server; choose another method or ask your administrator")]
+    SmsNotConfigured,
     #[error("QR code: {0}")]
     Qr(String),
     #[error(transparent)]
@@ -74,6 +77,9 @@ pub struct MfaServices {
     pub webauthn: Option<WebAuthnService>,
     pub sms: Arc<dyn SmsSender>,
     pub notifier: Arc<dyn Notifier>,
+    /// The development outbox directory, shared with its senders (when on) so erasure rewrites
+    /// its files under the same locks; erasure rewrites it whether or not it is on.
+    pub outbox: Arc<DevOutbox>,
     /// The label authenticator apps show (the issuer's host).
     pub totp_issuer: String,
     /// WebAuthn registrations started through the self-service API.

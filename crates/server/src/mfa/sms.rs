@@ -12,7 +12,7 @@ use gatehouse_store::{SmsChallenge, SmsCheck};
 use time::{Duration, OffsetDateTime};
 
 use super::{MfaError, check_throttle, notify, record_failure};
-use crate::delivery::NotificationKind;
+use crate::delivery::{DeliveryError, NotificationKind};
 use crate::state::AppState;
 
 pub const CODE_LIFETIME: Duration = Duration::minutes(5);
@@ -42,6 +42,12 @@ async fn check_send_limits(state: &AppState, user: &User, origin: IpAddr, now: O
     Ok(())
 }
 
+/// Without a gateway (and without the development outbox) no code can be sent: say so before
+/// creating a factor or counting a request.
+fn require_gateway(state: &AppState) -> Result<(), MfaError> {
+    if state.mfa.sms.is_configured() { Ok(()) } else { Err(MfaError::SmsNotConfigured) }
+}
+
 /// Sends a code; the caller checked the limits first.
 async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &PhoneNumber, origin: IpAddr, now: OffsetDateTime) -> Result<String, MfaError> {
     state.sms_address_limiter.record_failure(&origin.to_string(), SMS_PER_ADDRESS, now);
@@ -60,13 +66,17 @@ async fn send(state: &AppState, user: &User, factor_id: &FactorId, phone: &Phone
     state.store.create_sms_challenge(&challenge).await?;
     // The last line is the WebOTP format, so phones can offer the code for this site.
     let text = format!("Your Gatehouse code is {code}. It expires in 5 minutes.\n\n@{} #{code}", state.mfa.totp_issuer);
-    state.mfa.sms.send(&id, phone, &text, now.unix_timestamp()).await.map_err(MfaError::SmsUnavailable)?;
-    Ok(id)
+    match state.mfa.sms.send(&id, &user.id, phone, &text, now.unix_timestamp()).await {
+        Ok(()) => Ok(id),
+        Err(DeliveryError::NotConfigured(_)) => Err(MfaError::SmsNotConfigured),
+        Err(e) => Err(MfaError::SmsUnavailable(e)),
+    }
 }
 
 /// Creates an unconfirmed SMS factor and sends a code to the number to verify it. The limits
 /// are checked first, so a throttled attempt leaves no factor behind.
 pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &str, origin: IpAddr, now: OffsetDateTime) -> Result<(Factor, String), MfaError> {
+    require_gateway(state)?;
     check_send_limits(state, user, origin, now).await?;
     let factor = Factor {
         id: FactorId::new(gatehouse_crypto::random::id()?),
@@ -85,6 +95,7 @@ pub async fn begin(state: &AppState, user: &User, phone: PhoneNumber, label: &st
 
 /// Sends a sign-in code to a confirmed SMS factor.
 pub async fn send_sign_in_code(state: &AppState, user: &User, factor: &Factor, origin: IpAddr, now: OffsetDateTime) -> Result<String, MfaError> {
+    require_gateway(state)?;
     check_throttle(state, user, now).await?;
     match &factor.secret {
         FactorSecret::Sms { phone } if factor.is_confirmed() && factor.user_id == user.id => {

@@ -175,7 +175,7 @@ pub async fn daily(state: &crate::AppState, now: OffsetDateTime) -> Result<Upkee
         }
     }
     (upkeep.sign_ins_pruned, upkeep.audit_pruned) = apply_retention(state.store.as_ref(), state.monitor.settings.retention, now).await?;
-    let deleted = crate::privacy::lifecycle::delete_due_tenants(state.store.as_ref(), now, &state.config.reports_dir).await?;
+    let deleted = crate::privacy::lifecycle::delete_due_tenants(state.store.as_ref(), now, &state.config.reports_dir, &state.mfa.outbox).await?;
     upkeep.tenants_deleted = deleted.len();
     if !deleted.is_empty() {
         state.reload().await?;

@@ -13,6 +13,7 @@ use time::{Duration, OffsetDateTime};
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::RetentionSettings;
+use crate::delivery::DevOutbox;
 use crate::error::ServerError;
 
 /// When a tenant terminated at `at` is deleted.
@@ -30,11 +31,17 @@ pub async fn terminate(store: &dyn Store, tenant: &TenantId, now: OffsetDateTime
 }
 
 /// Deletes every terminated tenant whose deletion is due at `now`, writing one report per
-/// tenant into `reports_dir` (and its summary into the audit trail).
-pub async fn delete_due_tenants(store: &dyn Store, now: OffsetDateTime, reports_dir: &Path) -> Result<Vec<TenantDeletion>, ServerError> {
+/// tenant into `reports_dir` (and its summary into the audit trail), and removes its people's
+/// lines from the development outbox.
+pub async fn delete_due_tenants(store: &dyn Store, now: OffsetDateTime, reports_dir: &Path, outbox: &DevOutbox) -> Result<Vec<TenantDeletion>, ServerError> {
     let mut deleted = Vec::new();
     for tenant in store.tenants_due_for_deletion(now).await? {
         let termination = tenant.termination;
+        // Read before the deletion destroys the keys their phone numbers are sealed under.
+        let mut people = Vec::new();
+        for user in store.tenant_users(&tenant.id).await? {
+            people.push(crate::privacy::erasure::recipient(store, &user).await?);
+        }
         let audit = AuditEntry {
             at: now.unix_timestamp(),
             actor: "system:retention".into(),
@@ -59,6 +66,11 @@ pub async fn delete_due_tenants(store: &dyn Store, now: OffsetDateTime, reports_
         });
         write_report(reports_dir, &format!("tenant-deletion-{}-{}.json", tenant.id, now.unix_timestamp()), &document)?;
         tracing::info!(tenant = %tenant.id, users = report.users, "deleted a terminated tenant's data");
+        for person in &people {
+            if let Err(error) = outbox.forget(person) {
+                tracing::error!(tenant = %tenant.id, %error, "the development outbox could not be rewritten after a tenant deletion");
+            }
+        }
         deleted.push(report);
     }
     Ok(deleted)
@@ -119,11 +131,20 @@ mod tests {
 
         let dir = std::env::temp_dir().join(format!("gatehouse-deletion-reports-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        let outbox_dir = std::env::temp_dir().join(format!("gatehouse-deletion-outbox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&outbox_dir);
+        let outbox = DevOutbox::new(&outbox_dir);
+        outbox.notifications().append(&serde_json::json!({ "user_id": "u-gone", "to": "someone@gone.test", "kind": "password_changed" })).unwrap();
+        outbox.notifications().append(&serde_json::json!({ "user_id": "u-stays", "to": "someone@stays.test", "kind": "password_changed" })).unwrap();
         for day in [datetime!(2026-02-01 0:00 UTC), datetime!(2026-07-12 9:29:59 UTC)] {
-            assert!(delete_due_tenants(&store, day, &dir).await.unwrap().is_empty(), "not due at {day}");
+            assert!(delete_due_tenants(&store, day, &dir, &outbox).await.unwrap().is_empty(), "not due at {day}");
             assert!(store.user(&UserId::new("u-gone")).await.unwrap().is_some());
         }
-        let deleted = delete_due_tenants(&store, due, &dir).await.unwrap();
+        assert_eq!(std::fs::read_to_string(outbox_dir.join("notifications.jsonl")).unwrap().lines().count(), 2);
+        let deleted = delete_due_tenants(&store, due, &dir, &outbox).await.unwrap();
+        let notices = std::fs::read_to_string(outbox_dir.join("notifications.jsonl")).unwrap();
+        assert!(!notices.contains("gone.test") && notices.contains("u-stays"), "the tenant's people leave the outbox: {notices}");
+        std::fs::remove_dir_all(&outbox_dir).unwrap();
         assert_eq!((deleted.len(), deleted[0].users, deleted[0].factors), (1, 1, 1));
         assert!(store.user(&UserId::new("u-gone")).await.unwrap().is_none());
         let reports: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -131,7 +152,7 @@ mod tests {
         let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&reports[0]).unwrap()).unwrap();
         assert_eq!(report["deleted"]["name"], "Gone Oy");
         assert_eq!(report["deletion_due"], "2026-07-12T09:30:00Z");
-        assert!(delete_due_tenants(&store, due + Duration::days(1), &dir).await.unwrap().is_empty(), "once");
+        assert!(delete_due_tenants(&store, due + Duration::days(1), &dir, &outbox).await.unwrap().is_empty(), "once");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
