@@ -33,6 +33,8 @@ pub struct PasswordChangePage<'a> {
     pub csrf_token: &'a str,
     pub email: &'a str,
     pub min_length: usize,
+    /// Whether a code can be sent to the mailbox (else the page says whom to ask).
+    pub code_deliverable: bool,
     pub error: Option<&'a str>,
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::account_api::{call, client_token};
 use crate::browser::{Browser, location, query_param};
 use crate::helpers::{SpawnOptions, TestApp, db_fingerprint, read_only_db, spawn_with};
-use crate::two_factor::{ERIN_TOTP, FIXTURE, PASSWORD, assert_code_for, page, present, query, query_scoped, redeem, totp_now};
+use crate::two_factor::{ERIN_TOTP, FIXTURE, PASSWORD, assert_code_for, page, present, query, query_scoped, redeem, reset_code_for, totp_now};
 
 /// A first-party application with the default (Adaptive) 2FA behaviour, so a sign-in from a
 /// tenant's trusted network gets a `gatehouse:account` token with the password alone. It
@@ -98,7 +98,8 @@ async fn finding_1_a_password_only_report_cannot_set_the_password_or_remove_fact
     let after_factor = location(&present(&app, &erin, &to, "totp", &totp_now(ERIN_TOTP)).await);
     assert!(after_factor.starts_with("/login/password?request="), "{after_factor}");
     let html = page(&app, &erin, &after_factor).await;
-    let done = erin.post_step(&app, "/login/password", &html, &[("new_password", "erin's new passphrase"), ("confirm_password", "erin's new passphrase")]).await;
+    let code = reset_code_for(&app, "erin@initech.test").await;
+    let done = erin.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "erin's new passphrase"), ("confirm_password", "erin's new passphrase")]).await;
     assert_code_for("payroll", &location(&done));
 }
 
@@ -143,11 +144,56 @@ async fn finding_1_without_a_factor_the_next_password_sign_in_sets_the_new_passw
     assert!(to.starts_with("/login/password?request="), "the forced change, not the enrollment wizard: {to}");
     let html = page(&app, &browser, &to).await;
     assert!(html.contains("minlength=\"8\""), "the one password rule");
-    let done = browser.post_step(&app, "/login/password", &html, &[("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")]).await;
+    // The password alone is not enough: the mailbox must answer too.
+    let no_code = browser.post_step(&app, "/login/password", &html, &[("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")]).await;
+    assert!(no_code.text().await.unwrap().contains("not right"));
+    let code = reset_code_for(&app, "bob@acme.test").await;
+    let done = browser.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")]).await;
     assert_code_for("wiki", &location(&done));
     let old = Browser::new();
     let login = location(&old.authorize(&app, &query("wiki", "")).await);
     assert_eq!(old.submit_login(&app, &login, "bob@acme.test", PASSWORD).await.status(), StatusCode::OK, "the old password is gone");
+}
+
+#[tokio::test]
+async fn finding_1_an_intruder_holding_only_the_password_cannot_finish_the_forced_change() {
+    let app = spawn().await;
+    // Bob has no second factor. The intruder signs in with his password and reports Bob's
+    // sign-in, then signs in again and reaches the forced change: the password and a second
+    // factor they enrolled themselves are not enough, the code went to Bob's mailbox.
+    let intruder = from(COFFEE_SHOP);
+    let to = intruder.sign_in(&app, &query_scoped("portal", ACCOUNT_SCOPES, ""), ("bob@acme.test", PASSWORD)).await;
+    let token = redeem(&app, "portal", &to).await["access_token"].as_str().unwrap().to_owned();
+    let added = call(&app, Method::POST, "/api/v1/me/factors", &token, Some(json!({ "kind": "totp", "label": "intruder" }))).await;
+    assert_eq!(added.status(), StatusCode::CREATED, "a first factor after a fresh password sign-in, as before");
+    let added: Value = added.json().await.unwrap();
+    let planted = added["secret"].as_str().unwrap().to_owned();
+    let confirm = call(&app, Method::POST, &format!("/api/v1/me/factors/{}/confirm", added["factor"].as_str().unwrap()), &token, Some(json!({ "code": totp_now(&planted) }))).await;
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let reported = newest_sign_in(&app, &token).await;
+    json_of(call(&app, Method::POST, &format!("/api/v1/me/sign-ins/{reported}/report"), &token, None).await).await;
+
+    let to = intruder.sign_in(&app, &query("payroll", ""), ("bob@acme.test", PASSWORD)).await;
+    // The planted factor still passes the second-factor step (the next TOTP window, within
+    // the allowed drift: the code used to confirm it is spent)...
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let next_window = gatehouse_crypto::otp::TotpSecret::from_base32(&planted).unwrap().code(now + 30);
+    let after_factor = location(&present(&app, &intruder, &to, "totp", &next_window).await);
+    assert!(after_factor.starts_with("/login/password?request="), "{after_factor}");
+    // ...but without Bob's mailbox the change is refused, and guessing burns the code.
+    let html = page(&app, &intruder, &after_factor).await;
+    for guess in ["00000000", "12345678", "99999999", "11111111", "22222222"] {
+        let refused = intruder.post_step(&app, "/login/password", &html, &[("email_code", guess), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")]).await;
+        assert_eq!(refused.status(), StatusCode::OK, "re-shown, not redirected");
+    }
+    let code = reset_code_for(&app, "bob@acme.test").await;
+    let spent = intruder.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")]).await;
+    assert_eq!(spent.status(), StatusCode::OK, "five wrong guesses used the code up (even the right one is refused now)");
+    assert!(spent.text().await.unwrap().contains("sent a new one"));
+    let old = Browser::new();
+    let login = location(&old.authorize(&app, &query("wiki", "")).await);
+    assert_eq!(old.submit_login(&app, &login, "bob@acme.test", "the intruder's passphrase").await.status(), StatusCode::OK, "the intruder's password was never set");
 }
 
 fn session_cookie(response: &Response) -> Option<String> {
@@ -258,7 +304,8 @@ async fn finding_7_a_reported_address_is_risky_for_the_reporters_tenant_only_unt
     let to = location(&present(&app, &erin, &to, "totp", &totp_now(ERIN_TOTP)).await);
     let html = page(&app, &erin, &to).await;
     let new_password = "erin's new passphrase";
-    erin.post_step(&app, "/login/password", &html, &[("new_password", new_password), ("confirm_password", new_password)]).await;
+    let code = reset_code_for(&app, "erin@initech.test").await;
+    erin.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", new_password), ("confirm_password", new_password)]).await;
 
     // In Initech the office no longer counts as trusted; in Acme it still does.
     let to = from(OFFICE).sign_in(&app, &query("payroll", ""), ("erin@initech.test", new_password)).await;

@@ -63,11 +63,13 @@ async fn a_reported_sign_in_ends_every_session_and_forces_fresh_2fa_and_a_new_pa
 
     let html = page(&app, &browser, &after_factor).await;
     assert!(html.contains("autocomplete=\"new-password\""));
-    let mismatch = browser.post_step(&app, "/login/password", &html, &[("new_password", "a brand new passphrase"), ("confirm_password", "another passphrase!")]).await;
+    let code = crate::two_factor::reset_code_for(&app, "alice@acme.test").await;
+    let code = code.as_str();
+    let mismatch = browser.post_step(&app, "/login/password", &html, &[("email_code", code), ("new_password", "a brand new passphrase"), ("confirm_password", "another passphrase!")]).await;
     assert!(mismatch.text().await.unwrap().contains("not the same"));
-    let reused = browser.post_step(&app, "/login/password", &html, &[("new_password", PASSWORD), ("confirm_password", PASSWORD)]).await;
+    let reused = browser.post_step(&app, "/login/password", &html, &[("email_code", code), ("new_password", PASSWORD), ("confirm_password", PASSWORD)]).await;
     assert!(reused.text().await.unwrap().contains("not used for this account"), "the old password is refused");
-    let done = browser.post_step(&app, "/login/password", &html, &[("new_password", "a brand new passphrase"), ("confirm_password", "a brand new passphrase")]).await;
+    let done = browser.post_step(&app, "/login/password", &html, &[("email_code", code), ("new_password", "a brand new passphrase"), ("confirm_password", "a brand new passphrase")]).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert_code_for("wiki", &location(&done));
 

@@ -178,6 +178,19 @@ pub(crate) fn assert_code_for(client: &str, to: &str) {
     assert!(to.starts_with(&format!("{}?code=", callback_of(client))), "expected a code for {client}, got {to}");
 }
 
+/// The newest code sent to `email` to confirm a new password (the notice is sent in the
+/// background: waits for it).
+pub(crate) async fn reset_code_for(app: &TestApp, email: &str) -> String {
+    for _ in 0..100 {
+        let code = outbox_lines(app, "notifications.jsonl").iter().rev().find(|n| n["to"] == email && n["kind"] == "password_reset_code").map(|n| n["code"].as_str().unwrap().to_owned());
+        if let Some(code) = code {
+            return code;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no password reset code was sent to {email}");
+}
+
 pub(crate) fn outbox_lines(app: &TestApp, file: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(app.data_dir().join("outbox").join(file)).unwrap_or_default();
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()

@@ -33,6 +33,9 @@ pub enum NotificationKind {
     /// The user reported a sign-in: sessions ended, a new password and fresh 2FA are required.
     SignInReported { sign_in: String },
     PasswordChanged,
+    /// The one-time code that proves the mailbox before a new password is set after a
+    /// reported sign-in. The only notice that carries a secret: delivering it is its purpose.
+    PasswordResetCode { code: String, minutes: i64 },
 }
 
 impl NotificationKind {
@@ -51,10 +54,11 @@ impl NotificationKind {
             Self::NewSignIn { .. } => "new_sign_in",
             Self::SignInReported { .. } => "sign_in_reported",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordResetCode { .. } => "password_reset_code",
         }
     }
 
-    /// A subject line and a plain-text body (for email); never a secret.
+    /// A subject line and a plain-text body (for email); never a secret but the reset code.
     pub fn message(&self) -> (String, String) {
         let (subject, body) = match self {
             Self::FactorAdded { label, .. } => ("A sign-in method was added".into(), format!("\"{label}\" was added to your account.")),
@@ -69,6 +73,10 @@ impl NotificationKind {
             Self::NewSignIn { address, user_agent, .. } => ("New sign-in to your account".into(), format!("Someone signed in from {address} ({user_agent}). If this was not you, report it from your sign-in history.")),
             Self::SignInReported { .. } => ("You reported a sign-in".into(), "Your sessions were ended. Sign in again with two-step verification and choose a new password.".into()),
             Self::PasswordChanged => ("Your password was changed".into(), "Your password was changed. If this was not you, contact your administrator.".into()),
+            Self::PasswordResetCode { code, minutes } => (
+                "Your code to choose a new password".into(),
+                format!("Enter {code} to choose a new password. It works for {minutes} minutes. If you did not ask for it, someone knows your password: contact your administrator."),
+            ),
         };
         (subject, body)
     }
@@ -201,6 +209,7 @@ mod tests {
             NotificationKind::NewSignIn { address: "a".into(), user_agent: "u".into(), new_device: true, new_network: true, sign_in: "s".into() },
             NotificationKind::SignInReported { sign_in: "s".into() },
             NotificationKind::PasswordChanged,
+            NotificationKind::PasswordResetCode { code: "12345678".into(), minutes: 10 },
         ];
         for kind in kinds {
             assert_eq!(serde_json::to_value(&kind).unwrap()["kind"], kind.name());

@@ -21,6 +21,7 @@ mod privacy_api;
 mod problem;
 mod rejections;
 mod reported_addresses_api;
+mod reset_code;
 pub(crate) mod respond;
 mod second_factor;
 mod sign_in_history;

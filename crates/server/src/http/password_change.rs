@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 use super::login::{LoginQuery, check_csrf, expired};
 use super::respond::see_other;
 use super::second_factor::{Step, flow_page, load_step};
+use super::reset_code::{self, CodeCheck};
 use super::{ClientAddr, audit_entry};
 use crate::delivery::NotificationKind;
 use crate::error::PageError;
@@ -41,7 +42,7 @@ pub async fn park(state: &AppState, pending: &PendingAuthorization, user: &User,
     if proof.level == AuthLevel::Password && state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed()) {
         return Err(expired());
     }
-    let reset = PendingReset { level: proof.level, amr: proof.amr.clone(), remember_device: context.remember_device };
+    let reset = PendingReset { level: proof.level, amr: proof.amr.clone(), remember_device: context.remember_device, email_code: None };
     let progress = match Progress::decode(pending.progress.as_deref()) {
         Some(progress) => Progress { password_reset: Some(reset), ..progress },
         None => Progress {
@@ -55,13 +56,14 @@ pub async fn park(state: &AppState, pending: &PendingAuthorization, user: &User,
     Ok(see_other(&format!("/login/password?request={}", pending.id)))
 }
 
-fn render(step: &Step, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+fn render(state: &AppState, step: &Step, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
     let page = PasswordChangePage {
         m: step.m,
         request_id: &step.pending.id,
         csrf_token: &step.pending.csrf_token,
         email: step.user.email.as_str(),
         min_length: MIN_PASSWORD_LENGTH,
+        code_deliverable: reset_code::deliverable(state),
         error,
     };
     Ok(flow_page(step, page.render()?, status))
@@ -75,8 +77,10 @@ async fn load(state: &AppState, headers: &HeaderMap, request: &str, now: OffsetD
 
 /// `GET /login/password`
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
-    let (step, _) = load(&state, &headers, &query.request, now()).await?;
-    render(&step, None, StatusCode::OK)
+    let now = now();
+    let (step, reset) = load(&state, &headers, &query.request, now).await?;
+    reset_code::ensure_sent(&state, &step, &reset, now).await?;
+    render(&state, &step, None, StatusCode::OK)
 }
 
 /// Why a new password is refused, in the texts of `m`.
@@ -96,14 +100,23 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let form = Params::parse(&body).map_err(|_| expired())?;
     let (step, reset) = load(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
     check_csrf(&form, &step.pending)?;
+    // The mailbox first: nothing about the new password is looked at without it.
+    if let Some(retry_after) = state.factor_limiter.blocked_for(step.user.id.as_str(), crate::rate_limit::SECOND_FACTOR, now) {
+        return render(&state, &step, Some(&step.m.flow.throttled.with(retry_after)), StatusCode::TOO_MANY_REQUESTS);
+    }
+    match reset_code::check(&state, &step, &reset, form.get("email_code").unwrap_or_default(), now).await? {
+        CodeCheck::Accepted => {}
+        CodeCheck::Wrong { tries_left } => return render(&state, &step, Some(&step.m.flow.email_code_wrong.with(tries_left)), StatusCode::OK),
+        CodeCheck::Resent => return render(&state, &step, Some(step.m.flow.email_code_resent), StatusCode::OK),
+    }
     let new = Zeroizing::new(form.get("new_password").unwrap_or_default().to_owned());
     let confirm = Zeroizing::new(form.get("confirm_password").unwrap_or_default().to_owned());
     if let Some(message) = refusal_in(step.m, &new, &confirm, step.user.email.as_str()) {
-        return render(&step, Some(&message), StatusCode::OK);
+        return render(&state, &step, Some(&message), StatusCode::OK);
     }
     let (reused, hash) = hash_new(&state, &new, step.user.password_hash.clone()).await?;
     if reused {
-        return render(&step, Some(step.m.flow.password_reused), StatusCode::OK);
+        return render(&state, &step, Some(step.m.flow.password_reused), StatusCode::OK);
     }
     let audit = audit_entry(format!("user:{}", step.user.id), "user.password.change", format!("user:{}", step.user.id), addr, &headers)
         .in_tenant(step.user.tenant_id.as_str());

@@ -198,6 +198,13 @@ texts! {
         // The new password after a reported sign-in.
         password_title: &'static str,
         password_why: &'static str,
+        /// Around the email address the code went to.
+        email_code_sent: Around,
+        email_code_label: &'static str,
+        /// Around the number of tries left.
+        email_code_wrong: Around,
+        email_code_resent: &'static str,
+        email_code_unavailable: &'static str,
         new_password: &'static str,
         /// Around the minimum length, after the field's name.
         min_length: Around,
@@ -394,6 +401,11 @@ pub(super) const EN_FLOW: Flow = Flow {
 
     password_title: "Choose a new password",
     password_why: "You reported a sign-in that was not yours, so your old password no longer counts. Choose a new one to continue.",
+    email_code_sent: around("We sent a code to ", ". Enter it to show this is your mailbox; it works for 10 minutes."),
+    email_code_label: "Code from the email",
+    email_code_wrong: around("That code is not right. Tries left: ", "."),
+    email_code_resent: "That code was used up or has expired, so we sent a new one.",
+    email_code_unavailable: "This server cannot send email, so a new password cannot be confirmed here. Ask your administrator for help.",
     new_password: "New password",
     min_length: around("(at least ", " characters)"),
     new_password_again: "New password again",

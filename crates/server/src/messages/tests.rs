@@ -149,7 +149,7 @@ fn every_flow_page_renders_its_texts() {
         ("login", LoginPage { m, client_name: "Payroll", request_id: "r", csrf_token: "c", email: "", error: Some(f.bad_credentials), passkeys: true }.render().unwrap(), f.sign_in),
         (
             "password_change",
-            PasswordChangePage { m, request_id: "r", csrf_token: "c", email: "a@b.test", min_length: 12, error: Some(f.password_mismatch) }.render().unwrap(),
+            PasswordChangePage { m, request_id: "r", csrf_token: "c", email: "a@b.test", min_length: 8, code_deliverable: true, error: Some(f.password_mismatch) }.render().unwrap(),
             f.password_title,
         ),
         ("form_post", FormPostPage { m, action: "https://app.test/cb", fields: fields.clone() }.render().unwrap(), f.returning),

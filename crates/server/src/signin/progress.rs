@@ -61,6 +61,20 @@ pub struct PendingReset {
     pub level: AuthLevel,
     pub amr: Vec<String>,
     pub remember_device: bool,
+    /// The code sent to the account's email address. Whoever sets the new password must hold
+    /// the mailbox too: a password alone, or a second factor an intruder enrolled with it, is
+    /// not enough to take the account over through a report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_code: Option<EmailCode>,
+}
+
+/// A one-time code by email, kept as its keyed digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailCode {
+    /// Base64url of the pepper-keyed digest of the code.
+    pub digest: String,
+    pub expires_at: i64,
+    pub tries_left: u8,
 }
 
 /// A parked WebAuthn ceremony: the factor kind it is for and the library's state.
