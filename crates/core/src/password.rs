@@ -18,6 +18,8 @@ pub enum PasswordProblem {
     TooLong,
     #[error("a password must not be the account's email address")]
     IsEmail,
+    #[error("a password must have visible characters and no control characters")]
+    Unprintable,
 }
 
 /// Checks a new password for the account with this email address.
@@ -27,6 +29,12 @@ pub fn check_new_password(password: &str, email: &str) -> Result<(), PasswordPro
     }
     if password.chars().count() < MIN_CHARS {
         return Err(PasswordProblem::TooShort);
+    }
+    // Spaces are welcome (passphrases); a password of nothing but spaces or invisible
+    // characters, or one with control characters no keyboard types, is not.
+    let invisible = |c: char| c.is_whitespace() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}');
+    if password.chars().any(char::is_control) || password.chars().all(invisible) {
+        return Err(PasswordProblem::Unprintable);
     }
     if password.trim().eq_ignore_ascii_case(email.trim()) {
         return Err(PasswordProblem::IsEmail);
@@ -52,6 +60,10 @@ mod tests {
         assert_eq!(check_new_password(&"x".repeat(1025), "a@b.test"), Err(PasswordProblem::TooLong));
         assert_eq!(check_new_password(&"x".repeat(60_000), "a@b.test"), Err(PasswordProblem::TooLong));
         assert_eq!(check_new_password("Alice@Acme.test", "alice@acme.test"), Err(PasswordProblem::IsEmail));
+        for unprintable in ["        ", "\t\t\t\t\t\t\t\t", "\u{200b}".repeat(8).as_str(), "password\r\nxx", "pass\0word"] {
+            assert_eq!(check_new_password(unprintable, "a@b.test"), Err(PasswordProblem::Unprintable), "{unprintable:?}");
+        }
+        assert_eq!(check_new_password("correct horse battery staple", "a@b.test"), Ok(()), "spaces inside are fine");
         // A short multi-byte password counts characters, not bytes.
         assert_eq!(check_new_password("ääääääa", "a@b.test"), Err(PasswordProblem::TooShort));
     }

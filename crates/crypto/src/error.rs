@@ -16,6 +16,8 @@ pub enum CryptoError {
     PasswordParams(String),
     #[error("password hash is not a valid PHC string")]
     PasswordHashFormat,
+    #[error("password hash costs more than a sign-in may spend: {0}")]
+    PasswordHashCost(String),
     #[error("random number generator failed")]
     Random,
     #[error("encryption failed")]

@@ -8,6 +8,12 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::{CryptoError, random};
 
+/// Bounds on a hash brought from another system: 256 MiB, eight times OWASP's work (RFC 9106's
+/// m=64 MiB, t=3 fits), eight lanes.
+const MAX_IMPORTED_MEMORY_KIB: u64 = 262_144;
+const MAX_IMPORTED_WORK: u64 = 8 * 19_456 * 2;
+const MAX_IMPORTED_LANES: u32 = 8;
+
 /// Argon2id cost parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PasswordParams {
@@ -60,10 +66,19 @@ impl PasswordHasher {
     /// Checks a stored hash is a parseable Argon2 PHC string (for imported `password_hash`).
     pub fn validate_hash(hash: &str) -> Result<(), CryptoError> {
         let parsed = PasswordHash::new(hash).map_err(|_| CryptoError::PasswordHashFormat)?;
-        match parsed.algorithm.as_str() {
-            "argon2id" | "argon2i" | "argon2d" => Ok(()),
-            _ => Err(CryptoError::PasswordHashFormat),
+        if !matches!(parsed.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d") {
+            return Err(CryptoError::PasswordHashFormat);
         }
+        // Every sign-in to the account (and every wrong guess at it) runs this hash's cost: a
+        // hash from elsewhere may not make one sign-in a denial of service.
+        let params = Params::try_from(&parsed).map_err(|_| CryptoError::PasswordHashFormat)?;
+        let (memory, iterations, lanes) = (u64::from(params.m_cost()), u64::from(params.t_cost()), params.p_cost());
+        if memory > MAX_IMPORTED_MEMORY_KIB || memory * iterations > MAX_IMPORTED_WORK || lanes > MAX_IMPORTED_LANES {
+            return Err(CryptoError::PasswordHashCost(format!(
+                "m={memory}, t={iterations}, p={lanes}; at most m={MAX_IMPORTED_MEMORY_KIB} KiB, m×t={MAX_IMPORTED_WORK} and p={MAX_IMPORTED_LANES}"
+            )));
+        }
+        Ok(())
     }
 
     /// Verifies `password` against `stored`; with no stored hash it burns the same time
@@ -124,6 +139,10 @@ mod tests {
         assert!(PasswordHasher::validate_hash("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo").is_ok());
         assert!(PasswordHasher::validate_hash("$2b$12$abcdefghijklmnopqrstuv").is_err());
         assert!(PasswordHasher::validate_hash("plain").is_err());
+        assert!(PasswordHasher::validate_hash("$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo").is_ok(), "RFC 9106's second choice");
+        for costly in ["$argon2id$v=19$m=65536,t=40,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", "$argon2id$v=19$m=65536,t=1,p=255$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"] {
+            assert!(matches!(PasswordHasher::validate_hash(costly), Err(CryptoError::PasswordHashCost(_))), "{costly}");
+        }
     }
 
     #[test]

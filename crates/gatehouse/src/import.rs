@@ -195,7 +195,10 @@ async fn user_plan(v: &Validator<'_>, user: &UserEntry, domains: &[EmailDomain],
             }
         }
         (None, Some(hash)) => {
-            PasswordHasher::validate_hash(hash.get_ref()).map_err(|_| v.error(hash, "tenant.user.password_hash", "must be an Argon2 PHC string ($argon2id$...)"))?;
+            PasswordHasher::validate_hash(hash.get_ref()).map_err(|e| match e {
+                gatehouse_crypto::CryptoError::PasswordHashCost(cost) => v.error(hash, "tenant.user.password_hash", format!("costs too much to verify at each sign-in ({cost})")),
+                _ => v.error(hash, "tenant.user.password_hash", "must be an Argon2 PHC string ($argon2id$...)"),
+            })?;
             Some(hash.get_ref().clone())
         }
         (None, None) => None,

@@ -386,6 +386,8 @@ async fn finding_9_a_tenant_admin_cannot_read_an_operators_login_history() {
     let promoted = call(&app, Method::PATCH, &format!("/api/v1/users/{bob}"), &ops, Some(json!({ "roles": ["operator"] }))).await;
     assert_eq!(promoted.status(), StatusCode::OK);
     assert_eq!(call(&app, Method::GET, &history, &alice, None).await.status(), StatusCode::NOT_FOUND, "as for every other read of an operator");
+    let listed = json_of(call(&app, Method::GET, &format!("/api/v1/tenants/{acme}/users"), &alice, None).await).await;
+    assert!(listed["users"].as_array().unwrap().iter().all(|u| u["id"] != bob.as_str()), "nor listed: {listed}");
     assert_eq!(call(&app, Method::GET, &format!("/api/v1/users/{bob}/personal-data"), &alice, None).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(call(&app, Method::GET, &history, &ops, None).await.status(), StatusCode::OK, "operators still read it");
 }
@@ -402,6 +404,8 @@ async fn finding_10_one_password_rule_for_every_door() {
     assert_eq!(huge.status(), StatusCode::BAD_REQUEST, "what /login could never accept is never set");
     assert_eq!(create("short@acme.test", "seven77".into()).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(create("same@acme.test", "same@acme.test".into()).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(create("blank@acme.test", " ".repeat(8)).await.status(), StatusCode::BAD_REQUEST, "nothing but spaces");
+    assert_eq!(create("crlf@acme.test", "password\r\nxx".into()).await.status(), StatusCode::BAD_REQUEST, "control characters");
     let eight = create("eight@acme.test", "eight888".into()).await;
     assert_eq!(eight.status(), StatusCode::CREATED, "NIST's minimum is 8, as in imports");
     let longest = "p".repeat(1024);
@@ -415,6 +419,11 @@ async fn finding_10_one_password_rule_for_every_door() {
     let file = dir.file("import.toml", &too_long);
     let (ok, _, stderr) = crate::helpers::cli(&dir.path().join("data"), &["import", file.to_str().unwrap()]);
     assert!(!ok && stderr.contains("at most 1024 bytes"), "{stderr}");
+    // A hash brought from elsewhere may not make every sign-in to the account cost seconds.
+    let costly = "[[tenant]]\nname = \"X\"\ndomains = [\"x.test\"]\n  [[tenant.user]]\n  email = \"a@x.test\"\n  name = \"A\"\n  password_hash = \"$argon2id$v=19$m=65536,t=40,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo\"\n";
+    let file = dir.file("costly.toml", costly);
+    let (ok, _, stderr) = crate::helpers::cli(&dir.path().join("data"), &["import", file.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("costs too much"), "{stderr}");
 }
 
 #[tokio::test]
@@ -453,6 +462,8 @@ async fn finding_11_extractor_rejections_speak_rfc6749_json_and_rfc9457() {
         assert_eq!(problem["status"], 400);
         assert!(problem["detail"].is_string());
     }
+    let unknown = call(&app, Method::GET, "/api/v1/no-such-resource", &ops, None).await;
+    assert_eq!((unknown.status(), unknown.headers()["content-type"].to_str().unwrap()), (StatusCode::NOT_FOUND, "application/problem+json"));
     let wrong_method = Client::new().get(app.url("/token")).send().await.unwrap();
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.headers()["content-type"], "application/json");

@@ -159,7 +159,8 @@ pub async fn users(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
     let read = caller.audit(addr, &headers, "personal_data.read", format!("tenant:{}", tenant.id), None, None);
     state.audit.append(&AuditEntry { reason: Some("user directory".into()), ..read }).await?;
     let mut out = Vec::new();
-    for user in state.store.tenant_users(&tenant.id).await? {
+    // Like every other read: a tenant admin does not see the operators in their tenant.
+    for user in state.store.tenant_users(&tenant.id).await?.into_iter().filter(|u| caller.may_manage(u)) {
         let factors = state.store.factors(&user.id).await?;
         let methods: Vec<&str> = factors.iter().filter(|f| f.is_confirmed()).map(|f| f.kind.as_str()).collect();
         out.push(json!({ "id": user.id.as_str(), "email": user.email.as_str(), "name": user.name, "roles": user.roles, "methods": methods }));

@@ -183,7 +183,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(crate::console::api::ApiRouter(api.clone())))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state.clone());
-    api.merge(console).layer(middleware::from_fn_with_state(state, security::headers))
+    // Once more over the whole: a path no route matches answers from the merged fallback.
+    api.merge(console).layer(middleware::from_fn(rejections::uniform)).layer(middleware::from_fn_with_state(state, security::headers))
 }
 
 #[cfg(test)]

@@ -89,6 +89,7 @@ pub fn refusal_in(m: &Messages, new: &str, confirm: &str, email: &str) -> Option
         Err(PasswordProblem::TooShort) => return Some(m.flow.password_too_short.with(MIN_PASSWORD_LENGTH)),
         Err(PasswordProblem::TooLong) => return Some(m.flow.password_too_long.into()),
         Err(PasswordProblem::IsEmail) => return Some(m.flow.password_is_email.into()),
+        Err(PasswordProblem::Unprintable) => return Some(m.flow.password_unprintable.into()),
         Ok(()) => {}
     }
     (new != confirm).then(|| m.flow.password_mismatch.into())

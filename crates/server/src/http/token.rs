@@ -94,7 +94,7 @@ pub(crate) async fn handle(state: &AppState, headers: &HeaderMap, addr: IpAddr, 
             }
             // `gatehouse:` scopes are Gatehouse's own; only operator applications get them.
             if !scope.iter().filter(|s| s.starts_with("gatehouse:")).all(|s| client.operator && s == ADMIN_SCOPE) {
-                return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "gatehouse:admin is only for applications marked operator").into());
+                return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "of Gatehouse's own scopes only gatehouse:admin can be granted to a client, and only to applications marked operator").into());
             }
             // Any other scope must be registered for this application: a token for an API the
             // application was never given is never minted.

@@ -213,6 +213,7 @@ texts! {
         /// Around the minimum length.
         password_too_short: Around,
         password_too_long: &'static str,
+        password_unprintable: &'static str,
         password_mismatch: &'static str,
         password_is_email: &'static str,
         password_reused: &'static str,
@@ -412,6 +413,7 @@ pub(super) const EN_FLOW: Flow = Flow {
     save_continue: "Save and continue",
     password_too_short: around("Use at least ", " characters."),
     password_too_long: "That password is too long.",
+    password_unprintable: "Use visible characters: a password cannot be only spaces, or hold control characters.",
     password_mismatch: "The two passwords are not the same.",
     password_is_email: "Do not use your email address as your password.",
     password_reused: "Choose a password you have not used for this account.",
