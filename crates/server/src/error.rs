@@ -75,9 +75,10 @@ impl<E: Into<ServerError>> From<E> for ApiError {
 }
 
 /// The one status mapping for OAuth error codes.
-pub fn status_for(code: OAuthErrorCode, challenge: Challenge) -> StatusCode {
+pub fn status_for(code: OAuthErrorCode) -> StatusCode {
     match code {
-        OAuthErrorCode::InvalidClient if challenge == Challenge::Basic => StatusCode::UNAUTHORIZED,
+        // RFC 6749 §5.2 allows 400 for a client that did not use the Authorization header;
+        // Gatehouse answers 401 whichever way the client authenticated.
         OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
         OAuthErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
         // RFC 6750 §3.1 and RFC 9470 §3: the token is fine but not enough for this resource.
@@ -112,7 +113,7 @@ impl IntoResponse for ApiError {
                 (OAuthError::new(OAuthErrorCode::ServerError, "internal error"), Challenge::None, None)
             }
         };
-        let status = status_override.unwrap_or_else(|| status_for(error.code, challenge));
+        let status = status_override.unwrap_or_else(|| status_for(error.code));
         let body = serde_json::json!({ "error": error.code.as_str(), "error_description": error.description });
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -189,13 +190,13 @@ mod tests {
 
     #[test]
     fn oauth_codes_map_to_rfc_statuses() {
-        assert_eq!(status_for(OAuthErrorCode::InvalidRequest, Challenge::None), StatusCode::BAD_REQUEST);
-        assert_eq!(status_for(OAuthErrorCode::InvalidGrant, Challenge::None), StatusCode::BAD_REQUEST);
-        assert_eq!(status_for(OAuthErrorCode::InvalidClient, Challenge::Basic), StatusCode::UNAUTHORIZED);
-        assert_eq!(status_for(OAuthErrorCode::InvalidToken, Challenge::Bearer), StatusCode::UNAUTHORIZED);
-        assert_eq!(status_for(OAuthErrorCode::ServerError, Challenge::None), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(status_for(OAuthErrorCode::SlowDown, Challenge::None), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(status_for(OAuthErrorCode::InsufficientScope, Challenge::Bearer), StatusCode::FORBIDDEN);
+        assert_eq!(status_for(OAuthErrorCode::InvalidRequest), StatusCode::BAD_REQUEST);
+        assert_eq!(status_for(OAuthErrorCode::InvalidGrant), StatusCode::BAD_REQUEST);
+        assert_eq!(status_for(OAuthErrorCode::InvalidClient), StatusCode::UNAUTHORIZED, "whether or not the client used Basic");
+        assert_eq!(status_for(OAuthErrorCode::InvalidToken), StatusCode::UNAUTHORIZED);
+        assert_eq!(status_for(OAuthErrorCode::ServerError), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status_for(OAuthErrorCode::SlowDown), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(status_for(OAuthErrorCode::InsufficientScope), StatusCode::FORBIDDEN);
     }
 
     #[test]
