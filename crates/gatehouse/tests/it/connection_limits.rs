@@ -144,6 +144,24 @@ async fn at_the_cap_the_oldest_idle_connections_are_evicted_and_requests_still_a
 }
 
 #[tokio::test]
+async fn an_evicted_connection_with_a_half_sent_head_is_closed_at_once_not_at_its_timeout() {
+    // Found by the black-box review: eviction waited for a half-sent head, so sockets trickling
+    // a byte at a time outlived the cap and used up the open-file reserve.
+    let app = spawn(&["--max-connections", "3", "--header-read-timeout-seconds", "300", "--idle-timeout-seconds", "300", "--request-timeout-seconds", "300"]).await;
+    let mut trickling = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a").await.unwrap();
+        trickling.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut newcomer = TcpStream::connect(app.addr).await.unwrap();
+    one_request(&mut newcomer).await;
+    assert!(closed_within(trickling.first_mut().unwrap(), Duration::from_millis(500)).await, "the oldest half-sent head was closed at once");
+    assert!(!closed_within(trickling.last_mut().unwrap(), Duration::from_millis(300)).await, "the others stay within their timeout");
+}
+
+#[tokio::test]
 async fn when_every_connection_is_busy_a_new_one_is_closed_at_once() {
     let app = spawn(&["--max-connections", "2", "--header-read-timeout-seconds", "300", "--idle-timeout-seconds", "300", "--request-timeout-seconds", "300"]).await;
     let mut first = request_in_flight(&app).await;

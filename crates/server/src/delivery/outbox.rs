@@ -9,6 +9,10 @@
 //! in this process) and then an advisory lock on `DIR/outbox.lock` (another process, such as
 //! `gatehouse gdpr erase` beside a running server): a rewrite never loses a line appended
 //! meanwhile, and never brings back a line it removed.
+//!
+//! Symbolic links are never followed, neither the directory nor a file in it: otherwise whoever
+//! could write in the data directory could have personal data written, modes changed and, at
+//! erasure, bytes zeroed in any file the service user can reach.
 
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
@@ -53,7 +57,7 @@ impl Outbox {
         let _guard = self.lock.lock().map_err(|_| std::io::Error::other("outbox lock poisoned"))?;
         private_dir(self.dir())?;
         let _file_lock = lock(self.dir())?;
-        let mut file = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
+        let mut file = regular(OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(no_follow()).open(&self.path)?)?;
         tighten(&file, 0o600)?;
         file.write_all(&line)?;
         Ok(())
@@ -70,8 +74,9 @@ impl Outbox {
             return Ok(0);
         }
         let _file_lock = lock(dir)?;
-        let mut original = match OpenOptions::new().read(true).write(true).open(&self.path) {
-            Ok(file) => file,
+        refuse_link(dir)?;
+        let mut original = match OpenOptions::new().read(true).write(true).custom_flags(no_follow()).open(&self.path) {
+            Ok(file) => regular(file)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e.into()),
         };
@@ -113,9 +118,28 @@ impl Outbox {
     }
 }
 
-/// Creates the directory 0700, or tightens it to 0700.
+/// `O_NOFOLLOW`: opening a symbolic link fails instead of opening its target.
+fn no_follow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
+/// The file, if it is a regular file (not a FIFO, a device or a directory).
+fn regular(file: File) -> std::io::Result<File> {
+    if file.metadata()?.is_file() { Ok(file) } else { Err(std::io::Error::other("an outbox path is not a regular file")) }
+}
+
+/// Refuses a directory that is a symbolic link.
+fn refuse_link(dir: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(std::io::Error::other(format!("the outbox directory {} is a symbolic link; refusing to follow it", dir.display()))),
+        _ => Ok(()),
+    }
+}
+
+/// Creates the directory 0700, or tightens it to 0700 (never through a symbolic link).
 fn private_dir(dir: &Path) -> std::io::Result<()> {
-    match std::fs::metadata(dir) {
+    refuse_link(dir)?;
+    match std::fs::symlink_metadata(dir) {
         Ok(meta) if meta.permissions().mode() & 0o077 != 0 => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir),
@@ -135,7 +159,7 @@ fn tighten(file: &File, mode: u32) -> std::io::Result<()> {
 
 /// Takes the directory's advisory lock (blocking); released when the file is dropped.
 fn lock(dir: &Path) -> std::io::Result<File> {
-    let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE))?;
+    let file = regular(OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).custom_flags(no_follow()).open(dir.join(LOCK_FILE))?)?;
     file.lock()?;
     Ok(file)
 }
@@ -282,6 +306,31 @@ mod tests {
         outbox.sms().append(&serde_json::json!({"to": "+358401234567"})).unwrap();
         assert_eq!((mode(&dir), mode(&dir.join(SMS_FILE))), (0o700, 0o600));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn outbox_files_and_directories_that_are_symbolic_links_are_never_followed() {
+        let base = std::env::temp_dir().join(format!("gatehouse-outbox-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let dir = base.join("outbox");
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = base.join("victim");
+        std::fs::write(&victim, b"victim\n").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(SMS_FILE)).unwrap();
+        let outbox = Outbox::new(dir.join(SMS_FILE));
+        assert!(outbox.append(&serde_json::json!({"to": "+358401234567"})).is_err(), "a linked file is not written through");
+        assert!(outbox.remove_lines(|_| true).is_err(), "nor rewritten or zeroed");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"victim\n");
+        assert_eq!(std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777, 0o644, "its mode untouched");
+        // A linked directory.
+        let elsewhere = base.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let linked = base.join("linked-outbox");
+        std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+        let outbox = Outbox::new(linked.join(SMS_FILE));
+        assert!(outbox.append(&serde_json::json!({"to": "+358401234567"})).is_err());
+        assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none(), "nothing written there");
+        let _ = std::fs::remove_dir_all(base);
     }
 
     #[test]

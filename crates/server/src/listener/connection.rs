@@ -31,12 +31,22 @@ use crate::config::ConnectionLimits;
 
 /// How long a connection asked to close (timed out or evicted) may take to finish writing.
 const GRACE: Duration = Duration::from_secs(1);
+/// Requests one HTTP/2 connection may have open at once (hyper's default is 200). Each open
+/// stream holds its head and buffers until the request timeout, so this and the cap on
+/// connections bound what a client that opens streams and never sends their bodies can hold.
+const MAX_STREAMS_PER_CONNECTION: u32 = 16;
+/// The largest HTTP/2 request head (HTTP/1.1 keeps hyper's own buffer limit).
+const MAX_HEAD_BYTES: u32 = 64 * 1024;
+/// Requests in flight on the whole listener: past this a new request is answered 503 at once
+/// rather than held, so memory stays bounded whatever the mix of connections and streams.
+const MAX_REQUESTS_IN_FLIGHT: usize = 4096;
 
 /// What every connection of one listener shares.
 pub struct Shared {
     builder: auto::Builder<TokioExecutor>,
     router: Router,
     limits: ConnectionLimits,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -44,7 +54,8 @@ impl Shared {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // Without a timer hyper ignores its header timeout; the watchdog is the real bound.
         builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout + limits.idle_timeout);
-        Self { builder, router, limits }
+        builder.http2().max_concurrent_streams(MAX_STREAMS_PER_CONNECTION).max_header_list_size(MAX_HEAD_BYTES).max_pending_accept_reset_streams(16);
+        Self { builder, router, limits, in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_REQUESTS_IN_FLIGHT)) }
     }
 }
 
@@ -99,15 +110,22 @@ where
     let router = shared.router.clone();
     let request_timeout = shared.limits.request_timeout;
     let requests = Arc::clone(activity);
+    let listener_in_flight = Arc::clone(&shared.in_flight);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let version = request.version();
         let in_flight = requests.begin();
+        let permit = Arc::clone(&listener_in_flight).try_acquire_owned();
         let response = router.clone().oneshot(request);
         async move {
+            let Ok(permit) = permit else {
+                drop(in_flight);
+                tracing::debug!(%peer, "too many requests in flight on this listener");
+                return Ok(overloaded());
+            };
             // The handler reads the body: a slow body and a slow handler are both bounded here.
             let outcome = tokio::time::timeout(request_timeout, response).await;
-            drop(in_flight);
+            drop((in_flight, permit));
             match outcome {
                 Ok(response) => response,
                 Err(_) => {
@@ -138,10 +156,23 @@ where
         }
         Stop::TimedOut(_) | Stop::Evicted => {
             // A request may have begun just before the stop: let it finish within its timeout.
-            let grace = if activity.in_flight() > 0 { shared.limits.request_timeout + GRACE } else { GRACE };
-            let _ = tokio::time::timeout(grace, conn).await;
+            // With none in flight there is nothing to finish (a half-sent head is not a
+            // request): the connection is dropped now, so its socket is closed before the
+            // connection that evicted it takes its place under the cap.
+            if activity.in_flight() > 0 {
+                let _ = tokio::time::timeout(shared.limits.request_timeout + GRACE, conn).await;
+            }
         }
     }
+}
+
+/// 503 for a request past the listener's cap on requests in flight.
+fn overloaded() -> Response {
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, "too many requests in flight; retry shortly\n").into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// 408 for a request that took longer than the request timeout; HTTP/1.1 connections close
