@@ -1,5 +1,23 @@
-//! The behavioural suite every storage backend must pass. Backends call [`run_all`] from their
-//! own tests with a fresh, empty store.
+//! The behavioural suite every storage backend must pass.
+//!
+//! Each requirement is a `pub async fn(&dyn Store)` that takes a fresh, empty store and seeds
+//! what it needs itself ([`seed_directory`] and the fixture helpers here), so requirements are
+//! independent of each other and of their order. The requirements live here, in
+//! [`suite_monitoring`](crate::suite_monitoring) and in [`suite_privacy`](crate::suite_privacy).
+//!
+//! A backend runs them with [`storage_suite!`](crate::storage_suite), which expands to one
+//! `#[tokio::test]` per requirement, named after it (`codes_are_single_use`, ...), so a failure
+//! names the requirement it broke:
+//!
+//! ```ignore
+//! async fn fresh_store() -> MyStore { MyStore::connect_to_a_new_empty_database().await.unwrap() }
+//! gatehouse_store::storage_suite!(fresh_store);
+//! ```
+//!
+//! The calling crate needs `tokio` (with `macros` and `rt`) among its dev-dependencies, and a
+//! backend outside this crate enables the `test-suite` feature.
+//!
+//! A new requirement is a `pub async fn` in one of these files and one line in the macro's list.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use gatehouse_core::ids::{FactorId, GrantId, SessionId, TenantId, UserId};
@@ -8,26 +26,51 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 use crate::*;
 
-pub(crate) const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+/// The suite's "now": stores take the time from their callers.
+pub const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
 
-pub async fn run_all(store: &dyn Store) {
-    import_is_idempotent_and_conflicts_roll_back(store).await;
-    codes_are_single_use(store).await;
-    refresh_rotation_detects_reuse(store).await;
-    ending_a_session_revokes_its_grants(store).await;
-    key_rotation_retires_the_previous_key(store).await;
-    sign_in_completion_is_atomic(store).await;
-    pending_progress_is_compare_and_set(store).await;
-    factors_round_trip_and_are_scoped_to_their_user(store).await;
-    one_time_codes_are_single_use(store).await;
-    sign_in_history_pages_newest_first_and_devices_remember(store).await;
-    policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store).await;
-    the_audit_trail_chains_and_pages(store).await;
-    crate::suite_monitoring::run_all(store).await;
-    crate::suite_privacy::run_all(store).await;
+/// One `#[tokio::test]` per requirement of the storage suite, each on a fresh store.
+///
+/// The argument is something callable with no arguments that returns a future of a fresh,
+/// empty store (a value of a type implementing [`Store`](crate::Store)), usually the path of an
+/// `async fn`. Each generated test is named exactly after its requirement function, so put the
+/// invocation in a module of its own (the SQLite backend uses `sqlite::tests::storage_suite`).
+#[macro_export]
+macro_rules! storage_suite {
+    ($fresh:expr $(,)?) => {
+        $crate::storage_suite!(@tests $fresh;
+            suite::import_is_idempotent_and_conflicts_roll_back,
+            suite::codes_are_single_use,
+            suite::refresh_rotation_detects_reuse,
+            suite::ending_a_session_revokes_its_grants,
+            suite::key_rotation_retires_the_previous_key,
+            suite::sign_in_completion_is_atomic,
+            suite::pending_progress_is_compare_and_set,
+            suite::factors_round_trip_and_are_scoped_to_their_user,
+            suite::one_time_codes_are_single_use,
+            suite::sign_in_history_pages_newest_first_and_devices_remember,
+            suite::policy_writes_bump_the_generation_and_staged_outcomes_are_reported,
+            suite::the_audit_trail_chains_and_pages,
+            suite_monitoring::change_history_filters_and_pages,
+            suite_monitoring::checkpoints_anchor_pruning,
+            suite_monitoring::alerts_are_listed_acknowledged_and_delivered,
+            suite_monitoring::throttles_and_reports,
+            suite_privacy::erasure_removes_the_person_but_never_the_last_admin,
+            suite_privacy::terminated_tenants_stop_then_go_when_due,
+        );
+    };
+    (@tests $fresh:expr; $($module:ident :: $requirement:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $requirement() {
+                let store = ($fresh)().await;
+                $crate::$module::$requirement(&store).await;
+            }
+        )*
+    };
 }
 
-pub(crate) fn audit_entry(action: &str) -> gatehouse_core::audit::AuditEntry {
+pub fn audit_entry(action: &str) -> gatehouse_core::audit::AuditEntry {
     gatehouse_core::audit::AuditEntry {
         at: NOW.unix_timestamp(),
         actor: "client:ops".into(),
@@ -43,7 +86,7 @@ pub(crate) fn audit_entry(action: &str) -> gatehouse_core::audit::AuditEntry {
     }
 }
 
-async fn the_audit_trail_chains_and_pages(store: &dyn Store) {
+pub async fn the_audit_trail_chains_and_pages(store: &dyn Store) {
     use gatehouse_core::audit::{GENESIS, verify_chain};
     let before = store.audit_records(0, 1000).await.unwrap().len() as u64;
     for n in 0..3 {
@@ -56,8 +99,9 @@ async fn the_audit_trail_chains_and_pages(store: &dyn Store) {
     assert_eq!(page[0].entry, audit_entry("test.1"), "round-trips");
 }
 
-async fn policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store: &dyn Store) {
+pub async fn policy_writes_bump_the_generation_and_staged_outcomes_are_reported(store: &dyn Store) {
     use gatehouse_policy::{AppTwoFactor, DomainTwoFactor};
+    seed_directory(store).await;
     let tenant = TenantId::new("t-acme");
     let before = store.generation().await.unwrap();
     let required = gatehouse_policy::DomainPolicy { two_factor: DomainTwoFactor::Required, ..Default::default() };
@@ -90,7 +134,7 @@ async fn policy_writes_bump_the_generation_and_staged_outcomes_are_reported(stor
     assert!(store.staged_outcomes(&tenant, NOW + Duration::hours(1)).await.unwrap().is_empty(), "since a later time");
 }
 
-pub(crate) fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> SignInEvent {
+pub fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> SignInEvent {
     SignInEvent {
         id: id.into(),
         at,
@@ -122,7 +166,10 @@ fn device(id: &str, second_factor_at: OffsetDateTime) -> DeviceRecord {
     }
 }
 
-async fn sign_in_history_pages_newest_first_and_devices_remember(store: &dyn Store) {
+pub async fn sign_in_history_pages_newest_first_and_devices_remember(store: &dyn Store) {
+    seed_directory(store).await;
+    // An earlier successful sign-in at NOW, as a completed sign-in records it.
+    store.record_sign_in(&event("e-signin", NOW, "192.0.2.50", SignInResult::Success)).await.unwrap();
     let alice = UserId::new("u-alice");
     store.record_sign_in(&event("e-1", NOW, "192.0.2.1", SignInResult::Failure)).await.unwrap();
     store.record_sign_in(&event("e-2", NOW + Duration::minutes(1), "192.0.2.2", SignInResult::Success)).await.unwrap();
@@ -147,7 +194,7 @@ async fn sign_in_history_pages_newest_first_and_devices_remember(store: &dyn Sto
     assert_eq!(store.device("d-unknown").await.unwrap(), None);
 }
 
-async fn pending_progress_is_compare_and_set(store: &dyn Store) {
+pub async fn pending_progress_is_compare_and_set(store: &dyn Store) {
     let pending = PendingAuthorization { id: "p-cas".into(), browser_digest: vec![1], csrf_token: "c".into(), request: "r".into(), expires_at: NOW + Duration::minutes(5), progress: None };
     store.save_pending(&pending).await.unwrap();
     assert!(store.update_pending_progress("p-cas", None, "step-1").await.unwrap());
@@ -165,7 +212,8 @@ fn factor(id: &str, user: &str, secret: FactorSecret) -> Factor {
     Factor { id: FactorId::new(id), user_id: UserId::new(user), kind, label: format!("{id} label"), secret, created_at: NOW, confirmed_at: None, last_used_at: None }
 }
 
-async fn factors_round_trip_and_are_scoped_to_their_user(store: &dyn Store) {
+pub async fn factors_round_trip_and_are_scoped_to_their_user(store: &dyn Store) {
+    seed_directory(store).await;
     let alice = UserId::new("u-alice");
     let totp = factor("f-totp", "u-alice", FactorSecret::Totp { secret: vec![7; 20], used_up_to: None });
     let sms = factor("f-sms", "u-alice", FactorSecret::Sms { phone: gatehouse_core::PhoneNumber::parse("+358401234567").unwrap() });
@@ -175,7 +223,7 @@ async fn factors_round_trip_and_are_scoped_to_their_user(store: &dyn Store) {
     }
     let same_credential = factor("f-key-2", "u-alice", FactorSecret::WebAuthn { credential: "{}".into(), credential_id: vec![9, 9], device_bound: false });
     assert!(matches!(store.add_factor(&same_credential).await, Err(StoreError::Conflict(_))), "a credential is registered once");
-    // Oldest first; equal times by id. (The import test enrolled factors for alice too.)
+    // Oldest first; equal times by id. (The seeded import enrolled factors for alice too.)
     let added: Vec<Factor> = store.factors(&alice).await.unwrap().into_iter().filter(|f| !f.id.as_str().starts_with("f-imported")).collect();
     assert_eq!(added, vec![key.clone(), sms.clone(), totp.clone()]);
     assert_eq!(store.factor_by_credential_id(&[9, 9]).await.unwrap().map(|f| f.id), Some(key.id.clone()));
@@ -194,9 +242,13 @@ async fn factors_round_trip_and_are_scoped_to_their_user(store: &dyn Store) {
     assert_eq!(store.user_by_webauthn_handle(&handle).await.unwrap(), Some(alice));
 }
 
-async fn one_time_codes_are_single_use(store: &dyn Store) {
+pub async fn one_time_codes_are_single_use(store: &dyn Store) {
+    seed_directory(store).await;
     let alice = UserId::new("u-alice");
     let totp = FactorId::new("f-totp");
+    store.add_factor(&factor("f-totp", "u-alice", FactorSecret::Totp { secret: vec![7; 20], used_up_to: None })).await.unwrap();
+    assert!(store.confirm_factor(&alice, &totp, NOW).await.unwrap());
+    store.add_factor(&factor("f-sms", "u-alice", FactorSecret::Sms { phone: gatehouse_core::PhoneNumber::parse("+358401234567").unwrap() })).await.unwrap();
     assert!(store.use_totp_step(&totp, 100, NOW).await.unwrap());
     assert!(!store.use_totp_step(&totp, 100, NOW).await.unwrap(), "same step again");
     assert!(!store.use_totp_step(&totp, 99, NOW).await.unwrap(), "an earlier step");
@@ -238,7 +290,8 @@ async fn one_time_codes_are_single_use(store: &dyn Store) {
     assert_eq!(store.check_sms_challenge("c-2", &[5; 32], 2, NOW).await.unwrap(), SmsCheck::Unusable, "out of tries");
 }
 
-async fn sign_in_completion_is_atomic(store: &dyn Store) {
+pub async fn sign_in_completion_is_atomic(store: &dyn Store) {
+    seed_directory(store).await;
     let pending = PendingAuthorization { id: "p-1".into(), browser_digest: vec![1], csrf_token: "c".into(), request: "r".into(), expires_at: NOW + Duration::minutes(5), progress: None };
     store.save_pending(&pending).await.unwrap();
     let old = SessionRecord {
@@ -316,7 +369,7 @@ async fn sign_in_completion_is_atomic(store: &dyn Store) {
 }
 
 /// Imports the suite's directory (tenant `t-acme`, user `u-alice` with TOTP and SMS, client
-/// `payroll`), for backend-specific tests.
+/// `payroll`): the setup of most requirements, and of backend-specific tests.
 pub async fn seed_directory(store: &dyn Store) {
     store.apply_import(&plan("Alice Example"), NOW).await.unwrap();
 }
@@ -355,7 +408,7 @@ fn plan(user_name: &str) -> ImportPlan {
     }
 }
 
-async fn import_is_idempotent_and_conflicts_roll_back(store: &dyn Store) {
+pub async fn import_is_idempotent_and_conflicts_roll_back(store: &dyn Store) {
     let first = store.apply_import(&plan("Alice Example"), NOW).await.unwrap();
     assert_eq!(first, ImportSummary { created: 3, updated: 0, unchanged: 0 });
     let generation = store.generation().await.unwrap();
@@ -418,7 +471,8 @@ fn code(digest: u8, grant_id: &str) -> CodeRecord {
     }
 }
 
-async fn codes_are_single_use(store: &dyn Store) {
+pub async fn codes_are_single_use(store: &dyn Store) {
+    seed_directory(store).await;
     store.create_grant_with_code(&grant("g-code", None), &code(1, "g-code")).await.unwrap();
     assert_eq!(store.code(&[1; 32]).await.unwrap().map(|(c, used)| (c.grant_id, used)), Some((GrantId::new("g-code"), false)));
     assert_eq!(store.redeem_code(&[1; 32], "intruder", NOW).await.unwrap(), CodeRedemption::WrongClient);
@@ -439,7 +493,8 @@ fn refresh(digest: u8, grant_id: &str) -> RefreshRecord {
     }
 }
 
-async fn refresh_rotation_detects_reuse(store: &dyn Store) {
+pub async fn refresh_rotation_detects_reuse(store: &dyn Store) {
+    seed_directory(store).await;
     store.create_grant_with_code(&grant("g-refresh", None), &code(2, "g-refresh")).await.unwrap();
     store.create_refresh_token(&refresh(10, "g-refresh")).await.unwrap();
     let rotated = store.rotate_refresh_token(&[10; 32], &refresh(11, "g-refresh"), NOW).await.unwrap();
@@ -457,7 +512,8 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
     assert_eq!(expired, RefreshRotation::Invalid);
 }
 
-async fn ending_a_session_revokes_its_grants(store: &dyn Store) {
+pub async fn ending_a_session_revokes_its_grants(store: &dyn Store) {
+    seed_directory(store).await;
     let session = SessionRecord {
         id: SessionId::new("s-1"),
         secret_digest: vec![3; 32],
@@ -483,7 +539,7 @@ async fn ending_a_session_revokes_its_grants(store: &dyn Store) {
     assert_eq!(ended.last_seen_at, NOW + Duration::minutes(5));
 }
 
-async fn key_rotation_retires_the_previous_key(store: &dyn Store) {
+pub async fn key_rotation_retires_the_previous_key(store: &dyn Store) {
     let key = |kid: &str, at: OffsetDateTime, activates: OffsetDateTime| StoredKey {
         kid: kid.into(),
         alg: SigningAlg::ES256,

@@ -1,5 +1,8 @@
 //! The storage suite's part for security monitoring: change-history queries, checkpoints and
 //! pruning, alerts and their delivery, brute-force state, and "this wasn't me".
+//!
+//! Each requirement takes a fresh, empty store and seeds what it needs; backends run them, one
+//! test each, through [`storage_suite!`](crate::storage_suite) (see [`suite`](crate::suite)).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use gatehouse_core::alert::{Alert, AlertKind};
@@ -8,18 +11,11 @@ use gatehouse_core::ids::{TenantId, UserId};
 use gatehouse_core::throttle::AccountThrottle;
 use time::Duration;
 
-use crate::suite::{NOW, audit_entry, event};
+use crate::suite::{NOW, audit_entry, event, seed_directory};
 use gatehouse_core::Factor;
 use crate::*;
 
-pub async fn run_all(store: &dyn Store) {
-    change_history_filters_and_pages(store).await;
-    checkpoints_anchor_pruning(store).await;
-    alerts_are_listed_acknowledged_and_delivered(store).await;
-    throttles_and_reports(store).await;
-}
-
-async fn change_history_filters_and_pages(store: &dyn Store) {
+pub async fn change_history_filters_and_pages(store: &dyn Store) {
     let other = AuditEntry { actor: "user:u-admin".into(), tenant: Some("t-other".into()), action: "user.update".into(), target: "user:u-x".into(), ..audit_entry("x") };
     let last = store.append_audit_batch(&[audit_entry("user.create"), other.clone(), audit_entry("user.update")]).await.unwrap();
     assert_eq!(store.audit_head().await.unwrap().unwrap().0, last);
@@ -36,7 +32,9 @@ async fn change_history_filters_and_pages(store: &dyn Store) {
     assert!(store.audit_query(&later, None, 10).await.unwrap().is_empty());
 }
 
-async fn checkpoints_anchor_pruning(store: &dyn Store) {
+pub async fn checkpoints_anchor_pruning(store: &dyn Store) {
+    // A trail of a few records, so there is a record before the checkpoint's.
+    store.append_audit_batch(&[audit_entry("user.create"), audit_entry("user.update"), audit_entry("tenant.policy.update")]).await.unwrap();
     let (seq, hash) = store.audit_head().await.unwrap().unwrap();
     let checkpoint = Checkpoint { seq, hash, at: NOW.unix_timestamp(), kid: "k".into(), signature: vec![1, 2] };
     store.add_checkpoint(&checkpoint).await.unwrap();
@@ -67,7 +65,7 @@ fn alert(id: &str, tenant: Option<&str>) -> Alert {
     }
 }
 
-async fn alerts_are_listed_acknowledged_and_delivered(store: &dyn Store) {
+pub async fn alerts_are_listed_acknowledged_and_delivered(store: &dyn Store) {
     store.raise_alert(&alert("a-1", Some("t-acme")), true).await.unwrap();
     store.raise_alert(&alert("a-2", Some("t-other")), true).await.unwrap();
     store.raise_alert(&alert("a-3", Some("t-acme")), false).await.unwrap();
@@ -94,8 +92,12 @@ async fn alerts_are_listed_acknowledged_and_delivered(store: &dyn Store) {
     assert!(store.alerts(None, false, None, 10).await.unwrap().is_empty());
 }
 
-async fn throttles_and_reports(store: &dyn Store) {
+pub async fn throttles_and_reports(store: &dyn Store) {
+    seed_directory(store).await;
     let alice = UserId::new("u-alice");
+    // Some sign-in history: a failure, then a success.
+    store.record_sign_in(&event("e-1", NOW, "192.0.2.1", SignInResult::Failure)).await.unwrap();
+    store.record_sign_in(&event("e-2", NOW + Duration::minutes(1), "192.0.2.2", SignInResult::Success)).await.unwrap();
     assert_eq!(store.account_throttle(&alice).await.unwrap(), None);
     let throttle = AccountThrottle { failures: 4, window_start: 10, next_attempt_at: 12, locked_until: Some(20) };
     store.save_account_throttle(&alice, &throttle).await.unwrap();

@@ -1,18 +1,16 @@
 //! The storage suite's part for data protection: crypto-shredding erasure, the last-admin
 //! rule, and the tenant lifecycle (terminate, reinstate, delete when due).
+//!
+//! Each requirement takes a fresh, empty store and seeds what it needs; backends run them, one
+//! test each, through [`storage_suite!`](crate::storage_suite) (see [`suite`](crate::suite)).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use gatehouse_core::ids::{FactorId, TenantId, UserId};
 use gatehouse_core::{Email, EmailDomain, FactorKind};
 use time::Duration;
 
-use crate::suite::{NOW, audit_entry};
+use crate::suite::{NOW, audit_entry, seed_directory};
 use crate::*;
-
-pub async fn run_all(store: &dyn Store) {
-    erasure_removes_the_person_but_never_the_last_admin(store).await;
-    terminated_tenants_stop_then_go_when_due(store).await;
-}
 
 fn person(id: &str, roles: &[&str], totp: bool) -> UserPlan {
     UserPlan {
@@ -27,14 +25,15 @@ fn person(id: &str, roles: &[&str], totp: bool) -> UserPlan {
     }
 }
 
-async fn seed(store: &dyn Store) -> TenantId {
+/// Imports tenant `t-privacy` (domain `privacy.test`) with these people.
+async fn seed(store: &dyn Store, users: Vec<UserPlan>) -> TenantId {
     let plan = ImportPlan {
         audit: vec![],
         tenants: vec![TenantPlan {
             new_id: TenantId::new("t-privacy"),
             name: "Privacy Oy".into(),
             domains: vec![EmailDomain::parse("privacy.test").unwrap()],
-            users: vec![person("pat", &["admin"], false), person("quinn", &[], true)],
+            users,
             policy: None,
         }],
         clients: vec![],
@@ -43,8 +42,8 @@ async fn seed(store: &dyn Store) -> TenantId {
     TenantId::new("t-privacy")
 }
 
-async fn erasure_removes_the_person_but_never_the_last_admin(store: &dyn Store) {
-    let tenant = seed(store).await;
+pub async fn erasure_removes_the_person_but_never_the_last_admin(store: &dyn Store) {
+    let tenant = seed(store, vec![person("pat", &["admin"], false), person("quinn", &[], true)]).await;
     let audit_before = store.audit_records(0, 10_000).await.unwrap().len();
     let refused = store.erase_user(&UserId::new("pat"), NOW, &audit_entry("user.erase")).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "the last admin stays: {refused:?}");
@@ -68,8 +67,11 @@ async fn erasure_removes_the_person_but_never_the_last_admin(store: &dyn Store) 
     assert_eq!(store.tenant_users(&tenant).await.unwrap().len(), 1);
 }
 
-async fn terminated_tenants_stop_then_go_when_due(store: &dyn Store) {
-    let tenant = TenantId::new("t-privacy");
+pub async fn terminated_tenants_stop_then_go_when_due(store: &dyn Store) {
+    // An active tenant beside it (`t-acme`), and the tenant to terminate with its one admin
+    // (the erasure requirement leaves the same: `quinn` erased, `pat` kept).
+    seed_directory(store).await;
+    let tenant = seed(store, vec![person("pat", &["admin"], false)]).await;
     let due = NOW + Duration::days(183);
     let generation = store.generation().await.unwrap();
     assert!(store.terminate_tenant(&tenant, NOW, due, &audit_entry("tenant.terminate")).await.unwrap());

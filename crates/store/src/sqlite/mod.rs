@@ -263,10 +263,13 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn shared_store_suite_passes_on_sqlite() {
-        let store = SqliteStore::in_memory().await.unwrap();
-        crate::suite::run_all(&store).await;
+    /// The shared storage suite, one test per requirement, each on a fresh in-memory database.
+    mod storage_suite {
+        async fn fresh_store() -> crate::sqlite::SqliteStore {
+            crate::sqlite::SqliteStore::in_memory().await.unwrap()
+        }
+
+        crate::storage_suite!(fresh_store);
     }
 
     #[tokio::test]
