@@ -33,6 +33,12 @@ pub const TOKEN_FAILURES_PER_ADDRESS: Limit = Limit { max: 100, window: Duration
 /// parked request lives: a cap on what an unauthenticated sender can make the store hold
 /// (a few kilobytes each), roomy enough for a busy office behind one NAT address.
 pub const PARKED_PER_ADDRESS: Limit = Limit { max: 300, window: Duration::minutes(10) };
+/// Wrong mailbox codes (the forced password change) per user and address (an IPv6 /64): an
+/// intruder guessing from one place cannot lock the owner, elsewhere, out of their own change.
+pub const RESET_CODE_GUESSES: Limit = Limit { max: 10, window: Duration::minutes(15) };
+/// Mailbox codes sent to one user in an hour: whoever holds the password cannot flood the
+/// owner's mailbox (each password sign-in of a reported account would send one).
+pub const RESET_CODES_SENT: Limit = Limit { max: 6, window: Duration::hours(1) };
 /// Failed client authentications allowed per client id and address in a window. Keyed by both,
 /// so nobody can lock an application out of the token endpoint from elsewhere.
 pub const CLIENT_AUTH: Limit = Limit { max: 20, window: Duration::minutes(1) };

@@ -87,6 +87,9 @@ pub struct Shared {
     pub token_failure_limiter: RateLimiter<std::net::IpAddr>,
     /// Authorization requests parked per client address (an IPv6 /64).
     pub parking_limiter: RateLimiter<std::net::IpAddr>,
+    /// Mailbox codes of the forced password change: sent per user, wrong ones per user and
+    /// address (keys `sent:USER`, `guess:USER:ADDRESS`).
+    pub reset_code_limiter: RateLimiter,
     pub mfa: MfaServices,
     pub monitor: crate::monitor::Monitor,
     /// Group commit for audit records appended on their own.
@@ -139,6 +142,7 @@ impl AppState {
             sms_address_limiter: RateLimiter::default(),
             token_failure_limiter: RateLimiter::default(),
             parking_limiter: RateLimiter::default(),
+            reset_code_limiter: RateLimiter::default(),
             otp_address_limiter: RateLimiter::default(),
             mfa: mfa_services(&config)?,
             monitor: crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer)?,

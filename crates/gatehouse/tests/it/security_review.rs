@@ -196,6 +196,62 @@ async fn finding_1_an_intruder_holding_only_the_password_cannot_finish_the_force
     assert_eq!(old.submit_login(&app, &login, "bob@acme.test", "the intruder's passphrase").await.status(), StatusCode::OK, "the intruder's password was never set");
 }
 
+/// Reports Bob's newest sign-in with a password-only token (he has no second factor).
+async fn report_bob(app: &TestApp) {
+    let bob = crate::account_api::token_for(app, "wiki", "bob@acme.test", None).await;
+    let id = newest_sign_in(app, &bob).await;
+    json_of(call(app, Method::POST, &format!("/api/v1/me/sign-ins/{id}/report"), &bob, None).await).await;
+}
+
+/// Signs Bob in from `browser` up to the forced change; returns the change page.
+async fn to_the_forced_change(app: &TestApp, browser: &Browser) -> reqwest::Response {
+    let to = browser.sign_in(app, &query("wiki", ""), ("bob@acme.test", PASSWORD)).await;
+    assert!(to.starts_with("/login/password?request="), "{to}");
+    browser.get(&app.url(&to)).await
+}
+
+fn reset_codes_sent(app: &TestApp) -> usize {
+    crate::two_factor::outbox_lines(app, "notifications.jsonl").iter().filter(|n| n["kind"] == "password_reset_code").count()
+}
+
+#[tokio::test]
+async fn finding_1_wrong_codes_from_the_intruders_address_never_lock_the_owner_out() {
+    let app = spawn().await;
+    report_bob(&app).await;
+    let intruder = from(COFFEE_SHOP);
+    let page_html = to_the_forced_change(&app, &intruder).await.text().await.unwrap();
+    let mut last = StatusCode::OK;
+    for _ in 0..12 {
+        let guess = intruder.post_step(&app, "/login/password", &page_html, &[("email_code", "00000000"), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")]).await;
+        last = guess.status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "guessing from one place stops there");
+    // Bob, from elsewhere, with his mailbox: not affected.
+    let bob = Browser::new();
+    let html = to_the_forced_change(&app, &bob).await.text().await.unwrap();
+    let code = reset_code_for(&app, "bob@acme.test").await;
+    let done = bob.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")]).await;
+    assert_code_for("wiki", &location(&done));
+}
+
+#[tokio::test]
+async fn finding_1_the_mailbox_gets_at_most_six_codes_an_hour() {
+    let app = spawn().await;
+    report_bob(&app).await;
+    let intruder = from(COFFEE_SHOP);
+    let mut refused = None;
+    for _ in 0..8 {
+        let page = to_the_forced_change(&app, &intruder).await;
+        if page.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(page.text().await.unwrap());
+            break;
+        }
+    }
+    assert!(refused.expect("the seventh code is not sent").contains("try again in"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(reset_codes_sent(&app), 6);
+}
+
 fn session_cookie(response: &Response) -> Option<String> {
     response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| c.strip_prefix("gatehouse_session=").map(|v| v.split(';').next().unwrap_or_default().to_owned()))
 }

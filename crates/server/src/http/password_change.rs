@@ -79,8 +79,10 @@ async fn load(state: &AppState, headers: &HeaderMap, request: &str, now: OffsetD
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
     let now = now();
     let (step, reset) = load(&state, &headers, &query.request, now).await?;
-    reset_code::ensure_sent(&state, &step, &reset, now).await?;
-    render(&state, &step, None, StatusCode::OK)
+    match reset_code::ensure_sent(&state, &step, &reset, now).await? {
+        Some(retry_after) => render(&state, &step, Some(&step.m.flow.throttled.with(retry_after)), StatusCode::TOO_MANY_REQUESTS),
+        None => render(&state, &step, None, StatusCode::OK),
+    }
 }
 
 /// Why a new password is refused, in the texts of `m`.
@@ -102,10 +104,8 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let (step, reset) = load(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
     check_csrf(&form, &step.pending)?;
     // The mailbox first: nothing about the new password is looked at without it.
-    if let Some(retry_after) = state.factor_limiter.blocked_for(step.user.id.as_str(), crate::rate_limit::SECOND_FACTOR, now) {
-        return render(&state, &step, Some(&step.m.flow.throttled.with(retry_after)), StatusCode::TOO_MANY_REQUESTS);
-    }
-    match reset_code::check(&state, &step, &reset, form.get("email_code").unwrap_or_default(), now).await? {
+    match reset_code::check(&state, &step, &reset, form.get("email_code").unwrap_or_default(), addr, now).await? {
+        CodeCheck::Throttled { retry_after } => return render(&state, &step, Some(&step.m.flow.throttled.with(retry_after)), StatusCode::TOO_MANY_REQUESTS),
         CodeCheck::Accepted => {}
         CodeCheck::Wrong { tries_left } => return render(&state, &step, Some(&step.m.flow.email_code_wrong.with(tries_left)), StatusCode::OK),
         CodeCheck::Resent => return render(&state, &step, Some(step.m.flow.email_code_resent), StatusCode::OK),

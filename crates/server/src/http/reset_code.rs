@@ -1,12 +1,15 @@
 //! The mailbox proof of the forced password change after "this wasn't me": an 8-digit code
 //! sent to the account's email address, kept in the parked request as its keyed digest, valid
-//! ten minutes, five tries, spent with the sign-in (the parked request is answered once).
+//! ten minutes, five tries, spent with the sign-in (the parked request is answered once). At
+//! most six codes a user an hour are sent, and wrong codes are limited per user and address,
+//! so neither guessing nor flooding the mailbox works from where the intruder is.
 //! Without it, whoever knew the password (and, for an account that had none, whatever second
 //! factor they enrolled with it) could finish the change the victim's report forced, and keep
 //! the account.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
@@ -28,6 +31,9 @@ pub enum CodeCheck {
     Wrong { tries_left: u8 },
     /// No code is pending (never sent, expired or used up): a new one was sent.
     Resent,
+    /// Too many wrong codes from this address, or too many codes sent: retry after so many
+    /// seconds.
+    Throttled { retry_after: i64 },
 }
 
 /// Whether this server can deliver a code by email (SMTP, a webhook, or the development outbox).
@@ -53,23 +59,35 @@ async fn store(state: &AppState, step: &Step, reset: PendingReset) -> Result<(),
     Ok(())
 }
 
-/// Sends a code unless one is still live; true when one was sent now.
-pub async fn ensure_sent(state: &AppState, step: &Step, reset: &PendingReset, now: OffsetDateTime) -> Result<bool, PageError> {
+/// Sends a code unless one is still live; `Some(seconds)` when the user's hourly number of codes
+/// is used up and none was sent.
+pub async fn ensure_sent(state: &AppState, step: &Step, reset: &PendingReset, now: OffsetDateTime) -> Result<Option<i64>, PageError> {
     if live(reset, now).is_some() || !deliverable(state) {
-        return Ok(false);
+        return Ok(None);
     }
+    let sent_key = format!("sent:{}", step.user.id);
+    if let Some(retry_after) = state.reset_code_limiter.blocked_for(sent_key.as_str(), crate::rate_limit::RESET_CODES_SENT, now) {
+        return Ok(Some(retry_after));
+    }
+    state.reset_code_limiter.record_failure(sent_key.as_str(), crate::rate_limit::RESET_CODES_SENT, now);
     let code = gatehouse_crypto::otp::numeric_code(DIGITS)?;
     let email_code = EmailCode { digest: digest(state, &code), expires_at: (now + time::Duration::minutes(LIFETIME_MINUTES)).unix_timestamp(), tries_left: TRIES };
     store(state, step, PendingReset { email_code: Some(email_code), ..reset.clone() }).await?;
     crate::mfa::notify(state, &step.user, NotificationKind::PasswordResetCode { code, minutes: LIFETIME_MINUTES }, now);
-    Ok(true)
+    Ok(None)
 }
 
-/// Checks a presented code; a wrong one spends a try (and counts toward the user's
-/// second-factor limit), an absent or spent one sends a new code.
-pub async fn check(state: &AppState, step: &Step, reset: &PendingReset, presented: &str, now: OffsetDateTime) -> Result<CodeCheck, PageError> {
+/// Checks a presented code from `address`; a wrong one spends a try (and counts toward the
+/// limit for this user from this address), an absent or spent one sends a new code.
+pub async fn check(state: &AppState, step: &Step, reset: &PendingReset, presented: &str, address: IpAddr, now: OffsetDateTime) -> Result<CodeCheck, PageError> {
+    let guess_key = format!("guess:{}:{}", step.user.id, crate::monitor::host_network(address));
+    if let Some(retry_after) = state.reset_code_limiter.blocked_for(guess_key.as_str(), crate::rate_limit::RESET_CODE_GUESSES, now) {
+        return Ok(CodeCheck::Throttled { retry_after });
+    }
     let Some(pending) = live(reset, now) else {
-        ensure_sent(state, step, &PendingReset { email_code: None, ..reset.clone() }, now).await?;
+        if let Some(retry_after) = ensure_sent(state, step, &PendingReset { email_code: None, ..reset.clone() }, now).await? {
+            return Ok(CodeCheck::Throttled { retry_after });
+        }
         return Ok(CodeCheck::Resent);
     };
     let presented: String = presented.chars().filter(char::is_ascii_digit).take(16).collect();
@@ -79,6 +97,6 @@ pub async fn check(state: &AppState, step: &Step, reset: &PendingReset, presente
     let tries_left = pending.tries_left.saturating_sub(1);
     let spent = EmailCode { tries_left, ..pending.clone() };
     store(state, step, PendingReset { email_code: Some(spent), ..reset.clone() }).await?;
-    state.factor_limiter.record_failure(step.user.id.as_str(), crate::rate_limit::SECOND_FACTOR, now);
+    state.reset_code_limiter.record_failure(guess_key.as_str(), crate::rate_limit::RESET_CODE_GUESSES, now);
     Ok(CodeCheck::Wrong { tries_left })
 }
