@@ -46,4 +46,16 @@ pub struct User {
     /// A sign-in was reported as not theirs: the next sign-in needs a fresh second factor and
     /// a new password.
     pub credentials_reset_required: bool,
+    /// While a reset is pending, when the earliest reported sign-in happened: second factors
+    /// created since then may be the intruder's, so they are not asked for and the completed
+    /// reset removes them.
+    pub credentials_reset_since: Option<time::OffsetDateTime>,
+}
+
+impl User {
+    /// Whether a factor created at `created_at` is one the person may rely on: always, unless
+    /// a reset is pending and the factor appeared after the reported sign-in.
+    pub fn trusts_factor_from(&self, created_at: time::OffsetDateTime) -> bool {
+        !self.credentials_reset_required || self.credentials_reset_since.is_none_or(|since| created_at < since)
+    }
 }

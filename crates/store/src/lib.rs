@@ -250,9 +250,11 @@ pub trait SecurityStore: Send + Sync {
     /// second factors and recovery codes created since the reported sign-in are removed too.
     /// The password is never changed here. `None` when the event is not this user's.
     async fn report_sign_in(&self, user: &UserId, report: &SignInReport<'_>, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<Option<ReportedSignIn>>;
-    /// Completes a required credentials reset: sets the new password hash and clears the
-    /// requirement, with its audit record. False when no reset was required.
-    async fn set_password(&self, user: &UserId, hash: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool>;
+    /// Completes a required credentials reset: sets the new password hash, clears the
+    /// requirement and removes the second factors and recovery codes created since the
+    /// reported sign-in but before `keep_from` (when this sign-in began), with its audit record,
+    /// in one transaction. False when no reset was required.
+    async fn set_password(&self, user: &UserId, hash: &str, keep_from: OffsetDateTime, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool>;
 }
 
 /// Management writes of the admin API: the two policy layers and what they read. Each write

@@ -134,7 +134,7 @@ pub async fn throttles_and_reports(store: &dyn Store) {
     let report = |id, remove_later_factors| SignInReport { event_id: id, remove_later_factors, address_reported_until: until };
     assert!(store.report_sign_in(&UserId::new("u-nobody"), &report("e-reported", true), NOW, &audit_entry("sign_in.report")).await.unwrap().is_none(), "not theirs");
     assert!(!store.address_reported(&acme, "198.51.100.66", NOW).await.unwrap());
-    assert!(!store.set_password(&alice, "$argon2id$early", NOW, &audit_entry("user.password.change")).await.unwrap(), "only a required reset");
+    assert!(!store.set_password(&alice, "$argon2id$early", NOW, NOW, &audit_entry("user.password.change")).await.unwrap(), "only a required reset");
     // A factor added after the reported sign-in goes with it; one from before stays.
     let factors_before = store.factors(&alice).await.unwrap().len();
     let planted = Factor {
@@ -167,7 +167,7 @@ pub async fn throttles_and_reports(store: &dyn Store) {
     assert_eq!(store.addresses_seen(&alice, "e-reported", 10).await.unwrap().iter().filter(|a| *a == "198.51.100.66").count(), 0, "leaving out one event");
     assert!(store.user(&alice).await.unwrap().unwrap().credentials_reset_required);
     assert!(store.sign_in_event("e-reported").await.unwrap().unwrap().reported_at.is_some());
-    assert!(store.set_password(&alice, "$argon2id$new", NOW, &audit_entry("user.password.change")).await.unwrap());
+    assert!(store.set_password(&alice, "$argon2id$new", NOW, NOW, &audit_entry("user.password.change")).await.unwrap());
     let user = store.user(&alice).await.unwrap().unwrap();
     assert!(!user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$new"));
     // An admin clears the report (audited); clearing it again finds nothing.
@@ -185,4 +185,21 @@ pub async fn throttles_and_reports(store: &dyn Store) {
     store.report_sign_in(&alice, &report("e-reported-2", true), NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
     let user = store.user(&alice).await.unwrap().unwrap();
     assert!(user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$new"));
+    assert_eq!(user.credentials_reset_since, Some(second.at), "the reported sign-in bounds what is suspect");
+
+    // A factor from after the reported sign-in is not trusted while the reset is pending; the
+    // completed reset removes it, but not one enrolled during the resetting sign-in.
+    let factor = |id: &str, at| Factor { id: gatehouse_core::ids::FactorId::new(id), created_at: at, confirmed_at: Some(at), ..planted.clone() };
+    store.add_factor(&factor("f-suspect", NOW + Duration::minutes(9))).await.unwrap();
+    store.add_factor(&factor("f-fresh", NOW + Duration::minutes(20))).await.unwrap();
+    assert!(!user.trusts_factor_from(NOW + Duration::minutes(9)) && user.trusts_factor_from(NOW), "only factors from before the reported sign-in count");
+    let third = event("e-reported-3", NOW + Duration::minutes(8), "198.51.100.68", SignInResult::Success);
+    store.record_sign_in(&third).await.unwrap();
+    store.report_sign_in(&alice, &report("e-reported-3", false), NOW, &audit_entry("sign_in.report")).await.unwrap().unwrap();
+    assert_eq!(store.user(&alice).await.unwrap().unwrap().credentials_reset_since, Some(second.at), "the earliest report counts");
+    assert!(store.set_password(&alice, "$argon2id$after", NOW + Duration::minutes(15), NOW, &audit_entry("user.password.change")).await.unwrap());
+    let ids: Vec<String> = store.factors(&alice).await.unwrap().iter().map(|f| f.id.as_str().to_owned()).collect();
+    assert!(!ids.contains(&"f-suspect".to_owned()) && ids.contains(&"f-fresh".to_owned()), "{ids:?}");
+    let user = store.user(&alice).await.unwrap().unwrap();
+    assert!(!user.credentials_reset_required && user.credentials_reset_since.is_none());
 }

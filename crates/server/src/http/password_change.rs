@@ -39,7 +39,7 @@ pub const MIN_PASSWORD_LENGTH: usize = password_rule::MIN_CHARS;
 pub async fn park(state: &AppState, pending: &PendingAuthorization, user: &User, proof: &Proof, context: &Context<'_>, now: OffsetDateTime) -> Result<Response, PageError> {
     // An account with a second factor proves a fresh one first (the policy's step-up); only
     // an account without any sets its new password after the password alone.
-    if proof.level == AuthLevel::Password && state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed()) {
+    if proof.level == AuthLevel::Password && state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed() && user.trusts_factor_from(f.created_at)) {
         return Err(expired());
     }
     let reset = PendingReset { level: proof.level, amr: proof.amr.clone(), remember_device: context.remember_device, email_code: None };
@@ -122,7 +122,9 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let audit = audit_entry(format!("user:{}", step.user.id), "user.password.change", format!("user:{}", step.user.id), addr, &headers)
         .in_tenant(step.user.tenant_id.as_str());
     let audit = gatehouse_core::audit::AuditEntry { reason: Some("required after a reported sign-in".into()), ..audit };
-    state.store.set_password(&step.user.id, &hash, now, &audit).await?;
+    // Factors enrolled during this sign-in (the wizard) stay; earlier suspect ones go.
+    let sign_in_began = OffsetDateTime::from_unix_timestamp(step.progress.auth_time).unwrap_or(now);
+    state.store.set_password(&step.user.id, &hash, sign_in_began, now, &audit).await?;
     state.forget_user(&step.user.id);
     crate::mfa::notify(&state, &step.user, NotificationKind::PasswordChanged, now);
     let user = User { password_hash: Some(hash), credentials_reset_required: false, ..(*step.user).clone() };

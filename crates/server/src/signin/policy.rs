@@ -208,7 +208,9 @@ async fn enrollment(store: &dyn Store, user: &User) -> Result<Enrollment, StoreE
     let factors = store.factors(&user.id).await?;
     let mut methods = MethodSet::EMPTY;
     let mut device_bound_webauthn = false;
-    for factor in factors.iter().filter(|f| f.is_confirmed()) {
+    // While a reset is pending, a factor that appeared after the reported sign-in may be the
+    // intruder's: it is not asked for (its owner proves the mailbox instead).
+    for factor in factors.iter().filter(|f| f.is_confirmed() && user.trusts_factor_from(f.created_at)) {
         methods.insert(method_of(factor.kind));
         if let FactorSecret::WebAuthn { device_bound: true, .. } = factor.secret {
             device_bound_webauthn = true;

@@ -36,6 +36,7 @@ pub(super) fn user_from_row(row: &SqliteRow, key: &gatehouse_crypto::DataKey) ->
         roles: parse_list(&row.try_get::<String, _>("roles")?)?,
         email_verified: row.try_get::<i64, _>("email_verified")? != 0,
         credentials_reset_required: row.try_get::<i64, _>("credentials_reset_required")? != 0,
+        credentials_reset_since: row.try_get::<Option<i64>, _>("credentials_reset_since")?.map(from_ts).transpose()?,
     })
 }
 

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "data protection", include_str!("../../migrations/0008_data_protection.sql")),
     (9, "reported addresses by tenant, expiring", include_str!("../../migrations/0009_reported_addresses_by_tenant.sql")),
     (10, "client credentials scopes", include_str!("../../migrations/0010_client_scopes.sql")),
+    (11, "factors suspect during a credentials reset", include_str!("../../migrations/0011_reset_since.sql")),
 ];
 
 #[derive(Debug)]

@@ -10,7 +10,7 @@ macro_rules! user_key_columns {
 }
 macro_rules! user_columns {
     () => {
-        concat!("u.id, u.tenant_id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.credentials_reset_required, ", user_key_columns!())
+        concat!("u.id, u.tenant_id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.credentials_reset_required, u.credentials_reset_since, ", user_key_columns!())
     };
 }
 /// A user's columns and their data key's (`... FROM users u JOIN data_keys k`).

@@ -289,16 +289,24 @@ impl SecurityStore for SqliteStore {
             recovery_codes_removed =
                 sqlx::query("DELETE FROM recovery_codes WHERE user_id = ? AND created_at >= ?").bind(user.as_str()).bind(since).execute(&mut *tx).await?.rows_affected();
         }
-        sqlx::query("UPDATE users SET credentials_reset_required = 1, updated_at = ? WHERE id = ?").bind(at).bind(user.as_str()).execute(&mut *tx).await?;
+        // The earliest reported sign-in bounds what is suspect until the reset completes.
+        sqlx::query("UPDATE users SET credentials_reset_required = 1, credentials_reset_since = MIN(COALESCE(credentials_reset_since, ?1), ?1), updated_at = ?2 WHERE id = ?3")
+            .bind(ts(event.at))
+            .bind(at)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
         super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         event.reported_at = event.reported_at.or(Some(now));
         Ok(Some(ReportedSignIn { event, revoked_grants: revoked.into_iter().map(GrantId::new).collect(), sessions_ended, factors_removed, recovery_codes_removed }))
     }
 
-    async fn set_password(&self, user: &UserId, hash: &str, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool> {
+    async fn set_password(&self, user: &UserId, hash: &str, keep_from: OffsetDateTime, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let changed = sqlx::query("UPDATE users SET password_hash = ?, credentials_reset_required = 0, updated_at = ? WHERE id = ? AND credentials_reset_required = 1")
+        let since: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT credentials_reset_since FROM users WHERE id = ? AND credentials_reset_required = 1").bind(user.as_str()).fetch_optional(&mut *tx).await?;
+        let changed = sqlx::query("UPDATE users SET password_hash = ?, credentials_reset_required = 0, credentials_reset_since = NULL, updated_at = ? WHERE id = ? AND credentials_reset_required = 1")
             .bind(hash)
             .bind(ts(now))
             .bind(user.as_str())
@@ -306,6 +314,14 @@ impl SecurityStore for SqliteStore {
             .await?
             .rows_affected()
             == 1;
+        if changed && let Some(Some(since)) = since {
+            // The person proved their mailbox: what appeared since the reported sign-in, and
+            // before this sign-in began, goes (a factor enrolled during this sign-in stays).
+            let before = ts(keep_from);
+            for table in ["factors", "recovery_codes"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ? AND created_at >= ? AND created_at < ?")).bind(user.as_str()).bind(since).bind(before).execute(&mut *tx).await?;
+            }
+        }
         if changed {
             super::audit::append_in(&mut tx, audit).await?;
             sqlx::query("DELETE FROM account_throttles WHERE user_id = ?").bind(user.as_str()).execute(&mut *tx).await?;
