@@ -73,7 +73,7 @@ async fn only_operator_applications_get_the_admin_scope_and_only_admins_get_in()
     let doc: Value = Client::new().get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/v1/policy/simulate"]["post"].is_object());
-    for path in ["/api/v1/audit", "/api/v1/alerts", "/api/v1/siem/events", "/api/v1/me/sign-ins/{id}/report"] {
+    for path in ["/api/v1/audit", "/api/v1/alerts", "/api/v1/siem/events", "/api/v1/me/sign-ins/{id}/report", "/api/v1/tenants/{id}/reported-addresses", "/api/v1/tenants/{id}/reported-addresses/{address}"] {
         assert!(doc["paths"][path].is_object(), "{path} is described");
     }
 }
