@@ -75,30 +75,39 @@ fn value_after<'a>(html: &'a str, marker: &str) -> &'a str {
 /// one also gets a "new sign-in" notice, after the answer).
 static DEVICE_COOKIE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
+/// Sign-ins come from 16 addresses in turn (TEST-NET-1), as from a few offices: `/authorize`
+/// parks at most 300 requests per address in ten minutes, and one address would reach that
+/// within a run.
+static NEXT_ADDRESS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+fn from_address(mut request: Request<Body>, address: std::net::SocketAddr) -> Request<Body> {
+    request.extensions_mut().insert(axum::extract::ConnectInfo(address));
+    request
+}
+
 async fn sign_in(router: &axum::Router) {
     let device = DEVICE_COOKIE.lock().unwrap().clone();
+    let n = NEXT_ADDRESS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 16;
+    let address = std::net::SocketAddr::from(([192, 0, 2, n + 1], 40000));
     let query = "/authorize?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb&response_type=code&scope=openid&state=s";
-    let response = router.clone().oneshot(Request::get(query).body(Body::empty()).unwrap()).await.unwrap();
+    let response = router.clone().oneshot(from_address(Request::get(query).body(Body::empty()).unwrap(), address)).await.unwrap();
     let login = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
     let flow = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
     let cookie = match &device {
         Some(device) => format!("{flow}; {device}"),
         None => flow,
     };
-    let page = router.clone().oneshot(Request::get(&login).header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await.unwrap();
+    let page = router.clone().oneshot(from_address(Request::get(&login).header(header::COOKIE, &cookie).body(Body::empty()).unwrap(), address)).await.unwrap();
     let html = String::from_utf8(axum::body::to_bytes(page.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
     let request = value_after(&html, "name=\"request\" value=\"");
     let csrf = value_after(&html, "name=\"csrf_token\" value=\"");
     let form = format!("request={request}&csrf_token={csrf}&email=user%40bench.test&password=a+long+bench+passphrase");
     let posted = router
         .clone()
-        .oneshot(
-            Request::post("/login")
-                .header(header::COOKIE, &cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(form))
-                .unwrap(),
-        )
+        .oneshot(from_address(
+            Request::post("/login").header(header::COOKIE, &cookie).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form)).unwrap(),
+            address,
+        ))
         .await
         .unwrap();
     assert_eq!(posted.status(), 303, "sign-in must succeed");
