@@ -178,12 +178,15 @@ pub fn router(state: AppState) -> Router {
     }
     // The console calls the API in-process through this same router (without the response
     // headers layer, which the console's own answer gets).
-    let api: Router = router.layer(DefaultBodyLimit::max(state.config.max_body_bytes)).layer(middleware::from_fn(rejections::uniform)).with_state(state.clone());
+    let api: Router = router.layer(DefaultBodyLimit::max(state.config.max_body_bytes)).with_state(state.clone());
+    // The console's in-process calls get the same error formats as a remote client's.
+    let console_api = api.clone().layer(middleware::from_fn(rejections::uniform));
     let console: Router = crate::console::routes()
-        .layer(axum::Extension(crate::console::api::ApiRouter(api.clone())))
+        .layer(axum::Extension(crate::console::api::ApiRouter(console_api)))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state.clone());
-    // Once more over the whole: a path no route matches answers from the merged fallback.
+    // Over the whole router, so a path no route matches (the merged fallback) is covered too;
+    // once per request.
     api.merge(console).layer(middleware::from_fn(rejections::uniform)).layer(middleware::from_fn_with_state(state, security::headers))
 }
 

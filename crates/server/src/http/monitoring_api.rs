@@ -247,12 +247,14 @@ pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): Cli
     let factors = state.store.factors(&user.id).await?;
     let later = factors.iter().filter(|f| f.created_at >= event.at).count();
     let has_factor = factors.iter().any(|f| f.is_confirmed());
-    let fresh_second_factor = me.require_fresh(true, now).is_ok();
-    if request.remove_factors == Some(true) && !fresh_second_factor {
+    let fresh = me.require_fresh(true, now);
+    let fresh_second_factor = fresh.is_ok();
+    if request.remove_factors == Some(true) {
         // Refused before anything changed, so the caller can sign in again and repeat it.
-        me.require_fresh(true, now)?;
+        fresh?;
     }
     let remove_later_factors = fresh_second_factor && request.remove_factors != Some(false);
+    let factors_kept = if remove_later_factors { 0 } else { later };
     let audit = AuditEntry {
         reason: Some("the user reported this sign-in as not theirs".into()),
         after: Some(json!({ "sign_in": id, "factors_removed": remove_later_factors })),
@@ -276,7 +278,7 @@ pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): Cli
             "device": event.device_id, "at": event.at.unix_timestamp(), "sessions_ended": report.sessions_ended,
             "grants_revoked": report.revoked_grants.len(), "factors_removed": report.factors_removed,
             "recovery_codes_removed": report.recovery_codes_removed,
-            "factors_kept": if remove_later_factors { 0 } else { later },
+            "factors_kept": factors_kept,
         }),
     };
     state.monitor.raise(state.store.as_ref(), alert, now).await?;
@@ -289,7 +291,7 @@ pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): Cli
         "recovery_codes_removed": report.recovery_codes_removed,
         // Second factors created since the reported sign-in that this call could not remove:
         // sign in with a second factor and report again with `remove_factors`.
-        "factors_kept": if remove_later_factors { 0 } else { later },
+        "factors_kept": factors_kept,
         "next_sign_in": next_sign_in,
     }))
     .into_response())
