@@ -184,7 +184,11 @@ fn extract_entries<R: Read>(tar: &mut tar::Archive<R>, header: &ArchiveHeader, i
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(BackupError::corrupted(format!("the archive entry `{name}` is not a regular file")));
         }
-        let expected = header.files.iter().find(|f| f.name == name).ok_or_else(|| BackupError::corrupted(format!("the archive holds `{name}`, which its header does not list")))?;
+        let expected = header
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| BackupError::corrupted(format!("the archive holds `{name}`, which its header does not list")))?;
         if !seen.insert(name.clone()) {
             return Err(BackupError::corrupted(format!("the archive holds `{name}` twice")));
         }

@@ -16,10 +16,8 @@ use crate::{BackupError, BackupTarget, Manifest};
 /// The archive's size and SHA-256 are checked against the manifest in every case.
 pub async fn fetch(spec: &str, scratch_dir: &Path) -> Result<(PathBuf, Manifest), BackupError> {
     if let Some(object) = spec.strip_prefix("s3://").and_then(|rest| rest.strip_suffix(".ghbk")) {
-        let (parent, name) = object.rsplit_once('/').ok_or_else(|| BackupError::InvalidTarget {
-            spec: spec.to_owned(),
-            reason: "the bucket name is missing".to_owned(),
-        })?;
+        let (parent, name) =
+            object.rsplit_once('/').ok_or_else(|| BackupError::InvalidTarget { spec: spec.to_owned(), reason: "the bucket name is missing".to_owned() })?;
         let target = BackupTarget::parse(&format!("s3://{parent}"))?;
         return download_into(&target, name, scratch_dir).await;
     }
@@ -51,10 +49,9 @@ async fn check_local(archive: PathBuf, manifest_path: PathBuf) -> Result<(PathBu
     };
     let manifest = Manifest::parse(&manifest_path.display().to_string(), &text)?;
     let path = archive.clone();
-    let (size, sha256) = tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(|e| BackupError::Io {
-        context: format!("cannot check `{}`", archive.display()),
-        source: std::io::Error::other(e.to_string()),
-    })??;
+    let (size, sha256) = tokio::task::spawn_blocking(move || hash_file(&path))
+        .await
+        .map_err(|e| BackupError::Io { context: format!("cannot check `{}`", archive.display()), source: std::io::Error::other(e.to_string()) })??;
     if size != manifest.archive_size || sha256 != manifest.archive_sha256 {
         return Err(BackupError::corrupted(format!(
             "`{}` does not match its manifest ({size} bytes, expected {}; or a different SHA-256)",
@@ -68,7 +65,8 @@ async fn check_local(archive: PathBuf, manifest_path: PathBuf) -> Result<(PathBu
 /// The target a backup `spec` (as [`fetch`] takes it) lives in: where its user-key vault is.
 pub fn target_of(spec: &str) -> Result<BackupTarget, BackupError> {
     if let Some(object) = spec.strip_prefix("s3://").and_then(|rest| rest.strip_suffix(".ghbk")) {
-        let (parent, _) = object.rsplit_once('/').ok_or_else(|| BackupError::InvalidTarget { spec: spec.to_owned(), reason: "the bucket name is missing".to_owned() })?;
+        let (parent, _) =
+            object.rsplit_once('/').ok_or_else(|| BackupError::InvalidTarget { spec: spec.to_owned(), reason: "the bucket name is missing".to_owned() })?;
         return BackupTarget::parse(&format!("s3://{parent}"));
     }
     let local = spec.strip_prefix("file://").unwrap_or(spec);

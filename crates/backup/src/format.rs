@@ -224,9 +224,10 @@ impl<'k, R: Read> ChunkOpener<'k, R> {
             return Err(BackupError::truncated(format!("chunk {number} is cut short")));
         }
         let aad = chunk_aad(&self.header_hash, self.index, last);
-        self.plain = self.key.open(&aad, &sealed).map_err(|_| {
-            BackupError::corrupted(format!("chunk {number} fails authentication: it is damaged, out of place or from another backup"))
-        })?;
+        self.plain = self
+            .key
+            .open(&aad, &sealed)
+            .map_err(|_| BackupError::corrupted(format!("chunk {number} fails authentication: it is damaged, out of place or from another backup")))?;
         self.pos = 0;
         self.index += 1;
         if last {

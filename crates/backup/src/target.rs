@@ -74,10 +74,7 @@ impl BackupTarget {
                 });
             }
             let prefix = StorePath::parse(prefix.trim_end_matches('/')).map_err(|e| invalid(&format!("bad prefix: {e}")))?;
-            let store = AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(|e| invalid(&format!("cannot configure S3 access: {e}")))?;
+            let store = AmazonS3Builder::from_env().with_bucket_name(bucket).build().map_err(|e| invalid(&format!("cannot configure S3 access: {e}")))?;
             let description = if prefix.as_ref().is_empty() { format!("s3://{bucket}") } else { format!("s3://{bucket}/{prefix}") };
             return Ok(Self { store: Arc::new(store), prefix, description });
         }
@@ -260,15 +257,7 @@ fn info(name: String, manifest: &Manifest) -> BackupInfo {
 fn backup_name(created_at: OffsetDateTime) -> Result<String, BackupError> {
     let t = created_at.to_offset(time::UtcOffset::UTC);
     let suffix = hex(&gatehouse_crypto::random::bytes::<3>()?);
-    Ok(format!(
-        "gatehouse-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{suffix}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    ))
+    Ok(format!("gatehouse-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{suffix}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second()))
 }
 
 async fn send_file(path: &Path, upload: &mut WriteMultipart, context: &str) -> Result<(), BackupError> {

@@ -265,7 +265,8 @@ mod tests {
         // Inserted with a fresh, correct-looking hash: the next record no longer links.
         let mut inserted = chain(3);
         let forged_entry = entry("forged");
-        let forged = ChainedRecord { seq: 4, prev_hash: inserted[2].hash.clone(), hash: chain_hash(&inserted[2].hash, 4, &forged_entry).to_vec(), entry: forged_entry };
+        let forged =
+            ChainedRecord { seq: 4, prev_hash: inserted[2].hash.clone(), hash: chain_hash(&inserted[2].hash, 4, &forged_entry).to_vec(), entry: forged_entry };
         let mut tail = chain(5).split_off(3);
         inserted.push(forged);
         for r in tail.iter_mut() {

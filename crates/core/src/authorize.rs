@@ -129,21 +129,13 @@ pub fn parse_authorization_request<'c>(
     let client_id = ClientId::parse(raw_client).map_err(|_| no_redirect("client_id is not valid"))?;
     let client = find_client(&client_id).ok_or_else(|| no_redirect("unknown client_id"))?;
     let raw_redirect = params.get("redirect_uri").ok_or_else(|| no_redirect("redirect_uri is required"))?;
-    let redirect_uri = client
-        .registered_redirect(raw_redirect)
-        .cloned()
-        .ok_or_else(|| no_redirect("redirect_uri is not registered for this client"))?;
+    let redirect_uri = client.registered_redirect(raw_redirect).cloned().ok_or_else(|| no_redirect("redirect_uri is not registered for this client"))?;
 
     // From here on the redirect URI is trusted, so errors go back to the client.
     let state = params.get("state").filter(|s| s.len() <= MAX_STATE_LEN).map(str::to_owned);
     let response_mode_param = params.get("response_mode");
     let response_mode = response_mode_param.and_then(ResponseMode::parse).unwrap_or_default();
-    let redirect = |error: OAuthError| AuthorizeRejection::Redirect {
-        error,
-        redirect_uri: redirect_uri.clone(),
-        state: state.clone(),
-        response_mode,
-    };
+    let redirect = |error: OAuthError| AuthorizeRejection::Redirect { error, redirect_uri: redirect_uri.clone(), state: state.clone(), response_mode };
 
     if params.get("state").is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return Err(redirect(OAuthError::invalid_request("state is longer than 2048 characters")));
@@ -161,24 +153,16 @@ pub fn parse_authorization_request<'c>(
         None => return Err(redirect(OAuthError::invalid_request("response_type is required"))),
         Some("code") => {}
         Some(_) => {
-            return Err(redirect(OAuthError::new(
-                OAuthErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            )));
+            return Err(redirect(OAuthError::new(OAuthErrorCode::UnsupportedResponseType, "only response_type=code is supported")));
         }
     }
     if !client.allows(GrantType::AuthorizationCode) {
-        return Err(redirect(OAuthError::new(
-            OAuthErrorCode::UnauthorizedClient,
-            "this client may not use the authorization code grant",
-        )));
+        return Err(redirect(OAuthError::new(OAuthErrorCode::UnauthorizedClient, "this client may not use the authorization code grant")));
     }
     let scopes = Scopes::parse(params.get("scope").unwrap_or_default())
         .ok_or_else(|| redirect(OAuthError::new(OAuthErrorCode::InvalidScope, "scope contains invalid characters")))?
         // The application's own sensitive scopes are kept: they are what a step-up is about.
-        .retain_known(|s| {
-            SUPPORTED_SCOPES.contains(&s) || client.policy.step_up_level(s).is_some() || (client.operator && FIRST_PARTY_SCOPES.contains(&s))
-        });
+        .retain_known(|s| SUPPORTED_SCOPES.contains(&s) || client.policy.step_up_level(s).is_some() || (client.operator && FIRST_PARTY_SCOPES.contains(&s)));
     if scopes.is_empty() {
         return Err(redirect(OAuthError::new(OAuthErrorCode::InvalidScope, "scope must include openid")));
     }

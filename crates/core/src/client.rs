@@ -1,5 +1,6 @@
 //! Registered applications (OAuth clients) and the values that describe them.
 
+pub use gatehouse_wire::SigningAlg;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use url::Url;
@@ -18,9 +19,11 @@ pub enum ClientValueError {
     InsecureHttp(String),
     #[error("`{0}` is not a known grant type (authorization_code, refresh_token, client_credentials)")]
     GrantType(String),
-    #[error("`{0}` is not a supported signing algorithm (RS256, ES256, EdDSA)")]
-    SigningAlg(String),
-    #[error("`{0}` is not an API scope: 1 to 128 visible characters without spaces, quotes or backslashes, not `openid` and not Gatehouse's own `gatehouse:` scopes")]
+    #[error(transparent)]
+    SigningAlg(#[from] gatehouse_wire::UnknownSigningAlg),
+    #[error(
+        "`{0}` is not an API scope: 1 to 128 visible characters without spaces, quotes or backslashes, not `openid` and not Gatehouse's own `gatehouse:` scopes"
+    )]
     ApiScope(String),
 }
 
@@ -39,9 +42,7 @@ pub struct ClientId(String);
 
 impl ClientId {
     pub fn parse(input: &str) -> Result<Self, ClientValueError> {
-        let ok = !input.is_empty()
-            && input.len() <= 128
-            && input.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        let ok = !input.is_empty() && input.len() <= 128 && input.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
         if ok { Ok(Self(input.to_owned())) } else { Err(ClientValueError::ClientId) }
     }
     pub fn as_str(&self) -> &str {
@@ -86,8 +87,7 @@ impl RedirectUri {
             return Err(ClientValueError::UserInfo(input.to_owned()));
         }
         if url.scheme() == "http" {
-            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
-                || url.host_str().is_some_and(|h| h.starts_with("127."));
+            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) || url.host_str().is_some_and(|h| h.starts_with("127."));
             if !loopback {
                 return Err(ClientValueError::InsecureHttp(input.to_owned()));
             }
@@ -132,36 +132,6 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
-        }
-    }
-}
-
-/// JWS algorithms Gatehouse signs with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-pub enum SigningAlg {
-    /// OIDC's default for ID tokens; every client library understands it.
-    #[default]
-    RS256,
-    ES256,
-    EdDSA,
-}
-
-impl SigningAlg {
-    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
-
-    pub fn parse(input: &str) -> Result<Self, ClientValueError> {
-        match input {
-            "RS256" => Ok(Self::RS256),
-            "ES256" => Ok(Self::ES256),
-            "EdDSA" => Ok(Self::EdDSA),
-            other => Err(ClientValueError::SigningAlg(other.to_owned())),
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::ES256 => "ES256",
-            Self::EdDSA => "EdDSA",
         }
     }
 }

@@ -58,11 +58,20 @@ impl FactorKind {
 pub enum FactorSecret {
     /// The shared TOTP secret, and the last time step accepted (codes of that step or earlier
     /// are never accepted again).
-    Totp { secret: Vec<u8>, used_up_to: Option<u64> },
-    Sms { phone: PhoneNumber },
+    Totp {
+        secret: Vec<u8>,
+        used_up_to: Option<u64>,
+    },
+    Sms {
+        phone: PhoneNumber,
+    },
     /// A WebAuthn credential as the WebAuthn library serialises it; its id for look-up; and
     /// whether it is bound to one device (not backup-eligible: hardware-protected).
-    WebAuthn { credential: String, credential_id: Vec<u8>, device_bound: bool },
+    WebAuthn {
+        credential: String,
+        credential_id: Vec<u8>,
+        device_bound: bool,
+    },
 }
 
 impl std::fmt::Debug for FactorSecret {

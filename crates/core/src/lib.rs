@@ -27,6 +27,6 @@ pub mod token_request;
 pub use client::{Client, ClientId, GrantType, RedirectUri, SigningAlg};
 pub use email::{Email, EmailDomain};
 pub use factor::{Factor, FactorKind, FactorSecret};
-pub use phone::PhoneNumber;
 pub use oauth_error::{OAuthError, OAuthErrorCode};
+pub use phone::PhoneNumber;
 pub use scope::Scopes;

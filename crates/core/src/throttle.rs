@@ -26,7 +26,15 @@ pub struct ThrottleRules {
 
 impl Default for ThrottleRules {
     fn default() -> Self {
-        Self { delay_after: 3, base_delay_seconds: 1, max_delay_seconds: 60, lock_after: 10, lock_seconds: 15 * 60, max_lock_seconds: 3600, window_seconds: 3600 }
+        Self {
+            delay_after: 3,
+            base_delay_seconds: 1,
+            max_delay_seconds: 60,
+            lock_after: 10,
+            lock_seconds: 15 * 60,
+            max_lock_seconds: 3600,
+            window_seconds: 3600,
+        }
     }
 }
 
@@ -49,7 +57,12 @@ impl ThrottleRules {
 
     /// Rejects settings that would allow more than NIST's ceiling per hour, or lock for long.
     pub fn validate(&self) -> Result<(), String> {
-        if self.lock_after == 0 || self.lock_seconds <= 0 || self.window_seconds < 60 || self.base_delay_seconds < 0 || self.max_delay_seconds < self.base_delay_seconds {
+        if self.lock_after == 0
+            || self.lock_seconds <= 0
+            || self.window_seconds < 60
+            || self.base_delay_seconds < 0
+            || self.max_delay_seconds < self.base_delay_seconds
+        {
             return Err("lockout thresholds must be positive (window at least 60 s, max delay at least the base delay)".into());
         }
         if self.max_lock_seconds < self.lock_seconds || self.max_lock_seconds > 24 * 3600 {
@@ -79,9 +92,13 @@ pub struct AccountThrottle {
 pub enum Admission {
     Allowed,
     /// Too soon after the last failure.
-    Delayed { seconds: i64 },
+    Delayed {
+        seconds: i64,
+    },
     /// Temporarily locked.
-    Locked { seconds: i64 },
+    Locked {
+        seconds: i64,
+    },
 }
 
 /// What one more failure did.
@@ -186,7 +203,10 @@ mod tests {
     #[test]
     fn thresholds_beyond_the_nist_ceiling_or_permanent_locks_are_refused() {
         assert!(ThrottleRules { lock_after: 150, max_delay_seconds: 1, ..ThrottleRules::default() }.validate().is_err(), "one a second for an hour");
-        assert!(ThrottleRules { lock_seconds: 10, max_lock_seconds: 10, max_delay_seconds: 1, ..ThrottleRules::default() }.validate().is_err(), "360 locks an hour");
+        assert!(
+            ThrottleRules { lock_seconds: 10, max_lock_seconds: 10, max_delay_seconds: 1, ..ThrottleRules::default() }.validate().is_err(),
+            "360 locks an hour"
+        );
         assert!(ThrottleRules { lock_seconds: 7 * 24 * 3600, max_lock_seconds: 7 * 24 * 3600, ..ThrottleRules::default() }.validate().is_err());
         assert!(ThrottleRules { max_lock_seconds: 60, ..ThrottleRules::default() }.validate().is_err(), "below the first lock");
     }

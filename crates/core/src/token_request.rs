@@ -27,10 +27,7 @@ impl TokenGrant {
                 redirect_uri: params.get("redirect_uri").map(str::to_owned),
                 code_verifier: params.get("code_verifier").map(str::to_owned),
             }),
-            "refresh_token" => Ok(Self::RefreshToken {
-                refresh_token: params.require("refresh_token")?.to_owned(),
-                scope: scope(params)?,
-            }),
+            "refresh_token" => Ok(Self::RefreshToken { refresh_token: params.require("refresh_token")?.to_owned(), scope: scope(params)? }),
             "client_credentials" => Ok(Self::ClientCredentials { scope: scope(params)?.unwrap_or_default() }),
             _ => Err(OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type")),
         }
@@ -87,9 +84,7 @@ impl ClientAuthentication {
 }
 
 fn percent_decode(input: &str) -> Option<String> {
-    let joined: String = url::form_urlencoded::parse(format!("x={input}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())?;
+    let joined: String = url::form_urlencoded::parse(format!("x={input}").as_bytes()).next().map(|(_, v)| v.into_owned())?;
     Some(joined)
 }
 

@@ -3,9 +3,9 @@
 //! an access token as userinfo and introspection do. `cargo bench -p gatehouse-crypto`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gatehouse_core::SigningAlg;
 use gatehouse_core::claims::AccessTokenClaims;
 use gatehouse_crypto::{KeySet, SigningKey, jws};
+use gatehouse_wire::SigningAlg;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -35,14 +35,10 @@ fn bench(c: &mut Criterion) {
     let claims = claims();
     for alg in SigningAlg::ALL {
         let key = set.active(alg).expect("active key");
-        c.bench_function(&format!("mint access token {}", alg.as_str()), |b| {
-            b.iter(|| jws::sign(key, "at+jwt", black_box(&claims)).expect("sign"))
-        });
+        c.bench_function(&format!("mint access token {}", alg.as_str()), |b| b.iter(|| jws::sign(key, "at+jwt", black_box(&claims)).expect("sign")));
     }
     let token = jws::sign(set.active(SigningAlg::ES256).expect("key"), "at+jwt", &claims).expect("sign");
-    c.bench_function("verify access token ES256", |b| {
-        b.iter(|| set.verify::<AccessTokenClaims>(black_box(&token)).expect("verify"))
-    });
+    c.bench_function("verify access token ES256", |b| b.iter(|| set.verify::<AccessTokenClaims>(black_box(&token)).expect("verify")));
 }
 
 criterion_group!(benches, bench);

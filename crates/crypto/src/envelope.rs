@@ -76,9 +76,7 @@ impl DataKey {
         let body_start = out.len();
         out.extend_from_slice(plaintext);
         let mut body = out.split_off(body_start);
-        self.aead
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(aad), &mut body)
-            .map_err(|_| CryptoError::Sealing)?;
+        self.aead.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(aad), &mut body).map_err(|_| CryptoError::Sealing)?;
         out.append(&mut body);
         Ok(out)
     }

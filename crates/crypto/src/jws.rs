@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse_core::SigningAlg;
+use gatehouse_wire::SigningAlg;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -165,6 +165,6 @@ mod at_hash_tests {
     #[test]
     fn oidc_core_at_hash_example() {
         // OIDC Core Appendix A.3/A.4 use this access token with at_hash "77QmUPtjPfzWtF2AnpK9RQ".
-        assert_eq!(super::at_hash(gatehouse_core::SigningAlg::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(super::at_hash(gatehouse_wire::SigningAlg::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
     }
 }

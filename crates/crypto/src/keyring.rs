@@ -52,7 +52,8 @@ impl MasterKeyring {
         }
         let mut keys = Vec::with_capacity(file.keys.len());
         for entry in file.keys {
-            let bytes = zeroize::Zeroizing::new(STANDARD.decode(entry.key.as_bytes()).map_err(|_| CryptoError::Keyring(format!("key `{}` is not base64", entry.id)))?);
+            let bytes =
+                zeroize::Zeroizing::new(STANDARD.decode(entry.key.as_bytes()).map_err(|_| CryptoError::Keyring(format!("key `{}` is not base64", entry.id)))?);
             let key = DataKey::from_bytes(entry.id.clone(), &bytes).map_err(|_| CryptoError::Keyring(format!("key `{}` is not a 256-bit key", entry.id)))?;
             keys.push(MasterKey { key, created_at: entry.created_at, retired_at: entry.retired_at });
         }
@@ -148,7 +149,13 @@ mod tests {
 
     #[test]
     fn malformed_keyrings_are_refused_with_a_reason() {
-        for text in ["", "{}", r#"{"format":"other","keys":[]}"#, r#"{"format":"gatehouse-master-keyring-v1","keys":[]}"#, r#"{"format":"gatehouse-master-keyring-v1","keys":[{"id":"mk","key":"AAAA","created_at":0,"retired_at":null}]}"#] {
+        for text in [
+            "",
+            "{}",
+            r#"{"format":"other","keys":[]}"#,
+            r#"{"format":"gatehouse-master-keyring-v1","keys":[]}"#,
+            r#"{"format":"gatehouse-master-keyring-v1","keys":[{"id":"mk","key":"AAAA","created_at":0,"retired_at":null}]}"#,
+        ] {
             assert!(matches!(MasterKeyring::parse(text), Err(CryptoError::Keyring(_))), "{text}");
         }
     }

@@ -4,13 +4,10 @@
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
-use aws_lc_rs::signature::{
-    self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ParsedPublicKey,
-    RSA_PKCS1_SHA256,
-};
+use aws_lc_rs::signature::{self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse_core::SigningAlg;
+use gatehouse_wire::SigningAlg;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -58,10 +55,9 @@ impl SigningKey {
                 let der = pair.as_der().map_err(|_| CryptoError::KeyGeneration)?;
                 der.as_ref().to_vec()
             }
-            SigningAlg::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map_err(|_| CryptoError::KeyGeneration)?
-                .as_ref()
-                .to_vec(),
+            SigningAlg::ES256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|_| CryptoError::KeyGeneration)?.as_ref().to_vec()
+            }
             SigningAlg::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| CryptoError::KeyGeneration)?.as_ref().to_vec(),
         };
         Self::from_pkcs8(alg, pkcs8)

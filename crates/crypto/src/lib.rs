@@ -5,10 +5,10 @@
 //! This crate holds no state about tenants or users and does no I/O; the server owns key
 //! lifecycles and the store persists key material.
 
-mod error;
 pub mod envelope;
-pub mod keyring;
+mod error;
 pub mod jws;
+pub mod keyring;
 pub mod keys;
 pub mod otp;
 pub mod password;
@@ -18,8 +18,8 @@ pub mod secret;
 
 pub use envelope::{BlindIndex, DataKey, KeyProvider};
 pub use error::CryptoError;
-pub use keyring::MasterKeyring;
 pub use jws::{JwsHeader, KeySet};
+pub use keyring::MasterKeyring;
 pub use keys::{Ed25519PublicKey, SigningKey};
 pub use password::{PasswordHasher, PasswordParams};
 pub use secret::SecretDigester;

@@ -36,20 +36,14 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(params: PasswordParams) -> Result<Self, CryptoError> {
-        let argon_params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| CryptoError::PasswordParams(e.to_string()))?;
+        let argon_params =
+            Params::new(params.memory_kib, params.iterations, params.parallelism, None).map_err(|e| CryptoError::PasswordParams(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
         // A well-formed hash with these parameters and a random salt. Verifying against it costs
         // exactly one Argon2 computation, like a real account, without paying one at start-up.
         let salt = SaltString::encode_b64(&random::bytes::<16>()?).map_err(|_| CryptoError::Random)?;
         let output = base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, random::bytes::<32>()?);
-        let dummy_hash = format!(
-            "$argon2id$v=19$m={},t={},p={}${}${output}",
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            salt.as_str()
-        );
+        let dummy_hash = format!("$argon2id$v=19$m={},t={},p={}${}${output}", params.memory_kib, params.iterations, params.parallelism, salt.as_str());
         PasswordHash::new(&dummy_hash).map_err(|e| CryptoError::PasswordParams(e.to_string()))?;
         Ok(Self { argon, dummy_hash })
     }
@@ -57,10 +51,7 @@ impl PasswordHasher {
     /// Hashes a password with a fresh 128-bit salt into a PHC string.
     pub fn hash(&self, password: &str) -> Result<String, CryptoError> {
         let salt = SaltString::encode_b64(&random::bytes::<16>()?).map_err(|_| CryptoError::Random)?;
-        self.argon
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| CryptoError::PasswordParams(e.to_string()))
+        self.argon.hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| CryptoError::PasswordParams(e.to_string()))
     }
 
     /// Checks a stored hash is a parseable Argon2 PHC string (for imported `password_hash`).
@@ -140,7 +131,11 @@ mod tests {
         assert!(PasswordHasher::validate_hash("$2b$12$abcdefghijklmnopqrstuv").is_err());
         assert!(PasswordHasher::validate_hash("plain").is_err());
         assert!(PasswordHasher::validate_hash("$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo").is_ok(), "RFC 9106's second choice");
-        for costly in ["$argon2id$v=19$m=65536,t=40,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", "$argon2id$v=19$m=65536,t=1,p=255$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"] {
+        for costly in [
+            "$argon2id$v=19$m=65536,t=40,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2id$v=19$m=65536,t=1,p=255$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+        ] {
             assert!(matches!(PasswordHasher::validate_hash(costly), Err(CryptoError::PasswordHashCost(_))), "{costly}");
         }
     }

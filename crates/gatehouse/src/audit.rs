@@ -3,11 +3,11 @@
 //! OCSF events for a SIEM.
 
 use anyhow::{Context, Result, bail};
+use gatehouse_crypto::Ed25519PublicKey;
 use gatehouse_server::monitor::siem::{self, Cursor};
 use gatehouse_server::monitor::trail::{self, TrailError};
-use gatehouse_store::{AuditStore, Store};
 use gatehouse_store::sqlite::OpenMode;
-use gatehouse_crypto::Ed25519PublicKey;
+use gatehouse_store::{AuditStore, Store};
 use std::io::Write;
 use std::path::Path;
 

@@ -44,7 +44,14 @@ pub fn nightly(spec: Option<&str>, file: &FileSettings, data_dir: &DataDir, prov
         bail!("[backup] hour_utc must be 0 to 23, not {}", file.backup.hour_utc);
     }
     let target = target(spec, data_dir)?;
-    Ok(Some(NightlyBackups { spec: spec.to_owned(), target: Arc::new(target), provider, data_dir: data_dir.path().to_owned(), hour_utc: file.backup.hour_utc, keep: keep(file) }))
+    Ok(Some(NightlyBackups {
+        spec: spec.to_owned(),
+        target: Arc::new(target),
+        provider,
+        data_dir: data_dir.path().to_owned(),
+        hour_utc: file.backup.hour_utc,
+        keep: keep(file),
+    }))
 }
 
 fn configured<'a>(flag: Option<&'a str>, file: &'a FileSettings) -> Result<&'a str> {
@@ -131,7 +138,8 @@ pub async fn verify(common: &CommonArgs, file: &FileSettings, from: &str) -> Res
 pub async fn restore(common: &CommonArgs, file: &FileSettings, from: &str, to: &Path, force: bool) -> Result<()> {
     let data_dir = DataDir::new(&common.data_dir(file));
     let provider = master_key::provider(common.master_key_file.as_deref(), &data_dir, false).await?;
-    let existing = to.exists() && std::fs::read_dir(to).with_context(|| format!("cannot read {}", to.display()))?.any(|e| e.is_ok_and(|e| e.file_name() != LOCK_FILE));
+    let existing =
+        to.exists() && std::fs::read_dir(to).with_context(|| format!("cannot read {}", to.display()))?.any(|e| e.is_ok_and(|e| e.file_name() != LOCK_FILE));
     if existing && !force {
         bail!("{} is not empty; restoring never overwrites a data directory without --force", to.display());
     }
@@ -215,7 +223,11 @@ impl Drop for Staging {
 }
 
 /// The users' keys from the target's vault, then the database opened and its trail verified.
-async fn finish(dir: &Path, provider: Arc<dyn KeyProvider>, from: &str) -> Result<((u64, u64), (gatehouse_store::DirectoryCounts, gatehouse_server::monitor::trail::TrailReport))> {
+async fn finish(
+    dir: &Path,
+    provider: Arc<dyn KeyProvider>,
+    from: &str,
+) -> Result<((u64, u64), (gatehouse_store::DirectoryCounts, gatehouse_server::monitor::trail::TrailReport))> {
     let target = gatehouse_backup::target_of(from)?;
     let keys = backups::restore_key_vault(dir, provider.clone(), &target).await?;
     Ok((keys, backups::check_restored(dir, provider).await?))

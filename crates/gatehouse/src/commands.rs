@@ -4,8 +4,8 @@ use anyhow::{Context, Result, bail};
 use gatehouse_core::{ClientId, SigningAlg};
 use gatehouse_crypto::{PasswordHasher, SecretDigester};
 use gatehouse_server::{Server, ServerConfig, TlsFiles};
-use gatehouse_store::{DirectoryStore, GenerationStore, ImportStore, KeyStore, Store};
 use gatehouse_store::sqlite::OpenMode;
+use gatehouse_store::{DirectoryStore, GenerationStore, ImportStore, KeyStore, Store};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,10 +60,8 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     config.sms = args.sms.resolve(&file.sms)?;
     config.connections = args.connections.resolve(&file.connections)?;
     let proxies = if args.trusted_proxies.is_empty() { &file.trusted_proxies } else { &args.trusted_proxies };
-    config.trusted_proxies = proxies
-        .iter()
-        .map(|p| gatehouse_policy::Cidr::parse(p).map_err(|e| anyhow::anyhow!("trusted_proxies: {p:?}: {e}")))
-        .collect::<Result<_>>()?;
+    config.trusted_proxies =
+        proxies.iter().map(|p| gatehouse_policy::Cidr::parse(p).map_err(|e| anyhow::anyhow!("trusted_proxies: {p:?}: {e}"))).collect::<Result<_>>()?;
     config.outbox_dir = data_dir.path().join("outbox");
     config.reports_dir = data_dir.path().join("reports");
     file.lockout.validate().map_err(|e| anyhow::anyhow!("lockout: {e}"))?;
@@ -192,13 +190,17 @@ pub async fn keys_rotate(common: &CommonArgs, file: &FileSettings, activate_in: 
     let now = now();
     let activates_at = now + time::Duration::seconds(i64::from(activate_in));
     let fresh = SigningAlg::ALL.iter().map(|alg| gatehouse_server::state::new_stored_key(*alg, now, activates_at)).collect::<Result<Vec<_>, _>>()?;
-    let keys = serde_json::json!(fresh.iter().map(|k| serde_json::json!({ "kid": k.kid, "alg": k.alg.as_str(), "activates_at": k.activates_at.unix_timestamp() })).collect::<Vec<_>>());
+    let keys = serde_json::json!(
+        fresh.iter().map(|k| serde_json::json!({ "kid": k.kid, "alg": k.alg.as_str(), "activates_at": k.activates_at.unix_timestamp() })).collect::<Vec<_>>()
+    );
     store.rotate_signing_keys(&fresh, &cli_audit("key.rotate", "keys".into(), Some(keys))).await?;
     store.bump_generation().await?;
     for key in &fresh {
         println!("new {} key {} (published now, signing from {})", key.alg.as_str(), key.kid, key.activates_at);
     }
-    println!("A running server publishes the new keys within seconds. Previous keys sign until then and stay published until the tokens they signed have expired.");
+    println!(
+        "A running server publishes the new keys within seconds. Previous keys sign until then and stay published until the tokens they signed have expired."
+    );
     store.close().await;
     Ok(())
 }

@@ -41,7 +41,8 @@ impl DataDir {
     /// Takes the exclusive server lock, or explains who holds it.
     pub fn lock_for_server(&self) -> Result<ServerLock> {
         let path = self.path.join(LOCK_FILE);
-        let mut file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut file =
+            OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         if file.try_lock().is_err() {
             bail!(
                 "another Gatehouse server is already running on data directory {} (lock {} is held); stop it or choose another --data-dir",
@@ -74,7 +75,8 @@ impl DataDir {
             Ok(_) => bail!("{} is corrupt (expected 32 bytes)", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
                 let bytes = gatehouse_crypto::random::bytes::<32>()?;
-                let mut file = OpenOptions::new().create_new(true).write(true).mode(0o600).open(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                let mut file =
+                    OpenOptions::new().create_new(true).write(true).mode(0o600).open(&path).with_context(|| format!("cannot create {}", path.display()))?;
                 file.write_all(&bytes)?;
                 file.sync_all()?;
                 Ok(bytes.to_vec())
@@ -90,12 +92,14 @@ impl DataDir {
         let path = self.path.join(CHECKPOINT_KEY_FILE);
         match fs::read(&path) {
             Ok(bytes) => {
-                gatehouse_crypto::SigningKey::from_pkcs8(gatehouse_core::SigningAlg::EdDSA, bytes.clone()).with_context(|| format!("{} is corrupt", path.display()))?;
+                gatehouse_crypto::SigningKey::from_pkcs8(gatehouse_core::SigningAlg::EdDSA, bytes.clone())
+                    .with_context(|| format!("{} is corrupt", path.display()))?;
                 Ok(bytes)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
                 let key = gatehouse_crypto::SigningKey::generate(gatehouse_core::SigningAlg::EdDSA)?;
-                let mut file = OpenOptions::new().create_new(true).write(true).mode(0o600).open(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                let mut file =
+                    OpenOptions::new().create_new(true).write(true).mode(0o600).open(&path).with_context(|| format!("cannot create {}", path.display()))?;
                 file.write_all(key.pkcs8())?;
                 file.sync_all()?;
                 Ok(key.pkcs8().to_vec())

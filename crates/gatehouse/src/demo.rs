@@ -27,7 +27,13 @@ fn load_or_create_password(data_dir: &Path) -> Result<(String, bool)> {
         return Ok((pw.trim().to_owned(), false));
     }
     let password = gatehouse_crypto::random::id()?;
-    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     writeln!(file, "email = {DEMO_EMAIL}\npassword = {password}")?;
     Ok((password, true))
 }

@@ -8,8 +8,8 @@ use clap::Args;
 use gatehouse_core::{ClientId, Email};
 use gatehouse_policy::AuthLevel;
 use gatehouse_server::signin::policy::{Hypothetical, simulate};
-use gatehouse_store::{DirectoryStore, Store};
 use gatehouse_store::sqlite::OpenMode;
+use gatehouse_store::{DirectoryStore, Store};
 use serde_json::Value;
 use std::net::IpAddr;
 

@@ -188,15 +188,13 @@ async fn user_plan(v: &Validator<'_>, user: &UserEntry, domains: &[EmailDomain],
             // Keep the stored hash when it already matches, so re-importing changes nothing.
             let existing = ctx.store.user_by_email(&email).await?.and_then(|u| u.password_hash);
             let plain = password.get_ref().clone();
-            if existing.as_deref().is_some_and(|h| ctx.hasher.verify(&plain, Some(h))) {
-                None
-            } else {
-                Some(ctx.hasher.hash(&plain)?)
-            }
+            if existing.as_deref().is_some_and(|h| ctx.hasher.verify(&plain, Some(h))) { None } else { Some(ctx.hasher.hash(&plain)?) }
         }
         (None, Some(hash)) => {
             PasswordHasher::validate_hash(hash.get_ref()).map_err(|e| match e {
-                gatehouse_crypto::CryptoError::PasswordHashCost(cost) => v.error(hash, "tenant.user.password_hash", format!("costs too much to verify at each sign-in ({cost})")),
+                gatehouse_crypto::CryptoError::PasswordHashCost(cost) => {
+                    v.error(hash, "tenant.user.password_hash", format!("costs too much to verify at each sign-in ({cost})"))
+                }
                 _ => v.error(hash, "tenant.user.password_hash", "must be an Argon2 PHC string ($argon2id$...)"),
             })?;
             Some(hash.get_ref().clone())

@@ -8,8 +8,8 @@ mod demo;
 mod explain;
 mod import;
 mod master_key;
-mod privacy;
 mod monitoring_settings;
+mod privacy;
 mod settings;
 
 use clap::{Parser, Subcommand};
@@ -246,9 +246,10 @@ fn main() -> ExitCode {
 fn init_tracing() {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
-    let filter: Targets = std::env::var("GATEHOUSE_LOG").ok().and_then(|f| f.parse().ok()).unwrap_or_else(|| {
-        Targets::new().with_default(tracing::Level::INFO).with_target("sqlx", tracing::Level::WARN)
-    });
+    let filter: Targets = std::env::var("GATEHOUSE_LOG")
+        .ok()
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO).with_target("sqlx", tracing::Level::WARN));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
     tracing_subscriber::registry().with(fmt).with(filter).init();
 }

@@ -84,7 +84,10 @@ impl AlertArgs {
         match (url, secret_file) {
             (None, None) => {}
             (Some(url), Some(secret_file)) => {
-                sinks.push(AlertSinkSettings::Webhook { url: http_url("alerts.webhook_url", &url)?, secret: read_secret("alerts.webhook_secret_file", &secret_file)? });
+                sinks.push(AlertSinkSettings::Webhook {
+                    url: http_url("alerts.webhook_url", &url)?,
+                    secret: read_secret("alerts.webhook_secret_file", &secret_file)?,
+                });
             }
             _ => bail!("alerts.webhook_url and alerts.webhook_secret_file go together"),
         }
@@ -101,12 +104,20 @@ impl FileNotifications {
             (Some(_), Some(_)) => bail!("notifications: choose a webhook or SMTP, not both"),
             (Some(url), None) => {
                 let secret_file = self.webhook_secret_file.as_ref().context("notifications.webhook_url needs notifications.webhook_secret_file")?;
-                Ok(Some(NotifierSettings::Webhook { url: http_url("notifications.webhook_url", url)?, secret: read_secret("notifications.webhook_secret_file", secret_file)? }))
+                Ok(Some(NotifierSettings::Webhook {
+                    url: http_url("notifications.webhook_url", url)?,
+                    secret: read_secret("notifications.webhook_secret_file", secret_file)?,
+                }))
             }
             (None, Some(host)) => {
                 let from = self.smtp_from.clone().context("notifications.smtp_host needs notifications.smtp_from")?;
                 let password = match &self.smtp_password_file {
-                    Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read notifications.smtp_password_file {}", path.display()))?.trim().to_owned()),
+                    Some(path) => Some(
+                        std::fs::read_to_string(path)
+                            .with_context(|| format!("cannot read notifications.smtp_password_file {}", path.display()))?
+                            .trim()
+                            .to_owned(),
+                    ),
                     None => None,
                 };
                 if password.is_some() != self.smtp_username.is_some() {

@@ -114,7 +114,12 @@ pub async fn export(common: &CommonArgs, file: &FileSettings, email: &str, forma
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().create_new(true).write(true).mode(0o600).open(path).with_context(|| format!("cannot create {} (it must not exist)", path.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist)", path.display()))?;
     f.write_all(bytes)?;
     Ok(())
 }

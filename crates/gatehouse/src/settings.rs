@@ -184,9 +184,21 @@ impl ConnectionArgs {
         };
         Ok(gatehouse_server::ConnectionLimits {
             max_connections,
-            header_read_timeout: seconds("connections.header_read_timeout_seconds", self.header_read_timeout_seconds, file.header_read_timeout_seconds, defaults.header_read_timeout, 300)?,
+            header_read_timeout: seconds(
+                "connections.header_read_timeout_seconds",
+                self.header_read_timeout_seconds,
+                file.header_read_timeout_seconds,
+                defaults.header_read_timeout,
+                300,
+            )?,
             idle_timeout: seconds("connections.idle_timeout_seconds", self.idle_timeout_seconds, file.idle_timeout_seconds, defaults.idle_timeout, 3600)?,
-            request_timeout: seconds("connections.request_timeout_seconds", self.request_timeout_seconds, file.request_timeout_seconds, defaults.request_timeout, 600)?,
+            request_timeout: seconds(
+                "connections.request_timeout_seconds",
+                self.request_timeout_seconds,
+                file.request_timeout_seconds,
+                defaults.request_timeout,
+                600,
+            )?,
         })
     }
 }
@@ -306,7 +318,12 @@ impl CommonArgs {
 
     /// The data directory and its store, opened under the master key. `create` allows a new
     /// installation to create both (serve, import).
-    pub async fn open(&self, file: &FileSettings, mode: gatehouse_store::sqlite::OpenMode, create: bool) -> Result<(crate::datadir::DataDir, gatehouse_store::sqlite::SqliteStore)> {
+    pub async fn open(
+        &self,
+        file: &FileSettings,
+        mode: gatehouse_store::sqlite::OpenMode,
+        create: bool,
+    ) -> Result<(crate::datadir::DataDir, gatehouse_store::sqlite::SqliteStore)> {
         let data_dir = crate::datadir::DataDir::new(&self.data_dir(file));
         let provider = crate::master_key::provider(self.master_key_file.as_deref(), &data_dir, create).await?;
         let store = data_dir.open_store(mode, provider).await?;
@@ -330,19 +347,65 @@ fn lifetime(name: &str, flag: Option<i64>, file: Option<i64>, default: i64, max:
 }
 
 impl LifetimeArgs {
-    pub fn resolve(&self, sessions: &FileSessions, tokens: &FileTokens) -> Result<(gatehouse_core::session::SessionTimeouts, gatehouse_server::TokenLifetimes)> {
+    pub fn resolve(
+        &self,
+        sessions: &FileSessions,
+        tokens: &FileTokens,
+    ) -> Result<(gatehouse_core::session::SessionTimeouts, gatehouse_server::TokenLifetimes)> {
         use time::Duration;
         let defaults = gatehouse_server::TokenLifetimes::default();
         let session_defaults = gatehouse_core::session::SessionTimeouts::default();
         let sessions = gatehouse_core::session::SessionTimeouts {
-            idle: lifetime("sessions.idle_seconds", self.session_idle_seconds, sessions.idle_seconds, session_defaults.idle.whole_seconds(), 30 * 86_400, Duration::seconds)?,
-            absolute: lifetime("sessions.absolute_seconds", self.session_absolute_seconds, sessions.absolute_seconds, session_defaults.absolute.whole_seconds(), 90 * 86_400, Duration::seconds)?,
+            idle: lifetime(
+                "sessions.idle_seconds",
+                self.session_idle_seconds,
+                sessions.idle_seconds,
+                session_defaults.idle.whole_seconds(),
+                30 * 86_400,
+                Duration::seconds,
+            )?,
+            absolute: lifetime(
+                "sessions.absolute_seconds",
+                self.session_absolute_seconds,
+                sessions.absolute_seconds,
+                session_defaults.absolute.whole_seconds(),
+                90 * 86_400,
+                Duration::seconds,
+            )?,
         };
         let tokens = gatehouse_server::TokenLifetimes {
-            authorization_code: lifetime("tokens.authorization_code_seconds", self.authorization_code_seconds, tokens.authorization_code_seconds, defaults.authorization_code.whole_seconds(), 600, Duration::seconds)?,
-            access_token: lifetime("tokens.access_token_seconds", self.access_token_seconds, tokens.access_token_seconds, defaults.access_token.whole_seconds(), 86_400, Duration::seconds)?,
-            id_token: lifetime("tokens.id_token_seconds", self.id_token_seconds, tokens.id_token_seconds, defaults.id_token.whole_seconds(), 86_400, Duration::seconds)?,
-            refresh_token: lifetime("tokens.refresh_token_days", self.refresh_token_days, tokens.refresh_token_days, defaults.refresh_token.whole_days(), 365, Duration::days)?,
+            authorization_code: lifetime(
+                "tokens.authorization_code_seconds",
+                self.authorization_code_seconds,
+                tokens.authorization_code_seconds,
+                defaults.authorization_code.whole_seconds(),
+                600,
+                Duration::seconds,
+            )?,
+            access_token: lifetime(
+                "tokens.access_token_seconds",
+                self.access_token_seconds,
+                tokens.access_token_seconds,
+                defaults.access_token.whole_seconds(),
+                86_400,
+                Duration::seconds,
+            )?,
+            id_token: lifetime(
+                "tokens.id_token_seconds",
+                self.id_token_seconds,
+                tokens.id_token_seconds,
+                defaults.id_token.whole_seconds(),
+                86_400,
+                Duration::seconds,
+            )?,
+            refresh_token: lifetime(
+                "tokens.refresh_token_days",
+                self.refresh_token_days,
+                tokens.refresh_token_days,
+                defaults.refresh_token.whole_days(),
+                365,
+                Duration::days,
+            )?,
             ..defaults
         };
         Ok((sessions, tokens))

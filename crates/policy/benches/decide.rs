@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_policy::{
-    AppPolicy, AppTwoFactor, AuthLevel, Cidr, DeviceSignal, DomainPolicy, DomainTwoFactor, Enrollment, GeoPoint,
-    Method, MethodSet, PolicyInputs, PreviousSignIn, RiskConfig, RiskSignals, SessionState, StepUp, decide,
+    AppPolicy, AppTwoFactor, AuthLevel, Cidr, DeviceSignal, DomainPolicy, DomainTwoFactor, Enrollment, GeoPoint, Method, MethodSet, PolicyInputs,
+    PreviousSignIn, RiskConfig, RiskSignals, SessionState, StepUp, decide,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -19,22 +19,13 @@ fn domain() -> DomainPolicy {
     DomainPolicy {
         two_factor: DomainTwoFactor::Optional,
         allowed_methods: MethodSet::CONFIGURABLE,
-        trusted_networks: ["203.0.113.0/24", "198.18.0.0/15", "2001:db8:ac::/48"]
-            .into_iter()
-            .map(|n| Cidr::parse(n).expect("cidr"))
-            .collect(),
+        trusted_networks: ["203.0.113.0/24", "198.18.0.0/15", "2001:db8:ac::/48"].into_iter().map(|n| Cidr::parse(n).expect("cidr")).collect(),
         remember_device_days: 30,
     }
 }
 
 fn app(two_factor: AppTwoFactor) -> AppPolicy {
-    AppPolicy {
-        two_factor,
-        step_up_scopes: vec![
-            ("payments:approve".to_owned(), AuthLevel::Mfa),
-            ("keys:rotate".to_owned(), AuthLevel::PhishingResistant),
-        ],
-    }
+    AppPolicy { two_factor, step_up_scopes: vec![("payments:approve".to_owned(), AuthLevel::Mfa), ("keys:rotate".to_owned(), AuthLevel::PhishingResistant)] }
 }
 
 /// A coffee-shop sign-in: untrusted address seen before, known device whose 2FA is 40 days old,
@@ -50,10 +41,7 @@ fn coffee_shop() -> RiskSignals {
         reported_address: false,
         new_country: true,
         location: Some(GeoPoint { lat: 59.3293, lon: 18.0686 }),
-        previous: Some(PreviousSignIn {
-            at: NOW - Duration::days(1),
-            location: Some(GeoPoint { lat: 60.1699, lon: 24.9384 }),
-        }),
+        previous: Some(PreviousSignIn { at: NOW - Duration::days(1), location: Some(GeoPoint { lat: 60.1699, lon: 24.9384 }) }),
     }
 }
 
@@ -63,22 +51,9 @@ fn bench(c: &mut Criterion) {
     let bypass = app(AppTwoFactor::Bypass);
     let risk = coffee_shop();
     let config = RiskConfig::default();
-    let enrollment = Enrollment {
-        methods: MethodSet::from_iter([Method::Totp, Method::Passkey]),
-        recovery_codes: true,
-        device_bound_webauthn: false,
-    };
+    let enrollment = Enrollment { methods: MethodSet::from_iter([Method::Totp, Method::Passkey]), recovery_codes: true, device_bound_webauthn: false };
     let session = Some(SessionState { level: AuthLevel::Password, second_factor_at: None });
-    let inputs = |app| PolicyInputs {
-        domain: &domain,
-        app,
-        enrollment,
-        risk: &risk,
-        risk_config: &config,
-        step_up: None,
-        session,
-        now: NOW,
-    };
+    let inputs = |app| PolicyInputs { domain: &domain, app, enrollment, risk: &risk, risk_config: &config, step_up: None, session, now: NOW };
 
     let adaptive_inputs = inputs(&adaptive);
     c.bench_function("decide adaptive, elevated risk", |b| b.iter(|| decide(black_box(&adaptive_inputs))));
@@ -89,13 +64,7 @@ fn bench(c: &mut Criterion) {
     let scopes = ["openid", "profile", "payments:read", "payments:approve"];
     c.bench_function("step-up from request + decide", |b| {
         b.iter(|| {
-            let step_up = StepUp::from_request(
-                black_box(["urn:example:silver"]),
-                None::<[&str; 0]>,
-                black_box(scopes),
-                &adaptive,
-                Some(300),
-            );
+            let step_up = StepUp::from_request(black_box(["urn:example:silver"]), None::<[&str; 0]>, black_box(scopes), &adaptive, Some(300));
             decide(&PolicyInputs { step_up, ..adaptive_inputs })
         })
     });

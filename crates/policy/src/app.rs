@@ -105,23 +105,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(app.two_factor, AppTwoFactor::Bypass);
-        assert_eq!(
-            app.step_up_scopes,
-            [
-                ("payments:approve".to_owned(), AuthLevel::Mfa),
-                ("keys:rotate".to_owned(), AuthLevel::PhishingResistantHardware)
-            ]
-        );
+        assert_eq!(app.step_up_scopes, [("payments:approve".to_owned(), AuthLevel::Mfa), ("keys:rotate".to_owned(), AuthLevel::PhishingResistantHardware)]);
         assert_eq!(app.step_up_level("keys:rotate"), Some(("keys:rotate", AuthLevel::PhishingResistantHardware)));
         assert_eq!(app.step_up_level("openid"), None);
         let json = serde_json::to_string(&app).unwrap();
         assert!(json.contains(r#""step_up_scopes":{"payments:approve":"urn:gatehouse:acr:mfa""#), "{json}");
         assert_eq!(serde_json::from_str::<AppPolicy>(&json).unwrap(), app);
-        for (text, mode) in [
-            ("bypass", AppTwoFactor::Bypass),
-            ("adaptive", AppTwoFactor::Adaptive),
-            ("required", AppTwoFactor::Required),
-        ] {
+        for (text, mode) in [("bypass", AppTwoFactor::Bypass), ("adaptive", AppTwoFactor::Adaptive), ("required", AppTwoFactor::Required)] {
             let app: AppPolicy = serde_json::from_str(&format!(r#"{{ "two_factor": "{text}" }}"#)).unwrap();
             assert_eq!(app.two_factor, mode);
             assert_eq!(mode.as_str(), text);
@@ -134,20 +124,15 @@ mod tests {
         assert!(field.to_string().contains("unknown field `mfa`"), "{field}");
         let mode = serde_json::from_str::<AppPolicy>(r#"{ "two_factor": "Bypass" }"#).unwrap_err();
         assert!(mode.to_string().contains("unknown variant `Bypass`"), "{mode}");
-        let acr =
-            serde_json::from_str::<AppPolicy>(r#"{ "step_up_scopes": { "payments:approve": "mfa" } }"#).unwrap_err();
+        let acr = serde_json::from_str::<AppPolicy>(r#"{ "step_up_scopes": { "payments:approve": "mfa" } }"#).unwrap_err();
         assert!(acr.to_string().contains("unknown acr value \"mfa\""), "{acr}");
     }
 
     #[test]
     fn rejects_step_up_to_password_and_duplicate_scopes() {
-        let pwd = serde_json::from_str::<AppPolicy>(r#"{ "step_up_scopes": { "read": "urn:gatehouse:acr:pwd" } }"#)
-            .unwrap_err();
+        let pwd = serde_json::from_str::<AppPolicy>(r#"{ "step_up_scopes": { "read": "urn:gatehouse:acr:pwd" } }"#).unwrap_err();
         assert!(pwd.to_string().contains("step-up scope \"read\" asks for urn:gatehouse:acr:pwd"), "{pwd}");
-        let twice = serde_json::from_str::<AppPolicy>(
-            r#"{ "step_up_scopes": { "pay": "urn:gatehouse:acr:mfa", "pay": "phr" } }"#,
-        )
-        .unwrap_err();
+        let twice = serde_json::from_str::<AppPolicy>(r#"{ "step_up_scopes": { "pay": "urn:gatehouse:acr:mfa", "pay": "phr" } }"#).unwrap_err();
         assert!(twice.to_string().contains("listed twice"), "{twice}");
     }
 }

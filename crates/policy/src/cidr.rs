@@ -47,9 +47,7 @@ impl Cidr {
         let prefix = match prefix {
             None => max,
             // `u8::from_str` accepts a leading '+'; a prefix is digits only.
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u8>().map_err(|_| CidrError::PrefixTooLong { max })?
-            }
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse::<u8>().map_err(|_| CidrError::PrefixTooLong { max })?,
             Some(_) => return Err(CidrError::InvalidPrefix),
         };
         if prefix > max {
@@ -140,8 +138,7 @@ impl<'de> Deserialize<'de> for Cidr {
                 f.write_str("a network such as \"203.0.113.0/24\" or \"2001:db8::/32\"")
             }
             fn visit_str<E: de::Error>(self, value: &str) -> Result<Cidr, E> {
-                Cidr::parse(value)
-                    .map_err(|error| E::custom(PolicyError::InvalidCidr { input: value.to_owned(), error }))
+                Cidr::parse(value).map_err(|error| E::custom(PolicyError::InvalidCidr { input: value.to_owned(), error }))
             }
         }
         deserializer.deserialize_str(CidrText)

@@ -102,13 +102,7 @@ impl<'a> Draft<'a> {
 
     /// Whether the SSO session already meets `level` (fresh enough under `max_age`), noting
     /// what the session achieved either way.
-    fn session_satisfies(
-        &mut self,
-        session: Option<SessionState>,
-        level: AuthLevel,
-        max_age: Option<u64>,
-        now: OffsetDateTime,
-    ) -> bool {
+    fn session_satisfies(&mut self, session: Option<SessionState>, level: AuthLevel, max_age: Option<u64>, now: OffsetDateTime) -> bool {
         let Some(session) = session else { return false };
         if session.satisfies(level, max_age, now) {
             self.reasons.push(Reason::SessionAchieved { level: session.level });
@@ -116,9 +110,7 @@ impl<'a> Draft<'a> {
         }
         match max_age {
             Some(max_age) if session.level >= level => self.reasons.push(Reason::SecondFactorTooOld { max_age }),
-            _ if session.level > AuthLevel::Password => {
-                self.reasons.push(Reason::SessionAchieved { level: session.level })
-            }
+            _ if session.level > AuthLevel::Password => self.reasons.push(Reason::SessionAchieved { level: session.level }),
             _ => {}
         }
         false

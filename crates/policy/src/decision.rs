@@ -107,18 +107,14 @@ impl Rule {
     /// One line for people, citing the seed's priority rules where one applies.
     pub const fn text(self) -> &'static str {
         match self {
-            Self::StepUp => {
-                "Step-up wins over everything: a sensitive action needs a second factor, even in a Bypass app"
-            }
+            Self::StepUp => "Step-up wins over everything: a sensitive action needs a second factor, even in a Bypass app",
             Self::SessionSatisfies => "The single sign-on session already met the required level",
             Self::AppBypass => "The App Bypass always wins: no 2FA prompt and no enrollment wizard",
             Self::DomainRequired => "Highest security wins: the domain mandate stays, 2FA is required",
             Self::AppRequired => "Stronger wins: security is elevated, the application requires 2FA",
             Self::AdaptiveLowRisk => "Adaptive: a trusted network or remembered device, no 2FA prompt",
             Self::AdaptiveRisk => "Adaptive: the sign-in is not low risk, 2FA is required",
-            Self::AdaptiveNotEnrolled => {
-                "Adaptive: risky, but the user has no second factor: one factor, flagged, invited to enroll"
-            }
+            Self::AdaptiveNotEnrolled => "Adaptive: risky, but the user has no second factor: one factor, flagged, invited to enroll",
         }
     }
 }
@@ -157,10 +153,7 @@ mod tests {
             serde_json::json!({ "kind": "second_factor", "level": "urn:gatehouse:acr:mfa", "methods": ["totp"] })
         );
         let deny = Outcome::Deny { error: DenyReason::UnmetAuthenticationRequirements };
-        assert_eq!(
-            serde_json::to_value(deny).unwrap(),
-            serde_json::json!({ "kind": "deny", "error": "unmet_authentication_requirements" })
-        );
+        assert_eq!(serde_json::to_value(deny).unwrap(), serde_json::json!({ "kind": "deny", "error": "unmet_authentication_requirements" }));
         assert_eq!(DenyReason::UnmetAuthenticationRequirements.as_str(), "unmet_authentication_requirements");
         assert_eq!(serde_json::to_value(Outcome::NoPrompt).unwrap(), serde_json::json!({ "kind": "no_prompt" }));
         assert_eq!(Outcome::NoPrompt.kind(), "no_prompt");

@@ -47,12 +47,7 @@ pub const MAX_REMEMBER_DEVICE_DAYS: u16 = 365;
 
 impl Default for DomainPolicy {
     fn default() -> Self {
-        Self {
-            two_factor: DomainTwoFactor::Optional,
-            allowed_methods: MethodSet::CONFIGURABLE,
-            trusted_networks: Vec::new(),
-            remember_device_days: 30,
-        }
+        Self { two_factor: DomainTwoFactor::Optional, allowed_methods: MethodSet::CONFIGURABLE, trusted_networks: Vec::new(), remember_device_days: 30 }
     }
 }
 
@@ -122,18 +117,13 @@ mod tests {
         assert!(method.to_string().contains("unknown method \"email\""), "{method}");
         let recovery = serde_json::from_str::<DomainPolicy>(r#"{ "allowed_methods": ["recovery_code"] }"#);
         assert!(recovery.is_err());
-        let cidr = serde_json::from_str::<DomainPolicy>(r#"{ "trusted_networks": ["10.0.0.0/8", "10.0.0.300/32"] }"#)
-            .unwrap_err();
+        let cidr = serde_json::from_str::<DomainPolicy>(r#"{ "trusted_networks": ["10.0.0.0/8", "10.0.0.300/32"] }"#).unwrap_err();
         assert!(cidr.to_string().contains("invalid network \"10.0.0.300/32\""), "{cidr}");
     }
 
     #[test]
     fn required_with_no_allowed_method_is_invalid() {
-        let policy = DomainPolicy {
-            two_factor: DomainTwoFactor::Required,
-            allowed_methods: MethodSet::EMPTY,
-            ..Default::default()
-        };
+        let policy = DomainPolicy { two_factor: DomainTwoFactor::Required, allowed_methods: MethodSet::EMPTY, ..Default::default() };
         assert_eq!(policy.validate(), Err(vec![PolicyError::RequiredWithoutMethod]));
         assert_eq!(PolicyError::RequiredWithoutMethod.to_string(), "the policy requires 2FA but allows no method");
         // Recovery codes alone are no method.
@@ -150,12 +140,7 @@ mod tests {
         assert_eq!(year.validate(), Ok(()));
         let too_long = DomainPolicy { remember_device_days: 366, ..Default::default() };
         assert_eq!(too_long.validate(), Err(vec![PolicyError::RememberDeviceTooLong(366)]));
-        let both = DomainPolicy {
-            two_factor: DomainTwoFactor::Required,
-            allowed_methods: MethodSet::EMPTY,
-            remember_device_days: 1000,
-            ..Default::default()
-        };
+        let both = DomainPolicy { two_factor: DomainTwoFactor::Required, allowed_methods: MethodSet::EMPTY, remember_device_days: 1000, ..Default::default() };
         assert_eq!(both.validate().unwrap_err().len(), 2, "every error is reported at once");
     }
 }

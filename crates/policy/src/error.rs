@@ -13,9 +13,7 @@ pub enum PolicyError {
     UnknownMethod(String),
     #[error("recovery codes are a backup of the other methods and cannot be configured")]
     RecoveryCodeNotConfigurable,
-    #[error(
-        "unknown acr value {0:?} (expected urn:gatehouse:acr:mfa, phr or phrh)"
-    )]
+    #[error("unknown acr value {0:?} (expected urn:gatehouse:acr:mfa, phr or phrh)")]
     UnknownAcr(String),
     #[error("step-up scope {0:?} asks for urn:gatehouse:acr:pwd, which every sign-in already meets")]
     StepUpToPassword(String),

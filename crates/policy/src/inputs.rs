@@ -40,16 +40,8 @@ impl Enrollment {
     /// are offered only at the MFA level (they are not phishing-resistant) and only beside an
     /// allowed method they back up, never as the sole way in.
     pub fn offer(&self, level: AuthLevel, allowed: MethodSet) -> MethodSet {
-        let usable = self
-            .methods
-            .intersection(allowed)
-            .intersection(MethodSet::CONFIGURABLE)
-            .reaching(level, self.device_bound_webauthn);
-        if level == AuthLevel::Mfa && self.recovery_codes && !usable.is_empty() {
-            usable.with(Method::RecoveryCode)
-        } else {
-            usable
-        }
+        let usable = self.methods.intersection(allowed).intersection(MethodSet::CONFIGURABLE).reaching(level, self.device_bound_webauthn);
+        if level == AuthLevel::Mfa && self.recovery_codes && !usable.is_empty() { usable.with(Method::RecoveryCode) } else { usable }
     }
 }
 
@@ -99,16 +91,10 @@ mod tests {
 
     #[test]
     fn offers_only_allowed_enrolled_methods_that_reach_the_level() {
-        let enrollment = Enrollment {
-            methods: MethodSet::from_iter([Method::Totp, Method::Sms, Method::Passkey]),
-            recovery_codes: true,
-            device_bound_webauthn: false,
-        };
+        let enrollment =
+            Enrollment { methods: MethodSet::from_iter([Method::Totp, Method::Sms, Method::Passkey]), recovery_codes: true, device_bound_webauthn: false };
         let no_sms = MethodSet::CONFIGURABLE.intersection(MethodSet::from_iter([Method::Totp, Method::Passkey]));
-        assert_eq!(
-            enrollment.offer(AuthLevel::Mfa, no_sms),
-            MethodSet::from_iter([Method::Totp, Method::Passkey, Method::RecoveryCode])
-        );
+        assert_eq!(enrollment.offer(AuthLevel::Mfa, no_sms), MethodSet::from_iter([Method::Totp, Method::Passkey, Method::RecoveryCode]));
         assert_eq!(enrollment.offer(AuthLevel::PhishingResistant, no_sms), Method::Passkey.into());
         assert_eq!(enrollment.offer(AuthLevel::PhishingResistantHardware, no_sms), MethodSet::EMPTY);
         let bound = Enrollment { device_bound_webauthn: true, ..enrollment };

@@ -24,8 +24,7 @@ pub enum AuthLevel {
 }
 
 impl AuthLevel {
-    pub const ALL: [AuthLevel; 4] =
-        [Self::Password, Self::Mfa, Self::PhishingResistant, Self::PhishingResistantHardware];
+    pub const ALL: [AuthLevel; 4] = [Self::Password, Self::Mfa, Self::PhishingResistant, Self::PhishingResistantHardware];
 
     /// The `acr` value asserted in ID tokens and accepted in `acr_values`.
     pub const fn acr(self) -> &'static str {

@@ -71,11 +71,7 @@ mod tests {
     fn people() -> Vec<Person<'static>> {
         vec![
             Person { label: "ada@acme.test", is_admin: true, enrolled: Method::Totp.into() },
-            Person {
-                label: "bob@acme.test",
-                is_admin: true,
-                enrolled: MethodSet::from_iter([Method::Sms, Method::Passkey]),
-            },
+            Person { label: "bob@acme.test", is_admin: true, enrolled: MethodSet::from_iter([Method::Sms, Method::Passkey]) },
             Person { label: "cy@acme.test", is_admin: false, enrolled: MethodSet::EMPTY },
             Person { label: "di@acme.test", is_admin: false, enrolled: Method::Sms.into() },
             Person { label: "ed@acme.test", is_admin: false, enrolled: Method::Totp.into() },

@@ -103,8 +103,7 @@ pub struct MethodSet(u8);
 impl MethodSet {
     pub const EMPTY: MethodSet = MethodSet(0);
     /// Methods a domain policy may allow: everything but recovery codes.
-    pub const CONFIGURABLE: MethodSet =
-        MethodSet(Method::Totp.bit() | Method::Sms.bit() | Method::SecurityKey.bit() | Method::Passkey.bit());
+    pub const CONFIGURABLE: MethodSet = MethodSet(Method::Totp.bit() | Method::Sms.bit() | Method::SecurityKey.bit() | Method::Passkey.bit());
     pub const WEBAUTHN: MethodSet = MethodSet(Method::SecurityKey.bit() | Method::Passkey.bit());
 
     pub const fn single(method: Method) -> Self {

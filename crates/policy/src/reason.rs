@@ -87,9 +87,7 @@ impl fmt::Display for Reason<'_> {
             Self::DomainPolicy(DomainTwoFactor::Optional) => f.write_str("the domain policy leaves 2FA optional"),
             Self::DomainPolicy(DomainTwoFactor::Required) => f.write_str("the domain policy requires 2FA"),
             Self::AppPolicy(AppTwoFactor::Bypass) => f.write_str("the application bypasses 2FA"),
-            Self::AppPolicy(AppTwoFactor::Adaptive) => {
-                f.write_str("the application asks for 2FA when the sign-in is risky")
-            }
+            Self::AppPolicy(AppTwoFactor::Adaptive) => f.write_str("the application asks for 2FA when the sign-in is risky"),
             Self::AppPolicy(AppTwoFactor::Required) => f.write_str("the application requires 2FA"),
             Self::SessionAchieved { level } => write!(f, "the single sign-on session already reached {level}"),
             Self::SecondFactorTooOld { max_age } => {
@@ -97,12 +95,8 @@ impl fmt::Display for Reason<'_> {
             }
             Self::NotEnrolled { level } => write!(f, "the user has enrolled no allowed method that reaches {level}"),
             Self::NoAllowedMethodReaches { level } => write!(f, "no method the domain allows can reach {level}"),
-            Self::RestrictedMethodOffered => {
-                f.write_str("SMS is offered; it is a restricted authenticator (NIST SP 800-63B 5.1.3.3)")
-            }
-            Self::RiskySingleFactor => {
-                f.write_str("the sign-in is risky but the user has no second factor: one factor, invited to enroll")
-            }
+            Self::RestrictedMethodOffered => f.write_str("SMS is offered; it is a restricted authenticator (NIST SP 800-63B 5.1.3.3)"),
+            Self::RiskySingleFactor => f.write_str("the sign-in is risky but the user has no second factor: one factor, invited to enroll"),
             Self::TrustedNetwork => f.write_str("the address is in one of the tenant's trusted networks"),
             Self::RememberedDevice { days } => write!(f, "the device completed 2FA within the last {days} days"),
             Self::DeviceNotRemembered { days: 0 } => f.write_str("the domain does not remember devices"),

@@ -67,12 +67,7 @@ pub struct RiskConfig {
 
 impl Default for RiskConfig {
     fn default() -> Self {
-        Self {
-            failures_for_user_high: 5,
-            failures_for_address_high: 20,
-            impossible_travel_km_per_hour: 1000.0,
-            impossible_travel_min_km: 500.0,
-        }
+        Self { failures_for_user_high: 5, failures_for_address_high: 20, impossible_travel_km_per_hour: 1000.0, impossible_travel_min_km: 500.0 }
     }
 }
 
@@ -98,12 +93,7 @@ pub struct RiskAssessment<'a> {
 /// device completed a second factor within `remember_device_days`; otherwise Elevated. The
 /// other signals (new address, new country, an unknown or not-remembered device) explain an
 /// Elevated level and are listed whatever the level, so the record is complete.
-pub fn assess<'a>(
-    signals: &RiskSignals,
-    domain: &DomainPolicy,
-    config: &RiskConfig,
-    now: OffsetDateTime,
-) -> RiskAssessment<'a> {
+pub fn assess<'a>(signals: &RiskSignals, domain: &DomainPolicy, config: &RiskConfig, now: OffsetDateTime) -> RiskAssessment<'a> {
     let mut high = Reasons::new();
     if signals.reported_device {
         high.push(Reason::ReportedDevice);

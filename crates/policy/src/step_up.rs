@@ -39,13 +39,7 @@ impl<'a> StepUp<'a> {
     ///
     /// `max_age` alone is not a step-up: re-authenticating a stale session is the session
     /// layer's job. It is carried here only to judge the freshness of an earlier second factor.
-    pub fn from_request<A, E, S>(
-        acr_values: A,
-        essential_acr: Option<E>,
-        requested_scopes: S,
-        app: &'a AppPolicy,
-        max_age: Option<u64>,
-    ) -> Option<Self>
+    pub fn from_request<A, E, S>(acr_values: A, essential_acr: Option<E>, requested_scopes: S, app: &'a AppPolicy, max_age: Option<u64>) -> Option<Self>
     where
         A: IntoIterator,
         A::Item: AsRef<str>,
@@ -102,10 +96,7 @@ mod tests {
     fn payments_app() -> AppPolicy {
         AppPolicy {
             two_factor: AppTwoFactor::Bypass,
-            step_up_scopes: vec![
-                ("payments:approve".to_owned(), AuthLevel::Mfa),
-                ("keys:rotate".to_owned(), AuthLevel::PhishingResistant),
-            ],
+            step_up_scopes: vec![("payments:approve".to_owned(), AuthLevel::Mfa), ("keys:rotate".to_owned(), AuthLevel::PhishingResistant)],
         }
     }
 
@@ -137,16 +128,8 @@ mod tests {
     #[test]
     fn essential_acr_claim_asks_like_acr_values() {
         let app = AppPolicy::default();
-        let step_up =
-            StepUp::from_request([""; 0], Some(vec![PHR.to_owned(), PHRH.to_owned()]), [""; 0], &app, Some(60));
-        assert_eq!(
-            step_up,
-            Some(StepUp {
-                level: AuthLevel::PhishingResistant,
-                max_age: Some(60),
-                source: StepUpSource::EssentialAcrClaim
-            })
-        );
+        let step_up = StepUp::from_request([""; 0], Some(vec![PHR.to_owned(), PHRH.to_owned()]), [""; 0], &app, Some(60));
+        assert_eq!(step_up, Some(StepUp { level: AuthLevel::PhishingResistant, max_age: Some(60), source: StepUpSource::EssentialAcrClaim }));
         assert_eq!(StepUp::from_request([""; 0], Some([PWD]), [""; 0], &app, None), None);
     }
 
@@ -165,10 +148,7 @@ mod tests {
     fn the_highest_requirement_wins_and_names_its_source() {
         let app = payments_app();
         let scope_wins = StepUp::from_request([MFA], NONE, ["keys:rotate"], &app, None).unwrap();
-        assert_eq!(
-            (scope_wins.level, scope_wins.source),
-            (AuthLevel::PhishingResistant, StepUpSource::Scope("keys:rotate"))
-        );
+        assert_eq!((scope_wins.level, scope_wins.source), (AuthLevel::PhishingResistant, StepUpSource::Scope("keys:rotate")));
         let acr_wins = StepUp::from_request([PHRH], Some([MFA]), ["payments:approve"], &app, None).unwrap();
         assert_eq!((acr_wins.level, acr_wins.source), (AuthLevel::PhishingResistantHardware, StepUpSource::AcrValues));
         let tie = StepUp::from_request([MFA], Some([MFA]), ["payments:approve"], &app, None).unwrap();

@@ -60,7 +60,13 @@ async fn populate(store: &SqliteStore) {
         .collect();
     let plan = ImportPlan {
         audit: vec![],
-        tenants: vec![TenantPlan { new_id: TenantId::new("t-bench"), name: "Bench".into(), domains: vec![EmailDomain::parse("bench.test").unwrap()], users, policy: None }],
+        tenants: vec![TenantPlan {
+            new_id: TenantId::new("t-bench"),
+            name: "Bench".into(),
+            domains: vec![EmailDomain::parse("bench.test").unwrap()],
+            users,
+            policy: None,
+        }],
         clients: vec![],
     };
     store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.unwrap();
@@ -104,7 +110,12 @@ fn backup_and_restore(c: &mut Criterion) {
                 let made = runtime.block_on(backups::create(&store, Arc::clone(&provider), &data, &target, taken)).unwrap();
                 total += started.elapsed();
                 if !reported {
-                    eprintln!("archive {} MB (database {} MB), user-key vault {} KB", made.size >> 20, size(&data.join("gatehouse.db")) >> 20, size(&target_dir.join("gatehouse-user-keys.ghkv")) >> 10);
+                    eprintln!(
+                        "archive {} MB (database {} MB), user-key vault {} KB",
+                        made.size >> 20,
+                        size(&data.join("gatehouse.db")) >> 20,
+                        size(&target_dir.join("gatehouse-user-keys.ghkv")) >> 10
+                    );
                     reported = true;
                 }
             }

@@ -105,7 +105,11 @@ async fn sign_in(router: &axum::Router) {
     let posted = router
         .clone()
         .oneshot(from_address(
-            Request::post("/login").header(header::COOKIE, &cookie).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form)).unwrap(),
+            Request::post("/login")
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
             address,
         ))
         .await

@@ -48,7 +48,11 @@ pub struct NightlyBackups {
 
 impl std::fmt::Debug for NightlyBackups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NightlyBackups").field("target", &self.target.describe()).field("hour_utc", &self.hour_utc).field("keep", &self.keep).finish_non_exhaustive()
+        f.debug_struct("NightlyBackups")
+            .field("target", &self.target.describe())
+            .field("hour_utc", &self.hour_utc)
+            .field("keep", &self.keep)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +77,13 @@ impl Drop for Scratch {
 
 /// Takes a backup now: snapshot, seal, upload. The staging directory lives inside the data
 /// directory (same permissions, same disk) and is removed afterwards.
-pub async fn create(store: &dyn Store, provider: Arc<dyn KeyProvider>, data_dir: &Path, target: &BackupTarget, now: OffsetDateTime) -> Result<BackupInfo, BackupJobError> {
+pub async fn create(
+    store: &dyn Store,
+    provider: Arc<dyn KeyProvider>,
+    data_dir: &Path,
+    target: &BackupTarget,
+    now: OffsetDateTime,
+) -> Result<BackupInfo, BackupJobError> {
     let scratch = Scratch::new(data_dir, "backup")?;
     let snapshot = scratch.0.join(DATABASE);
     store.snapshot_to(&snapshot).await?;
@@ -116,7 +126,13 @@ pub fn known_targets(data_dir: &Path) -> Vec<String> {
 /// After an erasure or a tenant deletion: refreshes the key vault of every target this data
 /// directory's backups went to (the configured one included), so the people's keys leave every
 /// earlier backup. Returns the targets that could not be refreshed, with why.
-pub async fn refresh_all_key_vaults(store: &dyn Store, provider: Arc<dyn KeyProvider>, data_dir: &Path, configured: Option<&str>, now: OffsetDateTime) -> Vec<(String, String)> {
+pub async fn refresh_all_key_vaults(
+    store: &dyn Store,
+    provider: Arc<dyn KeyProvider>,
+    data_dir: &Path,
+    configured: Option<&str>,
+    now: OffsetDateTime,
+) -> Vec<(String, String)> {
     let mut specs = known_targets(data_dir);
     if let Some(spec) = configured
         && !specs.iter().any(|k| k == spec)
@@ -140,7 +156,13 @@ const KEY_VAULT_FILE: &str = "user-keys.json";
 
 /// Replaces the target's user-key vault with the users' keys as they are now. Run after each
 /// backup and each erasure: an erased person's key then leaves every backup of the target.
-pub async fn refresh_key_vault(store: &dyn Store, provider: Arc<dyn KeyProvider>, scratch_parent: &Path, target: &BackupTarget, now: OffsetDateTime) -> Result<usize, BackupJobError> {
+pub async fn refresh_key_vault(
+    store: &dyn Store,
+    provider: Arc<dyn KeyProvider>,
+    scratch_parent: &Path,
+    target: &BackupTarget,
+    now: OffsetDateTime,
+) -> Result<usize, BackupJobError> {
     // One refresh at a time per data directory (server and CLI alike): a refresh that read the
     // keys before an erasure must not upload after the erasure's own refresh.
     let lock_path = scratch_parent.join("key-vault.lock");
@@ -185,9 +207,10 @@ pub async fn restore_key_vault(dir: &Path, provider: Arc<dyn KeyProvider>, targe
     tokio::task::spawn_blocking(move || gatehouse_backup::open_archive(&opening, opener.as_ref(), &into))
         .await
         .map_err(|e| BackupJobError::Task(e.to_string()))??;
-    let document: serde_json::Value = serde_json::from_slice(&std::fs::read(unpacked.join(KEY_VAULT_FILE))?).map_err(|e| BackupJobError::Task(format!("the user-key vault is malformed: {e}")))?;
-    let vault: gatehouse_store::KeyVault =
-        serde_json::from_value(document.get("vault").cloned().unwrap_or_default()).map_err(|e| BackupJobError::Task(format!("the user-key vault is malformed: {e}")))?;
+    let document: serde_json::Value = serde_json::from_slice(&std::fs::read(unpacked.join(KEY_VAULT_FILE))?)
+        .map_err(|e| BackupJobError::Task(format!("the user-key vault is malformed: {e}")))?;
+    let vault: gatehouse_store::KeyVault = serde_json::from_value(document.get("vault").cloned().unwrap_or_default())
+        .map_err(|e| BackupJobError::Task(format!("the user-key vault is malformed: {e}")))?;
     drop(scratch);
     let store = SqliteStore::open(&dir.join(DATABASE), OpenMode::ReadWrite, provider).await?;
     let result = store.restore_user_keys(&vault).await;
@@ -226,7 +249,10 @@ pub async fn check_restored(dir: &Path, provider: Arc<dyn KeyProvider>) -> Resul
     // The copy is the caller's own: opening it writable applies any newer migrations to it.
     let store = SqliteStore::open(&dir.join(DATABASE), OpenMode::ReadWrite, provider).await?;
     let key = match std::fs::read(dir.join(KEY_FILES[1])) {
-        Ok(pkcs8) => Some(trail::public_key(&trail::checkpoint_key(&pkcs8).map_err(|e| BackupJobError::Trail(e.to_string()))?).map_err(|e| BackupJobError::Trail(e.to_string()))?),
+        Ok(pkcs8) => Some(
+            trail::public_key(&trail::checkpoint_key(&pkcs8).map_err(|e| BackupJobError::Trail(e.to_string()))?)
+                .map_err(|e| BackupJobError::Trail(e.to_string()))?,
+        ),
         Err(_) => None,
     };
     let verified = trail::verify(&store, key.as_ref()).await;
@@ -279,7 +305,9 @@ pub async fn run(state: crate::AppState, plan: NightlyBackups) {
         tokio::time::sleep(until_next(crate::state::now(), plan.hour_utc)).await;
         let now = crate::state::now();
         match nightly(state.store.as_ref(), &plan, now).await {
-            Ok((made, pruned)) => tracing::info!(backup = %made.name, bytes = made.size, pruned = pruned.len(), target = plan.target.describe(), "nightly backup done"),
+            Ok((made, pruned)) => {
+                tracing::info!(backup = %made.name, bytes = made.size, pruned = pruned.len(), target = plan.target.describe(), "nightly backup done")
+            }
             Err(e) => {
                 tracing::error!(error = %e, target = plan.target.describe(), "nightly backup failed");
                 let alert = crate::monitor::NewAlert {

@@ -39,17 +39,26 @@ pub enum Challenge {
     Bearer,
     /// RFC 9470 step-up: the token is valid but its authentication is too weak or too old;
     /// the challenge names what a new one must meet.
-    BearerStepUp { acr_values: &'static str, max_age: u32 },
+    BearerStepUp {
+        acr_values: &'static str,
+        max_age: u32,
+    },
 }
 
 /// An error from a JSON endpoint (token, userinfo, introspection, revocation).
 #[derive(Debug)]
 pub enum ApiError {
-    OAuth { error: OAuthError, challenge: Challenge, retry_after: Option<i64> },
+    OAuth {
+        error: OAuthError,
+        challenge: Challenge,
+        retry_after: Option<i64>,
+    },
     /// The body exceeds the size limit: `invalid_request` with status 413.
     PayloadTooLarge,
     /// Too many failures from one address: `invalid_request` with status 429 and Retry-After.
-    Throttled { retry_after: i64 },
+    Throttled {
+        retry_after: i64,
+    },
     Internal(ServerError),
 }
 
@@ -122,11 +131,9 @@ impl IntoResponse for ApiError {
             Challenge::None if error.code == OAuthErrorCode::InvalidClient => Some("Basic realm=\"gatehouse\"".to_owned()),
             Challenge::None => None,
             Challenge::Basic => Some("Basic realm=\"gatehouse\"".to_owned()),
-            Challenge::Bearer => Some(format!(
-                "Bearer realm=\"gatehouse\", error=\"{}\", error_description=\"{}\"",
-                error.code.as_str(),
-                quote(&error.description)
-            )),
+            Challenge::Bearer => {
+                Some(format!("Bearer realm=\"gatehouse\", error=\"{}\", error_description=\"{}\"", error.code.as_str(), quote(&error.description)))
+            }
             Challenge::BearerStepUp { acr_values, max_age } => Some(format!(
                 "Bearer realm=\"gatehouse\", error=\"{}\", error_description=\"{}\", acr_values=\"{acr_values}\", max_age=\"{max_age}\"",
                 error.code.as_str(),
@@ -164,11 +171,7 @@ impl<E: Into<ServerError>> From<E> for PageError {
     fn from(error: E) -> Self {
         let error = error.into();
         tracing::error!(error = %error, "internal error on a page");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            title: EN.flow.error_title,
-            message: EN.flow.error_message.into(),
-        }
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, title: EN.flow.error_title, message: EN.flow.error_message.into() }
     }
 }
 

@@ -8,19 +8,22 @@ pub mod delivery;
 mod discovery;
 pub mod error;
 pub mod http;
-pub mod messages;
 mod listener;
+pub mod messages;
 pub mod metrics;
-pub mod signin;
 pub mod mfa;
 pub mod monitor;
-pub mod privacy;
 mod pages;
+pub mod privacy;
 mod rate_limit;
+pub mod signin;
 pub mod state;
 mod tokens;
 
-pub use config::{AlertSinkSettings, CheckpointKey, ConnectionLimits, MonitoringSettings, NotifierSettings, RetentionSettings, ServerConfig, SmsSettings, TlsFiles, TokenLifetimes};
+pub use config::{
+    AlertSinkSettings, CheckpointKey, ConnectionLimits, MonitoringSettings, NotifierSettings, RetentionSettings, ServerConfig, SmsSettings, TlsFiles,
+    TokenLifetimes,
+};
 pub use error::ServerError;
 pub use state::AppState;
 

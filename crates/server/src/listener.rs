@@ -45,7 +45,15 @@ pub fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServerError> {
 /// Serves `router` on `listener` until `shutdown` resolves, then waits up to `drain` for open
 /// requests to complete. At most `max_connections` connections are open at once (see
 /// [`registry`]), each bounded by `limits`' timeouts (see [`connection`]).
-pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, router: Router, limits: ConnectionLimits, max_connections: usize, shutdown: impl Future<Output = ()>, drain: Duration) {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    limits: ConnectionLimits,
+    max_connections: usize,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
     let shared = Arc::new(connection::Shared::new(router, limits));
     let registry = Arc::new(Registry::new(max_connections));
     // Every connection holds a receiver: `closed()` resolves when the last one is gone.

@@ -93,7 +93,12 @@ impl Metrics {
             "counter",
             &[("{kind=\"authorization_code\"}", self.code_replays.get()), ("{kind=\"refresh_token\"}", self.refresh_replays.get())],
         );
-        family("process_start_time_seconds", "Start time of the process since the Unix epoch.", "gauge", &[("", u64::try_from(self.started.unix_timestamp()).unwrap_or(0))]);
+        family(
+            "process_start_time_seconds",
+            "Start time of the process since the Unix epoch.",
+            "gauge",
+            &[("", u64::try_from(self.started.unix_timestamp()).unwrap_or(0))],
+        );
         if let Some(rss) = resident_memory_bytes() {
             family("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", &[("", rss)]);
         }

@@ -17,10 +17,12 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use crate::config::{NotifierSettings, SmsSettings};
-use crate::delivery::{DevOutbox, DroppedNotices, NoSmsGateway, Notifier, OutboxNotifier, OutboxSms, SmsSender, SmtpNotifier, WebhookNotifier, WebhookSms, WebhookTarget};
+use crate::delivery::{
+    DevOutbox, DroppedNotices, NoSmsGateway, Notifier, OutboxNotifier, OutboxSms, SmsSender, SmtpNotifier, WebhookNotifier, WebhookSms, WebhookTarget,
+};
 use crate::error::ServerError;
-use crate::mfa::{MfaServices, WebAuthnService};
 use crate::metrics::Metrics;
+use crate::mfa::{MfaServices, WebAuthnService};
 use crate::rate_limit::RateLimiter;
 use crate::{ServerConfig, discovery};
 
@@ -267,7 +269,9 @@ fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
     let sms: Arc<dyn SmsSender> = match &config.sms {
         SmsSettings::NoGateway if config.dev_outbox => Arc::new(OutboxSms(outbox.sms())),
         SmsSettings::NoGateway => {
-            tracing::warn!("no SMS gateway is configured ([sms] webhook_url, --sms-webhook-url): text-message codes cannot be sent, so SMS enrollment and SMS sign-in codes are refused (--dev-outbox writes them to a file, for development only)");
+            tracing::warn!(
+                "no SMS gateway is configured ([sms] webhook_url, --sms-webhook-url): text-message codes cannot be sent, so SMS enrollment and SMS sign-in codes are refused (--dev-outbox writes them to a file, for development only)"
+            );
             Arc::new(NoSmsGateway)
         }
         SmsSettings::Webhook { url, secret } => {
@@ -279,14 +283,18 @@ fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
     let notifier: Arc<dyn Notifier> = match &config.monitoring.notifier {
         None if config.dev_outbox => Arc::new(OutboxNotifier(outbox.notifications())),
         None => {
-            tracing::warn!("no notifier is configured ([notifications] smtp_host or webhook_url): notices to users (new sign-ins, factor changes, locks) are not sent");
+            tracing::warn!(
+                "no notifier is configured ([notifications] smtp_host or webhook_url): notices to users (new sign-ins, factor changes, locks) are not sent"
+            );
             Arc::new(DroppedNotices)
         }
         Some(NotifierSettings::Smtp { host, port, from, username, password, require_tls }) => {
             let credentials = username.clone().zip(password.clone());
             Arc::new(SmtpNotifier::new(host, *port, from, credentials, *require_tls).map_err(config_error)?)
         }
-        Some(NotifierSettings::Webhook { url, secret }) => Arc::new(WebhookNotifier(WebhookTarget::new(url.clone(), secret).map_err(config_error)?, url.to_string())),
+        Some(NotifierSettings::Webhook { url, secret }) => {
+            Arc::new(WebhookNotifier(WebhookTarget::new(url.clone(), secret).map_err(config_error)?, url.to_string()))
+        }
     };
     tracing::info!(notifier = %notifier.describe(), "notices to users");
     let totp_issuer = url::Url::parse(&config.issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "Gatehouse".into());

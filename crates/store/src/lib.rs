@@ -11,26 +11,26 @@ mod error;
 mod monitoring;
 mod records;
 pub mod sqlite;
-pub mod vault;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite_monitoring;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite_privacy;
+pub mod vault;
 
 pub use error::StoreError;
 pub use monitoring::*;
 pub use records::*;
 
 use async_trait::async_trait;
-use gatehouse_core::ids::{FactorId, GrantId, SessionId, TenantId, UserId};
 use gatehouse_core::alert::Alert;
 use gatehouse_core::audit::{AuditEntry, ChainedRecord, Checkpoint};
-use gatehouse_core::throttle::AccountThrottle;
-use gatehouse_policy::{AppPolicy, DomainPolicy};
+use gatehouse_core::ids::{FactorId, GrantId, SessionId, TenantId, UserId};
 use gatehouse_core::model::{Tenant, User};
+use gatehouse_core::throttle::AccountThrottle;
 use gatehouse_core::{Client, ClientId, Email, EmailDomain, Factor};
+use gatehouse_policy::{AppPolicy, DomainPolicy};
 use time::OffsetDateTime;
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -149,7 +149,9 @@ pub struct SmsChallenge {
 pub enum SmsCheck {
     Accepted,
     /// Wrong code; this many tries are left.
-    Wrong { tries_left: u32 },
+    Wrong {
+        tries_left: u32,
+    },
     /// Unknown, expired, already used or out of tries.
     Unusable,
 }
@@ -185,7 +187,9 @@ pub struct CodeRecord {
 pub enum CodeRedemption {
     Redeemed(CodeRecord),
     /// The code was redeemed before: a replay. The grant should be revoked.
-    AlreadyUsed { grant_id: GrantId },
+    AlreadyUsed {
+        grant_id: GrantId,
+    },
     /// The code exists but was issued to another client; it stays unused.
     WrongClient,
     NotFound,
@@ -205,9 +209,14 @@ pub struct RefreshRecord {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefreshRotation {
-    Rotated { previous: RefreshRecord, grant: GrantRecord },
+    Rotated {
+        previous: RefreshRecord,
+        grant: GrantRecord,
+    },
     /// A used token was presented again: the family must be revoked.
-    Reused { grant_id: GrantId },
+    Reused {
+        grant_id: GrantId,
+    },
     /// Unknown, expired, or its grant is revoked.
     Invalid,
 }
@@ -293,5 +302,11 @@ pub enum SessionWrite {
     /// A fresh authentication in the browser's existing session. The session's secret is
     /// replaced (`secret_digest`), so a cookie stolen before this authentication never carries
     /// the level it proved (ASVS 3.2.1, 7.2.4).
-    Reauthenticate { id: SessionId, secret_digest: Vec<u8>, auth_time: OffsetDateTime, acr: String, amr: Vec<String> },
+    Reauthenticate {
+        id: SessionId,
+        secret_digest: Vec<u8>,
+        auth_time: OffsetDateTime,
+        acr: String,
+        amr: Vec<String>,
+    },
 }

@@ -195,7 +195,14 @@ pub async fn sign_in_history_pages_newest_first_and_devices_remember(store: &dyn
 }
 
 pub async fn pending_progress_is_compare_and_set(store: &dyn Store) {
-    let pending = PendingAuthorization { id: "p-cas".into(), browser_digest: vec![1], csrf_token: "c".into(), request: "r".into(), expires_at: NOW + Duration::minutes(5), progress: None };
+    let pending = PendingAuthorization {
+        id: "p-cas".into(),
+        browser_digest: vec![1],
+        csrf_token: "c".into(),
+        request: "r".into(),
+        expires_at: NOW + Duration::minutes(5),
+        progress: None,
+    };
     store.save_pending(&pending).await.unwrap();
     assert!(store.update_pending_progress("p-cas", None, "step-1").await.unwrap());
     assert!(!store.update_pending_progress("p-cas", None, "step-1-again").await.unwrap(), "a racing tab loses");
@@ -209,7 +216,16 @@ fn factor(id: &str, user: &str, secret: FactorSecret) -> Factor {
         FactorSecret::Sms { .. } => FactorKind::Sms,
         FactorSecret::WebAuthn { .. } => FactorKind::Passkey,
     };
-    Factor { id: FactorId::new(id), user_id: UserId::new(user), kind, label: format!("{id} label"), secret, created_at: NOW, confirmed_at: None, last_used_at: None }
+    Factor {
+        id: FactorId::new(id),
+        user_id: UserId::new(user),
+        kind,
+        label: format!("{id} label"),
+        secret,
+        created_at: NOW,
+        confirmed_at: None,
+        last_used_at: None,
+    }
 }
 
 pub async fn factors_round_trip_and_are_scoped_to_their_user(store: &dyn Store) {
@@ -292,7 +308,14 @@ pub async fn one_time_codes_are_single_use(store: &dyn Store) {
 
 pub async fn sign_in_completion_is_atomic(store: &dyn Store) {
     seed_directory(store).await;
-    let pending = PendingAuthorization { id: "p-1".into(), browser_digest: vec![1], csrf_token: "c".into(), request: "r".into(), expires_at: NOW + Duration::minutes(5), progress: None };
+    let pending = PendingAuthorization {
+        id: "p-1".into(),
+        browser_digest: vec![1],
+        csrf_token: "c".into(),
+        request: "r".into(),
+        expires_at: NOW + Duration::minutes(5),
+        progress: None,
+    };
     store.save_pending(&pending).await.unwrap();
     let old = SessionRecord {
         id: SessionId::new("s-old"),
@@ -344,7 +367,13 @@ pub async fn sign_in_completion_is_atomic(store: &dyn Store) {
     // conflict, and writes neither grant nor code.
     let reauth_ended = SignInCompletion {
         ended_session: None,
-        session: SessionWrite::Reauthenticate { id: SessionId::new("s-old"), secret_digest: vec![31; 32], auth_time: NOW, acr: "urn:gatehouse:acr:pwd".into(), amr: vec!["pwd".into()] },
+        session: SessionWrite::Reauthenticate {
+            id: SessionId::new("s-old"),
+            secret_digest: vec![31; 32],
+            auth_time: NOW,
+            acr: "urn:gatehouse:acr:pwd".into(),
+            amr: vec!["pwd".into()],
+        },
         pending_id: "p-2".into(),
         grant: grant("g-late", Some("s-old")),
         code: code(26, "g-late"),
@@ -355,7 +384,13 @@ pub async fn sign_in_completion_is_atomic(store: &dyn Store) {
     // A request answered once cannot be answered again (a double submit).
     let twice = SignInCompletion {
         ended_session: None,
-        session: SessionWrite::Reauthenticate { id: SessionId::new("s-new"), secret_digest: vec![32; 32], auth_time: NOW, acr: "urn:gatehouse:acr:pwd".into(), amr: vec!["pwd".into()] },
+        session: SessionWrite::Reauthenticate {
+            id: SessionId::new("s-new"),
+            secret_digest: vec![32; 32],
+            auth_time: NOW,
+            acr: "urn:gatehouse:acr:pwd".into(),
+            amr: vec!["pwd".into()],
+        },
         pending_id: "p-1".into(),
         grant: grant("g-twice", Some("s-new")),
         code: code(27, "g-twice"),
@@ -401,7 +436,10 @@ fn plan(user_name: &str) -> ImportPlan {
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             id_token_signed_response_alg: SigningAlg::RS256,
-            policy: gatehouse_policy::AppPolicy { two_factor: gatehouse_policy::AppTwoFactor::Bypass, step_up_scopes: vec![("payments:approve".into(), gatehouse_policy::AuthLevel::Mfa)] },
+            policy: gatehouse_policy::AppPolicy {
+                two_factor: gatehouse_policy::AppTwoFactor::Bypass,
+                step_up_scopes: vec![("payments:approve".into(), gatehouse_policy::AuthLevel::Mfa)],
+            },
             operator: false,
             scopes: vec![],
         }],

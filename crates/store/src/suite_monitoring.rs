@@ -12,11 +12,17 @@ use gatehouse_core::throttle::AccountThrottle;
 use time::Duration;
 
 use crate::suite::{NOW, audit_entry, event, seed_directory};
-use gatehouse_core::Factor;
 use crate::*;
+use gatehouse_core::Factor;
 
 pub async fn change_history_filters_and_pages(store: &dyn Store) {
-    let other = AuditEntry { actor: "user:u-admin".into(), tenant: Some("t-other".into()), action: "user.update".into(), target: "user:u-x".into(), ..audit_entry("x") };
+    let other = AuditEntry {
+        actor: "user:u-admin".into(),
+        tenant: Some("t-other".into()),
+        action: "user.update".into(),
+        target: "user:u-x".into(),
+        ..audit_entry("x")
+    };
     let last = store.append_audit_batch(&[audit_entry("user.create"), other.clone(), audit_entry("user.update")]).await.unwrap();
     assert_eq!(store.audit_head().await.unwrap().unwrap().0, last);
     let acme = AuditFilter { tenant: Some(TenantId::new("t-acme")), action: Some("user.".into()), ..Default::default() };
@@ -81,7 +87,8 @@ pub async fn alerts_are_listed_acknowledged_and_delivered(store: &dyn Store) {
 
     let due = store.alerts_due(NOW, 10).await.unwrap();
     assert_eq!(due.iter().map(|p| p.alert.id.as_str()).collect::<Vec<_>>(), ["a-1", "a-2"], "undelivered ones only");
-    let retry = DeliveryReport { delivered_to: vec!["webhook".into()], next_attempt_at: Some(NOW + Duration::seconds(30)), last_error: Some("syslog down".into()) };
+    let retry =
+        DeliveryReport { delivered_to: vec!["webhook".into()], next_attempt_at: Some(NOW + Duration::seconds(30)), last_error: Some("syslog down".into()) };
     store.record_delivery("a-1", &retry).await.unwrap();
     store.record_delivery("a-2", &DeliveryReport { delivered_to: vec!["webhook".into()], next_attempt_at: None, last_error: None }).await.unwrap();
     assert!(store.alerts_due(NOW, 10).await.unwrap().is_empty(), "backing off");
@@ -132,7 +139,10 @@ pub async fn throttles_and_reports(store: &dyn Store) {
     let acme = TenantId::new("t-acme");
     let until = NOW + Duration::days(30);
     let report = |id, remove_later_factors| SignInReport { event_id: id, remove_later_factors, address_reported_until: until };
-    assert!(store.report_sign_in(&UserId::new("u-nobody"), &report("e-reported", true), NOW, &audit_entry("sign_in.report")).await.unwrap().is_none(), "not theirs");
+    assert!(
+        store.report_sign_in(&UserId::new("u-nobody"), &report("e-reported", true), NOW, &audit_entry("sign_in.report")).await.unwrap().is_none(),
+        "not theirs"
+    );
     assert!(!store.address_reported(&acme, "198.51.100.66", NOW).await.unwrap());
     assert!(!store.set_password(&alice, "$argon2id$early", NOW, NOW, &audit_entry("user.password.change")).await.unwrap(), "only a required reset");
     // A factor added after the reported sign-in goes with it; one from before stays.
@@ -171,7 +181,10 @@ pub async fn throttles_and_reports(store: &dyn Store) {
     let user = store.user(&alice).await.unwrap().unwrap();
     assert!(!user.credentials_reset_required && user.password_hash.as_deref() == Some("$argon2id$new"));
     // An admin clears the report (audited); clearing it again finds nothing.
-    assert!(!store.clear_reported_address(&TenantId::new("t-other"), "198.51.100.66", &audit_entry("reported_address.clear")).await.unwrap(), "only the tenant's own");
+    assert!(
+        !store.clear_reported_address(&TenantId::new("t-other"), "198.51.100.66", &audit_entry("reported_address.clear")).await.unwrap(),
+        "only the tenant's own"
+    );
     assert!(store.clear_reported_address(&acme, "198.51.100.66", &audit_entry("reported_address.clear")).await.unwrap());
     assert!(!store.clear_reported_address(&acme, "198.51.100.66", &audit_entry("reported_address.clear")).await.unwrap());
     assert_eq!(store.address_signals(&alice, "198.51.100.66", NOW).await.unwrap(), (true, false), "a cleared address is no signal");

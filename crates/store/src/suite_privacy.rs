@@ -82,7 +82,10 @@ pub async fn terminated_tenants_stop_then_go_when_due(store: &dyn Store) {
     assert!(store.tenants_due_for_deletion(due - Duration::seconds(1)).await.unwrap().is_empty());
     let early = gatehouse_core::audit::AuditEntry { at: (due - Duration::seconds(1)).unix_timestamp(), ..audit_entry("tenant.delete") };
     assert!(matches!(store.delete_tenant(&tenant, &early).await, Err(StoreError::Conflict(_))), "not a second early");
-    assert!(matches!(store.delete_tenant(&TenantId::new("t-acme"), &audit_entry("tenant.delete")).await, Err(StoreError::Conflict(_))), "an active tenant is never deleted");
+    assert!(
+        matches!(store.delete_tenant(&TenantId::new("t-acme"), &audit_entry("tenant.delete")).await, Err(StoreError::Conflict(_))),
+        "an active tenant is never deleted"
+    );
 
     assert!(store.reinstate_tenant(&tenant, &audit_entry("tenant.reinstate")).await.unwrap());
     assert!(store.tenant(&tenant).await.unwrap().unwrap().termination.is_none());

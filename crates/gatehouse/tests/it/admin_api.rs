@@ -68,12 +68,21 @@ async fn only_operator_applications_get_the_admin_scope_and_only_admins_get_in()
     assert_eq!(other.status(), StatusCode::FORBIDDEN, "a tenant admin editing another tenant");
     assert_eq!(call(&app, Method::GET, &format!("/api/v1/tenants/{globex}/users"), &alice, None).await.status(), StatusCode::FORBIDDEN);
     // The simulator does not tell a tenant admin who has an account in another tenant.
-    let elsewhere = call(&app, Method::POST, "/api/v1/policy/simulate", &alice, Some(json!({ "email": "dave@globex.test", "client_id": "payroll", "ip": "127.0.0.1" }))).await;
+    let elsewhere =
+        call(&app, Method::POST, "/api/v1/policy/simulate", &alice, Some(json!({ "email": "dave@globex.test", "client_id": "payroll", "ip": "127.0.0.1" })))
+            .await;
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
     let doc: Value = Client::new().get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/v1/policy/simulate"]["post"].is_object());
-    for path in ["/api/v1/audit", "/api/v1/alerts", "/api/v1/siem/events", "/api/v1/me/sign-ins/{id}/report", "/api/v1/tenants/{id}/reported-addresses", "/api/v1/tenants/{id}/reported-addresses/{address}"] {
+    for path in [
+        "/api/v1/audit",
+        "/api/v1/alerts",
+        "/api/v1/siem/events",
+        "/api/v1/me/sign-ins/{id}/report",
+        "/api/v1/tenants/{id}/reported-addresses",
+        "/api/v1/tenants/{id}/reported-addresses/{address}",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} is described");
     }
 }
@@ -129,7 +138,14 @@ async fn a_report_only_policy_records_what_it_would_have_done() {
     let app = spawn().await;
     let ops = operator(&app).await;
     let acme = tenant_id(&app, &ops, "Acme Oy").await;
-    let staged = call(&app, Method::PUT, &format!("/api/v1/tenants/{acme}/policy"), &ops, Some(json!({ "policy": { "two_factor": "required" }, "mode": "report_only" }))).await;
+    let staged = call(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/tenants/{acme}/policy"),
+        &ops,
+        Some(json!({ "policy": { "two_factor": "required" }, "mode": "report_only" })),
+    )
+    .await;
     assert_eq!(staged.status(), StatusCode::OK);
     let body: Value = staged.json().await.unwrap();
     assert_eq!((body["tenant"]["policy"]["two_factor"].as_str(), body["tenant"]["staged_policy"]["two_factor"].as_str()), (Some("optional"), Some("required")));
@@ -165,7 +181,9 @@ async fn the_simulator_explains_each_seed_scenario_and_writes_nothing() {
     }
     let office: Value = simulate(json!({ "email": "erin@initech.test", "client_id": "payroll", "ip": "127.0.0.3" })).await.json().await.unwrap();
     assert_eq!(office["winning_rule"]["code"], "adaptive_low_risk");
-    for bad in [json!({ "email": "x", "client_id": "payroll", "ip": "127.0.0.1" }), json!({ "email": "dave@globex.test", "client_id": "payroll", "ip": "nope" })] {
+    for bad in
+        [json!({ "email": "x", "client_id": "payroll", "ip": "127.0.0.1" }), json!({ "email": "dave@globex.test", "client_id": "payroll", "ip": "nope" })]
+    {
         assert_eq!(simulate(bad).await.status(), StatusCode::BAD_REQUEST);
     }
     assert_eq!(simulate(json!({ "email": "nobody@acme.test", "client_id": "payroll", "ip": "127.0.0.1" })).await.status(), StatusCode::NOT_FOUND);
@@ -186,28 +204,48 @@ async fn operators_create_tenants_domains_users_and_applications_that_work_at_on
     assert_eq!(taken.status(), StatusCode::CONFLICT, "another tenant's domain");
     let added = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/domains"), &ops, Some(json!({ "domain": "umbrella.example" }))).await;
     assert_eq!(added.json::<Value>().await.unwrap()["domains"], json!(["umbrella.example", "umbrella.test"]));
-    for bad in [json!({ "email": "x@elsewhere.test", "name": "X" }), json!({ "email": "not an email", "name": "X" }), json!({ "email": "a@umbrella.test", "name": "A", "password": "short" })] {
+    for bad in [
+        json!({ "email": "x@elsewhere.test", "name": "X" }),
+        json!({ "email": "not an email", "name": "X" }),
+        json!({ "email": "a@umbrella.test", "name": "A", "password": "short" }),
+    ] {
         let response = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(bad.clone())).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
-    let user = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(json!({ "email": "wesker@umbrella.test", "name": "Albert", "password": "a long test passphrase", "roles": ["admin"] }))).await;
+    let user = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tenants/{id}/users"),
+        &ops,
+        Some(json!({ "email": "wesker@umbrella.test", "name": "Albert", "password": "a long test passphrase", "roles": ["admin"] })),
+    )
+    .await;
     assert_eq!(user.status(), StatusCode::CREATED);
     let user: Value = user.json().await.unwrap();
-    let exists = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(json!({ "email": "wesker@umbrella.test", "name": "Again" }))).await;
+    let exists =
+        call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(json!({ "email": "wesker@umbrella.test", "name": "Again" }))).await;
     assert_eq!(exists.status(), StatusCode::CONFLICT);
 
-    let registered = call(&app, Method::POST, "/api/v1/applications", &ops, Some(json!({
-        "client_id": "labs", "name": "Labs", "redirect_uris": ["http://127.0.0.1:9995/cb"], "grant_types": ["authorization_code"],
-        "policy": { "two_factor": "bypass" }
-    })))
+    let registered = call(
+        &app,
+        Method::POST,
+        "/api/v1/applications",
+        &ops,
+        Some(json!({
+            "client_id": "labs", "name": "Labs", "redirect_uris": ["http://127.0.0.1:9995/cb"], "grant_types": ["authorization_code"],
+            "policy": { "two_factor": "bypass" }
+        })),
+    )
     .await;
     assert_eq!(registered.status(), StatusCode::CREATED);
     let secret = registered.json::<Value>().await.unwrap()["client_secret"].as_str().unwrap().to_owned();
     assert!(secret.len() >= 43, "256 bits");
-    for bad in [json!({ "client_id": "labs", "name": "Again", "redirect_uris": ["http://127.0.0.1:9995/cb"], "grant_types": ["authorization_code"] }),
-                json!({ "client_id": "x2", "name": "X", "grant_types": ["authorization_code"] }),
-                json!({ "client_id": "x3", "name": "X", "redirect_uris": ["http://127.0.0.1:1/cb#frag"], "grant_types": ["authorization_code"] }),
-                json!({ "client_id": "x4", "name": "X", "grant_types": ["implicit"] })] {
+    for bad in [
+        json!({ "client_id": "labs", "name": "Again", "redirect_uris": ["http://127.0.0.1:9995/cb"], "grant_types": ["authorization_code"] }),
+        json!({ "client_id": "x2", "name": "X", "grant_types": ["authorization_code"] }),
+        json!({ "client_id": "x3", "name": "X", "redirect_uris": ["http://127.0.0.1:1/cb#frag"], "grant_types": ["authorization_code"] }),
+        json!({ "client_id": "x4", "name": "X", "grant_types": ["implicit"] }),
+    ] {
         let status = call(&app, Method::POST, "/api/v1/applications", &ops, Some(bad.clone())).await.status();
         assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::CONFLICT, "{bad}: {status}");
     }
@@ -230,7 +268,11 @@ async fn operators_create_tenants_domains_users_and_applications_that_work_at_on
     let renamed: Value = call(&app, Method::PATCH, &format!("/api/v1/users/{uid}"), &ops, Some(json!({ "name": "Albert W." }))).await.json().await.unwrap();
     assert_eq!((renamed["name"].as_str(), renamed["roles"].clone()), (Some("Albert W."), json!(["admin"])));
     let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
-    assert_eq!(call(&app, Method::PATCH, &format!("/api/v1/users/{uid}"), &alice, Some(json!({ "name": "x" }))).await.status(), StatusCode::NOT_FOUND, "another tenant's user is not found");
+    assert_eq!(
+        call(&app, Method::PATCH, &format!("/api/v1/users/{uid}"), &alice, Some(json!({ "name": "x" }))).await.status(),
+        StatusCode::NOT_FOUND,
+        "another tenant's user is not found"
+    );
     let bob_id = {
         let acme = tenant_id(&app, &alice, "Acme Oy").await;
         let users: Value = call(&app, Method::GET, &format!("/api/v1/tenants/{acme}/users"), &alice, None).await.json().await.unwrap();

@@ -94,13 +94,23 @@ async fn directory_changes_and_imports_are_audited_once_and_never_hold_secrets()
     let app = spawn().await;
     let ops: serde_json::Value = client_token(&app, "ops", "gatehouse:admin").await.json().await.unwrap();
     let ops = ops["access_token"].as_str().unwrap().to_owned();
-    let tenant: serde_json::Value = call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Umbrella", "domains": ["umbrella.test"] }))).await.json().await.unwrap();
+    let tenant: serde_json::Value =
+        call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Umbrella", "domains": ["umbrella.test"] }))).await.json().await.unwrap();
     let id = tenant["id"].as_str().unwrap();
-    let user = call(&app, Method::POST, &format!("/api/v1/tenants/{id}/users"), &ops, Some(json!({ "email": "ada@umbrella.test", "name": "Ada", "password": "a very secret passphrase" }))).await;
+    let user = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tenants/{id}/users"),
+        &ops,
+        Some(json!({ "email": "ada@umbrella.test", "name": "Ada", "password": "a very secret passphrase" })),
+    )
+    .await;
     assert_eq!(user.status(), StatusCode::CREATED);
     let conflict = call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Umbrella" }))).await;
     assert_eq!(conflict.status(), StatusCode::CONFLICT);
-    let created = call(&app, Method::POST, "/api/v1/applications", &ops, Some(json!({ "client_id": "labs", "name": "Labs", "grant_types": ["client_credentials"] }))).await;
+    let created =
+        call(&app, Method::POST, "/api/v1/applications", &ops, Some(json!({ "client_id": "labs", "name": "Labs", "grant_types": ["client_credentials"] })))
+            .await;
     let secret = created.json::<serde_json::Value>().await.unwrap()["client_secret"].as_str().unwrap().to_owned();
     // The fixture was imported at start-up (the first record), then the first signing keys made.
     let pool = crate::helpers::read_only_db(&app.data_dir()).await;
@@ -131,7 +141,10 @@ async fn a_users_own_factor_changes_are_audited_with_where_they_came_from() {
     assert_eq!(call(&app, Method::POST, &format!("/api/v1/me/factors/{id}/confirm"), &token, Some(json!({ "code": code }))).await.status(), StatusCode::OK);
     assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/me/factors/{id}"), &token, None).await.status(), StatusCode::NO_CONTENT);
     let pool = crate::helpers::read_only_db(&app.data_dir()).await;
-    let rows = sqlx::query("SELECT actor, action, target, address, COALESCE(after, '') AS after FROM audit_records WHERE action LIKE 'factor.%' ORDER BY seq").fetch_all(&pool).await.unwrap();
+    let rows = sqlx::query("SELECT actor, action, target, address, COALESCE(after, '') AS after FROM audit_records WHERE action LIKE 'factor.%' ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     let actions: Vec<String> = rows.iter().map(|r| r.get::<String, _>("action")).collect();
     assert_eq!(actions, ["factor.add", "factor.remove"]);

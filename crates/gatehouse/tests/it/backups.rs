@@ -13,7 +13,8 @@ use crate::helpers::{SpawnOptions, TempDir, cli, db_fingerprint, spawn_with};
 use crate::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, assert_code_for, query, spawn};
 
 fn newest_archive(target: &Path) -> PathBuf {
-    let mut archives: Vec<PathBuf> = std::fs::read_dir(target).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "ghbk")).collect();
+    let mut archives: Vec<PathBuf> =
+        std::fs::read_dir(target).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "ghbk")).collect();
     archives.sort();
     archives.pop().expect("a backup archive")
 }
@@ -100,7 +101,10 @@ async fn corrupted_truncated_and_wrong_key_backups_are_refused_and_nothing_is_re
     let middle = flipped.len() / 2;
     flipped[middle] ^= 0x40;
     std::fs::write(&archive, &flipped).unwrap();
-    for command in [vec!["backup", "verify", "--from", archive.to_str().unwrap()], vec!["backup", "restore", "--from", archive.to_str().unwrap(), "--to", to.to_str().unwrap()]] {
+    for command in [
+        vec!["backup", "verify", "--from", archive.to_str().unwrap()],
+        vec!["backup", "restore", "--from", archive.to_str().unwrap(), "--to", to.to_str().unwrap()],
+    ] {
         let (ok, _, err) = cli(&data, &command);
         assert!(!ok && err.contains("does not match its manifest"), "the checksum catches a flipped byte: {err}");
     }
@@ -170,7 +174,8 @@ async fn an_erased_person_is_unreadable_in_a_backup_taken_before_the_erasure() {
     // opens Bob's data, and the vault that opens everyone else's no longer has his key.
     let unpacked = app.dir.path().join("unpacked");
     std::fs::create_dir(&unpacked).unwrap();
-    let ring: std::sync::Arc<dyn gatehouse_crypto::KeyProvider> = std::sync::Arc::new(gatehouse_crypto::MasterKeyring::parse(&std::fs::read_to_string(&key).unwrap()).unwrap());
+    let ring: std::sync::Arc<dyn gatehouse_crypto::KeyProvider> =
+        std::sync::Arc::new(gatehouse_crypto::MasterKeyring::parse(&std::fs::read_to_string(&key).unwrap()).unwrap());
     gatehouse_backup::open_archive(&before, ring.as_ref(), &unpacked).unwrap();
     let pool = crate::helpers::read_only_db(&unpacked).await;
     let user_keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner LIKE 'user:%'").fetch_one(&pool).await.unwrap();

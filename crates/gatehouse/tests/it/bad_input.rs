@@ -43,14 +43,21 @@ async fn token_endpoint_rejections_use_rfc6749_errors() {
     }
     let (status, json) = token(&app, "grant_type=client_credentials&client_id=spa", None).await;
     assert_eq!((status, json["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unauthorized_client")), "spa may not use client_credentials");
-    let json_body = reqwest::Client::new().post(app.url("/token")).basic_auth("payroll", Some(PAYROLL_SECRET)).json(&serde_json::json!({"grant_type": "client_credentials"})).send().await.unwrap();
+    let json_body = reqwest::Client::new()
+        .post(app.url("/token"))
+        .basic_auth("payroll", Some(PAYROLL_SECRET))
+        .json(&serde_json::json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json_body.status(), StatusCode::BAD_REQUEST, "only form bodies are accepted");
 }
 
 #[tokio::test]
 async fn wrong_client_secret_is_401_with_basic_challenge() {
     let app = spawn_app().await;
-    let response = reqwest::Client::new().post(app.url("/token")).basic_auth("payroll", Some("nope")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let response =
+        reqwest::Client::new().post(app.url("/token")).basic_auth("payroll", Some("nope")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
 }
@@ -99,7 +106,8 @@ async fn malformed_credentials_and_bodies_are_rfc6749_errors() {
     let http = reqwest::Client::new();
     // A non-ASCII Authorization header is bad credentials, not "no credentials".
     let header = reqwest::header::HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap();
-    let r = http.post(app.url("/token")).header("authorization", header).form(&[("grant_type", "client_credentials"), ("client_id", "spa")]).send().await.unwrap();
+    let r =
+        http.post(app.url("/token")).header("authorization", header).form(&[("grant_type", "client_credentials"), ("client_id", "spa")]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
     for body in ["grant_type=client_credentials&scope=%ZZ", "grant_type=client_%ff%fecredentials"] {
@@ -107,7 +115,14 @@ async fn malformed_credentials_and_bodies_are_rfc6749_errors() {
         assert_eq!((status, json["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
     }
     for path in ["/introspect", "/revoke"] {
-        let r = http.post(app.url(path)).basic_auth("payroll", Some(PAYROLL_SECRET)).header("content-type", "application/x-www-form-urlencoded").body("token=a&token=b").send().await.unwrap();
+        let r = http
+            .post(app.url(path))
+            .basic_auth("payroll", Some(PAYROLL_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("token=a&token=b")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}: duplicated parameter");
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     }
@@ -154,23 +169,35 @@ async fn tampered_session_cookie_is_just_no_session() {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = http.get(app.url(&format!("/authorize?{}", payroll_query("")))).header("cookie", "gatehouse_session=forged-value").send().await.unwrap();
     assert!(location(&response).starts_with("/login"), "a forged cookie grants nothing");
-    let response = http.get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none")))).header("cookie", "gatehouse_session=forged").send().await.unwrap();
+    let response =
+        http.get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none")))).header("cookie", "gatehouse_session=forged").send().await.unwrap();
     assert_eq!(query_param(&location(&response), "error").as_deref(), Some("login_required"));
 
     // A real session cookie with one character changed matches nothing either.
     let browser = Browser::new();
     let login = location(&browser.authorize(&app, &payroll_query("")).await);
     let signed_in = browser.submit_login(&app, &login, ALICE.0, ALICE.1).await;
-    let cookie = signed_in.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("gatehouse_session=")).unwrap();
+    let cookie =
+        signed_in.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("gatehouse_session=")).unwrap();
     let value = cookie.split(';').next().unwrap().trim_start_matches("gatehouse_session=").to_owned();
-    let genuine = http.get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none")))).header("cookie", format!("gatehouse_session={value}")).send().await.unwrap();
+    let genuine = http
+        .get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none"))))
+        .header("cookie", format!("gatehouse_session={value}"))
+        .send()
+        .await
+        .unwrap();
     assert!(query_param(&location(&genuine), "code").is_some(), "the untouched cookie is a session");
     let mut tampered = value.into_bytes();
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     let before = crate::helpers::db_fingerprint(&app.data_dir()).await;
-    let response = http.get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none")))).header("cookie", format!("gatehouse_session={tampered}")).send().await.unwrap();
+    let response = http
+        .get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none"))))
+        .header("cookie", format!("gatehouse_session={tampered}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(query_param(&location(&response), "error").as_deref(), Some("login_required"));
     assert_eq!(crate::helpers::db_fingerprint(&app.data_dir()).await, before);
 }
@@ -182,12 +209,24 @@ async fn login_form_rejects_bad_csrf_and_other_browsers_and_stores_no_session() 
     let login = location(&browser.authorize(&app, &payroll_query("")).await);
     let page = browser.get(&app.url(&login)).await.text().await.unwrap();
     let request = hidden(&page, "request").unwrap();
-    let bad_csrf = browser.http.post(app.url("/login")).form(&[("request", request.as_str()), ("csrf_token", "forged"), ("email", ALICE.0), ("password", ALICE.1)]).send().await.unwrap();
+    let bad_csrf = browser
+        .http
+        .post(app.url("/login"))
+        .form(&[("request", request.as_str()), ("csrf_token", "forged"), ("email", ALICE.0), ("password", ALICE.1)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_csrf.status(), StatusCode::BAD_REQUEST);
     // Another browser (no flow cookie) cannot use this sign-in request.
     let csrf = hidden(&page, "csrf_token").unwrap();
     let other = Browser::new();
-    let stolen = other.http.post(app.url("/login")).form(&[("request", request.as_str()), ("csrf_token", csrf.as_str()), ("email", ALICE.0), ("password", ALICE.1)]).send().await.unwrap();
+    let stolen = other
+        .http
+        .post(app.url("/login"))
+        .form(&[("request", request.as_str()), ("csrf_token", csrf.as_str()), ("email", ALICE.0), ("password", ALICE.1)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
     // Nothing was signed in: prompt=none still says login_required.
     let to = location(&browser.authorize(&app, &payroll_query("&prompt=none")).await);

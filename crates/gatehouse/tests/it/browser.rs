@@ -44,7 +44,8 @@ impl Browser {
         if let Some(value) = forwarded_for {
             headers.insert("x-forwarded-for", value.parse().unwrap());
         }
-        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).local_address(address).default_headers(headers).build().unwrap();
+        let http =
+            Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).local_address(address).default_headers(headers).build().unwrap();
         Self { http }
     }
 

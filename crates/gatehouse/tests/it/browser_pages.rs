@@ -168,11 +168,7 @@ async fn run_scenario(scenario: &str) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("--- node tests/browser/run.mjs {scenario} ---\n{stdout}{stderr}");
-    assert!(
-        output.status.success(),
-        "browser scenario {scenario} failed ({}); artefacts in target/browser-artifacts/{scenario}/\n{stderr}",
-        output.status
-    );
+    assert!(output.status.success(), "browser scenario {scenario} failed ({}); artefacts in target/browser-artifacts/{scenario}/\n{stderr}", output.status);
 }
 
 /// Password and authenticator-app code at the demo application, with a wrong password and a

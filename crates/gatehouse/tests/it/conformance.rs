@@ -196,7 +196,9 @@ async fn oidcc_codereuse_fails_and_revokes_the_first_tokens() {
 #[tokio::test]
 async fn oidcc_ensure_registered_redirect_uri_never_redirects() {
     let app = spawn_app().await;
-    for bad in ["http%3A%2F%2F127.0.0.1%3A9999%2Fcb%2F", "http%3A%2F%2F127.0.0.1%3A9999%2FCB", "http%3A%2F%2Fevil.test%2Fcb", "http%3A%2F%2Fx%40127.0.0.1%3A9999%2Fcb"] {
+    for bad in
+        ["http%3A%2F%2F127.0.0.1%3A9999%2Fcb%2F", "http%3A%2F%2F127.0.0.1%3A9999%2FCB", "http%3A%2F%2Fevil.test%2Fcb", "http%3A%2F%2Fx%40127.0.0.1%3A9999%2Fcb"]
+    {
         let query = format!("client_id=payroll&redirect_uri={bad}&response_type=code&scope=openid&state=s");
         let response = Browser::new().authorize(&app, &query).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
@@ -211,7 +213,8 @@ async fn oidcc_ensure_registered_redirect_uri_never_redirects() {
 async fn oidcc_ensure_post_request_succeeds() {
     let app = spawn_app().await;
     let browser = Browser::new();
-    let response = browser.http.post(app.url("/authorize")).header("content-type", "application/x-www-form-urlencoded").body(payroll_query("")).send().await.unwrap();
+    let response =
+        browser.http.post(app.url("/authorize")).header("content-type", "application/x-www-form-urlencoded").body(payroll_query("")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let callback = location(&browser.submit_login(&app, &location(&response), ALICE.0, ALICE.1).await);
     assert!(query_param(&callback, "code").is_some());
@@ -226,7 +229,12 @@ async fn oidcc_refresh_token_rotates_and_reuse_revokes_the_family() {
         let http = http.clone();
         let url = app.url("/token");
         async move {
-            http.post(url).basic_auth("payroll", Some(PAYROLL_SECRET)).form(&[("grant_type", "refresh_token"), ("refresh_token", token.as_str())]).send().await.unwrap()
+            http.post(url)
+                .basic_auth("payroll", Some(PAYROLL_SECRET))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
         }
     };
     let first_rt = tokens["refresh_token"].as_str().unwrap().to_owned();

@@ -87,7 +87,10 @@ async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
 async fn a_slow_request_body_is_answered_408_within_the_request_timeout() {
     let app = spawn(&["--header-read-timeout-seconds", "300", "--idle-timeout-seconds", "300", "--request-timeout-seconds", "1"]).await;
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    stream.write_all(b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type").await.unwrap();
+    stream
+        .write_all(b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type")
+        .await
+        .unwrap();
     let mut response = Vec::new();
     let read = tokio::time::timeout(SLACK, stream.read_to_end(&mut response)).await;
     assert!(read.is_ok(), "the server answered and closed within the request timeout");
@@ -100,7 +103,10 @@ async fn a_slow_request_body_is_answered_408_within_the_request_timeout() {
 /// until the rest arrives.
 async fn request_in_flight(app: &TestApp) -> TcpStream {
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    stream.write_all(b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type").await.unwrap();
+    stream
+        .write_all(b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type")
+        .await
+        .unwrap();
     stream
 }
 
@@ -147,7 +153,8 @@ async fn at_the_cap_the_oldest_idle_connections_are_evicted_and_requests_still_a
 async fn an_evicted_connection_with_a_half_sent_head_is_closed_at_once_not_at_its_timeout() {
     // Found by the black-box review: eviction waited for a half-sent head, so sockets trickling
     // a byte at a time outlived the cap and used up the open-file reserve.
-    let app = spawn(&["--max-connections", "3", "--header-read-timeout-seconds", "300", "--idle-timeout-seconds", "300", "--request-timeout-seconds", "300"]).await;
+    let app =
+        spawn(&["--max-connections", "3", "--header-read-timeout-seconds", "300", "--idle-timeout-seconds", "300", "--request-timeout-seconds", "300"]).await;
     let mut trickling = Vec::new();
     for _ in 0..3 {
         let mut stream = TcpStream::connect(app.addr).await.unwrap();
@@ -163,7 +170,8 @@ async fn an_evicted_connection_with_a_half_sent_head_is_closed_at_once_not_at_it
 
 #[tokio::test]
 async fn when_every_connection_is_busy_a_new_one_is_closed_at_once() {
-    let app = spawn(&["--max-connections", "2", "--header-read-timeout-seconds", "300", "--idle-timeout-seconds", "300", "--request-timeout-seconds", "300"]).await;
+    let app =
+        spawn(&["--max-connections", "2", "--header-read-timeout-seconds", "300", "--idle-timeout-seconds", "300", "--request-timeout-seconds", "300"]).await;
     let mut first = request_in_flight(&app).await;
     let mut second = request_in_flight(&app).await;
     // Let the server see both heads before the third connection arrives.
@@ -182,7 +190,11 @@ fn tls_client(root: rustls::pki_types::CertificateDer<'static>) -> tokio_rustls:
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions().unwrap().with_root_certificates(roots).with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
@@ -194,7 +206,18 @@ async fn the_tls_listener_has_the_same_header_read_timeout() {
     let key_path = dir.file("key.pem", &key).display().to_string();
     let app = spawn_with(SpawnOptions {
         dir: Some(dir),
-        extra: &["--tls-cert", &cert_path, "--tls-key", &key_path, "--header-read-timeout-seconds", "1", "--idle-timeout-seconds", "300", "--request-timeout-seconds", "300"],
+        extra: &[
+            "--tls-cert",
+            &cert_path,
+            "--tls-key",
+            &key_path,
+            "--header-read-timeout-seconds",
+            "1",
+            "--idle-timeout-seconds",
+            "300",
+            "--request-timeout-seconds",
+            "300",
+        ],
         import: false,
         ..Default::default()
     })
@@ -241,7 +264,10 @@ async fn startup_refuses_a_connection_cap_above_the_open_file_limit() {
     let mut text = String::new();
     stderr.read_to_string(&mut text).await.unwrap();
     assert!(!status.success(), "{text}");
-    assert!(text.contains("--max-connections") && text.contains("1000") && text.contains("limit is 512"), "the message names the setting and both numbers: {text}");
+    assert!(
+        text.contains("--max-connections") && text.contains("1000") && text.contains("limit is 512"),
+        "the message names the setting and both numbers: {text}"
+    );
 }
 
 #[tokio::test]

@@ -134,14 +134,24 @@ async fn a_tenant_admin_requires_2fa_through_the_form_and_the_change_is_audited(
         assert!(html.contains(text), "{text} missing");
     }
     assert!(!html.contains("Add an email domain") && !html.contains("Terminate this tenant"), "operators only");
-    let form = [("csrf_token", csrf(&html)), ("two_factor", "required".into()), ("method_totp", "on".into()), ("method_sms", "on".into()), ("trusted_networks", "192.0.2.0/24\n".into()), ("remember_device_days", "14".into())];
+    let form = [
+        ("csrf_token", csrf(&html)),
+        ("two_factor", "required".into()),
+        ("method_totp", "on".into()),
+        ("method_sms", "on".into()),
+        ("trusted_networks", "192.0.2.0/24\n".into()),
+        ("remember_device_days", "14".into()),
+    ];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, html) = submit(&app, &alice, &format!("/admin/tenants/{acme}/policy"), &form).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(flash(&html), "The authentication settings were saved.");
     assert!(html.contains("value=\"required\" checked") && html.contains("192.0.2.0/24"));
     let tenant = api(&app, &ops, &format!("/api/v1/tenants/{acme}")).await;
-    assert_eq!(tenant["policy"], json!({ "two_factor": "required", "allowed_methods": ["totp", "sms"], "trusted_networks": ["192.0.2.0/24"], "remember_device_days": 14 }));
+    assert_eq!(
+        tenant["policy"],
+        json!({ "two_factor": "required", "allowed_methods": ["totp", "sms"], "trusted_networks": ["192.0.2.0/24"], "remember_device_days": 14 })
+    );
     let to = password_step(&app, &Browser::new(), "payroll", "", "bob@acme.test").await;
     assert!(to.starts_with("/login/enroll"), "the next sign-in enrolls: {to}");
 
@@ -196,7 +206,8 @@ async fn a_lock_out_is_named_and_saved_only_when_confirmed() {
     assert!(html.contains("Save anyway (confirm lock-out)") && html.contains("name=\"confirm_lockout\""));
     assert_eq!(api(&app, &ops, &format!("/api/v1/tenants/{acme}")).await["policy"]["two_factor"], "optional", "nothing saved");
     // The page carries the settings; ticking the box saves them.
-    let mut again: Vec<(&str, String)> = ["csrf_token", "two_factor", "method_passkey", "trusted_networks", "remember_device_days"].iter().map(|n| (*n, hidden(&html, n).unwrap())).collect();
+    let mut again: Vec<(&str, String)> =
+        ["csrf_token", "two_factor", "method_passkey", "trusted_networks", "remember_device_days"].iter().map(|n| (*n, hidden(&html, n).unwrap())).collect();
     assert!(hidden(&html, "method_totp").is_none());
     let unticked: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(post(&app, &alice, &path, &unticked).await.status(), StatusCode::CONFLICT, "not without the box");
@@ -218,7 +229,13 @@ async fn a_tenant_admin_cannot_see_or_change_another_tenant() {
     let alice = Browser::new();
     let (_, html) = console_sign_in(&alice, &app, "alice@acme.test", PASSWORD).await;
     let token = csrf(&html);
-    for path in [format!("/admin/tenants/{globex}"), format!("/admin/users/{dave}"), format!("/admin/users/{dave}?tenant={globex}"), format!("/admin/users/{dave}/erase?tenant={globex}"), format!("/admin/tenants/{globex}/terminate")] {
+    for path in [
+        format!("/admin/tenants/{globex}"),
+        format!("/admin/users/{dave}"),
+        format!("/admin/users/{dave}?tenant={globex}"),
+        format!("/admin/users/{dave}/erase?tenant={globex}"),
+        format!("/admin/tenants/{globex}/terminate"),
+    ] {
         let (status, html) = page(&app, &alice, &path).await;
         assert!(status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND, "{path}: {status}");
         assert!(html.contains("<h1>Not available to you</h1>") || html.contains("<h1>Not found</h1>"), "{path}: a friendly notice");
@@ -235,13 +252,16 @@ async fn a_tenant_admin_cannot_see_or_change_another_tenant() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("applications are managed by the instance"), "the API's reason");
     // Writes aimed at the other tenant are refused by the API and shown, with nothing changed.
-    let (status, html) = submit(&app, &alice, &format!("/admin/tenants/{globex}/policy"), &[("csrf_token", &token), ("two_factor", "optional"), ("remember_device_days", "1")]).await;
+    let (status, html) =
+        submit(&app, &alice, &format!("/admin/tenants/{globex}/policy"), &[("csrf_token", &token), ("two_factor", "optional"), ("remember_device_days", "1")])
+            .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(flash(&html).contains("only their own tenant"), "{html}");
     let (_, html) = submit(&app, &alice, &format!("/admin/users/{dave}/unlock"), &[("csrf_token", &token), ("tenant", &globex)]).await;
     assert!(!html.contains("Globex"));
     for action in ["reset-factors", "erase"] {
-        let response = post(&app, &alice, &format!("/admin/users/{dave}/{action}"), &[("csrf_token", &token), ("tenant", &globex), ("confirm", "dave@globex.test")]).await;
+        let response =
+            post(&app, &alice, &format!("/admin/users/{dave}/{action}"), &[("csrf_token", &token), ("tenant", &globex), ("confirm", "dave@globex.test")]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{action}");
     }
     assert_eq!(api(&app, &ops, &format!("/api/v1/tenants/{globex}")).await, before);
@@ -274,7 +294,8 @@ async fn an_operator_manages_applications_domains_and_tenants() {
     let olga = Browser::new();
     let (path, html) = console_sign_in(&olga, &app, "olga@ops.test", PASSWORD).await;
     assert_eq!(path, "/admin");
-    for text in ["Acme Oy", "Globex", "Initech", "href=\"/admin/applications\"", "href=\"/admin/simulate\"", "href=\"/admin/audit\"", "href=\"/admin/alerts\""] {
+    for text in ["Acme Oy", "Globex", "Initech", "href=\"/admin/applications\"", "href=\"/admin/simulate\"", "href=\"/admin/audit\"", "href=\"/admin/alerts\""]
+    {
         assert!(html.contains(text), "{text} missing from the overview");
     }
     let to = password_step(&app, &Browser::new(), "vault", "", "alice@acme.test").await;
@@ -283,11 +304,22 @@ async fn an_operator_manages_applications_domains_and_tenants() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Vault") && html.contains("pages:delete = urn:gatehouse:acr:mfa"), "wiki's step-up scope");
     let token = csrf(&html);
-    let bad = submit(&app, &olga, "/admin/applications/vault/policy", &[("csrf_token", &token), ("two_factor", "bypass"), ("step_up_scopes", "secrets:read")]).await.1;
+    let bad = submit(&app, &olga, "/admin/applications/vault/policy", &[("csrf_token", &token), ("two_factor", "bypass"), ("step_up_scopes", "secrets:read")])
+        .await
+        .1;
     assert!(flash(&bad).contains("scope = level"), "{}", flash(&bad));
-    let gold = submit(&app, &olga, "/admin/applications/vault/policy", &[("csrf_token", &token), ("two_factor", "bypass"), ("step_up_scopes", "secrets:read = gold")]).await.1;
+    let gold =
+        submit(&app, &olga, "/admin/applications/vault/policy", &[("csrf_token", &token), ("two_factor", "bypass"), ("step_up_scopes", "secrets:read = gold")])
+            .await
+            .1;
     assert!(flash(&gold).contains("gold"), "the API's reason: {}", flash(&gold));
-    let (_, html) = submit(&app, &olga, "/admin/applications/vault/policy", &[("csrf_token", &token), ("two_factor", "bypass"), ("step_up_scopes", "secrets:read = mfa\n")]).await;
+    let (_, html) = submit(
+        &app,
+        &olga,
+        "/admin/applications/vault/policy",
+        &[("csrf_token", &token), ("two_factor", "bypass"), ("step_up_scopes", "secrets:read = mfa\n")],
+    )
+    .await;
     assert!(flash(&html).contains("vault"));
     let apps = api(&app, &ops, "/api/v1/applications").await;
     let vault = apps["applications"].as_array().unwrap().iter().find(|a| a["client_id"] == "vault").unwrap().clone();
@@ -358,7 +390,9 @@ async fn roles_raise_an_alert_that_is_acknowledged_once() {
     let (_, html) = submit(&app, &alice, &format!("/admin/users/{bob}/roles"), &[("csrf_token", &token), ("tenant", &acme), ("role_admin", "on")]).await;
     assert!(flash(&html).contains("bob@acme.test"));
     assert_eq!(user(&app, &ops, &acme, "bob@acme.test").await.unwrap()["roles"], json!(["admin"]));
-    let (_, html) = submit(&app, &alice, &format!("/admin/users/{bob}/roles"), &[("csrf_token", &token), ("tenant", &acme), ("role_admin", "on"), ("role_operator", "on")]).await;
+    let (_, html) =
+        submit(&app, &alice, &format!("/admin/users/{bob}/roles"), &[("csrf_token", &token), ("tenant", &acme), ("role_admin", "on"), ("role_operator", "on")])
+            .await;
     assert!(flash(&html).contains("cannot be granted"), "the API's refusal: {}", flash(&html));
     assert_eq!(user(&app, &ops, &acme, "bob@acme.test").await.unwrap()["roles"], json!(["admin"]));
 
@@ -423,13 +457,21 @@ async fn the_simulator_shows_the_winning_rule_and_every_reason() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<input id=\"client-id\" name=\"client_id\" type=\"text\""), "a tenant admin types the client id");
     let token = csrf(&html);
-    let ask = |email: &'static str, client: &'static str| [("csrf_token", token.clone()), ("email", email.into()), ("client_id", client.into()), ("ip", "203.0.113.7".into()), ("scopes", "openid email".into())];
+    let ask = |email: &'static str, client: &'static str| {
+        [("csrf_token", token.clone()), ("email", email.into()), ("client_id", client.into()), ("ip", "203.0.113.7".into()), ("scopes", "openid email".into())]
+    };
     let form = ask("bob@acme.test", "vault");
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let response = post(&app, &alice, "/admin/simulate", &form).await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
-    for text in ["Stronger wins: security is elevated, the application requires 2FA", "<code>app_required</code>", "the application requires 2FA", "the domain policy leaves 2FA optional", "Sent to set up two-step verification"] {
+    for text in [
+        "Stronger wins: security is elevated, the application requires 2FA",
+        "<code>app_required</code>",
+        "the application requires 2FA",
+        "the domain policy leaves 2FA optional",
+        "Sent to set up two-step verification",
+    ] {
         assert!(html.contains(text), "{text} missing: {html}");
     }
     assert!(html.contains("value=\"bob@acme.test\""), "the form stays filled in");
@@ -447,7 +489,10 @@ async fn the_simulator_shows_the_winning_rule_and_every_reason() {
     let form = [("csrf_token", csrf(&html)), ("email", "dave@globex.test".into()), ("client_id", "wiki".into()), ("ip", "203.0.113.7".into())];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let html = post(&app, &olga, "/admin/simulate", &form).await.text().await.unwrap();
-    assert!(html.contains("The App Bypass always wins") && html.contains("<code>app_bypass</code>") && html.contains("the domain policy requires 2FA"), "{html}");
+    assert!(
+        html.contains("The App Bypass always wins") && html.contains("<code>app_bypass</code>") && html.contains("the domain policy requires 2FA"),
+        "{html}"
+    );
     assert!(html.contains("<option value=\"wiki\" selected>"));
 }
 
@@ -492,7 +537,13 @@ async fn the_user_page_pages_through_login_history_with_the_policy_reasons() {
     assert!(html.contains(&format!("href=\"{link}\"")), "the users table links to the person");
     let (status, html) = page(&app, &alice, &link).await;
     assert_eq!(status, StatusCode::OK);
-    for text in ["<h1>bob@acme.test</h1>", "payroll", "Adaptive: risky, but the user has no second factor", "the application asks for 2FA when the sign-in is risky", "Download personal data"] {
+    for text in [
+        "<h1>bob@acme.test</h1>",
+        "payroll",
+        "Adaptive: risky, but the user has no second factor",
+        "the application asks for 2FA when the sign-in is risky",
+        "Download personal data",
+    ] {
         assert!(html.contains(text), "{text} missing");
     }
     assert_eq!(html.matches("<ul class=\"reasons\">").count(), 25, "a page of 25");

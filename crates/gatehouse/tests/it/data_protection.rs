@@ -58,7 +58,17 @@ async fn the_database_file_holds_no_persons_email_phone_name_or_secret_in_plaint
     let totp_bytes: &[u8] = b"Hello!\xde\xad\xbe\xef";
     for bytes in [&live, &stopped] {
         assert!(contains(bytes, b"acme.test"), "the scan sees plaintext that is not personal (tenant domains)");
-        for needle in [&b"alice@acme.test"[..], b"bob@acme.test", b"carol@globex.test", b"frank@hooli.test", b"+358401234567", b"358401234567", b"Alice", b"Carol", totp_bytes] {
+        for needle in [
+            &b"alice@acme.test"[..],
+            b"bob@acme.test",
+            b"carol@globex.test",
+            b"frank@hooli.test",
+            b"+358401234567",
+            b"358401234567",
+            b"Alice",
+            b"Carol",
+            totp_bytes,
+        ] {
             assert!(!contains(bytes, needle), "the database holds {:?} in plaintext", String::from_utf8_lossy(needle));
         }
     }
@@ -146,7 +156,14 @@ async fn master_key_rotation_under_load_fails_no_request() {
     let created = call(&app, Method::POST, "/api/v1/tenants", &ops, Some(json!({ "name": "Rotated Oy", "domains": ["rotated.test"] }))).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let tenant: Value = created.json().await.unwrap();
-    let user = call(&app, Method::POST, &format!("/api/v1/tenants/{}/users", tenant["id"].as_str().unwrap()), &ops, Some(json!({ "email": "new@rotated.test", "name": "New", "password": PASSWORD }))).await;
+    let user = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tenants/{}/users", tenant["id"].as_str().unwrap()),
+        &ops,
+        Some(json!({ "email": "new@rotated.test", "name": "New", "password": PASSWORD })),
+    )
+    .await;
     assert_eq!(user.status(), StatusCode::CREATED);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut total = 0;
@@ -192,7 +209,10 @@ async fn the_access_report_holds_everything_about_a_person_and_never_a_secret() 
 
     let report = json_of(call(&app, Method::GET, "/api/v1/me/personal-data", &alice, None).await).await;
     let subject = &report["subject"];
-    assert_eq!((subject["email"].as_str(), subject["name"].as_str(), subject["id"].as_str()), (Some("alice@acme.test"), Some("Alice Renamed"), Some(alice_id.as_str())));
+    assert_eq!(
+        (subject["email"].as_str(), subject["name"].as_str(), subject["id"].as_str()),
+        (Some("alice@acme.test"), Some("Alice Renamed"), Some(alice_id.as_str()))
+    );
     assert_eq!(subject["tenant"]["name"], "Acme Oy");
     let factors = report["factors"].as_array().unwrap();
     let mut kinds: Vec<&str> = factors.iter().map(|f| f["kind"].as_str().unwrap()).collect();
@@ -220,7 +240,10 @@ async fn the_access_report_holds_everything_about_a_person_and_never_a_secret() 
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
     // An admin answers the request on her behalf (audited); another tenant's admin cannot.
-    assert_eq!(json_of(call(&app, Method::GET, &format!("/api/v1/users/{alice_id}/personal-data"), &ops, None).await).await["subject"]["id"], alice_id.as_str());
+    assert_eq!(
+        json_of(call(&app, Method::GET, &format!("/api/v1/users/{alice_id}/personal-data"), &ops, None).await).await["subject"]["id"],
+        alice_id.as_str()
+    );
     let dave = token_for(&app, "vault", "dave@globex.test", Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")).await;
     assert_eq!(call(&app, Method::GET, &format!("/api/v1/users/{alice_id}/personal-data"), &dave, None).await.status(), StatusCode::NOT_FOUND);
     let audit = json_of(call(&app, Method::GET, "/api/v1/audit?action=personal_data.export", &ops, None).await).await;
@@ -282,7 +305,11 @@ async fn erasure_removes_a_person_keeps_the_chain_and_never_removes_the_last_adm
     assert!(targets.contains(&format!("user:{bob_id}").as_str()) && targets.contains(&format!("user:{carol_id}").as_str()), "{targets:?}");
     let pool = crate::helpers::read_only_db(&data).await;
     let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner = ?").bind(format!("user:{bob_id}")).fetch_one(&pool).await.unwrap();
-    let rows: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM users WHERE id = ?1) + (SELECT COUNT(*) FROM sign_in_events WHERE user_id = ?1)").bind(&bob_id).fetch_one(&pool).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM users WHERE id = ?1) + (SELECT COUNT(*) FROM sign_in_events WHERE user_id = ?1)")
+        .bind(&bob_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     let tombstone: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM erased_users WHERE user_id = ?").bind(&bob_id).fetch_one(&pool).await.unwrap();
     pool.close().await;
     assert_eq!((keys, rows, tombstone), (0, 0, 1), "Bob's key, rows and history are gone; only his pseudonymous id is remembered");
@@ -297,7 +324,8 @@ async fn a_terminated_tenant_cannot_sign_in_until_reinstated() {
     let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
     assert_eq!(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/terminate"), &alice, None).await.status(), StatusCode::FORBIDDEN, "operators only");
 
-    let terminated = json_of(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/terminate"), &ops, Some(json!({ "reason": "contract ended" }))).await).await;
+    let terminated =
+        json_of(call(&app, Method::POST, &format!("/api/v1/tenants/{globex}/terminate"), &ops, Some(json!({ "reason": "contract ended" }))).await).await;
     let due = time::OffsetDateTime::parse(terminated["deletion_due"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
     #[allow(clippy::disallowed_methods)] // the test compares with the server's clock
     let days = (due - time::OffsetDateTime::now_utc()).whole_days();

@@ -263,10 +263,15 @@ pub async fn db_fingerprint(data: &Path) -> String {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'sqlite_%' ORDER BY name").fetch_all(&pool).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     let mut hasher = sha2::Sha256::new();
     for table in tables {
-        let columns: Vec<String> = sqlx::query(&format!("PRAGMA table_info({table})")).fetch_all(&pool).await.unwrap().iter().map(|r| r.get::<String, _>("name")).collect();
+        let columns: Vec<String> =
+            sqlx::query(&format!("PRAGMA table_info({table})")).fetch_all(&pool).await.unwrap().iter().map(|r| r.get::<String, _>("name")).collect();
         let row_text = columns.iter().map(|c| format!("quote({c})")).collect::<Vec<_>>().join(" || '|' || ");
         let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT {row_text} FROM {table} ORDER BY 1")).fetch_all(&pool).await.unwrap();
         hasher.update(table.as_bytes());

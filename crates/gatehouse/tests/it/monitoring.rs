@@ -84,7 +84,8 @@ async fn spawn_monitored(settings: &str, fail_first: usize) -> (TestApp, mpsc::U
     let dir = TempDir::new("monitoring");
     let key = dir.file("alerts.key", KEY).display().to_string();
     let config = dir.file("gatehouse.toml", settings).display().to_string();
-    let extra = ["--config", config.as_str(), "--alert-webhook-url", url.as_str(), "--alert-webhook-secret-file", key.as_str(), "--trusted-proxy", "127.0.0.1/32"];
+    let extra =
+        ["--config", config.as_str(), "--alert-webhook-url", url.as_str(), "--alert-webhook-secret-file", key.as_str(), "--trusted-proxy", "127.0.0.1/32"];
     let app = spawn_with(SpawnOptions { dir: Some(dir), fixture: FIXTURE, extra: &extra, ..Default::default() }).await;
     (app, received)
 }
@@ -237,7 +238,8 @@ async fn failed_token_requests_from_one_address_are_throttled_with_retry_after()
     let client = reqwest::Client::new();
     let mut last = None;
     for _ in 0..101 {
-        let response = client.post(app.url("/token")).form(&[("grant_type", "authorization_code"), ("code", "guess"), ("client_id", "payroll")]).send().await.unwrap();
+        let response =
+            client.post(app.url("/token")).form(&[("grant_type", "authorization_code"), ("code", "guess"), ("client_id", "payroll")]).send().await.unwrap();
         last = Some(response);
     }
     let last = last.unwrap();

@@ -4,8 +4,8 @@
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IntrospectionUrl, IssuerUrl, RevocationUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope,
-    TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IntrospectionUrl, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    RedirectUrl, RevocationUrl, Scope, TokenResponse,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -86,11 +86,7 @@ async fn openid_client_completes_code_flow_with_pkce_and_verifies_everything() {
     let refreshed = client.exchange_refresh_token(&refresh).unwrap().request_async(&http).await.unwrap();
     assert_ne!(refreshed.refresh_token().unwrap().secret(), refresh.secret(), "refresh tokens rotate");
 
-    let introspection = client
-        .introspect(refreshed.access_token())
-        .request_async(&http)
-        .await
-        .unwrap();
+    let introspection = client.introspect(refreshed.access_token()).request_async(&http).await.unwrap();
     assert!(openidconnect::TokenIntrospectionResponse::active(&introspection));
 
     // openidconnect refuses to revoke over plain http, so revoke with a direct RFC 7009 call.
@@ -134,13 +130,18 @@ async fn id_tokens_use_the_clients_registered_algorithm() {
 /// logs out; session cookies must be `__Host-`, Secure, HttpOnly and SameSite=Lax.
 #[tokio::test]
 async fn openid_client_over_tls_revokes_logs_out_and_cookies_are_secure() {
-    use openidconnect::{EndSessionUrl, LogoutRequest, PostLogoutRedirectUrl, ProviderMetadataWithLogout};
     use openidconnect::core::CoreRevocableToken as StandardRevocableToken;
+    use openidconnect::{EndSessionUrl, LogoutRequest, PostLogoutRedirectUrl, ProviderMetadataWithLogout};
     let dir = crate::helpers::TempDir::new("oidc-tls");
     let (cert, key, der) = crate::operations::self_signed();
     let cert_path = dir.file("cert.pem", &cert).display().to_string();
     let key_path = dir.file("key.pem", &key).display().to_string();
-    let app = crate::helpers::spawn_with(crate::helpers::SpawnOptions { dir: Some(dir), extra: &["--tls-cert", &cert_path, "--tls-key", &key_path], ..Default::default() }).await;
+    let app = crate::helpers::spawn_with(crate::helpers::SpawnOptions {
+        dir: Some(dir),
+        extra: &["--tls-cert", &cert_path, "--tls-key", &key_path],
+        ..Default::default()
+    })
+    .await;
     assert!(app.issuer.starts_with("http://"));
     let issuer = format!("https://{}", app.addr);
 
@@ -151,7 +152,9 @@ async fn openid_client_over_tls_revokes_logs_out_and_cookies_are_secure() {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let reqwest_client = |cookies: bool| reqwest::Client::builder().use_preconfigured_tls(tls.clone()).redirect(reqwest::redirect::Policy::none()).cookie_store(cookies).build().unwrap();
+    let reqwest_client = |cookies: bool| {
+        reqwest::Client::builder().use_preconfigured_tls(tls.clone()).redirect(reqwest::redirect::Policy::none()).cookie_store(cookies).build().unwrap()
+    };
     let http = http_client_with(reqwest_client(false));
     let metadata = ProviderMetadataWithLogout::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http).await.unwrap();
     let end_session: EndSessionUrl = metadata.additional_metadata().end_session_endpoint.clone().expect("end_session_endpoint");

@@ -27,12 +27,7 @@ async fn health_readiness_metrics_and_discovery() {
 async fn a_second_server_on_the_same_data_dir_is_refused() {
     let app = spawn_app().await;
     let data = app.data_dir();
-    let output = std::process::Command::new(crate::helpers::binary())
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    let output = std::process::Command::new(crate::helpers::binary()).arg("--data-dir").arg(&data).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("another Gatehouse server is already running"), "{stderr}");
@@ -268,12 +263,17 @@ pub fn self_signed() -> (String, String, rustls::pki_types::CertificateDer<'stat
     (cert.cert.pem(), cert.key_pair.serialize_pem(), cert.cert.der().clone())
 }
 
-async fn tls_get(addr: std::net::SocketAddr, root: rustls::pki_types::CertificateDer<'static>, versions: &[&'static rustls::SupportedProtocolVersion]) -> Result<(String, rustls::ProtocolVersion), std::io::Error> {
+async fn tls_get(
+    addr: std::net::SocketAddr,
+    root: rustls::pki_types::CertificateDer<'static>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<(String, rustls::ProtocolVersion), std::io::Error> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider).with_protocol_versions(versions).unwrap().with_root_certificates(roots).with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(provider).with_protocol_versions(versions).unwrap().with_root_certificates(roots).with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let mut tls = connector.connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp).await?;
@@ -307,21 +307,45 @@ async fn bad_tls_files_are_a_clear_startup_error() {
     let dir = TempDir::new("badtls");
     let cert = dir.file("cert.pem", "not a certificate");
     let key = dir.file("key.pem", "not a key");
-    let (ok, _, err) = cli(&dir.path().join("data"), &["serve", "--listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let (ok, _, err) =
+        cli(&dir.path().join("data"), &["serve", "--listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("TLS configuration") && err.contains("cert.pem"), "{err}");
 }
 
 #[test]
 fn every_subcommand_has_help() {
-    for args in [&["--help"][..], &["serve", "--help"], &["import", "--help"], &["keys", "rotate", "--help"], &["keys", "list", "--help"], &["app", "rotate-secret", "--help"], &["status", "--help"], &["policy", "explain", "--help"], &["audit", "verify", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["import", "--help"],
+        &["keys", "rotate", "--help"],
+        &["keys", "list", "--help"],
+        &["app", "rotate-secret", "--help"],
+        &["status", "--help"],
+        &["policy", "explain", "--help"],
+        &["audit", "verify", "--help"],
+    ] {
         let output = std::process::Command::new(crate::helpers::binary()).args(args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"), "{args:?}");
     }
     let output = std::process::Command::new(crate::helpers::binary()).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--listen", "--data-dir", "--issuer", "--import", "--demo", "--tls-cert", "--tls-key", "GATEHOUSE_LISTEN", "--trusted-proxy", "--sms-webhook-url", "--dev-outbox", "GATEHOUSE_DEV_OUTBOX"] {
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--issuer",
+        "--import",
+        "--demo",
+        "--tls-cert",
+        "--tls-key",
+        "GATEHOUSE_LISTEN",
+        "--trusted-proxy",
+        "--sms-webhook-url",
+        "--dev-outbox",
+        "GATEHOUSE_DEV_OUTBOX",
+    ] {
         assert!(help.contains(flag), "serve --help lacks {flag}");
     }
 }

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::browser::{Browser, CHALLENGE, VERIFIER, header, location, payroll_query, query_param, redeem_payroll, spa_query};
-use crate::helpers::{ALICE, PAYROLL_SECRET, SPA_CB, TempDir, spawn_app, spawn_with, SpawnOptions};
+use crate::helpers::{ALICE, PAYROLL_SECRET, SPA_CB, SpawnOptions, TempDir, spawn_app, spawn_with};
 
 async fn spa_token(app: &crate::helpers::TestApp, code: &str, verifier: Option<&str>) -> reqwest::Response {
     let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", SPA_CB), ("client_id", "spa")];
@@ -35,7 +35,8 @@ async fn pkce_public_client_round_trip_and_every_rejection() {
     let app = spawn_app().await;
     let browser = Browser::new();
     // A public client without PKCE, or with plain, is refused at the authorization endpoint.
-    let no_pkce = location(&browser.authorize(&app, "client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A9998%2Fcb&response_type=code&scope=openid&state=s").await);
+    let no_pkce =
+        location(&browser.authorize(&app, "client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A9998%2Fcb&response_type=code&scope=openid&state=s").await);
     assert_eq!(query_param(&no_pkce, "error").as_deref(), Some("invalid_request"));
     let plain = spa_query("").replace("code_challenge_method=S256", "code_challenge_method=plain");
     assert_eq!(query_param(&location(&browser.authorize(&app, &plain).await), "error").as_deref(), Some("invalid_request"));

@@ -7,9 +7,7 @@ use serde_json::Value;
 
 use crate::browser::{Browser, location};
 use crate::helpers::{SpawnOptions, spawn_with};
-use crate::two_factor::{
-    ALICE_TOTP, ERIN_TOTP, FIXTURE, PASSWORD, SECRET, assert_code_for, page, password_step, present, query, redeem, spawn, totp_now,
-};
+use crate::two_factor::{ALICE_TOTP, ERIN_TOTP, FIXTURE, PASSWORD, SECRET, assert_code_for, page, password_step, present, query, redeem, spawn, totp_now};
 
 #[tokio::test]
 async fn a_remembered_browser_skips_the_adaptive_prompt_and_others_do_not() {

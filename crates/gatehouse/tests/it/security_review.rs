@@ -102,7 +102,14 @@ async fn finding_1_a_password_only_report_cannot_set_the_password_or_remove_fact
     assert!(after_factor.starts_with("/login/password?request="), "{after_factor}");
     let html = page(&app, &erin, &after_factor).await;
     let code = reset_code_for(&app, "erin@initech.test").await;
-    let done = erin.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "erin's new passphrase"), ("confirm_password", "erin's new passphrase")]).await;
+    let done = erin
+        .post_step(
+            &app,
+            "/login/password",
+            &html,
+            &[("email_code", &code), ("new_password", "erin's new passphrase"), ("confirm_password", "erin's new passphrase")],
+        )
+        .await;
     assert_code_for("payroll", &location(&done));
 }
 
@@ -123,7 +130,9 @@ async fn finding_1_a_report_from_a_fresh_second_factor_removes_factors_added_sin
     assert_eq!(added.status(), StatusCode::CREATED);
     let added: Value = added.json().await.unwrap();
     let factor = added["factor"].as_str().unwrap().to_owned();
-    let confirm = call(&app, Method::POST, &format!("/api/v1/me/factors/{factor}/confirm"), &token, Some(json!({ "code": totp_now(added["secret"].as_str().unwrap()) }))).await;
+    let confirm =
+        call(&app, Method::POST, &format!("/api/v1/me/factors/{factor}/confirm"), &token, Some(json!({ "code": totp_now(added["secret"].as_str().unwrap()) })))
+            .await;
     assert_eq!(confirm.status(), StatusCode::OK);
     let report = json_of(call(&app, Method::POST, &format!("/api/v1/me/sign-ins/{reported}/report"), &token, None).await).await;
     assert_eq!(report["factors_removed"], 1, "{report}");
@@ -148,10 +157,19 @@ async fn finding_1_without_a_factor_the_next_password_sign_in_sets_the_new_passw
     let html = page(&app, &browser, &to).await;
     assert!(html.contains("minlength=\"8\""), "the one password rule");
     // The password alone is not enough: the mailbox must answer too.
-    let no_code = browser.post_step(&app, "/login/password", &html, &[("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")]).await;
+    let no_code = browser
+        .post_step(&app, "/login/password", &html, &[("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")])
+        .await;
     assert!(no_code.text().await.unwrap().contains("not right"));
     let code = reset_code_for(&app, "bob@acme.test").await;
-    let done = browser.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")]).await;
+    let done = browser
+        .post_step(
+            &app,
+            "/login/password",
+            &html,
+            &[("email_code", &code), ("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")],
+        )
+        .await;
     assert_code_for("wiki", &location(&done));
     let old = Browser::new();
     let login = location(&old.authorize(&app, &query("wiki", "")).await);
@@ -171,7 +189,14 @@ async fn finding_1_an_intruder_holding_only_the_password_cannot_finish_the_force
     assert_eq!(added.status(), StatusCode::CREATED, "a first factor after a fresh password sign-in, as before");
     let added: Value = added.json().await.unwrap();
     let planted = added["secret"].as_str().unwrap().to_owned();
-    let confirm = call(&app, Method::POST, &format!("/api/v1/me/factors/{}/confirm", added["factor"].as_str().unwrap()), &token, Some(json!({ "code": totp_now(&planted) }))).await;
+    let confirm = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/me/factors/{}/confirm", added["factor"].as_str().unwrap()),
+        &token,
+        Some(json!({ "code": totp_now(&planted) })),
+    )
+    .await;
     assert_eq!(confirm.status(), StatusCode::OK);
     let reported = newest_sign_in(&app, &token).await;
     json_of(call(&app, Method::POST, &format!("/api/v1/me/sign-ins/{reported}/report"), &token, None).await).await;
@@ -183,16 +208,34 @@ async fn finding_1_an_intruder_holding_only_the_password_cannot_finish_the_force
     // ...but without Bob's mailbox the change is refused, and guessing burns the code.
     let html = page(&app, &intruder, &after_factor).await;
     for guess in ["00000000", "12345678", "99999999", "11111111", "22222222"] {
-        let refused = intruder.post_step(&app, "/login/password", &html, &[("email_code", guess), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")]).await;
+        let refused = intruder
+            .post_step(
+                &app,
+                "/login/password",
+                &html,
+                &[("email_code", guess), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")],
+            )
+            .await;
         assert_eq!(refused.status(), StatusCode::OK, "re-shown, not redirected");
     }
     let code = reset_code_for(&app, "bob@acme.test").await;
-    let spent = intruder.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")]).await;
+    let spent = intruder
+        .post_step(
+            &app,
+            "/login/password",
+            &html,
+            &[("email_code", &code), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")],
+        )
+        .await;
     assert_eq!(spent.status(), StatusCode::OK, "five wrong guesses used the code up (even the right one is refused now)");
     assert!(spent.text().await.unwrap().contains("sent a new one"));
     let old = Browser::new();
     let login = location(&old.authorize(&app, &query("wiki", "")).await);
-    assert_eq!(old.submit_login(&app, &login, "bob@acme.test", "the intruder's passphrase").await.status(), StatusCode::OK, "the intruder's password was never set");
+    assert_eq!(
+        old.submit_login(&app, &login, "bob@acme.test", "the intruder's passphrase").await.status(),
+        StatusCode::OK,
+        "the intruder's password was never set"
+    );
 }
 
 /// Reports Bob's newest sign-in with a password-only token (he has no second factor).
@@ -221,7 +264,14 @@ async fn finding_1_wrong_codes_from_the_intruders_address_never_lock_the_owner_o
     let page_html = to_the_forced_change(&app, &intruder).await.text().await.unwrap();
     let mut last = StatusCode::OK;
     for _ in 0..12 {
-        let guess = intruder.post_step(&app, "/login/password", &page_html, &[("email_code", "00000000"), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")]).await;
+        let guess = intruder
+            .post_step(
+                &app,
+                "/login/password",
+                &page_html,
+                &[("email_code", "00000000"), ("new_password", "the intruder's passphrase"), ("confirm_password", "the intruder's passphrase")],
+            )
+            .await;
         last = guess.status();
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "guessing from one place stops there");
@@ -236,7 +286,14 @@ async fn finding_1_wrong_codes_from_the_intruders_address_never_lock_the_owner_o
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let code = reset_code_for(&app, "bob@acme.test").await;
-    let done = bob.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")]).await;
+    let done = bob
+        .post_step(
+            &app,
+            "/login/password",
+            &html,
+            &[("email_code", &code), ("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")],
+        )
+        .await;
     assert_code_for("wiki", &location(&done));
 }
 
@@ -269,7 +326,14 @@ async fn finding_1_a_factor_an_intruder_enrolled_cannot_lock_the_owner_out_and_t
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let added: Value = call(&app, Method::POST, "/api/v1/me/factors", &token, Some(json!({ "kind": "totp", "label": "intruder" }))).await.json().await.unwrap();
     let planted = added["secret"].as_str().unwrap().to_owned();
-    let confirmed = call(&app, Method::POST, &format!("/api/v1/me/factors/{}/confirm", added["factor"].as_str().unwrap()), &token, Some(json!({ "code": totp_now(&planted) }))).await;
+    let confirmed = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/me/factors/{}/confirm", added["factor"].as_str().unwrap()),
+        &token,
+        Some(json!({ "code": totp_now(&planted) })),
+    )
+    .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let asked = Browser::new().sign_in(&app, &query("payroll", ""), ("bob@acme.test", PASSWORD)).await;
     assert!(asked.starts_with("/login/factor?request="), "now Bob is asked for the intruder's factor: {asked}");
@@ -286,7 +350,14 @@ async fn finding_1_a_factor_an_intruder_enrolled_cannot_lock_the_owner_out_and_t
     assert!(to.starts_with("/login/password?request="), "straight to the change: {to}");
     let html = page(&app, &browser, &to).await;
     let code = reset_code_for(&app, "bob@acme.test").await;
-    let done = browser.post_step(&app, "/login/password", &html, &[("email_code", &code), ("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")]).await;
+    let done = browser
+        .post_step(
+            &app,
+            "/login/password",
+            &html,
+            &[("email_code", &code), ("new_password", "bob's brand new passphrase"), ("confirm_password", "bob's brand new passphrase")],
+        )
+        .await;
     assert_code_for("payroll", &location(&done));
     // ...and the completed change removed it.
     let to = Browser::new().sign_in(&app, &query_scoped("wiki", ACCOUNT_SCOPES, ""), ("bob@acme.test", "bob's brand new passphrase")).await;
@@ -296,13 +367,23 @@ async fn finding_1_a_factor_an_intruder_enrolled_cannot_lock_the_owner_out_and_t
 }
 
 fn session_cookie(response: &Response) -> Option<String> {
-    response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| c.strip_prefix("gatehouse_session=").map(|v| v.split(';').next().unwrap_or_default().to_owned()))
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("gatehouse_session=").map(|v| v.split(';').next().unwrap_or_default().to_owned()))
 }
 
 /// Whether a browser holding only this session cookie is signed in (`prompt=none` answers).
 async fn signed_in_with(app: &TestApp, cookie: &str, client: &str) -> bool {
     let http = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let response = http.get(app.url(&format!("/authorize?{}", query(client, "&prompt=none")))).header("cookie", format!("gatehouse_session={cookie}")).send().await.unwrap();
+    let response = http
+        .get(app.url(&format!("/authorize?{}", query(client, "&prompt=none"))))
+        .header("cookie", format!("gatehouse_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
     let to = location(&response);
     query_param(&to, "code").is_some()
 }
@@ -423,7 +504,10 @@ async fn finding_7_a_reported_address_is_risky_for_the_reporters_tenant_only_unt
     let dave = crate::account_api::token_for(&app, "vault", "dave@globex.test", Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")).await;
     let path = format!("/api/v1/tenants/{initech}/reported-addresses/{OFFICE}");
     assert_eq!(call(&app, Method::DELETE, &path, &dave, None).await.status(), StatusCode::FORBIDDEN, "another tenant's admin");
-    assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/tenants/{initech}/reported-addresses/not-an-address"), &ops, None).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        call(&app, Method::DELETE, &format!("/api/v1/tenants/{initech}/reported-addresses/not-an-address"), &ops, None).await.status(),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(call(&app, Method::DELETE, &path, &ops, None).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(call(&app, Method::DELETE, &path, &ops, None).await.status(), StatusCode::NOT_FOUND, "cleared once");
     let audit = json_of(call(&app, Method::GET, "/api/v1/audit?action=reported_address.clear", &ops, None).await).await;
@@ -517,7 +601,10 @@ async fn finding_10_one_password_rule_for_every_door() {
     }
     // The import file follows the same rule.
     let dir = crate::helpers::TempDir::new("password-rule");
-    let too_long = format!("[[tenant]]\nname = \"X\"\ndomains = [\"x.test\"]\n  [[tenant.user]]\n  email = \"a@x.test\"\n  name = \"A\"\n  password = \"{}\"\n", "p".repeat(1025));
+    let too_long = format!(
+        "[[tenant]]\nname = \"X\"\ndomains = [\"x.test\"]\n  [[tenant.user]]\n  email = \"a@x.test\"\n  name = \"A\"\n  password = \"{}\"\n",
+        "p".repeat(1025)
+    );
     let file = dir.file("import.toml", &too_long);
     let (ok, _, stderr) = crate::helpers::cli(&dir.path().join("data"), &["import", file.to_str().unwrap()]);
     assert!(!ok && stderr.contains("at most 1024 bytes"), "{stderr}");

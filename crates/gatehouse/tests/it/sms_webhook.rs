@@ -105,7 +105,13 @@ async fn a_gateway_that_is_down_is_a_clear_message_not_a_failed_sign_in_page() {
     let url = format!("http://127.0.0.1:{port}/sms");
     let dir = TempDir::new("sms-webhook-down");
     let key_path = dir.file("sms.key", KEY).display().to_string();
-    let app = spawn_with(SpawnOptions { dir: Some(dir), fixture: FIXTURE, extra: &["--sms-webhook-url", &url, "--sms-webhook-secret-file", &key_path], ..Default::default() }).await;
+    let app = spawn_with(SpawnOptions {
+        dir: Some(dir),
+        fixture: FIXTURE,
+        extra: &["--sms-webhook-url", &url, "--sms-webhook-secret-file", &key_path],
+        ..Default::default()
+    })
+    .await;
     let browser = Browser::new();
     let to = password_step(&app, &browser, "vault", "", "alice@acme.test").await;
     let html = page(&app, &browser, &to).await;

@@ -103,10 +103,12 @@ async fn refresh_token_introspection_and_revocation_end_the_grant() {
     let rt = tokens["refresh_token"].as_str().unwrap();
     let at = tokens["access_token"].as_str().unwrap();
     let http = reqwest::Client::new();
-    let info: Value = http.post(app.url("/introspect")).basic_auth("payroll", Some(PAYROLL_SECRET)).form(&[("token", rt)]).send().await.unwrap().json().await.unwrap();
+    let info: Value =
+        http.post(app.url("/introspect")).basic_auth("payroll", Some(PAYROLL_SECRET)).form(&[("token", rt)]).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["active"], true);
     assert_eq!(info["token_type"], "refresh_token");
-    let user_at: Value = http.post(app.url("/introspect")).basic_auth("payroll", Some(PAYROLL_SECRET)).form(&[("token", at)]).send().await.unwrap().json().await.unwrap();
+    let user_at: Value =
+        http.post(app.url("/introspect")).basic_auth("payroll", Some(PAYROLL_SECRET)).form(&[("token", at)]).send().await.unwrap().json().await.unwrap();
     assert_eq!(user_at["acr"], "urn:gatehouse:acr:pwd");
     assert_eq!(http.post(app.url("/revoke")).basic_auth("payroll", Some(PAYROLL_SECRET)).form(&[("token", rt)]).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(http.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);

@@ -65,11 +65,25 @@ async fn a_reported_sign_in_ends_every_session_and_forces_fresh_2fa_and_a_new_pa
     assert!(html.contains("autocomplete=\"new-password\""));
     let code = crate::two_factor::reset_code_for(&app, "alice@acme.test").await;
     let code = code.as_str();
-    let mismatch = browser.post_step(&app, "/login/password", &html, &[("email_code", code), ("new_password", "a brand new passphrase"), ("confirm_password", "another passphrase!")]).await;
+    let mismatch = browser
+        .post_step(
+            &app,
+            "/login/password",
+            &html,
+            &[("email_code", code), ("new_password", "a brand new passphrase"), ("confirm_password", "another passphrase!")],
+        )
+        .await;
     assert!(mismatch.text().await.unwrap().contains("not the same"));
     let reused = browser.post_step(&app, "/login/password", &html, &[("email_code", code), ("new_password", PASSWORD), ("confirm_password", PASSWORD)]).await;
     assert!(reused.text().await.unwrap().contains("not used for this account"), "the old password is refused");
-    let done = browser.post_step(&app, "/login/password", &html, &[("email_code", code), ("new_password", "a brand new passphrase"), ("confirm_password", "a brand new passphrase")]).await;
+    let done = browser
+        .post_step(
+            &app,
+            "/login/password",
+            &html,
+            &[("email_code", code), ("new_password", "a brand new passphrase"), ("confirm_password", "a brand new passphrase")],
+        )
+        .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert_code_for("wiki", &location(&done));
 
@@ -80,7 +94,8 @@ async fn a_reported_sign_in_ends_every_session_and_forces_fresh_2fa_and_a_new_pa
     let again = fresh.sign_in(&app, &query("wiki", ""), ("alice@acme.test", "a brand new passphrase")).await;
     assert_code_for("wiki", &again);
 
-    let told: Vec<String> = outbox_lines(&app, "notifications.jsonl").iter().filter(|n| n["to"] == "alice@acme.test").map(|n| n["kind"].as_str().unwrap().to_owned()).collect();
+    let told: Vec<String> =
+        outbox_lines(&app, "notifications.jsonl").iter().filter(|n| n["to"] == "alice@acme.test").map(|n| n["kind"].as_str().unwrap().to_owned()).collect();
     assert!(told.contains(&"sign_in_reported".to_owned()) && told.contains(&"password_changed".to_owned()), "{told:?}");
     // The reported address feeds the risk engine, and the entry remembers it was reported.
     let history = json(call(&app, Method::GET, &format!("/api/v1/users/{}/sign-ins", alert["details"]["user"].as_str().unwrap()), &ops, None).await).await;
@@ -241,7 +256,8 @@ async fn smtp_receiver() -> (u16, mpsc::UnboundedReceiver<String>) {
 async fn a_sign_in_from_a_new_browser_is_emailed_to_the_user_over_smtp() {
     let (port, mut mail) = smtp_receiver().await;
     let dir = TempDir::new("smtp");
-    let settings = format!("[notifications]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_from = \"Gatehouse <id@acme.test>\"\nsmtp_require_tls = false\n");
+    let settings =
+        format!("[notifications]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_from = \"Gatehouse <id@acme.test>\"\nsmtp_require_tls = false\n");
     let config = dir.file("gatehouse.toml", &settings).display().to_string();
     let app = spawn_with(SpawnOptions { dir: Some(dir), fixture: FIXTURE, extra: &["--config", &config], ..Default::default() }).await;
     // The first sign-in ever tells nobody anything; the second, from another browser, does.

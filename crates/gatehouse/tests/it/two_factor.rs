@@ -182,7 +182,11 @@ pub(crate) fn assert_code_for(client: &str, to: &str) {
 /// background: waits for it).
 pub(crate) async fn reset_code_for(app: &TestApp, email: &str) -> String {
     for _ in 0..100 {
-        let code = outbox_lines(app, "notifications.jsonl").iter().rev().find(|n| n["to"] == email && n["kind"] == "password_reset_code").map(|n| n["code"].as_str().unwrap().to_owned());
+        let code = outbox_lines(app, "notifications.jsonl")
+            .iter()
+            .rev()
+            .find(|n| n["to"] == email && n["kind"] == "password_reset_code")
+            .map(|n| n["code"].as_str().unwrap().to_owned());
         if let Some(code) = code {
             return code;
         }

@@ -158,7 +158,13 @@ async fn webauthn_rejections_change_nothing_and_count_as_failures() {
     assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
     // Without the form's CSRF token nothing is parked.
     let request = hidden(&html, "request").unwrap();
-    let forged = browser.http.post(w.app.url("/login/factor/webauthn")).form(&[("request", request.as_str()), ("csrf_token", "x"), ("kind", "passkey")]).send().await.unwrap();
+    let forged = browser
+        .http
+        .post(w.app.url("/login/factor/webauthn"))
+        .form(&[("request", request.as_str()), ("csrf_token", "x"), ("kind", "passkey")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
 }
 

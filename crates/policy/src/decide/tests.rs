@@ -4,7 +4,6 @@
 mod matrix;
 mod properties;
 
-
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -21,7 +20,6 @@ use crate::testing::{ip, signals};
 const NOW: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
 const OFFICE: &str = "203.0.113.7";
 const COFFEE_SHOP: &str = "198.51.100.7";
-
 
 fn low_risk() -> RiskSignals {
     signals(OFFICE)
@@ -55,11 +53,7 @@ struct Scenario {
 impl Scenario {
     fn new(domain: DomainTwoFactor, app: AppTwoFactor) -> Self {
         Self {
-            domain: DomainPolicy {
-                two_factor: domain,
-                trusted_networks: vec![Cidr::parse("203.0.113.0/24").unwrap()],
-                ..DomainPolicy::default()
-            },
+            domain: DomainPolicy { two_factor: domain, trusted_networks: vec![Cidr::parse("203.0.113.0/24").unwrap()], ..DomainPolicy::default() },
             app: AppPolicy { two_factor: app, step_up_scopes: vec![] },
             enrollment: totp_user(),
             risk: low_risk(),
@@ -103,8 +97,7 @@ fn mfa(methods: MethodSet) -> Outcome {
 fn seed_required_domain_bypass_app_never_prompts() {
     for enrollment in [totp_user(), not_enrolled()] {
         for risk in [low_risk(), high_risk()] {
-            let scenario =
-                Scenario { enrollment, risk, ..Scenario::new(DomainTwoFactor::Required, AppTwoFactor::Bypass) };
+            let scenario = Scenario { enrollment, risk, ..Scenario::new(DomainTwoFactor::Required, AppTwoFactor::Bypass) };
             let decision = scenario.decide();
             assert_eq!(decision.outcome, Outcome::NoPrompt);
             assert_eq!(decision.winning_rule, Rule::AppBypass);
@@ -151,41 +144,25 @@ fn step_up_scope_in_a_bypass_app_is_explained() {
     let step_up = StepUp::from_request([""; 0], None::<[&str; 0]>, ["openid", "payments:approve"], &scenario.app, None);
     let decision = scenario.decide_with(step_up);
     assert_eq!((decision.outcome, decision.winning_rule), (mfa(Method::Totp.into()), Rule::StepUp));
-    assert_eq!(
-        decision.reasons.iter().next(),
-        Some(Reason::StepUpScope { scope: "payments:approve", level: AuthLevel::Mfa })
-    );
+    assert_eq!(decision.reasons.iter().next(), Some(Reason::StepUpScope { scope: "payments:approve", level: AuthLevel::Mfa }));
 }
 
 #[test]
 fn acr_values_ask_for_the_weakest_acceptable_level() {
     let scenario = Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive);
     // A TOTP user asked for "phr or mfa" is prompted for TOTP, not sent to enroll a passkey.
-    let step_up = StepUp::from_request(
-        ["phr", "urn:gatehouse:acr:mfa"],
-        None::<[&str; 0]>,
-        [""; 0],
-        &scenario.app,
-        None,
-    );
+    let step_up = StepUp::from_request(["phr", "urn:gatehouse:acr:mfa"], None::<[&str; 0]>, [""; 0], &scenario.app, None);
     assert_eq!(scenario.decide_with(step_up).outcome, mfa(Method::Totp.into()));
     let phr_only = StepUp::from_request(["phr"], None::<[&str; 0]>, [""; 0], &scenario.app, None);
-    assert_eq!(
-        scenario.decide_with(phr_only).outcome,
-        Outcome::Enroll { level: AuthLevel::PhishingResistant, methods: MethodSet::WEBAUTHN }
-    );
+    assert_eq!(scenario.decide_with(phr_only).outcome, Outcome::Enroll { level: AuthLevel::PhishingResistant, methods: MethodSet::WEBAUTHN });
 }
 
 #[test]
 fn session_satisfies_step_up_only_when_fresh_under_max_age() {
     let mut scenario = Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Bypass);
-    scenario.session =
-        Some(SessionState { level: AuthLevel::Mfa, second_factor_at: Some(NOW - Duration::minutes(10)) });
+    scenario.session = Some(SessionState { level: AuthLevel::Mfa, second_factor_at: Some(NOW - Duration::minutes(10)) });
     let no_max_age = scenario.step_up(AuthLevel::Mfa, None);
-    assert_eq!(
-        (no_max_age.decide().outcome, no_max_age.decide().winning_rule),
-        (Outcome::NoPrompt, Rule::SessionSatisfies)
-    );
+    assert_eq!((no_max_age.decide().outcome, no_max_age.decide().winning_rule), (Outcome::NoPrompt, Rule::SessionSatisfies));
     let fresh_enough = no_max_age.step_up(AuthLevel::Mfa, Some(900));
     assert_eq!(fresh_enough.decide().winning_rule, Rule::SessionSatisfies);
     let too_old = fresh_enough.step_up(AuthLevel::Mfa, Some(300));
@@ -201,29 +178,19 @@ fn a_lower_session_level_does_not_satisfy_a_higher_step_up() {
     scenario.session = Some(SessionState { level: AuthLevel::Mfa, second_factor_at: Some(NOW) });
     let scenario = scenario.step_up(AuthLevel::PhishingResistant, None);
     let decision = scenario.decide();
-    assert_eq!(
-        decision.outcome,
-        Outcome::SecondFactor { level: AuthLevel::PhishingResistant, methods: Method::SecurityKey.into() }
-    );
+    assert_eq!(decision.outcome, Outcome::SecondFactor { level: AuthLevel::PhishingResistant, methods: Method::SecurityKey.into() });
     assert!(decision.reasons.contains(&Reason::SessionAchieved { level: AuthLevel::Mfa }));
 }
 
 #[test]
 fn phr_requires_webauthn() {
     let mut scenario = Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive);
-    scenario.enrollment = Enrollment {
-        methods: MethodSet::from_iter([Method::Totp, Method::Sms, Method::Passkey]),
-        recovery_codes: true,
-        device_bound_webauthn: false,
-    };
+    scenario.enrollment =
+        Enrollment { methods: MethodSet::from_iter([Method::Totp, Method::Sms, Method::Passkey]), recovery_codes: true, device_bound_webauthn: false };
     let scenario = scenario.step_up(AuthLevel::PhishingResistant, None);
     let decision = scenario.decide();
-    assert_eq!(
-        decision.outcome,
-        Outcome::SecondFactor { level: AuthLevel::PhishingResistant, methods: Method::Passkey.into() }
-    );
-    let mut totp_only =
-        Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive).step_up(AuthLevel::PhishingResistant, None);
+    assert_eq!(decision.outcome, Outcome::SecondFactor { level: AuthLevel::PhishingResistant, methods: Method::Passkey.into() });
+    let mut totp_only = Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive).step_up(AuthLevel::PhishingResistant, None);
     totp_only.enrollment.recovery_codes = true;
     let decision = totp_only.decide();
     assert_eq!(decision.outcome, Outcome::Enroll { level: AuthLevel::PhishingResistant, methods: MethodSet::WEBAUTHN });
@@ -232,13 +199,8 @@ fn phr_requires_webauthn() {
 
 #[test]
 fn phrh_requires_a_device_bound_webauthn_credential() {
-    let mut synced = Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive)
-        .step_up(AuthLevel::PhishingResistantHardware, None);
-    synced.enrollment = Enrollment {
-        methods: MethodSet::WEBAUTHN.with(Method::Totp),
-        recovery_codes: false,
-        device_bound_webauthn: false,
-    };
+    let mut synced = Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive).step_up(AuthLevel::PhishingResistantHardware, None);
+    synced.enrollment = Enrollment { methods: MethodSet::WEBAUTHN.with(Method::Totp), recovery_codes: false, device_bound_webauthn: false };
     let level = AuthLevel::PhishingResistantHardware;
     assert_eq!(synced.decide().outcome, Outcome::Enroll { level, methods: MethodSet::WEBAUTHN });
     let bound = Scenario { enrollment: Enrollment { device_bound_webauthn: true, ..synced.enrollment }, ..synced };
@@ -247,8 +209,7 @@ fn phrh_requires_a_device_bound_webauthn_credential() {
 
 #[test]
 fn deny_when_no_allowed_method_can_reach_the_level() {
-    let mut scenario =
-        Scenario::new(DomainTwoFactor::Required, AppTwoFactor::Required).step_up(AuthLevel::PhishingResistant, None);
+    let mut scenario = Scenario::new(DomainTwoFactor::Required, AppTwoFactor::Required).step_up(AuthLevel::PhishingResistant, None);
     scenario.domain.allowed_methods = MethodSet::from_iter([Method::Totp, Method::Sms]);
     scenario.enrollment.methods.insert(Method::SecurityKey);
     let decision = scenario.decide();
@@ -269,10 +230,7 @@ fn recovery_codes_back_up_mfa_but_never_phishing_resistance() {
     scenario.enrollment.methods = Method::SecurityKey.into();
     let scenario = scenario.step_up(AuthLevel::PhishingResistant, None);
     let decision = scenario.decide();
-    assert_eq!(
-        decision.outcome,
-        Outcome::SecondFactor { level: AuthLevel::PhishingResistant, methods: Method::SecurityKey.into() }
-    );
+    assert_eq!(decision.outcome, Outcome::SecondFactor { level: AuthLevel::PhishingResistant, methods: Method::SecurityKey.into() });
 }
 
 // --- Rules 2 to 4 ---------------------------------------------------------------------------
@@ -291,10 +249,7 @@ fn mandated_2fa_is_satisfied_by_an_mfa_session() {
 fn adaptive_coffee_shop_prompts_and_office_does_not() {
     let mut scenario = Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive);
     let office = scenario.decide();
-    assert_eq!(
-        (office.outcome, office.winning_rule, office.risk),
-        (Outcome::NoPrompt, Rule::AdaptiveLowRisk, RiskLevel::Low)
-    );
+    assert_eq!((office.outcome, office.winning_rule, office.risk), (Outcome::NoPrompt, Rule::AdaptiveLowRisk, RiskLevel::Low));
     scenario.risk = signals(COFFEE_SHOP);
     let coffee = scenario.decide();
     assert_eq!((coffee.outcome, coffee.winning_rule), (mfa(Method::Totp.into()), Rule::AdaptiveRisk));
@@ -304,10 +259,7 @@ fn adaptive_coffee_shop_prompts_and_office_does_not() {
 #[test]
 fn adaptive_remembered_device_is_not_prompted() {
     let mut scenario = Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive);
-    scenario.risk = RiskSignals {
-        device: DeviceSignal::Known { last_second_factor_at: Some(NOW - Duration::days(3)) },
-        ..signals(COFFEE_SHOP)
-    };
+    scenario.risk = RiskSignals { device: DeviceSignal::Known { last_second_factor_at: Some(NOW - Duration::days(3)) }, ..signals(COFFEE_SHOP) };
     assert_eq!(scenario.decide().winning_rule, Rule::AdaptiveLowRisk);
     scenario.domain.remember_device_days = 2;
     assert_eq!(scenario.decide().winning_rule, Rule::AdaptiveRisk);
@@ -315,11 +267,7 @@ fn adaptive_remembered_device_is_not_prompted() {
 
 #[test]
 fn adaptive_risky_sign_in_without_a_factor_is_flagged_and_invited_to_enroll() {
-    let mut scenario = Scenario {
-        enrollment: not_enrolled(),
-        risk: signals(COFFEE_SHOP),
-        ..Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive)
-    };
+    let mut scenario = Scenario { enrollment: not_enrolled(), risk: signals(COFFEE_SHOP), ..Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive) };
     let decision = scenario.decide();
     assert_eq!((decision.outcome, decision.winning_rule), (Outcome::NoPrompt, Rule::AdaptiveNotEnrolled));
     assert!(decision.risky_single_factor && decision.invite_enrollment);
@@ -367,13 +315,9 @@ fn risk_is_reported_even_when_it_does_not_decide() {
 
 #[test]
 fn decision_serialises_rule_and_reason_codes_as_json() {
-    let scenario =
-        Scenario { risk: signals(COFFEE_SHOP), ..Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive) };
+    let scenario = Scenario { risk: signals(COFFEE_SHOP), ..Scenario::new(DomainTwoFactor::Optional, AppTwoFactor::Adaptive) };
     let json = serde_json::to_value(scenario.decide()).unwrap();
-    assert_eq!(
-        json["outcome"],
-        serde_json::json!({ "kind": "second_factor", "level": "urn:gatehouse:acr:mfa", "methods": ["totp"] })
-    );
+    assert_eq!(json["outcome"], serde_json::json!({ "kind": "second_factor", "level": "urn:gatehouse:acr:mfa", "methods": ["totp"] }));
     assert_eq!(json["winning_rule"]["code"], "adaptive_risk");
     assert_eq!(json["winning_rule"]["text"], Rule::AdaptiveRisk.text());
     let codes: Vec<_> = json["reasons"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();

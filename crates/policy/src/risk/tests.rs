@@ -9,7 +9,6 @@ use crate::testing::signals;
 
 const NOW: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
 
-
 fn office_domain() -> DomainPolicy {
     DomainPolicy {
         trusted_networks: vec![Cidr::parse("203.0.113.0/24").unwrap(), Cidr::parse("2001:db8:ac::/48").unwrap()],
@@ -50,10 +49,7 @@ fn no_trusted_networks_means_no_trusted_address() {
 #[test]
 fn device_remembered_inside_remember_device_days_is_low_risk() {
     let domain = office_domain();
-    let device = |at: OffsetDateTime| RiskSignals {
-        device: DeviceSignal::Known { last_second_factor_at: Some(at) },
-        ..signals("198.51.100.7")
-    };
+    let device = |at: OffsetDateTime| RiskSignals { device: DeviceSignal::Known { last_second_factor_at: Some(at) }, ..signals("198.51.100.7") };
     assert_eq!(level(&device(NOW - Duration::days(29)), &domain), RiskLevel::Low);
     assert_eq!(level(&device(NOW - Duration::days(30)), &domain), RiskLevel::Low, "the last day still counts");
     assert_eq!(codes(&device(NOW - Duration::days(1)), &domain), ["remembered_device"]);
@@ -66,8 +62,7 @@ fn device_remembered_inside_remember_device_days_is_low_risk() {
 #[test]
 fn remember_device_days_zero_never_remembers() {
     let never = DomainPolicy { remember_device_days: 0, ..office_domain() };
-    let just_now =
-        RiskSignals { device: DeviceSignal::Known { last_second_factor_at: Some(NOW) }, ..signals("198.51.100.7") };
+    let just_now = RiskSignals { device: DeviceSignal::Known { last_second_factor_at: Some(NOW) }, ..signals("198.51.100.7") };
     let assessment = assess(&just_now, &never, &RiskConfig::default(), NOW);
     assert_eq!(assessment.level, RiskLevel::Elevated);
     assert!(assessment.reasons.contains(&Reason::DeviceNotRemembered { days: 0 }));
@@ -75,12 +70,7 @@ fn remember_device_days_zero_never_remembers() {
 
 #[test]
 fn unknown_device_new_address_and_new_country_explain_elevated() {
-    let stranger = RiskSignals {
-        device: DeviceSignal::Unknown,
-        address_seen_before: false,
-        new_country: true,
-        ..signals("198.51.100.7")
-    };
+    let stranger = RiskSignals { device: DeviceSignal::Unknown, address_seen_before: false, new_country: true, ..signals("198.51.100.7") };
     assert_eq!(level(&stranger, &office_domain()), RiskLevel::Elevated);
     assert_eq!(codes(&stranger, &office_domain()), ["unknown_device", "new_address", "new_country"]);
 }
@@ -95,11 +85,7 @@ fn each_high_signal_is_high_even_on_a_trusted_network() {
         (RiskSignals { failures_for_user: 50, ..office }, "failures_for_user"),
         (RiskSignals { failures_for_address: 20, ..office }, "failures_for_address"),
         (
-            RiskSignals {
-                location: Some(NEW_YORK),
-                previous: Some(PreviousSignIn { at: NOW - Duration::hours(1), location: Some(HELSINKI) }),
-                ..office
-            },
+            RiskSignals { location: Some(NEW_YORK), previous: Some(PreviousSignIn { at: NOW - Duration::hours(1), location: Some(HELSINKI) }), ..office },
             "impossible_travel",
         ),
     ];
@@ -128,20 +114,14 @@ fn thresholds_are_configurable_and_zero_disables() {
 }
 
 fn travel(from: crate::geo::GeoPoint, to: crate::geo::GeoPoint, hours_ago: i64) -> RiskSignals {
-    RiskSignals {
-        location: Some(to),
-        previous: Some(PreviousSignIn { at: NOW - Duration::hours(hours_ago), location: Some(from) }),
-        ..signals("198.51.100.7")
-    }
+    RiskSignals { location: Some(to), previous: Some(PreviousSignIn { at: NOW - Duration::hours(hours_ago), location: Some(from) }), ..signals("198.51.100.7") }
 }
 
 #[test]
 fn helsinki_to_new_york_in_one_hour_is_impossible() {
     let assessment = assess(&travel(HELSINKI, NEW_YORK, 1), &office_domain(), &RiskConfig::default(), NOW);
     assert_eq!(assessment.level, RiskLevel::High);
-    let Some(Reason::ImpossibleTravel { km, km_per_hour }) = assessment.reasons.iter().next() else {
-        panic!("{assessment:?}")
-    };
+    let Some(Reason::ImpossibleTravel { km, km_per_hour }) = assessment.reasons.iter().next() else { panic!("{assessment:?}") };
     assert!((6_560..6_680).contains(&km), "{km}");
     assert_eq!(km, km_per_hour, "one hour");
 }
@@ -165,20 +145,12 @@ fn short_hops_are_never_impossible_travel() {
 
 #[test]
 fn travel_needs_both_locations_and_no_time_over_distance_is_impossible() {
-    let no_previous_location = RiskSignals {
-        location: Some(NEW_YORK),
-        previous: Some(PreviousSignIn { at: NOW, location: None }),
-        ..signals("198.51.100.7")
-    };
+    let no_previous_location = RiskSignals { location: Some(NEW_YORK), previous: Some(PreviousSignIn { at: NOW, location: None }), ..signals("198.51.100.7") };
     assert_eq!(level(&no_previous_location, &office_domain()), RiskLevel::Elevated);
     let no_location = RiskSignals { location: None, ..travel(HELSINKI, NEW_YORK, 1) };
     assert_eq!(level(&no_location, &office_domain()), RiskLevel::Elevated);
     assert_eq!(level(&travel(HELSINKI, NEW_YORK, 0), &office_domain()), RiskLevel::High);
-    assert_eq!(
-        level(&travel(HELSINKI, NEW_YORK, -2), &office_domain()),
-        RiskLevel::High,
-        "a previous sign-in in the future"
-    );
+    assert_eq!(level(&travel(HELSINKI, NEW_YORK, -2), &office_domain()), RiskLevel::High, "a previous sign-in in the future");
 }
 
 #[test]

@@ -107,11 +107,14 @@ async fn page(console: Console) -> Response {
         let m = console.m;
         let policy = domain_policy(&console, &info.email).configurable_methods();
         let webauthn_ready = console.state.mfa.webauthn.is_some();
-        let webauthn = [(FactorKind::SecurityKey, PolicyMethod::SecurityKey, m.account.add_security_key), (FactorKind::Passkey, PolicyMethod::Passkey, m.account.add_passkey)]
-            .into_iter()
-            .filter(|(_, method, _)| webauthn_ready && policy.contains(*method))
-            .map(|(kind, _, text)| (kind.as_str(), text))
-            .collect();
+        let webauthn = [
+            (FactorKind::SecurityKey, PolicyMethod::SecurityKey, m.account.add_security_key),
+            (FactorKind::Passkey, PolicyMethod::Passkey, m.account.add_passkey),
+        ]
+        .into_iter()
+        .filter(|(_, method, _)| webauthn_ready && policy.contains(*method))
+        .map(|(kind, _, text)| (kind.as_str(), text))
+        .collect();
         let codes = console.view.codes.as_ref();
         let page = AccountPage {
             m,
@@ -199,7 +202,7 @@ async fn personal_data(console: Console) -> Response {
     let result = async {
         console.require_same_site()?;
         let (_, body) = console.api()?.call(Method::GET, "/api/v1/me/personal-data", None).await.map_err(|e| console.failed(e, "/account"))?;
-Ok(Console::download(body, "my-gatehouse-data.json"))
+        Ok(Console::download(body, "my-gatehouse-data.json"))
     }
     .await;
     console.finish(result)

@@ -73,10 +73,23 @@ async fn setup_page(console: Console, Path(id): Path<String>) -> Response {
         let setup = console.state.console.setup(&console.key, &id).ok_or(ConsoleError::NotFound)?;
         let m = console.m;
         let html = if setup.challenge.is_empty() {
-            let page = TotpSetupPage { m, chrome: Some(chrome(&console).await), csrf_token: &console.view.csrf_token, factor: &setup.factor, secret: &setup.secret, qr_code: &setup.qr_code };
+            let page = TotpSetupPage {
+                m,
+                chrome: Some(chrome(&console).await),
+                csrf_token: &console.view.csrf_token,
+                factor: &setup.factor,
+                secret: &setup.secret,
+                qr_code: &setup.qr_code,
+            };
             askama::Template::render(&page)?
         } else {
-            let page = SmsConfirmPage { m, chrome: Some(chrome(&console).await), csrf_token: &console.view.csrf_token, factor: &setup.factor, challenge: &setup.challenge };
+            let page = SmsConfirmPage {
+                m,
+                chrome: Some(chrome(&console).await),
+                csrf_token: &console.view.csrf_token,
+                factor: &setup.factor,
+                challenge: &setup.challenge,
+            };
             askama::Template::render(&page)?
         };
         Ok(Html(html).into_response())
@@ -184,7 +197,14 @@ async fn remove_page(console: Console, Path(id): Path<String>) -> Response {
         let factors: Factors = console.api()?.get("/api/v1/me/factors").await.map_err(|e| console.failed(e, "/account"))?;
         let factor = factors.factors.into_iter().find(|f| f.id == id).ok_or(ConsoleError::NotFound)?;
         let kind = gatehouse_core::FactorKind::parse(&factor.kind).map_or(factor.kind.clone(), |k| k.label().to_owned());
-        let page = RemoveFactorPage { m: console.m, chrome: Some(chrome(&console).await), csrf_token: &console.view.csrf_token, id: &factor.id, label: &factor.label, kind: &kind };
+        let page = RemoveFactorPage {
+            m: console.m,
+            chrome: Some(chrome(&console).await),
+            csrf_token: &console.view.csrf_token,
+            id: &factor.id,
+            label: &factor.label,
+            kind: &kind,
+        };
         Ok(Html(askama::Template::render(&page)?).into_response())
     }
     .await;

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 
 use super::account::encode;
 use super::admin_pages::{
-    AdminNav, LockoutPage, api_from, MethodBox, OverviewPage, PolicyForm, TenantJson, TenantLink, TenantPage, Tenants, UserRow, Users, chrome, refused_page, tenant_path,
-    user_path, viewer,
+    AdminNav, LockoutPage, MethodBox, OverviewPage, PolicyForm, TenantJson, TenantLink, TenantPage, Tenants, UserRow, Users, api_from, chrome, refused_page,
+    tenant_path, user_path, viewer,
 };
 use super::api::ApiFailure;
 use super::pages::RenderPage;
@@ -86,7 +86,10 @@ fn policy_form(m: &'static Messages, policy: &DomainPolicy) -> PolicyForm {
     let allowed = policy.configurable_methods();
     PolicyForm {
         required: policy.two_factor == DomainTwoFactor::Required,
-        methods: METHODS.into_iter().map(|method| MethodBox { name: method.as_str(), label: method_label(m, method), checked: allowed.contains(method) }).collect(),
+        methods: METHODS
+            .into_iter()
+            .map(|method| MethodBox { name: method.as_str(), label: method_label(m, method), checked: allowed.contains(method) })
+            .collect(),
         networks: policy.trusted_networks.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
         remember_days: policy.remember_device_days.to_string(),
     }
@@ -153,7 +156,8 @@ async fn tenant_page(console: Console, Path(id): Path<String>) -> Response {
 fn policy_from_form(m: &'static Messages, form: &HashMap<String, String>) -> Result<Value, String> {
     let two_factor = form.get("two_factor").map_or("optional", String::as_str);
     let methods: Vec<&str> = METHODS.iter().map(|m| m.as_str()).filter(|name| form.contains_key(&format!("method_{name}"))).collect();
-    let networks: Vec<&str> = form.get("trusted_networks").map(|n| n.split(|c: char| c.is_whitespace() || c == ',').filter(|n| !n.is_empty()).collect()).unwrap_or_default();
+    let networks: Vec<&str> =
+        form.get("trusted_networks").map(|n| n.split(|c: char| c.is_whitespace() || c == ',').filter(|n| !n.is_empty()).collect()).unwrap_or_default();
     let days = form.get("remember_device_days").map_or("", |d| d.trim());
     let days: u64 = days.parse().map_err(|_| format!("{} {days:?}", m.admin.days_not_a_number))?;
     Ok(json!({ "two_factor": two_factor, "allowed_methods": methods, "trusted_networks": networks, "remember_device_days": days }))
@@ -203,7 +207,10 @@ async fn add_domain(console: Console, Path(id): Path<String>, axum::Form(form): 
         let back = tenant_path(&id);
         let domain = form.get("domain").map(|d| d.trim().to_owned()).unwrap_or_default();
         let path = format!("/api/v1/tenants/{}/domains", encode(&id));
-        api_from(&console, &back)?.send(Method::POST, &path, Some(&json!({ "domain": domain }))).await.map_err(|e| console.failed(e, &format!("{back}#domains-h")))?;
+        api_from(&console, &back)?
+            .send(Method::POST, &path, Some(&json!({ "domain": domain })))
+            .await
+            .map_err(|e| console.failed(e, &format!("{back}#domains-h")))?;
         Ok(console.done(&format!("{back}#domains-h"), format!("{} {domain}", console.m.admin.domain_added)))
     }
     .await;

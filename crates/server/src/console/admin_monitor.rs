@@ -21,10 +21,7 @@ use crate::state::AppState;
 const PAGE: u32 = 50;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/audit", get(audit))
-        .route("/admin/alerts", get(alerts))
-        .route("/admin/alerts/{id}/acknowledge", post(acknowledge))
+    Router::new().route("/admin/audit", get(audit)).route("/admin/alerts", get(alerts)).route("/admin/alerts/{id}/acknowledge", post(acknowledge))
 }
 
 #[derive(Deserialize)]
@@ -180,7 +177,8 @@ async fn alerts(console: Console, Query(query): Query<HashMap<String, String>>) 
             })
             .collect();
         let older = alerts.next.map(|next| format!("/admin/alerts?before={}", encode(&next)));
-        let page = AlertsPage { m, chrome: chrome(&console, viewer), nav: AdminNav::new(viewer, "alerts"), csrf_token: &console.view.csrf_token, alerts: rows, older };
+        let page =
+            AlertsPage { m, chrome: chrome(&console, viewer), nav: AdminNav::new(viewer, "alerts"), csrf_token: &console.view.csrf_token, alerts: rows, older };
         Ok(Html(page.render()?).into_response())
     }
     .await;

@@ -99,7 +99,8 @@ async fn applications(console: Console) -> Response {
                 name: a.name,
             })
             .collect();
-        let page = ApplicationsPage { m, chrome: chrome(&console, viewer), nav: AdminNav::new(viewer, "applications"), csrf_token: &console.view.csrf_token, apps };
+        let page =
+            ApplicationsPage { m, chrome: chrome(&console, viewer), nav: AdminNav::new(viewer, "applications"), csrf_token: &console.view.csrf_token, apps };
         Ok(Html(page.render()?).into_response())
     }
     .await;
@@ -130,7 +131,8 @@ async fn save_app_policy(console: Console, Path(id): Path<String>, axum::Form(fo
     let result = async {
         console.check_form(&form)?;
         let back = "/admin/applications";
-        let scopes = step_up_scopes(console.m, form.get("step_up_scopes").map_or("", String::as_str)).map_err(|detail| ConsoleError::Refused { back_to: back.to_owned(), detail })?;
+        let scopes = step_up_scopes(console.m, form.get("step_up_scopes").map_or("", String::as_str))
+            .map_err(|detail| ConsoleError::Refused { back_to: back.to_owned(), detail })?;
         let two_factor = form.get("two_factor").map_or("adaptive", String::as_str);
         let body = json!({ "two_factor": two_factor, "step_up_scopes": scopes });
         let path = format!("/api/v1/applications/{}/policy", encode(&id));

@@ -193,7 +193,9 @@ async fn simulate(console: Console, axum::Form(form): Form) -> Response {
                 let decision: DecisionJson = serde_json::from_value(decision).map_err(|_| ConsoleError::NotFound)?;
                 render(&console, asked, None, Some(answer(console.m, decision))).await
             }
-            Err(ApiFailure::Refused { status: StatusCode::NOT_FOUND, detail }) => render(&console, asked, Some(format!("{} ({detail})", console.m.admin.simulate_not_found)), None).await,
+            Err(ApiFailure::Refused { status: StatusCode::NOT_FOUND, detail }) => {
+                render(&console, asked, Some(format!("{} ({detail})", console.m.admin.simulate_not_found)), None).await
+            }
             Err(ApiFailure::Refused { detail, .. }) => render(&console, asked, Some(detail), None).await,
             Err(failure) => Err(console.failed(failure, "/admin/simulate")),
         }

@@ -15,7 +15,9 @@ use std::collections::HashMap;
 
 use super::account::encode;
 use super::admin::kind_label;
-use super::admin_pages::{AdminNav, ConfirmPage, api_from, SignInRow, UserPage, at, back_to_tenant, chrome, find_user, notice, refused_page, tenant_path, user_path, viewer};
+use super::admin_pages::{
+    AdminNav, ConfirmPage, SignInRow, UserPage, api_from, at, back_to_tenant, chrome, find_user, notice, refused_page, tenant_path, user_path, viewer,
+};
 use super::{Console, ConsoleError, Form};
 use crate::messages::Messages;
 use crate::state::AppState;
@@ -151,7 +153,7 @@ async fn personal_data(console: Console, Path(id): Path<String>) -> Response {
         let path = format!("/api/v1/users/{}/personal-data", encode(&id));
         let back = user_path(&id, "", "");
         let (_, body) = console.api()?.call(Method::GET, &path, None).await.map_err(|e| console.failed(e, &back))?;
-Ok(Console::download(body, "gatehouse-personal-data.json"))
+        Ok(Console::download(body, "gatehouse-personal-data.json"))
     }
     .await;
     console.finish(result)
@@ -164,7 +166,10 @@ async fn roles(console: Console, Path(id): Path<String>, axum::Form(form): Form)
         let back = back_to_tenant(&form);
         let roles: Vec<&str> = ["admin", "operator"].into_iter().filter(|r| form.contains_key(&format!("role_{r}"))).collect();
         let path = format!("/api/v1/users/{}", encode(&id));
-        let answer = api_from(&console, &back)?.send(Method::PATCH, &path, Some(&json!({ "roles": roles }))).await.map_err(|e| console.failed(e, &format!("{back}#users-h")))?;
+        let answer = api_from(&console, &back)?
+            .send(Method::PATCH, &path, Some(&json!({ "roles": roles })))
+            .await
+            .map_err(|e| console.failed(e, &format!("{back}#users-h")))?;
         let email = answer.get("email").and_then(serde_json::Value::as_str).unwrap_or_default();
         Ok(console.done(&format!("{back}#users-h"), format!("{} {email}", console.m.admin.roles_saved)))
     }

@@ -86,11 +86,7 @@ pub async fn register(store: &dyn Store, issuer: &str, now: OffsetDateTime) -> R
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/console/callback", get(callback))
-        .route("/console/sign-out", post(sign_out))
-        .merge(account::routes())
-        .merge(admin::routes())
+    Router::new().route("/console/callback", get(callback)).route("/console/sign-out", post(sign_out)).merge(account::routes()).merge(admin::routes())
 }
 
 /// Why a console request did not end in its page.
@@ -156,7 +152,13 @@ impl FromRequestParts<AppState> for Console {
                 // Full of signed-in sessions: this visit gets a session that is not kept (its
                 // sign-in will say so), and nobody already signed in is pushed out.
                 let kept = state.console.create(key.clone(), csrf.clone(), now);
-                let view = state.console.view(&key, now).filter(|_| kept).unwrap_or(View { csrf_token: csrf, access_token: None, user_id: None, flash: None, codes: None });
+                let view = state.console.view(&key, now).filter(|_| kept).unwrap_or(View {
+                    csrf_token: csrf,
+                    access_token: None,
+                    user_id: None,
+                    flash: None,
+                    codes: None,
+                });
                 (key, view, Some(secret))
             }
         };
@@ -212,7 +214,9 @@ impl Console {
                 ConsoleError::SignIn { return_to: back_to.to_owned(), step_up: None }
             }
             ApiFailure::StepUp { acr_values, max_age } => ConsoleError::SignIn { return_to: back_to.to_owned(), step_up: Some((acr_values, max_age)) },
-            ApiFailure::Refused { status: StatusCode::NOT_FOUND, .. } => ConsoleError::Refused { back_to: back_to.to_owned(), detail: self.m.common.not_found.to_owned() },
+            ApiFailure::Refused { status: StatusCode::NOT_FOUND, .. } => {
+                ConsoleError::Refused { back_to: back_to.to_owned(), detail: self.m.common.not_found.to_owned() }
+            }
             ApiFailure::Refused { detail, .. } => ConsoleError::Refused { back_to: back_to.to_owned(), detail },
             ApiFailure::Internal(reason) => {
                 tracing::error!(%reason, "a console API call failed");
@@ -251,7 +255,13 @@ impl Console {
             Ok(response) => response,
             Err(ConsoleError::SignIn { return_to, step_up }) => self.start_sign_in(&return_to, step_up.as_ref()).unwrap_or_else(IntoResponse::into_response),
             Err(ConsoleError::FormExpired) => {
-                let page = pages::NoticePage { m: self.m, chrome: None, title: self.m.common.form_expired_title, message: self.m.common.form_expired, link: "/account" };
+                let page = pages::NoticePage {
+                    m: self.m,
+                    chrome: None,
+                    title: self.m.common.form_expired_title,
+                    message: self.m.common.form_expired,
+                    link: "/account",
+                };
                 page.render_page(StatusCode::BAD_REQUEST)
             }
             Err(ConsoleError::Refused { back_to, detail }) => {
@@ -259,13 +269,16 @@ impl Console {
                 see_other(&back_to)
             }
             Err(ConsoleError::NotFound) => {
-                let page = pages::NoticePage { m: self.m, chrome: None, title: self.m.common.not_found_title, message: self.m.common.not_found, link: "/account" };
+                let page =
+                    pages::NoticePage { m: self.m, chrome: None, title: self.m.common.not_found_title, message: self.m.common.not_found, link: "/account" };
                 page.render_page(StatusCode::NOT_FOUND)
             }
             Err(ConsoleError::Page(error)) => error.into_response(),
         };
         if let Some(secret) = &self.new_cookie {
-            response.headers_mut().append(header::SET_COOKIE, cookies::set(cookie_name(self.state.config.secure_cookies()), secret, self.state.config.secure_cookies(), None));
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, cookies::set(cookie_name(self.state.config.secure_cookies()), secret, self.state.config.secure_cookies(), None));
         }
         response
     }
@@ -333,7 +346,8 @@ async fn callback(console: Console, Query(query): Query<CallbackQuery>) -> Respo
     let result = async {
         let m = console.m;
         let notice = |message: String| -> Result<Response, ConsoleError> {
-            Ok(pages::NoticePage { m, chrome: None, title: m.common.sign_in_failed_title, message: &message, link: "/account" }.render_page(StatusCode::BAD_REQUEST))
+            Ok(pages::NoticePage { m, chrome: None, title: m.common.sign_in_failed_title, message: &message, link: "/account" }
+                .render_page(StatusCode::BAD_REQUEST))
         };
         let Some(pending) = query.state.as_deref().and_then(|s| console.state.console.finish_sign_in(&console.key, s, now())) else {
             return notice(m.common.sign_in_stale.to_owned());
@@ -361,8 +375,10 @@ async fn callback(console: Console, Query(query): Query<CallbackQuery>) -> Respo
         let Ok(tokens) = crate::http::token::handle(&console.state, &form, address, body.as_bytes(), now).await else {
             return notice(m.common.sign_in_stale.to_owned());
         };
-        let claims = crate::tokens::validate_access_token(&console.state, &tokens.access_token, now).map_err(|_| PageError::bad_request("Sign-in failed", "The access token did not verify."))?;
-        let signed_in = SignedIn { user_id: claims.sub.clone(), expires_at: now + Duration::seconds(tokens.expires_in), access_token: Zeroizing::new(tokens.access_token) };
+        let claims = crate::tokens::validate_access_token(&console.state, &tokens.access_token, now)
+            .map_err(|_| PageError::bad_request("Sign-in failed", "The access token did not verify."))?;
+        let signed_in =
+            SignedIn { user_id: claims.sub.clone(), expires_at: now + Duration::seconds(tokens.expires_in), access_token: Zeroizing::new(tokens.access_token) };
         // A new session key and CSRF token for the signed-in session, so a console cookie
         // planted in this browser before the sign-in is worth nothing after it.
         let secret = gatehouse_crypto::random::token().map_err(|e| PageError::from(ServerError::from(e)))?;

@@ -14,28 +14,56 @@ use super::{DeliveryError, Outbox, WebhookTarget};
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NotificationKind {
-    FactorAdded { factor: String, label: String },
-    FactorRemoved { factor: String, label: String },
-    FactorRenamed { factor: String, label: String },
-    RecoveryCodeUsed { codes_left: u32 },
+    FactorAdded {
+        factor: String,
+        label: String,
+    },
+    FactorRemoved {
+        factor: String,
+        label: String,
+    },
+    FactorRenamed {
+        factor: String,
+        label: String,
+    },
+    RecoveryCodeUsed {
+        codes_left: u32,
+    },
     RecoveryCodesRegenerated,
     /// A code from the authenticator app was presented a second time: someone else may have
     /// seen it.
     TotpCodeReused,
-    SecondFactorLocked { minutes: i64 },
+    SecondFactorLocked {
+        minutes: i64,
+    },
     /// A security key or passkey presented a signature counter the server had already seen:
     /// a copy of the key may exist.
-    ClonedAuthenticatorSuspected { factor: String },
+    ClonedAuthenticatorSuspected {
+        factor: String,
+    },
     /// Too many failed sign-in attempts: the account is locked for a while.
-    AccountLocked { minutes: i64 },
+    AccountLocked {
+        minutes: i64,
+    },
     /// A successful sign-in from a browser or network not seen before for this account.
-    NewSignIn { address: String, user_agent: String, new_device: bool, new_network: bool, sign_in: String },
+    NewSignIn {
+        address: String,
+        user_agent: String,
+        new_device: bool,
+        new_network: bool,
+        sign_in: String,
+    },
     /// The user reported a sign-in: sessions ended, a new password and fresh 2FA are required.
-    SignInReported { sign_in: String },
+    SignInReported {
+        sign_in: String,
+    },
     PasswordChanged,
     /// The one-time code that proves the mailbox before a new password is set after a
     /// reported sign-in. The only notice that carries a secret: delivering it is its purpose.
-    PasswordResetCode { code: String, minutes: i64 },
+    PasswordResetCode {
+        code: String,
+        minutes: i64,
+    },
 }
 
 impl NotificationKind {
@@ -64,18 +92,34 @@ impl NotificationKind {
             Self::FactorAdded { label, .. } => ("A sign-in method was added".into(), format!("\"{label}\" was added to your account.")),
             Self::FactorRemoved { label, .. } => ("A sign-in method was removed".into(), format!("\"{label}\" was removed from your account.")),
             Self::FactorRenamed { label, .. } => ("A sign-in method was renamed".into(), format!("A sign-in method is now called \"{label}\".")),
-            Self::RecoveryCodeUsed { codes_left } => ("A recovery code was used".into(), format!("A recovery code was used to sign in. {codes_left} codes are left.")),
+            Self::RecoveryCodeUsed { codes_left } => {
+                ("A recovery code was used".into(), format!("A recovery code was used to sign in. {codes_left} codes are left."))
+            }
             Self::RecoveryCodesRegenerated => ("New recovery codes".into(), "New recovery codes were created; the old ones no longer work.".into()),
-            Self::TotpCodeReused => ("A code was used twice".into(), "A code from your authenticator app was presented twice. Someone may have seen it.".into()),
+            Self::TotpCodeReused => {
+                ("A code was used twice".into(), "A code from your authenticator app was presented twice. Someone may have seen it.".into())
+            }
             Self::SecondFactorLocked { minutes } => ("Two-step verification paused".into(), format!("Too many wrong codes. Try again in {minutes} minutes.")),
-            Self::ClonedAuthenticatorSuspected { .. } => ("A security key may have been copied".into(), "A security key or passkey behaved like a copy. The sign-in was refused.".into()),
-            Self::AccountLocked { minutes } => ("Your account is locked for a while".into(), format!("After many failed sign-in attempts, your account is locked for {minutes} minutes. If this was not you, change your password.")),
-            Self::NewSignIn { address, user_agent, .. } => ("New sign-in to your account".into(), format!("Someone signed in from {address} ({user_agent}). If this was not you, report it from your sign-in history.")),
-            Self::SignInReported { .. } => ("You reported a sign-in".into(), "Your sessions were ended. Sign in again with two-step verification and choose a new password.".into()),
+            Self::ClonedAuthenticatorSuspected { .. } => {
+                ("A security key may have been copied".into(), "A security key or passkey behaved like a copy. The sign-in was refused.".into())
+            }
+            Self::AccountLocked { minutes } => (
+                "Your account is locked for a while".into(),
+                format!("After many failed sign-in attempts, your account is locked for {minutes} minutes. If this was not you, change your password."),
+            ),
+            Self::NewSignIn { address, user_agent, .. } => (
+                "New sign-in to your account".into(),
+                format!("Someone signed in from {address} ({user_agent}). If this was not you, report it from your sign-in history."),
+            ),
+            Self::SignInReported { .. } => {
+                ("You reported a sign-in".into(), "Your sessions were ended. Sign in again with two-step verification and choose a new password.".into())
+            }
             Self::PasswordChanged => ("Your password was changed".into(), "Your password was changed. If this was not you, contact your administrator.".into()),
             Self::PasswordResetCode { code, minutes } => (
                 "Your code to choose a new password".into(),
-                format!("Enter {code} to choose a new password. It works for {minutes} minutes. If you did not ask for it, someone knows your password: contact your administrator."),
+                format!(
+                    "Enter {code} to choose a new password. It works for {minutes} minutes. If you did not ask for it, someone knows your password: contact your administrator."
+                ),
             ),
         };
         (subject, body)

@@ -131,7 +131,9 @@ fn regular(file: File) -> std::io::Result<File> {
 /// Refuses a directory that is a symbolic link.
 fn refuse_link(dir: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(dir) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(std::io::Error::other(format!("the outbox directory {} is a symbolic link; refusing to follow it", dir.display()))),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err(std::io::Error::other(format!("the outbox directory {} is a symbolic link; refusing to follow it", dir.display())))
+        }
         _ => Ok(()),
     }
 }

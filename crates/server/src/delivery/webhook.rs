@@ -49,11 +49,7 @@ impl WebhookTarget {
             .send()
             .await
             .map_err(|e| DeliveryError::Unreachable(e.without_url().to_string()))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(DeliveryError::Rejected(response.status().as_u16()))
-        }
+        if response.status().is_success() { Ok(()) } else { Err(DeliveryError::Rejected(response.status().as_u16())) }
     }
 }
 

@@ -11,15 +11,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::factor::parse_label;
 use gatehouse_core::ids::{FactorId, UserId};
 use gatehouse_core::model::User;
-use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::{Factor, FactorKind, OAuthError, OAuthErrorCode, PhoneNumber};
-use std::net::IpAddr;
 use gatehouse_policy::{AuthLevel, DomainPolicy};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::IpAddr;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -227,7 +227,13 @@ struct Confirm {
 }
 
 /// `POST /api/v1/me/factors/{id}/confirm`: activates an enrolling factor with its first code.
-pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn confirm(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
     let request: Confirm = parse_body(&body)?;
@@ -252,7 +258,13 @@ struct Rename {
 }
 
 /// `PATCH /api/v1/me/factors/{id}`: renames a factor.
-pub async fn rename(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn rename(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response> {
     let me = me(&state, &headers).await?;
     let request: Rename = parse_body(&body)?;
     let label = parse_label(&request.label).ok_or_else(|| Problem::bad_request("label must be 1 to 64 characters"))?;

@@ -9,9 +9,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::ids::{TenantId, UserId};
 use gatehouse_core::model::{Tenant, User};
-use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::{ClientId, Email, OAuthError, OAuthErrorCode};
 use gatehouse_policy::{AppPolicy, DomainPolicy, Person, check_change};
 use serde::Deserialize;
@@ -39,7 +39,9 @@ type Result<T> = std::result::Result<T, ManagementError>;
 pub(super) enum Caller {
     /// An operator application's client-credentials token (`client:<id>`), or a person with
     /// the `operator` role (`user:<id>`), e.g. in the admin console.
-    Operator { actor: String },
+    Operator {
+        actor: String,
+    },
     TenantAdmin(Arc<User>),
 }
 
@@ -192,7 +194,13 @@ fn enforce() -> Mode {
 
 /// `PUT /api/v1/tenants/{id}/policy`: replaces the domain policy, or stages it in report-only
 /// mode. A change that would lock admins out is refused (409, naming them) unless confirmed.
-pub async fn put_domain_policy(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn put_domain_policy(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let tenant = tenant_for(&state, &caller, &id).await?;
     let change: PolicyChange = parse_body(&body)?;
@@ -203,8 +211,11 @@ pub async fn put_domain_policy(State(state): State<AppState>, ClientAddr(addr): 
         let factors = state.store.factors(&user.id).await?;
         enrolled.push(factors.iter().filter(|f| f.is_confirmed()).map(|f| method_of(f.kind)).collect());
     }
-    let people: Vec<Person<'_>> =
-        users.iter().zip(&enrolled).map(|(u, methods)| Person { label: u.email.as_str(), is_admin: u.roles.iter().any(|r| r == "admin"), enrolled: *methods }).collect();
+    let people: Vec<Person<'_>> = users
+        .iter()
+        .zip(&enrolled)
+        .map(|(u, methods)| Person { label: u.email.as_str(), is_admin: u.roles.iter().any(|r| r == "admin"), enrolled: *methods })
+        .collect();
     let check = check_change(&policy, &people);
     if !check.invalid.is_empty() {
         let errors: Vec<String> = check.invalid.iter().map(ToString::to_string).collect();
@@ -242,7 +253,8 @@ pub async fn put_domain_policy(State(state): State<AppState>, ClientAddr(addr): 
 pub async fn discard_staged(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let tenant = tenant_for(&state, &caller, &id).await?;
-    let audit = caller.audit(addr, &headers, "tenant.policy.discard_staged", format!("tenant:{}", tenant.id), serde_json::to_value(&tenant.staged_policy).ok(), None);
+    let audit =
+        caller.audit(addr, &headers, "tenant.policy.discard_staged", format!("tenant:{}", tenant.id), serde_json::to_value(&tenant.staged_policy).ok(), None);
     state.store.set_staged_policy(&tenant.id, None, &audit).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -285,20 +297,32 @@ pub async fn staged_report(State(state): State<AppState>, headers: HeaderMap, Pa
 pub async fn applications(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     caller(&state, &headers).await?.require_operator()?;
     let clients = state.store.clients().await?;
-    let out: Vec<Value> = clients.iter().map(|c| json!({ "client_id": c.client_id.as_str(), "name": c.name, "policy": c.policy, "operator": c.operator })).collect();
+    let out: Vec<Value> =
+        clients.iter().map(|c| json!({ "client_id": c.client_id.as_str(), "name": c.name, "policy": c.policy, "operator": c.operator })).collect();
     Ok(Json(json!({ "applications": out })).into_response())
 }
 
 /// `PUT /api/v1/applications/{client_id}/policy` (operators): Bypass, Adaptive or Required,
 /// and the scopes that need a step-up.
-pub async fn put_app_policy(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn put_app_policy(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     caller.require_operator()?;
     let client_id = ClientId::parse(&id).map_err(|e| Problem::bad_request(format!("client_id: {e}")))?;
     let policy: AppPolicy = parse_body(&body)?;
     // The console is where admins and operators act: it never skips the second factor.
     if client_id.as_str() == crate::console::CONSOLE_CLIENT_ID && policy.two_factor == gatehouse_policy::AppTwoFactor::Bypass {
-        return Err(Problem::new(StatusCode::CONFLICT, "Not allowed", "the Gatehouse console cannot bypass two-step verification; choose adaptive or required").into());
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Not allowed",
+            "the Gatehouse console cannot bypass two-step verification; choose adaptive or required",
+        )
+        .into());
     }
     let before = state.client(&client_id).and_then(|c| serde_json::to_value(&c.policy).ok());
     let audit = caller.audit(addr, &headers, "application.policy.update", format!("client:{client_id}"), before, serde_json::to_value(&policy).ok());

@@ -4,11 +4,11 @@
 //! files cannot disagree about what a valid tenant, user or application is.
 
 use crate::monitor::NewAlert;
-use gatehouse_core::alert::AlertKind;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::alert::AlertKind;
 use gatehouse_core::ids::{FactorId, TenantId, UserId};
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
@@ -20,12 +20,12 @@ use zeroize::Zeroizing;
 
 use super::ClientAddr;
 use super::admin_api::{Caller, caller, parse_body, tenant_for, tenant_json};
-use gatehouse_core::audit::AuditEntry;
 use super::api_body::ApiBody;
 use super::problem::{ManagementError, Problem};
 use crate::delivery::NotificationKind;
 use crate::mfa;
 use crate::state::{AppState, now};
+use gatehouse_core::audit::AuditEntry;
 
 type Result<T> = std::result::Result<T, ManagementError>;
 
@@ -97,7 +97,13 @@ struct NewDomain {
 }
 
 /// `POST /api/v1/tenants/{id}/domains` (operators, who verify ownership first).
-pub async fn add_domain(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn add_domain(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     caller.require_operator()?;
     let tenant = tenant_for(&state, &caller, &id).await?;
@@ -118,7 +124,12 @@ fn grantable(caller: &Caller) -> &'static [&'static str] {
 fn check_roles(caller: &Caller, roles: &[String]) -> Result<Vec<String>> {
     let allowed = grantable(caller);
     if let Some(bad) = roles.iter().find(|r| !allowed.contains(&r.as_str())) {
-        return Err(Problem::new(StatusCode::FORBIDDEN, "Role not grantable", format!("role {bad:?} cannot be granted here (allowed: {})", allowed.join(", "))).into());
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Role not grantable",
+            format!("role {bad:?} cannot be granted here (allowed: {})", allowed.join(", ")),
+        )
+        .into());
     }
     let mut roles = roles.to_vec();
     roles.sort();
@@ -138,7 +149,13 @@ struct NewUser {
 }
 
 /// `POST /api/v1/tenants/{id}/users`: a user on one of the tenant's domains.
-pub async fn create_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let tenant = tenant_for(&state, &caller, &id).await?;
     let request: NewUser = parse_body(&body)?;
@@ -229,7 +246,13 @@ struct UserChange {
 }
 
 /// `PATCH /api/v1/users/{id}`: name and roles.
-pub async fn update_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn update_user(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let user = user_for(&state, &caller, &id).await?;
     let request: UserChange = parse_body(&body)?;
@@ -282,7 +305,10 @@ pub async fn reset_factors(State(state): State<AppState>, ClientAddr(addr): Clie
     let factors = state.store.factors(&user.id).await?;
     let before = json!({ "factors": factors.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>() });
     // Recorded first: the removals that follow are separate writes.
-    state.audit.append(&caller.audit(addr, &headers, "user.factors.reset", format!("user:{}", user.id), Some(before), None).in_tenant(user.tenant_id.as_str())).await?;
+    state
+        .audit
+        .append(&caller.audit(addr, &headers, "user.factors.reset", format!("user:{}", user.id), Some(before), None).in_tenant(user.tenant_id.as_str()))
+        .await?;
     for factor in factors {
         if state.store.remove_factor(&user.id, &factor.id).await? {
             mfa::notify(&state, &user, NotificationKind::FactorRemoved { factor: factor.id.to_string(), label: factor.label }, now);

@@ -12,17 +12,17 @@ use gatehouse_core::{ClientId, OAuthError, OAuthErrorCode};
 use gatehouse_store::{CodeRecord, GrantRecord, PendingAuthorization, SessionRecord};
 use time::OffsetDateTime;
 
+use super::respond::{authorization_error, authorization_response, see_other};
 use super::{ClientAddr, cookies};
+use crate::error::PageError;
+use crate::messages::EN;
 use crate::signin::attempt::Attempt;
 use crate::signin::complete::Proof;
 use crate::signin::{next, policy};
-use gatehouse_policy::{AuthLevel, Outcome};
-use std::net::IpAddr;
-use super::respond::{authorization_error, authorization_response, see_other};
-use crate::error::PageError;
-use crate::messages::EN;
 use crate::state::{AppState, now};
 use crate::tokens;
+use gatehouse_policy::{AuthLevel, Outcome};
+use std::net::IpAddr;
 
 pub async fn get(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, PageError> {
     let raw = query.unwrap_or_default();
@@ -30,10 +30,7 @@ pub async fn get(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
 }
 
 pub async fn post(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
         return Err(PageError::bad_request(EN.flow.request_invalid_title, EN.flow.request_not_form));
     }

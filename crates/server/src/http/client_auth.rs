@@ -15,10 +15,7 @@ use crate::state::AppState;
 
 /// Parses a form body, requiring the form content type (RFC 6749 §3.2).
 pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
         return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
     }
@@ -27,14 +24,18 @@ pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError>
 
 /// Authenticates the calling client. Public clients identify themselves by `client_id` alone
 /// unless `require_secret` is set.
-pub fn authenticate(state: &AppState, headers: &HeaderMap, addr: IpAddr, params: &Params, require_secret: bool, now: OffsetDateTime) -> Result<Arc<Client>, ApiError> {
+pub fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    addr: IpAddr,
+    params: &Params,
+    require_secret: bool,
+    now: OffsetDateTime,
+) -> Result<Arc<Client>, ApiError> {
     let raw_authorization = headers.get(header::AUTHORIZATION);
     let challenge = if raw_authorization.is_some() { Challenge::Basic } else { Challenge::None };
-    let failed = |description: &'static str| ApiError::OAuth {
-        error: OAuthError::new(OAuthErrorCode::InvalidClient, description),
-        challenge,
-        retry_after: None,
-    };
+    let failed =
+        |description: &'static str| ApiError::OAuth { error: OAuthError::new(OAuthErrorCode::InvalidClient, description), challenge, retry_after: None };
     // A header that is not visible ASCII is malformed credentials, not "no header".
     let authorization = raw_authorization.map(|v| v.to_str().map_err(|_| failed("client authentication failed"))).transpose()?;
     let credentials = ClientAuthentication::from_request(authorization, params).map_err(|e| match e.code {

@@ -95,20 +95,18 @@ pub async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q
         .finish();
     let mut form_headers = HeaderMap::new();
     form_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
-    let tokens = super::token::handle(&state, &form_headers, std::net::Ipv4Addr::LOCALHOST.into(), body.as_bytes(), now())
-        .await
-        .map_err(|e| {
-            // The OAuth error's description is meant for the application's developer: the demo
-            // shows it; anything else stays in the log.
-            let reason = match e {
-                crate::error::ApiError::OAuth { error, .. } => error.description.to_string(),
-                other => {
-                    tracing::warn!(error = ?other, "the demo's token request failed");
-                    m.flow.demo_token_unavailable.to_owned()
-                }
-            };
-            failed(m.flow.demo_token_failed.with(reason))
-        })?;
+    let tokens = super::token::handle(&state, &form_headers, std::net::Ipv4Addr::LOCALHOST.into(), body.as_bytes(), now()).await.map_err(|e| {
+        // The OAuth error's description is meant for the application's developer: the demo
+        // shows it; anything else stays in the log.
+        let reason = match e {
+            crate::error::ApiError::OAuth { error, .. } => error.description.to_string(),
+            other => {
+                tracing::warn!(error = ?other, "the demo's token request failed");
+                m.flow.demo_token_unavailable.to_owned()
+            }
+        };
+        failed(m.flow.demo_token_failed.with(reason))
+    })?;
     let id_token = tokens.id_token.ok_or_else(|| failed(m.flow.demo_no_id_token.into()))?;
     let keys = state.keys();
     let (_, claims) = keys.set.verify::<IdTokenClaims>(&id_token).map_err(|_| failed(m.flow.demo_bad_signature.into()))?;

@@ -4,12 +4,12 @@
 //! authorization request then resumes. Only methods the domain allows are offered.
 
 use askama::Template;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::FactorKind;
 use gatehouse_core::ids::FactorId;
 use gatehouse_core::params::Params;
@@ -17,6 +17,7 @@ use gatehouse_policy::{AuthLevel, Method};
 use gatehouse_store::PendingAuthorization;
 use time::OffsetDateTime;
 
+use super::ClientAddr;
 use super::login::{LoginQuery, check_csrf, expired};
 use super::respond::see_other;
 use super::second_factor::{Step, failure, flow_page, load_step, with_retry_after};
@@ -25,13 +26,12 @@ use crate::error::PageError;
 use crate::messages::{EN, Messages};
 use crate::mfa::{self, MfaError};
 use crate::pages::{EnrollPage, EnrollUnavailablePage, RecoveryCodesPage};
-use super::ClientAddr;
-use gatehouse_core::audit::AuditEntry;
-use std::net::IpAddr;
 use crate::signin::attempt::Attempt;
 use crate::signin::complete::{Context, Proof, finish};
 use crate::signin::progress::Progress;
 use crate::state::{AppState, now};
+use gatehouse_core::audit::AuditEntry;
+use std::net::IpAddr;
 
 /// Loads a wizard step; a request in the second-factor step is sent there instead.
 pub(super) async fn load_wizard(state: &AppState, headers: &HeaderMap, request_id: &str, now: OffsetDateTime) -> Result<Step, PageError> {
@@ -182,7 +182,14 @@ pub(super) struct Origin<'a> {
     pub headers: &'a HeaderMap,
 }
 
-pub(super) async fn enrolled(state: &AppState, step: &Step, factor: &FactorId, proof: (String, AuthLevel), origin: Origin<'_>, now: OffsetDateTime) -> Result<Response, PageError> {
+pub(super) async fn enrolled(
+    state: &AppState,
+    step: &Step,
+    factor: &FactorId,
+    proof: (String, AuthLevel),
+    origin: Origin<'_>,
+    now: OffsetDateTime,
+) -> Result<Response, PageError> {
     let entry = AuditEntry {
         after: Some(serde_json::json!({ "method": proof.0, "during": "sign-in enrollment wizard" })),
         reason: Some(format!("the sign-in required {}", step.progress.level)),
@@ -197,12 +204,7 @@ pub(super) async fn enrolled(state: &AppState, step: &Step, factor: &FactorId, p
 }
 
 fn render_codes(step: &Step, codes: &[&str]) -> Result<Response, PageError> {
-    let page = RecoveryCodesPage {
-        m: step.m,
-        request_id: &step.pending.id,
-        csrf_token: &step.pending.csrf_token,
-        codes,
-    };
+    let page = RecoveryCodesPage { m: step.m, request_id: &step.pending.id, csrf_token: &step.pending.csrf_token, codes };
     Ok(flow_page(step, page.render()?, StatusCode::OK))
 }
 

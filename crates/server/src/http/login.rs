@@ -8,8 +8,8 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use gatehouse_core::params::Params;
 use gatehouse_core::Email;
+use gatehouse_core::params::Params;
 use gatehouse_store::PendingAuthorization;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -17,17 +17,17 @@ use time::OffsetDateTime;
 
 use super::security::{CSP_BASE, form_target};
 use super::{ClientAddr, authorize, cookies};
-use crate::signin::attempt::{self, Attempt};
-use crate::signin::{next, policy};
-use gatehouse_store::SignInResult;
 use crate::error::PageError;
 use crate::messages::{EN, Messages, messages_for};
-use crate::pages::LoginPage;
 use crate::monitor::finding_alert;
 use crate::monitor::lockout::{self, FailedStep};
+use crate::pages::LoginPage;
 use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
-use gatehouse_core::throttle::Admission;
+use crate::signin::attempt::{self, Attempt};
+use crate::signin::{next, policy};
 use crate::state::{AppState, now};
+use gatehouse_core::throttle::Admission;
+use gatehouse_store::SignInResult;
 
 pub(super) fn expired() -> PageError {
     PageError::bad_request(EN.flow.page_expired_title, EN.flow.page_expired)
@@ -53,7 +53,14 @@ pub(super) fn render_with_error(state: &AppState, m: &'static Messages, pending:
     render(state, m, pending, "", Some(error), StatusCode::OK)
 }
 
-fn render(state: &AppState, m: &'static Messages, pending: &PendingAuthorization, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+fn render(
+    state: &AppState,
+    m: &'static Messages,
+    pending: &PendingAuthorization,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
     let request = authorize::parse(state, &pending.request).map_err(|_| expired())?;
     let client = state.client(&request.client_id).ok_or_else(expired)?;
     let page = LoginPage {
@@ -159,11 +166,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 /// Refuses a form whose CSRF token is not the parked request's (compared in constant time).
 pub(super) fn check_csrf(form: &Params, pending: &PendingAuthorization) -> Result<(), PageError> {
     let csrf_ok = form.get("csrf_token").is_some_and(|t| bool::from(t.as_bytes().ct_eq(pending.csrf_token.as_bytes())));
-    if csrf_ok {
-        Ok(())
-    } else {
-        Err(PageError::bad_request(EN.flow.form_expired_title, EN.flow.form_expired))
-    }
+    if csrf_ok { Ok(()) } else { Err(PageError::bad_request(EN.flow.form_expired_title, EN.flow.form_expired)) }
 }
 
 /// Runs Argon2 off the async workers, at most `max_concurrent_hashes` at once.

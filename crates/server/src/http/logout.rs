@@ -53,13 +53,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post:
         Some(uri) => {
             let client = client_id.and_then(|id| ClientId::parse(id).ok()).and_then(|id| state.client(&id));
             let client = client.ok_or_else(|| invalid(m.flow.logout_redirect_needs_client))?;
-            Some(
-                client
-                    .registered_post_logout_redirect(uri)
-                    .ok_or_else(|| invalid(m.flow.logout_redirect_unregistered))?
-                    .as_str()
-                    .to_owned(),
-            )
+            Some(client.registered_post_logout_redirect(uri).ok_or_else(|| invalid(m.flow.logout_redirect_unregistered))?.as_str().to_owned())
         }
     };
 

@@ -7,16 +7,16 @@ mod api_body;
 pub(crate) mod authorize;
 mod client_auth;
 pub(crate) mod cookies;
+pub mod demo;
 mod enroll;
 mod enroll_sms;
-pub mod demo;
 mod introspect;
 mod login;
 mod logout;
-pub(crate) mod password_change;
-mod passkey_login;
 mod meta;
 mod monitoring_api;
+mod passkey_login;
+pub(crate) mod password_change;
 mod privacy_api;
 mod problem;
 mod rejections;
@@ -24,9 +24,9 @@ mod reported_addresses_api;
 mod reset_code;
 pub(crate) mod respond;
 mod second_factor;
-mod sign_in_history;
 mod security;
 mod sessions_api;
+mod sign_in_history;
 pub(crate) mod token;
 mod userinfo;
 mod webauthn_step;
@@ -171,10 +171,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/form_post.js", get(meta::form_post_script))
         .route("/static/webauthn.js", get(meta::webauthn_script));
     if state.config.demo {
-        router = router
-            .route("/demo", get(demo::home))
-            .route("/demo/start", get(demo::start))
-            .route("/demo/callback", get(demo::callback));
+        router = router.route("/demo", get(demo::home)).route("/demo/start", get(demo::start)).route("/demo/callback", get(demo::callback));
     }
     // The console calls the API in-process through this same router (without the response
     // headers layer, which the console's own answer gets).

@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_core::alert::{Alert, AlertKind};
 use gatehouse_core::audit::{AuditEntry, ChainedRecord};
 use gatehouse_store::{AuditFilter, SignInReport};
-use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::admin_api::{Caller, caller};
+use super::api_body::ApiBody;
 use super::problem::{ManagementError, Problem};
 use super::sign_in_history::parse_time;
-use super::api_body::ApiBody;
 use super::{ClientAddr, account_api, audit_entry};
 use crate::delivery::NotificationKind;
 use crate::monitor::NewAlert;
@@ -68,7 +68,12 @@ pub async fn alerts(State(state): State<AppState>, headers: HeaderMap, Query(que
 pub async fn acknowledge(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let scope = scope_of(&caller);
-    let alert = state.store.alert(&id).await?.filter(|a| scope.as_ref().is_none_or(|t| a.tenant.as_deref() == Some(t.as_str()))).ok_or_else(|| not_found("no such alert"))?;
+    let alert = state
+        .store
+        .alert(&id)
+        .await?
+        .filter(|a| scope.as_ref().is_none_or(|t| a.tenant.as_deref() == Some(t.as_str())))
+        .ok_or_else(|| not_found("no such alert"))?;
     let mut audit = caller.audit(addr, &headers, "alert.acknowledge", format!("alert:{}", alert.id), None, None);
     audit.tenant = alert.tenant.clone();
     if !state.store.acknowledge_alert(&alert.id, &caller.actor(), now(), &audit).await? {
@@ -106,7 +111,10 @@ fn csv(records: &[ChainedRecord]) -> String {
     let mut out = String::from("seq,at,actor,on_behalf_of,action,target,tenant,address,user_agent,reason,before,after\r\n");
     for r in records {
         let e = &r.entry;
-        let time = time::OffsetDateTime::from_unix_timestamp(e.at).ok().and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_default();
+        let time = time::OffsetDateTime::from_unix_timestamp(e.at)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default();
         let json_text = |v: &Option<Value>| v.as_ref().map(Value::to_string).unwrap_or_default();
         let fields = [
             r.seq.to_string(),
@@ -129,7 +137,12 @@ fn csv(records: &[ChainedRecord]) -> String {
 }
 
 /// `GET /api/v1/audit`: change history, newest first.
-pub async fn change_history(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Query(query): Query<HistoryQuery>) -> Result<Response> {
+pub async fn change_history(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let csv_wanted = match query.format.as_deref() {
         None | Some("json") => false,
@@ -151,7 +164,14 @@ pub async fn change_history(State(state): State<AppState>, ClientAddr(addr): Cli
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let records = state.store.audit_query(&filter, query.before, limit).await?;
     let next = (records.len() == limit as usize).then(|| records.last().map(|r| r.seq)).flatten();
-    let read = caller.audit(addr, &headers, "audit.read", "audit".into(), None, Some(json!({ "records": records.len(), "format": if csv_wanted { "csv" } else { "json" } })));
+    let read = caller.audit(
+        addr,
+        &headers,
+        "audit.read",
+        "audit".into(),
+        None,
+        Some(json!({ "records": records.len(), "format": if csv_wanted { "csv" } else { "json" } })),
+    );
     let read = AuditEntry { tenant: filter.tenant.as_ref().map(|t| t.as_str().to_owned()), ..read };
     state.audit.append(&read).await?;
     if csv_wanted {
@@ -177,7 +197,12 @@ pub struct ExportQuery {
 
 /// `GET /api/v1/siem/events`: OCSF events as JSON lines, oldest first; `X-Next-Cursor` resumes.
 /// Operators only: the export spans every tenant.
-pub async fn siem_export(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Query(query): Query<ExportQuery>) -> Result<Response> {
+pub async fn siem_export(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     caller.require_operator()?;
     let cursor = match query.cursor.as_deref() {
@@ -190,7 +215,14 @@ pub async fn siem_export(State(state): State<AppState>, ClientAddr(addr): Client
     // A page holding only the records of earlier exports is not recorded again: otherwise each
     // page would add the record the next page reads, and the export would never end.
     if events.iter().any(|e| e.pointer("/unmapped/action").and_then(Value::as_str) != Some("audit.export")) {
-        let export = caller.audit(addr, &headers, "audit.export", "siem".into(), None, Some(json!({ "events": events.len(), "from": cursor.encode(), "to": next.encode() })));
+        let export = caller.audit(
+            addr,
+            &headers,
+            "audit.export",
+            "siem".into(),
+            None,
+            Some(json!({ "events": events.len(), "from": cursor.encode(), "to": next.encode() })),
+        );
         state.audit.append(&export).await?;
     }
     let mut body = String::new();
@@ -232,7 +264,13 @@ fn address_reported_until(state: &AppState, now: time::OffsetDateTime) -> time::
 /// password (after a fresh second factor where the account has one). What an intruder who
 /// knows only the password would want is not: the password is never set here, and second
 /// factors are removed only by a sign-in that used one recently, as for `DELETE /me/factors`.
-pub async fn report_sign_in(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Response> {
+pub async fn report_sign_in(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response> {
     let now = now();
     let me = account_api::me(&state, &headers).await?;
     let user = Arc::clone(&me.user);

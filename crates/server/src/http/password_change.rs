@@ -16,9 +16,9 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::login::{LoginQuery, check_csrf, expired};
+use super::reset_code::{self, CodeCheck};
 use super::respond::see_other;
 use super::second_factor::{Step, flow_page, load_step};
-use super::reset_code::{self, CodeCheck};
 use super::{ClientAddr, audit_entry};
 use crate::delivery::NotificationKind;
 use crate::error::PageError;
@@ -36,7 +36,14 @@ pub const MIN_PASSWORD_LENGTH: usize = password_rule::MIN_CHARS;
 
 /// Stops a sign-in that met every factor, for a password change; called by `finish` while
 /// the user must reset their credentials.
-pub async fn park(state: &AppState, pending: &PendingAuthorization, user: &User, proof: &Proof, context: &Context<'_>, now: OffsetDateTime) -> Result<Response, PageError> {
+pub async fn park(
+    state: &AppState,
+    pending: &PendingAuthorization,
+    user: &User,
+    proof: &Proof,
+    context: &Context<'_>,
+    now: OffsetDateTime,
+) -> Result<Response, PageError> {
     // An account with a second factor proves a fresh one first (the policy's step-up); only
     // an account without any sets its new password after the password alone.
     if proof.level == AuthLevel::Password && state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed() && user.trusts_factor_from(f.created_at)) {

@@ -77,15 +77,17 @@ pub async fn mine(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
 }
 
 async fn managed_user(state: &AppState, caller: &super::admin_api::Caller, id: String) -> Result<std::sync::Arc<User>> {
-    state
-        .user(&UserId::new(id))
-        .await?
-        .filter(|u| caller.may_manage(u))
-        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user").into())
+    state.user(&UserId::new(id)).await?.filter(|u| caller.may_manage(u)).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user").into())
 }
 
 /// `GET /api/v1/users/{id}/personal-data`: an access report answered on a person's behalf.
-pub async fn of_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, Query(format): Query<ReportFormat>) -> Result<Response> {
+pub async fn of_user(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(format): Query<ReportFormat>,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let user = managed_user(&state, &caller, id).await?;
     let response = report_response(&state, &user, &format).await?;
@@ -127,7 +129,13 @@ pub struct Termination {
 
 /// `POST /api/v1/tenants/{id}/terminate` (operators): sign-in stops now; the data is deleted
 /// after the retention period unless the tenant is reinstated first.
-pub async fn terminate(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Response> {
+pub async fn terminate(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     caller.require_operator()?;
     let request: Termination = if body.is_empty() { Termination::default() } else { super::admin_api::parse_body(&body)? };

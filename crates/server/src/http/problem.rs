@@ -78,7 +78,10 @@ impl From<MfaError> for ManagementError {
             MfaError::Store(e) => return Self::Token(ApiError::Internal(ServerError::Internal(store_failure(e)))),
             MfaError::Crypto(_) => return Self::Token(ApiError::Internal(ServerError::Internal("cryptography failed"))),
             MfaError::Throttled { retry_after } => {
-                return Self::Problem(Problem { retry_after: Some(*retry_after), ..Problem::new(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", error.to_string()) });
+                return Self::Problem(Problem {
+                    retry_after: Some(*retry_after),
+                    ..Problem::new(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", error.to_string())
+                });
             }
             MfaError::UnknownFactor => StatusCode::NOT_FOUND,
             MfaError::NotAllowed => StatusCode::FORBIDDEN,

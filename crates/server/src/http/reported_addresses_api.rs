@@ -36,7 +36,12 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Path(id): P
 }
 
 /// `DELETE /api/v1/tenants/{id}/reported-addresses/{address}`
-pub async fn clear(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path((id, address)): Path<(String, String)>) -> Result<Response> {
+pub async fn clear(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path((id, address)): Path<(String, String)>,
+) -> Result<Response> {
     let (caller, tenant) = tenant_of(&state, &headers, &id).await?;
     // Stored addresses are what `IpAddr` prints: anything else cannot name one.
     let address: IpAddr = address.parse().map_err(|_| Problem::bad_request("address: not an IP address"))?;

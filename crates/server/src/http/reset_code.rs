@@ -28,12 +28,16 @@ const TRIES: u8 = 5;
 pub enum CodeCheck {
     Accepted,
     /// Wrong; this many tries are left on this code.
-    Wrong { tries_left: u8 },
+    Wrong {
+        tries_left: u8,
+    },
     /// No code is pending (never sent, expired or used up): a new one was sent.
     Resent,
     /// Too many wrong codes from this address, or too many codes sent: retry after so many
     /// seconds.
-    Throttled { retry_after: i64 },
+    Throttled {
+        retry_after: i64,
+    },
 }
 
 /// Whether this server can deliver a code by email (SMTP, a webhook, or the development outbox).
@@ -71,7 +75,8 @@ pub async fn ensure_sent(state: &AppState, step: &Step, reset: &PendingReset, no
     }
     state.reset_code_limiter.record_failure(sent_key.as_str(), crate::rate_limit::RESET_CODES_SENT, now);
     let code = gatehouse_crypto::otp::numeric_code(DIGITS)?;
-    let email_code = EmailCode { digest: digest(state, &code), expires_at: (now + time::Duration::minutes(LIFETIME_MINUTES)).unix_timestamp(), tries_left: TRIES };
+    let email_code =
+        EmailCode { digest: digest(state, &code), expires_at: (now + time::Duration::minutes(LIFETIME_MINUTES)).unix_timestamp(), tries_left: TRIES };
     store(state, step, PendingReset { email_code: Some(email_code), ..reset.clone() }).await?;
     crate::mfa::notify(state, &step.user, NotificationKind::PasswordResetCode { code, minutes: LIFETIME_MINUTES }, now);
     Ok(None)

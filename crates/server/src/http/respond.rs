@@ -50,7 +50,13 @@ pub fn authorization_response(
     }
 }
 
-pub fn authorization_error(state: &AppState, redirect_uri: &str, mode: ResponseMode, error: &OAuthError, client_state: Option<&str>) -> Result<Response, PageError> {
+pub fn authorization_error(
+    state: &AppState,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    error: &OAuthError,
+    client_state: Option<&str>,
+) -> Result<Response, PageError> {
     let params = vec![("error", error.code.as_str().to_owned()), ("error_description", error.description.to_string())];
     authorization_response(state, redirect_uri, mode, params, client_state)
 }

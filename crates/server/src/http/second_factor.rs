@@ -18,11 +18,11 @@ use gatehouse_store::{PendingAuthorization, SignInResult};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use super::webauthn_step::{offered_kind, take_ceremony};
-use super::{ClientAddr, authorize};
 use super::login::{LoginQuery, check_csrf, expired, pending_for_browser};
 use super::respond::see_other;
 use super::security::{CSP_BASE, form_target};
+use super::webauthn_step::{offered_kind, take_ceremony};
+use super::{ClientAddr, authorize};
 use crate::error::PageError;
 use crate::messages::{Messages, messages_for};
 use crate::mfa::{self, MfaError};
@@ -157,7 +157,13 @@ async fn continue_to_wizard(state: &AppState, step: &Step, level: AuthLevel, met
 /// Verifies a security key or passkey against the ceremony parked for this sign-in (used
 /// once: a failed assertion needs new options). Returns the method reference and the level
 /// the credential proved, which must meet the level asked.
-async fn present_webauthn(state: &AppState, step: &Step, method: Method, credential: Option<&str>, now: OffsetDateTime) -> Result<(&'static str, AuthLevel), MfaError> {
+async fn present_webauthn(
+    state: &AppState,
+    step: &Step,
+    method: Method,
+    credential: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(&'static str, AuthLevel), MfaError> {
     let kind = if method == Method::Passkey { FactorKind::Passkey } else { FactorKind::SecurityKey };
     let Some((ceremony, rest)) = take_ceremony(&step.progress, kind) else {
         return Err(MfaError::Expired);

@@ -10,7 +10,8 @@ use url::Url;
 use crate::state::AppState;
 
 /// The policy for every page; a page that posts a form elsewhere adds `form-action` itself.
-pub const CSP_BASE: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP_BASE: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// The default policy: forms post only to this server.
 const CSP_DEFAULT: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 

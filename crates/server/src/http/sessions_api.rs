@@ -49,7 +49,8 @@ pub async fn revoke(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     for grant in state.store.end_session(&session.id, now).await? {
         state.revocations.revoke_grant(grant);
     }
-    let entry = super::audit_entry(format!("user:{}", user.id), "session.revoke", format!("session:{}", session.id), addr, &headers).in_tenant(user.tenant_id.as_str());
+    let entry =
+        super::audit_entry(format!("user:{}", user.id), "session.revoke", format!("session:{}", session.id), addr, &headers).in_tenant(user.tenant_id.as_str());
     state.audit.append(&entry).await?;
     tracing::info!(user = %user.id, "session signed out from the account page");
     Ok(StatusCode::NO_CONTENT.into_response())

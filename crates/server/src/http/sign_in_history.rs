@@ -13,11 +13,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::{ClientAddr, account_api};
-use gatehouse_core::audit::AuditEntry;
 use super::admin_api::caller;
 use super::problem::{ManagementError, Problem};
+use super::{ClientAddr, account_api};
 use crate::state::AppState;
+use gatehouse_core::audit::AuditEntry;
 
 type Result<T> = std::result::Result<T, ManagementError>;
 
@@ -52,7 +52,12 @@ impl Page {
             None => None,
             Some(r) => Some(SignInResult::parse(r).ok_or_else(|| Problem::bad_request("result: one of success, failure, second_factor_failure, denied"))?),
         };
-        Ok(SignInFilter { result, client_id: self.application.clone(), since: parse_time("since", self.since.as_deref())?, until: parse_time("until", self.until.as_deref())? })
+        Ok(SignInFilter {
+            result,
+            client_id: self.application.clone(),
+            since: parse_time("since", self.since.as_deref())?,
+            until: parse_time("until", self.until.as_deref())?,
+        })
     }
 }
 
@@ -103,7 +108,13 @@ pub async fn mine(State(state): State<AppState>, headers: HeaderMap, Query(page)
 /// Reading someone else's history is a read of personal data: it is audited. Who may read it
 /// is who may manage the user: an operator in a tenant admin's tenant is "not found" here as
 /// in every other read or write of the admin API.
-pub async fn of_user(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, Path(id): Path<String>, Query(page): Query<Page>) -> Result<Response> {
+pub async fn of_user(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let user = state
         .store

@@ -15,11 +15,11 @@ use time::OffsetDateTime;
 use super::ClientAddr;
 use super::api_body::ApiBody;
 use super::client_auth::{authenticate, form_params};
-use std::net::IpAddr;
 use crate::error::ApiError;
 use crate::http::admin_api::ADMIN_SCOPE;
 use crate::state::{AppState, now};
 use crate::tokens;
+use std::net::IpAddr;
 
 #[derive(Serialize)]
 pub(crate) struct TokenResponse {
@@ -94,7 +94,11 @@ pub(crate) async fn handle(state: &AppState, headers: &HeaderMap, addr: IpAddr, 
             }
             // `gatehouse:` scopes are Gatehouse's own; only operator applications get them.
             if !scope.iter().filter(|s| s.starts_with("gatehouse:")).all(|s| client.operator && s == ADMIN_SCOPE) {
-                return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "of Gatehouse's own scopes only gatehouse:admin can be granted to a client, and only to applications marked operator").into());
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    "of Gatehouse's own scopes only gatehouse:admin can be granted to a client, and only to applications marked operator",
+                )
+                .into());
             }
             // Any other scope must be registered for this application: a token for an API the
             // application was never given is never minted.
@@ -243,11 +247,7 @@ async fn mint(state: &AppState, client: &Client, grant: &GrantRecord, scope: &st
         return Err(invalid_grant("this organisation's account is closed"));
     }
     let (access_token, _) = tokens::mint_user_access_token(state, grant, scope, now)?;
-    let id_token = if scope.split(' ').any(|s| s == "openid") {
-        Some(tokens::mint_id_token(state, client, &user, grant, &access_token, now)?)
-    } else {
-        None
-    };
+    let id_token = if scope.split(' ').any(|s| s == "openid") { Some(tokens::mint_id_token(state, client, &user, grant, &access_token, now)?) } else { None };
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

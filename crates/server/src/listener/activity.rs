@@ -220,7 +220,12 @@ mod tests {
     use std::time::Duration;
 
     fn limits() -> ConnectionLimits {
-        ConnectionLimits { max_connections: None, header_read_timeout: Duration::from_secs(10), idle_timeout: Duration::from_secs(60), request_timeout: Duration::from_secs(30) }
+        ConnectionLimits {
+            max_connections: None,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+        }
     }
 
     #[test]

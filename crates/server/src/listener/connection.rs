@@ -81,7 +81,15 @@ impl Stop {
 
 /// Serves one accepted connection until it closes; dropping `registration` then frees its place
 /// under the cap.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>, shared: Arc<Shared>, activity: Arc<Activity>, registration: Registration, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    activity: Arc<Activity>,
+    registration: Registration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     match tls {
         None => drive(stream, peer, &shared, &activity, &mut shutdown).await,
         Some(acceptor) => {

@@ -21,7 +21,12 @@ pub fn prepare(limits: &ConnectionLimits) -> Result<usize, ServerError> {
     let hard = before.maximum.unwrap_or(u64::MAX);
     let cap = settle(limits.max_connections, soft, hard)?;
     if limits.max_connections.is_none() && cap < ConnectionLimits::DEFAULT_MAX {
-        tracing::warn!(cap, soft_limit = soft, "the open-file limit only fits {cap} connections; raise it (ulimit -n, LimitNOFILE=) for the default {}", ConnectionLimits::DEFAULT_MAX);
+        tracing::warn!(
+            cap,
+            soft_limit = soft,
+            "the open-file limit only fits {cap} connections; raise it (ulimit -n, LimitNOFILE=) for the default {}",
+            ConnectionLimits::DEFAULT_MAX
+        );
     }
     Ok(cap)
 }
@@ -79,7 +84,14 @@ mod tests {
     fn a_configured_cap_must_fit_beside_the_reserve() {
         assert_eq!(settle(Some(768), 1024, 4096).unwrap(), 768);
         let err = settle(Some(769), 1024, 4096).unwrap_err().to_string();
-        assert!(err.contains("--max-connections") && err.contains("769") && err.contains("1025") && err.contains("limit is 1024") && err.contains("hard limit 4096"), "{err}");
+        assert!(
+            err.contains("--max-connections")
+                && err.contains("769")
+                && err.contains("1025")
+                && err.contains("limit is 1024")
+                && err.contains("hard limit 4096"),
+            "{err}"
+        );
         assert!(settle(Some(usize::MAX), u64::MAX, u64::MAX).is_err());
     }
 

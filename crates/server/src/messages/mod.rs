@@ -11,8 +11,8 @@ mod tests;
 use axum::http::HeaderMap;
 
 pub use admin::Admin;
-pub use flow::{Around, Flow};
 pub use en::EN;
+pub use flow::{Around, Flow};
 
 /// Texts shared by every console page.
 pub struct Common {

@@ -146,21 +146,33 @@ fn every_flow_page_renders_its_texts() {
     let fields = vec![("state", "s".to_owned())];
     let pages: Vec<(&str, String, &str)> = vec![
         ("error", ErrorPage { m, title: f.error_title, message: f.error_message }.render().unwrap(), f.error_title),
-        ("login", LoginPage { m, client_name: "Payroll", request_id: "r", csrf_token: "c", email: "", error: Some(f.bad_credentials), passkeys: true }.render().unwrap(), f.sign_in),
+        (
+            "login",
+            LoginPage { m, client_name: "Payroll", request_id: "r", csrf_token: "c", email: "", error: Some(f.bad_credentials), passkeys: true }
+                .render()
+                .unwrap(),
+            f.sign_in,
+        ),
         (
             "password_change",
-            PasswordChangePage { m, request_id: "r", csrf_token: "c", email: "a@b.test", min_length: 8, code_deliverable: true, error: Some(f.password_mismatch) }.render().unwrap(),
+            PasswordChangePage {
+                m,
+                request_id: "r",
+                csrf_token: "c",
+                email: "a@b.test",
+                min_length: 8,
+                code_deliverable: true,
+                error: Some(f.password_mismatch),
+            }
+            .render()
+            .unwrap(),
             f.password_title,
         ),
         ("form_post", FormPostPage { m, action: "https://app.test/cb", fields: fields.clone() }.render().unwrap(), f.returning),
         ("logout_confirm", LogoutConfirmPage { m, csrf_token: "c", fields }.render().unwrap(), f.sign_out_question),
         ("logged_out", LoggedOutPage { m }.render().unwrap(), f.signed_out_heading),
         ("demo_home", DemoHomePage { m }.render().unwrap(), f.demo_heading),
-        (
-            "demo_claims",
-            DemoClaimsPage { m, claims: vec![("sub".into(), "\"u\"".into())], logout_url: "/logout".into() }.render().unwrap(),
-            f.demo_signed_in,
-        ),
+        ("demo_claims", DemoClaimsPage { m, claims: vec![("sub".into(), "\"u\"".into())], logout_url: "/logout".into() }.render().unwrap(), f.demo_signed_in),
         (
             "factor",
             FactorPage {
@@ -220,7 +232,9 @@ fn every_flow_page_renders_its_texts() {
         ),
         (
             "enroll, code sent",
-            EnrollPage { m, client_name: "Payroll", request_id: "r", csrf_token: "c", totp: None, webauthn: vec![], sms: true, sms_sent: true, error: None }.render().unwrap(),
+            EnrollPage { m, client_name: "Payroll", request_id: "r", csrf_token: "c", totp: None, webauthn: vec![], sms: true, sms_sent: true, error: None }
+                .render()
+                .unwrap(),
             f.sms_code_we_sent,
         ),
         ("recovery_codes", RecoveryCodesPage { m, request_id: "r", csrf_token: "c", codes: &["aaaa-bbbb"] }.render().unwrap(), f.recovery_explain),

@@ -42,11 +42,7 @@ impl Ceremonies {
     /// Takes a ceremony out (used once); only its own user's, only while it lives.
     pub fn take(&self, id: &str, user: &UserId, now: OffsetDateTime) -> Option<PendingRegistration> {
         let mut map = self.0.lock().ok()?;
-        if map.get(id).is_some_and(|p| p.user == *user) {
-            map.remove(id).filter(|p| p.expires_at > now)
-        } else {
-            None
-        }
+        if map.get(id).is_some_and(|p| p.user == *user) { map.remove(id).filter(|p| p.expires_at > now) } else { None }
     }
 }
 

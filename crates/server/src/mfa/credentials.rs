@@ -53,7 +53,14 @@ pub async fn begin_sign_in(state: &AppState, user: &User, kind: FactorKind, now:
 
 /// Verifies the browser's assertion against the parked ceremony; advances the stored
 /// signature counter. A counter that went backwards (a cloned authenticator) is refused.
-pub async fn finish_sign_in(state: &AppState, user: &User, kind: FactorKind, ceremony: &str, response: &str, now: OffsetDateTime) -> Result<Presented, MfaError> {
+pub async fn finish_sign_in(
+    state: &AppState,
+    user: &User,
+    kind: FactorKind,
+    ceremony: &str,
+    response: &str,
+    now: OffsetDateTime,
+) -> Result<Presented, MfaError> {
     check_throttle(state, user, now).await?;
     let factors = state.store.factors(&user.id).await?;
     let result = service(state)?.finish_authentication(kind, ceremony, response, |id| {

@@ -3,12 +3,12 @@
 //! one message per 30 seconds, 5 per hour. SMS is a restricted authenticator (NIST SP
 //! 800-63B §5.1.3.3): policies may refuse it, and it never meets phishing-resistant levels.
 
-use gatehouse_core::ids::FactorId;
-use std::net::IpAddr;
 use crate::rate_limit::SMS_PER_ADDRESS;
+use gatehouse_core::ids::FactorId;
 use gatehouse_core::model::User;
 use gatehouse_core::{Factor, FactorKind, FactorSecret, PhoneNumber};
 use gatehouse_store::{SmsChallenge, SmsCheck};
+use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 
 use super::{MfaError, check_throttle, notify, record_failure};

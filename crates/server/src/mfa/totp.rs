@@ -79,7 +79,12 @@ fn fail(state: &AppState, user: &User, error: MfaError, now: OffsetDateTime) -> 
 /// Activates an enrolling factor with its first valid code.
 pub async fn confirm(state: &AppState, user: &User, factor_id: &FactorId, code: &str, now: OffsetDateTime) -> Result<Factor, MfaError> {
     check_throttle(state, user, now).await?;
-    let factor = state.store.factor(factor_id).await?.filter(|f| f.user_id == user.id && f.kind == FactorKind::Totp && !f.is_confirmed()).ok_or(MfaError::UnknownFactor)?;
+    let factor = state
+        .store
+        .factor(factor_id)
+        .await?
+        .filter(|f| f.user_id == user.id && f.kind == FactorKind::Totp && !f.is_confirmed())
+        .ok_or(MfaError::UnknownFactor)?;
     if let Err(e) = check(state, &factor, code, now).await {
         return Err(fail(state, user, e, now));
     }

@@ -70,7 +70,14 @@ impl WebAuthnService {
     }
 
     /// Starts registering a new credential; returns the browser's options and the state to keep.
-    pub fn start_registration(&self, kind: FactorKind, handle: Uuid, account: &str, display: &str, exclude: Vec<CredentialID>) -> Result<(Value, String), MfaError> {
+    pub fn start_registration(
+        &self,
+        kind: FactorKind,
+        handle: Uuid,
+        account: &str,
+        display: &str,
+        exclude: Vec<CredentialID>,
+    ) -> Result<(Value, String), MfaError> {
         let exclude = (!exclude.is_empty()).then_some(exclude);
         let (options, state) = match kind {
             FactorKind::Passkey => {
@@ -136,7 +143,13 @@ impl WebAuthnService {
     }
 
     /// Finishes a sign-in. `stored` finds the stored credential for the id the browser used.
-    pub fn finish_authentication(&self, kind: FactorKind, state: &str, response: &str, stored: impl Fn(&[u8]) -> Option<String>) -> Result<Assertion, MfaError> {
+    pub fn finish_authentication(
+        &self,
+        kind: FactorKind,
+        state: &str,
+        response: &str,
+        stored: impl Fn(&[u8]) -> Option<String>,
+    ) -> Result<Assertion, MfaError> {
         let response: PublicKeyCredential = serde_json::from_str(response).map_err(json_error)?;
         let current = stored(response.get_credential_id()).ok_or(MfaError::UnknownCredential)?;
         let (result, updated) = match kind {

@@ -216,7 +216,14 @@ mod tests {
     use super::*;
 
     fn detector() -> Detector {
-        Detector::new(DetectionThresholds { spraying_accounts: 3, stuffing_accounts: 4, stuffing_addresses: 2, otp_per_user_per_hour: 3, sms_per_address_per_hour: 2, ..Default::default() })
+        Detector::new(DetectionThresholds {
+            spraying_accounts: 3,
+            stuffing_accounts: 4,
+            stuffing_addresses: 2,
+            otp_per_user_per_hour: 3,
+            sms_per_address_per_hour: 2,
+            ..Default::default()
+        })
     }
 
     #[test]

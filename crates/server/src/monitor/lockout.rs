@@ -43,7 +43,14 @@ pub async fn recent_failures(state: &AppState, user: &User, now: OffsetDateTime)
 
 /// The state after one more failure (for the caller to store). On the failure that locks the
 /// account, the user is told and a brute-force alert raised, in the background.
-pub fn after_failure(state: &AppState, user: &User, current: AccountThrottle, step: FailedStep, address: Option<IpAddr>, now: OffsetDateTime) -> AccountThrottle {
+pub fn after_failure(
+    state: &AppState,
+    user: &User,
+    current: AccountThrottle,
+    step: FailedStep,
+    address: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> AccountThrottle {
     let rules = state.monitor.settings.lockout;
     let (next, effect) = current.after_failure(now.unix_timestamp(), &rules);
     if effect.locked {

@@ -71,7 +71,19 @@ mod tests {
     }
 
     fn audit() -> AuditEntry {
-        AuditEntry { at: 0, actor: "cli:gatehouse".into(), on_behalf_of: None, action: "user.erase".into(), target: "user:u-bob".into(), tenant: None, before: None, after: None, address: None, user_agent: None, reason: None }
+        AuditEntry {
+            at: 0,
+            actor: "cli:gatehouse".into(),
+            on_behalf_of: None,
+            action: "user.erase".into(),
+            target: "user:u-bob".into(),
+            tenant: None,
+            before: None,
+            after: None,
+            address: None,
+            user_agent: None,
+            reason: None,
+        }
     }
 
     /// The phone number comes from the sealed factor read before the key is destroyed; lines

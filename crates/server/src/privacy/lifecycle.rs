@@ -9,8 +9,8 @@ use gatehouse_store::{Store, TenantDeletion};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use time::{Duration, OffsetDateTime};
 use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
 use crate::config::RetentionSettings;
 use crate::delivery::DevOutbox;
@@ -23,7 +23,13 @@ pub fn deletion_due(at: OffsetDateTime, retention: &RetentionSettings) -> Offset
 
 /// Terminates a tenant now; returns its deletion date, or `None` when it is unknown or already
 /// terminated.
-pub async fn terminate(store: &dyn Store, tenant: &TenantId, now: OffsetDateTime, retention: &RetentionSettings, audit: AuditEntry) -> Result<Option<OffsetDateTime>, ServerError> {
+pub async fn terminate(
+    store: &dyn Store,
+    tenant: &TenantId,
+    now: OffsetDateTime,
+    retention: &RetentionSettings,
+    audit: AuditEntry,
+) -> Result<Option<OffsetDateTime>, ServerError> {
     let due = deletion_due(now, retention);
     let after = serde_json::json!({ "terminated_at": now.format(&Rfc3339).ok(), "deletion_due": due.format(&Rfc3339).ok() });
     let audit = AuditEntry { after: Some(after), ..audit };
@@ -91,11 +97,23 @@ mod tests {
     use gatehouse_core::ids::{FactorId, UserId};
     use gatehouse_core::{Email, EmailDomain};
     use gatehouse_store::sqlite::SqliteStore;
-    use gatehouse_store::{DirectoryStore, ImportStore, ImportPlan, TenantPlan, UserPlan};
+    use gatehouse_store::{DirectoryStore, ImportPlan, ImportStore, TenantPlan, UserPlan};
     use time::macros::datetime;
 
     fn audit(action: &str) -> AuditEntry {
-        AuditEntry { at: 0, actor: "client:ops".into(), on_behalf_of: None, action: action.into(), target: "tenant:t-gone".into(), tenant: None, before: None, after: None, address: None, user_agent: None, reason: None }
+        AuditEntry {
+            at: 0,
+            actor: "client:ops".into(),
+            on_behalf_of: None,
+            action: action.into(),
+            target: "tenant:t-gone".into(),
+            tenant: None,
+            before: None,
+            after: None,
+            address: None,
+            user_agent: None,
+            reason: None,
+        }
     }
 
     /// Six months to the day, with a fake clock: not a second early, deleted once due, reported.

@@ -55,7 +55,13 @@ pub fn retention_rules(retention: &RetentionSettings) -> Value {
 }
 
 /// Builds the report. Reads only; the caller audits the read.
-pub async fn access_report(store: &dyn Store, user: &User, tenant: Option<&Tenant>, retention: &RetentionSettings, now: OffsetDateTime) -> Result<Value, StoreError> {
+pub async fn access_report(
+    store: &dyn Store,
+    user: &User,
+    tenant: Option<&Tenant>,
+    retention: &RetentionSettings,
+    now: OffsetDateTime,
+) -> Result<Value, StoreError> {
     let factors = store.factors(&user.id).await?;
     let sessions = store.user_sessions(&user.id).await?;
     let devices = store.user_devices(&user.id).await?;

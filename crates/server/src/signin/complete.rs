@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 
 use super::attempt::{Attempt, Outcome, device_after_sign_in, event};
 use crate::error::PageError;
-use crate::messages::EN;
 use crate::http::{authorize, cookies};
+use crate::messages::EN;
 use crate::state::AppState;
 
 /// What the user proved in this sign-in.
@@ -84,7 +84,13 @@ pub async fn finish(
     let cookie = Some(cookies::set(cookies::session_cookie_name(secure), &secret, secure, None));
     let (session, write, ended_session) = match existing {
         Some(session) if session.user_id == user.id => {
-            let write = SessionWrite::Reauthenticate { id: session.id.clone(), secret_digest: secret_digest.clone(), auth_time: now, acr: acr.clone(), amr: amr.clone() };
+            let write = SessionWrite::Reauthenticate {
+                id: session.id.clone(),
+                secret_digest: secret_digest.clone(),
+                auth_time: now,
+                acr: acr.clone(),
+                amr: amr.clone(),
+            };
             (SessionRecord { secret_digest, auth_time: now, last_seen_at: now, acr, amr, ..session }, write, None)
         }
         other => {

@@ -15,8 +15,8 @@ use super::complete::{Context, Proof, finish};
 use super::policy::Verdict;
 use super::progress::Progress;
 use crate::error::PageError;
-use crate::messages::EN;
 use crate::http::respond::{authorization_error, see_other};
+use crate::messages::EN;
 use crate::state::AppState;
 
 /// The progress a verdict that asks for more starts from, and the page that asks; `None` when

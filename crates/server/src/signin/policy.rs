@@ -7,8 +7,7 @@ use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, FactorKind, FactorSecret};
 use gatehouse_policy::{
-    AuthLevel, DeviceSignal, DomainPolicy, Enrollment, Method, MethodSet, Outcome, PolicyInputs, RiskConfig, RiskSignals, Rule,
-    SessionState, StepUp, decide,
+    AuthLevel, DeviceSignal, DomainPolicy, Enrollment, Method, MethodSet, Outcome, PolicyInputs, RiskConfig, RiskSignals, Rule, SessionState, StepUp, decide,
 };
 use gatehouse_store::{DeviceRecord, SessionRecord, Store, StoreError};
 use std::net::IpAddr;
@@ -108,16 +107,7 @@ pub async fn decide_with(
     // sent to enroll a factor the intruder could choose.
     let reset = (user.credentials_reset_required && !enrollment.methods.is_empty()).then_some([AuthLevel::Mfa.acr()]);
     let step_up = StepUp::from_request(ask.acr_values, reset, ask.scopes.iter(), &client.policy, ask.max_age);
-    let inputs = PolicyInputs {
-        domain,
-        app: &client.policy,
-        enrollment,
-        risk: &signals,
-        risk_config: &risk_config,
-        step_up,
-        session: ask.session,
-        now,
-    };
+    let inputs = PolicyInputs { domain, app: &client.policy, enrollment, risk: &signals, risk_config: &risk_config, step_up, session: ask.session, now };
     let decision = decide(&inputs);
     // A decision is plain data; serialising it cannot fail, but a failure would not be hidden.
     let serialise = |d| serde_json::to_value(d).map_err(|e| StoreError::Corrupt(format!("policy decision: {e}")));

@@ -16,7 +16,6 @@ fn json(value: &impl serde::Serialize) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-
 impl SqliteStore {
     /// Runs one update, bumps the generation and appends the audit record in one transaction;
     /// false when no row matched (nothing is written then).

@@ -42,10 +42,7 @@ pub(super) fn user_from_row(row: &SqliteRow, key: &gatehouse_crypto::DataKey) ->
 
 pub(super) fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
     let uris = |column: &str| -> StoreResult<Vec<RedirectUri>> {
-        parse_list(&row.try_get::<String, _>(column)?)?
-            .into_iter()
-            .map(|u| RedirectUri::parse(&u).map_err(|_| corrupt(column, &u)))
-            .collect()
+        parse_list(&row.try_get::<String, _>(column)?)?.into_iter().map(|u| RedirectUri::parse(&u).map_err(|_| corrupt(column, &u))).collect()
     };
     let grants = parse_list(&row.try_get::<String, _>("grant_types")?)?
         .into_iter()
@@ -75,22 +72,21 @@ impl SqliteStore {
     }
 
     pub(super) async fn tenant_by_id(&self, id: &str) -> StoreResult<Option<Tenant>> {
-        let Some(row) = sqlx::query("SELECT id, name, policy, staged_policy, terminated_at, delete_after FROM tenants WHERE id = ?").bind(id).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query("SELECT id, name, policy, staged_policy, terminated_at, delete_after FROM tenants WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
-        let domains: Vec<String> = sqlx::query_scalar("SELECT domain FROM tenant_domains WHERE tenant_id = ? ORDER BY domain")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+        let domains: Vec<String> =
+            sqlx::query_scalar("SELECT domain FROM tenant_domains WHERE tenant_id = ? ORDER BY domain").bind(id).fetch_all(&self.pool).await?;
         Ok(Some(Tenant {
             id: TenantId::new(row.try_get::<String, _>("id")?),
             name: row.try_get("name")?,
             domains: domains.iter().map(|d| EmailDomain::parse(d).map_err(|_| corrupt("tenant_domains.domain", d))).collect::<StoreResult<_>>()?,
             policy: policy_from("tenants.policy", row.try_get("policy")?)?,
-            staged_policy: row
-                .try_get::<Option<String>, _>("staged_policy")?
-                .map(|raw| policy_from("tenants.staged_policy", Some(raw)))
-                .transpose()?,
+            staged_policy: row.try_get::<Option<String>, _>("staged_policy")?.map(|raw| policy_from("tenants.staged_policy", Some(raw))).transpose()?,
             termination: match (row.try_get::<Option<i64>, _>("terminated_at")?, row.try_get::<Option<i64>, _>("delete_after")?) {
                 (Some(at), Some(due)) => Some(gatehouse_core::model::Termination { at: from_ts(at)?, deletion_due: from_ts(due)? }),
                 _ => None,
@@ -102,10 +98,7 @@ impl SqliteStore {
 #[async_trait]
 impl DirectoryStore for SqliteStore {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let row = sqlx::query(concat!(user_select!(), " WHERE u.email_key = ?"))
-            .bind(self.vault.email_index(&email.key())?)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(user_select!(), " WHERE u.email_key = ?")).bind(self.vault.email_index(&email.key())?).fetch_optional(&self.pool).await?;
         match row {
             Some(row) => Ok(Some(self.user_from_joined(&row).await?)),
             None => Ok(None),
@@ -121,10 +114,8 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn tenant_for_domain(&self, domain: &EmailDomain) -> StoreResult<Option<Tenant>> {
-        let id: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = ?")
-            .bind(domain.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = ?").bind(domain.as_str()).fetch_optional(&self.pool).await?;
         match id {
             Some(id) => self.tenant_by_id(&id).await,
             None => Ok(None),
@@ -148,19 +139,14 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
-        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
         row.as_ref().map(client_from_row).transpose()
     }
 
     async fn counts(&self) -> StoreResult<DirectoryCounts> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM tenants) AS t, (SELECT COUNT(*) FROM users) AS u, (SELECT COUNT(*) FROM clients) AS c",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM tenants) AS t, (SELECT COUNT(*) FROM users) AS u, (SELECT COUNT(*) FROM clients) AS c")
+            .fetch_one(&self.pool)
+            .await?;
         let n = |c: &str| -> StoreResult<u64> { Ok(u64::try_from(row.try_get::<i64, _>(c)?).unwrap_or(0)) };
         Ok(DirectoryCounts { tenants: n("t")?, users: n("u")?, clients: n("c")? })
     }

@@ -37,10 +37,9 @@ fn factor_from_row(row: &SqliteRow, key: &gatehouse_crypto::DataKey) -> StoreRes
     let kind = FactorKind::parse(&kind_text).ok_or_else(|| corrupt("kind"))?;
     let secret_bytes = open_bytes(key, "factors.secret", &id, &row.try_get::<Vec<u8>, _>("secret")?)?;
     let secret = match kind {
-        FactorKind::Totp => FactorSecret::Totp {
-            secret: secret_bytes,
-            used_up_to: row.try_get::<Option<i64>, _>("totp_used_up_to")?.map(|s| u64::try_from(s).unwrap_or(0)),
-        },
+        FactorKind::Totp => {
+            FactorSecret::Totp { secret: secret_bytes, used_up_to: row.try_get::<Option<i64>, _>("totp_used_up_to")?.map(|s| u64::try_from(s).unwrap_or(0)) }
+        }
         FactorKind::Sms => {
             let text = String::from_utf8(secret_bytes).map_err(|_| corrupt("secret"))?;
             FactorSecret::Sms { phone: PhoneNumber::parse(&text).map_err(|_| corrupt("secret"))? }
@@ -69,7 +68,9 @@ fn secret_columns(secret: &FactorSecret) -> (Vec<u8>, Option<Vec<u8>>, bool, Opt
     match secret {
         FactorSecret::Totp { secret, used_up_to } => (secret.clone(), None, false, used_up_to.and_then(|s| i64::try_from(s).ok())),
         FactorSecret::Sms { phone } => (phone.as_str().as_bytes().to_vec(), None, false, None),
-        FactorSecret::WebAuthn { credential, credential_id, device_bound } => (credential.as_bytes().to_vec(), Some(credential_id.clone()), *device_bound, None),
+        FactorSecret::WebAuthn { credential, credential_id, device_bound } => {
+            (credential.as_bytes().to_vec(), Some(credential_id.clone()), *device_bound, None)
+        }
     }
 }
 
@@ -159,7 +160,12 @@ impl FactorStore for SqliteStore {
     async fn rename_factor(&self, user: &UserId, id: &FactorId, label: &str) -> StoreResult<bool> {
         let Some(key) = self.user_key(&mut *self.pool.acquire().await?, user.as_str()).await? else { return Ok(false) };
         let sealed = seal_text(&key, "factors.label", id.as_str(), label)?;
-        let done = sqlx::query("UPDATE factors SET label = ? WHERE id = ? AND user_id = ?").bind(sealed).bind(id.as_str()).bind(user.as_str()).execute(&self.pool).await?;
+        let done = sqlx::query("UPDATE factors SET label = ? WHERE id = ? AND user_id = ?")
+            .bind(sealed)
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -194,8 +200,13 @@ impl FactorStore for SqliteStore {
     }
 
     async fn webauthn_handle(&self, user: &UserId, fresh: &str) -> StoreResult<String> {
-        sqlx::query("UPDATE users SET webauthn_handle = ? WHERE id = ? AND webauthn_handle IS NULL").bind(fresh).bind(user.as_str()).execute(&self.pool).await?;
-        let handle: Option<String> = sqlx::query_scalar("SELECT webauthn_handle FROM users WHERE id = ?").bind(user.as_str()).fetch_optional(&self.pool).await?.flatten();
+        sqlx::query("UPDATE users SET webauthn_handle = ? WHERE id = ? AND webauthn_handle IS NULL")
+            .bind(fresh)
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?;
+        let handle: Option<String> =
+            sqlx::query_scalar("SELECT webauthn_handle FROM users WHERE id = ?").bind(user.as_str()).fetch_optional(&self.pool).await?.flatten();
         handle.ok_or_else(|| StoreError::Conflict("no such user".into()))
     }
 
@@ -208,7 +219,12 @@ impl FactorStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?").bind(user.as_str()).execute(&mut *tx).await?;
         for digest in digests {
-            sqlx::query("INSERT INTO recovery_codes (user_id, digest, created_at) VALUES (?, ?, ?)").bind(user.as_str()).bind(digest).bind(ts(now)).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO recovery_codes (user_id, digest, created_at) VALUES (?, ?, ?)")
+                .bind(user.as_str())
+                .bind(digest)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -225,7 +241,8 @@ impl FactorStore for SqliteStore {
     }
 
     async fn recovery_codes_left(&self, user: &UserId) -> StoreResult<u32> {
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL").bind(user.as_str()).fetch_one(&self.pool).await?;
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL").bind(user.as_str()).fetch_one(&self.pool).await?;
         Ok(u32::try_from(left).unwrap_or(0))
     }
 
@@ -253,7 +270,11 @@ impl FactorStore for SqliteStore {
     }
 
     async fn sms_challenges_since(&self, user: &UserId, since: OffsetDateTime) -> StoreResult<u32> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sms_challenges WHERE user_id = ? AND created_at >= ?").bind(user.as_str()).bind(ts(since)).fetch_one(&self.pool).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sms_challenges WHERE user_id = ? AND created_at >= ?")
+            .bind(user.as_str())
+            .bind(ts(since))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 

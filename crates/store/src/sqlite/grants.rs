@@ -6,9 +6,7 @@ use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
-use crate::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantStore, PendingAuthorization, RefreshRecord, RefreshRotation, Revocations, StoreResult,
-};
+use crate::{CodeRecord, CodeRedemption, GrantRecord, GrantStore, PendingAuthorization, RefreshRecord, RefreshRotation, Revocations, StoreResult};
 
 const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, requested_acr, created_at, revoked_at";
 const CODE_COLUMNS: &str = "digest, grant_id, client_id, redirect_uri, code_challenge, expires_at";
@@ -101,11 +99,12 @@ impl GrantStore for SqliteStore {
     }
 
     async fn pending(&self, id: &str, now: OffsetDateTime) -> StoreResult<Option<PendingAuthorization>> {
-        let row = sqlx::query("SELECT id, browser_digest, csrf_token, request, expires_at, progress FROM pending_authorizations WHERE id = ? AND expires_at > ?")
-            .bind(id)
-            .bind(ts(now))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, browser_digest, csrf_token, request, expires_at, progress FROM pending_authorizations WHERE id = ? AND expires_at > ?")
+                .bind(id)
+                .bind(ts(now))
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|row| {
             Ok(PendingAuthorization {
                 id: row.try_get("id")?,
@@ -144,23 +143,20 @@ impl GrantStore for SqliteStore {
     }
 
     async fn code(&self, digest: &[u8]) -> StoreResult<Option<(CodeRecord, bool)>> {
-        let row = sqlx::query(&format!("SELECT {CODE_COLUMNS}, used_at FROM authorization_codes WHERE digest = ?"))
-            .bind(digest)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT {CODE_COLUMNS}, used_at FROM authorization_codes WHERE digest = ?")).bind(digest).fetch_optional(&self.pool).await?;
         row.map(|row| Ok((code_from_row(&row)?, row.try_get::<Option<i64>, _>("used_at")?.is_some()))).transpose()
     }
 
     async fn redeem_code(&self, digest: &[u8], client_id: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption> {
         let mut tx = self.write_tx().await?;
-        let redeemed = sqlx::query(&format!(
-            "UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND client_id = ? AND used_at IS NULL RETURNING {CODE_COLUMNS}"
-        ))
-        .bind(ts(now))
-        .bind(digest)
-        .bind(client_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let redeemed =
+            sqlx::query(&format!("UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND client_id = ? AND used_at IS NULL RETURNING {CODE_COLUMNS}"))
+                .bind(ts(now))
+                .bind(digest)
+                .bind(client_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let outcome = match redeemed {
             Some(row) => CodeRedemption::Redeemed(code_from_row(&row)?),
             None => {
@@ -186,11 +182,8 @@ impl GrantStore for SqliteStore {
     }
 
     async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(ts(now))
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(ts(now)).bind(id.as_str()).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -209,19 +202,16 @@ impl GrantStore for SqliteStore {
 
     async fn rotate_refresh_token(&self, digest: &[u8], successor: &RefreshRecord, now: OffsetDateTime) -> StoreResult<RefreshRotation> {
         let mut tx = self.write_tx().await?;
-        let used = sqlx::query(&format!(
-            "UPDATE refresh_tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL AND expires_at > ? RETURNING {REFRESH_COLUMNS}"
-        ))
-        .bind(ts(now))
-        .bind(digest)
-        .bind(ts(now))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = used else {
-            let reused: Option<(String, Option<i64>)> = sqlx::query_as("SELECT grant_id, used_at FROM refresh_tokens WHERE digest = ?")
+        let used =
+            sqlx::query(&format!("UPDATE refresh_tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL AND expires_at > ? RETURNING {REFRESH_COLUMNS}"))
+                .bind(ts(now))
                 .bind(digest)
+                .bind(ts(now))
                 .fetch_optional(&mut *tx)
                 .await?;
+        let Some(row) = used else {
+            let reused: Option<(String, Option<i64>)> =
+                sqlx::query_as("SELECT grant_id, used_at FROM refresh_tokens WHERE digest = ?").bind(digest).fetch_optional(&mut *tx).await?;
             tx.commit().await?;
             return Ok(match reused {
                 Some((grant_id, Some(_))) => RefreshRotation::Reused { grant_id: GrantId::new(grant_id) },
@@ -261,15 +251,11 @@ impl GrantStore for SqliteStore {
     }
 
     async fn revocations(&self, now: OffsetDateTime) -> StoreResult<Revocations> {
-        let tokens: Vec<(String, i64)> = sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?")
-            .bind(ts(now))
-            .fetch_all(&self.pool)
-            .await?;
+        let tokens: Vec<(String, i64)> =
+            sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?").bind(ts(now)).fetch_all(&self.pool).await?;
         // Access tokens live at most a day, so older revoked grants need not be remembered.
-        let grants: Vec<String> = sqlx::query_scalar("SELECT id FROM grants WHERE revoked_at IS NOT NULL AND revoked_at > ?")
-            .bind(ts(now) - 86_400)
-            .fetch_all(&self.pool)
-            .await?;
+        let grants: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM grants WHERE revoked_at IS NOT NULL AND revoked_at > ?").bind(ts(now) - 86_400).fetch_all(&self.pool).await?;
         Ok(Revocations {
             access_token_ids: tokens.into_iter().map(|(j, e)| Ok((j, from_ts(e)?))).collect::<StoreResult<_>>()?,
             grant_ids: grants.into_iter().map(GrantId::new).collect(),

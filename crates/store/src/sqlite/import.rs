@@ -60,10 +60,8 @@ async fn upsert_tenant(store: &SqliteStore, tx: &mut Transaction<'_, Sqlite>, pl
         }
     }
     for domain in &plan.domains {
-        let owner: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = ?")
-            .bind(domain.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = ?").bind(domain.as_str()).fetch_optional(&mut **tx).await?;
         match owner {
             Some(owner) if owner == id => {}
             Some(_) => return Err(StoreError::Conflict(format!("domain `{domain}` already belongs to another tenant"))),
@@ -139,7 +137,8 @@ async fn import_factors(tx: &mut Transaction<'_, Sqlite>, user_id: &str, key: &g
     for ((kind, secret, label), new_id) in wanted.into_iter().zip(&plan.new_factor_ids) {
         let Some(secret) = secret else { continue };
         // Secrets are sealed with fresh nonces, so equality is checked on the opened values.
-        let existing = sqlx::query("SELECT id, secret FROM factors WHERE user_id = ? AND kind = ?").bind(user_id).bind(kind.as_str()).fetch_all(&mut **tx).await?;
+        let existing =
+            sqlx::query("SELECT id, secret FROM factors WHERE user_id = ? AND kind = ?").bind(user_id).bind(kind.as_str()).fetch_all(&mut **tx).await?;
         let mut exists = false;
         for row in &existing {
             let factor_id: String = row.try_get("id")?;

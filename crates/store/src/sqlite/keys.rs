@@ -52,10 +52,7 @@ impl KeyStore for SqliteStore {
     }
 
     async fn prune_signing_keys(&self, retired_before: OffsetDateTime) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?")
-            .bind(ts(retired_before))
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?").bind(ts(retired_before)).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 }

@@ -33,9 +33,7 @@ impl<'s> MigrationSource<'s> for Embedded {
         Box::pin(async move {
             Ok(MIGRATIONS
                 .iter()
-                .map(|(version, description, sql)| {
-                    Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, Cow::Borrowed(*sql), false)
-                })
+                .map(|(version, description, sql)| Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, Cow::Borrowed(*sql), false))
                 .collect())
         })
     }

@@ -10,7 +10,10 @@ macro_rules! user_key_columns {
 }
 macro_rules! user_columns {
     () => {
-        concat!("u.id, u.tenant_id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.credentials_reset_required, u.credentials_reset_since, ", user_key_columns!())
+        concat!(
+            "u.id, u.tenant_id, u.email, u.name, u.password_hash, u.roles, u.email_verified, u.credentials_reset_required, u.credentials_reset_since, ",
+            user_key_columns!()
+        )
     };
 }
 /// A user's columns and their data key's (`... FROM users u JOIN data_keys k`).
@@ -27,8 +30,8 @@ mod factors;
 mod grants;
 mod import;
 mod keys;
-mod monitoring;
 mod migrations;
+mod monitoring;
 mod privacy;
 mod protection;
 mod sessions;
@@ -151,11 +154,9 @@ impl GenerationStore for SqliteStore {
     }
 
     async fn bump_generation(&self) -> StoreResult<i64> {
-        let value: String = sqlx::query_scalar(
-            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation' RETURNING value",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let value: String = sqlx::query_scalar("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation' RETURNING value")
+            .fetch_one(&self.pool)
+            .await?;
         value.parse().map_err(|_| StoreError::Corrupt("meta.generation".into()))
     }
 }
@@ -185,7 +186,8 @@ impl crate::SnapshotStore for SqliteStore {
         use sqlx::Row as _;
         let mut tx = self.pool.begin().await?;
         let instance: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'instance_id'").fetch_one(&mut *tx).await?;
-        let rows = sqlx::query("SELECT id, owner, wrapped_by, wrapped, created_at FROM data_keys WHERE owner LIKE 'user:%' ORDER BY id").fetch_all(&mut *tx).await?;
+        let rows =
+            sqlx::query("SELECT id, owner, wrapped_by, wrapped, created_at FROM data_keys WHERE owner LIKE 'user:%' ORDER BY id").fetch_all(&mut *tx).await?;
         let keys = rows
             .iter()
             .map(|row| {
@@ -229,7 +231,8 @@ impl crate::SnapshotStore for SqliteStore {
             .await?
             .rows_affected();
         }
-        let keyless: Vec<String> = sqlx::query_scalar("SELECT id FROM users WHERE key_id IS NULL OR key_id NOT IN (SELECT id FROM data_keys)").fetch_all(&mut *tx).await?;
+        let keyless: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE key_id IS NULL OR key_id NOT IN (SELECT id FROM data_keys)").fetch_all(&mut *tx).await?;
         let unexplained = keyless.iter().filter(|id| !vault.erased.contains(id)).count();
         if unexplained > 0 {
             return Err(StoreError::Conflict(format!(
@@ -403,7 +406,11 @@ mod tests {
         let new = ring.rotate(100, 0, &[]).unwrap();
         let store = SqliteStore::open(&path, OpenMode::ReadWrite, Arc::new(gatehouse_crypto::MasterKeyring::parse(&ring.to_text()).unwrap())).await.unwrap();
         let report = store.rewrap_data_keys().await.unwrap();
-        assert_eq!((report.current_master.as_str(), report.previous_masters.clone(), report.rewrapped), (new.as_str(), vec![old.clone()], 2), "the instance key and one tenant key");
+        assert_eq!(
+            (report.current_master.as_str(), report.previous_masters.clone(), report.rewrapped),
+            (new.as_str(), vec![old.clone()], 2),
+            "the instance key and one tenant key"
+        );
         assert_eq!(store.master_keys_in_use().await.unwrap(), std::slice::from_ref(&new));
         assert_eq!(store.rewrap_data_keys().await.unwrap().rewrapped, 0, "idempotent");
         store.close().await;

@@ -57,20 +57,18 @@ async fn upsert_throttle<'e>(executor: impl SqliteExecutor<'e>, user: &UserId, t
 #[async_trait]
 impl SecurityStore for SqliteStore {
     async fn raise_alert(&self, alert: &Alert, deliver: bool) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO alerts (id, at, tenant_id, kind, severity, subject, summary, details, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&alert.id)
-        .bind(alert.at)
-        .bind(&alert.tenant)
-        .bind(alert.kind.as_str())
-        .bind(severity_name(alert.severity))
-        .bind(&alert.subject)
-        .bind(&alert.summary)
-        .bind(alert.details.to_string())
-        .bind(deliver.then_some(alert.at))
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO alerts (id, at, tenant_id, kind, severity, subject, summary, details, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&alert.id)
+            .bind(alert.at)
+            .bind(&alert.tenant)
+            .bind(alert.kind.as_str())
+            .bind(severity_name(alert.severity))
+            .bind(&alert.subject)
+            .bind(&alert.summary)
+            .bind(alert.details.to_string())
+            .bind(deliver.then_some(alert.at))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -232,7 +230,13 @@ impl SecurityStore for SqliteStore {
 
     async fn clear_reported_address(&self, tenant: &TenantId, address: &str, audit: &AuditEntry) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let cleared = sqlx::query("DELETE FROM reported_addresses WHERE tenant_id = ? AND address = ?").bind(tenant.as_str()).bind(address).execute(&mut *tx).await?.rows_affected() == 1;
+        let cleared = sqlx::query("DELETE FROM reported_addresses WHERE tenant_id = ? AND address = ?")
+            .bind(tenant.as_str())
+            .bind(address)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
         if cleared {
             super::audit::append_in(&mut tx, audit).await?;
         }
@@ -285,9 +289,18 @@ impl SecurityStore for SqliteStore {
         let (mut factors_removed, mut recovery_codes_removed) = (0, 0);
         if report.remove_later_factors {
             let since = ts(event.at);
-            factors_removed = sqlx::query("DELETE FROM factors WHERE user_id = ? AND created_at >= ?").bind(user.as_str()).bind(since).execute(&mut *tx).await?.rows_affected();
-            recovery_codes_removed =
-                sqlx::query("DELETE FROM recovery_codes WHERE user_id = ? AND created_at >= ?").bind(user.as_str()).bind(since).execute(&mut *tx).await?.rows_affected();
+            factors_removed = sqlx::query("DELETE FROM factors WHERE user_id = ? AND created_at >= ?")
+                .bind(user.as_str())
+                .bind(since)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            recovery_codes_removed = sqlx::query("DELETE FROM recovery_codes WHERE user_id = ? AND created_at >= ?")
+                .bind(user.as_str())
+                .bind(since)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         // The earliest reported sign-in bounds what is suspect until the reset completes.
         sqlx::query("UPDATE users SET credentials_reset_required = 1, credentials_reset_since = MIN(COALESCE(credentials_reset_since, ?1), ?1), updated_at = ?2 WHERE id = ?3")
@@ -299,13 +312,21 @@ impl SecurityStore for SqliteStore {
         super::audit::append_in(&mut tx, audit).await?;
         tx.commit().await?;
         event.reported_at = event.reported_at.or(Some(now));
-        Ok(Some(ReportedSignIn { event, revoked_grants: revoked.into_iter().map(GrantId::new).collect(), sessions_ended, factors_removed, recovery_codes_removed }))
+        Ok(Some(ReportedSignIn {
+            event,
+            revoked_grants: revoked.into_iter().map(GrantId::new).collect(),
+            sessions_ended,
+            factors_removed,
+            recovery_codes_removed,
+        }))
     }
 
     async fn set_password(&self, user: &UserId, hash: &str, keep_from: OffsetDateTime, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let since: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT credentials_reset_since FROM users WHERE id = ? AND credentials_reset_required = 1").bind(user.as_str()).fetch_optional(&mut *tx).await?;
+        let since: Option<Option<i64>> = sqlx::query_scalar("SELECT credentials_reset_since FROM users WHERE id = ? AND credentials_reset_required = 1")
+            .bind(user.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         let changed = sqlx::query("UPDATE users SET password_hash = ?, credentials_reset_required = 0, credentials_reset_since = NULL, updated_at = ? WHERE id = ? AND credentials_reset_required = 1")
             .bind(hash)
             .bind(ts(now))
@@ -319,7 +340,12 @@ impl SecurityStore for SqliteStore {
             // before this sign-in began, goes (a factor enrolled during this sign-in stays).
             let before = ts(keep_from);
             for table in ["factors", "recovery_codes"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ? AND created_at >= ? AND created_at < ?")).bind(user.as_str()).bind(since).bind(before).execute(&mut *tx).await?;
+                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ? AND created_at >= ? AND created_at < ?"))
+                    .bind(user.as_str())
+                    .bind(since)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         if changed {

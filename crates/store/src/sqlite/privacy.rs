@@ -54,7 +54,8 @@ impl PrivacyStore for SqliteStore {
         let tenant: String = row.try_get("tenant_id")?;
         let is_admin = super::parse_list(&row.try_get::<String, _>("roles")?)?.iter().any(|r| r == "admin");
         if is_admin {
-            let admins: Vec<String> = sqlx::query_scalar("SELECT roles FROM users WHERE tenant_id = ? AND id != ?").bind(&tenant).bind(id).fetch_all(&mut *tx).await?;
+            let admins: Vec<String> =
+                sqlx::query_scalar("SELECT roles FROM users WHERE tenant_id = ? AND id != ?").bind(&tenant).bind(id).fetch_all(&mut *tx).await?;
             let others = admins.iter().filter_map(|r| super::parse_list(r).ok()).filter(|roles| roles.iter().any(|r| r == "admin")).count();
             if others == 0 {
                 return Err(StoreError::Conflict("this person is the tenant's last admin; make someone else an admin first".into()));
@@ -116,7 +117,10 @@ impl PrivacyStore for SqliteStore {
 
     async fn reinstate_tenant(&self, id: &TenantId, audit: &AuditEntry) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query("UPDATE tenants SET terminated_at = NULL, delete_after = NULL WHERE id = ? AND terminated_at IS NOT NULL").bind(id.as_str()).execute(&mut *tx).await?;
+        let done = sqlx::query("UPDATE tenants SET terminated_at = NULL, delete_after = NULL WHERE id = ? AND terminated_at IS NOT NULL")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
@@ -127,7 +131,10 @@ impl PrivacyStore for SqliteStore {
     }
 
     async fn tenants_due_for_deletion(&self, now: OffsetDateTime) -> StoreResult<Vec<Tenant>> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE delete_after IS NOT NULL AND delete_after <= ? ORDER BY delete_after").bind(ts(now)).fetch_all(&self.pool).await?;
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE delete_after IS NOT NULL AND delete_after <= ? ORDER BY delete_after")
+            .bind(ts(now))
+            .fetch_all(&self.pool)
+            .await?;
         let mut tenants = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(tenant) = self.tenant_by_id(&id).await? {
@@ -143,11 +150,16 @@ impl PrivacyStore for SqliteStore {
         let users = "SELECT id FROM users WHERE tenant_id = ?";
         let mut tx = self.write_tx().await?;
         // Checked inside the transaction: a tenant reinstated since it was listed stays.
-        let due: Option<Option<i64>> = sqlx::query_scalar("SELECT delete_after FROM tenants WHERE id = ? AND terminated_at IS NOT NULL").bind(t).fetch_optional(&mut *tx).await?;
+        let due: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT delete_after FROM tenants WHERE id = ? AND terminated_at IS NOT NULL").bind(t).fetch_optional(&mut *tx).await?;
         if due.flatten().is_none_or(|due| due > audit.at) {
             return Err(StoreError::Conflict("only a terminated tenant whose deletion is due can be deleted".into()));
         }
-        sqlx::query("INSERT OR REPLACE INTO erased_users (user_id, erased_at) SELECT id, ? FROM users WHERE tenant_id = ?").bind(audit.at).bind(t).execute(&mut *tx).await?;
+        sqlx::query("INSERT OR REPLACE INTO erased_users (user_id, erased_at) SELECT id, ? FROM users WHERE tenant_id = ?")
+            .bind(audit.at)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         let key_id: Option<String> = sqlx::query_scalar("SELECT key_id FROM tenants WHERE id = ?").bind(t).fetch_one(&mut *tx).await?;
         let mut report = TenantDeletion {
             tenant: t.to_owned(),

@@ -117,7 +117,9 @@ impl SqliteStore {
     /// Seals what a database from before encryption holds in plaintext: gives every tenant and
     /// user a key, seals names, emails and factors, and replaces email keys by blind indexes.
     async fn seal_legacy_rows(&self) -> StoreResult<()> {
-        let pending: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM tenants WHERE key_id IS NULL) + (SELECT COUNT(*) FROM users WHERE key_id IS NULL)").fetch_one(&self.pool).await?;
+        let pending: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM tenants WHERE key_id IS NULL) + (SELECT COUNT(*) FROM users WHERE key_id IS NULL)")
+            .fetch_one(&self.pool)
+            .await?;
         if pending == 0 {
             return Ok(());
         }
@@ -129,7 +131,8 @@ impl SqliteStore {
         }
         let users = sqlx::query("SELECT id, tenant_id, email, name FROM users WHERE key_id IS NULL").fetch_all(&mut *tx).await?;
         for row in users {
-            let (id, tenant, email, name): (String, String, String, String) = (row.try_get("id")?, row.try_get("tenant_id")?, row.try_get("email")?, row.try_get("name")?);
+            let (id, tenant, email, name): (String, String, String, String) =
+                (row.try_get("id")?, row.try_get("tenant_id")?, row.try_get("email")?, row.try_get("name")?);
             let tenant_key = self.tenant_key(&mut tx, &tenant).await?;
             let key = self.create_user_key(&mut tx, &id, &tenant_key, 0).await?;
             let parsed = gatehouse_core::Email::parse(&email).map_err(|_| StoreError::Corrupt(format!("users.email of {id} is not an email")))?;
@@ -173,7 +176,11 @@ impl SqliteStore {
         for row in rows {
             let id: String = row.try_get("id")?;
             let old: String = row.try_get("wrapped_by")?;
-            let key = self.vault.provider().unwrap(&old, &id, &row.try_get::<Vec<u8>, _>("wrapped")?).map_err(|e| StoreError::Key(format!("cannot unwrap data key `{id}` under master key `{old}`: {e}")))?;
+            let key = self
+                .vault
+                .provider()
+                .unwrap(&old, &id, &row.try_get::<Vec<u8>, _>("wrapped")?)
+                .map_err(|e| StoreError::Key(format!("cannot unwrap data key `{id}` under master key `{old}`: {e}")))?;
             let (master_id, wrapped) = self.vault.wrap_with_master(&key)?;
             sqlx::query("UPDATE data_keys SET wrapped_by = ?, wrapped = ? WHERE id = ?").bind(master_id).bind(wrapped).bind(&id).execute(&mut *tx).await?;
             if !report.previous_masters.contains(&old) {

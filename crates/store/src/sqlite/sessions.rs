@@ -4,9 +4,9 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
+use super::grants::{insert_code, insert_grant};
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
 use crate::{SessionRecord, SessionStore, SessionWrite, SignInCompletion, StoreError, StoreResult};
-use super::grants::{insert_code, insert_grant};
 use sqlx::{Sqlite, Transaction};
 
 const COLUMNS: &str = "id, secret_digest, user_id, created_at, last_seen_at, auth_time, acr, amr, ended_at";
@@ -69,15 +69,16 @@ impl SessionStore for SqliteStore {
         match &c.session {
             SessionWrite::Create(session) => insert_session(&mut tx, session).await?,
             SessionWrite::Reauthenticate { id, secret_digest, auth_time, acr, amr } => {
-                let done = sqlx::query("UPDATE sessions SET secret_digest = ?, auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
-                    .bind(secret_digest.as_slice())
-                    .bind(ts(*auth_time))
-                    .bind(ts(*auth_time))
-                    .bind(acr)
-                    .bind(json_list(amr))
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                let done =
+                    sqlx::query("UPDATE sessions SET secret_digest = ?, auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
+                        .bind(secret_digest.as_slice())
+                        .bind(ts(*auth_time))
+                        .bind(ts(*auth_time))
+                        .bind(acr)
+                        .bind(json_list(amr))
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                 // A logout in another tab ended the session between the check and this write:
                 // issuing a code under an ended session would hand out tokens nobody can revoke
                 // by logging out, so the whole sign-in is refused and nothing is written.
@@ -141,6 +142,7 @@ impl SessionStore for SqliteStore {
 
 /// Every session of a user, newest first (access reports).
 pub(super) async fn sessions_of(pool: &sqlx::SqlitePool, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id")).bind(user.as_str()).fetch_all(pool).await?;
+    let rows =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id")).bind(user.as_str()).fetch_all(pool).await?;
     rows.iter().map(session_from_row).collect()
 }

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
 use crate::{DeviceRecord, SignInEvent, SignInFilter, SignInResult, SignInStore, StoreError, StoreResult};
 
-const EVENT_COLUMNS: &str = "id, at, user_id, tenant_id, client_id, address, user_agent, device_id, result, amr, acr, decision, risky, staged_decision, reported_at";
+const EVENT_COLUMNS: &str =
+    "id, at, user_id, tenant_id, client_id, address, user_agent, device_id, result, amr, acr, decision, risky, staged_decision, reported_at";
 
 fn event_from_row(row: &SqliteRow) -> StoreResult<SignInEvent> {
     let result: String = row.try_get("result")?;
@@ -194,9 +195,11 @@ impl SignInStore for SqliteStore {
 
 /// Every browser a user signed in from, most recently seen first (access reports).
 pub(super) async fn devices_of(pool: &sqlx::SqlitePool, user: &UserId) -> StoreResult<Vec<DeviceRecord>> {
-    let rows = sqlx::query("SELECT id, user_id, created_at, last_seen_at, second_factor_at, user_agent, reported_at FROM devices WHERE user_id = ? ORDER BY last_seen_at DESC, id")
-        .bind(user.as_str())
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, user_id, created_at, last_seen_at, second_factor_at, user_agent, reported_at FROM devices WHERE user_id = ? ORDER BY last_seen_at DESC, id",
+    )
+    .bind(user.as_str())
+    .fetch_all(pool)
+    .await?;
     rows.iter().map(device_from_row).collect()
 }

@@ -28,9 +28,7 @@ use Ask::{Nothing, StepUpMfa};
 use DomainTwoFactor::{Optional as Opt, Required as DomReq};
 use Kind::{Enroll, NoPrompt, SecondFactor};
 use Risk::{High, Low};
-use Rule::{
-    AdaptiveLowRisk, AdaptiveNotEnrolled, AdaptiveRisk, AppBypass, AppRequired, DomainRequired, StepUp as StepUpRule,
-};
+use Rule::{AdaptiveLowRisk, AdaptiveNotEnrolled, AdaptiveRisk, AppBypass, AppRequired, DomainRequired, StepUp as StepUpRule};
 
 const ENROLLED: bool = true;
 const NEW: bool = false;
@@ -142,8 +140,7 @@ fn full_policy_matrix() {
 
 #[test]
 fn matrix_covers_every_combination_once() {
-    let mut seen: Vec<String> =
-        MATRIX.iter().map(|r| format!("{:?} {:?} {} {:?} {:?}", r.0, r.1, r.2, r.3, r.4)).collect();
+    let mut seen: Vec<String> = MATRIX.iter().map(|r| format!("{:?} {:?} {} {:?} {:?}", r.0, r.1, r.2, r.3, r.4)).collect();
     seen.sort_unstable();
     seen.dedup();
     assert_eq!(seen.len(), 2 * 3 * 2 * 2 * 2);

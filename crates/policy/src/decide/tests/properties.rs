@@ -8,9 +8,7 @@ use crate::geo::GeoPoint;
 
 fn method_set() -> impl Strategy<Value = MethodSet> {
     // All five bits, recovery codes included: the engine must cope with sets built in code.
-    (0u8..32).prop_map(|bits| {
-        Method::ALL.into_iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, m)| m).collect()
-    })
+    (0u8..32).prop_map(|bits| Method::ALL.into_iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, m)| m).collect())
 }
 
 fn level() -> impl Strategy<Value = AuthLevel> {
@@ -42,31 +40,31 @@ fn app() -> impl Strategy<Value = AppPolicy> {
 }
 
 fn enrollment() -> impl Strategy<Value = Enrollment> {
-    (method_set(), prop::bool::ANY, prop::bool::ANY).prop_map(|(methods, recovery_codes, device_bound_webauthn)| {
-        Enrollment { methods, recovery_codes, device_bound_webauthn }
+    (method_set(), prop::bool::ANY, prop::bool::ANY).prop_map(|(methods, recovery_codes, device_bound_webauthn)| Enrollment {
+        methods,
+        recovery_codes,
+        device_bound_webauthn,
     })
 }
 
 fn risk() -> impl Strategy<Value = RiskSignals> {
     let address = prop::sample::select(vec![OFFICE, COFFEE_SHOP, "2001:db8::7", "2001:db9::7", "::ffff:10.1.2.3"]);
-    let device = prop::option::of(prop::option::of(moment()))
-        .prop_map(|d| d.map_or(DeviceSignal::Unknown, |at| DeviceSignal::Known { last_second_factor_at: at }));
+    let device =
+        prop::option::of(prop::option::of(moment())).prop_map(|d| d.map_or(DeviceSignal::Unknown, |at| DeviceSignal::Known { last_second_factor_at: at }));
     let previous = prop::option::of((moment(), place()).prop_map(|(at, location)| PreviousSignIn { at, location }));
     let flags = prop::array::uniform4(prop::bool::ANY);
     (address, device, flags, 0u32..30, 0u32..30, place(), previous).prop_map(
-        |(address, device, [seen, reported_device, reported_address, new_country], fu, fa, location, previous)| {
-            RiskSignals {
-                address: ip(address),
-                device,
-                address_seen_before: seen,
-                failures_for_user: fu,
-                failures_for_address: fa,
-                reported_device,
-                reported_address,
-                new_country,
-                location,
-                previous,
-            }
+        |(address, device, [seen, reported_device, reported_address, new_country], fu, fa, location, previous)| RiskSignals {
+            address: ip(address),
+            device,
+            address_seen_before: seen,
+            failures_for_user: fu,
+            failures_for_address: fa,
+            reported_device,
+            reported_address,
+            new_country,
+            location,
+            previous,
         },
     )
 }
@@ -77,24 +75,19 @@ fn step_up() -> impl Strategy<Value = Option<(AuthLevel, Option<u64>)>> {
 }
 
 fn session() -> impl Strategy<Value = Option<SessionState>> {
-    prop::option::of(
-        (level(), prop::option::of(moment()))
-            .prop_map(|(level, second_factor_at)| SessionState { level, second_factor_at }),
-    )
+    prop::option::of((level(), prop::option::of(moment())).prop_map(|(level, second_factor_at)| SessionState { level, second_factor_at }))
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (domain(), app(), enrollment(), risk(), step_up(), session()).prop_map(
-        |(domain, app, enrollment, risk, step_up, session)| Scenario {
-            domain,
-            app,
-            enrollment,
-            risk,
-            config: RiskConfig::default(),
-            step_up,
-            session,
-        },
-    )
+    (domain(), app(), enrollment(), risk(), step_up(), session()).prop_map(|(domain, app, enrollment, risk, step_up, session)| Scenario {
+        domain,
+        app,
+        enrollment,
+        risk,
+        config: RiskConfig::default(),
+        step_up,
+        session,
+    })
 }
 
 fn session_level(s: &Scenario) -> AuthLevel {
