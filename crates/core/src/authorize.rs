@@ -7,6 +7,7 @@
 use crate::params::Params;
 use crate::pkce::CodeChallenge;
 use crate::{Client, ClientId, GrantType, OAuthError, OAuthErrorCode, RedirectUri, Scopes};
+use serde::{Deserialize, Serialize};
 
 /// Scopes this provider grants; others are left out of the grant, as RFC 6749 §3.3 allows.
 /// Not `address` (Gatehouse holds no postal addresses) nor `phone`: the only phone numbers it
@@ -27,7 +28,8 @@ const MAX_ACR_VALUES_LEN: usize = 512;
 const MAX_ACR_VALUES: usize = 8;
 const MAX_ID_TOKEN_HINT_LEN: usize = 8192;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     #[default]
     Query,
@@ -51,7 +53,7 @@ impl ResponseMode {
 }
 
 /// `prompt` as OIDC Core §3.1.2.1 defines it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Prompt {
     pub none: bool,
     pub login: bool,
@@ -78,8 +80,9 @@ impl Prompt {
     }
 }
 
-/// A validated authorization request, ready to be stored while the user signs in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A validated authorization request, ready to be stored while the user signs in. Its serde
+/// form is how a parked request is stored: typed, so no later step parses it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     pub client_id: ClientId,
     pub redirect_uri: RedirectUri,

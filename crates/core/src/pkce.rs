@@ -9,7 +9,8 @@ use subtle::ConstantTimeEq;
 use crate::OAuthError;
 
 /// A validated S256 `code_challenge`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct CodeChallenge(String);
 
 fn is_unreserved(b: u8) -> bool {

@@ -29,6 +29,19 @@ pub enum ServerError {
     Config(String),
 }
 
+impl From<gatehouse_signin::SignInError> for ServerError {
+    /// Storage and crypto failures keep their kind. An expired sign-in is answered by the
+    /// flow's pages (`http::login::expired`) before it could get here; one that still does is
+    /// ours to explain.
+    fn from(error: gatehouse_signin::SignInError) -> Self {
+        match error {
+            gatehouse_signin::SignInError::Store(e) => Self::Store(e),
+            gatehouse_signin::SignInError::Crypto(e) => Self::Crypto(e),
+            gatehouse_signin::SignInError::Expired => Self::Internal("a sign-in step reached an expired request"),
+        }
+    }
+}
+
 /// How a JSON API error presents its credentials challenge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Challenge {

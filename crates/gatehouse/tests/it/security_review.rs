@@ -527,7 +527,9 @@ async fn finding_8_parked_requests_keep_only_known_parameters_are_bounded_and_ca
     let pool = read_only_db(&app.data_dir()).await;
     let (request, expires_at): (String, i64) = sqlx::query_as("SELECT request, expires_at FROM pending_authorizations").fetch_one(&pool).await.unwrap();
     assert!(!request.contains("junk") && !request.contains("another") && request.len() < 1024, "{request}");
-    assert!(request.contains("client_id=payroll") && request.contains("nonce=n"), "{request}");
+    // Parked typed (issue 16): the validated request's fields, not its query string.
+    let parked: serde_json::Value = serde_json::from_str(&request).unwrap();
+    assert!(parked["client_id"] == "payroll" && parked["nonce"] == "n", "{request}");
     #[allow(clippy::disallowed_methods)]
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!(expires_at - now <= 600, "parked for ten minutes at most");

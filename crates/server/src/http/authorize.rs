@@ -9,19 +9,20 @@ use gatehouse_core::authorize::{AuthorizationRequest, AuthorizeRejection, parse_
 use gatehouse_core::params::Params;
 use gatehouse_core::session::exceeds_max_age;
 use gatehouse_core::{ClientId, OAuthError, OAuthErrorCode};
-use gatehouse_store::{CodeRecord, GrantRecord, PendingAuthorization, SessionRecord};
+use gatehouse_signin::next::{self as flow, Next};
+use gatehouse_signin::parked::ParkedSignIn;
+use gatehouse_signin::proof::FirstFactor;
+use gatehouse_store::SessionRecord;
 use time::OffsetDateTime;
 
 use super::respond::{authorization_error, authorization_response, see_other};
 use super::{ClientAddr, cookies};
 use crate::error::PageError;
 use crate::messages::EN;
-use crate::signin::attempt::Attempt;
-use crate::signin::complete::Proof;
-use crate::signin::{next, policy};
+use crate::signin::complete::completer;
+use crate::signin::{attempt, next, policy};
 use crate::state::{AppState, now};
 use crate::tokens;
-use gatehouse_policy::{AuthLevel, Outcome};
 use std::net::IpAddr;
 
 pub async fn get(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, PageError> {
@@ -94,16 +95,15 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
         if next::tenant_closed(state, &user) {
             return next::account_closed(state, &request);
         }
-        let attempt = Attempt::new(state, headers, addr);
+        let attempt = attempt::of_request(state, headers, addr);
         let verdict = policy::decide_sign_in(state, &user, &client, &request, Some(&session), &attempt, now).await?;
-        let first = Proof { level: AuthLevel::Password, amr: session.amr.iter().take(1).cloned().collect() };
-        match next::progress_for(&verdict, &user, &first, session.auth_time) {
-            _ if matches!(verdict.outcome, Outcome::Deny { .. }) => return next::refusal(state, &request),
-            None => return issue_code(state, &request, &session, now).await,
-            Some(_) if request.prompt.none => {
+        match flow::after_first_factor(&verdict, &user, &FirstFactor::session(&session.amr), session.auth_time) {
+            Next::Refuse => return next::refusal(state, &request),
+            Next::Complete => return issue_code(state, &request, &session, now).await,
+            Next::Ask { .. } if request.prompt.none => {
                 return error(OAuthErrorCode::InteractionRequired, "a second factor is required to answer this request");
             }
-            Some(found) => progress = Some(found),
+            Next::Ask { progress: owed, page } => progress = Some((*owed, page)),
         }
     }
 
@@ -116,17 +116,17 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
     }
     state.parking_limiter.record_failure(&host, limit, now);
     let (flow_secret, new_cookie) = cookies::flow_secret(state, headers)?;
-    let pending = PendingAuthorization {
-        id: gatehouse_crypto::random::id()?,
-        browser_digest: state.digester.digest(&flow_secret),
-        csrf_token: gatehouse_crypto::random::token()?,
-        request: request.to_query(),
-        expires_at: now + state.config.tokens.pending_authorization,
-        progress: progress.as_ref().map(|(p, _)| p.encode()),
-    };
-    state.store.save_pending(&pending).await?;
-    let page = progress.map_or("/login", |(_, page)| page);
-    let mut response = see_other(&format!("{page}?request={}", pending.id));
+    let page = progress.as_ref().map_or(flow::FlowPage::SignIn, |(_, page)| *page);
+    let parked = ParkedSignIn::new(
+        gatehouse_crypto::random::id()?,
+        state.digester.digest(&flow_secret),
+        gatehouse_crypto::random::token()?,
+        request,
+        now + state.config.tokens.pending_authorization,
+        progress.map(|(owed, _)| owed),
+    );
+    state.store.save_pending(&parked.to_record()?).await?;
+    let mut response = see_other(&format!("{}?request={}", page.path(), parked.id));
     if let Some(cookie) = new_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -138,44 +138,10 @@ pub async fn issue_code(state: &AppState, request: &AuthorizationRequest, sessio
     if state.user(&session.user_id).await?.is_none() {
         return Err(PageError::bad_request(EN.flow.account_unavailable_title, EN.flow.account_gone));
     }
-    let issued = new_code(state, request, session, now)?;
+    let issued = completer(state).new_code(request, session, now)?;
     state.store.create_grant_with_code(&issued.grant, &issued.record).await?;
     state.store.touch_session(&session.id, now).await?;
     code_response(state, request, issued.code)
-}
-
-/// A grant and its code, not yet stored.
-pub struct NewCode {
-    pub grant: GrantRecord,
-    pub record: CodeRecord,
-    pub code: String,
-}
-
-pub fn new_code(state: &AppState, request: &AuthorizationRequest, session: &SessionRecord, now: OffsetDateTime) -> Result<NewCode, PageError> {
-    let grant = GrantRecord {
-        id: gatehouse_core::ids::GrantId::new(gatehouse_crypto::random::id()?),
-        client_id: request.client_id.as_str().to_owned(),
-        user_id: session.user_id.clone(),
-        session_id: Some(session.id.clone()),
-        scope: request.scopes.to_string(),
-        nonce: request.nonce.clone(),
-        auth_time: session.auth_time,
-        acr: session.acr.clone(),
-        amr: session.amr.clone(),
-        requested_acr: request.acr_values.clone(),
-        created_at: now,
-        revoked_at: None,
-    };
-    let code = gatehouse_crypto::random::token()?;
-    let record = CodeRecord {
-        digest: state.digester.digest(&code),
-        grant_id: grant.id.clone(),
-        client_id: grant.client_id.clone(),
-        redirect_uri: request.redirect_uri.as_str().to_owned(),
-        code_challenge: request.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
-        expires_at: now + state.config.tokens.authorization_code,
-    };
-    Ok(NewCode { grant, record, code })
 }
 
 pub fn code_response(state: &AppState, request: &AuthorizationRequest, code: String) -> Result<Response, PageError> {

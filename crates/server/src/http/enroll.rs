@@ -14,29 +14,29 @@ use gatehouse_core::FactorKind;
 use gatehouse_core::ids::FactorId;
 use gatehouse_core::params::Params;
 use gatehouse_policy::{AuthLevel, Method};
-use gatehouse_store::PendingAuthorization;
 use time::OffsetDateTime;
 
 use super::ClientAddr;
 use super::login::{LoginQuery, check_csrf, expired};
 use super::respond::see_other;
 use super::second_factor::{Step, failure, flow_page, load_step, with_retry_after};
-use super::webauthn_step::{offered_kind, take_ceremony};
+use super::webauthn_step::offered_kind;
 use crate::error::PageError;
 use crate::messages::{EN, Messages};
 use crate::mfa::{self, MfaError};
 use crate::pages::{EnrollPage, EnrollUnavailablePage, RecoveryCodesPage};
-use crate::signin::attempt::Attempt;
-use crate::signin::complete::{Context, Proof, finish};
-use crate::signin::progress::Progress;
+use crate::signin::attempt;
+use crate::signin::complete::{Context, finish};
+use crate::signin::progress::{EnrolledProof, Progress};
 use crate::state::{AppState, now};
 use gatehouse_core::audit::AuditEntry;
+use gatehouse_signin::proof::Proof;
 use std::net::IpAddr;
 
 /// Loads a wizard step; a request in the second-factor step is sent there instead.
 pub(super) async fn load_wizard(state: &AppState, headers: &HeaderMap, request_id: &str, now: OffsetDateTime) -> Result<Step, PageError> {
     let step = load_step(state, headers, request_id, now).await?;
-    if step.progress.enroll { Ok(step) } else { Err(expired()) }
+    if step.progress.is_enrolling() { Ok(step) } else { Err(expired()) }
 }
 
 /// WebAuthn kinds the wizard may register (allowed by the policy and possible on this server),
@@ -51,11 +51,11 @@ fn webauthn_kinds(state: &AppState, m: &'static Messages, progress: &Progress) -
 
 /// The wizard's page: an authenticator app (its unconfirmed factor created on first view and
 /// shown again on reload) and/or security keys and passkeys, as the policy allows.
-pub(super) async fn render(state: &AppState, step: Step, error: Option<&str>, status: StatusCode, now: OffsetDateTime) -> Result<Response, PageError> {
+pub(super) async fn render(state: &AppState, mut step: Step, error: Option<&str>, status: StatusCode, now: OffsetDateTime) -> Result<Response, PageError> {
     let m = step.m;
     let webauthn = webauthn_kinds(state, m, &step.progress);
-    let totp = if step.progress.offers(Method::Totp) { Some(totp_enrollment(state, &step, now).await?) } else { None };
-    let client = state.client(&step.request.client_id).ok_or_else(expired)?;
+    let totp = if step.progress.offers(Method::Totp) { Some(totp_enrollment(state, &mut step, now).await?) } else { None };
+    let client = state.client(&step.parked.request.client_id).ok_or_else(expired)?;
     let sms = step.progress.offers(Method::Sms);
     if totp.is_none() && webauthn.is_empty() && !sms {
         // WebAuthn needs a domain name: say so plainly rather than leave the user stuck.
@@ -66,28 +66,28 @@ pub(super) async fn render(state: &AppState, step: Step, error: Option<&str>, st
     let page = EnrollPage {
         m,
         client_name: &client.name,
-        request_id: &step.pending.id,
-        csrf_token: &step.pending.csrf_token,
+        request_id: &step.parked.id,
+        csrf_token: &step.parked.csrf_token,
         totp: totp.as_ref().map(|t| (format!("data:image/svg+xml;base64,{}", STANDARD.encode(t.qr_svg.as_bytes())), t.secret_text.as_str())),
         webauthn,
         sms,
-        sms_sent: step.progress.enrolling_sms.is_some(),
+        sms_sent: step.progress.enrolling_phone().is_some(),
         error,
     };
     Ok(flow_page(&step, page.render()?, status))
 }
 
-async fn totp_enrollment(state: &AppState, step: &Step, now: OffsetDateTime) -> Result<mfa::totp::TotpEnrollment, PageError> {
-    let existing = match &step.progress.enrolling_factor {
-        Some(id) => state.store.factor(&FactorId::new(id.clone())).await?.filter(|f| f.user_id == step.user.id && !f.is_confirmed()),
+async fn totp_enrollment(state: &AppState, step: &mut Step, now: OffsetDateTime) -> Result<mfa::totp::TotpEnrollment, PageError> {
+    let existing = match step.progress.enrolling_app() {
+        Some(id) => state.store.factor(id).await?.filter(|f| f.user_id == step.user.id && !f.is_confirmed()),
         None => None,
     };
     match existing {
         Some(factor) => mfa::totp::view(state, &step.user, &factor).map_err(mfa_page_error),
         None => {
             let enrollment = mfa::totp::begin(state, &step.user, FactorKind::Totp.label(), now).await.map_err(mfa_page_error)?;
-            let progress = Progress { enrolling_factor: Some(enrollment.factor_id.as_str().to_owned()), ..step.progress.clone() };
-            step.advance(state, &progress).await?;
+            let progress = step.progress.with_enrolling_app(enrollment.factor_id.clone()).ok_or_else(expired)?;
+            step.advance(state, progress).await?;
             Ok(enrollment)
         }
     }
@@ -101,10 +101,13 @@ fn mfa_page_error(error: MfaError) -> PageError {
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
     let now = now();
     let step = load_step(&state, &headers, &query.request, now).await?;
-    if !step.progress.enroll {
-        return Ok(see_other(&format!("/login/factor?request={}", step.pending.id)));
+    if step.progress.is_second_factor() {
+        return Ok(see_other(&format!("/login/factor?request={}", step.parked.id)));
     }
-    if step.progress.enrolled {
+    if !step.progress.is_enrolling() {
+        return Err(expired());
+    }
+    if step.progress.enrolled().is_some() {
         // The codes were shown once; the page only offers to continue.
         return render_codes(&step, &[]);
     }
@@ -125,46 +128,45 @@ fn method_label(m: &'static Messages, method: Method) -> &'static str {
 pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
-    let step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
-    check_csrf(&form, &step.pending)?;
-    let Some(factor_id) = step.progress.enrolling_factor.clone().filter(|_| !step.progress.enrolled) else {
+    let mut step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.parked)?;
+    let Some(factor_id) = step.progress.enrolling_app().cloned() else {
         return Err(expired());
     };
     let code = form.get("code").unwrap_or_default();
-    let factor_id = FactorId::new(factor_id);
     if let Err(error) = mfa::totp::confirm(&state, &step.user, &factor_id, code, now).await {
         let (status, retry_after, message) = failure(step.m, &error);
         let mut response = render(&state, step, Some(&message), status, now).await?;
         with_retry_after(&mut response, retry_after);
         return Ok(response);
     }
-    enrolled(&state, &step, &factor_id, ("otp".to_owned(), AuthLevel::Mfa), Origin { address: addr, headers: &headers }, now).await
+    enrolled(&state, &mut step, &factor_id, EnrolledProof { amr: "otp".to_owned(), level: AuthLevel::Mfa }, Origin { address: addr, headers: &headers }, now)
+        .await
 }
 
 /// Registers the security key or passkey of the ceremony parked for this wizard.
 pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
-    let step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
-    check_csrf(&form, &step.pending)?;
-    let ceremony = step.progress.ceremony.clone().filter(|_| !step.progress.enrolled);
-    let Some(kind) = ceremony.as_ref().and_then(|c| offered_kind(&step.progress, Some(&c.kind))) else {
+    let mut step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.parked)?;
+    let ceremony = step.progress.ceremony.clone().filter(|_| step.progress.is_enrolling_unconfirmed());
+    let Some(kind) = ceremony.as_ref().and_then(|c| offered_kind(&step.progress, Some(c.kind.as_str()))) else {
         return Err(expired());
     };
-    let Some((ceremony, rest)) = take_ceremony(&step.progress, kind) else { return Err(expired()) };
-    step.advance(&state, &rest).await?;
-    let step = Step { pending: PendingAuthorization { progress: Some(rest.encode()), ..step.pending }, progress: rest, ..step };
+    let Some((ceremony, rest)) = step.progress.take_ceremony(kind) else { return Err(expired()) };
+    step.advance(&state, rest).await?;
     let credential = form.get("credential").unwrap_or_default();
     match mfa::credentials::finish_registration(&state, &step.user, kind, &ceremony, credential, kind.label(), now).await {
         Ok(factor) => {
             let (amr, level) = mfa::credentials::registered_proof(&factor);
-            if level < step.progress.level {
+            if level < step.progress.level() {
                 // Kept as a factor, but it cannot answer this request: a synced passkey asked
                 // for where the application wants a key bound to its hardware.
                 let message = step.m.flow.synced_passkey;
                 return render(&state, step, Some(message), StatusCode::OK, now).await;
             }
-            enrolled(&state, &step, &factor.id, (amr.to_owned(), level), Origin { address: addr, headers: &headers }, now).await
+            enrolled(&state, &mut step, &factor.id, EnrolledProof { amr: amr.to_owned(), level }, Origin { address: addr, headers: &headers }, now).await
         }
         Err(error) => {
             let (status, retry_after, message) = failure(step.m, &error);
@@ -184,27 +186,28 @@ pub(super) struct Origin<'a> {
 
 pub(super) async fn enrolled(
     state: &AppState,
-    step: &Step,
+    step: &mut Step,
     factor: &FactorId,
-    proof: (String, AuthLevel),
+    proof: EnrolledProof,
     origin: Origin<'_>,
     now: OffsetDateTime,
 ) -> Result<Response, PageError> {
     let entry = AuditEntry {
-        after: Some(serde_json::json!({ "method": proof.0, "during": "sign-in enrollment wizard" })),
-        reason: Some(format!("the sign-in required {}", step.progress.level)),
+        after: Some(serde_json::json!({ "method": proof.amr, "during": "sign-in enrollment wizard" })),
+        reason: Some(format!("the sign-in required {}", step.progress.level())),
         ..super::audit_entry(format!("user:{}", step.user.id), "factor.add", format!("factor:{factor}"), origin.address, origin.headers)
     }
     .in_tenant(step.user.tenant_id.as_str());
     state.audit.append(&entry).await?;
     let codes = mfa::recovery::regenerate(state, &step.user, now).await.map_err(mfa_page_error)?;
-    step.advance(state, &Progress { enrolled: true, enrolled_proof: Some(proof), ceremony: None, ..step.progress.clone() }).await?;
+    let progress = step.progress.with_enrolled(proof).ok_or_else(expired)?;
+    step.advance(state, progress).await?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
     render_codes(step, &codes)
 }
 
 fn render_codes(step: &Step, codes: &[&str]) -> Result<Response, PageError> {
-    let page = RecoveryCodesPage { m: step.m, request_id: &step.pending.id, csrf_token: &step.pending.csrf_token, codes };
+    let page = RecoveryCodesPage { m: step.m, request_id: &step.parked.id, csrf_token: &step.parked.csrf_token, codes };
     Ok(flow_page(step, page.render()?, StatusCode::OK))
 }
 
@@ -213,19 +216,15 @@ pub async fn done(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
     let step = load_wizard(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
-    check_csrf(&form, &step.pending)?;
-    if !step.progress.enrolled {
-        return Err(expired());
-    }
-    let first = step.progress.amr.first().map_or("pwd", String::as_str);
+    check_csrf(&form, &step.parked)?;
     // Using the new factor (its first code, or the registration ceremony) was the second
     // factor of this sign-in.
-    let Some((amr, level)) = &step.progress.enrolled_proof else { return Err(expired()) };
-    let proof = Proof::with_second_factor(first, amr, *level);
-    if proof.level < step.progress.level {
+    let Some(enrolled) = step.progress.enrolled() else { return Err(expired()) };
+    let proof = Proof::with_second_factor(step.progress.first_method(), &enrolled.amr, enrolled.level);
+    if proof.level < step.progress.level() {
         return Err(PageError::bad_request(step.m.flow.stronger_needed_title, step.m.flow.stronger_needed));
     }
-    let attempt = Attempt::new(&state, &headers, addr);
+    let attempt = attempt::of_request(&state, &headers, addr);
     let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: false };
-    finish(&state, &headers, &step.pending, &step.request, &step.user, proof, context, now).await
+    finish(&state, &headers, &step.parked, &step.user, proof, context, now).await
 }

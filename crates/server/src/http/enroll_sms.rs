@@ -6,11 +6,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use gatehouse_core::ids::FactorId;
 use gatehouse_core::params::Params;
 use gatehouse_core::{FactorKind, PhoneNumber};
 use gatehouse_policy::{AuthLevel, Method};
-use gatehouse_store::PendingAuthorization;
 
 use super::ClientAddr;
 use super::enroll::{Origin, enrolled, load_wizard, render};
@@ -18,14 +16,14 @@ use super::login::{check_csrf, expired};
 use super::second_factor::{Step, failure, with_retry_after};
 use crate::error::PageError;
 use crate::mfa::{self, MfaError};
-use crate::signin::progress::Progress;
+use crate::signin::progress::EnrolledProof;
 use crate::state::{AppState, now};
 
 async fn load(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(Step, Params), PageError> {
     let form = Params::parse(body).map_err(|_| expired())?;
     let step = load_wizard(state, headers, form.get("request").unwrap_or_default(), now()).await?;
-    check_csrf(&form, &step.pending)?;
-    if !step.progress.offers(Method::Sms) || step.progress.enrolled {
+    check_csrf(&form, &step.parked)?;
+    if !step.progress.offers(Method::Sms) || !step.progress.is_enrolling_unconfirmed() {
         return Err(expired());
     }
     Ok((step, form))
@@ -41,7 +39,7 @@ async fn render_error(state: &AppState, step: Step, error: &MfaError) -> Result<
 /// `POST /login/enroll/sms`: sends a code to the number given.
 pub async fn send(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
-    let (step, form) = load(&state, &headers, &body).await?;
+    let (mut step, form) = load(&state, &headers, &body).await?;
     let phone = match PhoneNumber::parse(form.get("phone").unwrap_or_default()) {
         Ok(phone) => phone,
         Err(e) => {
@@ -51,9 +49,8 @@ pub async fn send(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
     };
     match mfa::sms::begin(&state, &step.user, phone, FactorKind::Sms.label(), addr, now).await {
         Ok((factor, challenge)) => {
-            let progress = Progress { enrolling_sms: Some((factor.id.as_str().to_owned(), challenge)), ..step.progress.clone() };
-            step.advance(&state, &progress).await?;
-            let step = Step { pending: PendingAuthorization { progress: Some(progress.encode()), ..step.pending }, progress, ..step };
+            let progress = step.progress.with_enrolling_phone(factor.id.clone(), challenge).ok_or_else(expired)?;
+            step.advance(&state, progress).await?;
             render(&state, step, None, StatusCode::OK, now).await
         }
         Err(error) => render_error(&state, step, &error).await,
@@ -63,12 +60,21 @@ pub async fn send(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
 /// `POST /login/enroll/sms/confirm`: the code that came back activates the number.
 pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
-    let (step, form) = load(&state, &headers, &body).await?;
-    let Some((factor, challenge)) = step.progress.enrolling_sms.clone() else { return Err(expired()) };
+    let (mut step, form) = load(&state, &headers, &body).await?;
+    let Some((factor, challenge)) = step.progress.enrolling_phone().cloned() else { return Err(expired()) };
     let code = form.get("code").unwrap_or_default();
-    let factor = FactorId::new(factor);
     match mfa::sms::confirm(&state, &step.user, &factor, &challenge, code, now).await {
-        Ok(()) => enrolled(&state, &step, &factor, ("sms".to_owned(), AuthLevel::Mfa), Origin { address: addr, headers: &headers }, now).await,
+        Ok(()) => {
+            enrolled(
+                &state,
+                &mut step,
+                &factor,
+                EnrolledProof { amr: "sms".to_owned(), level: AuthLevel::Mfa },
+                Origin { address: addr, headers: &headers },
+                now,
+            )
+            .await
+        }
         Err(error) => render_error(&state, step, &error).await,
     }
 }

@@ -10,20 +10,21 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use gatehouse_core::Email;
 use gatehouse_core::params::Params;
-use gatehouse_store::PendingAuthorization;
+use gatehouse_signin::parked::ParkedSignIn;
+use gatehouse_signin::proof::FirstFactor;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::security::{CSP_BASE, form_target};
-use super::{ClientAddr, authorize, cookies};
+use super::{ClientAddr, cookies};
 use crate::error::PageError;
 use crate::messages::{EN, Messages, messages_for};
 use crate::monitor::finding_alert;
 use crate::monitor::lockout::{self, FailedStep};
 use crate::pages::LoginPage;
 use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
-use crate::signin::attempt::{self, Attempt};
+use crate::signin::attempt;
 use crate::signin::{next, policy};
 use crate::state::{AppState, now};
 use gatehouse_core::throttle::Admission;
@@ -38,30 +39,23 @@ pub struct LoginQuery {
     pub request: String,
 }
 
-/// Loads the parked request and checks it belongs to this browser.
-pub(super) async fn pending_for_browser(state: &AppState, headers: &HeaderMap, id: &str, now: OffsetDateTime) -> Result<PendingAuthorization, PageError> {
+/// Loads the parked request (one read, decoded once) and checks it belongs to this browser.
+pub(super) async fn pending_for_browser(state: &AppState, headers: &HeaderMap, id: &str, now: OffsetDateTime) -> Result<ParkedSignIn, PageError> {
     let pending = state.store.pending(id, now).await?.ok_or_else(expired)?;
     let secret = cookies::read(headers, cookies::flow_cookie_name(state.config.secure_cookies())).ok_or_else(expired)?;
     if !state.digester.matches(&secret, &pending.browser_digest) {
         return Err(expired());
     }
-    Ok(pending)
+    ParkedSignIn::open(pending).map_err(|_| expired())
 }
 
 /// The sign-in page again with a message (a failed passkey sign-in).
-pub(super) fn render_with_error(state: &AppState, m: &'static Messages, pending: &PendingAuthorization, error: &str) -> Result<Response, PageError> {
+pub(super) fn render_with_error(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, error: &str) -> Result<Response, PageError> {
     render(state, m, pending, "", Some(error), StatusCode::OK)
 }
 
-fn render(
-    state: &AppState,
-    m: &'static Messages,
-    pending: &PendingAuthorization,
-    email: &str,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Result<Response, PageError> {
-    let request = authorize::parse(state, &pending.request).map_err(|_| expired())?;
+fn render(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+    let request = &pending.request;
     let client = state.client(&request.client_id).ok_or_else(expired)?;
     let page = LoginPage {
         m,
@@ -83,7 +77,7 @@ fn render(
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
     let pending = pending_for_browser(&state, &headers, &query.request, now()).await?;
-    let hint = authorize::parse(&state, &pending.request).ok().and_then(|r| r.login_hint).unwrap_or_default();
+    let hint = pending.request.login_hint.clone().unwrap_or_default();
     render(&state, messages_for(&headers), &pending, &hint, None, StatusCode::OK)
 }
 
@@ -113,7 +107,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         return Ok(response);
     }
 
-    let attempt = Attempt::new(&state, &headers, addr);
+    let attempt = attempt::of_request(&state, &headers, addr);
     // One read for the account and its lockout state, whether the account exists or not. A
     // delayed or locked account gets the same answer as a wrong password, after the same
     // Argon2 work, so neither the lock nor the account's existence shows.
@@ -131,40 +125,38 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         for finding in state.monitor.detector.password_failure(&email.key(), addr, now.unix_timestamp()) {
             state.monitor.raise_in_background(&state, finding_alert(&finding), now);
         }
-        let client_id = authorize::parse(&state, &pending.request).ok().map(|r| r.client_id);
         let outcome = attempt::Outcome {
             user: user.as_ref(),
-            client_id: client_id.as_ref().map(|c| c.as_str()),
+            client_id: Some(pending.request.client_id.as_str()),
             result: SignInResult::Failure,
             amr: vec![],
             acr: None,
             decision: None,
-            device_id: user.as_ref().and_then(|u| attempt.device_id(&state, u)),
+            device_id: user.as_ref().and_then(|u| attempt.device_id(&state.digester, u)),
         };
-        let event = attempt::event(&attempt, outcome, now)?;
+        let event = gatehouse_signin::attempt::event(&gatehouse_signin::SystemRandomness, &attempt, outcome, now)?;
         state.store.record_failed_sign_in(&event, counted.as_ref().map(|(u, t)| (&u.id, t))).await?;
         return render(&state, m, &pending, &email_input, Some(m.flow.bad_credentials), StatusCode::OK);
     };
     state.metrics.logins_succeeded.inc();
 
-    let request = authorize::parse(&state, &pending.request).map_err(|_| expired())?;
-    let client = state.client(&request.client_id).ok_or_else(expired)?;
+    let client = state.client(&pending.request.client_id).ok_or_else(expired)?;
     if next::tenant_closed(&state, user) {
         state.store.delete_pending(&pending.id).await?;
-        return next::account_closed(&state, &request);
+        return next::account_closed(&state, &pending.request);
     }
     // Decided before the failure counters are cleared: recent failures are a risk signal.
-    let verdict = policy::decide_sign_in(&state, user, &client, &request, None, &attempt, now).await?;
+    let verdict = policy::decide_sign_in(&state, user, &client, &pending.request, None, &attempt, now).await?;
     state.login_limiter.clear(&email.key());
     if throttle.failures > 0 {
         state.store.clear_account_throttle(&user.id).await?;
     }
     tracing::info!(user = %user.id, rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "password accepted; 2FA policy decided");
-    next::after_first_factor(&state, &headers, &pending, &request, user, &verdict, &attempt, now).await
+    next::after_first_factor(&state, &headers, pending, user, &verdict, FirstFactor::password(), &attempt, now).await
 }
 
 /// Refuses a form whose CSRF token is not the parked request's (compared in constant time).
-pub(super) fn check_csrf(form: &Params, pending: &PendingAuthorization) -> Result<(), PageError> {
+pub(super) fn check_csrf(form: &Params, pending: &ParkedSignIn) -> Result<(), PageError> {
     let csrf_ok = form.get("csrf_token").is_some_and(|t| bool::from(t.as_bytes().ct_eq(pending.csrf_token.as_bytes())));
     if csrf_ok { Ok(()) } else { Err(PageError::bad_request(EN.flow.form_expired_title, EN.flow.form_expired)) }
 }

@@ -11,7 +11,8 @@ use axum::response::Response;
 use gatehouse_core::model::User;
 use gatehouse_core::params::Params;
 use gatehouse_policy::AuthLevel;
-use gatehouse_store::PendingAuthorization;
+use gatehouse_signin::parked::ParkedSignIn;
+use gatehouse_signin::proof::Proof;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -24,9 +25,9 @@ use crate::delivery::NotificationKind;
 use crate::error::PageError;
 use crate::messages::{EN, Messages};
 use crate::pages::PasswordChangePage;
-use crate::signin::attempt::Attempt;
-use crate::signin::complete::{Context, Proof, finish};
-use crate::signin::progress::{PendingReset, Progress};
+use crate::signin::attempt;
+use crate::signin::complete::{Context, finish};
+use crate::signin::progress::PendingReset;
 use crate::state::{AppState, now};
 
 use gatehouse_core::password::{self as password_rule, PasswordProblem};
@@ -38,7 +39,7 @@ pub const MIN_PASSWORD_LENGTH: usize = password_rule::MIN_CHARS;
 /// the user must reset their credentials.
 pub async fn park(
     state: &AppState,
-    pending: &PendingAuthorization,
+    parked: &ParkedSignIn,
     user: &User,
     proof: &Proof,
     context: &Context<'_>,
@@ -46,28 +47,30 @@ pub async fn park(
 ) -> Result<Response, PageError> {
     // An account with a second factor proves a fresh one first (the policy's step-up); only
     // an account without any sets its new password after the password alone.
-    if proof.level == AuthLevel::Password && state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed() && user.trusts_factor_from(f.created_at)) {
+    let has_trusted_factor =
+        proof.level == AuthLevel::Password && state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed() && user.trusts_factor_from(f.created_at));
+    let progress = gatehouse_signin::next::awaiting_password_change(
+        parked.progress().ok(),
+        user,
+        proof,
+        context.decision,
+        context.remember_device,
+        has_trusted_factor,
+        now,
+    )
+    .ok_or_else(expired)?;
+    let mut parked = parked.clone();
+    if !parked.advance(state.store.as_ref(), progress).await? {
         return Err(expired());
     }
-    let reset = PendingReset { level: proof.level, amr: proof.amr.clone(), remember_device: context.remember_device, email_code: None };
-    let progress = match Progress::decode(pending.progress.as_deref()) {
-        Some(progress) => Progress { password_reset: Some(reset), ..progress },
-        None => Progress {
-            password_reset: Some(reset),
-            ..Progress::new(user.id.as_str(), proof.amr.clone(), now.unix_timestamp(), proof.level, Vec::new(), context.decision.cloned().unwrap_or_default())
-        },
-    };
-    if !state.store.update_pending_progress(&pending.id, pending.progress.as_deref(), &progress.encode()).await? {
-        return Err(expired());
-    }
-    Ok(see_other(&format!("/login/password?request={}", pending.id)))
+    Ok(see_other(&format!("/login/password?request={}", parked.id)))
 }
 
 fn render(state: &AppState, step: &Step, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
     let page = PasswordChangePage {
         m: step.m,
-        request_id: &step.pending.id,
-        csrf_token: &step.pending.csrf_token,
+        request_id: &step.parked.id,
+        csrf_token: &step.parked.csrf_token,
         email: step.user.email.as_str(),
         min_length: MIN_PASSWORD_LENGTH,
         code_deliverable: reset_code::deliverable(state),
@@ -78,15 +81,15 @@ fn render(state: &AppState, step: &Step, error: Option<&str>, status: StatusCode
 
 async fn load(state: &AppState, headers: &HeaderMap, request: &str, now: OffsetDateTime) -> Result<(Step, PendingReset), PageError> {
     let step = load_step(state, headers, request, now).await?;
-    let reset = step.progress.password_reset.clone().filter(|_| step.user.credentials_reset_required).ok_or_else(expired)?;
+    let reset = step.progress.pending_reset().cloned().filter(|_| step.user.credentials_reset_required).ok_or_else(expired)?;
     Ok((step, reset))
 }
 
 /// `GET /login/password`
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
     let now = now();
-    let (step, reset) = load(&state, &headers, &query.request, now).await?;
-    match reset_code::ensure_sent(&state, &step, &reset, now).await? {
+    let (mut step, reset) = load(&state, &headers, &query.request, now).await?;
+    match reset_code::ensure_sent(&state, &mut step, &reset, now).await? {
         Some(retry_after) => render(&state, &step, Some(&step.m.flow.throttled.with(retry_after)), StatusCode::TOO_MANY_REQUESTS),
         None => render(&state, &step, None, StatusCode::OK),
     }
@@ -108,10 +111,10 @@ pub fn refusal_in(m: &Messages, new: &str, confirm: &str, email: &str) -> Option
 pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
-    let (step, reset) = load(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
-    check_csrf(&form, &step.pending)?;
+    let (mut step, reset) = load(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.parked)?;
     // The mailbox first: nothing about the new password is looked at without it.
-    match reset_code::check(&state, &step, &reset, form.get("email_code").unwrap_or_default(), addr, now).await? {
+    match reset_code::check(&state, &mut step, &reset, form.get("email_code").unwrap_or_default(), addr, now).await? {
         CodeCheck::Throttled { retry_after } => return render(&state, &step, Some(&step.m.flow.throttled.with(retry_after)), StatusCode::TOO_MANY_REQUESTS),
         CodeCheck::Accepted => {}
         CodeCheck::Wrong { tries_left } => return render(&state, &step, Some(&step.m.flow.email_code_wrong.with(tries_left)), StatusCode::OK),
@@ -135,10 +138,10 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     state.forget_user(&step.user.id);
     crate::mfa::notify(&state, &step.user, NotificationKind::PasswordChanged, now);
     let user = User { password_hash: Some(hash), credentials_reset_required: false, ..(*step.user).clone() };
-    let attempt = Attempt::new(&state, &headers, addr);
+    let attempt = attempt::of_request(&state, &headers, addr);
     let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: reset.remember_device };
     let proof = Proof { level: reset.level, amr: reset.amr };
-    finish(&state, &headers, &step.pending, &step.request, &user, proof, context, now).await
+    finish(&state, &headers, &step.parked, &user, proof, context, now).await
 }
 
 /// Whether the new password is the old one, and its Argon2id hash (off the async workers).

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::second_factor::Step;
 use crate::delivery::NotificationKind;
 use crate::error::PageError;
-use crate::signin::progress::{EmailCode, PendingReset, Progress};
+use crate::signin::progress::{EmailCode, PendingReset};
 use crate::state::AppState;
 
 const DIGITS: u32 = 8;
@@ -55,17 +55,18 @@ fn live(reset: &PendingReset, now: OffsetDateTime) -> Option<&EmailCode> {
 
 /// Replaces the step's reset state (compare-and-set on the parked request: two tabs cannot
 /// both spend a try or both send a code).
-async fn store(state: &AppState, step: &Step, reset: PendingReset) -> Result<(), PageError> {
-    let progress = Progress { password_reset: Some(reset), ..step.progress.clone() };
-    if !state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &progress.encode()).await? {
+async fn store(state: &AppState, step: &mut Step, reset: PendingReset) -> Result<(), PageError> {
+    let progress = step.progress.with_reset(reset).ok_or_else(super::login::expired)?;
+    if !step.parked.advance(state.store.as_ref(), progress.clone()).await? {
         return Err(super::login::expired());
     }
+    step.progress = progress;
     Ok(())
 }
 
 /// Sends a code unless one is still live; `Some(seconds)` when the user's hourly number of codes
 /// is used up and none was sent.
-pub async fn ensure_sent(state: &AppState, step: &Step, reset: &PendingReset, now: OffsetDateTime) -> Result<Option<i64>, PageError> {
+pub async fn ensure_sent(state: &AppState, step: &mut Step, reset: &PendingReset, now: OffsetDateTime) -> Result<Option<i64>, PageError> {
     if live(reset, now).is_some() || !deliverable(state) {
         return Ok(None);
     }
@@ -84,7 +85,14 @@ pub async fn ensure_sent(state: &AppState, step: &Step, reset: &PendingReset, no
 
 /// Checks a presented code from `address`; a wrong one spends a try (and counts toward the
 /// limit for this user from this address), an absent or spent one sends a new code.
-pub async fn check(state: &AppState, step: &Step, reset: &PendingReset, presented: &str, address: IpAddr, now: OffsetDateTime) -> Result<CodeCheck, PageError> {
+pub async fn check(
+    state: &AppState,
+    step: &mut Step,
+    reset: &PendingReset,
+    presented: &str,
+    address: IpAddr,
+    now: OffsetDateTime,
+) -> Result<CodeCheck, PageError> {
     let guess_key = format!("guess:{}:{}", step.user.id, crate::monitor::host_network(address));
     if let Some(retry_after) = state.reset_code_limiter.blocked_for(guess_key.as_str(), crate::rate_limit::RESET_CODE_GUESSES, now) {
         return Ok(CodeCheck::Throttled { retry_after });

@@ -9,35 +9,36 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::model::User;
 use gatehouse_core::params::Params;
 use gatehouse_core::{Factor, FactorKind, FactorSecret};
 use gatehouse_policy::{AuthLevel, Method};
-use gatehouse_store::{PendingAuthorization, SignInResult};
+use gatehouse_signin::parked::ParkedSignIn;
+use gatehouse_signin::proof::Proof;
+use gatehouse_store::SignInResult;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+use super::ClientAddr;
 use super::login::{LoginQuery, check_csrf, expired, pending_for_browser};
 use super::respond::see_other;
 use super::security::{CSP_BASE, form_target};
-use super::webauthn_step::{offered_kind, take_ceremony};
-use super::{ClientAddr, authorize};
+use super::webauthn_step::offered_kind;
 use crate::error::PageError;
 use crate::messages::{Messages, messages_for};
 use crate::mfa::{self, MfaError};
 use crate::pages::FactorPage;
-use crate::signin::attempt::{self, Attempt};
-use crate::signin::complete::{Context, Proof, finish};
+use crate::signin::attempt;
+use crate::signin::complete::{Context, finish};
 use crate::signin::progress::Progress;
 use crate::state::{AppState, now};
 
 /// A parked request in the second-factor step or the enrollment wizard, checked to belong to
 /// this browser.
 pub struct Step {
-    pub pending: PendingAuthorization,
+    pub parked: ParkedSignIn,
+    /// The parked progress (a step is past the first factor).
     pub progress: Progress,
-    pub request: AuthorizationRequest,
     pub user: Arc<User>,
     /// The texts for this browser's pages.
     pub m: &'static Messages,
@@ -46,8 +47,9 @@ pub struct Step {
 impl Step {
     /// Stores the step's next progress if nobody advanced it meanwhile (another tab, a racing
     /// request); otherwise the page has expired.
-    pub async fn advance(&self, state: &AppState, progress: &Progress) -> Result<(), PageError> {
-        if state.store.update_pending_progress(&self.pending.id, self.pending.progress.as_deref(), &progress.encode()).await? {
+    pub async fn advance(&mut self, state: &AppState, progress: Progress) -> Result<(), PageError> {
+        if self.parked.advance(state.store.as_ref(), progress.clone()).await? {
+            self.progress = progress;
             Ok(())
         } else {
             Err(PageError::bad_request(self.m.flow.page_expired_title, self.m.flow.continued_elsewhere))
@@ -56,18 +58,16 @@ impl Step {
 }
 
 pub async fn load_step(state: &AppState, headers: &HeaderMap, request_id: &str, now: OffsetDateTime) -> Result<Step, PageError> {
-    let pending = pending_for_browser(state, headers, request_id, now).await?;
-    let progress = Progress::decode(pending.progress.as_deref()).ok_or_else(expired)?;
-    let request = authorize::parse(state, &pending.request).map_err(|_| expired())?;
-    let user_id = gatehouse_core::ids::UserId::new(progress.user_id.clone());
-    let user = state.user(&user_id).await?.ok_or_else(expired)?;
-    Ok(Step { pending, progress, request, user, m: messages_for(headers) })
+    let parked = pending_for_browser(state, headers, request_id, now).await?;
+    let progress = parked.progress().map_err(|_| expired())?.clone();
+    let user = state.user(&progress.user_id).await?.ok_or_else(expired)?;
+    Ok(Step { parked, progress, user, m: messages_for(headers) })
 }
 
 /// Renders a flow page with a CSP that lets its final POST redirect to the application.
 pub fn flow_page(step: &Step, html: String, status: StatusCode) -> Response {
     let mut response = (status, Html(html)).into_response();
-    let csp = format!("{CSP_BASE}; form-action {}", form_target(step.request.redirect_uri.as_str()));
+    let csp = format!("{CSP_BASE}; form-action {}", form_target(step.parked.request.redirect_uri.as_str()));
     if let Ok(value) = HeaderValue::from_str(&csp) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
     }
@@ -117,18 +117,18 @@ fn masked(m: &Messages, factor: &Factor) -> String {
 }
 
 async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
-    let client = state.client(&step.request.client_id).ok_or_else(expired)?;
+    let client = state.client(&step.parked.request.client_id).ok_or_else(expired)?;
     let factors = state.store.factors(&step.user.id).await?;
     let sms = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms));
     let m = step.m;
     let page = FactorPage {
         m,
         client_name: &client.name,
-        request_id: &step.pending.id,
-        csrf_token: &step.pending.csrf_token,
+        request_id: &step.parked.id,
+        csrf_token: &step.parked.csrf_token,
         totp: step.progress.offers(Method::Totp),
         sms_to: sms.map(|f| masked(m, f)),
-        sms_sent: step.progress.sms_challenge.is_some(),
+        sms_sent: step.progress.sms_challenge().is_some(),
         recovery: step.progress.offers(Method::RecoveryCode),
         webauthn: [FactorKind::SecurityKey, FactorKind::Passkey]
             .into_iter()
@@ -144,14 +144,12 @@ async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Opt
 }
 
 /// An existing factor was presented; now the wizard may add one that meets the level asked.
-async fn continue_to_wizard(state: &AppState, step: &Step, level: AuthLevel, methods: Vec<String>, now: OffsetDateTime) -> Result<Response, PageError> {
-    // The stored progress may have moved on (a WebAuthn ceremony was spent): read it again.
-    let current = state.store.pending(&step.pending.id, now).await?.ok_or_else(expired)?.progress;
-    let progress = Progress { enroll: true, level, methods, then_enroll: None, ceremony: None, sms_challenge: None, ..step.progress.clone() };
-    if !state.store.update_pending_progress(&step.pending.id, current.as_deref(), &progress.encode()).await? {
+async fn continue_to_wizard(state: &AppState, step: &mut Step) -> Result<Response, PageError> {
+    let wizard = step.progress.into_wizard().ok_or_else(expired)?;
+    if !step.parked.advance(state.store.as_ref(), wizard).await? {
         return Err(expired());
     }
-    Ok(see_other(&format!("/login/enroll?request={}", step.pending.id)))
+    Ok(see_other(&format!("/login/enroll?request={}", step.parked.id)))
 }
 
 /// Verifies a security key or passkey against the ceremony parked for this sign-in (used
@@ -159,20 +157,27 @@ async fn continue_to_wizard(state: &AppState, step: &Step, level: AuthLevel, met
 /// the credential proved, which must meet the level asked.
 async fn present_webauthn(
     state: &AppState,
-    step: &Step,
+    step: &mut Step,
     method: Method,
     credential: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<(&'static str, AuthLevel), MfaError> {
     let kind = if method == Method::Passkey { FactorKind::Passkey } else { FactorKind::SecurityKey };
-    let Some((ceremony, rest)) = take_ceremony(&step.progress, kind) else {
+    let Some((ceremony, rest)) = step.progress.take_ceremony(kind) else {
         return Err(MfaError::Expired);
     };
-    if !state.store.update_pending_progress(&step.pending.id, step.pending.progress.as_deref(), &rest.encode()).await? {
+    // Spent before it is checked: a failed assertion needs new options.
+    let spent = step.parked.advance(state.store.as_ref(), rest.clone()).await.map_err(|e| match e {
+        gatehouse_signin::SignInError::Store(e) => MfaError::Store(e),
+        gatehouse_signin::SignInError::Crypto(e) => MfaError::Crypto(e),
+        gatehouse_signin::SignInError::Expired => MfaError::Expired,
+    })?;
+    if !spent {
         return Err(MfaError::Expired);
     }
+    step.progress = rest;
     let presented = mfa::credentials::finish_sign_in(state, &step.user, kind, &ceremony, credential.unwrap_or_default(), now).await?;
-    if presented.level < step.progress.level {
+    if presented.level < step.progress.level() {
         return Err(MfaError::NotAllowed);
     }
     Ok((presented.amr, presented.level))
@@ -193,8 +198,11 @@ pub fn with_retry_after(response: &mut Response, retry_after: Option<i64>) {
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
     let step = load_step(&state, &headers, &query.request, now()).await?;
-    if step.progress.enroll {
-        return Ok(see_other(&format!("/login/enroll?request={}", step.pending.id)));
+    if step.progress.is_enrolling() {
+        return Ok(see_other(&format!("/login/enroll?request={}", step.parked.id)));
+    }
+    if !step.progress.is_second_factor() {
+        return Err(expired());
     }
     render(&state, &step, None, None, StatusCode::OK).await
 }
@@ -203,9 +211,9 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
 pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
-    let step = load_step(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
-    check_csrf(&form, &step.pending)?;
-    if step.progress.enroll {
+    let mut step = load_step(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.parked)?;
+    if !step.progress.is_second_factor() {
         return Err(expired());
     }
     // Per address as well as per account: one place guessing codes for many accounts stops.
@@ -215,49 +223,48 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     }
     let code = form.get("code").unwrap_or_default();
     let method = form.get("method").and_then(Method::parse).filter(|m| step.progress.offers(*m));
-    let level = step.progress.level;
+    let level = step.progress.level();
     let result = match method {
         Some(Method::Totp) => {
             let factors = state.store.factors(&step.user.id).await?;
             mfa::totp::verify(&state, &step.user, &factors, code, now).await.map(|_| ("otp", level))
         }
-        Some(Method::Sms) => match &step.progress.sms_challenge {
+        Some(Method::Sms) => match step.progress.sms_challenge() {
             Some(challenge) => mfa::sms::check_code(&state, &step.user, challenge, code, now).await.map(|_| ("sms", level)),
             None => Err(MfaError::Expired),
         },
         Some(Method::RecoveryCode) => mfa::recovery::redeem(&state, &step.user, code, now).await.map(|_| ("otp", level)),
-        Some(webauthn @ (Method::SecurityKey | Method::Passkey)) => present_webauthn(&state, &step, webauthn, form.get("credential"), now).await,
+        Some(webauthn @ (Method::SecurityKey | Method::Passkey)) => present_webauthn(&state, &mut step, webauthn, form.get("credential"), now).await,
         None => Err(MfaError::NotAllowed),
     };
-    let attempt = Attempt::new(&state, &headers, addr);
+    let attempt = attempt::of_request(&state, &headers, addr);
     match result {
         Ok((amr, achieved)) => {
-            let first = step.progress.amr.first().map_or("pwd", String::as_str);
-            let proof = Proof::with_second_factor(first, amr, achieved);
-            if proof.level < step.progress.level {
+            let proof = Proof::with_second_factor(step.progress.first_method(), amr, achieved);
+            if proof.level < step.progress.level() {
                 // The same method as the first factor (a passkey sign-in presenting the
                 // passkey again) is one factor, not two.
                 return render_failure(&state, &step, &MfaError::NotAllowed).await;
             }
             tracing::info!(user = %step.user.id, method = method.map_or("", Method::as_str), "second factor accepted");
-            if let Some((level, methods)) = step.progress.then_enroll.clone() {
-                return continue_to_wizard(&state, &step, level, methods, now).await;
+            if step.progress.then_enroll().is_some() {
+                return continue_to_wizard(&state, &mut step).await;
             }
             let remember_device = step.progress.remember_device_days > 0 && form.get("remember_device") == Some("on");
             let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device };
-            finish(&state, &headers, &step.pending, &step.request, &step.user, proof, context, now).await
+            finish(&state, &headers, &step.parked, &step.user, proof, context, now).await
         }
         Err(error) => {
             if error.counts_as_failure() {
                 state.otp_address_limiter.record_failure(&address_key, OTP_FAILURES_PER_ADDRESS, now);
                 let outcome = attempt::Outcome {
                     user: Some(&step.user),
-                    client_id: Some(step.request.client_id.as_str()),
+                    client_id: Some(step.parked.request.client_id.as_str()),
                     result: SignInResult::SecondFactorFailure,
-                    amr: step.progress.amr.clone(),
+                    amr: step.progress.first_amr.clone(),
                     acr: None,
                     decision: Some(&step.progress.decision),
-                    device_id: attempt.device_id(&state, &step.user),
+                    device_id: attempt.device_id(&state.digester, &step.user),
                 };
                 attempt::record(&state, &attempt, outcome, now).await?;
             }
@@ -270,17 +277,16 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 pub async fn send_sms(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
-    let step = load_step(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
-    check_csrf(&form, &step.pending)?;
+    let mut step = load_step(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    check_csrf(&form, &step.parked)?;
     let factors = state.store.factors(&step.user.id).await?;
-    let Some(factor) = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms) && !step.progress.enroll) else {
+    let Some(factor) = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms) && step.progress.is_second_factor()) else {
         return render(&state, &step, None, Some(step.m.flow.method_not_allowed), StatusCode::OK).await;
     };
     match mfa::sms::send_sign_in_code(&state, &step.user, factor, addr, now).await {
         Ok(challenge) => {
-            let progress = Progress { sms_challenge: Some(challenge), ..step.progress.clone() };
-            step.advance(&state, &progress).await?;
-            let step = Step { pending: PendingAuthorization { progress: Some(progress.encode()), ..step.pending }, progress, ..step };
+            let progress = step.progress.with_sms_challenge(challenge).ok_or_else(expired)?;
+            step.advance(&state, progress).await?;
             let message = step.m.flow.sms_sent.with(masked(step.m, factor));
             render(&state, &step, Some(&message), None, StatusCode::OK).await
         }

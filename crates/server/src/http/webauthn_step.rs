@@ -18,7 +18,7 @@ use crate::error::PageError;
 use crate::messages::Messages;
 use crate::mfa::{MfaError, credentials};
 use crate::signin::policy::method_of;
-use crate::signin::progress::{Ceremony, Progress};
+use crate::signin::progress::Progress;
 use crate::state::{AppState, now};
 
 /// The WebAuthn factor kind a form names, if the step offers it.
@@ -37,21 +37,21 @@ fn json_error(m: &Messages, error: &MfaError) -> Response {
 async fn load(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(Step, Option<String>), PageError> {
     let form = Params::parse(body).map_err(|_| expired())?;
     let step = load_step(state, headers, form.get("request").unwrap_or_default(), now()).await?;
-    check_csrf(&form, &step.pending)?;
+    check_csrf(&form, &step.parked)?;
     Ok((step, form.get("kind").map(str::to_owned)))
 }
 
 /// Options for presenting a registered security key or passkey at the second-factor step.
 pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
-    let (step, kind) = load(&state, &headers, &body).await?;
-    let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| !step.progress.enroll) else {
+    let (mut step, kind) = load(&state, &headers, &body).await?;
+    let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| step.progress.is_second_factor()) else {
         return Ok(json_error(step.m, &MfaError::NotAllowed));
     };
     match credentials::begin_sign_in(&state, &step.user, kind, now).await {
         Ok((options, ceremony)) => {
-            let progress = Progress { ceremony: Some(Ceremony { kind: kind.as_str().into(), state: ceremony }), ..step.progress.clone() };
-            step.advance(&state, &progress).await?;
+            let progress = step.progress.with_ceremony(kind, ceremony);
+            step.advance(&state, progress).await?;
             Ok(Json(options).into_response())
         }
         Err(error) => Ok(json_error(step.m, &error)),
@@ -60,50 +60,37 @@ pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap, 
 
 /// Options for registering a new security key or passkey in the enrollment wizard.
 pub async fn enroll_options(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
-    let (step, kind) = load(&state, &headers, &body).await?;
-    let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| step.progress.enroll && !step.progress.enrolled) else {
+    let (mut step, kind) = load(&state, &headers, &body).await?;
+    let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| step.progress.is_enrolling_unconfirmed()) else {
         return Ok(json_error(step.m, &MfaError::NotAllowed));
     };
     let start = credentials::begin_registration(&state, &step.user).await.and_then(|start| start.options(kind, &step.user));
     match start {
         Ok((options, ceremony)) => {
-            let progress = Progress { ceremony: Some(Ceremony { kind: kind.as_str().into(), state: ceremony }), ..step.progress.clone() };
-            step.advance(&state, &progress).await?;
+            let progress = step.progress.with_ceremony(kind, ceremony);
+            step.advance(&state, progress).await?;
             Ok(Json(options).into_response())
         }
         Err(error) => Ok(json_error(step.m, &error)),
     }
 }
 
-/// The parked ceremony for `kind`, taken out of the progress so it is used once.
-pub fn take_ceremony(progress: &Progress, kind: FactorKind) -> Option<(String, Progress)> {
-    let ceremony = progress.ceremony.as_ref().filter(|c| c.kind == kind.as_str())?;
-    Some((ceremony.state.clone(), Progress { ceremony: None, ..progress.clone() }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signin::progress::{Owed, Stage};
     use gatehouse_policy::AuthLevel;
 
     fn progress(methods: &[&str]) -> Progress {
+        let methods = methods.iter().filter_map(|m| gatehouse_policy::Method::parse(m)).collect();
         Progress {
-            user_id: "u".into(),
-            amr: vec!["pwd".into()],
+            user_id: gatehouse_core::ids::UserId::new("u"),
+            first_amr: vec!["pwd".into()],
             auth_time: 0,
-            level: AuthLevel::Mfa,
-            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
-            enroll: false,
-            then_enroll: None,
-            sms_challenge: None,
-            enrolling_factor: None,
-            enrolling_sms: None,
-            enrolled: false,
-            enrolled_proof: None,
-            ceremony: Some(Ceremony { kind: "passkey".into(), state: "s".into() }),
             decision: serde_json::Value::Null,
             remember_device_days: 0,
-            password_reset: None,
+            ceremony: None,
+            stage: Stage::SecondFactor { owed: Owed { level: AuthLevel::Mfa, methods }, then_enroll: None, sms_challenge: None },
         }
     }
 
@@ -114,14 +101,5 @@ mod tests {
         assert_eq!(offered_kind(&p, Some("security_key")), None, "not offered");
         assert_eq!(offered_kind(&p, Some("totp")), None, "not WebAuthn");
         assert_eq!(offered_kind(&p, None), None);
-    }
-
-    #[test]
-    fn a_ceremony_is_taken_once_and_only_for_its_kind() {
-        let p = progress(&["passkey"]);
-        assert!(take_ceremony(&p, FactorKind::SecurityKey).is_none());
-        let (state, rest) = take_ceremony(&p, FactorKind::Passkey).unwrap();
-        assert_eq!(state, "s");
-        assert!(take_ceremony(&rest, FactorKind::Passkey).is_none());
     }
 }

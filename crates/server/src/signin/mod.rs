@@ -1,13 +1,15 @@
-//! The sign-in after its first factor: what the 2FA policy asks of this sign-in
-//! ([`policy`]), how far the browser got ([`progress`], stored with the parked request), and
-//! answering the request once every requirement is met ([`complete`]).
+//! The edge of the sign-in flow: `gatehouse-signin` holds the states, the policy gathering and
+//! what a finished sign-in writes; this module supplies what only the server has (the request's
+//! headers and cookies, the in-memory limiters and caches, the store) and turns the crate's
+//! outcomes into responses.
 //!
-//! Every page of the flow (password, second factor, enrollment wizard) ends in
-//! [`complete::finish`], so sessions, `acr`/`amr` and codes are written one way.
+//! Every page of the flow (password, second factor, enrollment wizard, password change) ends
+//! in [`complete::finish`], so sessions, `acr`/`amr` and codes are written one way.
 
 pub mod attempt;
 pub mod complete;
 pub mod next;
 pub mod novelty;
 pub mod policy;
-pub mod progress;
+
+pub use gatehouse_signin::progress;
