@@ -6,14 +6,17 @@ use axum::extract::Path;
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use gatehouse_api::factors::{FactorList, RecoveryCodes, RenameFactor};
+use gatehouse_api::sessions::SessionList;
+use gatehouse_api::sign_ins::SignInHistory;
 use gatehouse_core::{EmailDomain, FactorKind};
 use gatehouse_policy::{DomainPolicy, Method as PolicyMethod};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::account_factors;
+use super::api::NO_BODY;
 use super::pages::{AccountPage, Chrome, FactorRow, HistoryRow, SessionRow, when};
-use super::{Console, ConsoleError, Form};
+use super::{Console, Form};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -31,49 +34,6 @@ struct UserInfo {
     name: String,
     #[serde(default)]
     email: String,
-}
-
-#[derive(Deserialize)]
-pub(super) struct FactorJson {
-    pub(super) id: String,
-    pub(super) kind: String,
-    pub(super) label: String,
-    confirmed: bool,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct Factors {
-    pub(super) factors: Vec<FactorJson>,
-    recovery_codes_left: u64,
-}
-
-#[derive(Deserialize)]
-struct SessionJson {
-    id: String,
-    created_at: i64,
-    last_seen_at: i64,
-    methods: Vec<String>,
-    current: bool,
-}
-
-#[derive(Deserialize)]
-struct Sessions {
-    sessions: Vec<SessionJson>,
-}
-
-#[derive(Deserialize)]
-struct SignInJson {
-    at: i64,
-    application: Option<String>,
-    address: Option<String>,
-    result: String,
-}
-
-#[derive(Deserialize)]
-struct SignIns {
-    sign_ins: Vec<SignInJson>,
 }
 
 /// The frame of an account page: the admin link shows for admins and operators (the admin API
@@ -96,9 +56,9 @@ async fn page(console: Console) -> Response {
         let here = "/account";
         let (info, factors, sessions, history) = tokio::join!(
             api.get::<UserInfo>("/userinfo"),
-            api.get::<Factors>("/api/v1/me/factors"),
-            api.get::<Sessions>("/api/v1/me/sessions"),
-            api.get::<SignIns>("/api/v1/me/sign-ins?limit=10"),
+            api.get::<FactorList>("/api/v1/me/factors"),
+            api.get::<SessionList>("/api/v1/me/sessions"),
+            api.get::<SignInHistory>("/api/v1/me/sign-ins?limit=10"),
         );
         let info = info.map_err(|e| console.failed(e, here))?;
         let factors = factors.map_err(|e| console.failed(e, here))?;
@@ -138,7 +98,7 @@ async fn page(console: Console) -> Response {
             allowed_totp: policy.contains(PolicyMethod::Totp),
             allowed_sms: policy.contains(PolicyMethod::Sms),
             webauthn,
-            recovery_left: factors.recovery_codes_left,
+            recovery_left: u64::from(factors.recovery_codes_left),
             new_codes: codes.map(|c| c.as_slice()),
             sessions: sessions
                 .sessions
@@ -157,7 +117,7 @@ async fn page(console: Console) -> Response {
                 .map(|h| HistoryRow {
                     at: when(Some(h.at), m.common.never),
                     application: h.application.unwrap_or_default(),
-                    address: h.address.unwrap_or_default(),
+                    address: h.address,
                     result: h.result.replace('_', " "),
                 })
                 .collect(),
@@ -172,12 +132,7 @@ async fn page(console: Console) -> Response {
 async fn regenerate_codes(console: Console, axum::Form(form): Form) -> Response {
     let result = async {
         console.check_form(&form)?;
-        #[derive(Deserialize)]
-        struct Codes {
-            codes: Vec<String>,
-        }
-        let (_, body) = console.api()?.call(Method::POST, "/api/v1/me/recovery-codes", None).await.map_err(|e| console.failed(e, "/account"))?;
-        let codes: Codes = serde_json::from_slice(&body).map_err(|_| ConsoleError::NotFound)?;
+        let codes: RecoveryCodes = console.api()?.send(Method::POST, "/api/v1/me/recovery-codes", NO_BODY).await.map_err(|e| console.failed(e, "/account"))?;
         console.show_codes(codes.codes);
         Ok(console.done("/account#recovery-h", console.m.account.codes_made))
     }
@@ -190,7 +145,7 @@ async fn revoke_session(console: Console, Path(id): Path<String>, axum::Form(for
     let result = async {
         console.check_form(&form)?;
         let path = format!("/api/v1/me/sessions/{}", encode(&id));
-        console.api()?.send(Method::DELETE, &path, None).await.map_err(|e| console.failed(e, "/account"))?;
+        console.api()?.send_only(Method::DELETE, &path, NO_BODY).await.map_err(|e| console.failed(e, "/account"))?;
         Ok(console.done("/account#sessions-h", console.m.account.session_revoked))
     }
     .await;
@@ -201,7 +156,7 @@ async fn revoke_session(console: Console, Path(id): Path<String>, axum::Form(for
 async fn personal_data(console: Console) -> Response {
     let result = async {
         console.require_same_site()?;
-        let (_, body) = console.api()?.call(Method::GET, "/api/v1/me/personal-data", None).await.map_err(|e| console.failed(e, "/account"))?;
+        let (_, body) = console.api()?.call(Method::GET, "/api/v1/me/personal-data", NO_BODY).await.map_err(|e| console.failed(e, "/account"))?;
         Ok(Console::download(body, "my-gatehouse-data.json"))
     }
     .await;
@@ -217,8 +172,8 @@ pub(super) fn encode(segment: &str) -> String {
 }
 
 /// The JSON body for a label change (kept here: the rename form lives on this page).
-pub(super) fn rename_body(label: &str) -> serde_json::Value {
-    json!({ "label": label })
+pub(super) fn rename_body(label: &str) -> RenameFactor {
+    RenameFactor { label: label.to_owned() }
 }
 
 #[cfg(test)]

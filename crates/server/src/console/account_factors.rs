@@ -8,11 +8,12 @@ use axum::extract::Path;
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use gatehouse_api::factors::{ConfirmFactor, EnrollmentStarted, FactorList, NewFactor, RegisterCredential};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::account::{Factors, chrome, encode, rename_body};
+use super::account::{chrome, encode, rename_body};
+use super::api::NO_BODY;
 use super::pages::{RemoveFactorPage, SmsConfirmPage, TotpSetupPage};
 use super::session::Setup;
 use super::{Console, ConsoleError, Form};
@@ -30,39 +31,34 @@ pub fn routes() -> Router<AppState> {
         .route("/account/factors/{id}/remove", get(remove_page).post(remove))
 }
 
-#[derive(Deserialize)]
-struct Started {
-    factor: String,
-    #[serde(default)]
-    secret: String,
-    #[serde(default)]
-    qr_code: String,
-    #[serde(default)]
-    challenge: String,
-}
-
 /// Starts a factor through the API and shows its setup page (Post/Redirect/Get, so a reload
 /// or the back button shows the same key rather than starting another).
-async fn start(console: &Console, form: &std::collections::HashMap<String, String>, body: Value) -> Result<Response, ConsoleError> {
+async fn start(console: &Console, form: &std::collections::HashMap<String, String>, body: NewFactor) -> Result<Response, ConsoleError> {
     console.check_form(form)?;
-    let started = console.api()?.send(Method::POST, "/api/v1/me/factors", Some(&body)).await.map_err(|e| console.failed(e, "/account"))?;
-    let started: Started = serde_json::from_value(started).map_err(|_| ConsoleError::NotFound)?;
-    let to = format!("/account/factors/{}/setup", encode(&started.factor));
-    let setup = Setup { factor: started.factor, secret: Zeroizing::new(started.secret), qr_code: started.qr_code, challenge: started.challenge };
+    let started: EnrollmentStarted = console.api()?.send(Method::POST, "/api/v1/me/factors", Some(&body)).await.map_err(|e| console.failed(e, "/account"))?;
+    let setup = match started {
+        EnrollmentStarted::App(app) => Setup { factor: app.factor, secret: Zeroizing::new(app.secret), qr_code: app.qr_code, challenge: String::new() },
+        EnrollmentStarted::Phone(phone) => {
+            Setup { factor: phone.factor, secret: Zeroizing::new(String::new()), qr_code: String::new(), challenge: phone.challenge }
+        }
+        // Security keys start from `webauthn_options`, never here.
+        EnrollmentStarted::Key(_) => return Err(ConsoleError::NotFound),
+    };
+    let to = format!("/account/factors/{}/setup", encode(&setup.factor));
     console.state.console.set_setup(&console.key, Some(setup));
     Ok(crate::http::respond::see_other(&to))
 }
 
 /// `POST /account/factors/totp`
 async fn add_totp(console: Console, axum::Form(form): Form) -> Response {
-    let result = start(&console, &form, json!({ "kind": "totp" })).await;
+    let result = start(&console, &form, NewFactor { kind: "totp".into(), label: None, phone: None }).await;
     console.finish(result)
 }
 
 /// `POST /account/factors/sms`: texts a code to the number.
 async fn add_sms(console: Console, axum::Form(form): Form) -> Response {
     let phone = form.get("phone").map(|p| p.trim().to_owned()).unwrap_or_default();
-    let result = start(&console, &form, json!({ "kind": "sms", "phone": phone })).await;
+    let result = start(&console, &form, NewFactor { kind: "sms".into(), label: None, phone: Some(phone) }).await;
     console.finish(result)
 }
 
@@ -110,12 +106,9 @@ async fn confirm(console: Console, Path(id): Path<String>, axum::Form(form): For
             None => "/account#methods-h".to_owned(),
         };
         let code = form.get("code").map(|c| c.trim().to_owned()).unwrap_or_default();
-        let body = match form.get("challenge").filter(|c| !c.is_empty()) {
-            Some(challenge) => json!({ "code": code, "challenge": challenge }),
-            None => json!({ "code": code }),
-        };
+        let body = ConfirmFactor { code, challenge: form.get("challenge").filter(|c| !c.is_empty()).cloned() };
         let path = format!("/api/v1/me/factors/{}/confirm", encode(&id));
-        console.api()?.send(Method::POST, &path, Some(&body)).await.map_err(|e| console.failed(e, &back))?;
+        console.api()?.send_only(Method::POST, &path, Some(&body)).await.map_err(|e| console.failed(e, &back))?;
         console.state.console.set_setup(&console.key, None);
         Ok(console.done("/account#methods-h", console.m.account.method_added))
     }
@@ -138,14 +131,12 @@ async fn webauthn_options(console: Console, axum::Form(form): Form) -> Response 
         };
     };
     let kind = form.get("kind").cloned().unwrap_or_default();
-    match api.send(Method::POST, "/api/v1/me/factors", Some(&json!({ "kind": kind }))).await {
-        Ok(answer) => {
-            let (Some(ceremony), Some(options)) = (answer.get("ceremony").and_then(Value::as_str), answer.get("options")) else {
-                return error(StatusCode::BAD_GATEWAY, console.m.common.not_found);
-            };
-            console.state.console.set_ceremony(&console.key, ceremony.to_owned());
-            Json(options.clone()).into_response()
+    match api.send::<_, EnrollmentStarted>(Method::POST, "/api/v1/me/factors", Some(&NewFactor { kind, label: None, phone: None })).await {
+        Ok(EnrollmentStarted::Key(key)) => {
+            console.state.console.set_ceremony(&console.key, key.ceremony);
+            Json(key.options).into_response()
         }
+        Ok(EnrollmentStarted::App(_) | EnrollmentStarted::Phone(_)) => error(StatusCode::BAD_GATEWAY, console.m.common.not_found),
         // A fresh sign-in is needed first: `webauthn.js` follows `redirect` there, and the
         // person comes back to the account page to add the key.
         Err(failure @ (super::api::ApiFailure::StepUp { .. } | super::api::ApiFailure::SignIn)) => {
@@ -169,8 +160,8 @@ async fn register_webauthn(console: Console, axum::Form(form): Form) -> Response
         console.check_form(&form)?;
         let ceremony = console.state.console.take_ceremony(&console.key).ok_or(ConsoleError::FormExpired)?;
         let credential: Value = form.get("credential").and_then(|c| serde_json::from_str(c).ok()).ok_or(ConsoleError::FormExpired)?;
-        let body = json!({ "ceremony": ceremony, "credential": credential });
-        console.api()?.send(Method::POST, "/api/v1/me/factors/webauthn", Some(&body)).await.map_err(|e| console.failed(e, "/account"))?;
+        let body = RegisterCredential { ceremony, credential };
+        console.api()?.send_only(Method::POST, "/api/v1/me/factors/webauthn", Some(&body)).await.map_err(|e| console.failed(e, "/account"))?;
         Ok(console.done("/account#methods-h", console.m.account.method_added))
     }
     .await;
@@ -183,7 +174,7 @@ async fn rename(console: Console, Path(id): Path<String>, axum::Form(form): Form
         console.check_form(&form)?;
         let label = form.get("label").map(|l| l.trim().to_owned()).unwrap_or_default();
         let path = format!("/api/v1/me/factors/{}", encode(&id));
-        console.api()?.send(Method::PATCH, &path, Some(&rename_body(&label))).await.map_err(|e| console.failed(e, "/account#methods-h"))?;
+        console.api()?.send_only(Method::PATCH, &path, Some(&rename_body(&label))).await.map_err(|e| console.failed(e, "/account#methods-h"))?;
         Ok(console.done("/account#methods-h", console.m.account.renamed))
     }
     .await;
@@ -194,7 +185,7 @@ async fn rename(console: Console, Path(id): Path<String>, axum::Form(form): Form
 /// comes back to).
 async fn remove_page(console: Console, Path(id): Path<String>) -> Response {
     let result = async {
-        let factors: Factors = console.api()?.get("/api/v1/me/factors").await.map_err(|e| console.failed(e, "/account"))?;
+        let factors: FactorList = console.api()?.get("/api/v1/me/factors").await.map_err(|e| console.failed(e, "/account"))?;
         let factor = factors.factors.into_iter().find(|f| f.id == id).ok_or(ConsoleError::NotFound)?;
         let kind = gatehouse_core::FactorKind::parse(&factor.kind).map_or(factor.kind.clone(), |k| k.label().to_owned());
         let page = RemoveFactorPage {
@@ -217,7 +208,7 @@ async fn remove(console: Console, Path(id): Path<String>, axum::Form(form): Form
         console.check_form(&form)?;
         let back = format!("/account/factors/{}/remove", encode(&id));
         let path = format!("/api/v1/me/factors/{}", encode(&id));
-        console.api()?.send(Method::DELETE, &path, None).await.map_err(|e| match console.failed(e, &back) {
+        console.api()?.send_only(Method::DELETE, &path, NO_BODY).await.map_err(|e| match console.failed(e, &back) {
             // Already gone (a double submit) or never this person's: say so on the account page.
             ConsoleError::Refused { detail, .. } => ConsoleError::Refused { back_to: "/account#methods-h".into(), detail },
             other => other,

@@ -9,14 +9,15 @@ use axum::extract::Path;
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use gatehouse_api::tenants::{NewDomain, PolicyChange, PolicyDraft, PolicyMode, Tenant, TenantList};
+use gatehouse_api::users::Directory;
 use gatehouse_policy::{DomainPolicy, DomainTwoFactor, Method as PolicyMethod};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 
 use super::account::encode;
 use super::admin_pages::{
-    AdminNav, LockoutPage, MethodBox, OverviewPage, PolicyForm, TenantJson, TenantLink, TenantPage, Tenants, UserRow, Users, api_from, chrome, refused_page,
-    tenant_path, user_path, viewer,
+    AdminNav, LockoutPage, MethodBox, OverviewPage, PolicyForm, TenantLink, TenantPage, UserRow, api_from, chrome, refused_page, tenant_path, user_path, viewer,
 };
 use super::api::ApiFailure;
 use super::pages::RenderPage;
@@ -43,7 +44,7 @@ async fn overview(console: Console) -> Response {
     let result = async {
         let api = console.api()?;
         let viewer = viewer(&console).await;
-        let tenants: Tenants = match api.get("/api/v1/tenants").await {
+        let tenants: TenantList = match api.get("/api/v1/tenants").await {
             Ok(tenants) => tenants,
             Err(failure) => return refused_page(&console, viewer, failure, "/admin"),
         };
@@ -102,11 +103,11 @@ async fn tenant_page(console: Console, Path(id): Path<String>) -> Response {
         let viewer = viewer(&console).await;
         let here = console.here.clone();
         let base = format!("/api/v1/tenants/{}", encode(&id));
-        let tenant: TenantJson = match api.get(&base).await {
+        let tenant: Tenant = match api.get(&base).await {
             Ok(tenant) => tenant,
             Err(failure) => return refused_page(&console, viewer, failure, &here),
         };
-        let users: Users = match api.get(&format!("{base}/users")).await {
+        let users: Directory = match api.get(&format!("{base}/users")).await {
             Ok(users) => users,
             Err(failure) => return refused_page(&console, viewer, failure, &here),
         };
@@ -138,8 +139,8 @@ async fn tenant_page(console: Console, Path(id): Path<String>) -> Response {
             nav: AdminNav::new(viewer, "overview"),
             csrf_token: &console.view.csrf_token,
             base: tenant_path(&tenant.id),
-            policy: policy_form(m, &tenant.policy.unwrap_or_default()),
-            staged: tenant.staged_policy.is_some_and(|s| !s.is_null()),
+            policy: policy_form(m, &tenant.policy),
+            staged: tenant.staged_policy.is_some(),
             id: tenant.id,
             name: tenant.name,
             domains: tenant.domains,
@@ -155,12 +156,15 @@ async fn tenant_page(console: Console, Path(id): Path<String>) -> Response {
 /// number that is not one) are named before anything is sent.
 fn policy_from_form(m: &'static Messages, form: &HashMap<String, String>) -> Result<Value, String> {
     let two_factor = form.get("two_factor").map_or("optional", String::as_str);
-    let methods: Vec<&str> = METHODS.iter().map(|m| m.as_str()).filter(|name| form.contains_key(&format!("method_{name}"))).collect();
-    let networks: Vec<&str> =
-        form.get("trusted_networks").map(|n| n.split(|c: char| c.is_whitespace() || c == ',').filter(|n| !n.is_empty()).collect()).unwrap_or_default();
+    let allowed_methods = METHODS.iter().map(|m| m.as_str()).filter(|name| form.contains_key(&format!("method_{name}"))).map(str::to_owned).collect();
+    let trusted_networks = form
+        .get("trusted_networks")
+        .map(|n| n.split(|c: char| c.is_whitespace() || c == ',').filter(|n| !n.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
     let days = form.get("remember_device_days").map_or("", |d| d.trim());
-    let days: u64 = days.parse().map_err(|_| format!("{} {days:?}", m.admin.days_not_a_number))?;
-    Ok(json!({ "two_factor": two_factor, "allowed_methods": methods, "trusted_networks": networks, "remember_device_days": days }))
+    let remember_device_days: u64 = days.parse().map_err(|_| format!("{} {days:?}", m.admin.days_not_a_number))?;
+    let draft = PolicyDraft { two_factor: two_factor.to_owned(), allowed_methods, trusted_networks, remember_device_days };
+    serde_json::to_value(draft).map_err(|e| e.to_string())
 }
 
 /// `POST /admin/tenants/{id}/policy` → `PUT /api/v1/tenants/{id}/policy`. A change that would
@@ -172,9 +176,9 @@ async fn save_policy(console: Console, Path(id): Path<String>, axum::Form(form):
         let back = tenant_path(&id);
         let policy = policy_from_form(m, &form).map_err(|detail| ConsoleError::Refused { back_to: format!("{back}#policy-h"), detail })?;
         let confirm = form.get("confirm_lockout").is_some_and(|v| !v.is_empty());
-        let body = json!({ "policy": policy, "mode": "enforce", "confirm_lockout": confirm });
+        let body = PolicyChange { policy: policy.clone(), mode: PolicyMode::Enforce, confirm_lockout: confirm };
         let api = api_from(&console, &back)?;
-        match api.send(Method::PUT, &format!("/api/v1/tenants/{}/policy", encode(&id)), Some(&body)).await {
+        match api.send_only(Method::PUT, &format!("/api/v1/tenants/{}/policy", encode(&id)), Some(&body)).await {
             Ok(_) => Ok(console.done(&format!("{back}#policy-h"), m.admin.policy_saved)),
             Err(ApiFailure::Refused { status: StatusCode::CONFLICT, detail }) => {
                 let viewer = viewer(&console).await;
@@ -208,7 +212,7 @@ async fn add_domain(console: Console, Path(id): Path<String>, axum::Form(form): 
         let domain = form.get("domain").map(|d| d.trim().to_owned()).unwrap_or_default();
         let path = format!("/api/v1/tenants/{}/domains", encode(&id));
         api_from(&console, &back)?
-            .send(Method::POST, &path, Some(&json!({ "domain": domain })))
+            .send_only(Method::POST, &path, Some(&NewDomain { domain: domain.clone() }))
             .await
             .map_err(|e| console.failed(e, &format!("{back}#domains-h")))?;
         Ok(console.done(&format!("{back}#domains-h"), format!("{} {domain}", console.m.admin.domain_added)))
@@ -220,6 +224,7 @@ async fn add_domain(console: Console, Path(id): Path<String>, axum::Form(form): 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_policy_form_reads_as_the_api_takes_it() {

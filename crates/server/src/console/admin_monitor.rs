@@ -7,11 +7,12 @@ use axum::extract::{Path, Query};
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use gatehouse_api::monitoring::{AlertList, ChangeHistory};
 use std::collections::HashMap;
 
 use super::account::encode;
 use super::admin_pages::{AdminNav, api_from, at, chrome, refused_page, viewer};
+use super::api::NO_BODY;
 use super::pages::Chrome;
 use super::{Console, Form};
 use crate::messages::Messages;
@@ -22,22 +23,6 @@ const PAGE: u32 = 50;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/admin/audit", get(audit)).route("/admin/alerts", get(alerts)).route("/admin/alerts/{id}/acknowledge", post(acknowledge))
-}
-
-#[derive(Deserialize)]
-struct RecordJson {
-    at: i64,
-    actor: String,
-    on_behalf_of: Option<String>,
-    action: String,
-    target: String,
-    reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Records {
-    records: Vec<RecordJson>,
-    next: Option<u64>,
 }
 
 pub struct RecordRow {
@@ -80,7 +65,7 @@ async fn audit(console: Console, Query(query): Query<HashMap<String, String>>) -
             query.finish()
         };
         let asked = encoded(query.get("before").filter(|b| !b.is_empty()).map(String::as_str));
-        let records: Records = match api.get(&format!("/api/v1/audit?limit={PAGE}&{asked}")).await {
+        let records: ChangeHistory = match api.get(&format!("/api/v1/audit?limit={PAGE}&{asked}")).await {
             Ok(records) => records,
             Err(failure) => return refused_page(&console, viewer, failure, &console.here),
         };
@@ -107,23 +92,6 @@ async fn audit(console: Console, Query(query): Query<HashMap<String, String>>) -
     }
     .await;
     console.finish(result)
-}
-
-#[derive(Deserialize)]
-struct AlertJson {
-    id: String,
-    at: i64,
-    kind: String,
-    severity: String,
-    summary: String,
-    acknowledged_at: Option<i64>,
-    acknowledged_by: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Alerts {
-    alerts: Vec<AlertJson>,
-    next: Option<String>,
 }
 
 pub struct AlertRow {
@@ -156,7 +124,7 @@ async fn alerts(console: Console, Query(query): Query<HashMap<String, String>>) 
         if let Some(before) = query.get("before").filter(|b| !b.is_empty()) {
             path.push_str(&format!("&before={}", encode(before)));
         }
-        let alerts: Alerts = match api.get(&path).await {
+        let alerts: AlertList = match api.get(&path).await {
             Ok(alerts) => alerts,
             Err(failure) => return refused_page(&console, viewer, failure, &console.here),
         };
@@ -166,8 +134,8 @@ async fn alerts(console: Console, Query(query): Query<HashMap<String, String>>) 
             .into_iter()
             .map(|a| AlertRow {
                 at: at(a.at, m),
-                kind: a.kind.replace('_', " "),
-                severity: a.severity,
+                kind: a.kind.as_str().replace('_', " "),
+                severity: a.severity.as_str().to_owned(),
                 summary: a.summary,
                 acknowledged: match a.acknowledged_at {
                     Some(when) => format!("{} {}", a.acknowledged_by.unwrap_or_default(), at(when, m)),
@@ -191,7 +159,7 @@ async fn acknowledge(console: Console, Path(id): Path<String>, axum::Form(form):
     let result = async {
         console.check_form(&form)?;
         let path = format!("/api/v1/alerts/{}/acknowledge", encode(&id));
-        api_from(&console, "/admin/alerts")?.send(Method::POST, &path, None).await.map_err(|e| console.failed(e, "/admin/alerts"))?;
+        api_from(&console, "/admin/alerts")?.send_only(Method::POST, &path, NO_BODY).await.map_err(|e| console.failed(e, "/admin/alerts"))?;
         Ok(console.done("/admin/alerts", console.m.admin.acknowledged))
     }
     .await;

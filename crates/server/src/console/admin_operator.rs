@@ -8,12 +8,13 @@ use axum::extract::Path;
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use gatehouse_policy::{AppPolicy, AppTwoFactor, AuthLevel};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use gatehouse_api::applications::{AppPolicyDraft, ApplicationList};
+use gatehouse_api::tenants::{Tenant, TenantTerminated, Termination};
+use gatehouse_policy::{AppTwoFactor, AuthLevel};
+use serde_json::{Map, Value};
 
 use super::account::encode;
-use super::admin_pages::{AdminNav, ConfirmPage, TenantJson, api_from, chrome, refused_page, tenant_path, viewer};
+use super::admin_pages::{AdminNav, ConfirmPage, api_from, chrome, refused_page, tenant_path, viewer};
 use super::pages::Chrome;
 use super::{Console, ConsoleError, Form};
 use crate::messages::Messages;
@@ -26,24 +27,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/tenants/{id}/terminate", get(terminate_page).post(terminate))
 }
 
-#[derive(Deserialize)]
-struct AppJson {
-    client_id: String,
-    name: String,
-    #[serde(default)]
-    policy: AppPolicy,
-}
-
-#[derive(Deserialize)]
-pub(super) struct Apps {
-    applications: Vec<AppJson>,
-}
-
-impl Apps {
-    /// (client id, name) of each application, for the simulator's choice.
-    pub(super) fn choices(self) -> Vec<(String, String)> {
-        self.applications.into_iter().map(|a| (a.client_id, a.name)).collect()
-    }
+/// (client id, name) of each application, for the simulator's choice.
+pub(super) fn app_choices(list: ApplicationList) -> Vec<(String, String)> {
+    list.applications.into_iter().map(|a| (a.client_id, a.name)).collect()
 }
 
 /// One choice of an application's 2FA behaviour.
@@ -83,7 +69,7 @@ async fn applications(console: Console) -> Response {
     let result = async {
         let api = console.api()?;
         let viewer = viewer(&console).await;
-        let apps: Apps = match api.get("/api/v1/applications").await {
+        let apps: ApplicationList = match api.get("/api/v1/applications").await {
             Ok(apps) => apps,
             Err(failure) => return refused_page(&console, viewer, failure, "/admin/applications"),
         };
@@ -134,9 +120,9 @@ async fn save_app_policy(console: Console, Path(id): Path<String>, axum::Form(fo
         let scopes = step_up_scopes(console.m, form.get("step_up_scopes").map_or("", String::as_str))
             .map_err(|detail| ConsoleError::Refused { back_to: back.to_owned(), detail })?;
         let two_factor = form.get("two_factor").map_or("adaptive", String::as_str);
-        let body = json!({ "two_factor": two_factor, "step_up_scopes": scopes });
+        let body = AppPolicyDraft { two_factor: two_factor.to_owned(), step_up_scopes: scopes };
         let path = format!("/api/v1/applications/{}/policy", encode(&id));
-        api_from(&console, back)?.send(Method::PUT, &path, Some(&body)).await.map_err(|e| console.failed(e, back))?;
+        api_from(&console, back)?.send_only(Method::PUT, &path, Some(&body)).await.map_err(|e| console.failed(e, back))?;
         Ok(console.done(back, format!("{} {id}", console.m.admin.app_saved)))
     }
     .await;
@@ -148,7 +134,7 @@ async fn terminate_page(console: Console, Path(id): Path<String>) -> Response {
     let result = async {
         let api = console.api()?;
         let viewer = viewer(&console).await;
-        let tenant: TenantJson = match api.get(&format!("/api/v1/tenants/{}", encode(&id))).await {
+        let tenant: Tenant = match api.get(&format!("/api/v1/tenants/{}", encode(&id))).await {
             Ok(tenant) => tenant,
             Err(failure) => return refused_page(&console, viewer, failure, &console.here),
         };
@@ -180,10 +166,11 @@ async fn terminate(console: Console, Path(id): Path<String>, axum::Form(form): F
     let result = async {
         console.check_form(&form)?;
         let back = tenant_path(&id);
-        let body = form.get("reason").map(|r| r.trim()).filter(|r| !r.is_empty()).map(|reason| json!({ "reason": reason }));
+        // Without a reason, no body at all (the API takes an empty one).
+        let body = form.get("reason").map(|r| r.trim()).filter(|r| !r.is_empty()).map(|reason| Termination { reason: Some(reason.to_owned()) });
         let path = format!("/api/v1/tenants/{}/terminate", encode(&id));
-        let answer = api_from(&console, &back)?.send(Method::POST, &path, body.as_ref()).await.map_err(|e| console.failed(e, &back))?;
-        let due = answer.get("deletion_due").and_then(Value::as_str).unwrap_or_default();
+        let answer: TenantTerminated = api_from(&console, &back)?.send(Method::POST, &path, body.as_ref()).await.map_err(|e| console.failed(e, &back))?;
+        let due = answer.deletion_due.unwrap_or_default();
         Ok(console.done("/admin", format!("{} {due}", console.m.admin.terminated)))
     }
     .await;
@@ -193,6 +180,8 @@ async fn terminate(console: Console, Path(id): Path<String>, axum::Form(form): F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatehouse_policy::AppPolicy;
+    use serde_json::json;
 
     #[test]
     fn step_up_lines_read_as_a_scope_table() {

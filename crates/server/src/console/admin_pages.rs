@@ -5,9 +5,9 @@
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
+use gatehouse_api::tenants::TenantList;
+use gatehouse_api::users::{Directory, DirectoryEntry};
 use gatehouse_core::ids::UserId;
-use gatehouse_policy::DomainPolicy;
-use serde::Deserialize;
 
 use super::account::encode;
 use super::api::{Api, ApiFailure};
@@ -76,49 +76,15 @@ pub fn back_to_tenant(form: &std::collections::HashMap<String, String>) -> Strin
     form.get("tenant").filter(|t| !t.is_empty()).map_or_else(|| "/admin".to_owned(), |t| tenant_path(t))
 }
 
-#[derive(Deserialize)]
-pub struct TenantJson {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub domains: Vec<String>,
-    #[serde(default)]
-    pub policy: Option<DomainPolicy>,
-    #[serde(default)]
-    pub staged_policy: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-pub struct Tenants {
-    pub tenants: Vec<TenantJson>,
-}
-
-#[derive(Deserialize)]
-pub struct UserJson {
-    pub id: String,
-    pub email: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub roles: Vec<String>,
-    #[serde(default)]
-    pub methods: Vec<String>,
-}
-
-#[derive(Deserialize)]
-pub struct Users {
-    pub users: Vec<UserJson>,
-}
-
 /// The user `id` as their tenant's directory lists them, with that tenant: the tenant the page
 /// names, else each tenant the caller sees (a tenant admin sees one).
-pub async fn find_user(api: &Api<'_>, hint: Option<&String>, id: &str) -> Result<Option<(String, UserJson)>, ApiFailure> {
+pub async fn find_user(api: &Api<'_>, hint: Option<&String>, id: &str) -> Result<Option<(String, DirectoryEntry)>, ApiFailure> {
     let tenants: Vec<String> = match hint.filter(|h| !h.is_empty()) {
         Some(tenant) => vec![tenant.clone()],
-        None => api.get::<Tenants>("/api/v1/tenants").await?.tenants.into_iter().map(|t| t.id).collect(),
+        None => api.get::<TenantList>("/api/v1/tenants").await?.tenants.into_iter().map(|t| t.id).collect(),
     };
     for tenant in tenants {
-        let users: Users = api.get(&format!("/api/v1/tenants/{}/users", encode(&tenant))).await?;
+        let users: Directory = api.get(&format!("/api/v1/tenants/{}/users", encode(&tenant))).await?;
         if let Some(user) = users.users.into_iter().find(|u| u.id == id) {
             return Ok(Some((tenant, user)));
         }

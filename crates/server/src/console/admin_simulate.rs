@@ -8,12 +8,13 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use serde::Deserialize;
-use serde_json::json;
+use gatehouse_api::applications::ApplicationList;
+use gatehouse_api::simulate::{SimulatedDecision, Simulation};
+use gatehouse_api::tenants::TenantList;
 
 use super::admin::kind_label;
-use super::admin_operator::Apps;
-use super::admin_pages::{AdminNav, Tenants, Viewer, api_from, chrome, refused_page, viewer};
+use super::admin_operator::app_choices;
+use super::admin_pages::{AdminNav, Viewer, api_from, chrome, refused_page, viewer};
 use super::admin_users::{outcome_text, rule_text};
 use super::api::ApiFailure;
 use super::pages::{Chrome, RenderPage};
@@ -75,35 +76,6 @@ pub struct SimulatorPage<'a> {
     pub answer: Option<Answer>,
 }
 
-#[derive(Deserialize)]
-struct OutcomeJson {
-    kind: String,
-    level: Option<String>,
-    #[serde(default)]
-    methods: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct RuleJson {
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct ReasonJson {
-    text: String,
-}
-
-#[derive(Deserialize)]
-struct DecisionJson {
-    outcome: OutcomeJson,
-    winning_rule: RuleJson,
-    #[serde(default)]
-    reasons: Vec<ReasonJson>,
-    #[serde(default)]
-    risk: String,
-    report_only: Option<Box<DecisionJson>>,
-}
-
 fn risk_text(m: &'static Messages, risk: &str) -> String {
     match risk {
         "low" => m.admin.risk_low.to_owned(),
@@ -113,7 +85,7 @@ fn risk_text(m: &'static Messages, risk: &str) -> String {
     }
 }
 
-fn answer(m: &'static Messages, decision: DecisionJson) -> Answer {
+fn answer(m: &'static Messages, decision: SimulatedDecision) -> Answer {
     Answer {
         outcome: outcome_text(m, &decision.outcome.kind),
         level: decision.outcome.level.unwrap_or_default(),
@@ -132,8 +104,8 @@ async fn choices(console: &Console, viewer: Viewer, chosen: &str) -> Result<Opti
     if !viewer.operator {
         return Ok(None);
     }
-    match console.api()?.get::<Apps>("/api/v1/applications").await {
-        Ok(apps) => Ok(Some(apps.choices().into_iter().map(|(id, name)| Choice { selected: id == chosen, id, name }).collect())),
+    match console.api()?.get::<ApplicationList>("/api/v1/applications").await {
+        Ok(apps) => Ok(Some(app_choices(apps).into_iter().map(|(id, name)| Choice { selected: id == chosen, id, name }).collect())),
         Err(ApiFailure::Refused { .. }) => Ok(None),
         Err(failure) => Err(console.failed(failure, "/admin/simulate")),
     }
@@ -159,7 +131,7 @@ async fn render(console: &Console, asked: Asked, error: Option<String>, answer: 
 async fn page(console: Console) -> Response {
     let result = async {
         // Only admins may simulate: the API's cheapest admin read says whether this is one.
-        if let Err(failure) = console.api()?.get::<Tenants>("/api/v1/tenants").await {
+        if let Err(failure) = console.api()?.get::<TenantList>("/api/v1/tenants").await {
             return refused_page(&console, viewer(&console).await, failure, "/admin/simulate");
         }
         render(&console, Asked::default(), None, None).await
@@ -183,16 +155,18 @@ async fn simulate(console: Console, axum::Form(form): Form) -> Response {
             known_device: form.contains_key("known_device"),
         };
         let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-        let body = json!({
-            "email": asked.email, "client_id": asked.client_id, "ip": asked.ip,
-            "acr_values": words(&asked.acr_values), "scopes": words(&asked.scopes), "known_device": asked.known_device,
-        });
+        let body = Simulation {
+            email: asked.email.clone(),
+            client_id: asked.client_id.clone(),
+            ip: asked.ip.clone(),
+            acr_values: words(&asked.acr_values),
+            scopes: words(&asked.scopes),
+            known_device: asked.known_device,
+            session_acr: None,
+        };
         let api = api_from(&console, "/admin/simulate")?;
-        match api.send(axum::http::Method::POST, "/api/v1/policy/simulate", Some(&body)).await {
-            Ok(decision) => {
-                let decision: DecisionJson = serde_json::from_value(decision).map_err(|_| ConsoleError::NotFound)?;
-                render(&console, asked, None, Some(answer(console.m, decision))).await
-            }
+        match api.send::<_, SimulatedDecision>(axum::http::Method::POST, "/api/v1/policy/simulate", Some(&body)).await {
+            Ok(decision) => render(&console, asked, None, Some(answer(console.m, decision))).await,
             Err(ApiFailure::Refused { status: StatusCode::NOT_FOUND, detail }) => {
                 render(&console, asked, Some(format!("{} ({detail})", console.m.admin.simulate_not_found)), None).await
             }

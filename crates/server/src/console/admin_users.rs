@@ -8,9 +8,9 @@ use axum::extract::{Path, Query};
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use gatehouse_api::sign_ins::SignInHistory;
+use gatehouse_api::users::{User, UserChange};
 use gatehouse_policy::Rule;
-use serde::Deserialize;
-use serde_json::json;
 use std::collections::HashMap;
 
 use super::account::encode;
@@ -18,6 +18,7 @@ use super::admin::kind_label;
 use super::admin_pages::{
     AdminNav, ConfirmPage, SignInRow, UserPage, api_from, at, back_to_tenant, chrome, find_user, notice, refused_page, tenant_path, user_path, viewer,
 };
+use super::api::NO_BODY;
 use super::{Console, ConsoleError, Form};
 use crate::messages::Messages;
 use crate::state::AppState;
@@ -33,36 +34,6 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/unlock", post(unlock))
         .route("/admin/users/{id}/reset-factors", get(reset_page).post(reset))
         .route("/admin/users/{id}/erase", get(erase_page).post(erase))
-}
-
-#[derive(Deserialize)]
-struct PolicyJson {
-    outcome: Option<String>,
-    rule: Option<String>,
-    #[serde(default)]
-    reasons: Option<Vec<ReasonJson>>,
-}
-
-#[derive(Deserialize)]
-struct ReasonJson {
-    text: String,
-}
-
-#[derive(Deserialize)]
-struct SignInJson {
-    at: i64,
-    application: Option<String>,
-    address: Option<String>,
-    result: String,
-    #[serde(default)]
-    methods: Option<Vec<String>>,
-    policy: Option<PolicyJson>,
-}
-
-#[derive(Deserialize)]
-struct SignIns {
-    sign_ins: Vec<SignInJson>,
-    next: Option<String>,
 }
 
 /// What the policy decided, in words.
@@ -93,7 +64,7 @@ async fn user_page(console: Console, Path(id): Path<String>, Query(query): Query
             path.push_str(&format!("&before={}", encode(before)));
         }
         // The history first: the API answers it only for the caller's own users.
-        let history: SignIns = match api.get(&path).await {
+        let history: SignInHistory = match api.get(&path).await {
             Ok(history) => history,
             Err(failure) => return refused_page(&console, viewer, failure, &here),
         };
@@ -107,16 +78,19 @@ async fn user_page(console: Console, Path(id): Path<String>, Query(query): Query
             .sign_ins
             .into_iter()
             .map(|s| {
-                let policy = s.policy.unwrap_or(PolicyJson { outcome: None, rule: None, reasons: None });
+                let (outcome, rule, reasons) = match s.policy {
+                    Some(policy) => (policy.outcome.clone(), policy.rule.clone(), policy.reason_texts()),
+                    None => (None, None, Vec::new()),
+                };
                 SignInRow {
                     at: at(s.at, m),
                     application: s.application.unwrap_or_default(),
-                    address: s.address.unwrap_or_default(),
+                    address: s.address,
                     result: s.result.replace('_', " "),
-                    methods: s.methods.unwrap_or_default().join(", "),
-                    outcome: policy.outcome.map(|o| outcome_text(m, &o)).unwrap_or_default(),
-                    rule: policy.rule.map(|r| rule_text(&r)).unwrap_or_default(),
-                    reasons: policy.reasons.unwrap_or_default().into_iter().map(|r| r.text).collect(),
+                    methods: s.methods.join(", "),
+                    outcome: outcome.map(|o| outcome_text(m, &o)).unwrap_or_default(),
+                    rule: rule.map(|r| rule_text(&r)).unwrap_or_default(),
+                    reasons,
                 }
             })
             .collect();
@@ -152,7 +126,7 @@ async fn personal_data(console: Console, Path(id): Path<String>) -> Response {
         console.require_same_site()?;
         let path = format!("/api/v1/users/{}/personal-data", encode(&id));
         let back = user_path(&id, "", "");
-        let (_, body) = console.api()?.call(Method::GET, &path, None).await.map_err(|e| console.failed(e, &back))?;
+        let (_, body) = console.api()?.call(Method::GET, &path, NO_BODY).await.map_err(|e| console.failed(e, &back))?;
         Ok(Console::download(body, "gatehouse-personal-data.json"))
     }
     .await;
@@ -166,11 +140,10 @@ async fn roles(console: Console, Path(id): Path<String>, axum::Form(form): Form)
         let back = back_to_tenant(&form);
         let roles: Vec<&str> = ["admin", "operator"].into_iter().filter(|r| form.contains_key(&format!("role_{r}"))).collect();
         let path = format!("/api/v1/users/{}", encode(&id));
-        let answer = api_from(&console, &back)?
-            .send(Method::PATCH, &path, Some(&json!({ "roles": roles })))
-            .await
-            .map_err(|e| console.failed(e, &format!("{back}#users-h")))?;
-        let email = answer.get("email").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let change = UserChange { name: None, roles: Some(roles.into_iter().map(str::to_owned).collect()) };
+        let answer: User =
+            api_from(&console, &back)?.send(Method::PATCH, &path, Some(&change)).await.map_err(|e| console.failed(e, &format!("{back}#users-h")))?;
+        let email = answer.email;
         Ok(console.done(&format!("{back}#users-h"), format!("{} {email}", console.m.admin.roles_saved)))
     }
     .await;
@@ -183,7 +156,7 @@ async fn unlock(console: Console, Path(id): Path<String>, axum::Form(form): Form
         console.check_form(&form)?;
         let back = format!("{}#users-h", back_to_tenant(&form));
         let path = format!("/api/v1/users/{}/unlock", encode(&id));
-        api_from(&console, &back)?.send(Method::POST, &path, None).await.map_err(|e| console.failed(e, &back))?;
+        api_from(&console, &back)?.send_only(Method::POST, &path, NO_BODY).await.map_err(|e| console.failed(e, &back))?;
         Ok(console.done(&back, console.m.admin.unlocked))
     }
     .await;
@@ -240,7 +213,7 @@ async fn reset(console: Console, Path(id): Path<String>, axum::Form(form): Form)
         console.check_form(&form)?;
         let back = format!("{}#users-h", back_to_tenant(&form));
         let path = format!("/api/v1/users/{}/factors", encode(&id));
-        api_from(&console, &back)?.send(Method::DELETE, &path, None).await.map_err(|e| console.failed(e, &back))?;
+        api_from(&console, &back)?.send_only(Method::DELETE, &path, NO_BODY).await.map_err(|e| console.failed(e, &back))?;
         Ok(console.done(&back, console.m.admin.reset_done))
     }
     .await;
@@ -271,7 +244,7 @@ async fn erase(console: Console, Path(id): Path<String>, axum::Form(form): Form)
             return Err(ConsoleError::Refused { back_to: again, detail: console.m.admin.erase_mismatch.to_owned() });
         }
         let path = format!("/api/v1/users/{}", encode(&id));
-        api.send(Method::DELETE, &path, None).await.map_err(|e| console.failed(e, &again))?;
+        api.send_only(Method::DELETE, &path, NO_BODY).await.map_err(|e| console.failed(e, &again))?;
         Ok(console.done(&format!("{}#users-h", tenant_path(&tenant)), format!("{} {}", console.m.admin.erased, user.email)))
     }
     .await;

@@ -8,13 +8,16 @@ use axum::body::{Body, to_bytes};
 use axum::extract::connect_info::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use tower::ServiceExt;
 
 /// The API router, handed to the console's handlers as an extension.
 #[derive(Clone)]
 pub struct ApiRouter(pub Router);
+
+/// No request body (`None` needs a type to stand for).
+pub const NO_BODY: Option<&()> = None;
 
 /// The largest API answer the console reads (an access report can be large).
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
@@ -52,8 +55,8 @@ impl<'a> Api<'a> {
         Self { router: &router.0, token, peer, passed_on }
     }
 
-    /// Sends one request; the body is JSON when given.
-    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(HeaderMap, bytes::Bytes), ApiFailure> {
+    /// Sends one request; the body is JSON when given (one of `gatehouse_api`'s request bodies).
+    pub async fn call<B: Serialize + ?Sized>(&self, method: Method, path: &str, body: Option<&B>) -> Result<(HeaderMap, bytes::Bytes), ApiFailure> {
         let mut request = Request::builder().method(method).uri(path);
         for (name, value) in &self.passed_on {
             request = request.header(name, value);
@@ -82,18 +85,28 @@ impl<'a> Api<'a> {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        let (_, bytes) = self.call(Method::GET, path, None).await?;
+        let (_, bytes) = self.call(Method::GET, path, NO_BODY).await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiFailure::Internal(format!("{path}: {e}")))
     }
 
-    /// A write; its JSON answer (or `null` for 204).
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ApiFailure> {
+    /// A write whose answer the console reads, as the `gatehouse_api` struct the API sends.
+    pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, ApiFailure> {
         let (_, bytes) = self.call(method, path, body).await?;
-        if bytes.is_empty() {
-            return Ok(Value::Null);
-        }
         serde_json::from_slice(&bytes).map_err(|e| ApiFailure::Internal(format!("{path}: {e}")))
     }
+
+    /// A write whose answer (often none: 204) the console does not read; only success counts.
+    pub async fn send_only<B: Serialize + ?Sized>(&self, method: Method, path: &str, body: Option<&B>) -> Result<(), ApiFailure> {
+        self.call(method, path, body).await.map(|_| ())
+    }
+}
+
+/// What the console shows of a refusal: an RFC 9457 problem's `detail`, or an RFC 6749
+/// error's `error_description` (the API's bearer checks answer in that format).
+#[derive(Default, Deserialize)]
+struct Refusal {
+    detail: Option<String>,
+    error_description: Option<String>,
 }
 
 /// Reads an API refusal: a bearer challenge (RFC 6750, RFC 9470) or an RFC 9457 problem.
@@ -113,12 +126,8 @@ fn failure(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiFailure {
             _ => {}
         }
     }
-    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let detail = json
-        .get("detail")
-        .or_else(|| json.get("error_description"))
-        .and_then(Value::as_str)
-        .map_or_else(|| status.canonical_reason().unwrap_or("refused").to_owned(), str::to_owned);
+    let refusal: Refusal = serde_json::from_slice(body).unwrap_or_default();
+    let detail = refusal.detail.or(refusal.error_description).unwrap_or_else(|| status.canonical_reason().unwrap_or("refused").to_owned());
     if status.is_server_error() { ApiFailure::Internal(detail) } else { ApiFailure::Refused { status, detail } }
 }
 

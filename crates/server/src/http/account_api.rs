@@ -11,6 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use gatehouse_api::factors::{
+    AppEnrollment, ConfirmFactor, EnrollmentStarted, Factor as FactorBody, FactorList, KeyEnrollment, NewFactor, PhoneEnrollment, RecoveryCodes,
+    RegisterCredential, RenameFactor,
+};
 use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::factor::parse_label;
 use gatehouse_core::ids::{FactorId, UserId};
@@ -116,16 +120,15 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("the body is not valid: {e}")).into())
 }
 
-fn factor_json(factor: &Factor) -> Value {
-    let ts = |t: Option<OffsetDateTime>| t.map(OffsetDateTime::unix_timestamp);
-    json!({
-        "id": factor.id.as_str(),
-        "kind": factor.kind.as_str(),
-        "label": factor.label,
-        "confirmed": factor.is_confirmed(),
-        "created_at": factor.created_at.unix_timestamp(),
-        "last_used_at": ts(factor.last_used_at),
-    })
+fn factor_body(factor: &Factor) -> FactorBody {
+    FactorBody {
+        id: factor.id.as_str().to_owned(),
+        kind: factor.kind.as_str().to_owned(),
+        label: factor.label.clone(),
+        confirmed: factor.is_confirmed(),
+        created_at: factor.created_at.unix_timestamp(),
+        last_used_at: factor.last_used_at.map(OffsetDateTime::unix_timestamp),
+    }
 }
 
 /// What the audit trail keeps of a factor: never its label, which people fill with names.
@@ -142,15 +145,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     let me = me(&state, &headers).await?;
     let factors = state.store.factors(&me.user.id).await?;
     let left = state.store.recovery_codes_left(&me.user.id).await?;
-    Ok(Json(json!({ "factors": factors.iter().map(factor_json).collect::<Vec<_>>(), "recovery_codes_left": left })).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddFactor {
-    kind: String,
-    label: Option<String>,
-    phone: Option<String>,
+    Ok(Json(FactorList { factors: factors.iter().map(factor_body).collect(), recovery_codes_left: left }).into_response())
 }
 
 /// `POST /api/v1/me/factors`: starts enrolling an authenticator app (returns its key and QR
@@ -159,7 +154,7 @@ struct AddFactor {
 pub async fn add(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
-    let request: AddFactor = parse_body(&body)?;
+    let request: NewFactor = parse_body(&body)?;
     let kind = FactorKind::parse(&request.kind).ok_or_else(|| Problem::bad_request("kind must be totp, sms, security_key or passkey"))?;
     let label = match &request.label {
         Some(label) => parse_label(label).ok_or_else(|| Problem::bad_request("label must be 1 to 64 characters"))?,
@@ -173,17 +168,17 @@ pub async fn add(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
     let body = match (kind, request.phone) {
         (FactorKind::Totp, None) => {
             let enrollment = mfa::totp::begin(&state, &me.user, &label, now).await?;
-            json!({
-                "factor": enrollment.factor_id.as_str(),
-                "secret": enrollment.secret_text.as_str(),
-                "otpauth_uri": enrollment.uri.as_str(),
-                "qr_code": format!("data:image/svg+xml;base64,{}", STANDARD.encode(enrollment.qr_svg.as_bytes())),
+            EnrollmentStarted::App(AppEnrollment {
+                factor: enrollment.factor_id.as_str().to_owned(),
+                secret: enrollment.secret_text.as_str().to_owned(),
+                otpauth_uri: enrollment.uri.as_str().to_owned(),
+                qr_code: format!("data:image/svg+xml;base64,{}", STANDARD.encode(enrollment.qr_svg.as_bytes())),
             })
         }
         (FactorKind::Sms, Some(phone)) => {
             let phone = PhoneNumber::parse(&phone).map_err(|e| Problem::bad_request(format!("phone: {e}")))?;
             let (factor, challenge) = mfa::sms::begin(&state, &me.user, phone, &label, addr, now).await?;
-            json!({ "factor": factor.id.as_str(), "challenge": challenge })
+            EnrollmentStarted::Phone(PhoneEnrollment { factor: factor.id.as_str().to_owned(), challenge })
         }
         (FactorKind::Sms, None) => return Err(Problem::bad_request("phone is required for sms").into()),
         (FactorKind::Totp, Some(_)) => return Err(Problem::bad_request("phone belongs to sms only").into()),
@@ -192,19 +187,11 @@ pub async fn add(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
             let ceremony = gatehouse_crypto::random::id()?;
             let pending = PendingRegistration { user: me.user.id.clone(), kind, label, state: ceremony_state, expires_at: now + CEREMONY_LIFETIME };
             state.mfa.ceremonies.park(ceremony.clone(), pending, now);
-            json!({ "ceremony": ceremony, "options": options })
+            EnrollmentStarted::Key(KeyEnrollment { ceremony, options })
         }
         (FactorKind::SecurityKey | FactorKind::Passkey, Some(_)) => return Err(Problem::bad_request("phone belongs to sms only").into()),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterCredential {
-    ceremony: String,
-    /// The browser's `PublicKeyCredential`, as JSON.
-    credential: Value,
 }
 
 /// `POST /api/v1/me/factors/webauthn`: finishes registering a security key or passkey started
@@ -216,14 +203,7 @@ pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): 
     let pending = state.mfa.ceremonies.take(&request.ceremony, &me.user.id, now).ok_or(MfaError::Expired)?;
     let factor = credentials::finish_registration(&state, &me.user, pending.kind, &pending.state, &request.credential.to_string(), &pending.label, now).await?;
     audit(&state, &me, addr, &headers, "factor.add", &factor.id, Some(factor_audit(&factor))).await?;
-    Ok((StatusCode::CREATED, Json(factor_json(&factor))).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Confirm {
-    code: String,
-    challenge: Option<String>,
+    Ok((StatusCode::CREATED, Json(factor_body(&factor))).into_response())
 }
 
 /// `POST /api/v1/me/factors/{id}/confirm`: activates an enrolling factor with its first code.
@@ -236,7 +216,7 @@ pub async fn confirm(
 ) -> Result<Response> {
     let now = now();
     let me = me(&state, &headers).await?;
-    let request: Confirm = parse_body(&body)?;
+    let request: ConfirmFactor = parse_body(&body)?;
     let id = FactorId::new(id);
     let factor = state.store.factor(&id).await?.filter(|f| f.user_id == me.user.id && !f.is_confirmed()).ok_or(MfaError::UnknownFactor)?;
     match (factor.kind, request.challenge) {
@@ -248,13 +228,7 @@ pub async fn confirm(
     }
     let confirmed = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
     audit(&state, &me, addr, &headers, "factor.add", &id, Some(factor_audit(&confirmed))).await?;
-    Ok(Json(factor_json(&confirmed)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Rename {
-    label: String,
+    Ok(Json(factor_body(&confirmed)).into_response())
 }
 
 /// `PATCH /api/v1/me/factors/{id}`: renames a factor.
@@ -266,7 +240,7 @@ pub async fn rename(
     ApiBody(body): ApiBody,
 ) -> Result<Response> {
     let me = me(&state, &headers).await?;
-    let request: Rename = parse_body(&body)?;
+    let request: RenameFactor = parse_body(&body)?;
     let label = parse_label(&request.label).ok_or_else(|| Problem::bad_request("label must be 1 to 64 characters"))?;
     let id = FactorId::new(id);
     if !state.store.rename_factor(&me.user.id, &id, &label).await? {
@@ -275,7 +249,7 @@ pub async fn rename(
     mfa::notify(&state, &me.user, NotificationKind::FactorRenamed { factor: id.to_string(), label: label.clone() }, now());
     let factor = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
     audit(&state, &me, addr, &headers, "factor.rename", &id, Some(json!({ "changed": ["label"] }))).await?;
-    Ok(Json(factor_json(&factor)).into_response())
+    Ok(Json(factor_body(&factor)).into_response())
 }
 
 /// `DELETE /api/v1/me/factors/{id}`: removes a factor (fresh two-factor sign-in required).
@@ -305,5 +279,5 @@ pub async fn regenerate_recovery_codes(State(state): State<AppState>, ClientAddr
     let codes = mfa::recovery::regenerate(&state, &me.user, now).await?;
     mfa::notify(&state, &me.user, NotificationKind::RecoveryCodesRegenerated, now);
     audit(&state, &me, addr, &headers, "recovery_codes.regenerate", &FactorId::new("recovery-codes"), None).await?;
-    Ok(Json(json!({ "codes": codes.iter().map(|c| c.as_str()).collect::<Vec<_>>() })).into_response())
+    Ok(Json(RecoveryCodes { codes: codes.iter().map(|c| c.as_str().to_owned()).collect() }).into_response())
 }

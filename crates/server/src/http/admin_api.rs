@@ -9,13 +9,17 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_api::applications::{AppPolicyChanged, Application, ApplicationList};
+use gatehouse_api::simulate::Simulation;
+use gatehouse_api::tenants::{PolicyChange, PolicyChanged, PolicyMode, StagedPolicyReport, Tenant as TenantBody, TenantList};
+use gatehouse_api::users::{Directory, DirectoryEntry};
 use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::ids::{TenantId, UserId};
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{ClientId, Email, OAuthError, OAuthErrorCode};
 use gatehouse_policy::{AppPolicy, DomainPolicy, Person, check_change};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -123,14 +127,14 @@ pub(super) fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T>
     serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("the body is not valid: {e}")).into())
 }
 
-pub(super) fn tenant_json(tenant: &Tenant) -> Value {
-    json!({
-        "id": tenant.id.as_str(),
-        "name": tenant.name,
-        "domains": tenant.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-        "policy": tenant.policy,
-        "staged_policy": tenant.staged_policy,
-    })
+pub(super) fn tenant_body(tenant: &Tenant) -> TenantBody {
+    TenantBody {
+        id: tenant.id.as_str().to_owned(),
+        name: tenant.name.clone(),
+        domains: tenant.domains.iter().map(|d| d.as_str().to_owned()).collect(),
+        policy: tenant.policy.clone(),
+        staged_policy: tenant.staged_policy.clone(),
+    }
 }
 
 pub(super) async fn tenant_for(state: &AppState, caller: &Caller, id: &str) -> Result<Tenant> {
@@ -143,14 +147,14 @@ pub(super) async fn tenant_for(state: &AppState, caller: &Caller, id: &str) -> R
 pub async fn tenants(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
     let all = state.store.tenants().await?;
-    let visible: Vec<Value> = all.iter().filter(|t| caller.require_tenant(&t.id).is_ok()).map(tenant_json).collect();
-    Ok(Json(json!({ "tenants": visible })).into_response())
+    let tenants = all.iter().filter(|t| caller.require_tenant(&t.id).is_ok()).map(tenant_body).collect();
+    Ok(Json(TenantList { tenants }).into_response())
 }
 
 /// `GET /api/v1/tenants/{id}`
 pub async fn tenant(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
-    Ok(Json(tenant_json(&tenant_for(&state, &caller, &id).await?)).into_response())
+    Ok(Json(tenant_body(&tenant_for(&state, &caller, &id).await?)).into_response())
 }
 
 /// `GET /api/v1/tenants/{id}/users`: users with their roles and enrolled methods (never secrets).
@@ -164,32 +168,10 @@ pub async fn users(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
     // Like every other read: a tenant admin does not see the operators in their tenant.
     for user in state.store.tenant_users(&tenant.id).await?.into_iter().filter(|u| caller.may_manage(u)) {
         let factors = state.store.factors(&user.id).await?;
-        let methods: Vec<&str> = factors.iter().filter(|f| f.is_confirmed()).map(|f| f.kind.as_str()).collect();
-        out.push(json!({ "id": user.id.as_str(), "email": user.email.as_str(), "name": user.name, "roles": user.roles, "methods": methods }));
+        let methods = factors.iter().filter(|f| f.is_confirmed()).map(|f| f.kind.as_str().to_owned()).collect();
+        out.push(DirectoryEntry { id: user.id.as_str().to_owned(), email: user.email.as_str().to_owned(), name: user.name, roles: user.roles, methods });
     }
-    Ok(Json(json!({ "users": out })).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-enum Mode {
-    Enforce,
-    ReportOnly,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyChange {
-    policy: Value,
-    #[serde(default = "enforce")]
-    mode: Mode,
-    /// Save although the lock-out check names people who would be locked out.
-    #[serde(default)]
-    confirm_lockout: bool,
-}
-
-fn enforce() -> Mode {
-    Mode::Enforce
+    Ok(Json(Directory { users: out }).into_response())
 }
 
 /// `PUT /api/v1/tenants/{id}/policy`: replaces the domain policy, or stages it in report-only
@@ -221,7 +203,7 @@ pub async fn put_domain_policy(
         let errors: Vec<String> = check.invalid.iter().map(ToString::to_string).collect();
         return Err(Problem::bad_request(format!("the policy is not valid: {}", errors.join("; "))).into());
     }
-    let enforcing = matches!(change.mode, Mode::Enforce);
+    let enforcing = change.mode == PolicyMode::Enforce;
     if enforcing && !check.is_safe() && !change.confirm_lockout {
         let detail = format!(
             "this policy would lock out {}: they have no second factor it allows. Stage it in report_only mode first, or send confirm_lockout: true. {} other users would be asked to enroll.",
@@ -246,7 +228,7 @@ pub async fn put_domain_policy(
     tracing::info!(tenant = %tenant.id, mode = if enforcing { "enforce" } else { "report_only" }, "domain policy changed");
     state.reload().await?;
     let updated = state.store.tenant(&tenant.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant"))?;
-    Ok(Json(json!({ "tenant": tenant_json(&updated), "users_to_enroll": check.users_to_enroll })).into_response())
+    Ok(Json(PolicyChanged { tenant: tenant_body(&updated), users_to_enroll: check.users_to_enroll as u64 }).into_response())
 }
 
 /// `DELETE /api/v1/tenants/{id}/staged-policy`: stops the report-only trial.
@@ -280,16 +262,17 @@ pub async fn staged_report(State(state): State<AppState>, headers: HeaderMap, Pa
         *by_user.entry(email).or_default() += 1;
         *by_app.entry(outcome.client_id.clone().unwrap_or_default()).or_default() += 1;
     }
-    Ok(Json(json!({
-        "days": days,
-        "sign_ins": outcomes.len(),
-        "changed": changed.len(),
-        "would_prompt": changed.iter().filter(|o| prompts(&o.staged) && !prompts(&o.enforced)).count(),
-        "would_stop_prompting": changed.iter().filter(|o| !prompts(&o.staged) && prompts(&o.enforced)).count(),
-        "would_deny": changed.iter().filter(|o| o.staged == "deny").count(),
-        "by_user": by_user,
-        "by_application": by_app,
-    }))
+    let count = |n: usize| n as u64;
+    Ok(Json(StagedPolicyReport {
+        days,
+        sign_ins: count(outcomes.len()),
+        changed: count(changed.len()),
+        would_prompt: count(changed.iter().filter(|o| prompts(&o.staged) && !prompts(&o.enforced)).count()),
+        would_stop_prompting: count(changed.iter().filter(|o| !prompts(&o.staged) && prompts(&o.enforced)).count()),
+        would_deny: count(changed.iter().filter(|o| o.staged == "deny").count()),
+        by_user,
+        by_application: by_app,
+    })
     .into_response())
 }
 
@@ -297,9 +280,11 @@ pub async fn staged_report(State(state): State<AppState>, headers: HeaderMap, Pa
 pub async fn applications(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     caller(&state, &headers).await?.require_operator()?;
     let clients = state.store.clients().await?;
-    let out: Vec<Value> =
-        clients.iter().map(|c| json!({ "client_id": c.client_id.as_str(), "name": c.name, "policy": c.policy, "operator": c.operator })).collect();
-    Ok(Json(json!({ "applications": out })).into_response())
+    let applications = clients
+        .iter()
+        .map(|c| Application { client_id: c.client_id.as_str().to_owned(), name: c.name.clone(), policy: c.policy.clone(), operator: c.operator })
+        .collect();
+    Ok(Json(ApplicationList { applications }).into_response())
 }
 
 /// `PUT /api/v1/applications/{client_id}/policy` (operators): Bypass, Adaptive or Required,
@@ -331,24 +316,7 @@ pub async fn put_app_policy(
     }
     tracing::info!(client = %client_id, two_factor = policy.two_factor.as_str(), "application policy changed");
     state.reload().await?;
-    Ok(Json(json!({ "client_id": client_id.as_str(), "policy": policy })).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Simulation {
-    email: String,
-    client_id: String,
-    ip: IpAddr,
-    #[serde(default)]
-    acr_values: Vec<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
-    /// The browser completed a second factor just now and is remembered.
-    #[serde(default)]
-    known_device: bool,
-    /// An SSO session already proved this level (an acr value).
-    session_acr: Option<String>,
+    Ok(Json(AppPolicyChanged { client_id: client_id.as_str().to_owned(), policy }).into_response())
 }
 
 /// `POST /api/v1/policy/simulate`: what would happen if this person signed in to this

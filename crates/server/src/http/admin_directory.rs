@@ -8,18 +8,19 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_api::applications::{ApplicationCreated, NewApplication};
+use gatehouse_api::tenants::{NewDomain, NewTenant};
+use gatehouse_api::users::{NewUser, User as UserBody, UserChange};
 use gatehouse_core::alert::AlertKind;
 use gatehouse_core::ids::{FactorId, TenantId, UserId};
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
-use gatehouse_policy::AppPolicy;
 use gatehouse_store::{ImportPlan, StoreError, TenantPlan, UserPlan};
-use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::ClientAddr;
-use super::admin_api::{Caller, caller, parse_body, tenant_for, tenant_json};
+use super::admin_api::{Caller, caller, parse_body, tenant_body, tenant_for};
 use super::api_body::ApiBody;
 use super::problem::{ManagementError, Problem};
 use crate::delivery::NotificationKind;
@@ -52,16 +53,14 @@ fn tenant_plan(tenant: &Tenant, users: Vec<UserPlan>) -> TenantPlan {
     TenantPlan { new_id: tenant.id.clone(), name: tenant.name.clone(), domains: tenant.domains.clone(), users, policy: None }
 }
 
-fn user_json(user: &User) -> serde_json::Value {
-    json!({ "id": user.id.as_str(), "tenant": user.tenant_id.as_str(), "email": user.email.as_str(), "name": user.name, "roles": user.roles })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTenant {
-    name: String,
-    #[serde(default)]
-    domains: Vec<String>,
+fn user_body(user: &User) -> UserBody {
+    UserBody {
+        id: user.id.as_str().to_owned(),
+        tenant: user.tenant_id.as_str().to_owned(),
+        email: user.email.as_str().to_owned(),
+        name: user.name.clone(),
+        roles: user.roles.clone(),
+    }
 }
 
 fn parse_domains(domains: &[String]) -> Result<Vec<EmailDomain>> {
@@ -87,13 +86,7 @@ pub async fn create_tenant(State(state): State<AppState>, ClientAddr(addr): Clie
     let audit = caller.audit(addr, &headers, "tenant.create", format!("tenant:{id}"), None, Some(after));
     apply(&state, ImportPlan { tenants: vec![plan], ..Default::default() }, audit).await?;
     let tenant = state.store.tenant(&id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant"))?;
-    Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewDomain {
-    domain: String,
+    Ok((StatusCode::CREATED, Json(tenant_body(&tenant))).into_response())
 }
 
 /// `POST /api/v1/tenants/{id}/domains` (operators, who verify ownership first).
@@ -113,7 +106,7 @@ pub async fn add_domain(
     let audit = caller.audit(addr, &headers, "tenant.domain.add", format!("tenant:{}", tenant.id), None, Some(json!({ "domain": request.domain })));
     apply(&state, ImportPlan { tenants: vec![plan], ..Default::default() }, audit).await?;
     let tenant = state.store.tenant(&tenant.id).await?.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such tenant"))?;
-    Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
+    Ok((StatusCode::CREATED, Json(tenant_body(&tenant))).into_response())
 }
 
 /// Roles a caller may grant: tenant admins grant only `admin`; operators also `operator`.
@@ -135,17 +128,6 @@ fn check_roles(caller: &Caller, roles: &[String]) -> Result<Vec<String>> {
     roles.sort();
     roles.dedup();
     Ok(roles)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewUser {
-    email: String,
-    name: String,
-    /// Optional: without one the user signs in only after a password is set by import.
-    password: Option<String>,
-    #[serde(default)]
-    roles: Vec<String>,
 }
 
 /// `POST /api/v1/tenants/{id}/users`: a user on one of the tenant's domains.
@@ -207,7 +189,7 @@ pub async fn create_user(
     if made_admin {
         role_escalation(&state, &caller, &user, addr).await?;
     }
-    Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
+    Ok((StatusCode::CREATED, Json(user_body(&user))).into_response())
 }
 
 const ADMIN_ROLE: &str = "admin";
@@ -236,13 +218,6 @@ async fn user_for(state: &AppState, caller: &Caller, id: &str) -> Result<User> {
         .await?
         .filter(|u| caller.may_manage(u))
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user").into())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserChange {
-    name: Option<String>,
-    roles: Option<Vec<String>>,
 }
 
 /// `PATCH /api/v1/users/{id}`: name and roles.
@@ -293,7 +268,7 @@ pub async fn update_user(
     if made_admin {
         role_escalation(&state, &caller, &updated, addr).await?;
     }
-    Ok(Json(user_json(&updated)).into_response())
+    Ok(Json(user_body(&updated)).into_response())
 }
 
 /// `DELETE /api/v1/users/{id}/factors`: resets a user's second factors and recovery codes (a
@@ -328,31 +303,6 @@ pub async fn unlock(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     state.audit.append(&caller.audit(addr, &headers, "user.unlock", format!("user:{}", user.id), before, None).in_tenant(user.tenant_id.as_str())).await?;
     tracing::info!(user = %user.id, "account unlocked by an administrator");
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewApplication {
-    client_id: String,
-    name: String,
-    #[serde(default)]
-    redirect_uris: Vec<String>,
-    #[serde(default)]
-    post_logout_redirect_uris: Vec<String>,
-    grant_types: Vec<String>,
-    /// A public client (no secret, PKCE required) when false.
-    #[serde(default = "confidential")]
-    confidential: bool,
-    id_token_signed_response_alg: Option<String>,
-    #[serde(default)]
-    policy: AppPolicy,
-    /// API scopes it may obtain for itself with client credentials.
-    #[serde(default)]
-    scopes: Vec<String>,
-}
-
-fn confidential() -> bool {
-    true
 }
 
 /// `POST /api/v1/applications` (operators): registers an application; a confidential one gets
@@ -406,5 +356,5 @@ pub async fn create_application(State(state): State<AppState>, ClientAddr(addr):
     let audit = caller.audit(addr, &headers, "application.create", format!("client:{client_id}"), None, Some(after));
     apply(&state, ImportPlan { clients: vec![client], ..Default::default() }, audit).await?;
     tracing::info!(client = %client_id, "application registered");
-    Ok((StatusCode::CREATED, Json(json!({ "client_id": client_id.as_str(), "client_secret": secret }))).into_response())
+    Ok((StatusCode::CREATED, Json(ApplicationCreated { client_id: client_id.as_str().to_owned(), client_secret: secret })).into_response())
 }

@@ -23,6 +23,7 @@ mod rejections;
 mod reported_addresses_api;
 mod reset_code;
 pub(crate) mod respond;
+mod routes;
 mod second_factor;
 mod security;
 mod sessions_api;
@@ -31,16 +32,15 @@ pub(crate) mod token;
 mod userinfo;
 mod webauthn_step;
 
-use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
-use axum::middleware;
-use axum::routing::{get, post};
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::state::AppState;
+
+pub use routes::router;
 
 /// The client's address: the TCP peer, or, when the peer is a configured trusted proxy, the
 /// address `X-Forwarded-For` names (see [`client_address`]).
@@ -105,86 +105,6 @@ pub(crate) fn audit_entry(actor: String, action: &str, target: String, address: 
         user_agent: (!user_agent.is_empty()).then_some(user_agent),
         reason: None,
     }
-}
-
-pub fn router(state: AppState) -> Router {
-    let mut router = Router::new()
-        .route("/.well-known/openid-configuration", get(meta::discovery))
-        .route("/jwks", get(meta::jwks))
-        .route("/authorize", get(authorize::get).post(authorize::post))
-        .route("/login", get(login::page).post(login::submit))
-        .route("/login/passkey/options", post(passkey_login::options))
-        .route("/login/passkey", post(passkey_login::submit))
-        .route("/login/factor", get(second_factor::page).post(second_factor::submit))
-        .route("/login/factor/sms", post(second_factor::send_sms))
-        .route("/login/factor/webauthn", post(webauthn_step::sign_in_options))
-        .route("/login/enroll", get(enroll::page).post(enroll::confirm))
-        .route("/login/enroll/done", post(enroll::done))
-        .route("/login/password", get(password_change::page).post(password_change::submit))
-        .route("/login/enroll/sms", post(enroll_sms::send))
-        .route("/login/enroll/sms/confirm", post(enroll_sms::confirm))
-        .route("/login/enroll/webauthn/options", post(webauthn_step::enroll_options))
-        .route("/login/enroll/webauthn", post(enroll::register_webauthn))
-        .route("/token", post(token::token))
-        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
-        .route("/introspect", post(introspect::introspect))
-        .route("/revoke", post(introspect::revoke))
-        .route("/logout", get(logout::get).post(logout::post))
-        .route("/api/v1/openapi.json", get(admin_api::openapi))
-        .route("/api/v1/tenants", get(admin_api::tenants).post(admin_directory::create_tenant))
-        .route("/api/v1/tenants/{id}/domains", post(admin_directory::add_domain))
-        .route("/api/v1/users/{id}", axum::routing::patch(admin_directory::update_user).delete(privacy_api::erase))
-        .route("/api/v1/users/{id}/personal-data", get(privacy_api::of_user))
-        .route("/api/v1/me/personal-data", get(privacy_api::mine))
-        .route("/api/v1/tenants/{id}/terminate", post(privacy_api::terminate))
-        .route("/api/v1/tenants/{id}/reinstate", post(privacy_api::reinstate))
-        .route("/api/v1/users/{id}/factors", axum::routing::delete(admin_directory::reset_factors))
-        .route("/api/v1/tenants/{id}", get(admin_api::tenant))
-        .route("/api/v1/tenants/{id}/users", get(admin_api::users).post(admin_directory::create_user))
-        .route("/api/v1/tenants/{id}/policy", axum::routing::put(admin_api::put_domain_policy))
-        .route("/api/v1/tenants/{id}/staged-policy", axum::routing::delete(admin_api::discard_staged))
-        .route("/api/v1/tenants/{id}/staged-policy/report", get(admin_api::staged_report))
-        .route("/api/v1/applications", get(admin_api::applications).post(admin_directory::create_application))
-        .route("/api/v1/applications/{id}/policy", axum::routing::put(admin_api::put_app_policy))
-        .route("/api/v1/policy/simulate", post(admin_api::simulate))
-        .route("/api/v1/me/factors", get(account_api::list).post(account_api::add))
-        .route("/api/v1/me/factors/{id}", axum::routing::patch(account_api::rename).delete(account_api::remove))
-        .route("/api/v1/me/factors/{id}/confirm", post(account_api::confirm))
-        .route("/api/v1/me/factors/webauthn", post(account_api::register_webauthn))
-        .route("/api/v1/me/recovery-codes", post(account_api::regenerate_recovery_codes))
-        .route("/api/v1/me/sessions", get(sessions_api::mine))
-        .route("/api/v1/me/sessions/{id}", axum::routing::delete(sessions_api::revoke))
-        .route("/api/v1/users/{id}/unlock", post(admin_directory::unlock))
-        .route("/api/v1/me/sign-ins", get(sign_in_history::mine))
-        .route("/api/v1/users/{id}/sign-ins", get(sign_in_history::of_user))
-        .route("/api/v1/me/sign-ins/{id}/report", post(monitoring_api::report_sign_in))
-        .route("/api/v1/tenants/{id}/reported-addresses", get(reported_addresses_api::list))
-        .route("/api/v1/tenants/{id}/reported-addresses/{address}", axum::routing::delete(reported_addresses_api::clear))
-        .route("/api/v1/alerts", get(monitoring_api::alerts))
-        .route("/api/v1/alerts/{id}/acknowledge", post(monitoring_api::acknowledge))
-        .route("/api/v1/audit", get(monitoring_api::change_history))
-        .route("/api/v1/siem/events", get(monitoring_api::siem_export))
-        .route("/healthz", get(meta::healthz))
-        .route("/readyz", get(meta::readyz))
-        .route("/metrics", get(meta::metrics))
-        .route("/static/gatehouse.css", get(meta::stylesheet))
-        .route("/static/form_post.js", get(meta::form_post_script))
-        .route("/static/webauthn.js", get(meta::webauthn_script));
-    if state.config.demo {
-        router = router.route("/demo", get(demo::home)).route("/demo/start", get(demo::start)).route("/demo/callback", get(demo::callback));
-    }
-    // The console calls the API in-process through this same router (without the response
-    // headers layer, which the console's own answer gets).
-    let api: Router = router.layer(DefaultBodyLimit::max(state.config.max_body_bytes)).with_state(state.clone());
-    // The console's in-process calls get the same error formats as a remote client's.
-    let console_api = api.clone().layer(middleware::from_fn(rejections::uniform));
-    let console: Router = crate::console::routes()
-        .layer(axum::Extension(crate::console::api::ApiRouter(console_api)))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .with_state(state.clone());
-    // Over the whole router, so a path no route matches (the merged fallback) is covered too;
-    // once per request.
-    api.merge(console).layer(middleware::from_fn(rejections::uniform)).layer(middleware::from_fn_with_state(state, security::headers))
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::alert::{Alert, AlertKind};
+use gatehouse_api::monitoring::{AlertList, AuditRecord, ChangeHistory};
+use gatehouse_api::sign_ins::SignInReported;
+use gatehouse_core::alert::AlertKind;
 use gatehouse_core::audit::{AuditEntry, ChainedRecord};
 use gatehouse_store::{AuditFilter, SignInReport};
 use serde::Deserialize;
@@ -50,10 +52,6 @@ pub struct AlertQuery {
     limit: Option<u32>,
 }
 
-fn alert_json(alert: &Alert) -> Value {
-    json!(alert)
-}
-
 /// `GET /api/v1/alerts`
 pub async fn alerts(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<AlertQuery>) -> Result<Response> {
     let caller = caller(&state, &headers).await?;
@@ -61,7 +59,7 @@ pub async fn alerts(State(state): State<AppState>, headers: HeaderMap, Query(que
     let tenant = scope_of(&caller);
     let found = state.store.alerts(tenant.as_ref(), query.open.unwrap_or(false), query.before.as_deref(), limit).await?;
     let next = (found.len() == limit as usize).then(|| found.last().map(|a| a.id.clone())).flatten();
-    Ok(Json(json!({ "alerts": found.iter().map(alert_json).collect::<Vec<_>>(), "next": next })).into_response())
+    Ok(Json(AlertList { alerts: found, next }).into_response())
 }
 
 /// `POST /api/v1/alerts/{id}/acknowledge`
@@ -80,7 +78,7 @@ pub async fn acknowledge(State(state): State<AppState>, ClientAddr(addr): Client
         return Err(Problem::new(StatusCode::CONFLICT, "Already acknowledged", "this alert was acknowledged before").into());
     }
     let alert = state.store.alert(&id).await?.ok_or_else(|| not_found("no such alert"))?;
-    Ok(Json(alert_json(&alert)).into_response())
+    Ok(Json(alert).into_response())
 }
 
 #[derive(Deserialize)]
@@ -97,12 +95,22 @@ pub struct HistoryQuery {
     format: Option<String>,
 }
 
-fn record_json(record: &ChainedRecord) -> Value {
-    let e = &record.entry;
-    json!({
-        "seq": record.seq, "at": e.at, "actor": e.actor, "on_behalf_of": e.on_behalf_of, "action": e.action, "target": e.target,
-        "tenant": e.tenant, "before": e.before, "after": e.after, "address": e.address, "user_agent": e.user_agent, "reason": e.reason,
-    })
+fn audit_record(record: &ChainedRecord) -> AuditRecord {
+    let e = record.entry.clone();
+    AuditRecord {
+        seq: record.seq,
+        at: e.at,
+        actor: e.actor,
+        on_behalf_of: e.on_behalf_of,
+        action: e.action,
+        target: e.target,
+        tenant: e.tenant,
+        before: e.before,
+        after: e.after,
+        address: e.address,
+        user_agent: e.user_agent,
+        reason: e.reason,
+    }
 }
 
 use super::csv_field;
@@ -184,7 +192,7 @@ pub async fn change_history(
         }
         return Ok(response);
     }
-    Ok(Json(json!({ "records": records.iter().map(record_json).collect::<Vec<_>>(), "next": next })).into_response())
+    Ok(Json(ChangeHistory { records: records.iter().map(audit_record).collect(), next }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -321,17 +329,15 @@ pub async fn report_sign_in(
     };
     state.monitor.raise(state.store.as_ref(), alert, now).await?;
     let next_sign_in = if has_factor { "requires a fresh second factor and a new password" } else { "requires a new password" };
-    Ok(Json(json!({
-        "sign_in": id,
-        "sessions_ended": report.sessions_ended,
-        "grants_revoked": report.revoked_grants.len(),
-        "factors_removed": report.factors_removed,
-        "recovery_codes_removed": report.recovery_codes_removed,
-        // Second factors created since the reported sign-in that this call could not remove:
-        // sign in with a second factor and report again with `remove_factors`.
-        "factors_kept": factors_kept,
-        "next_sign_in": next_sign_in,
-    }))
+    Ok(Json(SignInReported {
+        sign_in: id,
+        sessions_ended: report.sessions_ended,
+        grants_revoked: report.revoked_grants.len() as u64,
+        factors_removed: report.factors_removed,
+        recovery_codes_removed: report.recovery_codes_removed,
+        factors_kept: factors_kept as u64,
+        next_sign_in: next_sign_in.to_owned(),
+    })
     .into_response())
 }
 

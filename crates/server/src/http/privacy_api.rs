@@ -11,11 +11,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_api::tenants::{TenantReinstated, TenantTerminated, Termination};
+use gatehouse_api::users::{Erasure, UserErased};
 use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::ids::{TenantId, UserId};
 use gatehouse_core::model::User;
 use serde::Deserialize;
-use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use super::admin_api::caller;
@@ -118,13 +119,17 @@ pub async fn erase(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
     state.reload().await?;
     // The person's key leaves the backups' key vaults too: earlier backups cannot open them.
     crate::backups::after_erasure(&state, now()).await;
-    Ok(Json(json!({ "erased": erased.erasure })).into_response())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Termination {
-    reason: Option<String>,
+    let e = erased.erasure;
+    let erasure = Erasure {
+        user: e.user,
+        tenant: e.tenant,
+        factors: e.factors,
+        sessions: e.sessions,
+        sign_ins: e.sign_ins,
+        devices: e.devices,
+        revoked_grants: e.revoked_grants.iter().map(|g| g.as_str().to_owned()).collect(),
+    };
+    Ok(Json(UserErased { erased: erasure }).into_response())
 }
 
 /// `POST /api/v1/tenants/{id}/terminate` (operators): sign-in stops now; the data is deleted
@@ -149,7 +154,7 @@ pub async fn terminate(
         return Err(Problem::new(StatusCode::CONFLICT, "Conflict", "the tenant is already terminated").into());
     };
     state.reload().await?;
-    Ok(Json(json!({ "tenant": tenant.as_str(), "status": "terminated", "deletion_due": due.format(&Rfc3339).ok() })).into_response())
+    Ok(Json(TenantTerminated { tenant: tenant.as_str().to_owned(), status: "terminated".into(), deletion_due: due.format(&Rfc3339).ok() }).into_response())
 }
 
 /// `POST /api/v1/tenants/{id}/reinstate` (operators): undoes a termination before deletion.
@@ -162,5 +167,5 @@ pub async fn reinstate(State(state): State<AppState>, ClientAddr(addr): ClientAd
         return Err(Problem::new(StatusCode::CONFLICT, "Conflict", "no such terminated tenant (it may already be deleted)").into());
     }
     state.reload().await?;
-    Ok(Json(json!({ "tenant": tenant.as_str(), "status": "active" })).into_response())
+    Ok(Json(TenantReinstated { tenant: tenant.as_str().to_owned(), status: "active".into() }).into_response())
 }

@@ -8,9 +8,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_api::tenants::{ReportedAddress, ReportedAddressList};
 use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::ids::TenantId;
-use serde_json::json;
 use std::net::IpAddr;
 
 use super::ClientAddr;
@@ -32,7 +32,11 @@ async fn tenant_of(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(s
 pub async fn list(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let (_, tenant) = tenant_of(&state, &headers, &id).await?;
     let reported = state.store.reported_addresses(&tenant, now()).await?;
-    Ok(Json(json!({ "reported_addresses": reported })).into_response())
+    let reported_addresses = reported
+        .into_iter()
+        .map(|r| ReportedAddress { address: r.address, reported_at: r.reported_at.unix_timestamp(), expires_at: r.expires_at.unix_timestamp() })
+        .collect();
+    Ok(Json(ReportedAddressList { reported_addresses }).into_response())
 }
 
 /// `DELETE /api/v1/tenants/{id}/reported-addresses/{address}`

@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_api::sessions::{Session, SessionList};
 use gatehouse_core::ids::SessionId;
-use serde_json::json;
 
 use super::ClientAddr;
 use super::account_api::signed_in_session;
@@ -24,20 +24,18 @@ pub async fn mine(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     let mut sessions = state.store.user_sessions(&user.id).await?;
     sessions.retain(|s| s.ended_at.is_none() && state.config.sessions.is_active(s.created_at, s.last_seen_at, now));
     sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
-    let out: Vec<_> = sessions
+    let sessions = sessions
         .iter()
-        .map(|s| {
-            json!({
-                "id": s.id.as_str(),
-                "created_at": s.created_at.unix_timestamp(),
-                "last_seen_at": s.last_seen_at.unix_timestamp(),
-                "auth_time": s.auth_time.unix_timestamp(),
-                "methods": s.amr,
-                "current": sid.as_deref() == Some(s.id.as_str()),
-            })
+        .map(|s| Session {
+            id: s.id.as_str().to_owned(),
+            created_at: s.created_at.unix_timestamp(),
+            last_seen_at: s.last_seen_at.unix_timestamp(),
+            auth_time: s.auth_time.unix_timestamp(),
+            methods: s.amr.clone(),
+            current: sid.as_deref() == Some(s.id.as_str()),
         })
         .collect();
-    Ok(Json(json!({ "sessions": out })).into_response())
+    Ok(Json(SessionList { sessions }).into_response())
 }
 
 /// `DELETE /api/v1/me/sessions/{id}`: signs that session out, audited.

@@ -7,10 +7,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use gatehouse_api::sign_ins::{SignIn, SignInHistory, SignInPolicy};
 use gatehouse_core::ids::UserId;
 use gatehouse_store::{SignInEvent, SignInFilter, SignInResult};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::admin_api::caller;
@@ -72,22 +73,28 @@ fn parse_cursor(cursor: &str) -> Result<(OffsetDateTime, String)> {
     Ok((at, id.to_owned()))
 }
 
-fn entry_json(event: &SignInEvent) -> Value {
-    let decision = event.decision.as_ref();
-    json!({
-        "id": event.id,
-        "at": event.at.unix_timestamp(),
-        "application": event.client_id,
-        "address": event.address,
-        "user_agent": event.user_agent,
-        "device": event.device_id,
-        "result": event.result.as_str(),
-        "methods": event.amr,
-        "acr": event.acr,
-        "policy": decision.map(|d| json!({ "outcome": d.pointer("/outcome/kind"), "rule": d.pointer("/winning_rule/code"), "reasons": d.get("reasons") })),
-        "risky": event.risky,
-        "reported_at": event.reported_at.map(OffsetDateTime::unix_timestamp),
-    })
+/// The recorded decision, summarised. The decision is stored as JSON (records outlive the
+/// engine's types), so its parts are picked out by where the engine writes them.
+fn policy_summary(decision: &Value) -> SignInPolicy {
+    let text = |pointer: &str| decision.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+    SignInPolicy { outcome: text("/outcome/kind"), rule: text("/winning_rule/code"), reasons: decision.get("reasons").cloned() }
+}
+
+fn entry(event: &SignInEvent) -> SignIn {
+    SignIn {
+        id: event.id.clone(),
+        at: event.at.unix_timestamp(),
+        application: event.client_id.clone(),
+        address: event.address.clone(),
+        user_agent: event.user_agent.clone(),
+        device: event.device_id.clone(),
+        result: event.result.as_str().to_owned(),
+        methods: event.amr.clone(),
+        acr: event.acr.clone(),
+        policy: event.decision.as_ref().map(policy_summary),
+        risky: event.risky,
+        reported_at: event.reported_at.map(OffsetDateTime::unix_timestamp),
+    }
 }
 
 async fn history(state: &AppState, user: &UserId, page: &Page) -> Result<Response> {
@@ -95,7 +102,7 @@ async fn history(state: &AppState, user: &UserId, page: &Page) -> Result<Respons
     let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let events = state.store.sign_ins(user, &page.filter()?, before, limit).await?;
     let next = (events.len() == limit as usize).then(|| events.last().map(|e| format!("{}.{}", e.at.unix_timestamp(), e.id))).flatten();
-    Ok(Json(json!({ "sign_ins": events.iter().map(entry_json).collect::<Vec<_>>(), "next": next })).into_response())
+    Ok(Json(SignInHistory { sign_ins: events.iter().map(entry).collect(), next }).into_response())
 }
 
 /// `GET /api/v1/me/sign-ins`

@@ -1,0 +1,25 @@
+//! The sign-in pages (`/login...`): password, passkey, second factor, enrollment during
+//! sign-in, and the password change a sign-in can require.
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::http::{enroll, enroll_sms, login, passkey_login, password_change, second_factor, webauthn_step};
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login::page).post(login::submit))
+        .route("/login/passkey/options", post(passkey_login::options))
+        .route("/login/passkey", post(passkey_login::submit))
+        .route("/login/factor", get(second_factor::page).post(second_factor::submit))
+        .route("/login/factor/sms", post(second_factor::send_sms))
+        .route("/login/factor/webauthn", post(webauthn_step::sign_in_options))
+        .route("/login/enroll", get(enroll::page).post(enroll::confirm))
+        .route("/login/enroll/done", post(enroll::done))
+        .route("/login/password", get(password_change::page).post(password_change::submit))
+        .route("/login/enroll/sms", post(enroll_sms::send))
+        .route("/login/enroll/sms/confirm", post(enroll_sms::confirm))
+        .route("/login/enroll/webauthn/options", post(webauthn_step::enroll_options))
+        .route("/login/enroll/webauthn", post(enroll::register_webauthn))
+}
