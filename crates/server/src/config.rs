@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use time::Duration;
 
+// Delivery's settings live with delivery; named here so the binary's layering is unchanged.
+pub use gatehouse_delivery::{NotifierSettings, SmsSettings};
+
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
     pub cert: PathBuf,
@@ -36,26 +39,6 @@ impl Default for TokenLifetimes {
     }
 }
 
-/// Where text messages go. `Debug` never prints the webhook key.
-#[derive(Clone)]
-pub enum SmsSettings {
-    /// No gateway: appended as JSON lines to `OUTBOX_DIR/sms.jsonl` when
-    /// [`ServerConfig::dev_outbox`] is on (development and tests); otherwise codes cannot be
-    /// sent and SMS enrollment and sign-in codes are refused.
-    NoGateway,
-    /// Posted as signed JSON to a gateway.
-    Webhook { url: url::Url, secret: Vec<u8> },
-}
-
-impl std::fmt::Debug for SmsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NoGateway => f.write_str("NoGateway"),
-            Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
-        }
-    }
-}
-
 /// Where alerts go besides the admin API (see `crate::monitor::sinks`).
 #[derive(Clone)]
 pub enum AlertSinkSettings {
@@ -70,26 +53,6 @@ impl std::fmt::Debug for AlertSinkSettings {
         match self {
             Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
             Self::Syslog { tcp, address } => write!(f, "Syslog {{ {}://{address} }}", if *tcp { "tcp" } else { "udp" }),
-        }
-    }
-}
-
-/// How notices reach users (see `crate::delivery::notifier`). With none
-/// ([`MonitoringSettings::notifier`] is `None`), notices go to `OUTBOX_DIR/notifications.jsonl`
-/// when [`ServerConfig::dev_outbox`] is on, and are not sent otherwise.
-#[derive(Clone)]
-pub enum NotifierSettings {
-    /// Email through an SMTP relay (STARTTLS when the relay offers it, or required).
-    Smtp { host: String, port: u16, from: String, username: Option<String>, password: Option<String>, require_tls: bool },
-    /// HMAC-signed JSON posted to a URL.
-    Webhook { url: url::Url, secret: Vec<u8> },
-}
-
-impl std::fmt::Debug for NotifierSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Smtp { host, port, from, .. } => write!(f, "Smtp {{ {host}:{port}, from: {from}, credentials: .. }}"),
-            Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
         }
     }
 }

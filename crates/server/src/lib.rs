@@ -4,7 +4,6 @@
 pub mod backups;
 pub mod config;
 pub mod console;
-pub mod delivery;
 mod discovery;
 pub mod error;
 pub mod http;
@@ -25,6 +24,8 @@ pub use config::{
     TokenLifetimes,
 };
 pub use error::ServerError;
+/// Senders of text messages and notices (`gatehouse-delivery`), under their old path.
+pub use gatehouse_delivery as delivery;
 pub use state::AppState;
 
 use gatehouse_store::Store;
