@@ -89,7 +89,7 @@ pub struct Shared {
     /// address (keys `sent:USER`, `guess:USER:ADDRESS`).
     pub reset_code_limiter: RateLimiter,
     pub mfa: MfaServices,
-    pub monitor: crate::monitor::Monitor,
+    pub monitor: Arc<crate::monitor::Monitor>,
     /// Group commit for audit records appended on their own.
     pub audit: crate::monitor::audit_writer::AuditWriter,
     pub limiter_hasher: std::collections::hash_map::RandomState,
@@ -128,6 +128,8 @@ impl AppState {
         let hasher = PasswordHasher::new(config.password)?;
         let permits = config.max_concurrent_hashes.max(1);
         let discovery = discovery::document(&config.issuer);
+        let mfa = mfa_services(&config)?;
+        let monitor = crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer, store.clone(), Arc::clone(&mfa.notifier))?;
         let shared = Shared {
             hasher,
             hash_permits: Semaphore::new(permits),
@@ -142,9 +144,9 @@ impl AppState {
             parking_limiter: RateLimiter::default(),
             reset_code_limiter: RateLimiter::default(),
             otp_address_limiter: RateLimiter::default(),
-            mfa: mfa_services(&config)?,
-            monitor: crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer)?,
-            audit: crate::monitor::audit_writer::AuditWriter::start(Arc::clone(&store)),
+            mfa,
+            monitor: Arc::new(monitor),
+            audit: crate::monitor::audit_writer::AuditWriter::start(store.clone()),
             limiter_hasher: Default::default(),
             revocations: RevocationList::default(),
             verified_tokens: Default::default(),

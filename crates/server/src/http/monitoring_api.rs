@@ -105,7 +105,7 @@ fn record_json(record: &ChainedRecord) -> Value {
     })
 }
 
-use super::csv_field;
+use gatehouse_ops::csv_field;
 
 fn csv(records: &[ChainedRecord]) -> String {
     let mut out = String::from("seq,at,actor,on_behalf_of,action,target,tenant,address,user_agent,reason,before,after\r\n");
@@ -319,7 +319,7 @@ pub async fn report_sign_in(
             "factors_kept": factors_kept,
         }),
     };
-    state.monitor.raise(state.store.as_ref(), alert, now).await?;
+    state.monitor.raise(alert, now).await?;
     let next_sign_in = if has_factor { "requires a fresh second factor and a new password" } else { "requires a new password" };
     Ok(Json(json!({
         "sign_in": id,
@@ -333,17 +333,4 @@ pub async fn report_sign_in(
         "next_sign_in": next_sign_in,
     }))
     .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("plain"), "\"plain\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("-1"), "\"'-1\"");
-    }
 }

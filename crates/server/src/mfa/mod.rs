@@ -92,7 +92,7 @@ pub async fn check_throttle(state: &AppState, user: &User, now: OffsetDateTime) 
     if let Some(retry_after) = state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now) {
         return Err(MfaError::Throttled { retry_after });
     }
-    match crate::monitor::lockout::admission(state, user, now).await {
+    match crate::monitor::lockout::admission(state.store.as_ref(), user, now).await {
         Ok(gatehouse_core::throttle::Admission::Locked { seconds }) => Err(MfaError::Throttled { retry_after: seconds }),
         Ok(_) => Ok(()),
         Err(e) => {
@@ -111,7 +111,7 @@ pub fn record_failure(state: &AppState, user: &User, now: OffsetDateTime) {
     }
     let (state, user) = (state.clone(), user.clone());
     tokio::spawn(async move {
-        if let Err(e) = crate::monitor::lockout::record_failure(&state, &user, crate::monitor::lockout::FailedStep::SecondFactor, None, now).await {
+        if let Err(e) = crate::monitor::lockout::record_failure(&state.monitor, &user, crate::monitor::lockout::FailedStep::SecondFactor, None, now).await {
             tracing::error!(error = %e, "counting a failed second factor toward the lockout failed");
         }
     });
