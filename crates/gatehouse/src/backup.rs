@@ -5,7 +5,7 @@ use gatehouse_backup::BackupTarget;
 use gatehouse_crypto::KeyProvider;
 use gatehouse_server::backups::{self, NightlyBackups};
 use gatehouse_store::Store;
-use gatehouse_store::sqlite::OpenMode;
+use gatehouse_store::sqlite::{OpenMode, SqliteOpener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -115,7 +115,7 @@ pub async fn verify(common: &CommonArgs, file: &FileSettings, from: &str) -> Res
     let scratch = Scratch::new("verify")?;
     let (archive, _) = gatehouse_backup::fetch(from, &scratch.0).await.with_context(|| format!("backup {from}"))?;
     let target = gatehouse_backup::target_of(from)?;
-    let verified = backups::verify(&archive, provider, &target, &scratch.0).await.with_context(|| format!("backup {from} does not verify"))?;
+    let verified = backups::verify(&SqliteOpener, &archive, provider, &target, &scratch.0).await.with_context(|| format!("backup {from} does not verify"))?;
     let header = &verified.manifest.header;
     println!(
         "Backup of {} verified: {} files intact, database opens under master key {}, every person's key is in the target's key vault ({} erased since), audit chain intact ({} records, {} checkpoints); {} tenants, {} users, {} applications.",
@@ -229,6 +229,6 @@ async fn finish(
     from: &str,
 ) -> Result<((u64, u64), (gatehouse_store::DirectoryCounts, gatehouse_server::monitor::trail::TrailReport))> {
     let target = gatehouse_backup::target_of(from)?;
-    let keys = backups::restore_key_vault(dir, provider.clone(), &target).await?;
-    Ok((keys, backups::check_restored(dir, provider).await?))
+    let keys = backups::restore_key_vault(&SqliteOpener, dir, provider.clone(), &target).await?;
+    Ok((keys, backups::check_restored(&SqliteOpener, dir, provider).await?))
 }

@@ -7,6 +7,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use time::Duration;
 
+// Delivery's settings live with delivery; named here so the binary's layering is unchanged.
+pub use gatehouse_delivery::{NotifierSettings, SmsSettings};
+// Likewise the operations' settings live with the operations.
+pub use gatehouse_ops::{AlertSinkSettings, CheckpointKey, MonitoringSettings, RetentionSettings};
+
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
     pub cert: PathBuf,
@@ -34,105 +39,6 @@ impl Default for TokenLifetimes {
             pending_authorization: Duration::minutes(10),
         }
     }
-}
-
-/// Where text messages go. `Debug` never prints the webhook key.
-#[derive(Clone)]
-pub enum SmsSettings {
-    /// No gateway: appended as JSON lines to `OUTBOX_DIR/sms.jsonl` when
-    /// [`ServerConfig::dev_outbox`] is on (development and tests); otherwise codes cannot be
-    /// sent and SMS enrollment and sign-in codes are refused.
-    NoGateway,
-    /// Posted as signed JSON to a gateway.
-    Webhook { url: url::Url, secret: Vec<u8> },
-}
-
-impl std::fmt::Debug for SmsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NoGateway => f.write_str("NoGateway"),
-            Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
-        }
-    }
-}
-
-/// Where alerts go besides the admin API (see `crate::monitor::sinks`).
-#[derive(Clone)]
-pub enum AlertSinkSettings {
-    /// HMAC-signed JSON posted to a URL.
-    Webhook { url: url::Url, secret: Vec<u8> },
-    /// RFC 5424 syslog over UDP or TCP (octet-counted frames).
-    Syslog { tcp: bool, address: String },
-}
-
-impl std::fmt::Debug for AlertSinkSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
-            Self::Syslog { tcp, address } => write!(f, "Syslog {{ {}://{address} }}", if *tcp { "tcp" } else { "udp" }),
-        }
-    }
-}
-
-/// How notices reach users (see `crate::delivery::notifier`). With none
-/// ([`MonitoringSettings::notifier`] is `None`), notices go to `OUTBOX_DIR/notifications.jsonl`
-/// when [`ServerConfig::dev_outbox`] is on, and are not sent otherwise.
-#[derive(Clone)]
-pub enum NotifierSettings {
-    /// Email through an SMTP relay (STARTTLS when the relay offers it, or required).
-    Smtp { host: String, port: u16, from: String, username: Option<String>, password: Option<String>, require_tls: bool },
-    /// HMAC-signed JSON posted to a URL.
-    Webhook { url: url::Url, secret: Vec<u8> },
-}
-
-impl std::fmt::Debug for NotifierSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Smtp { host, port, from, .. } => write!(f, "Smtp {{ {host}:{port}, from: {from}, credentials: .. }}"),
-            Self::Webhook { url, .. } => write!(f, "Webhook {{ url: {url}, secret: .. }}"),
-        }
-    }
-}
-
-/// How long data is kept (defaults: login history 1 year, audit records 7 years, a terminated
-/// tenant's data six months, backups 30 days).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RetentionSettings {
-    pub login_history_days: u32,
-    pub audit_days: u32,
-    /// Days from a tenant's termination to the deletion of its data.
-    pub terminated_tenant_days: u32,
-    /// Days a backup is kept before the nightly job prunes it.
-    pub backup_days: u32,
-}
-
-impl Default for RetentionSettings {
-    fn default() -> Self {
-        Self { login_history_days: 365, audit_days: 7 * 365, terminated_tenant_days: 183, backup_days: 30 }
-    }
-}
-
-/// The instance key that signs audit checkpoints (Ed25519, PKCS#8). `Debug` never prints it.
-#[derive(Clone)]
-pub struct CheckpointKey(pub Vec<u8>);
-
-impl std::fmt::Debug for CheckpointKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CheckpointKey(..)")
-    }
-}
-
-/// Security monitoring: brute-force thresholds, detection rules, alert sinks, notices,
-/// retention and audit checkpoints.
-#[derive(Clone, Debug, Default)]
-pub struct MonitoringSettings {
-    pub lockout: gatehouse_core::throttle::ThrottleRules,
-    pub detection: crate::monitor::DetectionThresholds,
-    pub sinks: Vec<AlertSinkSettings>,
-    pub notifier: Option<NotifierSettings>,
-    pub retention: RetentionSettings,
-    pub checkpoint_key: Option<CheckpointKey>,
 }
 
 /// Bounds on every client connection, so slow or idle clients cannot hold sockets (and file
@@ -200,7 +106,7 @@ pub struct ServerConfig {
     /// Where the retention job writes a report of each tenant it deletes.
     pub reports_dir: PathBuf,
     /// The nightly backup, when a target is configured.
-    pub backups: Option<crate::backups::NightlyBackups>,
+    pub backups: Option<gatehouse_ops::backups::NightlyBackups>,
     pub sms: SmsSettings,
     /// Reverse proxies whose `X-Forwarded-For` is believed; from anyone else it is ignored.
     pub trusted_proxies: Vec<gatehouse_policy::Cidr>,

@@ -42,6 +42,21 @@ impl From<gatehouse_signin::SignInError> for ServerError {
     }
 }
 
+/// The operations' errors, mapped once here: a store, crypto or I/O failure stays what it was,
+/// so it is answered exactly as when the code lived in the server.
+impl From<gatehouse_ops::OpsError> for ServerError {
+    fn from(error: gatehouse_ops::OpsError) -> Self {
+        use gatehouse_ops::OpsError;
+        match error {
+            OpsError::Store(e) => Self::Store(e),
+            OpsError::Crypto(e) => Self::Crypto(e),
+            OpsError::Io(e) => Self::Io(e),
+            OpsError::Config(message) => Self::Config(message),
+            OpsError::Internal(what) => Self::Internal(what),
+        }
+    }
+}
+
 /// How a JSON API error presents its credentials challenge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Challenge {

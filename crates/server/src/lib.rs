@@ -1,10 +1,10 @@
 //! Gatehouse's HTTP server: the OpenID Connect endpoints, the sign-in pages and the operational
-//! endpoints, over the store traits. This is the only crate that knows HTTP.
+//! endpoints, over the store traits. This is the only crate that knows HTTP. The operations
+//! (`gatehouse-ops`) and the senders (`gatehouse-delivery`) live below it; here their background
+//! jobs are given their contexts and scheduled ([`Server::run`]).
 
-pub mod backups;
 pub mod config;
 pub mod console;
-pub mod delivery;
 mod discovery;
 pub mod error;
 pub mod http;
@@ -12,9 +12,7 @@ mod listener;
 pub mod messages;
 pub mod metrics;
 pub mod mfa;
-pub mod monitor;
 mod pages;
-pub mod privacy;
 mod rate_limit;
 pub mod signin;
 pub mod state;
@@ -25,6 +23,10 @@ pub use config::{
     TokenLifetimes,
 };
 pub use error::ServerError;
+/// Senders of text messages and notices (`gatehouse-delivery`), under their old path.
+pub use gatehouse_delivery as delivery;
+/// The operations (`gatehouse-ops`), under their old paths.
+pub use gatehouse_ops::{backups, monitor, privacy};
 pub use state::AppState;
 
 use gatehouse_store::Store;
@@ -73,9 +75,12 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let state = self.state.clone();
         let maintenance = tokio::spawn(maintenance(state.clone()));
-        let alerts = tokio::spawn(monitor::run_dispatcher(state.clone()));
-        let audit_upkeep = tokio::spawn(monitor::trail::run(state.clone()));
-        let backups = state.config.backups.clone().map(|plan| tokio::spawn(backups::run(state.clone(), plan)));
+        let alerts = tokio::spawn(monitor::run_dispatcher(monitor::DispatchJob { monitor: Arc::clone(&state.monitor), clock: state::now }));
+        let audit_upkeep = tokio::spawn(audit_upkeep(state.clone()));
+        let backups = state.config.backups.clone().map(|plan| {
+            let job = backups::BackupJob { store: state.store.clone(), plan, monitor: Arc::clone(&state.monitor), clock: state::now };
+            tokio::spawn(backups::run(job))
+        });
         let router = http::router(state.clone());
         let limits = state.config.connections;
         listener::serve(self.listener, self.tls, router, limits, self.max_connections, shutdown, Duration::from_secs(10)).await;
@@ -87,6 +92,57 @@ impl Server {
         }
         state.store.close().await;
     }
+}
+
+/// The audit trail's upkeep, at start-up and every 24 hours (a checkpoint every hour between):
+/// the trail's own job first; only when the trail verified, the tenant lifecycle deletes the
+/// tenants due, and after a deletion the caches reload and the backups' key vaults refresh.
+async fn audit_upkeep(state: AppState) {
+    let monitoring = &state.config.monitoring;
+    let trail = monitor::trail::TrailJob {
+        audit: state.store.clone(),
+        sign_ins: state.store.clone(),
+        alerts: state.store.clone(),
+        monitor: Arc::clone(&state.monitor),
+        checkpoint_key: monitoring.checkpoint_key.clone(),
+        retention: monitoring.retention,
+    };
+    let lifecycle =
+        privacy::lifecycle::LifecycleJob { store: state.store.clone(), reports_dir: state.config.reports_dir.clone(), outbox: Arc::clone(&state.mfa.outbox) };
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut hours: u64 = 0;
+    loop {
+        tick.tick().await;
+        let now = state::now();
+        if hours.is_multiple_of(24) {
+            match daily_upkeep(&state, &trail, &lifecycle, now).await {
+                Ok(upkeep) => tracing::info!(?upkeep, "daily audit upkeep done"),
+                Err(e) => tracing::error!(error = %e, "daily audit upkeep failed"),
+            }
+        } else {
+            trail.hourly(now).await;
+        }
+        hours += 1;
+    }
+}
+
+async fn daily_upkeep(
+    state: &AppState,
+    trail: &monitor::trail::TrailJob,
+    lifecycle: &privacy::lifecycle::LifecycleJob,
+    now: time::OffsetDateTime,
+) -> Result<monitor::trail::Upkeep, ServerError> {
+    let mut upkeep = trail.daily(now).await?;
+    if !upkeep.verified {
+        return Ok(upkeep);
+    }
+    let deleted = lifecycle.run(now).await?;
+    upkeep.tenants_deleted = deleted.len();
+    if !deleted.is_empty() {
+        state.reload().await?;
+        backups::after_erasure(state.store.as_ref(), state.config.backups.as_ref(), &state.monitor, now).await;
+    }
+    Ok(upkeep)
 }
 
 /// Picks up changes from other processes and purges expired rows.

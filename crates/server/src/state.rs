@@ -16,10 +16,6 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use crate::config::{NotifierSettings, SmsSettings};
-use crate::delivery::{
-    DevOutbox, DroppedNotices, NoSmsGateway, Notifier, OutboxNotifier, OutboxSms, SmsSender, SmtpNotifier, WebhookNotifier, WebhookSms, WebhookTarget,
-};
 use crate::error::ServerError;
 use crate::metrics::Metrics;
 use crate::mfa::{MfaServices, WebAuthnService};
@@ -93,7 +89,7 @@ pub struct Shared {
     /// address (keys `sent:USER`, `guess:USER:ADDRESS`).
     pub reset_code_limiter: RateLimiter,
     pub mfa: MfaServices,
-    pub monitor: crate::monitor::Monitor,
+    pub monitor: Arc<crate::monitor::Monitor>,
     /// Group commit for audit records appended on their own.
     pub audit: crate::monitor::audit_writer::AuditWriter,
     pub limiter_hasher: std::collections::hash_map::RandomState,
@@ -132,6 +128,8 @@ impl AppState {
         let hasher = PasswordHasher::new(config.password)?;
         let permits = config.max_concurrent_hashes.max(1);
         let discovery = discovery::document(&config.issuer);
+        let mfa = mfa_services(&config)?;
+        let monitor = crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer, store.clone(), Arc::clone(&mfa.notifier))?;
         let shared = Shared {
             hasher,
             hash_permits: Semaphore::new(permits),
@@ -146,9 +144,9 @@ impl AppState {
             parking_limiter: RateLimiter::default(),
             reset_code_limiter: RateLimiter::default(),
             otp_address_limiter: RateLimiter::default(),
-            mfa: mfa_services(&config)?,
-            monitor: crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer)?,
-            audit: crate::monitor::audit_writer::AuditWriter::start(Arc::clone(&store)),
+            mfa,
+            monitor: Arc::new(monitor),
+            audit: crate::monitor::audit_writer::AuditWriter::start(store.clone()),
             limiter_hasher: Default::default(),
             revocations: RevocationList::default(),
             verified_tokens: Default::default(),
@@ -253,50 +251,9 @@ fn mfa_services(config: &ServerConfig) -> Result<MfaServices, ServerError> {
     if webauthn.is_none() {
         tracing::warn!(issuer = %config.issuer, "the issuer's host is an IP address: security keys and passkeys are unavailable (use a domain name, e.g. http://localhost:8080)");
     }
-    let outbox = Arc::new(DevOutbox::new(&config.outbox_dir));
-    let outbox_used = config.dev_outbox && (matches!(config.sms, SmsSettings::NoGateway) || config.monitoring.notifier.is_none());
-    if outbox_used {
-        tracing::warn!(dir = %outbox.dir().display(), "the development outbox is on: text messages and notices without a gateway are written there with phone numbers and email addresses in plaintext (files 0600); never in production");
-    } else {
-        match outbox.files() {
-            Ok(files) if !files.is_empty() => {
-                tracing::warn!(dir = %outbox.dir().display(), files = files.len(), "the development outbox is off, but its directory holds files from when it was on: they may hold phone numbers and email addresses; delete them");
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(dir = %outbox.dir().display(), %error, "the development outbox directory cannot be read"),
-        }
-    }
-    let sms: Arc<dyn SmsSender> = match &config.sms {
-        SmsSettings::NoGateway if config.dev_outbox => Arc::new(OutboxSms(outbox.sms())),
-        SmsSettings::NoGateway => {
-            tracing::warn!(
-                "no SMS gateway is configured ([sms] webhook_url, --sms-webhook-url): text-message codes cannot be sent, so SMS enrollment and SMS sign-in codes are refused (--dev-outbox writes them to a file, for development only)"
-            );
-            Arc::new(NoSmsGateway)
-        }
-        SmsSettings::Webhook { url, secret } => {
-            Arc::new(WebhookSms(WebhookTarget::new(url.clone(), secret).map_err(|e| ServerError::Config(e.to_string()))?, url.to_string()))
-        }
-    };
-    tracing::info!(sender = %sms.describe(), "text messages");
-    let config_error = |e: crate::delivery::DeliveryError| ServerError::Config(e.to_string());
-    let notifier: Arc<dyn Notifier> = match &config.monitoring.notifier {
-        None if config.dev_outbox => Arc::new(OutboxNotifier(outbox.notifications())),
-        None => {
-            tracing::warn!(
-                "no notifier is configured ([notifications] smtp_host or webhook_url): notices to users (new sign-ins, factor changes, locks) are not sent"
-            );
-            Arc::new(DroppedNotices)
-        }
-        Some(NotifierSettings::Smtp { host, port, from, username, password, require_tls }) => {
-            let credentials = username.clone().zip(password.clone());
-            Arc::new(SmtpNotifier::new(host, *port, from, credentials, *require_tls).map_err(config_error)?)
-        }
-        Some(NotifierSettings::Webhook { url, secret }) => {
-            Arc::new(WebhookNotifier(WebhookTarget::new(url.clone(), secret).map_err(config_error)?, url.to_string()))
-        }
-    };
-    tracing::info!(notifier = %notifier.describe(), "notices to users");
+    let senders = gatehouse_delivery::senders::build(&config.sms, config.monitoring.notifier.as_ref(), config.dev_outbox, &config.outbox_dir)
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+    let gatehouse_delivery::senders::Senders { sms, notifier, outbox } = senders;
     let totp_issuer = url::Url::parse(&config.issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "Gatehouse".into());
     Ok(MfaServices { webauthn, sms, notifier, outbox, totp_issuer, ceremonies: Default::default() })
 }

@@ -17,6 +17,8 @@ pub mod suite;
 pub mod suite_monitoring;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite_privacy;
+#[cfg(any(test, feature = "test-suite"))]
+pub mod testing;
 pub mod vault;
 
 pub use error::StoreError;
@@ -317,6 +319,9 @@ pub trait PrivacyStore: Send + Sync {
 /// their sealed rows in earlier snapshots can never be opened again (crypto-shredding).
 #[async_trait]
 pub trait SnapshotStore: Send + Sync {
+    /// The file name a snapshot carries in a backup (the database's name in a data directory),
+    /// so backups name the file without knowing the backend.
+    fn snapshot_name(&self) -> &'static str;
     /// Writes a transactionally consistent copy of the database, without users' data keys, to
     /// `path` (which must not exist).
     async fn snapshot_to(&self, path: &std::path::Path) -> StoreResult<()>;
@@ -328,6 +333,16 @@ pub trait SnapshotStore: Send + Sync {
     /// of someone not erased (older than the backup, or damaged), is a `Conflict` and changes
     /// nothing. Returns (keys restored, users removed).
     async fn restore_user_keys(&self, vault: &KeyVault) -> StoreResult<(u64, u64)>;
+}
+
+/// Opens the database a backup restored into a directory, for verifying and restoring backups
+/// without the caller naming the backend. The binary picks the implementation.
+#[async_trait]
+pub trait StoreOpener: Send + Sync {
+    /// Opens the database in `dir` (as [`SnapshotStore::snapshot_name`] named it) writable, so
+    /// newer migrations apply to the copy, with sealed fields under `provider`.
+    async fn open_restored(&self, dir: &std::path::Path, provider: std::sync::Arc<dyn gatehouse_crypto::KeyProvider>)
+    -> StoreResult<std::sync::Arc<dyn Store>>;
 }
 
 /// A counter bumped by every write made outside the server (import, key rotation), so a running

@@ -205,7 +205,7 @@ async fn role_escalation(state: &AppState, caller: &Caller, user: &User, addr: s
         summary: format!("user:{} was given the roles {} by {}", user.id, user.roles.join(", "), caller.actor()),
         details: json!({ "user": user.id.as_str(), "by": caller.actor(), "address": addr.to_string() }),
     };
-    state.monitor.raise(state.store.as_ref(), alert, crate::state::now()).await?;
+    state.monitor.raise(alert, crate::state::now()).await?;
     Ok(())
 }
 

@@ -121,9 +121,10 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         tracing::info!(%addr, admitted, "password sign-in failed");
         // An existing account's new lockout state is stored with the history entry, in one
         // transaction: a failure costs the same whether the account exists or not.
-        let counted = user.as_ref().filter(|_| admitted).map(|u| (u, lockout::after_failure(&state, u, throttle, FailedStep::Password, Some(addr), now)));
+        let counted =
+            user.as_ref().filter(|_| admitted).map(|u| (u, lockout::after_failure(&state.monitor, u, throttle, FailedStep::Password, Some(addr), now)));
         for finding in state.monitor.detector.password_failure(&email.key(), addr, now.unix_timestamp()) {
-            state.monitor.raise_in_background(&state, finding_alert(&finding), now);
+            state.monitor.raise_in_background(finding_alert(&finding), now);
         }
         let outcome = attempt::Outcome {
             user: user.as_ref(),

@@ -81,12 +81,6 @@ pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> String {
     headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect()
 }
 
-/// One CSV field (RFC 4180), with formula injection defused for spreadsheets.
-pub(crate) fn csv_field(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
-
 /// An audit record of `actor` doing `action` to `target` from this request; the caller fills in
 /// before, after and reason where they apply.
 pub(crate) fn audit_entry(actor: String, action: &str, target: String, address: IpAddr, headers: &axum::http::HeaderMap) -> gatehouse_core::audit::AuditEntry {

@@ -113,7 +113,7 @@ fn audit_record(record: &ChainedRecord) -> AuditRecord {
     }
 }
 
-use super::csv_field;
+use gatehouse_ops::csv_field;
 
 fn csv(records: &[ChainedRecord]) -> String {
     let mut out = String::from("seq,at,actor,on_behalf_of,action,target,tenant,address,user_agent,reason,before,after\r\n");
@@ -327,7 +327,7 @@ pub async fn report_sign_in(
             "factors_kept": factors_kept,
         }),
     };
-    state.monitor.raise(state.store.as_ref(), alert, now).await?;
+    state.monitor.raise(alert, now).await?;
     let next_sign_in = if has_factor { "requires a fresh second factor and a new password" } else { "requires a new password" };
     Ok(Json(SignInReported {
         sign_in: id,
@@ -339,17 +339,4 @@ pub async fn report_sign_in(
         next_sign_in: next_sign_in.to_owned(),
     })
     .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("plain"), "\"plain\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("-1"), "\"'-1\"");
-    }
 }

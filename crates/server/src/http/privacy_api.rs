@@ -118,7 +118,7 @@ pub async fn erase(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
     // Forget the cached account and pick up the revoked grants at once.
     state.reload().await?;
     // The person's key leaves the backups' key vaults too: earlier backups cannot open them.
-    crate::backups::after_erasure(&state, now()).await;
+    crate::backups::after_erasure(state.store.as_ref(), state.config.backups.as_ref(), &state.monitor, now()).await;
     let e = erased.erasure;
     let erasure = Erasure {
         user: e.user,

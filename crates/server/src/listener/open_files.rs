@@ -8,8 +8,8 @@ use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use crate::config::ConnectionLimits;
 use crate::error::ServerError;
 
-/// Descriptors kept for everything that is not a client connection: the listener, SQLite's
-/// database, journal and WAL files, logs, outgoing connections (webhooks, SMTP, syslog, S3) and
+/// Descriptors kept for everything that is not a client connection: the listener, the store's
+/// database and journal files, logs, outgoing connections (webhooks, SMTP, syslog, S3) and
 /// backups being written.
 pub const RESERVE: u64 = 256;
 

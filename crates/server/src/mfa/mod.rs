@@ -16,7 +16,7 @@ use gatehouse_store::StoreError;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use crate::delivery::{DeliveryError, DevOutbox, Notification, NotificationKind, Notifier, SmsSender};
+use crate::delivery::{DeliveryError, DevOutbox, NotificationKind, Notifier, SmsSender};
 use crate::rate_limit::SECOND_FACTOR;
 use crate::state::AppState;
 
@@ -92,7 +92,7 @@ pub async fn check_throttle(state: &AppState, user: &User, now: OffsetDateTime) 
     if let Some(retry_after) = state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now) {
         return Err(MfaError::Throttled { retry_after });
     }
-    match crate::monitor::lockout::admission(state, user, now).await {
+    match crate::monitor::lockout::admission(state.store.as_ref(), user, now).await {
         Ok(gatehouse_core::throttle::Admission::Locked { seconds }) => Err(MfaError::Throttled { retry_after: seconds }),
         Ok(_) => Ok(()),
         Err(e) => {
@@ -111,7 +111,7 @@ pub fn record_failure(state: &AppState, user: &User, now: OffsetDateTime) {
     }
     let (state, user) = (state.clone(), user.clone());
     tokio::spawn(async move {
-        if let Err(e) = crate::monitor::lockout::record_failure(&state, &user, crate::monitor::lockout::FailedStep::SecondFactor, None, now).await {
+        if let Err(e) = crate::monitor::lockout::record_failure(&state.monitor, &user, crate::monitor::lockout::FailedStep::SecondFactor, None, now).await {
             tracing::error!(error = %e, "counting a failed second factor toward the lockout failed");
         }
     });
@@ -119,11 +119,5 @@ pub fn record_failure(state: &AppState, user: &User, now: OffsetDateTime) {
 
 /// Sends a notice to the user without waiting for it; failures are logged, never shown.
 pub fn notify(state: &AppState, user: &User, kind: NotificationKind, now: OffsetDateTime) {
-    let notification = Notification { user_id: user.id.clone(), to: user.email.as_str().to_owned(), kind, at: now.unix_timestamp() };
-    let notifier = Arc::clone(&state.mfa.notifier);
-    tokio::spawn(async move {
-        if let Err(e) = notifier.notify(&notification).await {
-            tracing::warn!(error = %e, user = %notification.user_id, "notifying the user failed");
-        }
-    });
+    crate::delivery::notify_in_background(&state.mfa.notifier, user, kind, now);
 }

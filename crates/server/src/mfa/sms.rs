@@ -29,7 +29,7 @@ fn digest(state: &AppState, challenge_id: &str, code: &str) -> Vec<u8> {
 /// asking texts for many accounts is SMS pumping). Every request counts toward flood
 /// detection, refused or not: a flood is the asking.
 async fn check_send_limits(state: &AppState, user: &User, origin: IpAddr, now: OffsetDateTime) -> Result<(), MfaError> {
-    crate::monitor::code_requested(state, user, origin, true, now);
+    crate::monitor::code_requested(&state.monitor, user, origin, true, now);
     if let Some(retry_after) = state.sms_address_limiter.blocked_for(&origin.to_string(), SMS_PER_ADDRESS, now) {
         return Err(MfaError::Throttled { retry_after });
     }

@@ -28,7 +28,7 @@ pub fn after_sign_in(state: &AppState, user: &User, attempt: &Attempt, new_devic
         if let Err(e) = look(&state, &user, &attempt, new_device, admin, &event_id, now).await {
             tracing::warn!(error = %e, "checking a sign-in for novelty failed");
         }
-        if failed_factors && let Err(e) = crate::monitor::lockout::clear(&state, &user).await {
+        if failed_factors && let Err(e) = crate::monitor::lockout::clear(state.store.as_ref(), &user).await {
             tracing::warn!(error = %e, "clearing failed attempts after a sign-in failed");
         }
     });
@@ -60,7 +60,7 @@ async fn look(state: &AppState, user: &User, attempt: &Attempt, new_device: bool
             summary: format!("admin user:{} signed in from {network}, a network never seen for them", user.id),
             details: serde_json::json!({ "user": user.id.as_str(), "address": attempt.address.to_string(), "network": network, "user_agent": attempt.user_agent }),
         };
-        state.monitor.raise(state.store.as_ref(), alert, now).await?;
+        state.monitor.raise(alert, now).await?;
     }
     Ok(())
 }

@@ -46,6 +46,19 @@ use time::OffsetDateTime;
 
 use crate::{GenerationStore, Store, StoreError, StoreResult};
 
+/// The database's file name in a data directory, and its snapshot's in a backup.
+pub const DATABASE_FILE: &str = "gatehouse.db";
+
+/// Opens restored SQLite databases (see [`crate::StoreOpener`]).
+pub struct SqliteOpener;
+
+#[async_trait]
+impl crate::StoreOpener for SqliteOpener {
+    async fn open_restored(&self, dir: &Path, provider: Arc<dyn gatehouse_crypto::KeyProvider>) -> StoreResult<Arc<dyn Store>> {
+        Ok(Arc::new(SqliteStore::open(&dir.join(DATABASE_FILE), OpenMode::ReadWrite, provider).await?))
+    }
+}
+
 /// Whether the caller may write. Read-only opens never migrate and never take write locks, so
 /// inspection commands can run beside a live server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +176,10 @@ impl GenerationStore for SqliteStore {
 
 #[async_trait]
 impl crate::SnapshotStore for SqliteStore {
+    fn snapshot_name(&self) -> &'static str {
+        DATABASE_FILE
+    }
+
     async fn snapshot_to(&self, path: &Path) -> StoreResult<()> {
         if path.exists() {
             return Err(StoreError::Conflict(format!("{} already exists", path.display())));

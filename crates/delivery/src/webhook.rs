@@ -1,6 +1,7 @@
 //! Signed JSON webhooks. The receiver checks `X-Gatehouse-Signature: sha256=<hex>`, an
 //! HMAC-SHA256 over `<timestamp>.<body>` with the shared secret, and rejects old timestamps
-//! (`X-Gatehouse-Timestamp`, Unix seconds) so a captured request cannot be replayed.
+//! (`X-Gatehouse-Timestamp`, Unix seconds) so a captured request cannot be replayed. Redirects
+//! are never followed: a signed body goes to the configured URL or nowhere.
 
 use aws_lc_rs::hmac;
 use std::time::Duration;

@@ -6,8 +6,10 @@
 
 use async_trait::async_trait;
 use gatehouse_core::ids::UserId;
+use gatehouse_core::model::User;
 use serde::Serialize;
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 use super::{DeliveryError, Outbox, WebhookTarget};
 
@@ -140,6 +142,18 @@ pub struct Notification {
 pub trait Notifier: Send + Sync {
     async fn notify(&self, notification: &Notification) -> Result<(), DeliveryError>;
     fn describe(&self) -> String;
+}
+
+/// Sends a notice to the user without waiting for it; failures are logged, never shown. Needs a
+/// Tokio runtime (the caller's).
+pub fn notify_in_background(notifier: &Arc<dyn Notifier>, user: &User, kind: NotificationKind, now: OffsetDateTime) {
+    let notification = Notification { user_id: user.id.clone(), to: user.email.as_str().to_owned(), kind, at: now.unix_timestamp() };
+    let notifier = Arc::clone(notifier);
+    tokio::spawn(async move {
+        if let Err(e) = notifier.notify(&notification).await {
+            tracing::warn!(error = %e, user = %notification.user_id, "notifying the user failed");
+        }
+    });
 }
 
 /// Development only: appends each notice to `DATA_DIR/outbox/notifications.jsonl`.

@@ -1,17 +1,21 @@
 //! The audit trail's upkeep: checkpoints signed with the instance key, verification of the
 //! whole chain against them (`gatehouse audit verify` and the daily check share it), and
-//! retention that prunes only up to a signed checkpoint, so what is left still verifies.
+//! retention that prunes only up to a signed checkpoint, so what is left still verifies. The
+//! daily job ([`TrailJob`]) touches the trail, login history and alerts only: deleting tenants
+//! and refreshing backups are other jobs, which the server runs after it. Never prunes a trail
+//! that does not verify.
 
 use gatehouse_core::SigningAlg;
 use gatehouse_core::alert::AlertKind;
 use gatehouse_core::audit::{ChainBreak, ChainVerifier, Checkpoint};
 use gatehouse_crypto::{Ed25519PublicKey, SigningKey};
-use gatehouse_store::Store;
+use gatehouse_store::{AuditStore, SecurityStore, SignInStore};
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
-use super::NewAlert;
-use crate::config::RetentionSettings;
-use crate::error::ServerError;
+use super::{Monitor, NewAlert};
+use crate::error::OpsError;
+use crate::settings::{CheckpointKey, RetentionSettings};
 
 /// Records read per page, so memory stays flat however long the trail.
 const PAGE: u32 = 10_000;
@@ -49,7 +53,7 @@ pub struct TrailReport {
 }
 
 /// Loads the checkpoint key (Ed25519 PKCS#8).
-pub fn checkpoint_key(pkcs8: &[u8]) -> Result<SigningKey, ServerError> {
+pub fn checkpoint_key(pkcs8: &[u8]) -> Result<SigningKey, OpsError> {
     Ok(SigningKey::from_pkcs8(SigningAlg::EdDSA, pkcs8.to_vec())?)
 }
 
@@ -57,7 +61,7 @@ pub fn checkpoint_key(pkcs8: &[u8]) -> Result<SigningKey, ServerError> {
 /// The records since the previous checkpoint are verified first (and that checkpoint's
 /// signature), so a key never vouches for a chain that was already broken. Each checkpoint is
 /// also logged, so a copy lives wherever the logs are shipped.
-pub async fn checkpoint(store: &dyn Store, key: &SigningKey, now: OffsetDateTime) -> Result<Option<Checkpoint>, TrailError> {
+pub async fn checkpoint(store: &dyn AuditStore, key: &SigningKey, now: OffsetDateTime) -> Result<Option<Checkpoint>, TrailError> {
     let Some((seq, hash)) = store.audit_head().await? else { return Ok(None) };
     let checkpoints = store.checkpoints().await?;
     let previous = checkpoints.last();
@@ -90,14 +94,14 @@ pub async fn checkpoint(store: &dyn Store, key: &SigningKey, now: OffsetDateTime
 }
 
 /// The public half of the checkpoint key, to verify with.
-pub fn public_key(key: &SigningKey) -> Result<Ed25519PublicKey, ServerError> {
+pub fn public_key(key: &SigningKey) -> Result<Ed25519PublicKey, OpsError> {
     Ok(Ed25519PublicKey::from_jwk(key.public_jwk())?)
 }
 
 /// Verifies every checkpoint's signature (with `key`, when the caller has it: the instance's
 /// own, or a copy of its public half kept elsewhere) and the whole chain against them, page by
 /// page.
-pub async fn verify(store: &dyn Store, key: Option<&Ed25519PublicKey>) -> Result<TrailReport, TrailError> {
+pub async fn verify(store: &dyn AuditStore, key: Option<&Ed25519PublicKey>) -> Result<TrailReport, TrailError> {
     let checkpoints = store.checkpoints().await?;
     if let Some(key) = key {
         for c in &checkpoints {
@@ -121,88 +125,95 @@ pub async fn verify(store: &dyn Store, key: Option<&Ed25519PublicKey>) -> Result
 /// What the daily upkeep did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Upkeep {
+    /// The trail verified (and retention ran); false when it is broken, and then nothing that
+    /// deletes may run this day.
+    pub verified: bool,
     pub checkpointed: Option<u64>,
     pub sign_ins_pruned: u64,
     pub audit_pruned: u64,
+    /// Filled in by the tenant lifecycle run after this upkeep (see the server's scheduler).
     pub tenants_deleted: usize,
 }
 
 /// Retention: login history older than its window goes; audit records go up to the newest
 /// checkpoint older than theirs (every record before a checkpoint is older than it); alerts
 /// are kept as long as audit records.
-pub async fn apply_retention(store: &dyn Store, retention: RetentionSettings, now: OffsetDateTime) -> Result<(u64, u64), ServerError> {
-    let sign_ins = store.prune_sign_ins(now - Duration::days(i64::from(retention.login_history_days))).await?;
-    store.prune_alerts(now - Duration::days(i64::from(retention.audit_days))).await?;
+pub async fn apply_retention(
+    audit: &dyn AuditStore,
+    sign_ins: &dyn SignInStore,
+    alerts: &dyn SecurityStore,
+    retention: RetentionSettings,
+    now: OffsetDateTime,
+) -> Result<(u64, u64), OpsError> {
+    let sign_ins = sign_ins.prune_sign_ins(now - Duration::days(i64::from(retention.login_history_days))).await?;
+    alerts.prune_alerts(now - Duration::days(i64::from(retention.audit_days))).await?;
     let cutoff = (now - Duration::days(i64::from(retention.audit_days))).unix_timestamp();
-    let anchor = store.checkpoints().await?.into_iter().rev().find(|c| c.at < cutoff);
-    let first = store.audit_records(0, 1).await?.first().map(|r| r.seq);
+    let anchor = audit.checkpoints().await?.into_iter().rev().find(|c| c.at < cutoff);
+    let first = audit.audit_records(0, 1).await?.first().map(|r| r.seq);
     let audit = match (anchor, first) {
-        (Some(anchor), Some(first)) if first <= anchor.seq => store.prune_audit(anchor.seq).await?,
+        (Some(anchor), Some(first)) if first <= anchor.seq => audit.prune_audit(anchor.seq).await?,
         _ => 0,
     };
     Ok((sign_ins, audit))
 }
 
-/// The daily job: checkpoint, verify (a break raises a critical alert), apply retention.
-pub async fn daily(state: &crate::AppState, now: OffsetDateTime) -> Result<Upkeep, ServerError> {
-    let key = state.monitor.settings.checkpoint_key.as_ref().map(|k| checkpoint_key(&k.0)).transpose()?;
-    let mut upkeep = Upkeep::default();
-    let checked = match &key {
-        Some(key) => match checkpoint(state.store.as_ref(), key, now).await {
-            Ok(made) => {
-                upkeep.checkpointed = made.map(|c| c.seq);
-                verify(state.store.as_ref(), Some(&public_key(key)?)).await.map(|_| ())
-            }
-            Err(e) => Err(e),
-        },
-        None => verify(state.store.as_ref(), None).await.map(|_| ()),
-    };
-    match checked {
-        Ok(()) => {}
-        Err(TrailError::Store(e)) => return Err(e.into()),
-        Err(TrailError::Signing(e)) => return Err(e.into()),
-        Err(broken) => {
-            let alert = NewAlert {
-                kind: AlertKind::AuditChainBroken,
-                tenant: None,
-                subject: format!("audit:{}", broken.seq().unwrap_or(0)),
-                summary: broken.to_string(),
-                details: serde_json::json!({ "first_bad_record": broken.seq() }),
-            };
-            state.monitor.raise(state.store.as_ref(), alert, now).await?;
-            // Never prune a trail that does not verify: the evidence stays.
-            return Ok(upkeep);
-        }
-    }
-    (upkeep.sign_ins_pruned, upkeep.audit_pruned) = apply_retention(state.store.as_ref(), state.monitor.settings.retention, now).await?;
-    let deleted = crate::privacy::lifecycle::delete_due_tenants(state.store.as_ref(), now, &state.config.reports_dir, &state.mfa.outbox).await?;
-    upkeep.tenants_deleted = deleted.len();
-    if !deleted.is_empty() {
-        state.reload().await?;
-        crate::backups::after_erasure(state, now).await;
-    }
-    Ok(upkeep)
+/// What the trail's upkeep uses: the trail, the login history and the alerts it prunes, the
+/// monitor it raises a broken chain with, the checkpoint key and the retention periods.
+pub struct TrailJob {
+    pub audit: Arc<dyn AuditStore>,
+    pub sign_ins: Arc<dyn SignInStore>,
+    pub alerts: Arc<dyn SecurityStore>,
+    pub monitor: Arc<Monitor>,
+    pub checkpoint_key: Option<CheckpointKey>,
+    pub retention: RetentionSettings,
 }
 
-/// Runs [`daily`] at start-up and every 24 hours, and checkpoints every hour.
-pub async fn run(state: crate::AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    let mut hours: u64 = 0;
-    loop {
-        tick.tick().await;
-        let now = crate::state::now();
-        if hours.is_multiple_of(24) {
-            match daily(&state, now).await {
-                Ok(upkeep) => tracing::info!(?upkeep, "daily audit upkeep done"),
-                Err(e) => tracing::error!(error = %e, "daily audit upkeep failed"),
+impl TrailJob {
+    /// The daily run: checkpoint, verify (a break raises a critical alert), apply retention.
+    pub async fn daily(&self, now: OffsetDateTime) -> Result<Upkeep, OpsError> {
+        let key = self.checkpoint_key.as_ref().map(|k| checkpoint_key(&k.0)).transpose()?;
+        let mut upkeep = Upkeep::default();
+        let checked = match &key {
+            Some(key) => match checkpoint(self.audit.as_ref(), key, now).await {
+                Ok(made) => {
+                    upkeep.checkpointed = made.map(|c| c.seq);
+                    verify(self.audit.as_ref(), Some(&public_key(key)?)).await.map(|_| ())
+                }
+                Err(e) => Err(e),
+            },
+            None => verify(self.audit.as_ref(), None).await.map(|_| ()),
+        };
+        match checked {
+            Ok(()) => {}
+            Err(TrailError::Store(e)) => return Err(e.into()),
+            Err(TrailError::Signing(e)) => return Err(e.into()),
+            Err(broken) => {
+                let alert = NewAlert {
+                    kind: AlertKind::AuditChainBroken,
+                    tenant: None,
+                    subject: format!("audit:{}", broken.seq().unwrap_or(0)),
+                    summary: broken.to_string(),
+                    details: serde_json::json!({ "first_bad_record": broken.seq() }),
+                };
+                self.monitor.raise(alert, now).await?;
+                // Never prune a trail that does not verify: the evidence stays.
+                return Ok(upkeep);
             }
-        } else if let Some(key) = state.monitor.settings.checkpoint_key.as_ref().and_then(|k| checkpoint_key(&k.0).ok())
-            && let Err(e) = checkpoint(state.store.as_ref(), &key, now).await
+        }
+        upkeep.verified = true;
+        (upkeep.sign_ins_pruned, upkeep.audit_pruned) =
+            apply_retention(self.audit.as_ref(), self.sign_ins.as_ref(), self.alerts.as_ref(), self.retention, now).await?;
+        Ok(upkeep)
+    }
+
+    /// The hourly run between daily ones: a checkpoint, when there is a key. A break found here
+    /// is raised as an alert by the next daily check.
+    pub async fn hourly(&self, now: OffsetDateTime) {
+        if let Some(key) = self.checkpoint_key.as_ref().and_then(|k| checkpoint_key(&k.0).ok())
+            && let Err(e) = checkpoint(self.audit.as_ref(), &key, now).await
         {
-            // A break found here is raised as an alert by the next daily check.
             tracing::error!(error = %e, "audit checkpoint not signed");
         }
-        hours += 1;
     }
 }
 
@@ -210,8 +221,6 @@ pub async fn run(state: crate::AppState) {
 mod tests {
     use super::*;
     use gatehouse_core::audit::AuditEntry;
-    use gatehouse_store::AuditStore;
-    use gatehouse_store::sqlite::SqliteStore;
     use time::macros::datetime;
 
     fn entry(at: OffsetDateTime) -> AuditEntry {
@@ -232,30 +241,31 @@ mod tests {
 
     #[tokio::test]
     async fn checkpoints_are_signed_verified_and_anchor_retention() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let owned = gatehouse_store::testing::in_memory().await.unwrap();
+        let store = owned.as_ref();
         let key = SigningKey::generate(SigningAlg::EdDSA).unwrap();
         let old = datetime!(2018-01-01 00:00 UTC);
         let now = datetime!(2026-06-01 00:00 UTC);
         store.append_audit_batch(&[entry(old), entry(old)]).await.unwrap();
-        assert_eq!(checkpoint(&store, &key, old).await.unwrap().map(|c| c.seq), Some(2));
-        assert_eq!(checkpoint(&store, &key, old).await.unwrap(), None, "nothing new to cover");
+        assert_eq!(checkpoint(store, &key, old).await.unwrap().map(|c| c.seq), Some(2));
+        assert_eq!(checkpoint(store, &key, old).await.unwrap(), None, "nothing new to cover");
         store.append_audit(&entry(now)).await.unwrap();
         let public = public_key(&key).unwrap();
-        assert_eq!(verify(&store, Some(&public)).await.unwrap(), TrailReport { last_seq: 3, records: 3, checkpoints: 1 });
+        assert_eq!(verify(store, Some(&public)).await.unwrap(), TrailReport { last_seq: 3, records: 3, checkpoints: 1 });
 
         let other = SigningKey::generate(SigningAlg::EdDSA).unwrap();
-        assert!(matches!(checkpoint(&store, &other, now).await, Err(TrailError::BadCheckpoint { seq: 2 })), "never signs after a checkpoint it cannot verify");
-        assert!(matches!(verify(&store, Some(&public_key(&other).unwrap())).await, Err(TrailError::BadCheckpoint { seq: 2 })), "another key's signature");
+        assert!(matches!(checkpoint(store, &other, now).await, Err(TrailError::BadCheckpoint { seq: 2 })), "never signs after a checkpoint it cannot verify");
+        assert!(matches!(verify(store, Some(&public_key(&other).unwrap())).await, Err(TrailError::BadCheckpoint { seq: 2 })), "another key's signature");
 
-        let (_, pruned) = apply_retention(&store, RetentionSettings::default(), now).await.unwrap();
+        let (_, pruned) = apply_retention(store, store, store, RetentionSettings::default(), now).await.unwrap();
         assert_eq!(pruned, 2, "records older than seven years, up to the checkpoint");
-        assert_eq!(verify(&store, Some(&public)).await.unwrap(), TrailReport { last_seq: 3, records: 1, checkpoints: 1 });
-        assert_eq!(apply_retention(&store, RetentionSettings::default(), now).await.unwrap().1, 0, "idempotent");
+        assert_eq!(verify(store, Some(&public)).await.unwrap(), TrailReport { last_seq: 3, records: 1, checkpoints: 1 });
+        assert_eq!(apply_retention(store, store, store, RetentionSettings::default(), now).await.unwrap().1, 0, "idempotent");
 
         // A record changed since the last checkpoint: the key does not vouch for it.
         store.append_audit(&entry(now)).await.unwrap();
-        sqlx::query("UPDATE audit_records SET actor = 'user:mallory' WHERE seq = 3").execute(store.pool()).await.unwrap();
-        assert!(matches!(checkpoint(&store, &key, now).await, Err(TrailError::Broken(b)) if b.seq() == 3));
+        store.tamper_audit_actor(3, "user:mallory").await.unwrap();
+        assert!(matches!(checkpoint(store, &key, now).await, Err(TrailError::Broken(b)) if b.seq() == 3));
         assert_eq!(store.checkpoints().await.unwrap().len(), 1, "nothing signed");
     }
 }

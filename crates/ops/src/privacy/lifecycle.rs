@@ -1,20 +1,23 @@
 //! The tenant lifecycle: termination (sign-in stops at once), reinstatement before the deadline,
 //! and deletion of a terminated tenant's data by the daily retention job, which writes a
 //! deletion report. Every step takes `now` from its caller, so tests prove the schedule with a
-//! fake clock.
+//! fake clock. The deletion job ([`LifecycleJob`]) runs after the audit trail's daily upkeep
+//! (the server's scheduler), never when the trail does not verify; refreshing caches and
+//! backups' key vaults after it is the caller's.
 
 use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::ids::TenantId;
 use gatehouse_store::{Store, TenantDeletion};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::config::RetentionSettings;
-use crate::delivery::DevOutbox;
-use crate::error::ServerError;
+use crate::error::OpsError;
+use crate::settings::RetentionSettings;
+use gatehouse_delivery::DevOutbox;
 
 /// When a tenant terminated at `at` is deleted.
 pub fn deletion_due(at: OffsetDateTime, retention: &RetentionSettings) -> OffsetDateTime {
@@ -29,7 +32,7 @@ pub async fn terminate(
     now: OffsetDateTime,
     retention: &RetentionSettings,
     audit: AuditEntry,
-) -> Result<Option<OffsetDateTime>, ServerError> {
+) -> Result<Option<OffsetDateTime>, OpsError> {
     let due = deletion_due(now, retention);
     let after = serde_json::json!({ "terminated_at": now.format(&Rfc3339).ok(), "deletion_due": due.format(&Rfc3339).ok() });
     let audit = AuditEntry { after: Some(after), ..audit };
@@ -39,7 +42,7 @@ pub async fn terminate(
 /// Deletes every terminated tenant whose deletion is due at `now`, writing one report per
 /// tenant into `reports_dir` (and its summary into the audit trail), and removes its people's
 /// lines from the development outbox.
-pub async fn delete_due_tenants(store: &dyn Store, now: OffsetDateTime, reports_dir: &Path, outbox: &DevOutbox) -> Result<Vec<TenantDeletion>, ServerError> {
+pub async fn delete_due_tenants(store: &dyn Store, now: OffsetDateTime, reports_dir: &Path, outbox: &DevOutbox) -> Result<Vec<TenantDeletion>, OpsError> {
     let mut deleted = Vec::new();
     for tenant in store.tenants_due_for_deletion(now).await? {
         let termination = tenant.termination;
@@ -82,13 +85,28 @@ pub async fn delete_due_tenants(store: &dyn Store, now: OffsetDateTime, reports_
     Ok(deleted)
 }
 
-fn write_report(dir: &Path, name: &str, document: &serde_json::Value) -> Result<(), ServerError> {
+fn write_report(dir: &Path, name: &str, document: &serde_json::Value) -> Result<(), OpsError> {
     std::fs::create_dir_all(dir)?;
-    let text = serde_json::to_vec_pretty(document).map_err(|_| ServerError::Internal("deletion report serialisation"))?;
+    let text = serde_json::to_vec_pretty(document).map_err(|_| OpsError::Internal("deletion report serialisation"))?;
     let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(dir.join(name))?;
     file.write_all(&text)?;
     file.sync_all()?;
     Ok(())
+}
+
+/// What deleting due tenants uses: the store (the tenants, their people and factors, the
+/// deletion), where reports go, and the development outbox their lines leave.
+pub struct LifecycleJob {
+    pub store: Arc<dyn Store>,
+    pub reports_dir: PathBuf,
+    pub outbox: Arc<DevOutbox>,
+}
+
+impl LifecycleJob {
+    /// Deletes every tenant due at `now` (see [`delete_due_tenants`]).
+    pub async fn run(&self, now: OffsetDateTime) -> Result<Vec<TenantDeletion>, OpsError> {
+        delete_due_tenants(self.store.as_ref(), now, &self.reports_dir, &self.outbox).await
+    }
 }
 
 #[cfg(test)]
@@ -96,8 +114,7 @@ mod tests {
     use super::*;
     use gatehouse_core::ids::{FactorId, UserId};
     use gatehouse_core::{Email, EmailDomain};
-    use gatehouse_store::sqlite::SqliteStore;
-    use gatehouse_store::{DirectoryStore, ImportPlan, ImportStore, TenantPlan, UserPlan};
+    use gatehouse_store::{ImportPlan, TenantPlan, UserPlan};
     use time::macros::datetime;
 
     fn audit(action: &str) -> AuditEntry {
@@ -119,7 +136,8 @@ mod tests {
     /// Six months to the day, with a fake clock: not a second early, deleted once due, reported.
     #[tokio::test]
     async fn a_terminated_tenant_is_deleted_six_months_later_and_not_before() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let owned = gatehouse_store::testing::in_memory().await.unwrap();
+        let store = owned.as_ref();
         let plan = ImportPlan {
             audit: vec![],
             tenants: vec![TenantPlan {
@@ -143,9 +161,9 @@ mod tests {
         store.apply_import(&plan, datetime!(2026-01-01 0:00 UTC)).await.unwrap();
         let retention = RetentionSettings::default();
         let terminated_at = datetime!(2026-01-10 9:30 UTC);
-        let due = terminate(&store, &TenantId::new("t-gone"), terminated_at, &retention, audit("tenant.terminate")).await.unwrap().unwrap();
+        let due = terminate(store, &TenantId::new("t-gone"), terminated_at, &retention, audit("tenant.terminate")).await.unwrap().unwrap();
         assert_eq!(due, datetime!(2026-07-12 9:30 UTC), "183 days: six months");
-        assert!(terminate(&store, &TenantId::new("t-gone"), terminated_at, &retention, audit("tenant.terminate")).await.unwrap().is_none());
+        assert!(terminate(store, &TenantId::new("t-gone"), terminated_at, &retention, audit("tenant.terminate")).await.unwrap().is_none());
 
         let dir = std::env::temp_dir().join(format!("gatehouse-deletion-reports-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -155,11 +173,11 @@ mod tests {
         outbox.notifications().append(&serde_json::json!({ "user_id": "u-gone", "to": "someone@gone.test", "kind": "password_changed" })).unwrap();
         outbox.notifications().append(&serde_json::json!({ "user_id": "u-stays", "to": "someone@stays.test", "kind": "password_changed" })).unwrap();
         for day in [datetime!(2026-02-01 0:00 UTC), datetime!(2026-07-12 9:29:59 UTC)] {
-            assert!(delete_due_tenants(&store, day, &dir, &outbox).await.unwrap().is_empty(), "not due at {day}");
+            assert!(delete_due_tenants(store, day, &dir, &outbox).await.unwrap().is_empty(), "not due at {day}");
             assert!(store.user(&UserId::new("u-gone")).await.unwrap().is_some());
         }
         assert_eq!(std::fs::read_to_string(outbox_dir.join("notifications.jsonl")).unwrap().lines().count(), 2);
-        let deleted = delete_due_tenants(&store, due, &dir, &outbox).await.unwrap();
+        let deleted = delete_due_tenants(store, due, &dir, &outbox).await.unwrap();
         let notices = std::fs::read_to_string(outbox_dir.join("notifications.jsonl")).unwrap();
         assert!(!notices.contains("gone.test") && notices.contains("u-stays"), "the tenant's people leave the outbox: {notices}");
         std::fs::remove_dir_all(&outbox_dir).unwrap();
@@ -170,7 +188,7 @@ mod tests {
         let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&reports[0]).unwrap()).unwrap();
         assert_eq!(report["deleted"]["name"], "Gone Oy");
         assert_eq!(report["deletion_due"], "2026-07-12T09:30:00Z");
-        assert!(delete_due_tenants(&store, due + Duration::days(1), &dir, &outbox).await.unwrap().is_empty(), "once");
+        assert!(delete_due_tenants(store, due + Duration::days(1), &dir, &outbox).await.unwrap().is_empty(), "once");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,12 +1,15 @@
 //! Delivers stored alerts to the sinks. Runs beside the server: an alert raised during a
 //! sign-in is written to the store and the request moves on; this loop sends it, remembering
 //! which sinks have it, and retries the others with exponential backoff (2 s doubling to 10
-//! min, for about a day) before giving up with the error kept on the alert.
+//! min, for about a day) before giving up with the error kept on the alert. It must never
+//! hold up the request that raised an alert.
 
-use gatehouse_store::{DeliveryReport, Store};
+use gatehouse_store::{DeliveryReport, SecurityStore};
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use super::Monitor;
+use crate::Clock;
 
 const MAX_ATTEMPTS: u32 = 150;
 const MAX_BACKOFF_SECONDS: i64 = 600;
@@ -16,7 +19,7 @@ fn backoff(attempts: u32) -> Duration {
 }
 
 /// Sends every alert due at `now`; returns how many reached every sink.
-pub async fn deliver_due(monitor: &Monitor, store: &dyn Store, now: OffsetDateTime) -> Result<usize, gatehouse_store::StoreError> {
+pub async fn deliver_due(monitor: &Monitor, store: &dyn SecurityStore, now: OffsetDateTime) -> Result<usize, gatehouse_store::StoreError> {
     let due = store.alerts_due(now, 100).await?;
     let mut complete = 0;
     for pending in due {
@@ -47,15 +50,23 @@ pub async fn deliver_due(monitor: &Monitor, store: &dyn Store, now: OffsetDateTi
     Ok(complete)
 }
 
+/// What the dispatcher uses: the monitor (its sinks, its wake-up, and the store its alerts are
+/// in) and the clock.
+pub struct DispatchJob {
+    pub monitor: Arc<Monitor>,
+    pub clock: Clock,
+}
+
 /// The dispatcher loop: wakes when an alert is raised, and every second for retries.
-pub async fn run(state: crate::AppState) {
-    if state.monitor.sinks.is_empty() {
+pub async fn run(job: DispatchJob) {
+    let DispatchJob { monitor, clock } = job;
+    if monitor.sinks.is_empty() {
         return;
     }
-    state.monitor.probe_sinks().await;
+    monitor.probe_sinks().await;
     loop {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), state.monitor.wake.notified()).await;
-        if let Err(e) = deliver_due(&state.monitor, state.store.as_ref(), crate::state::now()).await {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), monitor.wake.notified()).await;
+        if let Err(e) = deliver_due(&monitor, monitor.store(), clock()).await {
             tracing::warn!(error = %e, "reading alerts to deliver failed");
         }
     }

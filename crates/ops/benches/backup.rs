@@ -3,7 +3,7 @@
 //! snapshot, gzip, AES-256-GCM, written to a directory target with its user-key vault) and a
 //! full restore (download, decrypt, unpack, user keys back, database opened, audit chain of a
 //! million records verified), and prints the database and archive sizes.
-//! `cargo bench -p gatehouse-server --bench backup` (several minutes; needs ~2 GB of disk).
+//! `cargo bench -p gatehouse-ops --bench backup` (several minutes; needs ~2 GB of disk).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -12,8 +12,8 @@ use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::ids::{FactorId, TenantId, UserId};
 use gatehouse_core::{Email, EmailDomain};
 use gatehouse_crypto::KeyProvider;
-use gatehouse_server::backups;
-use gatehouse_store::sqlite::{OpenMode, SqliteStore};
+use gatehouse_ops::backups;
+use gatehouse_store::sqlite::{OpenMode, SqliteOpener, SqliteStore};
 use gatehouse_store::{AuditStore, ImportPlan, ImportStore, Store, TenantPlan, UserPlan};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,9 +139,9 @@ fn backup_and_restore(c: &mut Criterion) {
                     let opener = Arc::clone(&provider);
                     let unpack_to = into.clone();
                     tokio::task::spawn_blocking(move || gatehouse_backup::open_archive(&archive, opener.as_ref(), &unpack_to)).await.unwrap().unwrap();
-                    let (keys, _) = backups::restore_key_vault(&into, Arc::clone(&provider), &target).await.unwrap();
+                    let (keys, _) = backups::restore_key_vault(&SqliteOpener, &into, Arc::clone(&provider), &target).await.unwrap();
                     assert_eq!(keys, USERS as u64);
-                    let (counts, trail) = backups::check_restored(&into, Arc::clone(&provider)).await.unwrap();
+                    let (counts, trail) = backups::check_restored(&SqliteOpener, &into, Arc::clone(&provider)).await.unwrap();
                     assert_eq!((counts.users, trail.records), (USERS as u64, AUDIT_RECORDS));
                 });
                 total += started.elapsed();

@@ -1,14 +1,14 @@
 //! The audit trail's two figures on a real, durable SQLite file (WAL, `synchronous=FULL`):
 //! append throughput through the group-commit writer with many concurrent appenders (goal
 //! ≥ 20,000 records/s), and `audit verify` over 1,000,000 records (goal < 10 s).
-//! `cargo bench -p gatehouse-server --bench audit_trail`; criterion prints records/s
+//! `cargo bench -p gatehouse-ops --bench audit_trail`; criterion prints records/s
 //! ("thrpt") for appends and the time of one full verification.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gatehouse_core::audit::AuditEntry;
-use gatehouse_server::monitor::audit_writer::AuditWriter;
-use gatehouse_server::monitor::trail;
+use gatehouse_ops::monitor::audit_writer::AuditWriter;
+use gatehouse_ops::monitor::trail;
 use gatehouse_store::sqlite::{OpenMode, SqliteStore};
 use gatehouse_store::{AuditStore, Store};
 use std::path::PathBuf;
@@ -51,7 +51,7 @@ fn append(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let path = fresh_db("append");
     let store: Arc<dyn Store> = Arc::new(runtime.block_on(SqliteStore::open(&path, OpenMode::ReadWrite, keyring())).unwrap());
-    let writer = runtime.block_on(async { AuditWriter::start(Arc::clone(&store)) });
+    let writer = runtime.block_on(async { AuditWriter::start(store.clone()) });
     let mut group = c.benchmark_group("audit_append");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     // A batch holds at most one record per waiting appender, so throughput grows with the

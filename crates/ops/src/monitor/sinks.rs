@@ -1,14 +1,15 @@
 //! Where alerts go besides the admin API: an HMAC-signed JSON webhook and syslog (RFC 5424,
 //! over UDP, or over TCP with RFC 6587 octet-counted frames). A sink that fails is retried by
-//! the dispatcher with backoff; it never holds up the request that raised the alert.
+//! the dispatcher with backoff; it never holds up the request that raised the alert, and never
+//! sends a secret (alerts hold none).
 
 use async_trait::async_trait;
 use gatehouse_core::alert::Alert;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-use crate::config::AlertSinkSettings;
-use crate::delivery::{DeliveryError, WebhookTarget};
+use crate::settings::AlertSinkSettings;
+use gatehouse_delivery::{DeliveryError, WebhookTarget};
 
 #[async_trait]
 pub trait AlertSink: Send + Sync {

@@ -9,7 +9,7 @@ use gatehouse_core::model::User;
 use gatehouse_store::{Erasure, Store, StoreError};
 use time::OffsetDateTime;
 
-use crate::delivery::{DeliveryError, DevOutbox, Recipient};
+use gatehouse_delivery::{DeliveryError, DevOutbox, Recipient};
 
 /// What an erasure did.
 #[derive(Debug)]
@@ -53,8 +53,7 @@ mod tests {
     use super::*;
     use gatehouse_core::ids::{FactorId, TenantId, UserId};
     use gatehouse_core::{Email, EmailDomain, PhoneNumber};
-    use gatehouse_store::sqlite::SqliteStore;
-    use gatehouse_store::{DirectoryStore, ImportPlan, ImportStore, TenantPlan, UserPlan};
+    use gatehouse_store::{ImportPlan, TenantPlan, UserPlan};
     use time::macros::datetime;
 
     fn user_plan(id: &str, email: &str, phone: Option<&str>, roles: &[&str]) -> UserPlan {
@@ -90,7 +89,8 @@ mod tests {
     /// about someone else stay; a refused erasure rewrites nothing.
     #[tokio::test]
     async fn erasure_removes_the_persons_outbox_lines_found_by_id_email_and_phone() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let owned = gatehouse_store::testing::in_memory().await.unwrap();
+        let store = owned.as_ref();
         let plan = ImportPlan {
             audit: vec![],
             tenants: vec![TenantPlan {
@@ -112,16 +112,16 @@ mod tests {
         outbox.notifications().append(&serde_json::json!({ "user_id": "u-ann", "to": "ann@acme.test", "kind": "password_changed" })).unwrap();
 
         let ann = store.user(&UserId::new("u-ann")).await.unwrap().unwrap();
-        assert!(matches!(erase_user(&store, &outbox, &ann, datetime!(2026-01-02 0:00 UTC), &audit()).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(erase_user(store, &outbox, &ann, datetime!(2026-01-02 0:00 UTC), &audit()).await, Err(StoreError::Conflict(_))));
         assert_eq!(std::fs::read_to_string(dir.join("notifications.jsonl")).unwrap().lines().count(), 2, "a refused erasure rewrites nothing");
 
         let bob = store.user(&UserId::new("u-bob")).await.unwrap().unwrap();
-        let erased = erase_user(&store, &outbox, &bob, datetime!(2026-01-02 0:00 UTC), &audit()).await.unwrap().unwrap();
+        let erased = erase_user(store, &outbox, &bob, datetime!(2026-01-02 0:00 UTC), &audit()).await.unwrap().unwrap();
         assert_eq!(erased.outbox.unwrap(), 2);
         assert_eq!(std::fs::read_to_string(dir.join("sms.jsonl")).unwrap(), "");
         let notices = std::fs::read_to_string(dir.join("notifications.jsonl")).unwrap();
         assert!(notices.contains("ann@acme.test") && !notices.contains("bob@acme.test"), "{notices}");
-        assert!(erase_user(&store, &outbox, &bob, datetime!(2026-01-02 0:00 UTC), &audit()).await.unwrap().is_none());
+        assert!(erase_user(store, &outbox, &bob, datetime!(2026-01-02 0:00 UTC), &audit()).await.unwrap().is_none());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

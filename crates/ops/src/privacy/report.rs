@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::config::RetentionSettings;
+use crate::csv_field;
+use crate::settings::RetentionSettings;
 
 const PAGE: u32 = 500;
 
@@ -158,14 +159,14 @@ fn csv_of(rows: &[Value]) -> String {
             }
         }
     }
-    let mut out = columns.iter().map(|c| crate::http::csv_field(c)).collect::<Vec<_>>().join(",") + "\r\n";
+    let mut out = columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\r\n";
     for row in rows {
         let fields: Vec<String> = columns
             .iter()
             .map(|c| match row.get(*c) {
                 None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => crate::http::csv_field(s),
-                Some(other) => crate::http::csv_field(&other.to_string()),
+                Some(Value::String(s)) => csv_field(s),
+                Some(other) => csv_field(&other.to_string()),
             })
             .collect();
         out.push_str(&fields.join(","));

@@ -1,5 +1,7 @@
 //! Security monitoring: detection rules, alerts (stored for admins, delivered to sinks with
 //! retries), brute-force lockout of accounts, and the audit trail's checkpoints and retention.
+//! [`Monitor`] is the service the sign-in code and the handlers hold; it must never block or
+//! fail a sign-in because an alert could not be raised or sent.
 
 pub mod audit_writer;
 mod detect;
@@ -10,20 +12,22 @@ pub mod sinks;
 pub mod trail;
 
 pub use detect::{DetectionThresholds, Detector, Finding, host_network, network_of};
-pub use dispatch::{deliver_due, run as run_dispatcher};
+pub use dispatch::{DispatchJob, deliver_due, run as run_dispatcher};
 
 use gatehouse_core::alert::{Alert, AlertKind};
 use gatehouse_core::ids::TenantId;
-use gatehouse_store::Store;
+use gatehouse_delivery::Notifier;
+use gatehouse_store::SecurityStore;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
-use crate::config::MonitoringSettings;
-use crate::error::ServerError;
+use crate::error::OpsError;
+use crate::settings::MonitoringSettings;
 use sinks::AlertSink;
 
-/// The server's monitoring state.
+/// The monitoring service: its settings, the detectors' counts, the sinks, where alerts and
+/// lockout state are stored, and who tells users their account locked.
 pub struct Monitor {
     pub settings: MonitoringSettings,
     pub detector: Detector,
@@ -32,6 +36,10 @@ pub struct Monitor {
     pub wake: tokio::sync::Notify,
     /// When each (kind, subject) was last raised, so one attack raises one alert.
     recent: Mutex<HashMap<(AlertKind, String), i64>>,
+    /// Alerts, their deliveries and accounts' lockout state.
+    store: Arc<dyn SecurityStore>,
+    /// Notices to users (an account locked).
+    notifier: Arc<dyn Notifier>,
 }
 
 /// What to raise.
@@ -44,15 +52,33 @@ pub struct NewAlert {
 }
 
 impl Monitor {
-    pub fn new(settings: MonitoringSettings, issuer: &str) -> Result<Self, ServerError> {
-        settings.lockout.validate().map_err(ServerError::Config)?;
-        let sinks = sinks::build(&settings.sinks, issuer).map_err(|e| ServerError::Config(format!("alert sink: {e}")))?;
-        Ok(Self { detector: Detector::new(settings.detection), settings, sinks, wake: tokio::sync::Notify::new(), recent: Mutex::new(HashMap::new()) })
+    pub fn new(settings: MonitoringSettings, issuer: &str, store: Arc<dyn SecurityStore>, notifier: Arc<dyn Notifier>) -> Result<Self, OpsError> {
+        settings.lockout.validate().map_err(OpsError::Config)?;
+        let sinks = sinks::build(&settings.sinks, issuer).map_err(|e| OpsError::Config(format!("alert sink: {e}")))?;
+        Ok(Self {
+            detector: Detector::new(settings.detection),
+            settings,
+            sinks,
+            wake: tokio::sync::Notify::new(),
+            recent: Mutex::new(HashMap::new()),
+            store,
+            notifier,
+        })
+    }
+
+    /// Where alerts and lockout state are stored.
+    pub fn store(&self) -> &dyn SecurityStore {
+        self.store.as_ref()
+    }
+
+    /// Who tells users about their account.
+    pub fn notifier(&self) -> &Arc<dyn Notifier> {
+        &self.notifier
     }
 
     /// Stores an alert (unless the same one was raised within the dedupe window) and wakes the
     /// dispatcher. Returns the stored alert.
-    pub async fn raise(&self, store: &dyn Store, alert: NewAlert, now: OffsetDateTime) -> Result<Option<Alert>, ServerError> {
+    pub async fn raise(&self, alert: NewAlert, now: OffsetDateTime) -> Result<Option<Alert>, OpsError> {
         let at = now.unix_timestamp();
         let dedupe = self.settings.detection.dedupe_seconds;
         {
@@ -77,7 +103,7 @@ impl Monitor {
             acknowledged_at: None,
             acknowledged_by: None,
         };
-        store.raise_alert(&stored, !self.sinks.is_empty()).await?;
+        self.store.raise_alert(&stored, !self.sinks.is_empty()).await?;
         // Marked only once stored: a failed insert does not silence the next one.
         if let Ok(mut recent) = self.recent.lock() {
             recent.insert(key, at);
@@ -88,10 +114,10 @@ impl Monitor {
     }
 
     /// Raises without making the caller wait or fail: detection must never block a sign-in.
-    pub fn raise_in_background(&self, state: &crate::AppState, alert: NewAlert, now: OffsetDateTime) {
-        let state = state.clone();
+    pub fn raise_in_background(self: &Arc<Self>, alert: NewAlert, now: OffsetDateTime) {
+        let monitor = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(e) = state.monitor.raise(state.store.as_ref(), alert, now).await {
+            if let Err(e) = monitor.raise(alert, now).await {
                 tracing::error!(error = %e, "storing a security alert failed");
             }
         });
@@ -109,13 +135,13 @@ impl Monitor {
 }
 
 /// A one-time code was asked for `user` from `address`: flood detection.
-pub fn code_requested(state: &crate::AppState, user: &gatehouse_core::model::User, address: std::net::IpAddr, sms: bool, now: OffsetDateTime) {
-    for finding in state.monitor.detector.code_requested(user.id.as_str(), address, sms, now.unix_timestamp()) {
+pub fn code_requested(monitor: &Arc<Monitor>, user: &gatehouse_core::model::User, address: std::net::IpAddr, sms: bool, now: OffsetDateTime) {
+    for finding in monitor.detector.code_requested(user.id.as_str(), address, sms, now.unix_timestamp()) {
         let mut alert = finding_alert(&finding);
         if matches!(finding, Finding::OtpFloodUser { .. }) {
             alert.tenant = Some(user.tenant_id.clone());
         }
-        state.monitor.raise_in_background(state, alert, now);
+        monitor.raise_in_background(alert, now);
     }
 }
 

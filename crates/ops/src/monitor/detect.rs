@@ -2,7 +2,8 @@
 //! against many accounts), credential stuffing (many accounts failing from many addresses) and
 //! one-time-code flooding (many codes requested for one user, or from one address). Each rule
 //! reports a finding once, when its threshold is crossed, so one attack raises one alert per
-//! window. Counts reset on restart, which only delays an alert; lockouts are persistent.
+//! window. Counts reset on restart, which only delays an alert; lockouts are persistent. No I/O
+//! here: callers raise the alerts a finding calls for.
 
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};

@@ -91,7 +91,7 @@ mod tests {
     #[tokio::test]
     async fn the_outbox_line_names_the_user_and_the_gateway_body_does_not() {
         let dir = std::env::temp_dir().join(format!("gatehouse-sms-outbox-{}", std::process::id()));
-        let outbox = super::super::DevOutbox::new(&dir);
+        let outbox = crate::DevOutbox::new(&dir);
         let phone = PhoneNumber::parse("+358401234567").unwrap();
         OutboxSms(outbox.sms()).send("m1", &UserId::new("u-1"), &phone, "code", 7).await.unwrap();
         let line: serde_json::Value = serde_json::from_str(std::fs::read_to_string(outbox.sms().path()).unwrap().trim()).unwrap();

@@ -2,10 +2,11 @@
 //! changes, exports): requests queue on a channel and one task appends everything waiting in a
 //! single durable transaction, so a burst of N appends costs one fsync, not N. Each caller
 //! still waits until its own record is durable. Changes audited together with the data they
-//! change do not come here: they append inside their own transaction.
+//! change do not come here: they append inside their own transaction. It must never answer a
+//! caller before its record is durable.
 
 use gatehouse_core::audit::AuditEntry;
-use gatehouse_store::{Store, StoreError};
+use gatehouse_store::{AuditStore, StoreError};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,7 +22,7 @@ pub struct AuditWriter {
 
 impl AuditWriter {
     /// Starts the writer task on the current runtime.
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    pub fn start(store: Arc<dyn AuditStore>) -> Self {
         let (queue, receiver) = mpsc::channel(8 * MAX_BATCH);
         tokio::spawn(run(store, receiver));
         Self { queue }
@@ -35,7 +36,7 @@ impl AuditWriter {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Request>) {
+async fn run(store: Arc<dyn AuditStore>, mut receiver: mpsc::Receiver<Request>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let entries: Vec<AuditEntry> = batch.iter().map(|(entry, _)| entry.clone()).collect();
@@ -61,12 +62,11 @@ async fn run(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Request>) {
 mod tests {
     use super::*;
     use gatehouse_core::audit::{GENESIS, verify_chain};
-    use gatehouse_store::sqlite::SqliteStore;
 
     #[tokio::test]
     async fn concurrent_appends_each_get_their_own_place_in_one_intact_chain() {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let writer = AuditWriter::start(Arc::clone(&store));
+        let store = gatehouse_store::testing::in_memory().await.unwrap();
+        let writer = AuditWriter::start(store.clone());
         let tasks: Vec<_> = (0..50)
             .map(|i| {
                 let writer = writer.clone();

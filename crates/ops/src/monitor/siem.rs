@@ -2,7 +2,8 @@
 //! class 3002 Authentication, changes to users and their factors as 3001 Account Change, every
 //! other audit record as 3004 Entity Management. Two streams (sign-in history and the audit
 //! trail) merged by time behind one resumable cursor, `<audit seq>.<sign-in event id>`: a
-//! consumer that stores the cursor it was given resumes exactly after what it has.
+//! consumer that stores the cursor it was given resumes exactly after what it has. Read-only:
+//! an export never changes what it exports.
 
 use gatehouse_core::audit::ChainedRecord;
 use gatehouse_store::{SignInEvent, SignInResult, Store, StoreError};
