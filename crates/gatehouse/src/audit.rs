@@ -11,7 +11,7 @@ use gatehouse_store::{AuditStore, Store};
 use std::io::Write;
 use std::path::Path;
 
-use crate::commands::now;
+use crate::clock::now;
 use crate::datadir::DataDir;
 use crate::settings::{CommonArgs, FileSettings};
 

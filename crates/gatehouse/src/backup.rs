@@ -9,7 +9,7 @@ use gatehouse_store::sqlite::{OpenMode, SqliteOpener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::commands::now;
+use crate::clock::now;
 use crate::datadir::DataDir;
 use crate::master_key;
 use crate::settings::{CommonArgs, FileSettings};

@@ -9,18 +9,12 @@ use gatehouse_store::{DirectoryStore, GenerationStore, ImportStore, KeyStore, St
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use time::OffsetDateTime;
 use url::Url;
 
+use crate::clock::now;
 use crate::datadir::DataDir;
 use crate::settings::{CommonArgs, DEFAULT_LISTEN, FileSettings, PasswordArgs, ServeArgs};
 use crate::{demo, import};
-
-/// The binary is the edge: it may read the clock.
-#[allow(clippy::disallowed_methods)]
-pub fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
 
 pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) -> Result<()> {
     let started = Instant::now();

@@ -13,7 +13,7 @@ use gatehouse_store::{DirectoryStore, Store};
 use serde_json::Value;
 use std::net::IpAddr;
 
-use crate::commands::now;
+use crate::clock::now;
 use crate::settings::{CommonArgs, FileSettings};
 
 #[derive(Args, Debug)]

@@ -2,6 +2,7 @@
 
 mod audit;
 mod backup;
+mod clock;
 mod commands;
 mod datadir;
 mod demo;

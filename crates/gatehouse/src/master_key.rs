@@ -121,7 +121,7 @@ pub async fn provider(configured: Option<&Path>, data_dir: &DataDir, create: boo
         bail!("no master key: give --master-key-file (or GATEHOUSE_MASTER_KEY_FILE), or run `gatehouse serve` once to create {}", path.display());
     }
     data_dir.create()?;
-    let ring = MasterKeyring::generate(crate::commands::now().unix_timestamp())?;
+    let ring = MasterKeyring::generate(crate::clock::now().unix_timestamp())?;
     write(&path, &ring)?;
     tracing::warn!(
         path = %path.display(),

@@ -12,7 +12,7 @@ use gatehouse_store::{AdminStore, AuditStore, KeyManagementStore, Store, StoreEr
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
-use crate::commands::now;
+use crate::clock::now;
 use crate::datadir::DataDir;
 use crate::master_key;
 use crate::settings::{CommonArgs, FileSettings};

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+pub use crate::error::CidrError;
 use crate::error::PolicyError;
 
 /// An IPv4 or IPv6 network: `203.0.113.0/24`, `2001:db8::/32`, or a bare address (`/32` or
@@ -23,17 +24,6 @@ use crate::error::PolicyError;
 pub struct Cidr {
     network: IpAddr,
     prefix: u8,
-}
-
-/// Why a string is not a network block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CidrError {
-    #[error("not an IPv4 or IPv6 address")]
-    InvalidAddress,
-    #[error("the prefix length after '/' is not a number")]
-    InvalidPrefix,
-    #[error("the prefix length is longer than {max} bits")]
-    PrefixTooLong { max: u8 },
 }
 
 impl Cidr {

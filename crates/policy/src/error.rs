@@ -1,8 +1,6 @@
 //! Errors in policy *input*: configuration files, the admin API, proposed changes. Deciding a
 //! sign-in never fails; only building the policies it reads from can.
 
-use crate::cidr::CidrError;
-
 /// Why a policy, or a part of one, is not acceptable. Messages name the offending value so an
 /// admin can fix it without reading code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -23,4 +21,15 @@ pub enum PolicyError {
     RequiredWithoutMethod,
     #[error("remember_device_days is {0}; at most 365 days are allowed")]
     RememberDeviceTooLong(u16),
+}
+
+/// Why a string is not a network block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    #[error("not an IPv4 or IPv6 address")]
+    InvalidAddress,
+    #[error("the prefix length after '/' is not a number")]
+    InvalidPrefix,
+    #[error("the prefix length is longer than {max} bits")]
+    PrefixTooLong { max: u8 },
 }

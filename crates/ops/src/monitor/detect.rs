@@ -5,49 +5,11 @@
 //! window. Counts reset on restart, which only delays an alert; lockouts are persistent. No I/O
 //! here: callers raise the alerts a finding calls for.
 
-use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-/// Thresholds of the detection rules (documented in `docs/detection.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DetectionThresholds {
-    /// Distinct accounts failing from one address within the window: password spraying.
-    pub spraying_accounts: u32,
-    /// Distinct accounts and distinct addresses failing within the window: credential stuffing.
-    pub stuffing_accounts: u32,
-    pub stuffing_addresses: u32,
-    pub window_seconds: i64,
-    /// One-time codes (texts sent or requested) for one user within an hour.
-    pub otp_per_user_per_hour: u32,
-    /// Texts requested from one address within an hour (SMS pumping).
-    pub sms_per_address_per_hour: u32,
-    /// Alert when an admin signs in from a network (/24 or /48) never seen for them.
-    pub admin_new_network: bool,
-    /// The same alert (kind and subject) is not raised again within this many seconds.
-    pub dedupe_seconds: i64,
-    /// How long an address someone reported ("this wasn't me") counts as risky for their
-    /// tenant, unless a tenant admin clears it sooner.
-    pub reported_address_days: i64,
-}
-
-impl Default for DetectionThresholds {
-    fn default() -> Self {
-        Self {
-            spraying_accounts: 10,
-            stuffing_accounts: 50,
-            stuffing_addresses: 10,
-            window_seconds: 600,
-            otp_per_user_per_hour: 5,
-            sms_per_address_per_hour: 10,
-            admin_new_network: true,
-            dedupe_seconds: 900,
-            reported_address_days: 30,
-        }
-    }
-}
+pub use crate::settings::DetectionThresholds;
 
 /// What a rule found.
 #[derive(Clone, Debug, PartialEq, Eq)]
