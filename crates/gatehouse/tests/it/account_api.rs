@@ -2,38 +2,13 @@
 //! confirming, renaming and removing second factors and regenerating recovery codes, and the
 //! step-up challenge a password-only or stale sign-in gets.
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, location};
-use crate::two_factor::{ALICE_TOTP, PASSWORD, SECRET, outbox_lines, password_step, present, query_scoped, redeem, spawn, totp_now};
-
-/// Signs `email` in to `client` (with TOTP when asked) and returns an access token.
-/// Signs `email` in to a first-party `client` asking for Gatehouse's API scopes (with TOTP
-/// when asked) and returns an access token.
-pub(crate) async fn token_for(app: &crate::helpers::TestApp, client: &str, email: &str, totp: Option<&str>) -> String {
-    let browser = Browser::new();
-    let query = query_scoped(client, "openid email gatehouse:account gatehouse:admin", "");
-    let mut to = browser.sign_in(app, &query, (email, PASSWORD)).await;
-    if let Some(secret) = totp {
-        assert!(to.starts_with("/login/factor"), "{to}");
-        to = location(&present(app, &browser, &to, "totp", &totp_now(secret)).await);
-    }
-    redeem(app, client, &to).await["access_token"].as_str().unwrap().to_owned()
-}
-
-/// A client-credentials token request as `client`.
-pub(crate) async fn client_token(app: &crate::helpers::TestApp, client: &str, scope: &str) -> Response {
-    Client::new().post(app.url("/token")).basic_auth(client, Some(SECRET)).form(&[("grant_type", "client_credentials"), ("scope", scope)]).send().await.unwrap()
-}
-
-pub(crate) async fn call(app: &crate::helpers::TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Response {
-    let mut request = Client::new().request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
+use crate::support::api::{call, client_token, token_for};
+use crate::support::browser::Browser;
+use crate::support::fixtures::two_factor::{ALICE_TOTP, PASSWORD, spawn};
+use crate::support::walker::{outbox_lines, password_step, present, query_scoped, redeem, totp_now};
 
 #[tokio::test]
 async fn the_user_lists_adds_confirms_renames_and_removes_factors() {

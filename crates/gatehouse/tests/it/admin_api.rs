@@ -5,10 +5,11 @@
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::account_api::{call, client_token, token_for};
-use crate::browser::Browser;
-use crate::helpers::TestApp;
-use crate::two_factor::{ALICE_TOTP, assert_code_for, password_step, spawn};
+use crate::support::api::{call, client_token, token_for};
+use crate::support::app::{TestApp, db_fingerprint};
+use crate::support::browser::{Browser, query_param};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, spawn};
+use crate::support::walker::{assert_code_for, password_step};
 
 async fn operator(app: &TestApp) -> String {
     let response = client_token(app, "ops", "gatehouse:admin").await;
@@ -166,7 +167,7 @@ async fn a_report_only_policy_records_what_it_would_have_done() {
 async fn the_simulator_explains_each_seed_scenario_and_writes_nothing() {
     let app = spawn().await;
     let ops = operator(&app).await;
-    let fingerprint = crate::helpers::db_fingerprint(&app.data_dir()).await;
+    let fingerprint = db_fingerprint(&app.data_dir()).await;
     let simulate = |body: Value| call(&app, Method::POST, "/api/v1/policy/simulate", &ops, Some(body));
     for (email, client, rule, outcome) in [
         ("dave@globex.test", "wiki", "app_bypass", "no_prompt"),
@@ -187,7 +188,7 @@ async fn the_simulator_explains_each_seed_scenario_and_writes_nothing() {
         assert_eq!(simulate(bad).await.status(), StatusCode::BAD_REQUEST);
     }
     assert_eq!(simulate(json!({ "email": "nobody@acme.test", "client_id": "payroll", "ip": "127.0.0.1" })).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(crate::helpers::db_fingerprint(&app.data_dir()).await, fingerprint, "simulating writes nothing");
+    assert_eq!(db_fingerprint(&app.data_dir()).await, fingerprint, "simulating writes nothing");
 }
 
 #[tokio::test]
@@ -253,7 +254,7 @@ async fn operators_create_tenants_domains_users_and_applications_that_work_at_on
     // The new user signs in to the new application straight away, with its new secret.
     let query = "client_id=labs&redirect_uri=http%3A%2F%2F127.0.0.1%3A9995%2Fcb&response_type=code&scope=openid&state=s";
     let callback = Browser::new().sign_in(&app, query, ("wesker@umbrella.test", "a long test passphrase")).await;
-    let code = crate::browser::query_param(&callback, "code").unwrap();
+    let code = query_param(&callback, "code").unwrap();
     let tokens = Client::new()
         .post(app.url("/token"))
         .basic_auth("labs", Some(&secret))

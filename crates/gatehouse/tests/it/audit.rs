@@ -6,9 +6,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::Row as _;
 
-use crate::account_api::{call, client_token};
-use crate::helpers::cli;
-use crate::two_factor::spawn;
+use crate::support::api::{call, client_token, token_for};
+use crate::support::app::{SpawnOptions, cli, read_only_db, spawn_with};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, spawn};
+use crate::support::walker::totp_now;
 
 async fn writable(data: &std::path::Path) -> sqlx::SqlitePool {
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data.join("gatehouse.db"));
@@ -113,7 +114,7 @@ async fn directory_changes_and_imports_are_audited_once_and_never_hold_secrets()
             .await;
     let secret = created.json::<serde_json::Value>().await.unwrap()["client_secret"].as_str().unwrap().to_owned();
     // The fixture was imported at start-up (the first record), then the first signing keys made.
-    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let pool = read_only_db(&app.data_dir()).await;
     let rows = sqlx::query("SELECT actor, action, COALESCE(after, '') AS after FROM audit_records ORDER BY seq").fetch_all(&pool).await.unwrap();
     pool.close().await;
     let actions: Vec<String> = rows.iter().map(|r| r.get::<String, _>("action")).collect();
@@ -134,13 +135,13 @@ async fn directory_changes_and_imports_are_audited_once_and_never_hold_secrets()
 #[tokio::test]
 async fn a_users_own_factor_changes_are_audited_with_where_they_came_from() {
     let app = spawn().await;
-    let token = crate::account_api::token_for(&app, "vault", "alice@acme.test", Some(crate::two_factor::ALICE_TOTP)).await;
+    let token = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
     let added: serde_json::Value = call(&app, Method::POST, "/api/v1/me/factors", &token, Some(json!({ "kind": "totp" }))).await.json().await.unwrap();
     let id = added["factor"].as_str().unwrap();
-    let code = crate::two_factor::totp_now(added["secret"].as_str().unwrap());
+    let code = totp_now(added["secret"].as_str().unwrap());
     assert_eq!(call(&app, Method::POST, &format!("/api/v1/me/factors/{id}/confirm"), &token, Some(json!({ "code": code }))).await.status(), StatusCode::OK);
     assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/me/factors/{id}"), &token, None).await.status(), StatusCode::NO_CONTENT);
-    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let pool = read_only_db(&app.data_dir()).await;
     let rows = sqlx::query("SELECT actor, action, target, address, COALESCE(after, '') AS after FROM audit_records WHERE action LIKE 'factor.%' ORDER BY seq")
         .fetch_all(&pool)
         .await
@@ -208,7 +209,7 @@ async fn a_broken_chain_found_by_the_start_up_check_raises_a_critical_alert() {
     sqlx::query("UPDATE audit_records SET actor = 'cli:someone-else' WHERE seq = 1").execute(&pool).await.unwrap();
     pool.close().await;
 
-    let app = crate::helpers::spawn_with(crate::helpers::SpawnOptions { dir: Some(dir), import: false, ..Default::default() }).await;
+    let app = spawn_with(SpawnOptions { dir: Some(dir), import: false, ..Default::default() }).await;
     let ops: serde_json::Value = client_token(&app, "ops", "gatehouse:admin").await.json().await.unwrap();
     let ops = ops["access_token"].as_str().unwrap().to_owned();
     let mut found = None;

@@ -6,11 +6,11 @@
 use reqwest::{Method, StatusCode};
 use std::path::{Path, PathBuf};
 
-use crate::account_api::call;
-use crate::browser::Browser;
-use crate::data_protection::{ids, operator};
-use crate::helpers::{SpawnOptions, TempDir, cli, db_fingerprint, spawn_with};
-use crate::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, assert_code_for, query, spawn};
+use crate::support::api::{call, ids, operator, token_for};
+use crate::support::app::{SpawnOptions, TempDir, cli, db_fingerprint, read_only_db, spawn_with};
+use crate::support::browser::Browser;
+use crate::support::fixtures::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, spawn};
+use crate::support::walker::{assert_code_for, query};
 
 fn newest_archive(target: &Path) -> PathBuf {
     let mut archives: Vec<PathBuf> =
@@ -74,7 +74,7 @@ async fn an_online_backup_restores_identical_data_with_a_verified_chain_and_serv
     let (ok, _, err) = cli(&data, &["backup", "restore", "--from", &target_arg, "--to", restored.to_str().unwrap(), "--force"]);
     assert!(!ok && err.contains("a server is using"), "{err}");
     // The restored instance serves: clients' secrets, accounts and factors all work.
-    let token = crate::account_api::token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    let token = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
     assert_eq!(call(&app, Method::GET, "/api/v1/me/factors", &token, None).await.status(), StatusCode::OK);
     let restored_home = app.stop_keeping_data().await;
     let (ok, out, err) = cli(&data, &["backup", "restore", "--from", &target_arg, "--to", restored.to_str().unwrap(), "--force"]);
@@ -177,7 +177,7 @@ async fn an_erased_person_is_unreadable_in_a_backup_taken_before_the_erasure() {
     let ring: std::sync::Arc<dyn gatehouse_crypto::KeyProvider> =
         std::sync::Arc::new(gatehouse_crypto::MasterKeyring::parse(&std::fs::read_to_string(&key).unwrap()).unwrap());
     gatehouse_backup::open_archive(&before, ring.as_ref(), &unpacked).unwrap();
-    let pool = crate::helpers::read_only_db(&unpacked).await;
+    let pool = read_only_db(&unpacked).await;
     let user_keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner LIKE 'user:%'").fetch_one(&pool).await.unwrap();
     let bob_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = ?").bind(&bob_id).fetch_one(&pool).await.unwrap();
     pool.close().await;

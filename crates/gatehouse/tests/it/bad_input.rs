@@ -4,15 +4,16 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll};
-use crate::helpers::{ALICE, PAYROLL_SECRET, spawn_app};
+use crate::support::app::{TestApp, db_fingerprint, spawn_app};
+use crate::support::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll};
+use crate::support::fixtures::basic::{ALICE, BOB, PAYROLL_SECRET};
 
 /// (form body, client credentials, expected status, expected error code)
 type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, StatusCode, &'a str);
 /// Basic credentials (client id, secret), if any.
 type Credentials<'a> = Option<(&'a str, &'a str)>;
 
-async fn token(app: &crate::helpers::TestApp, body: &str, auth: Option<(&str, &str)>) -> (StatusCode, Value) {
+async fn token(app: &TestApp, body: &str, auth: Option<(&str, &str)>) -> (StatusCode, Value) {
     let mut req = reqwest::Client::new().post(app.url("/token")).header("content-type", "application/x-www-form-urlencoded").body(body.to_owned());
     if let Some((id, secret)) = auth {
         req = req.basic_auth(id, Some(secret));
@@ -133,7 +134,7 @@ async fn refused_token_requests_change_nothing_stored() {
     let app = spawn_app().await;
     let browser = Browser::new();
     let code = query_param(&browser.sign_in(&app, &payroll_query(""), ALICE).await, "code").unwrap();
-    let before = crate::helpers::db_fingerprint(&app.data_dir()).await;
+    let before = db_fingerprint(&app.data_dir()).await;
     let payroll = Some(("payroll", PAYROLL_SECRET));
     let cb = "redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb";
     let refused: [(String, Credentials, &str); 7] = [
@@ -151,7 +152,7 @@ async fn refused_token_requests_change_nothing_stored() {
     }
     let oversized = format!("grant_type=authorization_code&code={code}&{cb}&pad={}", "x".repeat(100_000));
     assert_eq!(token(&app, &oversized, payroll).await.0, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(crate::helpers::db_fingerprint(&app.data_dir()).await, before, "no refused request wrote anything");
+    assert_eq!(db_fingerprint(&app.data_dir()).await, before, "no refused request wrote anything");
     assert_eq!(redeem_payroll(&app, &code).await.status(), StatusCode::OK, "the code is still good after every refusal");
 }
 
@@ -191,7 +192,7 @@ async fn tampered_session_cookie_is_just_no_session() {
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let before = crate::helpers::db_fingerprint(&app.data_dir()).await;
+    let before = db_fingerprint(&app.data_dir()).await;
     let response = http
         .get(app.url(&format!("/authorize?{}", payroll_query("&prompt=none"))))
         .header("cookie", format!("gatehouse_session={tampered}"))
@@ -199,7 +200,7 @@ async fn tampered_session_cookie_is_just_no_session() {
         .await
         .unwrap();
     assert_eq!(query_param(&location(&response), "error").as_deref(), Some("login_required"));
-    assert_eq!(crate::helpers::db_fingerprint(&app.data_dir()).await, before);
+    assert_eq!(db_fingerprint(&app.data_dir()).await, before);
 }
 
 #[tokio::test]
@@ -255,7 +256,7 @@ async fn unknown_user_and_wrong_password_look_the_same_and_lockout_throttles() {
     assert_eq!(throttled.status(), StatusCode::OK);
     assert!(throttled.text().await.unwrap().contains("The email address or password is incorrect."));
     // Another account from the same address is still served.
-    let bob = browser.submit_login(&app, &login, crate::helpers::BOB.0, crate::helpers::BOB.1).await;
+    let bob = browser.submit_login(&app, &login, BOB.0, BOB.1).await;
     assert_eq!(bob.status(), StatusCode::SEE_OTHER);
 }
 

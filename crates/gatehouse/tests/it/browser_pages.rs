@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::helpers::{SpawnOptions, TestApp, spawn_with};
+use crate::support::app::{SpawnOptions, TestApp, spawn_with};
 
 const SKIPPED: &str = "skipped: browser tests need node, chromium and `npm ci` in tests/browser (set by .ci/run)";
 

@@ -4,21 +4,16 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll};
-use crate::helpers::{ALICE, BOB, PAYROLL_SECRET, spawn_app};
+use crate::support::api::id_claims;
+use crate::support::app::{TestApp, spawn_app};
+use crate::support::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll, spa_query};
+use crate::support::fixtures::basic::{ALICE, BOB, PAYROLL_CB, PAYROLL_SECRET};
 
-pub(crate) async fn tokens_for(app: &crate::helpers::TestApp, callback: &str) -> Value {
+async fn tokens_for(app: &TestApp, callback: &str) -> Value {
     let code = query_param(callback, "code").expect("a code");
     let response = redeem_payroll(app, &code).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
-}
-
-pub(crate) fn id_claims(tokens: &Value) -> Value {
-    use base64::Engine as _;
-    let token = tokens["id_token"].as_str().unwrap();
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -33,7 +28,7 @@ async fn oidcc_server_code_flow_and_sso_second_app_reuses_session() {
     }
     assert_eq!(claims["nonce"], "n-1");
     // A second application: no password, same session.
-    let second = browser.authorize(&app, &crate::browser::spa_query("")).await;
+    let second = browser.authorize(&app, &spa_query("")).await;
     assert_eq!(second.status(), StatusCode::SEE_OTHER);
     let to_spa = location(&second);
     assert!(to_spa.starts_with("http://127.0.0.1:9998/cb?code="), "SSO must not ask again: {to_spa}");
@@ -324,7 +319,7 @@ async fn client_secret_post_authenticates_at_the_token_endpoint() {
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
-            ("redirect_uri", crate::helpers::PAYROLL_CB),
+            ("redirect_uri", PAYROLL_CB),
             ("client_id", "payroll"),
             ("client_secret", PAYROLL_SECRET),
         ])

@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{SpawnOptions, TempDir, TestApp, spawn_with, with_ulimit};
+use crate::support::api::self_signed;
+use crate::support::app::{SpawnOptions, TempDir, TestApp, spawn_with, with_ulimit};
 
 /// Generous next to the one-second timeouts (plus the one-second grace before a connection is
 /// dropped), and far below what an unbounded connection would take: forever.
@@ -201,7 +202,7 @@ fn tls_client(root: rustls::pki_types::CertificateDer<'static>) -> tokio_rustls:
 #[tokio::test]
 async fn the_tls_listener_has_the_same_header_read_timeout() {
     let dir = TempDir::new("tls-limits");
-    let (cert, key, der) = crate::operations::self_signed();
+    let (cert, key, der) = self_signed();
     let cert_path = dir.file("cert.pem", &cert).display().to_string();
     let key_path = dir.file("key.pem", &key).display().to_string();
     let app = spawn_with(SpawnOptions {

@@ -8,16 +8,17 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::browser::{Browser, hidden, location};
-use crate::helpers::{SpawnOptions, TestApp, db_fingerprint, spawn_with};
-use crate::two_factor::{ALICE_TOTP, PASSWORD, totp_now};
+use crate::support::app::{SpawnOptions, TestApp, db_fingerprint, spawn_with};
+use crate::support::browser::{Browser, hidden, location};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, FIXTURE};
+use crate::support::walker::{totp_now, visit};
 
 /// The two-factor fixture, with the console set to Bypass so a password alone signs in and
 /// the API's own step-up is what asks for the second factor.
 fn fixture() -> String {
     format!(
         "{}\n[[application]]\nclient_id = \"gatehouse-console\"\nname = \"Console\"\nredirect_uris = [\"http://127.0.0.1:1/console/callback\"]\ngrant_types = [\"authorization_code\"]\ntwo_factor = \"bypass\"\n",
-        crate::two_factor::FIXTURE
+        FIXTURE
     )
 }
 
@@ -26,37 +27,7 @@ async fn spawn() -> TestApp {
     spawn_with(SpawnOptions { fixture: &fixture, ..Default::default() }).await
 }
 
-/// Follows redirects from `path` within the server, signing in with the password (and a TOTP
-/// code when asked); returns the final page's status, path and HTML.
-pub(crate) async fn visit(app: &TestApp, browser: &Browser, path: &str, email: &str, totp: Option<&str>) -> (StatusCode, String, String) {
-    let mut to = path.to_owned();
-    for _ in 0..10 {
-        let url = if to.starts_with("http") { to.clone() } else { app.url(&to) };
-        let response = browser.get(&url).await;
-        if response.status() != StatusCode::SEE_OTHER {
-            let status = response.status();
-            return (status, to, response.text().await.unwrap());
-        }
-        let next = location(&response);
-        let next = next.strip_prefix(&app.issuer).map(str::to_owned).unwrap_or(next);
-        if next.starts_with("/login?request=") {
-            let response = browser.submit_login(app, &next, email, PASSWORD).await;
-            assert_eq!(response.status(), StatusCode::SEE_OTHER);
-            to = location(&response);
-            if to.starts_with("/login/factor") {
-                let secret = totp.expect("a second factor was asked for");
-                let response = crate::two_factor::present(app, browser, &to, "totp", &totp_now(secret)).await;
-                to = location(&response);
-            }
-            to = to.strip_prefix(&app.issuer).map(str::to_owned).unwrap_or(to);
-        } else {
-            to = next;
-        }
-    }
-    panic!("too many redirects from {path}");
-}
-
-pub(crate) async fn post(app: &TestApp, browser: &Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+async fn post(app: &TestApp, browser: &Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     browser.http.post(app.url(path)).form(fields).send().await.unwrap()
 }
 

@@ -9,10 +9,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::account_api::{call, client_token};
-use crate::browser::{Browser, hidden, location};
-use crate::helpers::{SpawnOptions, TestApp, db_fingerprint, spawn_with};
-use crate::two_factor::{PASSWORD, assert_code_for, password_step};
+use crate::support::api::{call, client_token, token_for};
+use crate::support::app::{SpawnOptions, TestApp, db_fingerprint, spawn_with};
+use crate::support::browser::{Browser, hidden, location};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD};
+use crate::support::walker::{assert_code_for, password_step, visit};
 
 /// The two-factor fixture (Acme: Alice admin with an authenticator app, Bob; Globex: Dave
 /// admin, Carol; ...), an operator (Olga), and the console set to Bypass so a password alone
@@ -36,7 +37,7 @@ redirect_uris = ["http://127.0.0.1:1/console/callback"]
 grant_types = ["authorization_code"]
 two_factor = "bypass"
 "#,
-        crate::two_factor::FIXTURE
+        FIXTURE
     )
 }
 
@@ -47,7 +48,7 @@ async fn spawn() -> TestApp {
 
 /// Follows redirects from `path`, signing in on the way (shared with the account page's tests).
 async fn open(app: &TestApp, browser: &Browser, path: &str, email: &str, totp: Option<&str>) -> (StatusCode, String, String) {
-    crate::console_account::visit(app, browser, path, email, totp).await
+    visit(app, browser, path, email, totp).await
 }
 
 /// Signs `email` in to the console from `/admin`; returns where they landed and its HTML.
@@ -570,8 +571,8 @@ async fn the_user_page_pages_through_login_history_with_the_policy_reasons() {
 #[tokio::test]
 async fn operators_are_out_of_a_tenant_admins_reach_and_the_console_never_bypasses() {
     let app = spawn().await;
-    let olga = crate::account_api::token_for(&app, "wiki", "olga@ops.test", None).await;
-    let alice = crate::account_api::token_for(&app, "vault", "alice@acme.test", Some(crate::two_factor::ALICE_TOTP)).await;
+    let olga = token_for(&app, "wiki", "olga@ops.test", None).await;
+    let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
     let users: Value = call(&app, Method::GET, &format!("/api/v1/tenants/{}/users", acme_id(&app, &olga).await), &olga, None).await.json().await.unwrap();
     let bob = users["users"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"].as_str().unwrap().to_owned();
     let granted = call(&app, Method::PATCH, &format!("/api/v1/users/{bob}"), &olga, Some(json!({ "roles": ["operator"] }))).await;

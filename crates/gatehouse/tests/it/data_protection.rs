@@ -8,33 +8,14 @@ use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::account_api::{call, client_token, token_for};
-use crate::browser::{Browser, location};
-use crate::helpers::{SpawnOptions, TempDir, TestApp, binary, cli, spawn_with};
-use crate::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, assert_code_for, outbox_lines, page, password_step, present, query, spawn};
-
-pub(crate) async fn operator(app: &TestApp) -> String {
-    let response = client_token(app, "ops", "gatehouse:admin").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn json_of(response: reqwest::Response) -> Value {
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
-/// (tenant id, user id) of an email, through the admin API.
-pub(crate) async fn ids(app: &TestApp, ops: &str, tenant: &str, email: &str) -> (String, String) {
-    let tenants = json_of(call(app, Method::GET, "/api/v1/tenants", ops, None).await).await;
-    let tenant_id = tenants["tenants"].as_array().unwrap().iter().find(|t| t["name"] == tenant).unwrap()["id"].as_str().unwrap().to_owned();
-    let users = json_of(call(app, Method::GET, &format!("/api/v1/tenants/{tenant_id}/users"), ops, None).await).await;
-    let user = users["users"].as_array().unwrap().iter().find(|u| u["email"] == email).unwrap()["id"].as_str().unwrap().to_owned();
-    (tenant_id, user)
-}
+use crate::support::api::{call, ids, json_of, operator, token_for};
+use crate::support::app::{SpawnOptions, TempDir, TestApp, binary, cli, read_only_db, spawn_with};
+use crate::support::browser::{Browser, location};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, spawn};
+use crate::support::walker::{assert_code_for, outbox_lines, page, password_step, present, query};
 
 /// Every byte of the database and its WAL.
-pub(crate) fn database_bytes(data: &Path) -> Vec<u8> {
+fn database_bytes(data: &Path) -> Vec<u8> {
     let mut bytes = std::fs::read(data.join("gatehouse.db")).unwrap();
     bytes.extend(std::fs::read(data.join("gatehouse.db-wal")).unwrap_or_default());
     bytes
@@ -178,7 +159,7 @@ async fn master_key_rotation_under_load_fails_no_request() {
     let keys = keyring["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "the retired key stays for older backups");
     assert!(keys[0]["retired_at"].is_i64() && keys[1]["retired_at"].is_null());
-    let pool = crate::helpers::read_only_db(&data).await;
+    let pool = read_only_db(&data).await;
     let wrappers: Vec<String> = sqlx::query_scalar("SELECT DISTINCT wrapped_by FROM data_keys WHERE owner NOT LIKE 'user:%'").fetch_all(&pool).await.unwrap();
     pool.close().await;
     assert_eq!(wrappers, [keys[1]["id"].as_str().unwrap()], "every master-wrapped key, the new tenant's included, is under the new key");
@@ -303,7 +284,7 @@ async fn erasure_removes_a_person_keeps_the_chain_and_never_removes_the_last_adm
     let erasures = json_of(call(&app, Method::GET, "/api/v1/audit?action=user.erase", &ops, None).await).await;
     let targets: Vec<&str> = erasures["records"].as_array().unwrap().iter().map(|r| r["target"].as_str().unwrap()).collect();
     assert!(targets.contains(&format!("user:{bob_id}").as_str()) && targets.contains(&format!("user:{carol_id}").as_str()), "{targets:?}");
-    let pool = crate::helpers::read_only_db(&data).await;
+    let pool = read_only_db(&data).await;
     let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner = ?").bind(format!("user:{bob_id}")).fetch_one(&pool).await.unwrap();
     let rows: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM users WHERE id = ?1) + (SELECT COUNT(*) FROM sign_in_events WHERE user_id = ?1)")
         .bind(&bob_id)
@@ -346,14 +327,14 @@ async fn a_terminated_tenant_cannot_sign_in_until_reinstated() {
     // Someone mid-sign-in (password done, second factor pending) gets no code either.
     let (acme, _) = ids(&app, &ops, "Acme Oy", "alice@acme.test").await;
     let browser = Browser::new();
-    let factor_page = crate::two_factor::password_step(&app, &browser, "vault", "", "alice@acme.test").await;
+    let factor_page = password_step(&app, &browser, "vault", "", "alice@acme.test").await;
     assert!(factor_page.starts_with("/login/factor"), "{factor_page}");
-    let html = crate::two_factor::page(&app, &browser, &factor_page).await;
+    let html = page(&app, &browser, &factor_page).await;
     assert_eq!(browser.post_step(&app, "/login/factor/sms", &html, &[]).await.status(), StatusCode::OK);
-    let sms = crate::two_factor::outbox_lines(&app, "sms.jsonl");
+    let sms = outbox_lines(&app, "sms.jsonl");
     let code: String = sms.last().unwrap()["text"].as_str().unwrap().split("code is ").nth(1).unwrap().chars().take(6).collect();
     assert_eq!(call(&app, Method::POST, &format!("/api/v1/tenants/{acme}/terminate"), &ops, None).await.status(), StatusCode::OK);
-    let after = location(&crate::two_factor::present(&app, &browser, &factor_page, "sms", &code).await);
+    let after = location(&present(&app, &browser, &factor_page, "sms", &code).await);
     assert!(after.contains("error=access_denied"), "{after}");
 }
 
@@ -565,7 +546,7 @@ async fn without_a_gateway_no_personal_data_is_written_to_an_outbox() {
     let refused = call(&app, Method::POST, "/api/v1/me/factors", &bob, Some(json!({ "kind": "sms", "phone": "+358409876543" }))).await;
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(refused.text().await.unwrap().contains("no SMS gateway is configured"));
-    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let pool = read_only_db(&app.data_dir()).await;
     let enrolling: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE kind = 'sms' AND confirmed_at IS NULL").fetch_one(&pool).await.unwrap();
     pool.close().await;
     assert_eq!(enrolling, 0, "a refused enrollment leaves no factor behind");

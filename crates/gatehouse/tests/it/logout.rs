@@ -3,10 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll};
-use crate::helpers::{ALICE, spawn_app};
+use crate::support::app::{TestApp, spawn_app};
+use crate::support::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll, spa_query};
+use crate::support::fixtures::basic::ALICE;
 
-async fn signed_in(app: &crate::helpers::TestApp) -> (Browser, Value) {
+async fn signed_in(app: &TestApp) -> (Browser, Value) {
     let browser = Browser::new();
     let code = query_param(&browser.sign_in(app, &payroll_query(""), ALICE).await, "code").unwrap();
     let tokens = redeem_payroll(app, &code).await.json().await.unwrap();
@@ -23,7 +24,7 @@ async fn rp_initiated_logout_redirects_with_state_and_ends_sso_everywhere() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "http://127.0.0.1:9999/signed-out?state=bye");
     // The SSO session is over for every application.
-    let to = location(&browser.authorize(&app, &crate::browser::spa_query("&prompt=none")).await);
+    let to = location(&browser.authorize(&app, &spa_query("&prompt=none")).await);
     assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"));
     // Tokens of the session are revoked.
     let at = tokens["access_token"].as_str().unwrap();

@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::account_api::{call, client_token, token_for};
-use crate::browser::{Browser, location};
-use crate::helpers::{SpawnOptions, TempDir, TestApp, spawn_with};
-use crate::sms_webhook::hmac_sha256;
-use crate::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, outbox_lines, page, password_step, query};
+use crate::support::api::{call, client_token, hmac_sha256, token_for};
+use crate::support::app::{SpawnOptions, TempDir, TestApp, cli, spawn_with};
+use crate::support::browser::{Browser, location};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, spawn};
+use crate::support::walker::{outbox_lines, page, password_step, query};
 
 const KEY: &str = "an alert webhook key of at least thirty-two bytes";
 
@@ -225,16 +225,16 @@ async fn making_someone_an_admin_reaches_syslog_and_the_webhook() {
 fn a_misconfigured_sink_or_unsafe_lockout_stops_the_server_at_start_up() {
     let dir = TempDir::new("bad-sink");
     let data = dir.path().join("data");
-    let (ok, _, err) = crate::helpers::cli(&data, &["serve", "--listen", "127.0.0.1:0", "--alert-syslog", "syslog.example.com"]);
+    let (ok, _, err) = cli(&data, &["serve", "--listen", "127.0.0.1:0", "--alert-syslog", "syslog.example.com"]);
     assert!(!ok && err.contains("udp://host:port or tcp://host:port"), "{err}");
     let config = dir.file("gatehouse.toml", "[lockout]\nlock_after = 500\nmax_delay_seconds = 1\n").display().to_string();
-    let (ok, _, err) = crate::helpers::cli(&data, &["--config", &config, "serve", "--listen", "127.0.0.1:0"]);
+    let (ok, _, err) = cli(&data, &["--config", &config, "serve", "--listen", "127.0.0.1:0"]);
     assert!(!ok && err.contains("NIST SP 800-63B"), "{err}");
 }
 
 #[tokio::test]
 async fn failed_token_requests_from_one_address_are_throttled_with_retry_after() {
-    let app = crate::two_factor::spawn().await;
+    let app = spawn().await;
     let client = reqwest::Client::new();
     let mut last = None;
     for _ in 0..101 {
@@ -277,7 +277,7 @@ async fn alerts_reach_syslog_over_tcp_in_octet_counted_frames_and_notices_reach_
 
     // Notices to users go to the webhook, signed like alerts.
     for _ in 0..2 {
-        assert!(crate::two_factor::password_step(&app, &Browser::new(), "payroll", "", "bob@acme.test").await.contains("code="));
+        assert!(password_step(&app, &Browser::new(), "payroll", "", "bob@acme.test").await.contains("code="));
     }
     let notice = tokio::time::timeout(Duration::from_secs(10), received.recv()).await.expect("a notice").unwrap();
     assert_eq!(notice["type"], "gatehouse.notification");

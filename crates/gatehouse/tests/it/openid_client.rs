@@ -10,17 +10,19 @@ use openidconnect::{
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::browser::{Browser, location, query_param};
-use crate::helpers::{ALICE, PAYROLL_SECRET, spawn_app};
+use crate::support::api::self_signed;
+use crate::support::app::{SpawnOptions, TempDir, spawn_app, spawn_with};
+use crate::support::browser::{Browser, hidden, location, query_param};
+use crate::support::fixtures::basic::{ALICE, PAYROLL_SECRET};
 
 type HttpResult = Result<openidconnect::HttpResponse, reqwest::Error>;
 
 /// The HTTP transport for `openidconnect`: reqwest, redirects off (as the library requires).
-pub fn http_client() -> impl Fn(openidconnect::HttpRequest) -> Pin<Box<dyn Future<Output = HttpResult>>> {
+fn http_client() -> impl Fn(openidconnect::HttpRequest) -> Pin<Box<dyn Future<Output = HttpResult>>> {
     http_client_with(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap())
 }
 
-pub fn http_client_with(client: reqwest::Client) -> impl Fn(openidconnect::HttpRequest) -> Pin<Box<dyn Future<Output = HttpResult>>> {
+fn http_client_with(client: reqwest::Client) -> impl Fn(openidconnect::HttpRequest) -> Pin<Box<dyn Future<Output = HttpResult>>> {
     move |request: openidconnect::HttpRequest| {
         let client = client.clone();
         Box::pin(async move {
@@ -132,16 +134,11 @@ async fn id_tokens_use_the_clients_registered_algorithm() {
 async fn openid_client_over_tls_revokes_logs_out_and_cookies_are_secure() {
     use openidconnect::core::CoreRevocableToken as StandardRevocableToken;
     use openidconnect::{EndSessionUrl, LogoutRequest, PostLogoutRedirectUrl, ProviderMetadataWithLogout};
-    let dir = crate::helpers::TempDir::new("oidc-tls");
-    let (cert, key, der) = crate::operations::self_signed();
+    let dir = TempDir::new("oidc-tls");
+    let (cert, key, der) = self_signed();
     let cert_path = dir.file("cert.pem", &cert).display().to_string();
     let key_path = dir.file("key.pem", &key).display().to_string();
-    let app = crate::helpers::spawn_with(crate::helpers::SpawnOptions {
-        dir: Some(dir),
-        extra: &["--tls-cert", &cert_path, "--tls-key", &key_path],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--tls-cert", &cert_path, "--tls-key", &key_path], ..Default::default() }).await;
     assert!(app.issuer.starts_with("http://"));
     let issuer = format!("https://{}", app.addr);
 
@@ -170,8 +167,8 @@ async fn openid_client_over_tls_revokes_logs_out_and_cookies_are_secure() {
     let login = location(&response);
     let page = browser.get(&format!("{issuer}{login}")).await.text().await.unwrap();
     let form = [
-        ("request", crate::browser::hidden(&page, "request").unwrap()),
-        ("csrf_token", crate::browser::hidden(&page, "csrf_token").unwrap()),
+        ("request", hidden(&page, "request").unwrap()),
+        ("csrf_token", hidden(&page, "csrf_token").unwrap()),
         ("email", ALICE.0.to_owned()),
         ("password", ALICE.1.to_owned()),
     ];

@@ -5,8 +5,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::browser::{Browser, location, payroll_query, query_param, redeem_payroll};
-use crate::helpers::{ALICE, CHEAP_ARGON, FIXTURE, SpawnOptions, TempDir, cli, spawn_app, spawn_with};
+use crate::support::api::self_signed;
+use crate::support::app::{CHEAP_ARGON, SpawnOptions, TempDir, TestApp, binary, cli, spawn_app, spawn_with};
+use crate::support::browser::{Browser, hidden, location, payroll_query, query_param, redeem_payroll};
+use crate::support::fixtures::basic::{ALICE, FIXTURE, MACHINE_SECRET};
 
 #[tokio::test]
 async fn health_readiness_metrics_and_discovery() {
@@ -27,7 +29,7 @@ async fn health_readiness_metrics_and_discovery() {
 async fn a_second_server_on_the_same_data_dir_is_refused() {
     let app = spawn_app().await;
     let data = app.data_dir();
-    let output = std::process::Command::new(crate::helpers::binary()).arg("--data-dir").arg(&data).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let output = std::process::Command::new(binary()).arg("--data-dir").arg(&data).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("another Gatehouse server is already running"), "{stderr}");
@@ -60,8 +62,8 @@ async fn sigterm_during_sign_ins_keeps_every_acknowledged_write() {
         let browser = Browser::new();
         let login = location(&browser.authorize(&app, &payroll_query("")).await);
         let page = browser.get(&app.url(&login)).await.text().await.unwrap();
-        let request = crate::browser::hidden(&page, "request").unwrap();
-        let csrf = crate::browser::hidden(&page, "csrf_token").unwrap();
+        let request = hidden(&page, "request").unwrap();
+        let csrf = hidden(&page, "csrf_token").unwrap();
         forms.push((browser, request, csrf));
     }
     let url = app.url("/login");
@@ -147,7 +149,7 @@ async fn key_rotation_while_running_keeps_old_tokens_valid() {
     assert_eq!(reqwest::Client::new().get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap().status(), StatusCode::OK);
     let fresh: Value = reqwest::Client::new()
         .post(app.url("/token"))
-        .basic_auth("machine", Some(crate::helpers::MACHINE_SECRET))
+        .basic_auth("machine", Some(MACHINE_SECRET))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -166,12 +168,12 @@ async fn key_rotation_while_running_keeps_old_tokens_valid() {
 #[tokio::test]
 async fn rotated_keys_are_published_before_they_sign() {
     let app = spawn_app().await;
-    let token = |app: &crate::helpers::TestApp| {
+    let token = |app: &TestApp| {
         let url = app.url("/token");
         async move {
             let body: Value = reqwest::Client::new()
                 .post(url)
-                .basic_auth("machine", Some(crate::helpers::MACHINE_SECRET))
+                .basic_auth("machine", Some(MACHINE_SECRET))
                 .form(&[("grant_type", "client_credentials")])
                 .send()
                 .await
@@ -237,7 +239,7 @@ async fn rotated_client_secret_replaces_the_old_one() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(ok_now);
-    assert_eq!(try_secret(crate::helpers::MACHINE_SECRET.into()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(try_secret(MACHINE_SECRET.into()).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -256,11 +258,6 @@ async fn demo_runs_a_whole_sign_in_ending_on_the_claims_page() {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("ID token claims") && html.contains("demo@demo.test") && html.contains("urn:gatehouse:acr:pwd"), "{html}");
-}
-
-pub fn self_signed() -> (String, String, rustls::pki_types::CertificateDer<'static>) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    (cert.cert.pem(), cert.key_pair.serialize_pem(), cert.cert.der().clone())
 }
 
 async fn tls_get(
@@ -326,11 +323,11 @@ fn every_subcommand_has_help() {
         &["policy", "explain", "--help"],
         &["audit", "verify", "--help"],
     ] {
-        let output = std::process::Command::new(crate::helpers::binary()).args(args).output().unwrap();
+        let output = std::process::Command::new(binary()).args(args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"), "{args:?}");
     }
-    let output = std::process::Command::new(crate::helpers::binary()).args(["serve", "--help"]).output().unwrap();
+    let output = std::process::Command::new(binary()).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     for flag in [
         "--listen",

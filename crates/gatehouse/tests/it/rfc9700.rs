@@ -3,10 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::browser::{Browser, CHALLENGE, VERIFIER, header, location, payroll_query, query_param, redeem_payroll, spa_query};
-use crate::helpers::{ALICE, PAYROLL_SECRET, SPA_CB, SpawnOptions, TempDir, spawn_app, spawn_with};
+use crate::support::app::{SpawnOptions, TempDir, TestApp, spawn_app, spawn_with};
+use crate::support::browser::{Browser, CHALLENGE, VERIFIER, header, location, payroll_query, query_param, redeem_payroll, spa_query};
+use crate::support::fixtures::basic::{ALICE, MACHINE_SECRET, PAYROLL_SECRET, SPA_CB};
 
-async fn spa_token(app: &crate::helpers::TestApp, code: &str, verifier: Option<&str>) -> reqwest::Response {
+async fn spa_token(app: &TestApp, code: &str, verifier: Option<&str>) -> reqwest::Response {
     let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", SPA_CB), ("client_id", "spa")];
     if let Some(v) = verifier {
         form.push(("code_verifier", v));
@@ -73,7 +74,7 @@ async fn codes_are_bound_to_their_client_and_redirect_uri() {
     let code = query_param(&Browser::new().sign_in(&app, &payroll_query(""), ALICE).await, "code").unwrap();
     let other_client = reqwest::Client::new()
         .post(app.url("/token"))
-        .basic_auth("machine", Some(crate::helpers::MACHINE_SECRET))
+        .basic_auth("machine", Some(MACHINE_SECRET))
         .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", "http://127.0.0.1:9999/cb")])
         .send()
         .await

@@ -5,9 +5,11 @@
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-use crate::browser::{Browser, location};
-use crate::helpers::{SpawnOptions, spawn_with};
-use crate::two_factor::{ALICE_TOTP, ERIN_TOTP, FIXTURE, PASSWORD, SECRET, assert_code_for, page, password_step, present, query, redeem, spawn, totp_now};
+use crate::support::api::client_token;
+use crate::support::app::{SpawnOptions, TempDir, cli, read_only_db, spawn_with};
+use crate::support::browser::{Browser, location};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, ERIN_TOTP, FIXTURE, PASSWORD, SECRET, spawn};
+use crate::support::walker::{assert_code_for, page, password_step, present, query, redeem, totp_now};
 
 #[tokio::test]
 async fn a_remembered_browser_skips_the_adaptive_prompt_and_others_do_not() {
@@ -46,7 +48,7 @@ async fn every_attempt_is_recorded_with_its_decision() {
     let response = present(&app, &browser, &to, "totp", &totp_now(ALICE_TOTP)).await;
     assert_code_for("vault", &location(&response));
 
-    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let pool = read_only_db(&app.data_dir()).await;
     let rows = sqlx::query("SELECT result, client_id, address, amr, acr, decision FROM sign_in_events ORDER BY at, rowid").fetch_all(&pool).await.unwrap();
     let results: Vec<String> = rows.iter().map(|r| r.get("result")).collect();
     assert_eq!(results, ["failure", "second_factor_failure", "success"]);
@@ -68,7 +70,7 @@ async fn policy_explain_prints_the_outcome_the_winning_rule_and_every_reason() {
     let explain = |args: &[&str]| {
         let mut all = vec!["policy", "explain"];
         all.extend_from_slice(args);
-        crate::helpers::cli(&data, &all)
+        cli(&data, &all)
     };
     let (ok, out, err) = explain(&["--email", "dave@globex.test", "--app", "wiki", "--ip", "203.0.113.7"]);
     assert!(ok, "{err}");
@@ -117,8 +119,8 @@ async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
     let from_cafe = Browser::behind(proxy, Some("127.0.0.3, 198.51.100.20"));
     let to = from_cafe.sign_in(&app, &query("payroll", ""), ("erin@initech.test", PASSWORD)).await;
     assert!(to.starts_with("/login/factor"), "the client is the nearest untrusted hop, not a spoofed left entry: {to}");
-    let scratch = crate::helpers::TempDir::new("bad-proxy");
-    let (ok, _, err) = crate::helpers::cli(&scratch.path().join("data"), &["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "10.0.0.0/33"]);
+    let scratch = TempDir::new("bad-proxy");
+    let (ok, _, err) = cli(&scratch.path().join("data"), &["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "10.0.0.0/33"]);
     assert!(!ok && err.contains("trusted_proxies"), "{err}");
 }
 
@@ -147,7 +149,7 @@ async fn introspection_reports_the_achieved_acr_amr_and_auth_time() {
 
 #[tokio::test]
 async fn login_history_is_the_users_own_and_their_admins_not_another_tenants() {
-    use crate::account_api::{call, token_for};
+    use crate::support::api::{call, token_for};
     let app = spawn().await;
     let browser = Browser::new();
     let login = location(&browser.authorize(&app, &query("vault", "")).await);
@@ -171,7 +173,7 @@ async fn login_history_is_the_users_own_and_their_admins_not_another_tenants() {
     assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/sign-ins?before=nonsense", &alice, None).await.status(), StatusCode::BAD_REQUEST);
 
     // Alice administers Acme: she sees Bob's history. Dave administers Globex: Alice's is not found.
-    let ops: Value = crate::account_api::client_token(&app, "ops", "gatehouse:admin").await.json().await.unwrap();
+    let ops: Value = client_token(&app, "ops", "gatehouse:admin").await.json().await.unwrap();
     let ops = ops["access_token"].as_str().unwrap();
     let tenants: Value = call(&app, reqwest::Method::GET, "/api/v1/tenants", ops, None).await.json().await.unwrap();
     let acme = tenants["tenants"].as_array().unwrap().iter().find(|t| t["name"] == "Acme Oy").unwrap()["id"].as_str().unwrap().to_owned();

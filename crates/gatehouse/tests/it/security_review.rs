@@ -8,10 +8,12 @@
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::account_api::{call, client_token};
-use crate::browser::{Browser, location, query_param};
-use crate::helpers::{SpawnOptions, TestApp, db_fingerprint, read_only_db, spawn_with};
-use crate::two_factor::{ERIN_TOTP, FIXTURE, PASSWORD, assert_code_for, page, present, query, query_scoped, redeem, reset_code_for, totp_now};
+use crate::support::api::{call, client_credentials, client_token, id_claims, json_of, token_for};
+use crate::support::app::{SpawnOptions, TempDir, TestApp, cli, db_fingerprint, read_only_db, spawn_app, spawn_with};
+use crate::support::browser::{Browser, location, payroll_query, query_param, redeem_payroll};
+use crate::support::fixtures::basic::{ALICE, MACHINE_SECRET, PAYROLL_SECRET};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, ERIN_TOTP, FIXTURE, PASSWORD};
+use crate::support::walker::{assert_code_for, outbox_lines, page, present, query, query_scoped, redeem, reset_code_for, totp_now};
 
 /// A first-party application with the default (Adaptive) 2FA behaviour, so a sign-in from a
 /// tenant's trusted network gets a `gatehouse:account` token with the password alone. It
@@ -44,13 +46,8 @@ async fn password_only_token(app: &TestApp, browser: &Browser) -> String {
     let to = browser.sign_in(app, &query_scoped("portal", ACCOUNT_SCOPES, ""), ("erin@initech.test", PASSWORD)).await;
     assert_code_for("portal", &to);
     let tokens = redeem(app, "portal", &to).await;
-    assert_eq!(crate::conformance::id_claims(&tokens)["amr"], json!(["pwd"]), "the password alone");
+    assert_eq!(id_claims(&tokens)["amr"], json!(["pwd"]), "the password alone");
     tokens["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn json_of(response: Response) -> Value {
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
 }
 
 async fn operator(app: &TestApp) -> String {
@@ -143,7 +140,7 @@ async fn finding_1_a_report_from_a_fresh_second_factor_removes_factors_added_sin
 async fn finding_1_without_a_factor_the_next_password_sign_in_sets_the_new_password() {
     let app = spawn().await;
     // Bob has no second factor: the report forces a new password at his next sign-in.
-    let bob = crate::account_api::token_for(&app, "wiki", "bob@acme.test", None).await;
+    let bob = token_for(&app, "wiki", "bob@acme.test", None).await;
     let id = newest_sign_in(&app, &bob).await;
     let path = format!("/api/v1/me/sign-ins/{id}/report");
     let chosen_now = call(&app, Method::POST, &path, &bob, Some(json!({ "new_password": "bob's brand new passphrase" }))).await;
@@ -240,7 +237,7 @@ async fn finding_1_an_intruder_holding_only_the_password_cannot_finish_the_force
 
 /// Reports Bob's newest sign-in with a password-only token (he has no second factor).
 async fn report_bob(app: &TestApp) {
-    let bob = crate::account_api::token_for(app, "wiki", "bob@acme.test", None).await;
+    let bob = token_for(app, "wiki", "bob@acme.test", None).await;
     let id = newest_sign_in(app, &bob).await;
     json_of(call(app, Method::POST, &format!("/api/v1/me/sign-ins/{id}/report"), &bob, None).await).await;
 }
@@ -253,7 +250,7 @@ async fn to_the_forced_change(app: &TestApp, browser: &Browser) -> reqwest::Resp
 }
 
 fn reset_codes_sent(app: &TestApp) -> usize {
-    crate::two_factor::outbox_lines(app, "notifications.jsonl").iter().filter(|n| n["kind"] == "password_reset_code").count()
+    outbox_lines(app, "notifications.jsonl").iter().filter(|n| n["kind"] == "password_reset_code").count()
 }
 
 #[tokio::test]
@@ -339,7 +336,7 @@ async fn finding_1_a_factor_an_intruder_enrolled_cannot_lock_the_owner_out_and_t
     assert!(asked.starts_with("/login/factor?request="), "now Bob is asked for the intruder's factor: {asked}");
 
     // Bob reports the intruder's sign-in with what he has: a password-only sign-in.
-    let bob = crate::account_api::token_for(&app, "wiki", "bob@acme.test", None).await;
+    let bob = token_for(&app, "wiki", "bob@acme.test", None).await;
     let report = json_of(call(&app, Method::POST, &format!("/api/v1/me/sign-ins/{intruders_sign_in}/report"), &bob, None).await).await;
     assert_eq!(report["factors_kept"], 1, "{report}");
     // The planted factor is not asked for while the reset is pending: his mailbox is. (Times
@@ -416,26 +413,26 @@ async fn finding_4_every_authentication_event_renews_the_session_cookie() {
 
 #[tokio::test]
 async fn finding_5_introspection_answers_only_the_tokens_client_or_audience() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let http = Client::new();
-    let machine = crate::tokens::client_credentials(&app).await;
+    let machine = client_credentials(&app).await;
     let token = machine["access_token"].as_str().unwrap();
     let introspect = |who: &'static str, secret: &'static str, token: String| {
         let request = http.post(app.url("/introspect")).basic_auth(who, Some(secret)).form(&[("token", token)]);
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
-    assert_eq!(introspect("payroll", crate::helpers::PAYROLL_SECRET, token.into()).await, json!({ "active": false }), "another client learns nothing");
-    let own = introspect("machine", crate::helpers::MACHINE_SECRET, token.into()).await;
+    assert_eq!(introspect("payroll", PAYROLL_SECRET, token.into()).await, json!({ "active": false }), "another client learns nothing");
+    let own = introspect("machine", MACHINE_SECRET, token.into()).await;
     assert_eq!((own["active"].as_bool(), own["client_id"].as_str()), (Some(true), Some("machine")));
 
     // A user's tokens, issued to payroll: described to payroll only.
-    let code = query_param(&Browser::new().sign_in(&app, &crate::browser::payroll_query(""), crate::helpers::ALICE).await, "code").unwrap();
-    let tokens: Value = crate::browser::redeem_payroll(&app, &code).await.json().await.unwrap();
+    let code = query_param(&Browser::new().sign_in(&app, &payroll_query(""), ALICE).await, "code").unwrap();
+    let tokens: Value = redeem_payroll(&app, &code).await.json().await.unwrap();
     for kind in ["access_token", "refresh_token"] {
         let token = tokens[kind].as_str().unwrap().to_owned();
-        let theirs = introspect("machine", crate::helpers::MACHINE_SECRET, token.clone()).await;
+        let theirs = introspect("machine", MACHINE_SECRET, token.clone()).await;
         assert_eq!(theirs, json!({ "active": false }), "{kind} to another client");
-        let mine = introspect("payroll", crate::helpers::PAYROLL_SECRET, token).await;
+        let mine = introspect("payroll", PAYROLL_SECRET, token).await;
         assert_eq!(mine["active"], true, "{kind} to its own client");
         assert!(mine.get("sub").is_some());
     }
@@ -443,14 +440,14 @@ async fn finding_5_introspection_answers_only_the_tokens_client_or_audience() {
 
 #[tokio::test]
 async fn finding_6_the_id_token_releases_email_and_name_only_for_their_scopes() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let claims_for = |scope: &'static str| {
         let app = &app;
         async move {
-            let query = crate::browser::payroll_query("").replace("scope=openid%20profile%20email", scope);
-            let code = query_param(&Browser::new().sign_in(app, &query, crate::helpers::ALICE).await, "code").unwrap();
-            let tokens: Value = crate::browser::redeem_payroll(app, &code).await.json().await.unwrap();
-            crate::conformance::id_claims(&tokens)
+            let query = payroll_query("").replace("scope=openid%20profile%20email", scope);
+            let code = query_param(&Browser::new().sign_in(app, &query, ALICE).await, "code").unwrap();
+            let tokens: Value = redeem_payroll(app, &code).await.json().await.unwrap();
+            id_claims(&tokens)
         }
     };
     let bare = claims_for("scope=openid").await;
@@ -501,7 +498,7 @@ async fn finding_7_a_reported_address_is_risky_for_the_reporters_tenant_only_unt
     let entry = &listed["reported_addresses"][0];
     assert_eq!(entry["address"], OFFICE, "{listed}");
     assert!(entry["expires_at"].as_i64().unwrap() > entry["reported_at"].as_i64().unwrap(), "a report expires");
-    let dave = crate::account_api::token_for(&app, "vault", "dave@globex.test", Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")).await;
+    let dave = token_for(&app, "vault", "dave@globex.test", Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")).await;
     let path = format!("/api/v1/tenants/{initech}/reported-addresses/{OFFICE}");
     assert_eq!(call(&app, Method::DELETE, &path, &dave, None).await.status(), StatusCode::FORBIDDEN, "another tenant's admin");
     assert_eq!(
@@ -563,8 +560,8 @@ async fn finding_8_parked_requests_keep_only_known_parameters_are_bounded_and_ca
 async fn finding_9_a_tenant_admin_cannot_read_an_operators_login_history() {
     let app = spawn().await;
     let ops = operator(&app).await;
-    let alice = crate::account_api::token_for(&app, "vault", "alice@acme.test", Some(crate::two_factor::ALICE_TOTP)).await;
-    crate::account_api::token_for(&app, "wiki", "bob@acme.test", None).await;
+    let alice = token_for(&app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
+    token_for(&app, "wiki", "bob@acme.test", None).await;
     let tenants = json_of(call(&app, Method::GET, "/api/v1/tenants", &ops, None).await).await;
     let acme = tenants["tenants"].as_array().unwrap().iter().find(|t| t["name"] == "Acme Oy").unwrap()["id"].as_str().unwrap().to_owned();
     let users = json_of(call(&app, Method::GET, &format!("/api/v1/tenants/{acme}/users"), &ops, None).await).await;
@@ -602,18 +599,18 @@ async fn finding_10_one_password_rule_for_every_door() {
         assert_code_for("wiki", &Browser::new().sign_in(&app, &query("wiki", ""), (email, password)).await);
     }
     // The import file follows the same rule.
-    let dir = crate::helpers::TempDir::new("password-rule");
+    let dir = TempDir::new("password-rule");
     let too_long = format!(
         "[[tenant]]\nname = \"X\"\ndomains = [\"x.test\"]\n  [[tenant.user]]\n  email = \"a@x.test\"\n  name = \"A\"\n  password = \"{}\"\n",
         "p".repeat(1025)
     );
     let file = dir.file("import.toml", &too_long);
-    let (ok, _, stderr) = crate::helpers::cli(&dir.path().join("data"), &["import", file.to_str().unwrap()]);
+    let (ok, _, stderr) = cli(&dir.path().join("data"), &["import", file.to_str().unwrap()]);
     assert!(!ok && stderr.contains("at most 1024 bytes"), "{stderr}");
     // A hash brought from elsewhere may not make every sign-in to the account cost seconds.
     let costly = "[[tenant]]\nname = \"X\"\ndomains = [\"x.test\"]\n  [[tenant.user]]\n  email = \"a@x.test\"\n  name = \"A\"\n  password_hash = \"$argon2id$v=19$m=65536,t=40,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo\"\n";
     let file = dir.file("costly.toml", costly);
-    let (ok, _, stderr) = crate::helpers::cli(&dir.path().join("data"), &["import", file.to_str().unwrap()]);
+    let (ok, _, stderr) = cli(&dir.path().join("data"), &["import", file.to_str().unwrap()]);
     assert!(!ok && stderr.contains("costs too much"), "{stderr}");
 }
 
@@ -631,13 +628,13 @@ async fn finding_11_client_credentials_grant_only_registered_scopes() {
 
 #[tokio::test]
 async fn finding_11_the_phone_scope_is_neither_advertised_nor_granted() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let discovery: Value = reqwest::get(app.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
     let scopes: Vec<&str> = discovery["scopes_supported"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
     assert!(!scopes.contains(&"phone") && scopes.contains(&"email"), "{scopes:?}");
-    let query = crate::browser::payroll_query("").replace("scope=openid%20profile%20email", "scope=openid%20phone");
-    let code = query_param(&Browser::new().sign_in(&app, &query, crate::helpers::ALICE).await, "code").unwrap();
-    let tokens: Value = crate::browser::redeem_payroll(&app, &code).await.json().await.unwrap();
+    let query = payroll_query("").replace("scope=openid%20profile%20email", "scope=openid%20phone");
+    let code = query_param(&Browser::new().sign_in(&app, &query, ALICE).await, "code").unwrap();
+    let tokens: Value = redeem_payroll(&app, &code).await.json().await.unwrap();
     assert_eq!(tokens["scope"], "openid");
 }
 
@@ -663,7 +660,7 @@ async fn finding_11_extractor_rejections_speak_rfc6749_json_and_rfc9457() {
 
 #[tokio::test]
 async fn finding_11_the_demo_issuer_is_localhost_so_passkeys_are_offered() {
-    let dir = crate::helpers::TempDir::new("demo-issuer");
+    let dir = TempDir::new("demo-issuer");
     let app = spawn_with(SpawnOptions { dir: Some(dir), extra: &["--demo"], import: false, ..Default::default() }).await;
     assert!(app.stdout_first.contains(&format!("(issuer http://localhost:{})", app.addr.port())), "{}", app.stdout_first);
     let discovery: Value = reqwest::get(app.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();

@@ -4,8 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::browser::{Browser, location, payroll_query, query_param};
-use crate::helpers::{ALICE, MACHINE_SECRET, SpawnOptions, TempDir, TestApp, spawn_with};
+use crate::support::app::{SpawnOptions, TempDir, TestApp, cli, spawn_with};
+use crate::support::browser::{Browser, location, payroll_query, query_param};
+use crate::support::fixtures::basic::{ALICE, MACHINE_SECRET};
 
 async fn discovered_issuer(app: &TestApp) -> String {
     let doc: Value = reqwest::get(format!("http://{}/.well-known/openid-configuration", app.addr)).await.unwrap().json().await.unwrap();
@@ -66,7 +67,7 @@ async fn flags_override_variables() {
 async fn out_of_range_lifetimes_are_a_clear_startup_error() {
     let dir = TempDir::new("layers-bad");
     let config = dir.file("gatehouse.toml", "[tokens]\naccess_token_seconds = 31536000\n");
-    let (ok, _, err) = crate::helpers::cli(&dir.path().join("data"), &["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"]);
+    let (ok, _, err) = cli(&dir.path().join("data"), &["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"]);
     assert!(!ok);
     assert!(err.contains("tokens.access_token_seconds") && err.contains("86400"), "{err}");
 }

@@ -3,25 +3,16 @@
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::browser::{Browser, location};
-use crate::helpers::{SpawnOptions, TempDir, spawn_with};
-use crate::two_factor::{FIXTURE, assert_code_for, page, password_step, present};
+use crate::support::api::hmac_sha256;
+use crate::support::app::{SpawnOptions, TempDir, spawn_with};
+use crate::support::browser::{Browser, location};
+use crate::support::fixtures::two_factor::FIXTURE;
+use crate::support::walker::{assert_code_for, page, password_step, present};
 
 const KEY: &str = "a webhook key of at least thirty-two bytes";
-
-/// HMAC-SHA256 (RFC 2104), computed independently of the server's implementation.
-pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut block = [0u8; 64];
-    block[..key.len()].copy_from_slice(key);
-    let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
-    let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
-    let inner_hash = Sha256::new().chain_update(&inner).chain_update(message).finalize();
-    Sha256::new().chain_update(&outer).chain_update(inner_hash).finalize().to_vec()
-}
 
 struct Received {
     headers: String,

@@ -4,25 +4,14 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::browser::{Browser, payroll_query, query_param, redeem_payroll};
-use crate::helpers::{ALICE, MACHINE_SECRET, PAYROLL_SECRET, spawn_app};
+use crate::support::api::client_credentials;
+use crate::support::app::spawn_app;
+use crate::support::browser::{Browser, payroll_query, query_param, redeem_payroll};
+use crate::support::fixtures::basic::{ALICE, MACHINE_SECRET, PAYROLL_SECRET};
 
 fn decode(token: &str, part: usize) -> Value {
     let segment = token.split('.').nth(part).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
-}
-
-pub(crate) async fn client_credentials(app: &crate::helpers::TestApp) -> Value {
-    let response = reqwest::Client::new()
-        .post(app.url("/token"))
-        .basic_auth("machine", Some(MACHINE_SECRET))
-        .form(&[("grant_type", "client_credentials"), ("scope", "reports:read")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    response.json().await.unwrap()
 }
 
 #[tokio::test]

@@ -9,12 +9,11 @@ use std::collections::HashSet;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::account_api::{call, client_token, token_for};
-use crate::browser::{Browser, location};
-use crate::helpers::{SpawnOptions, TempDir, TestApp, cli, spawn_with};
-use crate::two_factor::{ALICE_TOTP, FIXTURE, PASSWORD, assert_code_for, outbox_lines, page, password_step, query, spawn};
-
-const DAVE_TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+use crate::support::api::{call, client_token, token_for};
+use crate::support::app::{SpawnOptions, TempDir, TestApp, cli, spawn_with};
+use crate::support::browser::{Browser, location};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, DAVE_TOTP, FIXTURE, PASSWORD, spawn};
+use crate::support::walker::{assert_code_for, outbox_lines, page, password_step, query, reset_code_for};
 
 async fn operator(app: &TestApp) -> String {
     let token: Value = client_token(app, "ops", "gatehouse:admin").await.json().await.unwrap();
@@ -63,7 +62,7 @@ async fn a_reported_sign_in_ends_every_session_and_forces_fresh_2fa_and_a_new_pa
 
     let html = page(&app, &browser, &after_factor).await;
     assert!(html.contains("autocomplete=\"new-password\""));
-    let code = crate::two_factor::reset_code_for(&app, "alice@acme.test").await;
+    let code = reset_code_for(&app, "alice@acme.test").await;
     let code = code.as_str();
     let mismatch = browser
         .post_step(

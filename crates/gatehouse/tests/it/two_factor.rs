@@ -2,203 +2,12 @@
 //! the policy, the TOTP, SMS and recovery-code steps, the enrollment wizard, step-up, trusted
 //! networks, SSO sessions that step up, and the rejections (replays, throttling, forms).
 
-use reqwest::{Client, Response, StatusCode};
-use serde_json::Value;
+use reqwest::StatusCode;
 
-use crate::browser::{Browser, location, query_param};
-use crate::conformance::id_claims;
-use crate::helpers::{SpawnOptions, TestApp, spawn_with};
-
-pub(crate) const PASSWORD: &str = "a long test passphrase";
-pub(crate) const ALICE_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-const DAVE_TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
-pub(crate) const ERIN_TOTP: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
-pub(crate) const SECRET: &str = "two-factor-secret-0123456789-abcdefghijklmnopq";
-
-/// acme: domain Optional (alice has TOTP and a phone; bob has nothing). globex: domain Required
-/// (dave has TOTP, carol nothing). initech: an office network 127.0.0.0/29. hooli: Required
-/// with only WebAuthn allowed. Apps: payroll Adaptive, wiki Bypass with a step-up scope, vault
-/// Required.
-pub(crate) const FIXTURE: &str = r#"
-[[tenant]]
-name = "Acme Oy"
-domains = ["acme.test"]
-  [[tenant.user]]
-  email = "alice@acme.test"
-  name = "Alice"
-  password = "a long test passphrase"
-  roles = ["admin"]
-  totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-  phone = "+358401234567"
-  [[tenant.user]]
-  email = "bob@acme.test"
-  name = "Bob"
-  password = "a long test passphrase"
-
-[[tenant]]
-name = "Globex"
-domains = ["globex.test"]
-  [tenant.policy]
-  two_factor = "required"
-  allowed_methods = ["totp", "sms"]
-  [[tenant.user]]
-  email = "carol@globex.test"
-  name = "Carol"
-  password = "a long test passphrase"
-  [[tenant.user]]
-  email = "dave@globex.test"
-  name = "Dave"
-  password = "a long test passphrase"
-  roles = ["admin"]
-  totp_secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-
-[[tenant]]
-name = "Initech"
-domains = ["initech.test"]
-  [tenant.policy]
-  trusted_networks = ["127.0.0.0/29"]
-  [[tenant.user]]
-  email = "erin@initech.test"
-  name = "Erin"
-  password = "a long test passphrase"
-  totp_secret = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U"
-
-[[tenant]]
-name = "Hooli"
-domains = ["hooli.test"]
-  [tenant.policy]
-  two_factor = "required"
-  allowed_methods = ["webauthn"]
-  [[tenant.user]]
-  email = "frank@hooli.test"
-  name = "Frank"
-  password = "a long test passphrase"
-
-[[application]]
-client_id = "payroll"
-name = "Payroll"
-client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
-redirect_uris = ["http://127.0.0.1:9999/cb"]
-grant_types = ["authorization_code", "client_credentials"]
-scopes = ["reports"]
-
-[[application]]
-client_id = "wiki"
-name = "Wiki"
-client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
-redirect_uris = ["http://127.0.0.1:9997/cb"]
-grant_types = ["authorization_code"]
-two_factor = "bypass"
-operator = true
-step_up_scopes = { "pages:delete" = "urn:gatehouse:acr:mfa" }
-
-[[application]]
-client_id = "ops"
-name = "Operations console"
-client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
-grant_types = ["client_credentials"]
-operator = true
-scopes = ["reports"]
-
-[[application]]
-client_id = "vault"
-name = "Vault"
-client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
-redirect_uris = ["http://127.0.0.1:9996/cb"]
-grant_types = ["authorization_code"]
-two_factor = "required"
-operator = true
-"#;
-
-pub(crate) async fn spawn() -> TestApp {
-    spawn_with(SpawnOptions { fixture: FIXTURE, ..Default::default() }).await
-}
-
-pub(crate) fn callback_of(client: &str) -> &'static str {
-    match client {
-        "payroll" => "http://127.0.0.1:9999/cb",
-        "wiki" => "http://127.0.0.1:9997/cb",
-        _ => "http://127.0.0.1:9996/cb",
-    }
-}
-
-pub(crate) fn query(client: &str, extra: &str) -> String {
-    query_scoped(client, "openid email", extra)
-}
-
-pub(crate) fn query_scoped(client: &str, scope: &str, extra: &str) -> String {
-    let cb = url::form_urlencoded::byte_serialize(callback_of(client).as_bytes()).collect::<String>();
-    let scope = url::form_urlencoded::byte_serialize(scope.as_bytes()).collect::<String>();
-    format!("client_id={client}&redirect_uri={cb}&response_type=code&scope={scope}&state=st&nonce=n{extra}")
-}
-
-/// The code an authenticator app shows now (the test is the user's phone: it reads the clock).
-#[allow(clippy::disallowed_methods)]
-pub(crate) fn totp_now(secret: &str) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    gatehouse_crypto::otp::TotpSecret::from_base32(secret).unwrap().code(now)
-}
-
-/// Starts a sign-in and submits the password; returns where the browser is sent next.
-pub(crate) async fn password_step(app: &TestApp, browser: &Browser, client: &str, extra: &str, email: &str) -> String {
-    browser.sign_in(app, &query(client, extra), (email, PASSWORD)).await
-}
-
-pub(crate) async fn page(app: &TestApp, browser: &Browser, path: &str) -> String {
-    let response = browser.get(&app.url(path)).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.text().await.unwrap()
-}
-
-/// Presents a code on the second-factor page; returns the response.
-pub(crate) async fn present(app: &TestApp, browser: &Browser, factor_page: &str, method: &str, code: &str) -> Response {
-    let html = page(app, browser, factor_page).await;
-    browser.post_step(app, "/login/factor", &html, &[("method", method), ("code", code)]).await
-}
-
-/// Redeems the code in a callback URL as `client`; returns the token response.
-pub(crate) async fn redeem(app: &TestApp, client: &str, callback: &str) -> Value {
-    let code = query_param(callback, "code").unwrap_or_else(|| panic!("no code in {callback}"));
-    let response = Client::new()
-        .post(app.url("/token"))
-        .basic_auth(client, Some(SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", callback_of(client))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
-pub(crate) async fn id_token_claims(app: &TestApp, client: &str, callback: &str) -> Value {
-    id_claims(&redeem(app, client, callback).await)
-}
-
-pub(crate) fn assert_code_for(client: &str, to: &str) {
-    assert!(to.starts_with(&format!("{}?code=", callback_of(client))), "expected a code for {client}, got {to}");
-}
-
-/// The newest code sent to `email` to confirm a new password (the notice is sent in the
-/// background: waits for it).
-pub(crate) async fn reset_code_for(app: &TestApp, email: &str) -> String {
-    for _ in 0..100 {
-        let code = outbox_lines(app, "notifications.jsonl")
-            .iter()
-            .rev()
-            .find(|n| n["to"] == email && n["kind"] == "password_reset_code")
-            .map(|n| n["code"].as_str().unwrap().to_owned());
-        if let Some(code) = code {
-            return code;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no password reset code was sent to {email}");
-}
-
-pub(crate) fn outbox_lines(app: &TestApp, file: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(app.data_dir().join("outbox").join(file)).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
+use crate::support::app::{db_fingerprint, read_only_db};
+use crate::support::browser::{Browser, hidden, location, query_param};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, DAVE_TOTP, ERIN_TOTP, PASSWORD, spawn};
+use crate::support::walker::{assert_code_for, id_token_claims, outbox_lines, page, password_step, present, query, query_scoped, totp_now};
 
 #[tokio::test]
 async fn seed_domain_required_app_bypass_never_prompts() {
@@ -267,7 +76,7 @@ async fn seed_domain_required_app_adaptive_asks_for_2fa_and_the_wizard_enrolls()
     assert_eq!(id_token_claims(&app, "payroll", &callback).await["acr"], "urn:gatehouse:acr:mfa");
     let notices = outbox_lines(&app, "notifications.jsonl");
     assert!(notices.iter().any(|n| n["kind"] == "factor_added" && n["to"] == "carol@globex.test"), "{notices:?}");
-    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let pool = read_only_db(&app.data_dir()).await;
     let audited: Vec<(String, String)> = sqlx::query_as("SELECT actor, action FROM audit_records WHERE action = 'factor.add'").fetch_all(&pool).await.unwrap();
     pool.close().await;
     assert_eq!(audited.len(), 1, "the wizard's new factor is in the audit trail");
@@ -432,8 +241,8 @@ async fn flow_forms_refuse_tampering_and_other_browsers() {
     let browser = Browser::new();
     let to = password_step(&app, &browser, "vault", "", "alice@acme.test").await;
     let html = page(&app, &browser, &to).await;
-    let request = crate::browser::hidden(&html, "request").unwrap();
-    let fingerprint = crate::helpers::db_fingerprint(&app.data_dir()).await;
+    let request = hidden(&html, "request").unwrap();
+    let fingerprint = db_fingerprint(&app.data_dir()).await;
 
     let bad_csrf = browser
         .http
@@ -449,7 +258,7 @@ async fn flow_forms_refuse_tampering_and_other_browsers() {
     assert_eq!(stranger.get(&app.url(&to)).await.status(), StatusCode::BAD_REQUEST);
     let not_offered = browser.post_step(&app, "/login/factor", &html, &[("method", "passkey"), ("code", "123456")]).await;
     assert!(not_offered.text().await.unwrap().contains("does not allow"));
-    assert_eq!(crate::helpers::db_fingerprint(&app.data_dir()).await, fingerprint, "refused forms change nothing stored");
+    assert_eq!(db_fingerprint(&app.data_dir()).await, fingerprint, "refused forms change nothing stored");
 }
 
 #[tokio::test]
@@ -471,7 +280,7 @@ async fn the_wizard_enrolls_a_phone_after_a_code_comes_back() {
     assert_eq!(messages[0]["to"], "+358401111111");
     let again = browser.post_step(&app, "/login/enroll/sms", &html, &[("phone", "+358402222222")]).await;
     assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS, "one text per 30 seconds");
-    let pool = crate::helpers::read_only_db(&app.data_dir()).await;
+    let pool = read_only_db(&app.data_dir()).await;
     let phones: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM factors WHERE kind = 'sms' AND confirmed_at IS NULL").fetch_one(&pool).await.unwrap();
     pool.close().await;
     assert_eq!(phones, 1, "a throttled attempt leaves no factor behind");

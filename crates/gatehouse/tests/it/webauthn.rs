@@ -12,9 +12,10 @@ use webauthn_authenticator_rs::prelude::{CreationChallengeResponse, RequestChall
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::softtoken::SoftToken;
 
-use crate::browser::{Browser, hidden, location};
-use crate::helpers::{SpawnOptions, TestApp, spawn_with};
-use crate::two_factor::{FIXTURE, assert_code_for, id_token_claims, page, password_step};
+use crate::support::app::{SpawnOptions, TestApp, spawn_with};
+use crate::support::browser::{Browser, hidden, location};
+use crate::support::fixtures::two_factor::{ALICE_TOTP, FIXTURE};
+use crate::support::walker::{assert_code_for, id_token_claims, outbox_lines, page, password_step, present, query, totp_now};
 
 struct WebAuthnApp {
     app: TestApp,
@@ -203,7 +204,7 @@ async fn a_passkey_signs_in_without_a_password() {
     let w = spawn().await;
     let mut enrolled = enroll_passkey(&w).await;
     let browser = Browser::new();
-    let login = location(&browser.authorize(&w.app, &crate::two_factor::query("payroll", "")).await);
+    let login = location(&browser.authorize(&w.app, &query("payroll", "")).await);
     let html = page(&w.app, &browser, &login).await;
     assert!(html.contains("Sign in with a passkey"));
     let reply = options(&w.app, &browser, "/login/passkey/options", &html, &[]).await;
@@ -220,7 +221,7 @@ async fn a_passkey_signs_in_without_a_password() {
 
     // A user handle naming nobody, and a replay of the spent ceremony, are refused on the page.
     let browser = Browser::new();
-    let login = location(&browser.authorize(&w.app, &crate::two_factor::query("payroll", "")).await);
+    let login = location(&browser.authorize(&w.app, &query("payroll", "")).await);
     let html = page(&w.app, &browser, &login).await;
     let reply = options(&w.app, &browser, "/login/passkey/options", &html, &[]).await;
     let stranger = URL_SAFE_NO_PAD.encode([7u8; 16]);
@@ -254,7 +255,7 @@ async fn a_cloned_authenticator_is_refused_when_its_counter_goes_back() {
     assert!(response.text().await.unwrap().contains("cloned"));
     let mut told = false;
     for _ in 0..50 {
-        told = crate::two_factor::outbox_lines(&w.app, "notifications.jsonl").iter().any(|n| n["kind"] == "cloned_authenticator_suspected");
+        told = outbox_lines(&w.app, "notifications.jsonl").iter().any(|n| n["kind"] == "cloned_authenticator_suspected");
         if told {
             break;
         }
@@ -267,9 +268,9 @@ async fn a_cloned_authenticator_is_refused_when_its_counter_goes_back() {
 
 #[tokio::test]
 async fn a_security_key_is_registered_through_the_self_service_api() {
-    use crate::account_api::{call, token_for};
+    use crate::support::api::{call, token_for};
     let w = spawn().await;
-    let token = token_for(&w.app, "vault", "alice@acme.test", Some(crate::two_factor::ALICE_TOTP)).await;
+    let token = token_for(&w.app, "vault", "alice@acme.test", Some(ALICE_TOTP)).await;
     let started = call(&w.app, reqwest::Method::POST, "/api/v1/me/factors", &token, Some(json!({ "kind": "security_key", "label": "Blue key" }))).await;
     assert_eq!(started.status(), StatusCode::CREATED);
     let started: Value = started.json().await.unwrap();
@@ -308,7 +309,7 @@ async fn a_password_alone_never_reaches_the_wizard_of_an_account_that_has_a_fact
     let request = to.trim_start_matches("/login/factor?request=");
     let early = browser.get(&w.app.url(&format!("/login/enroll?request={request}"))).await;
     assert_eq!(location(&early), to, "the wizard sends back to the factor step");
-    let wizard = crate::two_factor::present(&w.app, &browser, &to, "totp", &crate::two_factor::totp_now(crate::two_factor::ALICE_TOTP)).await;
+    let wizard = present(&w.app, &browser, &to, "totp", &totp_now(ALICE_TOTP)).await;
     assert_eq!(wizard.status(), StatusCode::SEE_OTHER);
     let wizard = location(&wizard);
     assert!(wizard.starts_with("/login/enroll?request="), "{wizard}");

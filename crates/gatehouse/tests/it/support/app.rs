@@ -1,4 +1,6 @@
-//! `spawn_app`: the real binary on port 0 with a fresh data directory and a fixture import.
+//! The real `gatehouse` binary under test: [`spawn_app`] and [`spawn_with`] start it on port 0
+//! with a fresh data directory and a fixture import, [`TestApp`] is the running server, and
+//! [`cli`], [`read_only_db`] and [`db_fingerprint`] look at a data directory from outside.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,64 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-pub const PAYROLL_SECRET: &str = "payroll-secret-0123456789-abcdefghijklmnopqrstuv";
-pub const MACHINE_SECRET: &str = "machine-secret-0123456789-abcdefghijklmnopqrstuv";
-pub const ALICE: (&str, &str) = ("alice@acme.test", "alice's long passphrase");
-pub const BOB: (&str, &str) = ("bob@acme.test", "bob's long passphrase");
-pub const PAYROLL_CB: &str = "http://127.0.0.1:9999/cb";
-pub const SPA_CB: &str = "http://127.0.0.1:9998/cb";
-
-pub const FIXTURE: &str = r#"
-[[tenant]]
-name = "Acme Oy"
-domains = ["acme.test"]
-  [[tenant.user]]
-  email = "alice@acme.test"
-  name = "Alice Example"
-  password = "alice's long passphrase"
-  roles = ["admin"]
-  [[tenant.user]]
-  email = "bob@acme.test"
-  name = "Bob Example"
-  password = "bob's long passphrase"
-
-[[application]]
-client_id = "payroll"
-name = "Payroll"
-client_secret = "payroll-secret-0123456789-abcdefghijklmnopqrstuv"
-redirect_uris = ["http://127.0.0.1:9999/cb"]
-post_logout_redirect_uris = ["http://127.0.0.1:9999/signed-out"]
-grant_types = ["authorization_code", "refresh_token", "client_credentials"]
-
-[[application]]
-client_id = "spa"
-name = "Single-page app"
-redirect_uris = ["http://127.0.0.1:9998/cb"]
-grant_types = ["authorization_code", "refresh_token"]
-
-[[application]]
-client_id = "reports"
-name = "Reports"
-client_secret = "reports-secret-0123456789-abcdefghijklmnopqrstuv"
-redirect_uris = ["http://127.0.0.1:9997/cb"]
-grant_types = ["authorization_code"]
-id_token_signed_response_alg = "ES256"
-
-[[application]]
-client_id = "edge"
-name = "Edge"
-client_secret = "edge-secret-0123456789-abcdefghijklmnopqrstuvwx"
-redirect_uris = ["http://127.0.0.1:9996/cb"]
-grant_types = ["authorization_code"]
-id_token_signed_response_alg = "EdDSA"
-
-[[application]]
-client_id = "machine"
-name = "Machine"
-client_secret = "machine-secret-0123456789-abcdefghijklmnopqrstuv"
-grant_types = ["client_credentials"]
-scopes = ["reports:read"]
-"#;
+use crate::support::fixtures::basic::FIXTURE;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

@@ -1,11 +1,16 @@
-//! A scripted browser: keeps cookies, never follows redirects, fills in the sign-in form.
+//! A scripted browser: keeps cookies, never follows redirects, fills in the sign-in form; and
+//! what a test reads off its responses (hidden inputs, `Location`, query parameters), the
+//! authorization queries of the default fixture's `payroll` and `spa` clients, and `payroll`'s
+//! code exchange.
 
 use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Client, Response, StatusCode};
 use url::Url;
 
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
+use crate::support::fixtures::basic::{PAYROLL_CB, PAYROLL_SECRET};
 
+/// A browser-like HTTP client: a cookie jar, redirects left to the test.
 pub struct Browser {
     pub http: Client,
 }
@@ -18,10 +23,12 @@ pub fn hidden(html: &str, name: &str) -> Option<String> {
     Some(html[start..end].replace("&#x2f;", "/").replace("&#x3d;", "=").replace("&#43;", "+").replace("&amp;", "&"))
 }
 
+/// The `Location` header of a response (which must have one).
 pub fn location(response: &Response) -> String {
     response.headers().get(LOCATION).expect("a Location header").to_str().unwrap().to_owned()
 }
 
+/// A query parameter of a URL.
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
@@ -95,6 +102,7 @@ impl Browser {
     }
 }
 
+/// A header's value as text.
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -119,8 +127,8 @@ pub fn spa_query(extra: &str) -> String {
 pub async fn redeem_payroll(app: &TestApp, code: &str) -> Response {
     Client::new()
         .post(app.url("/token"))
-        .basic_auth("payroll", Some(crate::helpers::PAYROLL_SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", crate::helpers::PAYROLL_CB)])
+        .basic_auth("payroll", Some(PAYROLL_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", PAYROLL_CB)])
         .send()
         .await
         .unwrap()
