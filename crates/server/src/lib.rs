@@ -11,9 +11,7 @@ pub mod http;
 mod listener;
 pub mod messages;
 pub mod metrics;
-pub mod mfa;
 mod pages;
-mod rate_limit;
 pub mod signin;
 pub mod state;
 mod tokens;
@@ -25,8 +23,12 @@ pub use config::{
 pub use error::ServerError;
 /// Senders of text messages and notices (`gatehouse-delivery`), under their old path.
 pub use gatehouse_delivery as delivery;
+/// The in-memory rate limits (`gatehouse-ops`), under their old path.
+pub(crate) use gatehouse_ops::rate_limit;
 /// The operations (`gatehouse-ops`), under their old paths.
 pub use gatehouse_ops::{backups, monitor, privacy};
+/// Second factors (`gatehouse-signin`), under their old path.
+pub use gatehouse_signin::factors as mfa;
 pub use state::AppState;
 
 use gatehouse_store::Store;
@@ -107,8 +109,11 @@ async fn audit_upkeep(state: AppState) {
         checkpoint_key: monitoring.checkpoint_key.clone(),
         retention: monitoring.retention,
     };
-    let lifecycle =
-        privacy::lifecycle::LifecycleJob { store: state.store.clone(), reports_dir: state.config.reports_dir.clone(), outbox: Arc::clone(&state.mfa.outbox) };
+    let lifecycle = privacy::lifecycle::LifecycleJob {
+        store: state.store.clone(),
+        reports_dir: state.config.reports_dir.clone(),
+        outbox: Arc::clone(&state.factors.services.outbox),
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     let mut hours: u64 = 0;
     loop {

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::ServerError;
 use crate::metrics::Metrics;
-use crate::mfa::{MfaServices, WebAuthnService};
+use crate::mfa::{Factors, MfaServices, WebAuthnService};
 use crate::rate_limit::RateLimiter;
 use crate::{ServerConfig, discovery};
 
@@ -75,10 +75,6 @@ pub struct Shared {
     pub address_limiter: RateLimiter,
     /// Keyed by a hash of (client id, address): see [`crate::rate_limit::CLIENT_AUTH`].
     pub client_auth_limiter: RateLimiter<u64>,
-    /// Failed second factors per user.
-    pub factor_limiter: RateLimiter,
-    /// Texts asked for per client address.
-    pub sms_address_limiter: RateLimiter,
     /// Wrong second-factor codes per client address.
     pub otp_address_limiter: RateLimiter,
     /// Failed token requests per client address.
@@ -88,7 +84,9 @@ pub struct Shared {
     /// Mailbox codes of the forced password change: sent per user, wrong ones per user and
     /// address (keys `sent:USER`, `guess:USER:ADDRESS`).
     pub reset_code_limiter: RateLimiter,
-    pub mfa: MfaServices,
+    /// Second factors' context: their services (WebAuthn, SMS, notices, the outbox, TOTP
+    /// issuer, ceremonies), the per-user and per-address limiters, and what they read.
+    pub factors: Factors,
     pub monitor: Arc<crate::monitor::Monitor>,
     /// Group commit for audit records appended on their own.
     pub audit: crate::monitor::audit_writer::AuditWriter,
@@ -129,7 +127,16 @@ impl AppState {
         let permits = config.max_concurrent_hashes.max(1);
         let discovery = discovery::document(&config.issuer);
         let mfa = mfa_services(&config)?;
-        let monitor = crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer, store.clone(), Arc::clone(&mfa.notifier))?;
+        let monitor = Arc::new(crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer, store.clone(), Arc::clone(&mfa.notifier))?);
+        let factors = Factors {
+            store: store.clone(),
+            // The same pepper as `Shared::digester`: the same digests, held where the factors are.
+            digester: SecretDigester::new(pepper),
+            limiter: RateLimiter::default(),
+            sms_address_limiter: RateLimiter::default(),
+            services: mfa,
+            monitor: Arc::clone(&monitor),
+        };
         let shared = Shared {
             hasher,
             hash_permits: Semaphore::new(permits),
@@ -138,14 +145,12 @@ impl AppState {
             login_limiter: RateLimiter::default(),
             address_limiter: RateLimiter::default(),
             client_auth_limiter: RateLimiter::default(),
-            factor_limiter: RateLimiter::default(),
-            sms_address_limiter: RateLimiter::default(),
             token_failure_limiter: RateLimiter::default(),
             parking_limiter: RateLimiter::default(),
             reset_code_limiter: RateLimiter::default(),
             otp_address_limiter: RateLimiter::default(),
-            mfa,
-            monitor: Arc::new(monitor),
+            factors,
+            monitor,
             audit: crate::monitor::audit_writer::AuditWriter::start(store.clone()),
             limiter_hasher: Default::default(),
             revocations: RevocationList::default(),

@@ -12,14 +12,19 @@
 //!   federated identity): answer, ask for more, or refuse;
 //! - [`completion`]: the session, grant, code, device and history entry a finished sign-in
 //!   writes in one transaction;
-//! - [`attempt`]: the browser behind a step and the history entry it leaves.
+//! - [`attempt`]: the browser behind a step and the history entry it leaves;
+//! - [`factors`]: second factors (TOTP, text-message codes, recovery codes, security keys and
+//!   passkeys): enrolling and verifying them, with throttling and notices, over the
+//!   [`factors::Factors`] context.
 //!
-//! The crate reads the clock and draws randomness only through its parameters (`now`,
-//! [`Randomness`]), and depends on neither axum, hyper, tower nor askama.
+//! The crate reads the clock only through its parameters (`now`), draws the flow's randomness
+//! through [`Randomness`] (second factors still draw theirs directly; see [`factors`]), and
+//! depends on neither axum, hyper, tower nor askama.
 
 pub mod attempt;
 pub mod completion;
 pub mod decide;
+pub mod factors;
 pub mod next;
 pub mod parked;
 pub mod progress;

@@ -66,7 +66,7 @@ async fn page(console: Console) -> Response {
         let history = history.map_err(|e| console.failed(e, here))?;
         let m = console.m;
         let policy = domain_policy(&console, &info.email).configurable_methods();
-        let webauthn_ready = console.state.mfa.webauthn.is_some();
+        let webauthn_ready = console.state.factors.webauthn_available();
         let webauthn = [
             (FactorKind::SecurityKey, PolicyMethod::SecurityKey, m.account.add_security_key),
             (FactorKind::Passkey, PolicyMethod::Passkey, m.account.add_passkey),

@@ -167,7 +167,7 @@ pub async fn add(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
     }
     let body = match (kind, request.phone) {
         (FactorKind::Totp, None) => {
-            let enrollment = mfa::totp::begin(&state, &me.user, &label, now).await?;
+            let enrollment = mfa::totp::begin(&state.factors, &me.user, &label, now).await?;
             EnrollmentStarted::App(AppEnrollment {
                 factor: enrollment.factor_id.as_str().to_owned(),
                 secret: enrollment.secret_text.as_str().to_owned(),
@@ -177,16 +177,16 @@ pub async fn add(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
         }
         (FactorKind::Sms, Some(phone)) => {
             let phone = PhoneNumber::parse(&phone).map_err(|e| Problem::bad_request(format!("phone: {e}")))?;
-            let (factor, challenge) = mfa::sms::begin(&state, &me.user, phone, &label, addr, now).await?;
+            let (factor, challenge) = mfa::sms::begin(&state.factors, &me.user, phone, &label, addr, now).await?;
             EnrollmentStarted::Phone(PhoneEnrollment { factor: factor.id.as_str().to_owned(), challenge })
         }
         (FactorKind::Sms, None) => return Err(Problem::bad_request("phone is required for sms").into()),
         (FactorKind::Totp, Some(_)) => return Err(Problem::bad_request("phone belongs to sms only").into()),
         (FactorKind::SecurityKey | FactorKind::Passkey, None) => {
-            let (options, ceremony_state) = credentials::begin_registration(&state, &me.user).await?.options(kind, &me.user)?;
+            let (options, ceremony_state) = credentials::begin_registration(&state.factors, &me.user).await?.options(kind, &me.user)?;
             let ceremony = gatehouse_crypto::random::id()?;
             let pending = PendingRegistration { user: me.user.id.clone(), kind, label, state: ceremony_state, expires_at: now + CEREMONY_LIFETIME };
-            state.mfa.ceremonies.park(ceremony.clone(), pending, now);
+            state.factors.services.ceremonies.park(ceremony.clone(), pending, now);
             EnrollmentStarted::Key(KeyEnrollment { ceremony, options })
         }
         (FactorKind::SecurityKey | FactorKind::Passkey, Some(_)) => return Err(Problem::bad_request("phone belongs to sms only").into()),
@@ -200,8 +200,9 @@ pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): 
     let now = now();
     let me = me(&state, &headers).await?;
     let request: RegisterCredential = parse_body(&body)?;
-    let pending = state.mfa.ceremonies.take(&request.ceremony, &me.user.id, now).ok_or(MfaError::Expired)?;
-    let factor = credentials::finish_registration(&state, &me.user, pending.kind, &pending.state, &request.credential.to_string(), &pending.label, now).await?;
+    let pending = state.factors.services.ceremonies.take(&request.ceremony, &me.user.id, now).ok_or(MfaError::Expired)?;
+    let factor =
+        credentials::finish_registration(&state.factors, &me.user, pending.kind, &pending.state, &request.credential.to_string(), &pending.label, now).await?;
     audit(&state, &me, addr, &headers, "factor.add", &factor.id, Some(factor_audit(&factor))).await?;
     Ok((StatusCode::CREATED, Json(factor_body(&factor))).into_response())
 }
@@ -221,9 +222,9 @@ pub async fn confirm(
     let factor = state.store.factor(&id).await?.filter(|f| f.user_id == me.user.id && !f.is_confirmed()).ok_or(MfaError::UnknownFactor)?;
     match (factor.kind, request.challenge) {
         (FactorKind::Totp, None) => {
-            mfa::totp::confirm(&state, &me.user, &id, &request.code, now).await?;
+            mfa::totp::confirm(&state.factors, &me.user, &id, &request.code, now).await?;
         }
-        (FactorKind::Sms, Some(challenge)) => mfa::sms::confirm(&state, &me.user, &id, &challenge, &request.code, now).await?,
+        (FactorKind::Sms, Some(challenge)) => mfa::sms::confirm(&state.factors, &me.user, &id, &challenge, &request.code, now).await?,
         _ => return Err(Problem::bad_request("an sms factor is confirmed with its challenge, an authenticator app without").into()),
     }
     let confirmed = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
@@ -246,7 +247,7 @@ pub async fn rename(
     if !state.store.rename_factor(&me.user.id, &id, &label).await? {
         return Err(MfaError::UnknownFactor.into());
     }
-    mfa::notify(&state, &me.user, NotificationKind::FactorRenamed { factor: id.to_string(), label: label.clone() }, now());
+    mfa::notify(&state.factors, &me.user, NotificationKind::FactorRenamed { factor: id.to_string(), label: label.clone() }, now());
     let factor = state.store.factor(&id).await?.ok_or(MfaError::UnknownFactor)?;
     audit(&state, &me, addr, &headers, "factor.rename", &id, Some(json!({ "changed": ["label"] }))).await?;
     Ok(Json(factor_body(&factor)).into_response())
@@ -264,7 +265,7 @@ pub async fn remove(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     }
     tracing::info!(user = %me.user.id, factor = %id, "second factor removed");
     audit(&state, &me, addr, &headers, "factor.remove", &id, None).await?;
-    mfa::notify(&state, &me.user, NotificationKind::FactorRemoved { factor: id.to_string(), label: factor.label }, now);
+    mfa::notify(&state.factors, &me.user, NotificationKind::FactorRemoved { factor: id.to_string(), label: factor.label }, now);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -276,8 +277,8 @@ pub async fn regenerate_recovery_codes(State(state): State<AppState>, ClientAddr
         return Err(Problem::new(StatusCode::CONFLICT, "No second factor", "recovery codes back up a second factor; set one up first").into());
     }
     me.require_fresh(true, now)?;
-    let codes = mfa::recovery::regenerate(&state, &me.user, now).await?;
-    mfa::notify(&state, &me.user, NotificationKind::RecoveryCodesRegenerated, now);
+    let codes = mfa::recovery::regenerate(&state.factors, &me.user, now).await?;
+    mfa::notify(&state.factors, &me.user, NotificationKind::RecoveryCodesRegenerated, now);
     audit(&state, &me, addr, &headers, "recovery_codes.regenerate", &FactorId::new("recovery-codes"), None).await?;
     Ok(Json(RecoveryCodes { codes: codes.iter().map(|c| c.as_str().to_owned()).collect() }).into_response())
 }

@@ -286,7 +286,7 @@ pub async fn reset_factors(State(state): State<AppState>, ClientAddr(addr): Clie
         .await?;
     for factor in factors {
         if state.store.remove_factor(&user.id, &factor.id).await? {
-            mfa::notify(&state, &user, NotificationKind::FactorRemoved { factor: factor.id.to_string(), label: factor.label }, now);
+            mfa::notify(&state.factors, &user, NotificationKind::FactorRemoved { factor: factor.id.to_string(), label: factor.label }, now);
         }
     }
     state.store.replace_recovery_codes(&user.id, &[], now).await?;

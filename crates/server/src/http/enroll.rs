@@ -44,7 +44,7 @@ pub(super) async fn load_wizard(state: &AppState, headers: &HeaderMap, request_i
 fn webauthn_kinds(state: &AppState, m: &'static Messages, progress: &Progress) -> Vec<(&'static str, &'static str)> {
     [FactorKind::SecurityKey, FactorKind::Passkey]
         .into_iter()
-        .filter(|k| state.mfa.webauthn.is_some() && offered_kind(progress, Some(k.as_str())).is_some())
+        .filter(|k| state.factors.webauthn_available() && offered_kind(progress, Some(k.as_str())).is_some())
         .map(|k| (k.as_str(), if k == FactorKind::Passkey { m.flow.set_up_passkey } else { m.flow.set_up_security_key }))
         .collect()
 }
@@ -83,9 +83,9 @@ async fn totp_enrollment(state: &AppState, step: &mut Step, now: OffsetDateTime)
         None => None,
     };
     match existing {
-        Some(factor) => mfa::totp::view(state, &step.user, &factor).map_err(mfa_page_error),
+        Some(factor) => mfa::totp::view(&state.factors, &step.user, &factor).map_err(mfa_page_error),
         None => {
-            let enrollment = mfa::totp::begin(state, &step.user, FactorKind::Totp.label(), now).await.map_err(mfa_page_error)?;
+            let enrollment = mfa::totp::begin(&state.factors, &step.user, FactorKind::Totp.label(), now).await.map_err(mfa_page_error)?;
             let progress = step.progress.with_enrolling_app(enrollment.factor_id.clone()).ok_or_else(expired)?;
             step.advance(state, progress).await?;
             Ok(enrollment)
@@ -134,7 +134,7 @@ pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr
         return Err(expired());
     };
     let code = form.get("code").unwrap_or_default();
-    if let Err(error) = mfa::totp::confirm(&state, &step.user, &factor_id, code, now).await {
+    if let Err(error) = mfa::totp::confirm(&state.factors, &step.user, &factor_id, code, now).await {
         let (status, retry_after, message) = failure(step.m, &error);
         let mut response = render(&state, step, Some(&message), status, now).await?;
         with_retry_after(&mut response, retry_after);
@@ -157,7 +157,7 @@ pub async fn register_webauthn(State(state): State<AppState>, ClientAddr(addr): 
     let Some((ceremony, rest)) = step.progress.take_ceremony(kind) else { return Err(expired()) };
     step.advance(&state, rest).await?;
     let credential = form.get("credential").unwrap_or_default();
-    match mfa::credentials::finish_registration(&state, &step.user, kind, &ceremony, credential, kind.label(), now).await {
+    match mfa::credentials::finish_registration(&state.factors, &step.user, kind, &ceremony, credential, kind.label(), now).await {
         Ok(factor) => {
             let (amr, level) = mfa::credentials::registered_proof(&factor);
             if level < step.progress.level() {
@@ -199,7 +199,7 @@ pub(super) async fn enrolled(
     }
     .in_tenant(step.user.tenant_id.as_str());
     state.audit.append(&entry).await?;
-    let codes = mfa::recovery::regenerate(state, &step.user, now).await.map_err(mfa_page_error)?;
+    let codes = mfa::recovery::regenerate(&state.factors, &step.user, now).await.map_err(mfa_page_error)?;
     let progress = step.progress.with_enrolled(proof).ok_or_else(expired)?;
     step.advance(state, progress).await?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();

@@ -47,7 +47,7 @@ pub async fn send(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
             return render(&state, step, Some(&message), StatusCode::OK, now).await;
         }
     };
-    match mfa::sms::begin(&state, &step.user, phone, FactorKind::Sms.label(), addr, now).await {
+    match mfa::sms::begin(&state.factors, &step.user, phone, FactorKind::Sms.label(), addr, now).await {
         Ok((factor, challenge)) => {
             let progress = step.progress.with_enrolling_phone(factor.id.clone(), challenge).ok_or_else(expired)?;
             step.advance(&state, progress).await?;
@@ -63,7 +63,7 @@ pub async fn confirm(State(state): State<AppState>, ClientAddr(addr): ClientAddr
     let (mut step, form) = load(&state, &headers, &body).await?;
     let Some((factor, challenge)) = step.progress.enrolling_phone().cloned() else { return Err(expired()) };
     let code = form.get("code").unwrap_or_default();
-    match mfa::sms::confirm(&state, &step.user, &factor, &challenge, code, now).await {
+    match mfa::sms::confirm(&state.factors, &step.user, &factor, &challenge, code, now).await {
         Ok(()) => {
             enrolled(
                 &state,

@@ -64,7 +64,7 @@ fn render(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, email:
         csrf_token: &pending.csrf_token,
         email,
         error,
-        passkeys: state.mfa.webauthn.is_some(),
+        passkeys: state.factors.webauthn_available(),
     };
     let mut response = (status, Html(page.render()?)).into_response();
     // The successful POST redirects to the application: allow that origin as a form target.

@@ -312,7 +312,7 @@ pub async fn report_sign_in(
         state.revocations.revoke_grant(grant.clone());
     }
     state.forget_user(&user.id);
-    crate::mfa::notify(&state, &user, NotificationKind::SignInReported { sign_in: id.clone() }, now);
+    crate::mfa::notify(&state.factors, &user, NotificationKind::SignInReported { sign_in: id.clone() }, now);
     let event = &report.event;
     let alert = NewAlert {
         kind: AlertKind::SignInReported,

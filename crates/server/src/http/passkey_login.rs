@@ -38,7 +38,7 @@ pub async fn options(State(state): State<AppState>, headers: HeaderMap, body: By
     if pending.progress().is_ok() {
         return Err(expired());
     }
-    let (options, ceremony) = match credentials::begin_passwordless(&state) {
+    let (options, ceremony) = match credentials::begin_passwordless(&state.factors) {
         Ok(started) => started,
         // The reason, for `webauthn.js` to show on the page.
         Err(error) => return Ok((StatusCode::BAD_REQUEST, Json(json!({ "error": failure(messages_for(&headers), &error).2 }))).into_response()),
@@ -58,7 +58,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     if !pending.advance_to(state.store.as_ref(), FlowState::Started { passkey_login: None }).await? {
         return Err(expired());
     }
-    let verified = credentials::finish_passwordless(&state, &ceremony, form.get("credential").unwrap_or_default(), now).await;
+    let verified = credentials::finish_passwordless(&state.factors, &ceremony, form.get("credential").unwrap_or_default(), now).await;
     let signed_in = match verified {
         Ok(signed_in) => signed_in,
         Err(error) => {

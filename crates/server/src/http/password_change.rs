@@ -136,7 +136,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let sign_in_began = OffsetDateTime::from_unix_timestamp(step.progress.auth_time).unwrap_or(now);
     state.store.set_password(&step.user.id, &hash, sign_in_began, now, &audit).await?;
     state.forget_user(&step.user.id);
-    crate::mfa::notify(&state, &step.user, NotificationKind::PasswordChanged, now);
+    crate::mfa::notify(&state.factors, &step.user, NotificationKind::PasswordChanged, now);
     let user = User { password_hash: Some(hash), credentials_reset_required: false, ..(*step.user).clone() };
     let attempt = attempt::of_request(&state, &headers, addr);
     let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: reset.remember_device };

@@ -106,7 +106,7 @@ pub async fn erase(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
     let user = managed_user(&state, &caller, id).await?;
     let entry = caller.audit(addr, &headers, "user.erase", format!("user:{}", user.id), None, None).in_tenant(user.tenant_id.as_str());
     let entry = AuditEntry { reason: Some("erasure request".into()), ..entry };
-    let erased = match erasure::erase_user(state.store.as_ref(), &state.mfa.outbox, &user, now(), &entry).await {
+    let erased = match erasure::erase_user(state.store.as_ref(), &state.factors.services.outbox, &user, now(), &entry).await {
         Ok(Some(erased)) => erased,
         Ok(None) => return Err(Problem::new(StatusCode::NOT_FOUND, "Not found", "no such user").into()),
         Err(StoreError::Conflict(reason)) => return Err(Problem::new(StatusCode::CONFLICT, "Conflict", reason).into()),

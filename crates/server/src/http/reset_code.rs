@@ -79,7 +79,7 @@ pub async fn ensure_sent(state: &AppState, step: &mut Step, reset: &PendingReset
     let email_code =
         EmailCode { digest: digest(state, &code), expires_at: (now + time::Duration::minutes(LIFETIME_MINUTES)).unix_timestamp(), tries_left: TRIES };
     store(state, step, PendingReset { email_code: Some(email_code), ..reset.clone() }).await?;
-    crate::mfa::notify(state, &step.user, NotificationKind::PasswordResetCode { code, minutes: LIFETIME_MINUTES }, now);
+    crate::mfa::notify(&state.factors, &step.user, NotificationKind::PasswordResetCode { code, minutes: LIFETIME_MINUTES }, now);
     Ok(None)
 }
 

@@ -132,7 +132,7 @@ async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Opt
         recovery: step.progress.offers(Method::RecoveryCode),
         webauthn: [FactorKind::SecurityKey, FactorKind::Passkey]
             .into_iter()
-            .filter(|k| state.mfa.webauthn.is_some() && offered_kind(&step.progress, Some(k.as_str())).is_some())
+            .filter(|k| state.factors.webauthn_available() && offered_kind(&step.progress, Some(k.as_str())).is_some())
             .filter(|k| factors.iter().any(|f| f.kind == *k && f.is_confirmed()))
             .map(|k| (k.as_str(), if k == FactorKind::Passkey { m.flow.use_passkey } else { m.flow.use_security_key }))
             .collect(),
@@ -176,7 +176,7 @@ async fn present_webauthn(
         return Err(MfaError::Expired);
     }
     step.progress = rest;
-    let presented = mfa::credentials::finish_sign_in(state, &step.user, kind, &ceremony, credential.unwrap_or_default(), now).await?;
+    let presented = mfa::credentials::finish_sign_in(&state.factors, &step.user, kind, &ceremony, credential.unwrap_or_default(), now).await?;
     if presented.level < step.progress.level() {
         return Err(MfaError::NotAllowed);
     }
@@ -227,13 +227,13 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let result = match method {
         Some(Method::Totp) => {
             let factors = state.store.factors(&step.user.id).await?;
-            mfa::totp::verify(&state, &step.user, &factors, code, now).await.map(|_| ("otp", level))
+            mfa::totp::verify(&state.factors, &step.user, &factors, code, now).await.map(|_| ("otp", level))
         }
         Some(Method::Sms) => match step.progress.sms_challenge() {
-            Some(challenge) => mfa::sms::check_code(&state, &step.user, challenge, code, now).await.map(|_| ("sms", level)),
+            Some(challenge) => mfa::sms::check_code(&state.factors, &step.user, challenge, code, now).await.map(|_| ("sms", level)),
             None => Err(MfaError::Expired),
         },
-        Some(Method::RecoveryCode) => mfa::recovery::redeem(&state, &step.user, code, now).await.map(|_| ("otp", level)),
+        Some(Method::RecoveryCode) => mfa::recovery::redeem(&state.factors, &step.user, code, now).await.map(|_| ("otp", level)),
         Some(webauthn @ (Method::SecurityKey | Method::Passkey)) => present_webauthn(&state, &mut step, webauthn, form.get("credential"), now).await,
         None => Err(MfaError::NotAllowed),
     };
@@ -283,7 +283,7 @@ pub async fn send_sms(State(state): State<AppState>, ClientAddr(addr): ClientAdd
     let Some(factor) = sms_factor(&factors).filter(|_| step.progress.offers(Method::Sms) && step.progress.is_second_factor()) else {
         return render(&state, &step, None, Some(step.m.flow.method_not_allowed), StatusCode::OK).await;
     };
-    match mfa::sms::send_sign_in_code(&state, &step.user, factor, addr, now).await {
+    match mfa::sms::send_sign_in_code(&state.factors, &step.user, factor, addr, now).await {
         Ok(challenge) => {
             let progress = step.progress.with_sms_challenge(challenge).ok_or_else(expired)?;
             step.advance(&state, progress).await?;

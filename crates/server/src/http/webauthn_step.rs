@@ -48,7 +48,7 @@ pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap, 
     let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| step.progress.is_second_factor()) else {
         return Ok(json_error(step.m, &MfaError::NotAllowed));
     };
-    match credentials::begin_sign_in(&state, &step.user, kind, now).await {
+    match credentials::begin_sign_in(&state.factors, &step.user, kind, now).await {
         Ok((options, ceremony)) => {
             let progress = step.progress.with_ceremony(kind, ceremony);
             step.advance(&state, progress).await?;
@@ -64,7 +64,7 @@ pub async fn enroll_options(State(state): State<AppState>, headers: HeaderMap, b
     let Some(kind) = offered_kind(&step.progress, kind.as_deref()).filter(|_| step.progress.is_enrolling_unconfirmed()) else {
         return Ok(json_error(step.m, &MfaError::NotAllowed));
     };
-    let start = credentials::begin_registration(&state, &step.user).await.and_then(|start| start.options(kind, &step.user));
+    let start = credentials::begin_registration(&state.factors, &step.user).await.and_then(|start| start.options(kind, &step.user));
     match start {
         Ok((options, ceremony)) => {
             let progress = step.progress.with_ceremony(kind, ceremony);

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// there is something to check: a new browser, an admin, or recent failures.
 pub fn after_sign_in(state: &AppState, user: &User, attempt: &Attempt, new_device: bool, event_id: String, now: OffsetDateTime) {
     let admin = user.roles.iter().any(|r| r == "admin");
-    let failed_factors = state.factor_limiter.failures(user.id.as_str(), crate::rate_limit::SECOND_FACTOR, now) > 0;
+    let failed_factors = state.factors.limiter.failures(user.id.as_str(), crate::rate_limit::SECOND_FACTOR, now) > 0;
     if !(new_device || admin || failed_factors) {
         return;
     }
@@ -50,7 +50,7 @@ async fn look(state: &AppState, user: &User, attempt: &Attempt, new_device: bool
             new_network,
             sign_in: event_id.to_owned(),
         };
-        crate::mfa::notify(state, user, kind, now);
+        crate::mfa::notify(&state.factors, user, kind, now);
     }
     if admin && new_network && state.monitor.settings.detection.admin_new_network {
         let alert = NewAlert {

@@ -8,9 +8,8 @@ use gatehouse_crypto::otp::TotpSecret;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::{MfaError, check_throttle, notify, qr, record_failure};
-use crate::delivery::NotificationKind;
-use crate::state::AppState;
+use super::{Factors, MfaError, check_throttle, notify, qr, record_failure};
+use gatehouse_delivery::NotificationKind;
 
 /// What an enrolment page shows: the secret as text and as a QR code of the otpauth URI.
 pub struct TotpEnrollment {
@@ -25,7 +24,7 @@ fn unix(now: OffsetDateTime) -> u64 {
 }
 
 /// Creates an unconfirmed TOTP factor with a fresh secret.
-pub async fn begin(state: &AppState, user: &User, label: &str, now: OffsetDateTime) -> Result<TotpEnrollment, MfaError> {
+pub async fn begin(cx: &Factors, user: &User, label: &str, now: OffsetDateTime) -> Result<TotpEnrollment, MfaError> {
     let secret = TotpSecret::generate()?;
     let factor = Factor {
         id: FactorId::new(gatehouse_crypto::random::id()?),
@@ -37,28 +36,28 @@ pub async fn begin(state: &AppState, user: &User, label: &str, now: OffsetDateTi
         confirmed_at: None,
         last_used_at: None,
     };
-    state.store.add_factor(&factor).await?;
-    view(state, user, &factor)
+    cx.store.add_factor(&factor).await?;
+    view(cx, user, &factor)
 }
 
 /// The enrolment view of an unconfirmed factor (to show the page again).
-pub fn view(state: &AppState, user: &User, factor: &Factor) -> Result<TotpEnrollment, MfaError> {
+pub fn view(cx: &Factors, user: &User, factor: &Factor) -> Result<TotpEnrollment, MfaError> {
     let FactorSecret::Totp { secret, .. } = &factor.secret else {
         return Err(MfaError::UnknownFactor);
     };
     let secret = TotpSecret::from_bytes(secret.clone());
-    let uri = secret.otpauth_uri(&state.mfa.totp_issuer, user.email.as_str());
+    let uri = secret.otpauth_uri(&cx.services.totp_issuer, user.email.as_str());
     Ok(TotpEnrollment { factor_id: factor.id.clone(), secret_text: secret.to_base32(), qr_svg: qr::svg(&uri)?, uri })
 }
 
 /// Checks a code against one TOTP factor and spends its time step.
-async fn check(state: &AppState, factor: &Factor, code: &str, now: OffsetDateTime) -> Result<(), MfaError> {
+async fn check(cx: &Factors, factor: &Factor, code: &str, now: OffsetDateTime) -> Result<(), MfaError> {
     let FactorSecret::Totp { secret, used_up_to } = &factor.secret else {
         return Err(MfaError::UnknownFactor);
     };
     let secret = TotpSecret::from_bytes(secret.clone());
     match secret.verify(code, unix(now), *used_up_to) {
-        Some(step) if state.store.use_totp_step(&factor.id, step, now).await? => Ok(()),
+        Some(step) if cx.store.use_totp_step(&factor.id, step, now).await? => Ok(()),
         // Valid, but a concurrent request spent the step first.
         Some(_) => Err(MfaError::Reused),
         None if secret.verify(code, unix(now), None).is_some() => Err(MfaError::Reused),
@@ -66,44 +65,40 @@ async fn check(state: &AppState, factor: &Factor, code: &str, now: OffsetDateTim
     }
 }
 
-fn fail(state: &AppState, user: &User, error: MfaError, now: OffsetDateTime) -> MfaError {
+fn fail(cx: &Factors, user: &User, error: MfaError, now: OffsetDateTime) -> MfaError {
     if error.counts_as_failure() {
-        record_failure(state, user, now);
+        record_failure(cx, user, now);
     }
     if matches!(error, MfaError::Reused) {
-        notify(state, user, NotificationKind::TotpCodeReused, now);
+        notify(cx, user, NotificationKind::TotpCodeReused, now);
     }
     error
 }
 
 /// Activates an enrolling factor with its first valid code.
-pub async fn confirm(state: &AppState, user: &User, factor_id: &FactorId, code: &str, now: OffsetDateTime) -> Result<Factor, MfaError> {
-    check_throttle(state, user, now).await?;
-    let factor = state
-        .store
-        .factor(factor_id)
-        .await?
-        .filter(|f| f.user_id == user.id && f.kind == FactorKind::Totp && !f.is_confirmed())
-        .ok_or(MfaError::UnknownFactor)?;
-    if let Err(e) = check(state, &factor, code, now).await {
-        return Err(fail(state, user, e, now));
+pub async fn confirm(cx: &Factors, user: &User, factor_id: &FactorId, code: &str, now: OffsetDateTime) -> Result<Factor, MfaError> {
+    check_throttle(cx, user, now).await?;
+    let factor =
+        cx.store.factor(factor_id).await?.filter(|f| f.user_id == user.id && f.kind == FactorKind::Totp && !f.is_confirmed()).ok_or(MfaError::UnknownFactor)?;
+    if let Err(e) = check(cx, &factor, code, now).await {
+        return Err(fail(cx, user, e, now));
     }
-    if !state.store.confirm_factor(&user.id, &factor.id, now).await? {
+    if !cx.store.confirm_factor(&user.id, &factor.id, now).await? {
         return Err(MfaError::UnknownFactor);
     }
-    notify(state, user, NotificationKind::FactorAdded { factor: factor.id.to_string(), label: factor.label.clone() }, now);
+    notify(cx, user, NotificationKind::FactorAdded { factor: factor.id.to_string(), label: factor.label.clone() }, now);
     Ok(Factor { confirmed_at: Some(now), ..factor })
 }
 
 /// Verifies a sign-in code against the user's confirmed TOTP factors.
-pub async fn verify(state: &AppState, user: &User, factors: &[Factor], code: &str, now: OffsetDateTime) -> Result<FactorId, MfaError> {
-    check_throttle(state, user, now).await?;
+pub async fn verify(cx: &Factors, user: &User, factors: &[Factor], code: &str, now: OffsetDateTime) -> Result<FactorId, MfaError> {
+    check_throttle(cx, user, now).await?;
     let mut outcome = Err(MfaError::NotEnrolled);
     for factor in factors.iter().filter(|f| f.kind == FactorKind::Totp && f.is_confirmed()) {
-        outcome = check(state, factor, code, now).await.map(|()| factor.id.clone());
+        outcome = check(cx, factor, code, now).await.map(|()| factor.id.clone());
         if !matches!(outcome, Err(MfaError::WrongCode { .. })) {
             break;
         }
     }
-    outcome.map_err(|e| fail(state, user, e, now))
+    outcome.map_err(|e| fail(cx, user, e, now))
 }

@@ -1,6 +1,9 @@
 //! Fixed-window counters for guessable things (passwords per account and per address, client
 //! secrets per client). In memory: a restart forgives, which is acceptable for windows of
 //! minutes; the audit issue adds persistent lock-outs.
+//!
+//! Here, below both the sign-in flow (`gatehouse-signin`, second factors) and the server (its
+//! endpoints), so both count with the same limiter and limits without depending on each other.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;

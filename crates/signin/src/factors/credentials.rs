@@ -11,12 +11,11 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use webauthn_rs::prelude::{CredentialID, Uuid};
 
-use super::{MfaError, WebAuthnService, check_throttle, notify, record_failure};
-use crate::delivery::NotificationKind;
-use crate::state::AppState;
+use super::{Factors, MfaError, WebAuthnService, check_throttle, notify, record_failure};
+use gatehouse_delivery::NotificationKind;
 
-fn service(state: &AppState) -> Result<&WebAuthnService, MfaError> {
-    state.mfa.webauthn.as_ref().ok_or(MfaError::WebAuthnUnavailable)
+fn service(cx: &Factors) -> Result<&WebAuthnService, MfaError> {
+    cx.services.webauthn.as_ref().ok_or(MfaError::WebAuthnUnavailable)
 }
 
 /// A verified WebAuthn sign-in.
@@ -44,26 +43,19 @@ fn credential_id_of(response: &str) -> Option<Vec<u8>> {
 
 /// Starts a sign-in with the user's credentials of `kind`; returns the browser's options and
 /// the ceremony state to park.
-pub async fn begin_sign_in(state: &AppState, user: &User, kind: FactorKind, now: OffsetDateTime) -> Result<(Value, String), MfaError> {
-    check_throttle(state, user, now).await?;
-    let factors = state.store.factors(&user.id).await?;
+pub async fn begin_sign_in(cx: &Factors, user: &User, kind: FactorKind, now: OffsetDateTime) -> Result<(Value, String), MfaError> {
+    check_throttle(cx, user, now).await?;
+    let factors = cx.store.factors(&user.id).await?;
     let credentials: Vec<String> = confirmed_of_kind(&factors, kind).map(|(_, c, _, _)| c.to_owned()).collect();
-    service(state)?.start_authentication(kind, &credentials)
+    service(cx)?.start_authentication(kind, &credentials)
 }
 
 /// Verifies the browser's assertion against the parked ceremony; advances the stored
 /// signature counter. A counter that went backwards (a cloned authenticator) is refused.
-pub async fn finish_sign_in(
-    state: &AppState,
-    user: &User,
-    kind: FactorKind,
-    ceremony: &str,
-    response: &str,
-    now: OffsetDateTime,
-) -> Result<Presented, MfaError> {
-    check_throttle(state, user, now).await?;
-    let factors = state.store.factors(&user.id).await?;
-    let result = service(state)?.finish_authentication(kind, ceremony, response, |id| {
+pub async fn finish_sign_in(cx: &Factors, user: &User, kind: FactorKind, ceremony: &str, response: &str, now: OffsetDateTime) -> Result<Presented, MfaError> {
+    check_throttle(cx, user, now).await?;
+    let factors = cx.store.factors(&user.id).await?;
+    let result = service(cx)?.finish_authentication(kind, ceremony, response, |id| {
         confirmed_of_kind(&factors, kind).find(|(_, _, cid, _)| *cid == id).map(|(_, c, _, _)| c.to_owned())
     });
     let assertion = match result {
@@ -74,10 +66,10 @@ pub async fn finish_sign_in(
                 let factor = credential_id_of(response)
                     .and_then(|id| confirmed_of_kind(&factors, kind).find(|(_, _, cid, _)| *cid == id.as_slice()).map(|(f, ..)| f.id.to_string()))
                     .unwrap_or_default();
-                notify(state, user, NotificationKind::ClonedAuthenticatorSuspected { factor }, now);
+                notify(cx, user, NotificationKind::ClonedAuthenticatorSuspected { factor }, now);
             }
             if error.counts_as_failure() {
-                record_failure(state, user, now);
+                record_failure(cx, user, now);
             }
             return Err(error);
         }
@@ -85,12 +77,12 @@ pub async fn finish_sign_in(
     let (factor, _, _, device_bound) =
         confirmed_of_kind(&factors, kind).find(|(_, _, cid, _)| *cid == assertion.credential_id.as_slice()).ok_or(MfaError::UnknownCredential)?;
     if kind == FactorKind::Passkey && !assertion.user_verified {
-        record_failure(state, user, now);
+        record_failure(cx, user, now);
         return Err(MfaError::WebAuthn("the passkey did not verify the user".into()));
     }
     match &assertion.updated_credential {
-        Some(updated) => state.store.update_webauthn_credential(&factor.id, updated, now).await?,
-        None => state.store.touch_factor(&factor.id, now).await?,
+        Some(updated) => cx.store.update_webauthn_credential(&factor.id, updated, now).await?,
+        None => cx.store.touch_factor(&factor.id, now).await?,
     }
     let level = if device_bound { AuthLevel::PhishingResistantHardware } else { AuthLevel::PhishingResistant };
     Ok(Presented { factor: factor.id.clone(), amr: if device_bound { "hwk" } else { "swk" }, level })
@@ -98,12 +90,12 @@ pub async fn finish_sign_in(
 
 /// Starts registering a new credential of `kind`; the user's existing credentials are excluded
 /// so one authenticator is not registered twice.
-pub async fn begin_registration<'a>(state: &'a AppState, user: &User) -> Result<RegistrationStart<'a>, MfaError> {
-    let service = service(state)?;
+pub async fn begin_registration<'a>(cx: &'a Factors, user: &User) -> Result<RegistrationStart<'a>, MfaError> {
+    let service = service(cx)?;
     let fresh = Uuid::new_v4().to_string();
-    let handle = state.store.webauthn_handle(&user.id, &fresh).await?;
+    let handle = cx.store.webauthn_handle(&user.id, &fresh).await?;
     let handle = Uuid::parse_str(&handle).map_err(|_| MfaError::Store(StoreError::Corrupt("users.webauthn_handle".into())))?;
-    let factors = state.store.factors(&user.id).await?;
+    let factors = cx.store.factors(&user.id).await?;
     let exclude: Vec<CredentialID> = factors
         .iter()
         .filter_map(|f| match &f.secret {
@@ -129,7 +121,7 @@ impl RegistrationStart<'_> {
 
 /// Verifies the browser's attestation and stores the credential as a confirmed factor.
 pub async fn finish_registration(
-    state: &AppState,
+    cx: &Factors,
     user: &User,
     kind: FactorKind,
     ceremony: &str,
@@ -137,11 +129,11 @@ pub async fn finish_registration(
     label: &str,
     now: OffsetDateTime,
 ) -> Result<Factor, MfaError> {
-    check_throttle(state, user, now).await?;
-    let registered = match service(state)?.finish_registration(kind, ceremony, response) {
+    check_throttle(cx, user, now).await?;
+    let registered = match service(cx)?.finish_registration(kind, ceremony, response) {
         Ok(registered) => registered,
         Err(error) => {
-            record_failure(state, user, now);
+            record_failure(cx, user, now);
             return Err(error);
         }
     };
@@ -155,11 +147,11 @@ pub async fn finish_registration(
         confirmed_at: Some(now),
         last_used_at: None,
     };
-    match state.store.add_factor(&factor).await {
+    match cx.store.add_factor(&factor).await {
         Err(StoreError::Conflict(_)) => return Err(MfaError::AlreadyRegistered),
         other => other?,
     }
-    notify(state, user, NotificationKind::FactorAdded { factor: factor.id.to_string(), label: factor.label.clone() }, now);
+    notify(cx, user, NotificationKind::FactorAdded { factor: factor.id.to_string(), label: factor.label.clone() }, now);
     Ok(factor)
 }
 
@@ -173,8 +165,8 @@ pub fn registered_proof(factor: &Factor) -> (&'static str, AuthLevel) {
 
 /// Starts a passkey sign-in without a user name: the browser offers its discoverable
 /// credentials for this site.
-pub fn begin_passwordless(state: &AppState) -> Result<(Value, String), MfaError> {
-    service(state)?.start_discoverable()
+pub fn begin_passwordless(cx: &Factors) -> Result<(Value, String), MfaError> {
+    service(cx)?.start_discoverable()
 }
 
 /// A verified passwordless sign-in: who it was and what it proved.
@@ -186,11 +178,11 @@ pub struct Passwordless {
 /// Verifies a discoverable assertion: the user handle names the account, the credential must
 /// be that account's confirmed security key or passkey, and the user must have been verified
 /// (a PIN or biometric on the authenticator), which makes it two factors on its own.
-pub async fn finish_passwordless(state: &AppState, ceremony: &str, response: &str, now: OffsetDateTime) -> Result<Passwordless, MfaError> {
-    let service = service(state)?;
+pub async fn finish_passwordless(cx: &Factors, ceremony: &str, response: &str, now: OffsetDateTime) -> Result<Passwordless, MfaError> {
+    let service = service(cx)?;
     let (handle, credential_id) = service.identify_discoverable(response)?;
-    let user_id = state.store.user_by_webauthn_handle(&handle.to_string()).await?.ok_or(MfaError::UnknownCredential)?;
-    let factor = state
+    let user_id = cx.store.user_by_webauthn_handle(&handle.to_string()).await?.ok_or(MfaError::UnknownCredential)?;
+    let factor = cx
         .store
         .factor_by_credential_id(&credential_id)
         .await?
@@ -199,12 +191,12 @@ pub async fn finish_passwordless(state: &AppState, ceremony: &str, response: &st
     let FactorSecret::WebAuthn { credential, device_bound, .. } = &factor.secret else {
         return Err(MfaError::UnknownCredential);
     };
-    let user = state.store.user(&user_id).await?.ok_or(MfaError::UnknownCredential)?;
-    check_throttle(state, &user, now).await?;
+    let user = cx.store.user(&user_id).await?.ok_or(MfaError::UnknownCredential)?;
+    check_throttle(cx, &user, now).await?;
     let assertion = match service.finish_discoverable(factor.kind, ceremony, response, credential) {
         Ok(assertion) => assertion,
         Err(error) => {
-            record_failure(state, &user, now);
+            record_failure(cx, &user, now);
             return Err(error);
         }
     };
@@ -212,8 +204,8 @@ pub async fn finish_passwordless(state: &AppState, ceremony: &str, response: &st
         return Err(MfaError::WebAuthn("the passkey did not verify you (no PIN or biometric); sign in with your password".into()));
     }
     match &assertion.updated_credential {
-        Some(updated) => state.store.update_webauthn_credential(&factor.id, updated, now).await?,
-        None => state.store.touch_factor(&factor.id, now).await?,
+        Some(updated) => cx.store.update_webauthn_credential(&factor.id, updated, now).await?,
+        None => cx.store.touch_factor(&factor.id, now).await?,
     }
     let level = if *device_bound { AuthLevel::PhishingResistantHardware } else { AuthLevel::PhishingResistant };
     let presented = Presented { factor: factor.id.clone(), amr: if *device_bound { "hwk" } else { "swk" }, level };

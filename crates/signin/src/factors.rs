@@ -1,6 +1,14 @@
 //! Second factors: enrolling and verifying TOTP, SMS codes, WebAuthn credentials and recovery
 //! codes, with throttling of wrong codes and notices to the user. Used by the sign-in flow, the
 //! enrolment wizard and the self-service API alike, so every path enforces the same rules.
+//!
+//! Every step takes a [`Factors`] context naming what second factors use (the store, the
+//! digester, the two limiters, the services, the monitor), not the server's state, so the
+//! server keeps only the HTTP edge: it builds one `Factors` at start and passes it in.
+//!
+//! Time comes in as `now`, as everywhere in this crate. Randomness does not yet: factor ids,
+//! TOTP secrets and text-message codes still come from `gatehouse_crypto` directly, as they
+//! did in the server; taking them through [`crate::Randomness`] is a separate change.
 
 pub mod ceremonies;
 pub mod credentials;
@@ -11,14 +19,13 @@ pub mod totp;
 pub mod webauthn;
 
 use gatehouse_core::model::User;
-use gatehouse_crypto::CryptoError;
-use gatehouse_store::StoreError;
+use gatehouse_crypto::{CryptoError, SecretDigester};
+use gatehouse_delivery::{DeliveryError, DevOutbox, NotificationKind, Notifier, SmsSender};
+use gatehouse_ops::monitor::{Monitor, lockout};
+use gatehouse_ops::rate_limit::{RateLimiter, SECOND_FACTOR};
+use gatehouse_store::{Store, StoreError};
 use std::sync::Arc;
 use time::OffsetDateTime;
-
-use crate::delivery::{DeliveryError, DevOutbox, NotificationKind, Notifier, SmsSender};
-use crate::rate_limit::SECOND_FACTOR;
-use crate::state::AppState;
 
 pub use webauthn::WebAuthnService;
 
@@ -86,13 +93,37 @@ pub struct MfaServices {
     pub ceremonies: ceremonies::Ceremonies,
 }
 
+/// What second factors use, and nothing else the server holds: the context every step here
+/// takes. One per server, built at start; its limiters are the server's only ones of their kind.
+pub struct Factors {
+    /// Factors, SMS challenges, recovery codes, WebAuthn handles, and the account's lockout
+    /// state (read by [`check_throttle`]).
+    pub store: Arc<dyn Store>,
+    /// Keyed digests of SMS and recovery codes (the server's pepper).
+    pub digester: SecretDigester,
+    /// Failed second factors per user (see [`SECOND_FACTOR`]).
+    pub limiter: RateLimiter,
+    /// Texts asked for per client address (see [`gatehouse_ops::rate_limit::SMS_PER_ADDRESS`]).
+    pub sms_address_limiter: RateLimiter,
+    pub services: MfaServices,
+    /// Flood detection for codes asked for, and the account lockout failures count toward.
+    pub monitor: Arc<Monitor>,
+}
+
+impl Factors {
+    /// Whether security keys and passkeys are available (the issuer is on a domain name).
+    pub fn webauthn_available(&self) -> bool {
+        self.services.webauthn.is_some()
+    }
+}
+
 /// Refuses a user who has failed second factors too often recently, or whose account is
 /// locked (the user already proved the password, so saying so reveals nothing).
-pub async fn check_throttle(state: &AppState, user: &User, now: OffsetDateTime) -> Result<(), MfaError> {
-    if let Some(retry_after) = state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now) {
+pub async fn check_throttle(cx: &Factors, user: &User, now: OffsetDateTime) -> Result<(), MfaError> {
+    if let Some(retry_after) = cx.limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now) {
         return Err(MfaError::Throttled { retry_after });
     }
-    match crate::monitor::lockout::admission(state.store.as_ref(), user, now).await {
+    match lockout::admission(cx.store.as_ref(), user, now).await {
         Ok(gatehouse_core::throttle::Admission::Locked { seconds }) => Err(MfaError::Throttled { retry_after: seconds }),
         Ok(_) => Ok(()),
         Err(e) => {
@@ -104,20 +135,20 @@ pub async fn check_throttle(state: &AppState, user: &User, now: OffsetDateTime) 
 
 /// Counts a failed second factor, here and toward the account's lockout (where password
 /// failures count too); the user hears about it when either locks.
-pub fn record_failure(state: &AppState, user: &User, now: OffsetDateTime) {
-    state.factor_limiter.record_failure(user.id.as_str(), SECOND_FACTOR, now);
-    if state.factor_limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now).is_some() {
-        notify(state, user, NotificationKind::SecondFactorLocked { minutes: SECOND_FACTOR.window.whole_minutes() }, now);
+pub fn record_failure(cx: &Factors, user: &User, now: OffsetDateTime) {
+    cx.limiter.record_failure(user.id.as_str(), SECOND_FACTOR, now);
+    if cx.limiter.blocked_for(user.id.as_str(), SECOND_FACTOR, now).is_some() {
+        notify(cx, user, NotificationKind::SecondFactorLocked { minutes: SECOND_FACTOR.window.whole_minutes() }, now);
     }
-    let (state, user) = (state.clone(), user.clone());
+    let (monitor, user) = (Arc::clone(&cx.monitor), user.clone());
     tokio::spawn(async move {
-        if let Err(e) = crate::monitor::lockout::record_failure(&state.monitor, &user, crate::monitor::lockout::FailedStep::SecondFactor, None, now).await {
+        if let Err(e) = lockout::record_failure(&monitor, &user, lockout::FailedStep::SecondFactor, None, now).await {
             tracing::error!(error = %e, "counting a failed second factor toward the lockout failed");
         }
     });
 }
 
 /// Sends a notice to the user without waiting for it; failures are logged, never shown.
-pub fn notify(state: &AppState, user: &User, kind: NotificationKind, now: OffsetDateTime) {
-    crate::delivery::notify_in_background(&state.mfa.notifier, user, kind, now);
+pub fn notify(cx: &Factors, user: &User, kind: NotificationKind, now: OffsetDateTime) {
+    gatehouse_delivery::notify_in_background(&cx.services.notifier, user, kind, now);
 }
