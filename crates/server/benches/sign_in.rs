@@ -62,7 +62,7 @@ async fn app(params: PasswordParams) -> (axum::Router, String) {
     config.dev_outbox = true;
     config.outbox_dir = std::env::temp_dir().join(format!("gatehouse-bench-outbox-{}", std::process::id()));
     let state = AppState::new(config, Arc::new(store), PEPPER).await.expect("state");
-    (gatehouse_server::http::router(state), hash)
+    (gatehouse_server::router(state), hash)
 }
 
 fn value_after<'a>(html: &'a str, marker: &str) -> &'a str {

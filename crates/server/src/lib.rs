@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod console;
+pub mod console_sessions;
 mod discovery;
 pub mod error;
 pub mod http;
@@ -12,8 +13,10 @@ mod listener;
 pub mod messages;
 pub mod metrics;
 mod pages;
-pub mod signin;
+mod router;
+pub use router::router;
 pub mod state;
+mod token_cache;
 mod tokens;
 
 pub use config::{
@@ -83,7 +86,7 @@ impl Server {
             let job = backups::BackupJob { store: state.store.clone(), plan, monitor: Arc::clone(&state.monitor), clock: state::now };
             tokio::spawn(backups::run(job))
         });
-        let router = http::router(state.clone());
+        let router = router::router(state.clone());
         let limits = state.config.connections;
         listener::serve(self.listener, self.tls, router, limits, self.max_connections, shutdown, Duration::from_secs(10)).await;
         maintenance.abort();

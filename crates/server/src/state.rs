@@ -92,10 +92,10 @@ pub struct Shared {
     pub audit: crate::monitor::audit_writer::AuditWriter,
     pub limiter_hasher: std::collections::hash_map::RandomState,
     pub revocations: RevocationList,
-    pub verified_tokens: crate::tokens::VerifiedTokenCache,
+    pub verified_tokens: crate::token_cache::VerifiedTokenCache,
     pub discovery: Bytes,
     /// The console's browser sessions (`/account`, `/admin`).
-    pub console: crate::console::session::Sessions,
+    pub console: crate::console_sessions::Sessions,
     keys: RwLock<Arc<KeyMaterial>>,
     clients: RwLock<Arc<HashMap<ClientId, Arc<Client>>>>,
     /// Tenants by email domain, with their policies: the 2FA decision reads them at every

@@ -64,7 +64,7 @@ async fn app() -> App {
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), "http://127.0.0.1:8080".into());
     config.password = CHEAP;
     let state = AppState::new(config, store.clone(), PEPPER).await.unwrap();
-    App { router: gatehouse_server::http::router(state), store }
+    App { router: gatehouse_server::router(state), store }
 }
 
 async fn send(app: &App, request: Request<Body>) -> Response {

@@ -15,7 +15,9 @@ mod admin_simulate;
 mod admin_users;
 pub mod api;
 mod pages;
-pub mod session;
+/// The browser sessions live below the console (`crate::console_sessions`): the server's
+/// state holds them, and must not depend on the console.
+pub use crate::console_sessions as session;
 
 use axum::Router;
 use axum::extract::connect_info::ConnectInfo;
@@ -43,7 +45,7 @@ use api::{Api, ApiFailure, ApiRouter};
 use pages::RenderPage;
 use session::{Flash, PendingSignIn, SignedIn, View};
 
-pub const CONSOLE_CLIENT_ID: &str = "gatehouse-console";
+pub use crate::console_sessions::CONSOLE_CLIENT_ID;
 /// What the console asks for: the person's self-service API and, for admins and operators,
 /// the admin API (the API itself decides what each person may do).
 const SCOPE: &str = "openid profile email gatehouse:account gatehouse:admin";

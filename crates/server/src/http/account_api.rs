@@ -33,9 +33,9 @@ use super::problem::{ManagementError, Problem};
 use super::userinfo::bearer_from_header;
 use crate::delivery::NotificationKind;
 use crate::error::{ApiError, Challenge};
+use crate::http::flow::policy::method_of;
 use crate::mfa::ceremonies::{CEREMONY_LIFETIME, PendingRegistration};
 use crate::mfa::{self, MfaError, credentials};
-use crate::signin::policy::method_of;
 use crate::state::{AppState, now};
 use crate::tokens;
 

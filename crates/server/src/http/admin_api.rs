@@ -30,7 +30,7 @@ use super::api_body::ApiBody;
 use super::problem::{ManagementError, Problem};
 use super::userinfo::bearer_from_header;
 use crate::error::{ApiError, Challenge};
-use crate::signin::policy::{Hypothetical, method_of, simulate as simulate_sign_in};
+use crate::http::flow::policy::{Hypothetical, method_of, simulate as simulate_sign_in};
 use crate::state::{AppState, now};
 use crate::tokens;
 
@@ -301,7 +301,7 @@ pub async fn put_app_policy(
     let client_id = ClientId::parse(&id).map_err(|e| Problem::bad_request(format!("client_id: {e}")))?;
     let policy: AppPolicy = parse_body(&body)?;
     // The console is where admins and operators act: it never skips the second factor.
-    if client_id.as_str() == crate::console::CONSOLE_CLIENT_ID && policy.two_factor == gatehouse_policy::AppTwoFactor::Bypass {
+    if client_id.as_str() == crate::console_sessions::CONSOLE_CLIENT_ID && policy.two_factor == gatehouse_policy::AppTwoFactor::Bypass {
         return Err(Problem::new(
             StatusCode::CONFLICT,
             "Not allowed",

@@ -15,8 +15,8 @@ use super::enroll::{Origin, enrolled, load_wizard, render};
 use super::login::{check_csrf, expired};
 use super::second_factor::{Step, failure, with_retry_after};
 use crate::error::PageError;
+use crate::http::flow::progress::EnrolledProof;
 use crate::mfa::{self, MfaError};
-use crate::signin::progress::EnrolledProof;
 use crate::state::{AppState, now};
 
 async fn load(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(Step, Params), PageError> {

@@ -10,6 +10,7 @@ pub(crate) mod cookies;
 pub mod demo;
 mod enroll;
 mod enroll_sms;
+pub mod flow;
 mod introspect;
 mod login;
 mod logout;
@@ -19,13 +20,13 @@ mod passkey_login;
 pub(crate) mod password_change;
 mod privacy_api;
 mod problem;
-mod rejections;
+pub(crate) mod rejections;
 mod reported_addresses_api;
 mod reset_code;
 pub(crate) mod respond;
-mod routes;
+pub(crate) mod routes;
 mod second_factor;
-mod security;
+pub(crate) mod security;
 mod sessions_api;
 mod sign_in_history;
 pub(crate) mod token;
@@ -39,8 +40,6 @@ use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::state::AppState;
-
-pub use routes::router;
 
 /// The client's address: the TCP peer, or, when the peer is a configured trusted proxy, the
 /// address `X-Forwarded-For` names (see [`client_address`]).

@@ -18,11 +18,11 @@ use super::ClientAddr;
 use super::login::{check_csrf, expired, pending_for_browser, render_with_error};
 use super::second_factor::failure;
 use crate::error::PageError;
+use crate::http::flow::attempt;
+use crate::http::flow::next;
+use crate::http::flow::policy::{Ask, Observed, decide_with};
 use crate::messages::messages_for;
 use crate::mfa::credentials;
-use crate::signin::attempt;
-use crate::signin::next;
-use crate::signin::policy::{Ask, Observed, decide_with};
 use crate::state::{AppState, now};
 
 async fn load(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(ParkedSignIn, Params), PageError> {

@@ -23,11 +23,11 @@ use super::second_factor::{Step, flow_page, load_step};
 use super::{ClientAddr, audit_entry};
 use crate::delivery::NotificationKind;
 use crate::error::PageError;
+use crate::http::flow::attempt;
+use crate::http::flow::complete::{Context, finish};
+use crate::http::flow::progress::PendingReset;
 use crate::messages::{EN, Messages};
 use crate::pages::PasswordChangePage;
-use crate::signin::attempt;
-use crate::signin::complete::{Context, finish};
-use crate::signin::progress::PendingReset;
 use crate::state::{AppState, now};
 
 use gatehouse_core::password::{self as password_rule, PasswordProblem};

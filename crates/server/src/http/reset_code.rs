@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::second_factor::Step;
 use crate::delivery::NotificationKind;
 use crate::error::PageError;
-use crate::signin::progress::{EmailCode, PendingReset};
+use crate::http::flow::progress::{EmailCode, PendingReset};
 use crate::state::AppState;
 
 const DIGITS: u32 = 8;

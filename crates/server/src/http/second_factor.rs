@@ -25,12 +25,12 @@ use super::respond::see_other;
 use super::security::{CSP_BASE, form_target};
 use super::webauthn_step::offered_kind;
 use crate::error::PageError;
+use crate::http::flow::attempt;
+use crate::http::flow::complete::{Context, finish};
+use crate::http::flow::progress::Progress;
 use crate::messages::{Messages, messages_for};
 use crate::mfa::{self, MfaError};
 use crate::pages::FactorPage;
-use crate::signin::attempt;
-use crate::signin::complete::{Context, finish};
-use crate::signin::progress::Progress;
 use crate::state::{AppState, now};
 
 /// A parked request in the second-factor step or the enrollment wizard, checked to belong to

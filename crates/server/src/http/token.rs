@@ -243,7 +243,7 @@ async fn issue_user_tokens(state: &AppState, client: &Client, grant: &GrantRecor
 
 async fn mint(state: &AppState, client: &Client, grant: &GrantRecord, scope: &str, now: OffsetDateTime) -> Result<TokenResponse, ApiError> {
     let user = state.user(&grant.user_id).await?.ok_or_else(|| invalid_grant("the user no longer exists"))?;
-    if crate::signin::next::tenant_closed(state, &user) {
+    if crate::http::flow::next::tenant_closed(state, &user) {
         return Err(invalid_grant("this organisation's account is closed"));
     }
     let (access_token, _) = tokens::mint_user_access_token(state, grant, scope, now)?;

@@ -15,10 +15,10 @@ use serde_json::json;
 use super::login::{check_csrf, expired};
 use super::second_factor::{Step, failure, load_step};
 use crate::error::PageError;
+use crate::http::flow::policy::method_of;
+use crate::http::flow::progress::Progress;
 use crate::messages::Messages;
 use crate::mfa::{MfaError, credentials};
-use crate::signin::policy::method_of;
-use crate::signin::progress::Progress;
 use crate::state::{AppState, now};
 
 /// The WebAuthn factor kind a form names, if the step offers it.
@@ -78,7 +78,7 @@ pub async fn enroll_options(State(state): State<AppState>, headers: HeaderMap, b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signin::progress::{Owed, Stage};
+    use crate::http::flow::progress::{Owed, Stage};
     use gatehouse_policy::AuthLevel;
 
     fn progress(methods: &[&str]) -> Progress {

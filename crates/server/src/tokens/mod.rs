@@ -16,9 +16,6 @@ use crate::state::AppState;
 /// The `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
-mod cache;
-pub use cache::VerifiedTokenCache;
-
 fn no_key(alg: SigningAlg) -> ServerError {
     ServerError::Crypto(gatehouse_crypto::CryptoError::KeyRejected { kid: format!("no active {} key", alg.as_str()) })
 }

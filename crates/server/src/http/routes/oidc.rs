@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use crate::http::{authorize, introspect, logout, meta, token, userinfo};
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/.well-known/openid-configuration", get(meta::discovery))
         .route("/jwks", get(meta::jwks))

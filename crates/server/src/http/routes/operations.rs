@@ -7,7 +7,7 @@ use axum::routing::get;
 use crate::http::meta;
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use crate::http::{enroll, enroll_sms, login, passkey_login, password_change, second_factor, webauthn_step};
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::page).post(login::submit))
         .route("/login/passkey/options", post(passkey_login::options))

@@ -15,7 +15,7 @@ use axum::routing::get;
 use crate::http::admin_api;
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/openapi.json", get(admin_api::openapi))
         .merge(me::routes())

@@ -9,6 +9,8 @@ use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
+pub const CONSOLE_CLIENT_ID: &str = "gatehouse-console";
+
 /// At most this many console sessions; the least recently used go first.
 const CAPACITY: usize = 10_000;
 /// A console session unused for this long is forgotten (the SSO session's idle limit applies
