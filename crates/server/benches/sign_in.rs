@@ -7,61 +7,22 @@
 use axum::body::Body;
 use axum::http::{Request, header};
 use criterion::{Criterion, criterion_group, criterion_main};
-use gatehouse_core::ids::{TenantId, UserId};
-use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
-use gatehouse_crypto::{PasswordHasher, PasswordParams, SecretDigester};
-use gatehouse_server::{AppState, ServerConfig};
-use gatehouse_store::sqlite::SqliteStore;
-use gatehouse_store::{ImportPlan, ImportStore, TenantPlan, UserPlan};
-use std::sync::Arc;
+use gatehouse_crypto::{PasswordHasher, PasswordParams};
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
+#[path = "../tests/support/seeded.rs"]
+mod seeded;
+
 const PASSWORD: &str = "a long bench passphrase";
-const PEPPER: &[u8] = b"bench pepper, 32 bytes long....";
 
 async fn app(params: PasswordParams) -> (axum::Router, String) {
-    let store = SqliteStore::in_memory().await.expect("store");
-    let hasher = PasswordHasher::new(params).expect("hasher");
-    let hash = hasher.hash(PASSWORD).expect("hash");
-    let plan = ImportPlan {
-        audit: vec![],
-        tenants: vec![TenantPlan {
-            new_id: TenantId::new("t"),
-            name: "Bench".into(),
-            domains: vec![EmailDomain::parse("bench.test").unwrap()],
-            users: vec![UserPlan {
-                new_id: UserId::new("u"),
-                email: Email::parse("user@bench.test").unwrap(),
-                name: "User".into(),
-                password_hash: Some(hash.clone()),
-                roles: vec![],
-                totp_secret: None,
-                phone: None,
-                new_factor_ids: [gatehouse_core::ids::FactorId::new("f1"), gatehouse_core::ids::FactorId::new("f2")],
-            }],
-            policy: None,
-        }],
-        clients: vec![Client {
-            client_id: ClientId::parse("app").unwrap(),
-            name: "App".into(),
-            secret_digest: Some(SecretDigester::new(PEPPER).digest("secret")),
-            redirect_uris: vec![RedirectUri::parse("http://127.0.0.1:9999/cb").unwrap()],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            id_token_signed_response_alg: SigningAlg::RS256,
-            policy: Default::default(),
-            operator: false,
-            scopes: vec![],
-        }],
-    };
-    store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.expect("import");
-    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), "http://127.0.0.1:8080".into());
-    config.password = params;
-    // As before the outbox became opt-in: the "new sign-in" notice is written after the answer.
-    config.dev_outbox = true;
-    config.outbox_dir = std::env::temp_dir().join(format!("gatehouse-bench-outbox-{}", std::process::id()));
-    let state = AppState::new(config, Arc::new(store), PEPPER).await.expect("state");
+    let (state, _, hash) = seeded::seeded(PASSWORD, params, |config| {
+        // As before the outbox became opt-in: the "new sign-in" notice is written after the answer.
+        config.dev_outbox = true;
+        config.outbox_dir = std::env::temp_dir().join(format!("gatehouse-bench-outbox-{}", std::process::id()));
+    })
+    .await;
     (gatehouse_server::router(state), hash)
 }
 
@@ -101,7 +62,7 @@ async fn sign_in(router: &axum::Router) {
     let html = String::from_utf8(axum::body::to_bytes(page.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
     let request = value_after(&html, "name=\"request\" value=\"");
     let csrf = value_after(&html, "name=\"csrf_token\" value=\"");
-    let form = format!("request={request}&csrf_token={csrf}&email=user%40bench.test&password=a+long+bench+passphrase");
+    let form = format!("request={request}&csrf_token={csrf}&email=user%40example.test&password=a+long+bench+passphrase");
     let posted = router
         .clone()
         .oneshot(from_address(

@@ -62,40 +62,39 @@ impl RevocationList {
     }
 }
 
-pub struct Shared {
-    pub config: ServerConfig,
-    pub store: Arc<dyn Store>,
-    pub hasher: PasswordHasher,
-    /// Caps concurrent Argon2 computations at the core count.
-    pub hash_permits: Semaphore,
-    pub digester: SecretDigester,
-    pub metrics: Metrics,
-    /// Failed passwords per account, per client address, and failed client authentications.
-    pub login_limiter: RateLimiter,
-    pub address_limiter: RateLimiter,
+/// The in-memory limits of what the edge lets be guessed or flooded, per key (account,
+/// address, client...). Second factors keep theirs in `Factors`.
+#[derive(Default)]
+pub struct Limiters {
+    /// Failed passwords per account.
+    pub login: RateLimiter,
+    /// Failed passwords per client address.
+    pub address: RateLimiter,
     /// Keyed by a hash of (client id, address): see [`crate::rate_limit::CLIENT_AUTH`].
-    pub client_auth_limiter: RateLimiter<u64>,
+    pub client_auth: RateLimiter<u64>,
     /// Wrong second-factor codes per client address.
-    pub otp_address_limiter: RateLimiter,
+    pub otp_address: RateLimiter,
     /// Failed token requests per client address.
-    pub token_failure_limiter: RateLimiter<std::net::IpAddr>,
+    pub token_failure: RateLimiter<std::net::IpAddr>,
     /// Authorization requests parked per client address (an IPv6 /64).
-    pub parking_limiter: RateLimiter<std::net::IpAddr>,
+    pub parking: RateLimiter<std::net::IpAddr>,
     /// Mailbox codes of the forced password change: sent per user, wrong ones per user and
     /// address (keys `sent:USER`, `guess:USER:ADDRESS`).
-    pub reset_code_limiter: RateLimiter,
-    /// Second factors' context: their services (WebAuthn, SMS, notices, the outbox, TOTP
-    /// issuer, ceremonies), the per-user and per-address limiters, and what they read.
-    pub factors: Factors,
-    pub monitor: Arc<crate::monitor::Monitor>,
-    /// Group commit for audit records appended on their own.
-    pub audit: crate::monitor::audit_writer::AuditWriter,
-    pub limiter_hasher: std::collections::hash_map::RandomState,
-    pub revocations: RevocationList,
-    pub verified_tokens: crate::token_cache::VerifiedTokenCache,
-    pub discovery: Bytes,
-    /// The console's browser sessions (`/account`, `/admin`).
-    pub console: crate::console_sessions::Sessions,
+    pub reset_code: RateLimiter,
+    /// Hashes composite keys (client authentication) with a per-process seed.
+    pub key_hasher: std::collections::hash_map::RandomState,
+}
+
+/// Password hashing: the hasher and the permits that cap concurrent Argon2 computations at
+/// the core count.
+pub struct Passwords {
+    pub hasher: PasswordHasher,
+    pub permits: Semaphore,
+}
+
+/// The copies hot paths read instead of the store (signing keys, clients, tenants, users),
+/// swapped whole and reloaded when another process bumps the store's generation counter.
+struct Directory {
     keys: RwLock<Arc<KeyMaterial>>,
     clients: RwLock<Arc<HashMap<ClientId, Arc<Client>>>>,
     /// Tenants by email domain, with their policies: the 2FA decision reads them at every
@@ -103,6 +102,26 @@ pub struct Shared {
     tenants: RwLock<Arc<HashMap<EmailDomain, Arc<Tenant>>>>,
     users: RwLock<HashMap<UserId, Arc<User>>>,
     generation: AtomicI64,
+}
+
+pub struct Shared {
+    pub config: ServerConfig,
+    pub store: Arc<dyn Store>,
+    pub passwords: Arc<Passwords>,
+    pub digester: SecretDigester,
+    pub metrics: Metrics,
+    pub limits: Limiters,
+    /// The second factors' context: the store, their limiters, the senders, the monitor.
+    pub factors: Factors,
+    pub monitor: Arc<crate::monitor::Monitor>,
+    /// Group commit for audit records appended on their own.
+    pub audit: crate::monitor::audit_writer::AuditWriter,
+    pub revocations: RevocationList,
+    pub verified_tokens: crate::token_cache::VerifiedTokenCache,
+    pub discovery: Bytes,
+    /// The console's browser sessions (`/account`, `/admin`).
+    pub console: crate::console_sessions::Sessions,
+    directory: Directory,
 }
 
 #[derive(Clone)]
@@ -138,30 +157,24 @@ impl AppState {
             monitor: Arc::clone(&monitor),
         };
         let shared = Shared {
-            hasher,
-            hash_permits: Semaphore::new(permits),
+            passwords: Arc::new(Passwords { hasher, permits: Semaphore::new(permits) }),
             digester: SecretDigester::new(pepper),
             metrics: Metrics::new(now()),
-            login_limiter: RateLimiter::default(),
-            address_limiter: RateLimiter::default(),
-            client_auth_limiter: RateLimiter::default(),
-            token_failure_limiter: RateLimiter::default(),
-            parking_limiter: RateLimiter::default(),
-            reset_code_limiter: RateLimiter::default(),
-            otp_address_limiter: RateLimiter::default(),
+            limits: Limiters::default(),
             factors,
             monitor,
             audit: crate::monitor::audit_writer::AuditWriter::start(store.clone()),
-            limiter_hasher: Default::default(),
             revocations: RevocationList::default(),
             verified_tokens: Default::default(),
             discovery,
             console: Default::default(),
-            keys: RwLock::new(Arc::new(KeyMaterial { set: KeySet::default(), jwks: Bytes::new(), next_change: None })),
-            clients: RwLock::new(Arc::new(HashMap::new())),
-            tenants: RwLock::new(Arc::new(HashMap::new())),
-            users: RwLock::new(HashMap::new()),
-            generation: AtomicI64::new(-1),
+            directory: Directory {
+                keys: RwLock::new(Arc::new(KeyMaterial { set: KeySet::default(), jwks: Bytes::new(), next_change: None })),
+                clients: RwLock::new(Arc::new(HashMap::new())),
+                tenants: RwLock::new(Arc::new(HashMap::new())),
+                users: RwLock::new(HashMap::new()),
+                generation: AtomicI64::new(-1),
+            },
             config,
             store,
         };
@@ -172,29 +185,29 @@ impl AppState {
     }
 
     pub fn keys(&self) -> Arc<KeyMaterial> {
-        self.keys.read().map(|k| Arc::clone(&k)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+        self.directory.keys.read().map(|k| Arc::clone(&k)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
     /// The tenant owning an email domain, from memory.
     pub fn tenant_for_domain(&self, domain: &EmailDomain) -> Option<Arc<Tenant>> {
-        let tenants = self.tenants.read().map(|t| Arc::clone(&t)).unwrap_or_else(|p| Arc::clone(&p.into_inner()));
+        let tenants = self.directory.tenants.read().map(|t| Arc::clone(&t)).unwrap_or_else(|p| Arc::clone(&p.into_inner()));
         tenants.get(domain).cloned()
     }
 
     pub fn client(&self, id: &ClientId) -> Option<Arc<Client>> {
-        let clients = self.clients.read().map(|c| Arc::clone(&c)).unwrap_or_else(|p| Arc::clone(&p.into_inner()));
+        let clients = self.directory.clients.read().map(|c| Arc::clone(&c)).unwrap_or_else(|p| Arc::clone(&p.into_inner()));
         clients.get(id).cloned()
     }
 
     /// A user by id, from memory when possible.
     pub async fn user(&self, id: &UserId) -> Result<Option<Arc<User>>, ServerError> {
-        if let Some(user) = self.users.read().ok().and_then(|u| u.get(id).cloned()) {
+        if let Some(user) = self.directory.users.read().ok().and_then(|u| u.get(id).cloned()) {
             return Ok(Some(user));
         }
         let Some(user) = self.store.user(id).await?.map(Arc::new) else {
             return Ok(None);
         };
-        if let Ok(mut users) = self.users.write() {
+        if let Ok(mut users) = self.directory.users.write() {
             users.insert(id.clone(), Arc::clone(&user));
         }
         Ok(Some(user))
@@ -202,7 +215,7 @@ impl AppState {
 
     /// Drops a cached user after a change to them (a password, a required reset).
     pub fn forget_user(&self, id: &UserId) {
-        if let Ok(mut users) = self.users.write() {
+        if let Ok(mut users) = self.directory.users.write() {
             users.remove(id);
         }
     }
@@ -221,21 +234,21 @@ impl AppState {
                 tenants.insert(domain.clone(), Arc::clone(&tenant));
             }
         }
-        if let Ok(mut slot) = self.clients.write() {
+        if let Ok(mut slot) = self.directory.clients.write() {
             *slot = Arc::new(clients);
         }
-        if let Ok(mut slot) = self.tenants.write() {
+        if let Ok(mut slot) = self.directory.tenants.write() {
             *slot = Arc::new(tenants);
         }
-        if let Ok(mut slot) = self.keys.write() {
+        if let Ok(mut slot) = self.directory.keys.write() {
             *slot = Arc::new(keys);
         }
-        if let Ok(mut users) = self.users.write() {
+        if let Ok(mut users) = self.directory.users.write() {
             users.clear();
         }
         self.verified_tokens.clear();
         self.revocations.replace(revocations);
-        self.generation.store(generation, Ordering::Release);
+        self.directory.generation.store(generation, Ordering::Release);
         Ok(())
     }
 
@@ -243,7 +256,7 @@ impl AppState {
     pub async fn reload_if_changed(&self) -> Result<bool, ServerError> {
         let generation = self.store.generation().await?;
         let key_change_due = self.keys().next_change.is_some_and(|t| t <= now());
-        if generation == self.generation.load(Ordering::Acquire) && !key_change_due {
+        if generation == self.directory.generation.load(Ordering::Acquire) && !key_change_due {
             return Ok(false);
         }
         self.reload().await?;

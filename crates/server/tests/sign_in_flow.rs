@@ -6,18 +6,16 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
-use gatehouse_core::ids::{TenantId, UserId};
-use gatehouse_core::{Client, ClientId, Email, EmailDomain, GrantType, RedirectUri, SigningAlg};
-use gatehouse_crypto::{PasswordHasher, PasswordParams, SecretDigester};
-use gatehouse_server::{AppState, ServerConfig};
+use gatehouse_crypto::PasswordParams;
+use gatehouse_store::GrantStore;
 use gatehouse_store::sqlite::SqliteStore;
-use gatehouse_store::{GrantStore, ImportPlan, ImportStore, TenantPlan, UserPlan};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tower::ServiceExt;
 
+mod support;
+
 const PASSWORD: &str = "a long test passphrase";
-const PEPPER: &[u8] = b"test pepper, 32 bytes long......";
 const CHEAP: PasswordParams = PasswordParams { memory_kib: 64, iterations: 1, parallelism: 1 };
 const AUTHORIZE: &str = "/authorize?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb&response_type=code&scope=openid&state=s&nonce=n";
 
@@ -27,43 +25,7 @@ struct App {
 }
 
 async fn app() -> App {
-    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-    let hash = PasswordHasher::new(CHEAP).unwrap().hash(PASSWORD).unwrap();
-    let plan = ImportPlan {
-        audit: vec![],
-        tenants: vec![TenantPlan {
-            new_id: TenantId::new("t"),
-            name: "Test".into(),
-            domains: vec![EmailDomain::parse("example.test").unwrap()],
-            users: vec![UserPlan {
-                new_id: UserId::new("u"),
-                email: Email::parse("ann@example.test").unwrap(),
-                name: "Ann".into(),
-                password_hash: Some(hash),
-                roles: vec![],
-                totp_secret: None,
-                phone: None,
-                new_factor_ids: [gatehouse_core::ids::FactorId::new("f1"), gatehouse_core::ids::FactorId::new("f2")],
-            }],
-            policy: None,
-        }],
-        clients: vec![Client {
-            client_id: ClientId::parse("app").unwrap(),
-            name: "App".into(),
-            secret_digest: Some(SecretDigester::new(PEPPER).digest("secret")),
-            redirect_uris: vec![RedirectUri::parse("http://127.0.0.1:9999/cb").unwrap()],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            id_token_signed_response_alg: SigningAlg::RS256,
-            policy: Default::default(),
-            operator: false,
-            scopes: vec![],
-        }],
-    };
-    store.apply_import(&plan, time::OffsetDateTime::UNIX_EPOCH).await.unwrap();
-    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), "http://127.0.0.1:8080".into());
-    config.password = CHEAP;
-    let state = AppState::new(config, store.clone(), PEPPER).await.unwrap();
+    let (state, store, _) = support::seeded::seeded(PASSWORD, CHEAP, |_| {}).await;
     App { router: gatehouse_server::router(state), store }
 }
 
@@ -113,7 +75,7 @@ fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
 async fn a_parked_request_signs_in_with_its_typed_parameters() {
     let app = app().await;
     let parked = park(&app).await;
-    let form = format!("request={}&csrf_token={}&email=ann%40example.test&password=a+long+test+passphrase", parked.id, parked.csrf);
+    let form = format!("request={}&csrf_token={}&email=user%40example.test&password=a+long+test+passphrase", parked.id, parked.csrf);
     let response = send(&app, post("/login", &parked.cookie, &form)).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let to = response.headers()[header::LOCATION].to_str().unwrap();
@@ -127,7 +89,7 @@ async fn another_browser_cannot_continue_a_parked_sign_in() {
     let app = app().await;
     let parked = park(&app).await;
     let other = park(&app).await;
-    let form = format!("request={}&csrf_token={}&email=ann%40example.test&password=a+long+test+passphrase", parked.id, parked.csrf);
+    let form = format!("request={}&csrf_token={}&email=user%40example.test&password=a+long+test+passphrase", parked.id, parked.csrf);
     let response = send(&app, post("/login", &other.cookie, &form)).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(text(response).await.contains("expired"));
@@ -137,7 +99,7 @@ async fn another_browser_cannot_continue_a_parked_sign_in() {
 async fn a_form_without_its_csrf_token_is_refused() {
     let app = app().await;
     let parked = park(&app).await;
-    let form = format!("request={}&csrf_token=forged&email=ann%40example.test&password=a+long+test+passphrase", parked.id);
+    let form = format!("request={}&csrf_token=forged&email=user%40example.test&password=a+long+test+passphrase", parked.id);
     let response = send(&app, post("/login", &parked.cookie, &form)).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }

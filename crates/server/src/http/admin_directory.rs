@@ -159,8 +159,8 @@ pub async fn create_user(
         }
         Some(password) => {
             // Argon2 off the async workers, within the same concurrency cap as sign-ins.
-            let _permit = state.hash_permits.acquire().await.map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "shutting down"))?;
-            let hashing = state.clone();
+            let _permit = state.passwords.permits.acquire().await.map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "shutting down"))?;
+            let hashing = std::sync::Arc::clone(&state.passwords);
             let password = Zeroizing::new(password.clone());
             let hashed = tokio::task::spawn_blocking(move || hashing.hasher.hash(&password)).await;
             Some(hashed.map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "password hashing failed"))??)

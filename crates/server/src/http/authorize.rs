@@ -111,10 +111,10 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
     // and only so many per address while they live.
     let host = crate::monitor::host_network(addr);
     let limit = crate::rate_limit::PARKED_PER_ADDRESS;
-    if let Some(retry_after) = state.parking_limiter.blocked_for(&host, limit, now) {
+    if let Some(retry_after) = state.limits.parking.blocked_for(&host, limit, now) {
         return Err(PageError::too_many_requests(EN.flow.too_many_sign_ins_title, EN.flow.too_many_sign_ins.with((retry_after + 59) / 60)));
     }
-    state.parking_limiter.record_failure(&host, limit, now);
+    state.limits.parking.record_failure(&host, limit, now);
     let (flow_secret, new_cookie) = cookies::flow_secret(state, headers)?;
     let page = progress.as_ref().map_or(flow::FlowPage::SignIn, |(_, page)| *page);
     let parked = ParkedSignIn::new(

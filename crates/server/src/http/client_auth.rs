@@ -43,8 +43,8 @@ pub fn authenticate(
         _ => ApiError::oauth(e),
     })?;
     // A hash of (client id, address): no allocation on the token endpoint's hot path.
-    let limit_key = state.limiter_hasher.hash_one((credentials.client_id().as_str(), addr));
-    if let Some(seconds) = state.client_auth_limiter.blocked_for(&limit_key, CLIENT_AUTH, now) {
+    let limit_key = state.limits.key_hasher.hash_one((credentials.client_id().as_str(), addr));
+    if let Some(seconds) = state.limits.client_auth.blocked_for(&limit_key, CLIENT_AUTH, now) {
         return Err(ApiError::OAuth {
             error: OAuthError::new(OAuthErrorCode::InvalidClient, "too many failed authentications; retry later"),
             challenge,
@@ -62,7 +62,7 @@ pub fn authenticate(
     match client {
         Some(client) if ok => Ok(client),
         _ => {
-            state.client_auth_limiter.record_failure(&limit_key, CLIENT_AUTH, now);
+            state.limits.client_auth.record_failure(&limit_key, CLIENT_AUTH, now);
             Err(failed("client authentication failed"))
         }
     }

@@ -99,7 +99,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let address_key = addr.to_string();
     // Per address: spraying from one place is slowed for everyone it targets. Per account,
     // the persistent lockout below applies instead.
-    if let Some(seconds) = state.address_limiter.blocked_for(&address_key, LOGIN_PER_ADDRESS, now) {
+    if let Some(seconds) = state.limits.address.blocked_for(&address_key, LOGIN_PER_ADDRESS, now) {
         state.metrics.logins_throttled.inc();
         let message = m.flow.too_many_attempts.with(seconds);
         let mut response = render(&state, m, &pending, &email_input, Some(&message), StatusCode::TOO_MANY_REQUESTS)?;
@@ -116,8 +116,8 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await? && admitted;
     let Some(user) = user.as_ref().filter(|_| verified) else {
         state.metrics.logins_failed.inc();
-        state.login_limiter.record_failure(&email.key(), LOGIN_PER_ACCOUNT, now);
-        state.address_limiter.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
+        state.limits.login.record_failure(&email.key(), LOGIN_PER_ACCOUNT, now);
+        state.limits.address.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
         tracing::info!(%addr, admitted, "password sign-in failed");
         // An existing account's new lockout state is stored with the history entry, in one
         // transaction: a failure costs the same whether the account exists or not.
@@ -148,7 +148,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     }
     // Decided before the failure counters are cleared: recent failures are a risk signal.
     let verdict = policy::decide_sign_in(&state, user, &client, &pending.request, None, &attempt, now).await?;
-    state.login_limiter.clear(&email.key());
+    state.limits.login.clear(&email.key());
     if throttle.failures > 0 {
         state.store.clear_account_throttle(&user.id).await?;
     }
@@ -164,9 +164,10 @@ pub(super) fn check_csrf(form: &Params, pending: &ParkedSignIn) -> Result<(), Pa
 
 /// Runs Argon2 off the async workers, at most `max_concurrent_hashes` at once.
 async fn verify_password(state: &AppState, password: &str, hash: Option<String>) -> Result<bool, PageError> {
-    let _permit = state.hash_permits.acquire().await.map_err(|_| PageError::bad_request(EN.flow.unavailable_title, EN.flow.shutting_down))?;
-    let state = state.clone();
+    let _permit = state.passwords.permits.acquire().await.map_err(|_| PageError::bad_request(EN.flow.unavailable_title, EN.flow.shutting_down))?;
+    // Only the hasher goes to the blocking pool, not the server's whole state.
+    let passwords = std::sync::Arc::clone(&state.passwords);
     let password = zeroize::Zeroizing::new(password.to_owned());
-    let result = tokio::task::spawn_blocking(move || state.hasher.verify(&password, hash.as_deref())).await;
+    let result = tokio::task::spawn_blocking(move || passwords.hasher.verify(&password, hash.as_deref())).await;
     result.map_err(|_| PageError::bad_request(EN.flow.unavailable_title, EN.flow.password_check_failed))
 }

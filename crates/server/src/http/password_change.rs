@@ -147,11 +147,11 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 /// Whether the new password is the old one, and its Argon2id hash (off the async workers).
 pub(crate) async fn hash_new(state: &AppState, new: &str, old: Option<String>) -> Result<(bool, String), PageError> {
     let unavailable = || PageError::bad_request(EN.flow.unavailable_title, EN.flow.password_not_saved);
-    let _permit = state.hash_permits.acquire().await.map_err(|_| unavailable())?;
-    let (state, new) = (state.clone(), Zeroizing::new(new.to_owned()));
+    let _permit = state.passwords.permits.acquire().await.map_err(|_| unavailable())?;
+    let (passwords, new) = (std::sync::Arc::clone(&state.passwords), Zeroizing::new(new.to_owned()));
     let result = tokio::task::spawn_blocking(move || {
-        let reused = state.hasher.verify(&new, old.as_deref());
-        state.hasher.hash(&new).map(|hash| (reused, hash))
+        let reused = passwords.hasher.verify(&new, old.as_deref());
+        passwords.hasher.hash(&new).map(|hash| (reused, hash))
     })
     .await;
     result.map_err(|_| unavailable())?.map_err(|_| unavailable())

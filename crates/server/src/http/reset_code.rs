@@ -71,10 +71,10 @@ pub async fn ensure_sent(state: &AppState, step: &mut Step, reset: &PendingReset
         return Ok(None);
     }
     let sent_key = format!("sent:{}", step.user.id);
-    if let Some(retry_after) = state.reset_code_limiter.blocked_for(sent_key.as_str(), crate::rate_limit::RESET_CODES_SENT, now) {
+    if let Some(retry_after) = state.limits.reset_code.blocked_for(sent_key.as_str(), crate::rate_limit::RESET_CODES_SENT, now) {
         return Ok(Some(retry_after));
     }
-    state.reset_code_limiter.record_failure(sent_key.as_str(), crate::rate_limit::RESET_CODES_SENT, now);
+    state.limits.reset_code.record_failure(sent_key.as_str(), crate::rate_limit::RESET_CODES_SENT, now);
     let code = gatehouse_crypto::otp::numeric_code(DIGITS)?;
     let email_code =
         EmailCode { digest: digest(state, &code), expires_at: (now + time::Duration::minutes(LIFETIME_MINUTES)).unix_timestamp(), tries_left: TRIES };
@@ -94,7 +94,7 @@ pub async fn check(
     now: OffsetDateTime,
 ) -> Result<CodeCheck, PageError> {
     let guess_key = format!("guess:{}:{}", step.user.id, crate::monitor::host_network(address));
-    if let Some(retry_after) = state.reset_code_limiter.blocked_for(guess_key.as_str(), crate::rate_limit::RESET_CODE_GUESSES, now) {
+    if let Some(retry_after) = state.limits.reset_code.blocked_for(guess_key.as_str(), crate::rate_limit::RESET_CODE_GUESSES, now) {
         return Ok(CodeCheck::Throttled { retry_after });
     }
     let Some(pending) = live(reset, now) else {
@@ -110,6 +110,6 @@ pub async fn check(
     let tries_left = pending.tries_left.saturating_sub(1);
     let spent = EmailCode { tries_left, ..pending.clone() };
     store(state, step, PendingReset { email_code: Some(spent), ..reset.clone() }).await?;
-    state.reset_code_limiter.record_failure(guess_key.as_str(), crate::rate_limit::RESET_CODE_GUESSES, now);
+    state.limits.reset_code.record_failure(guess_key.as_str(), crate::rate_limit::RESET_CODE_GUESSES, now);
     Ok(CodeCheck::Wrong { tries_left })
 }

@@ -218,7 +218,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     }
     // Per address as well as per account: one place guessing codes for many accounts stops.
     let address_key = addr.to_string();
-    if let Some(retry_after) = state.otp_address_limiter.blocked_for(&address_key, OTP_FAILURES_PER_ADDRESS, now) {
+    if let Some(retry_after) = state.limits.otp_address.blocked_for(&address_key, OTP_FAILURES_PER_ADDRESS, now) {
         return render_failure(&state, &step, &MfaError::Throttled { retry_after }).await;
     }
     let code = form.get("code").unwrap_or_default();
@@ -256,7 +256,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         }
         Err(error) => {
             if error.counts_as_failure() {
-                state.otp_address_limiter.record_failure(&address_key, OTP_FAILURES_PER_ADDRESS, now);
+                state.limits.otp_address.record_failure(&address_key, OTP_FAILURES_PER_ADDRESS, now);
                 let outcome = attempt::Outcome {
                     user: Some(&step.user),
                     client_id: Some(step.parked.request.client_id.as_str()),

@@ -45,7 +45,7 @@ impl IntoResponse for TokenResponse {
 
 pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, ApiBody(body): ApiBody) -> Result<Response, ApiError> {
     let now = now();
-    if let Some(retry_after) = state.token_failure_limiter.blocked_for(&addr, TOKEN_FAILURES_PER_ADDRESS, now) {
+    if let Some(retry_after) = state.limits.token_failure.blocked_for(&addr, TOKEN_FAILURES_PER_ADDRESS, now) {
         state.metrics.token_errors.inc();
         return Err(ApiError::Throttled { retry_after });
     }
@@ -56,7 +56,7 @@ pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
         if let ApiError::OAuth { error, .. } = error
             && matches!(error.code, OAuthErrorCode::InvalidGrant | OAuthErrorCode::InvalidClient)
         {
-            state.token_failure_limiter.record_failure(&addr, TOKEN_FAILURES_PER_ADDRESS, now);
+            state.limits.token_failure.record_failure(&addr, TOKEN_FAILURES_PER_ADDRESS, now);
         }
     }
     result.map(IntoResponse::into_response)

@@ -32,8 +32,8 @@ pub async fn decide_sign_in(
     let observed = Observed {
         address: attempt.address,
         device,
-        failures_for_user: state.login_limiter.failures(&user.email.key(), LOGIN_PER_ACCOUNT, now),
-        failures_for_address: state.address_limiter.failures(&attempt.address.to_string(), LOGIN_PER_ADDRESS, now),
+        failures_for_user: state.limits.login.failures(&user.email.key(), LOGIN_PER_ACCOUNT, now),
+        failures_for_address: state.limits.address.failures(&attempt.address.to_string(), LOGIN_PER_ADDRESS, now),
     };
     let ask = Ask { acr_values: &request.acr_values, scopes: request.scopes.iter().collect(), max_age: request.max_age, session: session.map(session_state) };
     let tenant = state.tenant_for_domain(&user.email.domain());
