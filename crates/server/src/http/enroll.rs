@@ -79,7 +79,14 @@ pub(super) async fn render(state: &AppState, mut step: Step, error: Option<&str>
 
 async fn totp_enrollment(state: &AppState, step: &mut Step, now: OffsetDateTime) -> Result<mfa::totp::TotpEnrollment, PageError> {
     let existing = match step.progress.enrolling_app() {
-        Some(id) => state.store.factor(id).await?.filter(|f| f.user_id == step.user.id && !f.is_confirmed()),
+        Some(id) => match state.store.factor(id).await?.filter(|f| f.user_id == step.user.id) {
+            // Another request of this sign-in (a second tab, a double submit) confirmed it and
+            // is moving the wizard on: this one must not start a new app behind its back.
+            Some(factor) if factor.is_confirmed() => {
+                return Err(PageError::bad_request(step.m.flow.page_expired_title, step.m.flow.continued_elsewhere));
+            }
+            other => other,
+        },
         None => None,
     };
     match existing {
@@ -198,10 +205,12 @@ pub(super) async fn enrolled(
         ..super::audit_entry(format!("user:{}", step.user.id), "factor.add", format!("factor:{factor}"), origin.address, origin.headers)
     }
     .in_tenant(step.user.tenant_id.as_str());
-    state.audit.append(&entry).await?;
-    let codes = mfa::recovery::regenerate(&state.factors, &step.user, now).await.map_err(mfa_page_error)?;
+    // The wizard's step is claimed first (compare-and-set): of two racing confirmations only
+    // one records the new factor and makes the recovery codes it shows.
     let progress = step.progress.with_enrolled(proof).ok_or_else(expired)?;
     step.advance(state, progress).await?;
+    state.audit.append(&entry).await?;
+    let codes = mfa::recovery::regenerate(&state.factors, &step.user, now).await.map_err(mfa_page_error)?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
     render_codes(step, &codes)
 }

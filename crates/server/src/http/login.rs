@@ -49,6 +49,13 @@ pub(super) async fn pending_for_browser(state: &AppState, headers: &HeaderMap, i
     ParkedSignIn::open(pending).map_err(|_| expired())
 }
 
+/// The password page belongs to a sign-in that has proved nothing yet: once a first factor
+/// passed, a password posted again would restart the policy and wipe the later step's state
+/// (a text-message challenge, a wizard's factor, a password change's code tries).
+fn before_first_factor(parked: ParkedSignIn) -> Result<ParkedSignIn, PageError> {
+    if parked.progress().is_ok() { Err(expired()) } else { Ok(parked) }
+}
+
 /// The sign-in page again with a message (a failed passkey sign-in).
 pub(super) fn render_with_error(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, error: &str) -> Result<Response, PageError> {
     render(state, m, pending, "", Some(error), StatusCode::OK)
@@ -76,7 +83,7 @@ fn render(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, email:
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
-    let pending = pending_for_browser(&state, &headers, &query.request, now()).await?;
+    let pending = before_first_factor(pending_for_browser(&state, &headers, &query.request, now()).await?)?;
     let hint = pending.request.login_hint.clone().unwrap_or_default();
     render(&state, messages_for(&headers), &pending, &hint, None, StatusCode::OK)
 }
@@ -85,7 +92,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let now = now();
     let m = messages_for(&headers);
     let form = Params::parse(&body).map_err(|_| expired())?;
-    let pending = pending_for_browser(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
+    let pending = before_first_factor(pending_for_browser(&state, &headers, form.get("request").unwrap_or_default(), now).await?)?;
     check_csrf(&form, &pending)?;
     let email_input = form.get("email").unwrap_or_default().trim().to_owned();
     let password = form.get("password").unwrap_or_default();

@@ -136,7 +136,8 @@ async fn render(state: &AppState, step: &Step, message: Option<&str>, error: Opt
             .filter(|k| factors.iter().any(|f| f.kind == *k && f.is_confirmed()))
             .map(|k| (k.as_str(), if k == FactorKind::Passkey { m.flow.use_passkey } else { m.flow.use_security_key }))
             .collect(),
-        remember_days: step.progress.remember_device_days,
+        // Not offered where the factor only opens the wizard: that step remembers nothing.
+        remember_days: if step.progress.then_enroll().is_some() { 0 } else { step.progress.remember_device_days },
         message,
         error,
     };
