@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use gatehouse_core::{ClientId, Email};
 use gatehouse_policy::AuthLevel;
-use gatehouse_server::http::flow::policy::{Hypothetical, simulate};
+use gatehouse_signin::decide::{Hypothetical, simulate};
 use gatehouse_store::sqlite::OpenMode;
 use gatehouse_store::{DirectoryStore, Store};
 use serde_json::Value;

@@ -108,7 +108,8 @@ pub struct Shared {
     pub config: ServerConfig,
     pub store: Arc<dyn Store>,
     pub passwords: Arc<Passwords>,
-    pub digester: SecretDigester,
+    /// Keyed with the pepper; shared with the second factors, so the key is held once.
+    pub digester: Arc<SecretDigester>,
     pub metrics: Metrics,
     pub limits: Limiters,
     /// The second factors' context: the store, their limiters, the senders, the monitor.
@@ -147,10 +148,10 @@ impl AppState {
         let discovery = discovery::document(&config.issuer);
         let mfa = mfa_services(&config)?;
         let monitor = Arc::new(crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer, store.clone(), Arc::clone(&mfa.notifier))?);
+        let digester = Arc::new(SecretDigester::new(pepper));
         let factors = Factors {
             store: store.clone(),
-            // The same pepper as `Shared::digester`: the same digests, held where the factors are.
-            digester: SecretDigester::new(pepper),
+            digester: Arc::clone(&digester),
             limiter: RateLimiter::default(),
             sms_address_limiter: RateLimiter::default(),
             services: mfa,
@@ -158,7 +159,7 @@ impl AppState {
         };
         let shared = Shared {
             passwords: Arc::new(Passwords { hasher, permits: Semaphore::new(permits) }),
-            digester: SecretDigester::new(pepper),
+            digester,
             metrics: Metrics::new(now()),
             limits: Limiters::default(),
             factors,

@@ -70,6 +70,18 @@ pub enum MfaError {
     Crypto(#[from] CryptoError),
 }
 
+impl From<crate::SignInError> for MfaError {
+    /// A step that lost its parked sign-in (answered, expired, or advanced by another request)
+    /// reads as an expired challenge: the user asks for a new one.
+    fn from(error: crate::SignInError) -> Self {
+        match error {
+            crate::SignInError::Store(e) => Self::Store(e),
+            crate::SignInError::Crypto(e) => Self::Crypto(e),
+            crate::SignInError::Expired => Self::Expired,
+        }
+    }
+}
+
 impl MfaError {
     /// Failures a person (or an attacker) caused by presenting something wrong: these count
     /// toward throttling.
@@ -100,7 +112,7 @@ pub struct Factors {
     /// state (read by [`check_throttle`]).
     pub store: Arc<dyn Store>,
     /// Keyed digests of SMS and recovery codes (the server's pepper).
-    pub digester: SecretDigester,
+    pub digester: Arc<SecretDigester>,
     /// Failed second factors per user (see [`SECOND_FACTOR`]).
     pub limiter: RateLimiter,
     /// Texts asked for per client address (see [`gatehouse_ops::rate_limit::SMS_PER_ADDRESS`]).

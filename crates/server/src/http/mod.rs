@@ -75,9 +75,11 @@ pub fn client_address<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>
     client
 }
 
-/// The `User-Agent` header, at most 256 characters (it is attacker-controlled); empty if absent.
+/// The `User-Agent` header, at most `MAX_USER_AGENT_CHARS` characters (it is
+/// attacker-controlled); empty if absent.
 pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> String {
-    headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect()
+    let raw = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    raw.chars().take(gatehouse_signin::attempt::MAX_USER_AGENT_CHARS).collect()
 }
 
 /// An audit record of `actor` doing `action` to `target` from this request; the caller fills in

@@ -168,12 +168,7 @@ async fn present_webauthn(
         return Err(MfaError::Expired);
     };
     // Spent before it is checked: a failed assertion needs new options.
-    let spent = step.parked.advance(state.store.as_ref(), rest.clone()).await.map_err(|e| match e {
-        gatehouse_signin::SignInError::Store(e) => MfaError::Store(e),
-        gatehouse_signin::SignInError::Crypto(e) => MfaError::Crypto(e),
-        gatehouse_signin::SignInError::Expired => MfaError::Expired,
-    })?;
-    if !spent {
+    if !step.parked.advance(state.store.as_ref(), rest.clone()).await? {
         return Err(MfaError::Expired);
     }
     step.progress = rest;

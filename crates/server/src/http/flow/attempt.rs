@@ -14,9 +14,8 @@ use crate::state::AppState;
 
 /// The browser of this request: its address, user agent and device cookie.
 pub fn of_request(state: &AppState, headers: &HeaderMap, address: IpAddr) -> Attempt {
-    let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let device_token = cookies::read(headers, cookies::device_cookie_name(state.config.secure_cookies()));
-    Attempt::new(address, user_agent, device_token)
+    Attempt::new(address, &crate::http::user_agent(headers), device_token)
 }
 
 /// Appends an attempt to the sign-in history.
