@@ -11,34 +11,13 @@ use time::Duration;
 pub use gatehouse_delivery::{NotifierSettings, SmsSettings};
 // Likewise the operations' settings live with the operations.
 pub use gatehouse_ops::{AlertSinkSettings, CheckpointKey, MonitoringSettings, RetentionSettings};
+// And the token lifetimes with the token service.
+pub use gatehouse_oauth::TokenLifetimes;
 
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
-}
-
-#[derive(Clone, Debug)]
-pub struct TokenLifetimes {
-    pub authorization_code: Duration,
-    pub access_token: Duration,
-    pub id_token: Duration,
-    pub refresh_token: Duration,
-    /// How long a sign-in page stays valid.
-    pub pending_authorization: Duration,
-}
-
-impl Default for TokenLifetimes {
-    fn default() -> Self {
-        Self {
-            // RFC 9700 §4.2.1 and OAuth 2.1 recommend short-lived codes.
-            authorization_code: Duration::seconds(60),
-            access_token: Duration::minutes(10),
-            id_token: Duration::minutes(10),
-            refresh_token: Duration::days(30),
-            pending_authorization: Duration::minutes(10),
-        }
-    }
 }
 
 /// Bounds on every client connection, so slow or idle clients cannot hold sockets (and file
@@ -171,7 +150,7 @@ impl ServerConfig {
 
     /// How long a retired signing key stays published: until every token it signed expired.
     pub fn key_publication_grace(&self) -> Duration {
-        self.tokens.access_token.max(self.tokens.id_token) + Duration::minutes(5)
+        self.tokens.key_publication_grace()
     }
 }
 

@@ -57,6 +57,18 @@ impl From<gatehouse_ops::OpsError> for ServerError {
     }
 }
 
+/// The directory failing to load keeps its kind.
+impl From<gatehouse_oauth::DirectoryError> for ServerError {
+    fn from(error: gatehouse_oauth::DirectoryError) -> Self {
+        use gatehouse_oauth::DirectoryError;
+        match error {
+            DirectoryError::Store(e) => Self::Store(e),
+            DirectoryError::Crypto(e) => Self::Crypto(e),
+            DirectoryError::Internal(what) => Self::Internal(what),
+        }
+    }
+}
+
 /// How a JSON API error presents its credentials challenge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Challenge {
@@ -102,6 +114,27 @@ impl ApiError {
 impl From<OAuthError> for ApiError {
     fn from(error: OAuthError) -> Self {
         Self::oauth(error)
+    }
+}
+
+/// The token service's answers, as the token, introspection and revocation endpoints give
+/// them (userinfo answers rejections with a Bearer challenge: `ApiError::bearer`). A client
+/// locked out of authenticating gets `invalid_client` with Retry-After; an `invalid_client`
+/// carries `WWW-Authenticate: Basic` whichever way the client authenticated.
+impl From<gatehouse_oauth::ServiceError> for ApiError {
+    fn from(error: gatehouse_oauth::ServiceError) -> Self {
+        use gatehouse_oauth::ServiceError;
+        match error {
+            ServiceError::Rejected(error) => Self::oauth(error),
+            ServiceError::Replayed { replay, revoking: None } => Self::oauth(replay.error()),
+            ServiceError::Replayed { revoking: Some(e), .. } => Self::Internal(e.into()),
+            ServiceError::ClientLockedOut { retry_after } => {
+                Self::OAuth { error: gatehouse_oauth::client_locked_out(), challenge: Challenge::None, retry_after: Some(retry_after) }
+            }
+            ServiceError::Store(e) => Self::Internal(e.into()),
+            ServiceError::Crypto(e) => Self::Internal(e.into()),
+            ServiceError::Internal(what) => Self::Internal(ServerError::Internal(what)),
+        }
     }
 }
 
@@ -255,6 +288,19 @@ mod tests {
         let value = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
         assert!(value.contains("error=\"insufficient_user_authentication\""), "{value}");
         assert!(value.contains("acr_values=\"urn:gatehouse:acr:mfa\", max_age=\"600\""), "{value}");
+    }
+
+    #[test]
+    fn token_service_errors_keep_their_answers() {
+        use gatehouse_oauth::{Replay, ServiceError};
+        let replay = ApiError::from(ServiceError::Replayed { replay: Replay::RefreshToken, revoking: None }).into_response();
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+        let locked = ApiError::from(ServiceError::ClientLockedOut { retry_after: 42 }).into_response();
+        assert_eq!(locked.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(locked.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(locked.headers()[header::WWW_AUTHENTICATE], "Basic realm=\"gatehouse\"");
+        let failed = ServiceError::Replayed { replay: Replay::Code, revoking: Some(StoreError::Corrupt("x".into())) };
+        assert_eq!(ApiError::from(failed).into_response().status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 pub mod config;
 pub mod console;
 pub mod console_sessions;
-mod discovery;
 pub mod error;
 pub mod http;
 mod listener;
@@ -16,7 +15,6 @@ mod pages;
 mod router;
 pub use router::router;
 pub mod state;
-mod token_cache;
 mod tokens;
 
 pub use config::{

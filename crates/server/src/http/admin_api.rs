@@ -35,7 +35,7 @@ use crate::state::{AppState, now};
 use crate::tokens;
 
 /// The scope of an operator's client-credentials token.
-pub const ADMIN_SCOPE: &str = "gatehouse:admin";
+pub use gatehouse_oauth::ADMIN_SCOPE;
 
 type Result<T> = std::result::Result<T, ManagementError>;
 

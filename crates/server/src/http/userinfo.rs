@@ -1,18 +1,18 @@
 //! The UserInfo endpoint (OIDC Core §5.3): bearer token in the header (GET or POST) or in a form
-//! body (POST), never both (RFC 6750 §2).
+//! body (POST), never both (RFC 6750 §2). The claims are the token service's
+//! (`gatehouse_oauth::userinfo`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::ids::UserId;
 use gatehouse_core::params::Params;
 use gatehouse_core::{OAuthError, OAuthErrorCode};
-use serde_json::{Map, Value, json};
+use gatehouse_oauth::ServiceError;
+use serde_json::Value;
 
 use super::api_body::ApiBody;
 use crate::error::ApiError;
 use crate::state::{AppState, now};
-use crate::tokens;
 
 pub(super) fn bearer_from_header(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
@@ -36,26 +36,9 @@ pub async fn userinfo(State(state): State<AppState>, method: Method, headers: He
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return Err(ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "an access token is required"))),
     };
-    let claims = tokens::validate_access_token(&state, token, now()).map_err(ApiError::bearer)?;
-    if claims.is_client_token() || !claims.has_scope("openid") {
-        return Err(ApiError::OAuth {
-            error: OAuthError::new(OAuthErrorCode::InsufficientScope, "the token was not issued for the openid scope"),
-            challenge: crate::error::Challenge::Bearer,
-            retry_after: None,
-        });
-    }
-    let user = state
-        .user(&UserId::new(claims.sub.clone()))
-        .await?
-        .ok_or_else(|| ApiError::bearer(OAuthError::new(OAuthErrorCode::InvalidToken, "the user no longer exists")))?;
-    let mut body = Map::new();
-    body.insert("sub".into(), json!(user.id.as_str()));
-    if claims.has_scope("profile") {
-        body.insert("name".into(), json!(user.name));
-    }
-    if claims.has_scope("email") {
-        body.insert("email".into(), json!(user.email.as_str()));
-        body.insert("email_verified".into(), json!(user.email_verified));
-    }
-    Ok(axum::Json(Value::Object(body)).into_response())
+    let claims = gatehouse_oauth::userinfo::userinfo(&state.oauth(), token, now()).await.map_err(|e| match e {
+        ServiceError::Rejected(error) => ApiError::bearer(error),
+        other => other.into(),
+    })?;
+    Ok(axum::Json(Value::Object(claims)).into_response())
 }

@@ -6,6 +6,7 @@ use gatehouse_core::authorize::SUPPORTED_SCOPES;
 use gatehouse_core::claims::ACR_VALUES_SUPPORTED;
 use serde_json::json;
 
+/// The discovery document for `issuer`, serialized once.
 pub fn document(issuer: &str) -> Bytes {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     let doc = json!({

@@ -1,30 +1,34 @@
 //! Minting and validating tokens. Access tokens are ES256 JWTs in the RFC 9068 profile so
 //! resource servers can check them locally; ID tokens use the client's chosen algorithm.
-//! Everything here works from memory: no database round trip.
+//! Everything here works from memory (the context's directory): no database round trip.
 
 use gatehouse_core::claims::{AccessTokenClaims, IdTokenClaims};
 use gatehouse_core::model::User;
 use gatehouse_core::{Client, OAuthError, OAuthErrorCode, SigningAlg};
-use gatehouse_crypto::jws;
+use gatehouse_crypto::{CryptoError, jws};
 use gatehouse_store::GrantRecord;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use crate::error::ServerError;
-use crate::state::AppState;
+use crate::context::OAuthContext;
 
 /// The `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
-fn no_key(alg: SigningAlg) -> ServerError {
-    ServerError::Crypto(gatehouse_crypto::CryptoError::KeyRejected { kid: format!("no active {} key", alg.as_str()) })
+fn no_key(alg: SigningAlg) -> CryptoError {
+    CryptoError::KeyRejected { kid: format!("no active {} key", alg.as_str()) }
 }
 
 /// Access token for a user's grant.
-pub fn mint_user_access_token(state: &AppState, grant: &GrantRecord, scope: &str, now: OffsetDateTime) -> Result<(String, AccessTokenClaims), ServerError> {
+pub fn mint_user_access_token(
+    ctx: &OAuthContext<'_>,
+    grant: &GrantRecord,
+    scope: &str,
+    now: OffsetDateTime,
+) -> Result<(String, AccessTokenClaims), CryptoError> {
     let claims = AccessTokenClaims {
-        iss: state.config.issuer.clone(),
-        exp: (now + state.config.tokens.access_token).unix_timestamp(),
+        iss: ctx.issuer.to_owned(),
+        exp: (now + ctx.lifetimes.access_token).unix_timestamp(),
         aud: grant.client_id.clone(),
         sub: grant.user_id.as_str().to_owned(),
         client_id: grant.client_id.clone(),
@@ -37,15 +41,15 @@ pub fn mint_user_access_token(state: &AppState, grant: &GrantRecord, scope: &str
         sid: grant.session_id.as_ref().map(|s| s.as_str().to_owned()),
         gid: Some(grant.id.as_str().to_owned()),
     };
-    sign_access_token(state, claims)
+    sign_access_token(ctx, claims)
 }
 
 /// Access token for a client acting on its own behalf (client credentials).
-pub fn mint_client_access_token(state: &AppState, client: &Client, scope: &str, now: OffsetDateTime) -> Result<(String, AccessTokenClaims), ServerError> {
+pub fn mint_client_access_token(ctx: &OAuthContext<'_>, client: &Client, scope: &str, now: OffsetDateTime) -> Result<(String, AccessTokenClaims), CryptoError> {
     let client_id = client.client_id.as_str();
     let claims = AccessTokenClaims {
-        iss: state.config.issuer.clone(),
-        exp: (now + state.config.tokens.access_token).unix_timestamp(),
+        iss: ctx.issuer.to_owned(),
+        exp: (now + ctx.lifetimes.access_token).unix_timestamp(),
         aud: client_id.to_owned(),
         sub: client_id.to_owned(),
         client_id: client_id.to_owned(),
@@ -58,34 +62,35 @@ pub fn mint_client_access_token(state: &AppState, client: &Client, scope: &str, 
         sid: None,
         gid: None,
     };
-    sign_access_token(state, claims)
+    sign_access_token(ctx, claims)
 }
 
-fn sign_access_token(state: &AppState, claims: AccessTokenClaims) -> Result<(String, AccessTokenClaims), ServerError> {
-    let keys = state.keys();
+fn sign_access_token(ctx: &OAuthContext<'_>, claims: AccessTokenClaims) -> Result<(String, AccessTokenClaims), CryptoError> {
+    let keys = ctx.directory.keys();
     let key = keys.set.active(SigningAlg::ES256).ok_or_else(|| no_key(SigningAlg::ES256))?;
     let token = jws::sign(key, ACCESS_TOKEN_TYP, &claims)?;
     Ok((token, claims))
 }
 
+/// An ID token for the user's grant, releasing claims by the granted scope.
 pub fn mint_id_token(
-    state: &AppState,
+    ctx: &OAuthContext<'_>,
     client: &Client,
     user: &User,
     grant: &GrantRecord,
     access_token: &str,
     now: OffsetDateTime,
-) -> Result<String, ServerError> {
+) -> Result<String, CryptoError> {
     let alg = client.id_token_signed_response_alg;
     // Claims are released by scope, as at `/userinfo` (OIDC Core §5.4): `openid` alone gives
     // the subject and what the sign-in proved, nothing about the person.
     let granted = |wanted: &str| grant.scope.split(' ').any(|s| s == wanted);
     let (email, profile) = (granted("email"), granted("profile"));
     let claims = IdTokenClaims {
-        iss: state.config.issuer.clone(),
+        iss: ctx.issuer.to_owned(),
         sub: user.id.as_str().to_owned(),
         aud: client.client_id.as_str().to_owned(),
-        exp: (now + state.config.tokens.id_token).unix_timestamp(),
+        exp: (now + ctx.lifetimes.id_token).unix_timestamp(),
         iat: now.unix_timestamp(),
         auth_time: grant.auth_time.unix_timestamp(),
         nonce: grant.nonce.clone(),
@@ -98,9 +103,9 @@ pub fn mint_id_token(
         name: profile.then(|| user.name.clone()),
         at_hash: Some(jws::at_hash(alg, access_token)),
     };
-    let keys = state.keys();
+    let keys = ctx.directory.keys();
     let key = keys.set.active(alg).ok_or_else(|| no_key(alg))?;
-    Ok(jws::sign(key, "JWT", &claims)?)
+    jws::sign(key, "JWT", &claims)
 }
 
 fn invalid_token(description: &'static str) -> OAuthError {
@@ -111,35 +116,36 @@ fn invalid_token(description: &'static str) -> OAuthError {
 /// signature was verified before is found in the cache by its full text, so repeated calls
 /// (a resource server asking userinfo or introspection for the same token) skip the ~70 µs
 /// P-256 verification; expiry and revocation are still checked every time.
-pub fn validate_access_token(state: &AppState, token: &str, now: OffsetDateTime) -> Result<Arc<AccessTokenClaims>, OAuthError> {
-    let claims = match state.verified_tokens.get(token) {
+pub fn validate_access_token(ctx: &OAuthContext<'_>, token: &str, now: OffsetDateTime) -> Result<Arc<AccessTokenClaims>, OAuthError> {
+    let cache = ctx.directory.verified_tokens();
+    let claims = match cache.get(token) {
         Some(claims) => claims,
         None => {
-            let keys = state.keys();
+            let keys = ctx.directory.keys();
             let (header, claims) = keys.set.verify::<AccessTokenClaims>(token).map_err(|_| invalid_token("the access token is not valid"))?;
             if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
                 return Err(invalid_token("the token is not an access token"));
             }
-            if claims.iss != state.config.issuer {
+            if claims.iss != ctx.issuer {
                 return Err(invalid_token("the access token was issued by someone else"));
             }
             let claims = Arc::new(claims);
-            state.verified_tokens.insert(token, Arc::clone(&claims), now);
+            cache.insert(token, Arc::clone(&claims), now);
             claims
         }
     };
     if claims.exp <= now.unix_timestamp() {
         return Err(invalid_token("the access token has expired"));
     }
-    if state.revocations.is_revoked(&claims.jti, claims.gid.as_deref()) {
+    if ctx.directory.revocations().is_revoked(&claims.jti, claims.gid.as_deref()) {
         return Err(invalid_token("the access token has been revoked"));
     }
     Ok(claims)
 }
 
 /// Checks an ID token this provider signed, ignoring expiry (for `id_token_hint`).
-pub fn verify_id_token_hint(state: &AppState, token: &str) -> Option<IdTokenClaims> {
-    let keys = state.keys();
+pub fn verify_id_token_hint(ctx: &OAuthContext<'_>, token: &str) -> Option<IdTokenClaims> {
+    let keys = ctx.directory.keys();
     let (header, claims) = keys.set.verify::<IdTokenClaims>(token).ok()?;
-    (header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) && claims.iss == state.config.issuer).then_some(claims)
+    (header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) && claims.iss == ctx.issuer).then_some(claims)
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 const CAPACITY: usize = 10_000;
 
+/// Claims of access tokens already verified, by token text.
 #[derive(Default)]
 pub struct VerifiedTokenCache {
     entries: RwLock<HashMap<Box<str>, Arc<AccessTokenClaims>>>,
