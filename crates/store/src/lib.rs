@@ -18,6 +18,8 @@ pub mod suite_monitoring;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite_privacy;
 #[cfg(any(test, feature = "test-suite"))]
+pub mod suite_sign_in;
+#[cfg(any(test, feature = "test-suite"))]
 pub mod testing;
 pub mod vault;
 

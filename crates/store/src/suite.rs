@@ -45,6 +45,7 @@ macro_rules! storage_suite {
             suite::ending_a_session_revokes_its_grants,
             suite::key_rotation_retires_the_previous_key,
             suite::sign_in_completion_is_atomic,
+            suite_sign_in::sign_in_completion_writes_every_row_as_given,
             suite::pending_progress_is_compare_and_set,
             suite::factors_round_trip_and_are_scoped_to_their_user,
             suite::one_time_codes_are_single_use,
@@ -154,7 +155,7 @@ pub fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) 
     }
 }
 
-fn device(id: &str, second_factor_at: OffsetDateTime) -> DeviceRecord {
+pub(crate) fn device(id: &str, second_factor_at: OffsetDateTime) -> DeviceRecord {
     DeviceRecord {
         id: id.into(),
         user_id: UserId::new("u-alice"),
@@ -481,7 +482,7 @@ pub async fn import_is_idempotent_and_conflicts_roll_back(store: &dyn Store) {
     assert_eq!(store.counts().await.unwrap(), DirectoryCounts { tenants: 1, users: 1, clients: 1 });
 }
 
-fn grant(id: &str, session: Option<&str>) -> GrantRecord {
+pub(crate) fn grant(id: &str, session: Option<&str>) -> GrantRecord {
     GrantRecord {
         id: GrantId::new(id),
         client_id: "payroll".into(),
@@ -498,7 +499,7 @@ fn grant(id: &str, session: Option<&str>) -> GrantRecord {
     }
 }
 
-fn code(digest: u8, grant_id: &str) -> CodeRecord {
+pub(crate) fn code(digest: u8, grant_id: &str) -> CodeRecord {
     CodeRecord {
         digest: vec![digest; 32],
         grant_id: GrantId::new(grant_id),

@@ -51,7 +51,7 @@ fn refresh_from_row(row: &SqliteRow) -> StoreResult<RefreshRecord> {
     })
 }
 
-pub(super) async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> StoreResult<()> {
+async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> StoreResult<()> {
     sqlx::query(&format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(g.id.as_str())
         .bind(&g.client_id)
@@ -70,7 +70,7 @@ pub(super) async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantReco
     Ok(())
 }
 
-pub(super) async fn insert_code(tx: &mut Transaction<'_, Sqlite>, c: &CodeRecord) -> StoreResult<()> {
+async fn insert_code(tx: &mut Transaction<'_, Sqlite>, c: &CodeRecord) -> StoreResult<()> {
     sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
         .bind(&c.digest)
         .bind(c.grant_id.as_str())
@@ -93,7 +93,7 @@ impl GrantStore for SqliteStore {
             .bind(&p.request)
             .bind(ts(p.expires_at))
             .bind(&p.progress)
-            .execute(&self.pool)
+            .execute(&self.transient)
             .await?;
         Ok(())
     }
@@ -124,13 +124,13 @@ impl GrantStore for SqliteStore {
             .bind(progress)
             .bind(id)
             .bind(expected)
-            .execute(&self.pool)
+            .execute(&self.transient)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete_pending(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(id).execute(&self.transient).await?;
         Ok(())
     }
 

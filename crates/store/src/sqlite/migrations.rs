@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "reported addresses by tenant, expiring", include_str!("../../migrations/0009_reported_addresses_by_tenant.sql")),
     (10, "client credentials scopes", include_str!("../../migrations/0010_client_scopes.sql")),
     (11, "factors suspect during a credentials reset", include_str!("../../migrations/0011_reset_since.sql")),
+    (12, "a sign-in completed in one statement", include_str!("../../migrations/0012_sign_in_completion.sql")),
 ];
 
 #[derive(Debug)]

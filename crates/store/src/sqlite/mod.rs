@@ -70,6 +70,11 @@ pub enum OpenMode {
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection with `synchronous=NORMAL` for state a crash may lose: parked
+    /// authorization requests and their progress. A lost one only makes the browser start
+    /// its sign-in again, so these writes skip the fsync and a password sign-in has one
+    /// durable commit, its completion (whose fsync of the WAL carries these frames too).
+    transient: SqlitePool,
     vault: Arc<crate::vault::Vault>,
 }
 
@@ -89,11 +94,12 @@ impl SqliteStore {
             // linger in free pages of the file.
             .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(options.clone()).await?;
         if mode == OpenMode::ReadWrite {
             migrations::run(&pool).await?;
         }
-        let store = Self { pool, vault: Arc::new(crate::vault::Vault::new(provider)) };
+        let transient = SqlitePoolOptions::new().max_connections(1).connect_with(options.synchronous(SqliteSynchronous::Normal)).await?;
+        let store = Self { pool, transient, vault: Arc::new(crate::vault::Vault::new(provider)) };
         store.load_keys(mode).await?;
         Ok(store)
     }
@@ -123,7 +129,8 @@ impl SqliteStore {
         // One connection: every connection to `:memory:` is its own database.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         migrations::run(&pool).await?;
-        let store = Self { pool, vault: Arc::new(crate::vault::Vault::new(provider)) };
+        // The same connection: each connection to `:memory:` is its own database.
+        let store = Self { transient: pool.clone(), pool, vault: Arc::new(crate::vault::Vault::new(provider)) };
         store.load_keys(OpenMode::ReadWrite).await?;
         Ok(store)
     }
@@ -273,7 +280,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
-        // Fold the WAL back into the main file so a copied data directory is self-contained.
+        // Fold the WAL back into the main file so a copied data directory is self-contained
+        // (the transient connection closed first, so the checkpoint waits on nobody).
+        self.transient.close().await;
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
         self.pool.close().await;
     }
@@ -311,6 +320,22 @@ mod tests {
         let other: Arc<dyn gatehouse_crypto::KeyProvider> = Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap());
         let refused = SqliteStore::open(&path, OpenMode::ReadWrite, other).await.unwrap_err();
         assert!(refused.to_string().contains("master key"), "{refused}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Parked requests (which a crash may lose: the browser starts again) are written without
+    /// an fsync; everything else keeps `synchronous=FULL`. On a file, the two connections see
+    /// each other's writes, and the completion answers a request parked on the other one.
+    #[tokio::test]
+    async fn parked_requests_skip_the_fsync_and_the_completion_keeps_it() {
+        let (dir, path) = temp_db("transient");
+        let keyring: Arc<dyn gatehouse_crypto::KeyProvider> = Arc::new(gatehouse_crypto::MasterKeyring::generate(0).unwrap());
+        let store = SqliteStore::open(&path, OpenMode::ReadWrite, keyring).await.unwrap();
+        let level = "PRAGMA synchronous";
+        assert_eq!(sqlx::query_scalar::<_, i64>(level).fetch_one(&store.pool).await.unwrap(), 2, "FULL for durable writes");
+        assert_eq!(sqlx::query_scalar::<_, i64>(level).fetch_one(&store.transient).await.unwrap(), 1, "NORMAL for parked requests");
+        crate::suite::sign_in_completion_is_atomic(&store).await;
+        store.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

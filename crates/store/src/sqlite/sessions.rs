@@ -4,7 +4,6 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
-use super::grants::{insert_code, insert_grant};
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
 use crate::{SessionRecord, SessionStore, SessionWrite, SignInCompletion, StoreError, StoreResult};
 use sqlx::{Sqlite, Transaction};
@@ -51,6 +50,99 @@ async fn end_session_in(tx: &mut Transaction<'_, Sqlite>, id: &SessionId, now: O
     Ok(revoked.into_iter().map(GrantId::new).collect())
 }
 
+/// What the completion trigger (migration 0012) raises, and what each means to callers.
+const ALREADY_ANSWERED: &str = "gatehouse: the sign-in request was already answered";
+const SESSION_ENDED: &str = "gatehouse: the session ended while signing in";
+
+fn completion_conflict(error: sqlx::Error) -> StoreError {
+    match error.as_database_error().map(|e| e.message().to_owned()) {
+        Some(message) if message.contains(ALREADY_ANSWERED) => StoreError::Conflict("the sign-in request was already answered".into()),
+        Some(message) if message.contains(SESSION_ENDED) => StoreError::Conflict("the session ended while signing in".into()),
+        _ => error.into(),
+    }
+}
+
+/// The common completion as one statement (an insert into the `sign_in_completions` view,
+/// whose trigger writes every row): one round trip and one commit on the hot path.
+async fn complete_in_one_statement<'e>(executor: impl sqlx::SqliteExecutor<'e>, c: &SignInCompletion) -> StoreResult<()> {
+    let (renew, id, secret_digest, user_id, created_at, last_seen_at, auth_time, acr, amr) = match &c.session {
+        SessionWrite::Create(s) => {
+            (0, &s.id, s.secret_digest.as_slice(), Some(&s.user_id), Some(s.created_at), Some(s.last_seen_at), s.auth_time, &s.acr, &s.amr)
+        }
+        SessionWrite::Reauthenticate { id, secret_digest, auth_time, acr, amr } => (1, id, secret_digest.as_slice(), None, None, None, *auth_time, acr, amr),
+    };
+    let (g, code) = (&c.grant, &c.code);
+    let device = c.device.as_ref();
+    let event = c.event.as_ref();
+    let placeholders = vec!["?"; 48].join(", ");
+    sqlx::query(&format!("INSERT INTO sign_in_completions VALUES ({placeholders})"))
+        .bind(&c.pending_id)
+        .bind(renew)
+        .bind(id.as_str())
+        .bind(secret_digest)
+        .bind(user_id.map(UserId::as_str))
+        .bind(created_at.map(ts))
+        .bind(last_seen_at.map(ts))
+        .bind(ts(auth_time))
+        .bind(acr)
+        .bind(json_list(amr))
+        .bind(g.id.as_str())
+        .bind(&g.client_id)
+        .bind(g.user_id.as_str())
+        .bind(g.session_id.as_ref().map(SessionId::as_str))
+        .bind(&g.scope)
+        .bind(&g.nonce)
+        .bind(ts(g.auth_time))
+        .bind(&g.acr)
+        .bind(json_list(&g.amr))
+        .bind(json_list(&g.requested_acr))
+        .bind(ts(g.created_at))
+        .bind(g.revoked_at.map(ts))
+        .bind(&code.digest)
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(ts(code.expires_at))
+        .bind(device.map(|d| d.id.as_str()))
+        .bind(device.map(|d| d.user_id.as_str()))
+        .bind(device.map(|d| ts(d.created_at)))
+        .bind(device.map(|d| ts(d.last_seen_at)))
+        .bind(device.and_then(|d| d.second_factor_at.map(ts)))
+        .bind(device.map(|d| d.user_agent.as_str()))
+        .bind(event.map(|e| e.id.as_str()))
+        .bind(event.map(|e| ts(e.at)))
+        .bind(event.and_then(|e| e.user_id.as_ref().map(UserId::as_str)))
+        .bind(event.and_then(|e| e.tenant_id.as_ref().map(|t| t.as_str())))
+        .bind(event.and_then(|e| e.client_id.as_deref()))
+        .bind(event.map(|e| e.address.as_str()))
+        .bind(event.map(|e| e.user_agent.as_str()))
+        .bind(event.and_then(|e| e.device_id.as_deref()))
+        .bind(event.map(|e| e.result.as_str()))
+        .bind(event.map(|e| json_list(&e.amr)))
+        .bind(event.and_then(|e| e.acr.as_deref()))
+        .bind(event.and_then(|e| e.decision.as_ref().map(serde_json::Value::to_string)))
+        .bind(event.map(|e| i64::from(e.risky)))
+        .bind(event.and_then(|e| e.staged_decision.as_ref().map(serde_json::Value::to_string)))
+        .bind(event.and_then(|e| e.reported_at.map(ts)))
+        .execute(executor)
+        .await
+        .map_err(completion_conflict)?;
+    Ok(())
+}
+
+/// A completion that first ends the session of another user on this browser: an explicit
+/// transaction, since ending the session returns the grants it revoked.
+async fn complete_ending_a_session(
+    tx: &mut Transaction<'static, Sqlite>,
+    ended: &SessionId,
+    c: &SignInCompletion,
+    now: OffsetDateTime,
+) -> StoreResult<Vec<GrantId>> {
+    let revoked = end_session_in(tx, ended, now).await?;
+    complete_in_one_statement(&mut **tx, c).await?;
+    Ok(revoked)
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
@@ -61,48 +153,15 @@ impl SessionStore for SqliteStore {
     }
 
     async fn complete_sign_in(&self, c: &SignInCompletion, now: OffsetDateTime) -> StoreResult<Vec<GrantId>> {
-        let mut tx = self.write_tx().await?;
-        let revoked = match &c.ended_session {
-            Some(id) => end_session_in(&mut tx, id, now).await?,
-            None => Vec::new(),
-        };
-        match &c.session {
-            SessionWrite::Create(session) => insert_session(&mut tx, session).await?,
-            SessionWrite::Reauthenticate { id, secret_digest, auth_time, acr, amr } => {
-                let done =
-                    sqlx::query("UPDATE sessions SET secret_digest = ?, auth_time = ?, last_seen_at = ?, acr = ?, amr = ? WHERE id = ? AND ended_at IS NULL")
-                        .bind(secret_digest.as_slice())
-                        .bind(ts(*auth_time))
-                        .bind(ts(*auth_time))
-                        .bind(acr)
-                        .bind(json_list(amr))
-                        .bind(id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                // A logout in another tab ended the session between the check and this write:
-                // issuing a code under an ended session would hand out tokens nobody can revoke
-                // by logging out, so the whole sign-in is refused and nothing is written.
-                if done.rows_affected() != 1 {
-                    return Err(StoreError::Conflict("the session ended while signing in".into()));
-                }
+        match &c.ended_session {
+            None => complete_in_one_statement(&self.pool, c).await.map(|()| Vec::new()),
+            Some(ended) => {
+                let mut tx = self.write_tx().await?;
+                let revoked = complete_ending_a_session(&mut tx, ended, c, now).await?;
+                tx.commit().await?;
+                Ok(revoked)
             }
         }
-        // The parked request is answered once: a second completion racing this one (a double
-        // submit) finds it gone and writes nothing.
-        let answered = sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(&c.pending_id).execute(&mut *tx).await?;
-        if answered.rows_affected() != 1 {
-            return Err(StoreError::Conflict("the sign-in request was already answered".into()));
-        }
-        insert_grant(&mut tx, &c.grant).await?;
-        insert_code(&mut tx, &c.code).await?;
-        if let Some(device) = &c.device {
-            super::sign_ins::upsert_device_with(&mut *tx, device).await?;
-        }
-        if let Some(event) = &c.event {
-            super::sign_ins::insert_event(&mut *tx, event).await?;
-        }
-        tx.commit().await?;
-        Ok(revoked)
     }
 
     async fn session_by_secret(&self, secret_digest: &[u8]) -> StoreResult<Option<SessionRecord>> {

@@ -75,8 +75,8 @@ pub(super) async fn insert_event<'e>(executor: impl SqliteExecutor<'e>, event: &
     Ok(())
 }
 
-/// Creates or refreshes a device; also used inside the sign-in completion transaction.
-pub(super) async fn upsert_device_with<'e>(executor: impl SqliteExecutor<'e>, device: &DeviceRecord) -> StoreResult<()> {
+/// Creates or refreshes a device (a finished sign-in does it in its completion trigger).
+async fn upsert_device_with<'e>(executor: impl SqliteExecutor<'e>, device: &DeviceRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO devices (id, user_id, created_at, last_seen_at, second_factor_at, user_agent) VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, user_agent = excluded.user_agent, \
