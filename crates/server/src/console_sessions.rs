@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-pub const CONSOLE_CLIENT_ID: &str = "gatehouse-console";
+pub use gatehouse_admin::applications::CONSOLE_CLIENT_ID;
 
 /// At most this many console sessions; the least recently used go first.
 const CAPACITY: usize = 10_000;

@@ -7,7 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::{ApiError, ServerError};
+use gatehouse_admin::AdminError;
+
+use crate::error::{ApiError, Challenge, ServerError};
 use crate::mfa::MfaError;
 
 /// `application/problem+json`: what went wrong, for people and programs.
@@ -93,6 +95,28 @@ impl From<MfaError> for ManagementError {
     }
 }
 
+/// The management services' refusals as problem documents (or, for a sign-in too weak for
+/// the change, the RFC 9470 step-up challenge); failures below them as before.
+impl From<AdminError> for ManagementError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::BadRequest(detail) => Problem::bad_request(detail).into(),
+            AdminError::Forbidden { title, detail } => Problem::new(StatusCode::FORBIDDEN, title, detail).into(),
+            AdminError::NotFound(detail) => Problem::new(StatusCode::NOT_FOUND, "Not found", detail).into(),
+            AdminError::Conflict { title, detail } => Problem::new(StatusCode::CONFLICT, title, detail).into(),
+            AdminError::Unavailable(detail) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", detail).into(),
+            AdminError::StepUp { acr_values, max_age, description } => {
+                let error = gatehouse_core::OAuthError::new(gatehouse_core::OAuthErrorCode::InsufficientUserAuthentication, description);
+                Self::Token(ApiError::OAuth { error, challenge: Challenge::BearerStepUp { acr_values, max_age }, retry_after: None })
+            }
+            AdminError::Factor(e) => e.into(),
+            AdminError::Store(e) => e.into(),
+            AdminError::Crypto(e) => e.into(),
+            AdminError::Ops(e) => e.into(),
+        }
+    }
+}
+
 fn store_failure(error: &gatehouse_store::StoreError) -> &'static str {
     tracing::error!(%error, "storage failed in a management API");
     "storage failed"
@@ -119,5 +143,30 @@ mod tests {
         assert_eq!(status(MfaError::Throttled { retry_after: 5 }), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(status(MfaError::SmsNotConfigured), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(status(MfaError::Store(gatehouse_store::StoreError::Corrupt("x".into()))), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn admin_errors_map_to_statuses_and_titles() {
+        let response = |e: AdminError| ManagementError::from(e).into_response();
+        let forbidden = AdminError::Forbidden { title: "Operators only", detail: "x".into() };
+        let cases = [
+            (AdminError::bad_request("name"), StatusCode::BAD_REQUEST),
+            (forbidden, StatusCode::FORBIDDEN),
+            (AdminError::NotFound("no such user"), StatusCode::NOT_FOUND),
+            (AdminError::conflict("taken"), StatusCode::CONFLICT),
+            (AdminError::Unavailable("shutting down"), StatusCode::SERVICE_UNAVAILABLE),
+            (AdminError::Factor(MfaError::UnknownFactor), StatusCode::NOT_FOUND),
+            (AdminError::Store(gatehouse_store::StoreError::Corrupt("x".into())), StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (error, status) in cases {
+            let response = response(error);
+            assert_eq!(response.status(), status);
+            if status != StatusCode::INTERNAL_SERVER_ERROR {
+                assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+            }
+        }
+        let step_up = response(AdminError::StepUp { acr_values: "x", max_age: 600, description: "sign in again" });
+        assert_eq!(step_up.status(), StatusCode::UNAUTHORIZED);
+        assert!(step_up.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().contains("insufficient_user_authentication"));
     }
 }
