@@ -22,7 +22,6 @@ mod privacy_api;
 mod problem;
 pub(crate) mod rejections;
 mod reported_addresses_api;
-mod reset_code;
 pub(crate) mod respond;
 pub(crate) mod routes;
 mod second_factor;
