@@ -236,6 +236,24 @@ impl<E: Into<ServerError>> From<E> for PageError {
     }
 }
 
+/// A sign-in step that could not be taken, as the flow's pages have always answered it: an
+/// expired or raced page, a wizard that could not set up its factor, or ours (500).
+impl From<gatehouse_signin::steps::StepError> for PageError {
+    fn from(error: gatehouse_signin::steps::StepError) -> Self {
+        use gatehouse_signin::steps::StepError;
+        match error {
+            StepError::Expired => Self::bad_request(EN.flow.page_expired_title, EN.flow.page_expired),
+            StepError::ContinuedElsewhere => Self::bad_request(EN.flow.page_expired_title, EN.flow.continued_elsewhere),
+            StepError::Enrollment(error) => {
+                tracing::warn!(%error, "enrollment failed");
+                Self::bad_request(EN.flow.enroll_failed_title, EN.flow.enroll_failed)
+            }
+            StepError::Store(e) => e.into(),
+            StepError::Crypto(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         // No request headers here to choose a language by: the texts are the catalogue's

@@ -13,6 +13,10 @@
 //! - [`completion`]: the session, grant, code, device and history entry a finished sign-in
 //!   writes in one transaction;
 //! - [`attempt`]: the browser behind a step and the history entry it leaves;
+//! - [`steps`]: each step of the flow (password, second factor, the enrollment wizard, the
+//!   password change, passkeys) as a function over the parked sign-in, its typed input and a
+//!   narrow context, returning an outcome (show the page again with why, continue, complete)
+//!   that the edge turns into a page or a redirect;
 //! - [`factors`]: second factors (TOTP, text-message codes, recovery codes, security keys and
 //!   passkeys): enrolling and verifying them, with throttling and notices, over the
 //!   [`factors::Factors`] context.
@@ -29,6 +33,7 @@ pub mod next;
 pub mod parked;
 pub mod progress;
 pub mod proof;
+pub mod steps;
 
 use gatehouse_crypto::CryptoError;
 use gatehouse_store::StoreError;

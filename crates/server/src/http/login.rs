@@ -1,7 +1,7 @@
 //! The password sign-in page. Unknown accounts, wrong passwords and locked accounts get the
-//! same message and the same Argon2 cost; failures are throttled per address (429) and per
-//! account (progressive delay, then a temporary lock: `crate::monitor::lockout`), and feed the
-//! spraying and stuffing detectors.
+//! same message and the same Argon2 cost (hashed here, on the blocking pool under its
+//! permits); what a failure counts toward (the address and account limits, the lockout, the
+//! spraying and stuffing detectors, the history) is `gatehouse_signin::steps::password`'s.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -12,6 +12,7 @@ use gatehouse_core::Email;
 use gatehouse_core::params::Params;
 use gatehouse_signin::parked::ParkedSignIn;
 use gatehouse_signin::proof::FirstFactor;
+use gatehouse_signin::steps::password;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -22,13 +23,9 @@ use crate::error::PageError;
 use crate::http::flow::attempt;
 use crate::http::flow::{next, policy};
 use crate::messages::{EN, Messages, messages_for};
-use crate::monitor::finding_alert;
-use crate::monitor::lockout::{self, FailedStep};
 use crate::pages::LoginPage;
-use crate::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
 use crate::state::{AppState, now};
 use gatehouse_core::throttle::Admission;
-use gatehouse_store::SignInResult;
 
 pub(super) fn expired() -> PageError {
     PageError::bad_request(EN.flow.page_expired_title, EN.flow.page_expired)
@@ -103,10 +100,9 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         return render(&state, m, &pending, &email_input, Some(m.flow.bad_credentials), StatusCode::OK);
     }
 
-    let address_key = addr.to_string();
-    // Per address: spraying from one place is slowed for everyone it targets. Per account,
-    // the persistent lockout below applies instead.
-    if let Some(seconds) = state.limits.address.blocked_for(&address_key, LOGIN_PER_ADDRESS, now) {
+    let attempt = attempt::of_request(&state, &headers, addr);
+    let cx = policy::password_context(&state);
+    if let Some(seconds) = password::address_blocked(&cx, &attempt, now) {
         state.metrics.logins_throttled.inc();
         let message = m.flow.too_many_attempts.with(seconds);
         let mut response = render(&state, m, &pending, &email_input, Some(&message), StatusCode::TOO_MANY_REQUESTS)?;
@@ -114,7 +110,6 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         return Ok(response);
     }
 
-    let attempt = attempt::of_request(&state, &headers, addr);
     // One read for the account and its lockout state, whether the account exists or not. A
     // delayed or locked account gets the same answer as a wrong password, after the same
     // Argon2 work, so neither the lock nor the account's existence shows.
@@ -123,27 +118,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let verified = verify_password(&state, password, user.as_ref().and_then(|u| u.password_hash.clone())).await? && admitted;
     let Some(user) = user.as_ref().filter(|_| verified) else {
         state.metrics.logins_failed.inc();
-        state.limits.login.record_failure(&email.key(), LOGIN_PER_ACCOUNT, now);
-        state.limits.address.record_failure(&address_key, LOGIN_PER_ADDRESS, now);
-        tracing::info!(%addr, admitted, "password sign-in failed");
-        // An existing account's new lockout state is stored with the history entry, in one
-        // transaction: a failure costs the same whether the account exists or not.
-        let counted =
-            user.as_ref().filter(|_| admitted).map(|u| (u, lockout::after_failure(&state.monitor, u, throttle, FailedStep::Password, Some(addr), now)));
-        for finding in state.monitor.detector.password_failure(&email.key(), addr, now.unix_timestamp()) {
-            state.monitor.raise_in_background(finding_alert(&finding), now);
-        }
-        let outcome = attempt::Outcome {
-            user: user.as_ref(),
-            client_id: Some(pending.request.client_id.as_str()),
-            result: SignInResult::Failure,
-            amr: vec![],
-            acr: None,
-            decision: None,
-            device_id: user.as_ref().and_then(|u| attempt.device_id(&state.digester, u)),
-        };
-        let event = gatehouse_signin::attempt::event(&gatehouse_signin::SystemRandomness, &attempt, outcome, now)?;
-        state.store.record_failed_sign_in(&event, counted.as_ref().map(|(u, t)| (&u.id, t))).await?;
+        password::refuse(&cx, &pending, &email, user.as_ref(), throttle, admitted, &attempt, now).await?;
         return render(&state, m, &pending, &email_input, Some(m.flow.bad_credentials), StatusCode::OK);
     };
     state.metrics.logins_succeeded.inc();
@@ -155,10 +130,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     }
     // Decided before the failure counters are cleared: recent failures are a risk signal.
     let verdict = policy::decide_sign_in(&state, user, &client, &pending.request, None, &attempt, now).await?;
-    state.limits.login.clear(&email.key());
-    if throttle.failures > 0 {
-        state.store.clear_account_throttle(&user.id).await?;
-    }
+    password::accepted(&cx, &email, user, &throttle).await?;
     tracing::info!(user = %user.id, rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "password accepted; 2FA policy decided");
     next::after_first_factor(&state, &headers, pending, user, &verdict, FirstFactor::password(), &attempt, now).await
 }

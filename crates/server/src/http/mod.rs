@@ -20,7 +20,6 @@ mod passkey_login;
 pub(crate) mod password_change;
 mod problem;
 pub(crate) mod rejections;
-mod reset_code;
 pub(crate) mod respond;
 pub(crate) mod routes;
 mod second_factor;
@@ -76,26 +75,6 @@ pub fn client_address<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>
 pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> String {
     let raw = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     raw.chars().take(gatehouse_signin::attempt::MAX_USER_AGENT_CHARS).collect()
-}
-
-/// An audit record of `actor` doing `action` to `target` from this request; the caller fills in
-/// before, after and reason where they apply.
-pub(crate) fn audit_entry(actor: String, action: &str, target: String, address: IpAddr, headers: &axum::http::HeaderMap) -> gatehouse_core::audit::AuditEntry {
-    let user_agent = user_agent(headers);
-    gatehouse_core::audit::AuditEntry {
-        at: crate::state::now().unix_timestamp(),
-        actor,
-        on_behalf_of: None,
-        action: action.to_owned(),
-        // `tenant:<id>` targets belong to that tenant; callers name it for other targets.
-        tenant: target.strip_prefix("tenant:").map(str::to_owned),
-        target,
-        before: None,
-        after: None,
-        address: Some(address.to_string()),
-        user_agent: (!user_agent.is_empty()).then_some(user_agent),
-        reason: None,
-    }
 }
 
 #[cfg(test)]

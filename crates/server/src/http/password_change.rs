@@ -1,7 +1,7 @@
-//! The new-password step after a reported sign-in ("this wasn't me"): once the user passed
-//! every factor (including the fresh second factor the report requires), and before the
-//! application gets its code, they choose a new password. The change, its audit record and
-//! clearing the reset land in one transaction.
+//! The new-password page after a reported sign-in ("this wasn't me"): the form and its texts
+//! around `gatehouse_signin::steps::password_change` (the mailbox code, the stage, storing
+//! the new password with its audit record). The new password's rules are checked here for
+//! their messages, and hashed here on the blocking pool, as at the password page.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -10,22 +10,21 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse_core::model::User;
 use gatehouse_core::params::Params;
-use gatehouse_policy::AuthLevel;
 use gatehouse_signin::parked::ParkedSignIn;
+use gatehouse_signin::progress::PendingReset;
 use gatehouse_signin::proof::Proof;
+use gatehouse_signin::steps::Origin;
+use gatehouse_signin::steps::password_change::{self as steps, CodeCheck};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::login::{LoginQuery, check_csrf, expired};
-use super::reset_code::{self, CodeCheck};
+use super::ClientAddr;
+use super::login::{LoginQuery, check_csrf};
 use super::respond::see_other;
 use super::second_factor::{Step, flow_page, load_step};
-use super::{ClientAddr, audit_entry};
-use crate::delivery::NotificationKind;
 use crate::error::PageError;
 use crate::http::flow::attempt;
 use crate::http::flow::complete::{Context, finish};
-use crate::http::flow::progress::PendingReset;
 use crate::messages::{EN, Messages};
 use crate::pages::PasswordChangePage;
 use crate::state::{AppState, now};
@@ -45,25 +44,15 @@ pub async fn park(
     context: &Context<'_>,
     now: OffsetDateTime,
 ) -> Result<Response, PageError> {
-    // An account with a second factor proves a fresh one first (the policy's step-up); only
-    // an account without any sets its new password after the password alone.
-    let has_trusted_factor =
-        proof.level == AuthLevel::Password && state.store.factors(&user.id).await?.iter().any(|f| f.is_confirmed() && user.trusts_factor_from(f.created_at));
-    let progress = gatehouse_signin::next::awaiting_password_change(
-        parked.progress().ok(),
-        user,
-        proof,
-        context.decision,
-        context.remember_device,
-        has_trusted_factor,
-        now,
-    )
-    .ok_or_else(expired)?;
-    let mut parked = parked.clone();
-    if !parked.advance(state.store.as_ref(), progress).await? {
-        return Err(expired());
-    }
+    steps::stop_for_new_password(state.store.as_ref(), parked, user, proof, context.decision, context.remember_device, now).await?;
     Ok(see_other(&format!("/login/password?request={}", parked.id)))
+}
+
+/// What the mailbox code needs from the server: the code goes out by the notifier (SMTP, a
+/// webhook, or the development outbox).
+fn codes(state: &AppState) -> steps::Context<'_> {
+    let deliverable = state.config.monitoring.notifier.is_some() || state.config.dev_outbox;
+    steps::Context { factors: &state.factors, limiter: &state.limits.reset_code, deliverable }
 }
 
 fn render(state: &AppState, step: &Step, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
@@ -73,7 +62,7 @@ fn render(state: &AppState, step: &Step, error: Option<&str>, status: StatusCode
         csrf_token: &step.parked.csrf_token,
         email: step.user.email.as_str(),
         min_length: MIN_PASSWORD_LENGTH,
-        code_deliverable: reset_code::deliverable(state),
+        code_deliverable: codes(state).deliverable,
         error,
     };
     Ok(flow_page(step, page.render()?, status))
@@ -81,7 +70,7 @@ fn render(state: &AppState, step: &Step, error: Option<&str>, status: StatusCode
 
 async fn load(state: &AppState, headers: &HeaderMap, request: &str, now: OffsetDateTime) -> Result<(Step, PendingReset), PageError> {
     let step = load_step(state, headers, request, now).await?;
-    let reset = step.progress.pending_reset().cloned().filter(|_| step.user.credentials_reset_required).ok_or_else(expired)?;
+    let reset = steps::pending(&step)?;
     Ok((step, reset))
 }
 
@@ -89,7 +78,7 @@ async fn load(state: &AppState, headers: &HeaderMap, request: &str, now: OffsetD
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
     let now = now();
     let (mut step, reset) = load(&state, &headers, &query.request, now).await?;
-    match reset_code::ensure_sent(&state, &mut step, &reset, now).await? {
+    match steps::ensure_sent(&codes(&state), &mut step, &reset, now).await? {
         Some(retry_after) => render(&state, &step, Some(&step.m.flow.throttled.with(retry_after)), StatusCode::TOO_MANY_REQUESTS),
         None => render(&state, &step, None, StatusCode::OK),
     }
@@ -110,11 +99,11 @@ pub fn refusal_in(m: &Messages, new: &str, confirm: &str, email: &str) -> Option
 /// `POST /login/password`
 pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
-    let form = Params::parse(&body).map_err(|_| expired())?;
+    let form = Params::parse(&body).map_err(|_| super::login::expired())?;
     let (mut step, reset) = load(&state, &headers, form.get("request").unwrap_or_default(), now).await?;
     check_csrf(&form, &step.parked)?;
     // The mailbox first: nothing about the new password is looked at without it.
-    match reset_code::check(&state, &mut step, &reset, form.get("email_code").unwrap_or_default(), addr, now).await? {
+    match steps::check_code(&codes(&state), &mut step, &reset, form.get("email_code").unwrap_or_default(), addr, now).await? {
         CodeCheck::Throttled { retry_after } => return render(&state, &step, Some(&step.m.flow.throttled.with(retry_after)), StatusCode::TOO_MANY_REQUESTS),
         CodeCheck::Accepted => {}
         CodeCheck::Wrong { tries_left } => return render(&state, &step, Some(&step.m.flow.email_code_wrong.with(tries_left)), StatusCode::OK),
@@ -129,18 +118,12 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     if reused {
         return render(&state, &step, Some(step.m.flow.password_reused), StatusCode::OK);
     }
-    let audit = audit_entry(format!("user:{}", step.user.id), "user.password.change", format!("user:{}", step.user.id), addr, &headers)
-        .in_tenant(step.user.tenant_id.as_str());
-    let audit = gatehouse_core::audit::AuditEntry { reason: Some("required after a reported sign-in".into()), ..audit };
-    // Factors enrolled during this sign-in (the wizard) stay; earlier suspect ones go.
-    let sign_in_began = OffsetDateTime::from_unix_timestamp(step.progress.auth_time).unwrap_or(now);
-    state.store.set_password(&step.user.id, &hash, sign_in_began, now, &audit).await?;
+    let origin = Origin { address: addr, user_agent: &super::user_agent(&headers) };
+    let remember_device = reset.remember_device;
+    let (user, proof) = steps::set_password(&state.factors, &step, reset, hash, origin, now).await?;
     state.forget_user(&step.user.id);
-    crate::mfa::notify(&state.factors, &step.user, NotificationKind::PasswordChanged, now);
-    let user = User { password_hash: Some(hash), credentials_reset_required: false, ..(*step.user).clone() };
     let attempt = attempt::of_request(&state, &headers, addr);
-    let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: reset.remember_device };
-    let proof = Proof { level: reset.level, amr: reset.amr };
+    let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device };
     finish(&state, &headers, &step.parked, &user, proof, context, now).await
 }
 
