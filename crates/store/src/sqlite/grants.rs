@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 use gatehouse_core::ids::{GrantId, SessionId, UserId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 
@@ -51,8 +52,10 @@ fn refresh_from_row(row: &SqliteRow) -> StoreResult<RefreshRecord> {
     })
 }
 
-async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> StoreResult<()> {
-    sqlx::query(&format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+/// Binds a grant's columns in `GRANT_COLUMNS` order: its own insert and the sign-in
+/// completion (`sessions.rs`) share it.
+pub(super) fn bind_grant<'q>(query: Query<'q, Sqlite, SqliteArguments<'q>>, g: &'q GrantRecord) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    query
         .bind(g.id.as_str())
         .bind(&g.client_id)
         .bind(g.user_id.as_str())
@@ -65,8 +68,11 @@ async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> Stor
         .bind(json_list(&g.requested_acr))
         .bind(ts(g.created_at))
         .bind(g.revoked_at.map(ts))
-        .execute(&mut **tx)
-        .await?;
+}
+
+async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> StoreResult<()> {
+    let sql = format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    bind_grant(sqlx::query(&sql), g).execute(&mut **tx).await?;
     Ok(())
 }
 

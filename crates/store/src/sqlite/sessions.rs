@@ -75,7 +75,8 @@ async fn complete_in_one_statement<'e>(executor: impl sqlx::SqliteExecutor<'e>, 
     let device = c.device.as_ref();
     let event = c.event.as_ref();
     let placeholders = vec!["?"; 48].join(", ");
-    sqlx::query(&format!("INSERT INTO sign_in_completions VALUES ({placeholders})"))
+    let sql = format!("INSERT INTO sign_in_completions VALUES ({placeholders})");
+    let session = sqlx::query(&sql)
         .bind(&c.pending_id)
         .bind(renew)
         .bind(id.as_str())
@@ -85,19 +86,8 @@ async fn complete_in_one_statement<'e>(executor: impl sqlx::SqliteExecutor<'e>, 
         .bind(last_seen_at.map(ts))
         .bind(ts(auth_time))
         .bind(acr)
-        .bind(json_list(amr))
-        .bind(g.id.as_str())
-        .bind(&g.client_id)
-        .bind(g.user_id.as_str())
-        .bind(g.session_id.as_ref().map(SessionId::as_str))
-        .bind(&g.scope)
-        .bind(&g.nonce)
-        .bind(ts(g.auth_time))
-        .bind(&g.acr)
-        .bind(json_list(&g.amr))
-        .bind(json_list(&g.requested_acr))
-        .bind(ts(g.created_at))
-        .bind(g.revoked_at.map(ts))
+        .bind(json_list(amr));
+    super::grants::bind_grant(session, g)
         .bind(&code.digest)
         .bind(&code.client_id)
         .bind(&code.redirect_uri)
