@@ -155,3 +155,27 @@ async fn only_first_party_tokens_with_the_account_scope_reach_the_api() {
     let plain = redeem(&app, "wiki", &to).await;
     assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/me/factors", plain["access_token"].as_str().unwrap(), None).await.status(), StatusCode::FORBIDDEN);
 }
+
+/// Confirming a factor is what adds it, so it meets the rule of adding as it stands then: a
+/// factor left pending while the account had none cannot be confirmed by a password-only
+/// sign-in once another factor is confirmed (found by the black-box review of issue 16).
+#[tokio::test]
+async fn a_factor_left_pending_cannot_be_confirmed_without_the_second_factor_added_since() {
+    let app = spawn().await;
+    let bob = token_for(&app, "wiki", "bob@acme.test", None).await;
+    let start = |label: &'static str| call(&app, reqwest::Method::POST, "/api/v1/me/factors", &bob, Some(json!({ "kind": "totp", "label": label })));
+    let left: Value = start("Left pending").await.json().await.unwrap();
+    let first: Value = start("First").await.json().await.unwrap();
+    let confirm = async |factor: &Value| {
+        let path = format!("/api/v1/me/factors/{}/confirm", factor["factor"].as_str().unwrap());
+        call(&app, reqwest::Method::POST, &path, &bob, Some(json!({ "code": totp_now(factor["secret"].as_str().unwrap()) }))).await
+    };
+    assert_eq!(confirm(&first).await.status(), StatusCode::OK, "the first factor, while Bob had none");
+    let late = confirm(&left).await;
+    assert_eq!(late.status(), StatusCode::UNAUTHORIZED, "now Bob has a factor: a password-only token adds no other");
+    let challenge = late.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("error=\"insufficient_user_authentication\""), "{challenge}");
+    let listed: Value = call(&app, reqwest::Method::GET, "/api/v1/me/factors", &bob, None).await.json().await.unwrap();
+    let left_pending = listed["factors"].as_array().unwrap().iter().find(|f| f["label"] == "Left pending").cloned();
+    assert!(left_pending.is_none_or(|f| f["confirmed"] == false), "{listed}");
+}
