@@ -69,6 +69,17 @@ impl From<gatehouse_oauth::DirectoryError> for ServerError {
     }
 }
 
+/// The listener's start-up errors keep the server's kinds and messages.
+impl From<gatehouse_listener::ListenerError> for ServerError {
+    fn from(error: gatehouse_listener::ListenerError) -> Self {
+        use gatehouse_listener::ListenerError;
+        match error {
+            ListenerError::Tls(message) => Self::Tls(message),
+            ListenerError::Config(message) => Self::Config(message),
+        }
+    }
+}
+
 /// How a JSON API error presents its credentials challenge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Challenge {
@@ -319,6 +330,17 @@ mod tests {
         assert_eq!(locked.headers()[header::WWW_AUTHENTICATE], "Basic realm=\"gatehouse\"");
         let failed = ServiceError::Replayed { replay: Replay::Code, revoking: Some(StoreError::Corrupt("x".into())) };
         assert_eq!(ApiError::from(failed).into_response().status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn listener_errors_keep_their_kind_and_message() {
+        use gatehouse_listener::ListenerError;
+        let tls = ServerError::from(ListenerError::Tls("cert.pem holds no certificate".into()));
+        assert!(matches!(&tls, ServerError::Tls(m) if m == "cert.pem holds no certificate"));
+        assert_eq!(tls.to_string(), "TLS configuration: cert.pem holds no certificate");
+        let config = ServerError::from(ListenerError::Config("too many".into()));
+        assert!(matches!(&config, ServerError::Config(m) if m == "too many"));
+        assert_eq!(config.to_string(), ListenerError::Config("too many".into()).to_string());
     }
 
     #[test]

@@ -8,7 +8,8 @@ pub mod console;
 pub mod console_sessions;
 pub mod error;
 pub mod http;
-mod listener;
+/// The sockets layer (`gatehouse-listener`): TLS, connection timeouts and cap, graceful shutdown.
+use gatehouse_listener as listener;
 pub mod messages;
 pub mod metrics;
 mod pages;

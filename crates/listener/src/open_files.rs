@@ -5,8 +5,8 @@
 
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
-use crate::config::ConnectionLimits;
-use crate::error::ServerError;
+use crate::error::ListenerError;
+use crate::settings::ConnectionLimits;
 
 /// Descriptors kept for everything that is not a client connection: the listener, the store's
 /// database and journal files, logs, outgoing connections (webhooks, SMTP, syslog, S3) and
@@ -15,7 +15,7 @@ pub const RESERVE: u64 = 256;
 
 /// Raises the soft open-file limit to the hard one and settles the connection cap: the
 /// operator's, checked against the limit, or the default lowered to fit it.
-pub fn prepare(limits: &ConnectionLimits) -> Result<usize, ServerError> {
+pub fn prepare(limits: &ConnectionLimits) -> Result<usize, ListenerError> {
     let before = getrlimit(Resource::Nofile);
     let soft = raise(&before);
     let hard = before.maximum.unwrap_or(u64::MAX);
@@ -59,16 +59,16 @@ fn show(limit: Option<u64>) -> String {
 /// The connection cap for a soft open-file limit: the operator's number if it fits beside
 /// [`RESERVE`], else a start-up error naming both numbers and the setting; without one the
 /// default, lowered to fit.
-pub fn settle(configured: Option<usize>, soft: u64, hard: u64) -> Result<usize, ServerError> {
+pub fn settle(configured: Option<usize>, soft: u64, hard: u64) -> Result<usize, ListenerError> {
     let room = soft.saturating_sub(RESERVE);
     match configured {
-        Some(max) if u64::try_from(max).map_or(true, |max| max > room) => Err(ServerError::Config(format!(
+        Some(max) if u64::try_from(max).map_or(true, |max| max > room) => Err(ListenerError::Config(format!(
             "connections.max (--max-connections) is {max}, which with {RESERVE} files reserved for the database, logs and outgoing connections needs an open-file limit of {}, but the limit is {soft} (hard limit {}); lower connections.max or raise the limit (ulimit -n, systemd LimitNOFILE=)",
             u64::try_from(max).unwrap_or(u64::MAX).saturating_add(RESERVE),
             show(Some(hard).filter(|h| *h != u64::MAX)),
         ))),
         Some(max) => Ok(max),
-        None if room == 0 => Err(ServerError::Config(format!(
+        None if room == 0 => Err(ListenerError::Config(format!(
             "the open-file limit is {soft} (hard limit {}), which leaves no room for connections beside the {RESERVE} files reserved for the database, logs and outgoing connections; raise it (ulimit -n, systemd LimitNOFILE=)",
             show(Some(hard).filter(|h| *h != u64::MAX)),
         ))),

@@ -27,7 +27,7 @@ use tower::ServiceExt;
 
 use super::activity::{Activity, Tracked, Wait};
 use super::registry::Registration;
-use crate::config::ConnectionLimits;
+use crate::settings::ConnectionLimits;
 
 /// How long a connection asked to close (timed out or evicted) may take to finish writing.
 const GRACE: Duration = Duration::from_secs(1);

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::config::ConnectionLimits;
+use crate::settings::ConnectionLimits;
 
 /// `head_started` when no request head has begun since the connection went idle.
 const NO_HEAD: u64 = u64::MAX;

@@ -1,11 +1,16 @@
 //! Accepting connections, plain or TLS (rustls: TLS 1.3 preferred, 1.2 the minimum), under a
 //! cap and with timeouts on every connection, and draining them on shutdown so in-flight
 //! requests finish.
+//!
+//! Generic infrastructure: it serves whatever [`Router`] it is given under the [`ConnectionLimits`]
+//! and [`TlsFiles`] its caller filled in, and knows nothing of the routes, pages or state behind it.
 
 mod activity;
 mod connection;
+mod error;
 pub mod open_files;
 mod registry;
+mod settings;
 
 use axum::Router;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
@@ -17,27 +22,27 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ConnectionLimits, TlsFiles};
-use crate::error::ServerError;
 use activity::Activity;
+pub use error::ListenerError;
 use registry::{Admitted, Full, Registry};
+pub use settings::{ConnectionLimits, TlsFiles};
 
 /// Builds the TLS acceptor; bad files are a start-up error naming the file.
-pub fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServerError> {
+pub fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ListenerError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
         .and_then(|iter| iter.collect())
-        .map_err(|e| ServerError::Tls(format!("cannot read certificates from {}: {e}", files.cert.display())))?;
+        .map_err(|e| ListenerError::Tls(format!("cannot read certificates from {}: {e}", files.cert.display())))?;
     if certs.is_empty() {
-        return Err(ServerError::Tls(format!("{} holds no certificate", files.cert.display())));
+        return Err(ListenerError::Tls(format!("{} holds no certificate", files.cert.display())));
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| ServerError::Tls(format!("cannot read private key from {}: {e}", files.key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| ListenerError::Tls(format!("cannot read private key from {}: {e}", files.key.display())))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .map_err(|e| ListenerError::Tls(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| ServerError::Tls(format!("certificate and key do not match: {e}")))?;
+        .map_err(|e| ListenerError::Tls(format!("certificate and key do not match: {e}")))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
