@@ -1,8 +1,9 @@
 //! Gatehouse's operations, below the HTTP edge: security monitoring (detection, account lockout,
 //! alerts and their delivery, the audit trail's checkpoints, verification and retention, the
 //! group-commit audit writer, OCSF export), data protection (access reports, pseudonymised
-//! analytics, erasure, the tenant lifecycle), backups, and the in-memory rate limits on
-//! guessable things ([`rate_limit`]) that the sign-in flow and the server's endpoints share.
+//! analytics, erasure, the tenant lifecycle), backups, the service counters the edge exposes to
+//! Prometheus ([`metrics`]), and the in-memory rate limits on guessable things ([`rate_limit`])
+//! that the sign-in flow and the server's endpoints share.
 //!
 //! Each background job takes an explicit context naming what it uses (store capabilities as
 //! narrow trait objects, its settings, the notifier or sinks, the clock), never the server's
@@ -14,6 +15,7 @@
 pub mod backups;
 mod csv;
 mod error;
+pub mod metrics;
 pub mod monitor;
 pub mod privacy;
 pub mod rate_limit;

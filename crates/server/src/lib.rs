@@ -11,7 +11,6 @@ pub mod http;
 /// The sockets layer (`gatehouse-listener`): TLS, connection timeouts and cap, graceful shutdown.
 use gatehouse_listener as listener;
 pub mod messages;
-pub mod metrics;
 mod pages;
 mod router;
 pub use router::router;
@@ -28,7 +27,7 @@ pub use gatehouse_delivery as delivery;
 /// The in-memory rate limits (`gatehouse-ops`), under their old path.
 pub(crate) use gatehouse_ops::rate_limit;
 /// The operations (`gatehouse-ops`), under their old paths.
-pub use gatehouse_ops::{backups, monitor, privacy};
+pub use gatehouse_ops::{backups, metrics, monitor, privacy};
 /// Second factors (`gatehouse-signin`), under their old path.
 pub use gatehouse_signin::factors as mfa;
 pub use state::AppState;
