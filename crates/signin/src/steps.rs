@@ -14,7 +14,8 @@
 //! - [`password_change`]: the new password a reported sign-in owes, behind a code from the
 //!   account's mailbox;
 //! - [`passkey`]: a passwordless passkey sign-in, the first factor that proves two;
-//! - [`ceremonies`]: starting the WebAuthn ceremonies the pages' script asks options for.
+//! - [`ceremonies`]: starting the WebAuthn ceremonies the pages' script asks options for;
+//! - [`session`]: the SSO session standing in for the first factor at `/authorize`.
 //!
 //! A federated first factor would be one more module here, ending in
 //! [`crate::next::after_first_factor`] as the password and the passkey do.
@@ -25,6 +26,7 @@ pub mod passkey;
 pub mod password;
 pub mod password_change;
 pub mod second_factor;
+pub mod session;
 
 use gatehouse_core::FactorKind;
 use gatehouse_core::model::User;

@@ -9,9 +9,9 @@ use gatehouse_core::authorize::{AuthorizationRequest, AuthorizeRejection, parse_
 use gatehouse_core::params::Params;
 use gatehouse_core::session::exceeds_max_age;
 use gatehouse_core::{ClientId, OAuthError, OAuthErrorCode};
-use gatehouse_signin::next::{self as flow, Next};
+use gatehouse_signin::next as flow;
 use gatehouse_signin::parked::ParkedSignIn;
-use gatehouse_signin::proof::FirstFactor;
+use gatehouse_signin::steps::{self, session::Reuse};
 use gatehouse_store::SessionRecord;
 use time::OffsetDateTime;
 
@@ -87,23 +87,16 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
         let (Some(user), Some(client)) = (state.user(&session.user_id).await?, state.client(&request.client_id)) else {
             return Err(PageError::bad_request(EN.flow.account_unavailable_title, EN.flow.account_gone));
         };
-        // A reported sign-in ended every session; one that raced the report must not stand in
-        // for the fresh second factor and the new password either.
-        if user.credentials_reset_required {
-            return error(OAuthErrorCode::LoginRequired, "this account must sign in again");
-        }
-        if next::tenant_closed(state, &user) {
-            return next::account_closed(state, &request);
-        }
         let attempt = attempt::of_request(state, headers, addr);
-        let verdict = policy::decide_sign_in(state, &user, &client, &request, Some(&session), &attempt, now).await?;
-        match flow::after_first_factor(&verdict, &user, &FirstFactor::session(&session.amr), session.auth_time) {
-            Next::Refuse => return next::refusal(state, &request),
-            Next::Complete => return issue_code(state, &request, &session, now).await,
-            Next::Ask { .. } if request.prompt.none => {
-                return error(OAuthErrorCode::InteractionRequired, "a second factor is required to answer this request");
-            }
-            Next::Ask { progress: owed, page } => progress = Some((*owed, page)),
+        let tenant = state.tenant_for_domain(&user.email.domain());
+        let cx = policy::password_context(state);
+        match steps::session::reuse(&cx, tenant.as_deref(), &user, &client, &request, &session, &attempt, now).await? {
+            Reuse::SignInAgain => return error(OAuthErrorCode::LoginRequired, "this account must sign in again"),
+            Reuse::AccountClosed => return next::account_closed(state, &request),
+            Reuse::Refuse => return next::refusal(state, &request),
+            Reuse::Complete => return issue_code(state, &request, &session, now).await,
+            Reuse::InteractionRequired => return error(OAuthErrorCode::InteractionRequired, "a second factor is required to answer this request"),
+            Reuse::Ask { progress: owed, page } => progress = Some((*owed, page)),
         }
     }
 
@@ -138,10 +131,8 @@ pub async fn issue_code(state: &AppState, request: &AuthorizationRequest, sessio
     if state.user(&session.user_id).await?.is_none() {
         return Err(PageError::bad_request(EN.flow.account_unavailable_title, EN.flow.account_gone));
     }
-    let issued = completer(state).new_code(request, session, now)?;
-    state.store.create_grant_with_code(&issued.grant, &issued.record).await?;
-    state.store.touch_session(&session.id, now).await?;
-    code_response(state, request, issued.code)
+    let code = steps::session::issue_code(state.store.as_ref(), &completer(state), request, session, now).await?;
+    code_response(state, request, code)
 }
 
 pub fn code_response(state: &AppState, request: &AuthorizationRequest, code: String) -> Result<Response, PageError> {

@@ -318,3 +318,55 @@ async fn a_refused_password_counts_per_account_and_address_and_a_right_one_clear
     assert_eq!(per_account.failures(&email.key(), gatehouse_ops::rate_limit::LOGIN_PER_ACCOUNT, NOW), 0);
     assert_eq!(fx.store.user_with_throttle(&email).await.unwrap().1.failures, 0);
 }
+
+fn sso_session() -> gatehouse_store::SessionRecord {
+    gatehouse_store::SessionRecord {
+        id: gatehouse_core::ids::SessionId::new("s1"),
+        secret_digest: vec![1],
+        user_id: UserId::new("u-ann"),
+        created_at: NOW,
+        last_seen_at: NOW,
+        auth_time: NOW,
+        acr: "urn:gatehouse:password".into(),
+        amr: vec!["pwd".into()],
+        ended_at: None,
+    }
+}
+
+fn app() -> gatehouse_core::Client {
+    gatehouse_core::Client {
+        client_id: gatehouse_core::ClientId::parse("app").unwrap(),
+        name: "App".into(),
+        secret_digest: None,
+        redirect_uris: vec![gatehouse_core::RedirectUri::parse("https://app.test/cb").unwrap()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![gatehouse_core::GrantType::AuthorizationCode],
+        id_token_signed_response_alg: gatehouse_core::SigningAlg::RS256,
+        policy: Default::default(),
+        operator: false,
+        scopes: vec![],
+    }
+}
+
+#[tokio::test]
+async fn a_session_does_not_stand_in_for_an_account_that_must_reset_or_a_closed_organisation() {
+    let fx = fixture().await;
+    let (per_account, per_address) = (RateLimiter::default(), RateLimiter::default());
+    let cx = password::Context {
+        store: fx.store.as_ref(),
+        monitor: &fx.factors.monitor,
+        per_account: &per_account,
+        per_address: &per_address,
+        digester: &fx.factors.digester,
+        rng: &crate::SystemRandomness,
+    };
+    let (client, request, session, attempt) = (app(), request(), sso_session(), attempt());
+    let mut reported = (*fx.ann).clone();
+    reported.credentials_reset_required = true;
+    let reuse = session::reuse(&cx, None, &reported, &client, &request, &session, &attempt, NOW).await.unwrap();
+    assert_eq!(reuse, session::Reuse::SignInAgain, "a session that raced the report");
+    let mut tenant = gatehouse_store::AdminStore::tenant(fx.store.as_ref(), &TenantId::new("t-acme")).await.unwrap().unwrap();
+    tenant.termination = Some(gatehouse_core::model::Termination { at: NOW, deletion_due: NOW + time::Duration::days(30) });
+    let reuse = session::reuse(&cx, Some(&tenant), &fx.ann, &client, &request, &session, &attempt, NOW).await.unwrap();
+    assert_eq!(reuse, session::Reuse::AccountClosed);
+}
