@@ -133,10 +133,10 @@ impl Account<'_> {
     /// is used once and lives five minutes).
     pub async fn register_webauthn(&self, me: &SignedIn, origin: &Origin, request: RegisterCredential) -> Result<FactorBody> {
         let (cx, now, user) = (self.factors, self.now, &me.user);
+        let pending = cx.services.ceremonies.take(&request.ceremony, &user.id, now).ok_or(MfaError::Expired)?;
         // Finishing is adding: the freshness rule applies as it stands now (a factor
         // confirmed since the ceremony began needs the second factor it brought).
         me.require_fresh(self.has_confirmed_factor(user).await?, now)?;
-        let pending = cx.services.ceremonies.take(&request.ceremony, &user.id, now).ok_or(MfaError::Expired)?;
         let factor = credentials::finish_registration(cx, user, pending.kind, &pending.state, &request.credential.to_string(), &pending.label, now).await?;
         self.record(me, origin, "factor.add", &factor.id, Some(factor_audit(&factor))).await?;
         Ok(factor_body(&factor))
@@ -145,12 +145,13 @@ impl Account<'_> {
     /// Activates an enrolling factor with its first code.
     pub async fn confirm(&self, me: &SignedIn, origin: &Origin, id: &str, request: ConfirmFactor) -> Result<FactorBody> {
         let (cx, now, user) = (self.factors, self.now, &me.user);
-        // Confirming is what adds the factor, so it meets the rule of adding as it stands
-        // now: a factor left pending while the account had none cannot be confirmed later by
-        // a password-only sign-in once another factor exists.
-        me.require_fresh(self.has_confirmed_factor(user).await?, now)?;
         let id = FactorId::new(id);
         let factor = cx.store.factor(&id).await?.filter(|f| f.user_id == user.id && !f.is_confirmed()).ok_or(MfaError::UnknownFactor)?;
+        // Confirming is what adds the factor, so it meets the rule of adding as it stands
+        // now: a factor left pending while the account had none cannot be confirmed later by
+        // a password-only sign-in once another factor exists. (After the lookup, so a
+        // confirmation sent twice still gets "unknown factor", not a step-up.)
+        me.require_fresh(self.has_confirmed_factor(user).await?, now)?;
         match (factor.kind, request.challenge) {
             (FactorKind::Totp, None) => {
                 factors::totp::confirm(cx, user, &id, &request.code, now).await?;
