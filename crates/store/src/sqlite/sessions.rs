@@ -62,6 +62,10 @@ fn completion_conflict(error: sqlx::Error) -> StoreError {
     }
 }
 
+/// The insert the completion trigger answers: one placeholder per column of the view (migration
+/// 0012), a constant so the hot path builds no SQL text.
+const COMPLETE_SIGN_IN: &str = "INSERT INTO sign_in_completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 /// The common completion as one statement (an insert into the `sign_in_completions` view,
 /// whose trigger writes every row): one round trip and one commit on the hot path.
 async fn complete_in_one_statement<'e>(executor: impl sqlx::SqliteExecutor<'e>, c: &SignInCompletion) -> StoreResult<()> {
@@ -74,9 +78,7 @@ async fn complete_in_one_statement<'e>(executor: impl sqlx::SqliteExecutor<'e>, 
     let (g, code) = (&c.grant, &c.code);
     let device = c.device.as_ref();
     let event = c.event.as_ref();
-    let placeholders = vec!["?"; 48].join(", ");
-    let sql = format!("INSERT INTO sign_in_completions VALUES ({placeholders})");
-    let session = sqlx::query(&sql)
+    let session = sqlx::query(COMPLETE_SIGN_IN)
         .bind(&c.pending_id)
         .bind(renew)
         .bind(id.as_str())
