@@ -7,8 +7,9 @@ use gatehouse_api::applications::{AppPolicyChanged, Application, ApplicationCrea
 use gatehouse_core::{Client, ClientId, GrantType, RedirectUri, SigningAlg};
 use gatehouse_crypto::SecretDigester;
 use gatehouse_policy::{AppPolicy, AppTwoFactor};
-use gatehouse_store::ImportPlan;
+use gatehouse_store::{ImportPlan, Store};
 use serde_json::json;
+use time::OffsetDateTime;
 
 use crate::caller::{Caller, Origin};
 use crate::context::Admin;
@@ -17,6 +18,40 @@ use crate::error::{AdminError, Result};
 /// The admin console's client id: where admins and operators act, so it never skips the second
 /// factor.
 pub const CONSOLE_CLIENT_ID: &str = "gatehouse-console";
+
+/// Where the console's sign-ins come back to.
+pub fn console_callback_uri(issuer: &str) -> String {
+    format!("{issuer}/console/callback")
+}
+
+/// The console's registration: public (no secret, PKCE), first-party (`operator`, so it may
+/// ask for `gatehouse:` scopes), code flow only.
+pub fn console_client(issuer: &str, policy: AppPolicy) -> Result<Client> {
+    let uri = |s: String| RedirectUri::parse(&s).map_err(|e| AdminError::bad_request(format!("the issuer cannot host the console: {e}")));
+    Ok(Client {
+        client_id: ClientId::parse(CONSOLE_CLIENT_ID).map_err(|e| bad("client_id", &e))?,
+        name: "Gatehouse console".into(),
+        secret_digest: None,
+        redirect_uris: vec![uri(console_callback_uri(issuer))?],
+        post_logout_redirect_uris: vec![uri(format!("{issuer}/account"))?],
+        grant_types: vec![GrantType::AuthorizationCode],
+        id_token_signed_response_alg: SigningAlg::RS256,
+        policy,
+        operator: true,
+        scopes: vec![],
+    })
+}
+
+/// Registers the console at start-up (or updates its addresses after an issuer change),
+/// keeping the 2FA behaviour an operator gave it.
+pub async fn register_console(store: &dyn Store, issuer: &str, now: OffsetDateTime) -> Result<()> {
+    let existing = store.clients().await?.into_iter().find(|c| c.client_id.as_str() == CONSOLE_CLIENT_ID);
+    let wanted = console_client(issuer, existing.as_ref().map(|c| c.policy.clone()).unwrap_or_default())?;
+    if existing.as_ref() != Some(&wanted) {
+        store.apply_import(&ImportPlan { clients: vec![wanted], ..Default::default() }, now).await?;
+    }
+    Ok(())
+}
 
 fn bad(field: &str, e: &dyn std::fmt::Display) -> AdminError {
     AdminError::bad_request(format!("{field}: {e}"))

@@ -1,7 +1,8 @@
 //! The OAuth 2.0 / OpenID Connect token service below the HTTP edge: the grants of the token
 //! endpoint (`grants`), minting and validating tokens (`tokens`), client authentication once
 //! the credentials are read (`client_auth`), introspection and revocation (`introspection`),
-//! the UserInfo claims (`userinfo`), the discovery document (`discovery`), and the in-memory
+//! the UserInfo claims (`userinfo`), the discovery document (`discovery`), the checks of an
+//! RP-initiated logout (`logout`), and the in-memory
 //! directory the hot paths read instead of the store (`directory`: keys, clients, tenants,
 //! users; `revocation`, `token_cache`, `keys`).
 //!
@@ -14,9 +15,12 @@ mod context;
 pub mod directory;
 pub mod discovery;
 mod error;
+#[cfg(test)]
+mod fixture;
 pub mod grants;
 pub mod introspection;
 pub mod keys;
+pub mod logout;
 pub mod revocation;
 pub mod token_cache;
 pub mod tokens;

@@ -3,7 +3,7 @@
 //! group-commit audit writer, OCSF export), data protection (access reports, pseudonymised
 //! analytics, erasure, the tenant lifecycle), backups, the service counters the edge exposes to
 //! Prometheus ([`metrics`]), and the in-memory rate limits on guessable things ([`rate_limit`])
-//! that the sign-in flow and the server's endpoints share.
+//! that the sign-in flow and the server's endpoints share, and the recurring upkeep ([`upkeep`]).
 //!
 //! Each background job takes an explicit context naming what it uses (store capabilities as
 //! narrow trait objects, its settings, the notifier or sinks, the clock), never the server's
@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod privacy;
 pub mod rate_limit;
 pub mod settings;
+pub mod upkeep;
 
 pub use csv::csv_field;
 pub use error::OpsError;

@@ -5,7 +5,6 @@
 
 pub mod config;
 pub mod console;
-pub mod console_sessions;
 pub mod error;
 pub mod http;
 /// The sockets layer (`gatehouse-listener`): TLS, connection timeouts and cap, graceful shutdown.
@@ -32,6 +31,7 @@ pub use gatehouse_ops::{backups, metrics, monitor, privacy};
 pub use gatehouse_signin::factors as mfa;
 pub use state::AppState;
 
+use gatehouse_ops::upkeep::{AuditUpkeep, CacheReload, Maintenance};
 use gatehouse_store::Store;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -77,9 +77,10 @@ impl Server {
     /// Serves until `shutdown` resolves, then drains connections and closes the store.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let state = self.state.clone();
-        let maintenance = tokio::spawn(maintenance(state.clone()));
+        let (audit_upkeep, maintenance) = upkeep(&state);
+        let maintenance = tokio::spawn(maintenance.run());
         let alerts = tokio::spawn(monitor::run_dispatcher(monitor::DispatchJob { monitor: Arc::clone(&state.monitor), clock: state::now }));
-        let audit_upkeep = tokio::spawn(audit_upkeep(state.clone()));
+        let audit_upkeep = tokio::spawn(audit_upkeep.run());
         let backups = state.config.backups.clone().map(|plan| {
             let job = backups::BackupJob { store: state.store.clone(), plan, monitor: Arc::clone(&state.monitor), clock: state::now };
             tokio::spawn(backups::run(job))
@@ -97,11 +98,11 @@ impl Server {
     }
 }
 
-/// The audit trail's upkeep, at start-up and every 24 hours (a checkpoint every hour between):
-/// the trail's own job first; only when the trail verified, the tenant lifecycle deletes the
-/// tenants due, and after a deletion the caches reload and the backups' key vaults refresh.
-async fn audit_upkeep(state: AppState) {
+/// The recurring jobs' contexts: the audit trail's upkeep with the tenant lifecycle, and the
+/// maintenance tick. Both reload this process's caches through the state.
+fn upkeep(state: &AppState) -> (AuditUpkeep, Maintenance) {
     let monitoring = &state.config.monitoring;
+    let caches: Arc<dyn CacheReload> = Arc::new(state.clone());
     let trail = monitor::trail::TrailJob {
         audit: state.store.clone(),
         sign_ins: state.store.clone(),
@@ -115,63 +116,22 @@ async fn audit_upkeep(state: AppState) {
         reports_dir: state.config.reports_dir.clone(),
         outbox: Arc::clone(&state.factors.services.outbox),
     };
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    let mut hours: u64 = 0;
-    loop {
-        tick.tick().await;
-        let now = state::now();
-        if hours.is_multiple_of(24) {
-            match daily_upkeep(&state, &trail, &lifecycle, now).await {
-                Ok(upkeep) => tracing::info!(?upkeep, "daily audit upkeep done"),
-                Err(e) => tracing::error!(error = %e, "daily audit upkeep failed"),
-            }
-        } else {
-            trail.hourly(now).await;
-        }
-        hours += 1;
-    }
-}
-
-async fn daily_upkeep(
-    state: &AppState,
-    trail: &monitor::trail::TrailJob,
-    lifecycle: &privacy::lifecycle::LifecycleJob,
-    now: time::OffsetDateTime,
-) -> Result<monitor::trail::Upkeep, ServerError> {
-    let mut upkeep = trail.daily(now).await?;
-    if !upkeep.verified {
-        return Ok(upkeep);
-    }
-    let deleted = lifecycle.run(now).await?;
-    upkeep.tenants_deleted = deleted.len();
-    if !deleted.is_empty() {
-        state.reload().await?;
-        backups::after_erasure(state.store.as_ref(), state.config.backups.as_ref(), &state.monitor, now).await;
-    }
-    Ok(upkeep)
-}
-
-/// Picks up changes from other processes and purges expired rows.
-async fn maintenance(state: AppState) {
-    let mut tick = tokio::time::interval(state.config.reload_interval);
-    let mut ticks: u64 = 0;
-    loop {
-        tick.tick().await;
-        ticks += 1;
-        if let Err(e) = state.reload_if_changed().await {
-            tracing::warn!(error = %e, "reloading from the store failed");
-        }
-        if ticks.is_multiple_of(300) {
-            let now = state::now();
-            if let Err(e) = state.store.purge_expired(now).await {
-                tracing::warn!(error = %e, "purging expired rows failed");
-            }
-            // Retired keys leave the JWKS after the grace period; keep them a day longer in
-            // the table (inspection), then delete them.
-            let prune_before = now - state.config.key_publication_grace() - time::Duration::days(1);
-            if let Err(e) = state.store.prune_signing_keys(prune_before).await {
-                tracing::warn!(error = %e, "pruning retired signing keys failed");
-            }
-        }
-    }
+    let audit = AuditUpkeep {
+        trail,
+        lifecycle,
+        backups: state.config.backups.clone(),
+        snapshots: state.store.clone(),
+        monitor: Arc::clone(&state.monitor),
+        caches: Arc::clone(&caches),
+        clock: state::now,
+    };
+    let maintenance = Maintenance {
+        grants: state.store.clone(),
+        keys: state.store.clone(),
+        caches,
+        interval: state.config.reload_interval,
+        key_publication_grace: state.config.key_publication_grace(),
+        clock: state::now,
+    };
+    (audit, maintenance)
 }

@@ -8,7 +8,9 @@ use gatehouse_core::ids::UserId;
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, ClientId, EmailDomain};
 use gatehouse_crypto::{PasswordHasher, SecretDigester};
-use gatehouse_oauth::{ClientAuthLimiter, Directory, OAuthContext, discovery, ensure_active_keys};
+use gatehouse_oauth::{ClientAuthLimiter, Directory, DirectoryError, OAuthContext, discovery, ensure_active_keys};
+use gatehouse_ops::OpsError;
+use gatehouse_ops::upkeep::CacheReload;
 use gatehouse_store::Store;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -70,7 +72,7 @@ pub struct Shared {
     pub revocations: Arc<RevocationList>,
     pub discovery: Bytes,
     /// The console's browser sessions (`/account`, `/admin`).
-    pub console: crate::console_sessions::Sessions,
+    pub console: gatehouse_console_sessions::Sessions,
     /// What the token service reads from memory: keys, clients, tenants, users, revocations.
     pub directory: Directory,
 }
@@ -167,10 +169,25 @@ impl AppState {
     pub async fn reload(&self) -> Result<(), ServerError> {
         Ok(self.directory.reload(now()).await?)
     }
+}
 
-    /// Reloads when another process changed the store, or a key activates or retires.
-    pub async fn reload_if_changed(&self) -> Result<bool, ServerError> {
-        Ok(self.directory.reload_if_changed(now()).await?)
+/// The recurring upkeep reloads the directory after it deleted tenants, and when another
+/// process changed the store.
+#[async_trait::async_trait]
+impl CacheReload for AppState {
+    async fn reload(&self) -> Result<(), OpsError> {
+        self.directory.reload(now()).await.map_err(ops_error)
+    }
+    async fn reload_if_changed(&self) -> Result<bool, OpsError> {
+        self.directory.reload_if_changed(now()).await.map_err(ops_error)
+    }
+}
+
+fn ops_error(error: DirectoryError) -> OpsError {
+    match error {
+        DirectoryError::Store(e) => OpsError::Store(e),
+        DirectoryError::Crypto(e) => OpsError::Crypto(e),
+        DirectoryError::Internal(what) => OpsError::Internal(what),
     }
 }
 

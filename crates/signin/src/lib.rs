@@ -13,6 +13,8 @@
 //! - [`completion`]: the session, grant, code, device and history entry a finished sign-in
 //!   writes in one transaction;
 //! - [`attempt`]: the browser behind a step and the history entry it leaves;
+//! - [`novelty`]: after a sign-in landed, a browser or network never seen for the account
+//!   (the user is told; an admin's new network raises an alert);
 //! - [`steps`]: each step of the flow (password, second factor, the enrollment wizard, the
 //!   password change, passkeys) as a function over the parked sign-in, its typed input and a
 //!   narrow context, returning an outcome (show the page again with why, continue, complete)
@@ -30,6 +32,7 @@ pub mod completion;
 pub mod decide;
 pub mod factors;
 pub mod next;
+pub mod novelty;
 pub mod parked;
 pub mod progress;
 pub mod proof;

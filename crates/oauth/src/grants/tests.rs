@@ -2,56 +2,18 @@
 //! (tenant `t-acme`, user `u-alice`, client `payroll`).
 
 use super::*;
-use crate::{ClientAuthLimiter, Directory, TokenLifetimes, ensure_active_keys};
+use crate::fixture::{Fixture, SECRET};
 use gatehouse_core::ids::{GrantId, UserId};
 use gatehouse_core::pkce::CodeChallenge;
 use gatehouse_core::token_request::ClientAuthentication;
 use gatehouse_core::{ClientId, OAuthErrorCode};
-use gatehouse_crypto::SecretDigester;
-use gatehouse_store::suite::{NOW, audit_entry, seed_directory};
-use gatehouse_store::{CodeRecord, Store};
-use std::sync::Arc;
+use gatehouse_store::CodeRecord;
+use gatehouse_store::suite::NOW;
 
 const REDIRECT: &str = "http://127.0.0.1:9999/cb";
 const VERIFIER: &str = "a-verifier-that-is-long-enough-for-rfc-7636-pkce-0123456789";
-const SECRET: &str = "payroll-secret";
-
-struct Fixture {
-    store: Arc<dyn Store>,
-    lifetimes: TokenLifetimes,
-    directory: Directory,
-    digester: SecretDigester,
-    client_auth: ClientAuthLimiter,
-}
 
 impl Fixture {
-    async fn new() -> Self {
-        let store: Arc<dyn Store> = gatehouse_store::testing::in_memory().await.unwrap();
-        seed_directory(store.as_ref()).await;
-        let digester = SecretDigester::new(b"test pepper");
-        let payroll = ClientId::parse("payroll").unwrap();
-        store.set_client_secret(&payroll, &digester.digest(SECRET), NOW, &audit_entry("client.secret")).await.unwrap();
-        ensure_active_keys(store.as_ref(), NOW).await.unwrap();
-        let lifetimes = TokenLifetimes::default();
-        let directory = Directory::new(Arc::clone(&store), lifetimes.key_publication_grace());
-        directory.reload(NOW).await.unwrap();
-        Self { store, lifetimes, directory, digester, client_auth: ClientAuthLimiter::default() }
-    }
-
-    fn ctx(&self) -> OAuthContext<'_> {
-        OAuthContext {
-            issuer: "https://id.test",
-            lifetimes: &self.lifetimes,
-            directory: &self.directory,
-            digester: &self.digester,
-            client_auth: &self.client_auth,
-        }
-    }
-
-    fn payroll(&self) -> Arc<Client> {
-        self.directory.client(&ClientId::parse("payroll").unwrap()).unwrap()
-    }
-
     /// A grant for alice with a code `code` (PKCE S256 of [`VERIFIER`] when `pkce`).
     async fn code(&self, grant: &str, code: &str, pkce: bool) {
         let record = GrantRecord {

@@ -15,9 +15,9 @@ mod admin_simulate;
 mod admin_users;
 pub mod api;
 mod pages;
-/// The browser sessions live below the console (`crate::console_sessions`): the server's
+/// The browser sessions live below the console (`gatehouse-console-sessions`): the server's
 /// state holds them, and must not depend on the console.
-pub use crate::console_sessions as session;
+pub use gatehouse_console_sessions as session;
 
 use axum::Router;
 use axum::extract::connect_info::ConnectInfo;
@@ -26,9 +26,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use gatehouse_admin::applications::{self, console_callback_uri as callback_uri};
 use gatehouse_core::pkce::CodeChallenge;
-use gatehouse_core::{Client, ClientId, GrantType, RedirectUri, SigningAlg};
-use gatehouse_store::{ImportPlan, Store};
+use gatehouse_store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -45,7 +45,7 @@ use api::{Api, ApiFailure, ApiRouter};
 use pages::RenderPage;
 use session::{Flash, PendingSignIn, SignedIn, View};
 
-pub use crate::console_sessions::CONSOLE_CLIENT_ID;
+pub use gatehouse_admin::applications::CONSOLE_CLIENT_ID;
 /// What the console asks for: the person's self-service API and, for admins and operators,
 /// the admin API (the API itself decides what each person may do).
 const SCOPE: &str = "openid profile email gatehouse:account gatehouse:admin";
@@ -54,37 +54,12 @@ fn cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-gatehouse_console" } else { "gatehouse_console" }
 }
 
-pub fn callback_uri(issuer: &str) -> String {
-    format!("{issuer}/console/callback")
-}
-
-/// The console's registration: public (no secret, PKCE), first-party (`operator`, so it may
-/// ask for `gatehouse:` scopes), code flow only.
-pub fn client(issuer: &str, policy: gatehouse_policy::AppPolicy) -> Result<Client, ServerError> {
-    let uri = |s: String| RedirectUri::parse(&s).map_err(|e| ServerError::Config(format!("the issuer cannot host the console: {e}")));
-    Ok(Client {
-        client_id: ClientId::parse(CONSOLE_CLIENT_ID).map_err(|e| ServerError::Config(e.to_string()))?,
-        name: "Gatehouse console".into(),
-        secret_digest: None,
-        redirect_uris: vec![uri(callback_uri(issuer))?],
-        post_logout_redirect_uris: vec![uri(format!("{issuer}/account"))?],
-        grant_types: vec![GrantType::AuthorizationCode],
-        id_token_signed_response_alg: SigningAlg::RS256,
-        policy,
-        operator: true,
-        scopes: vec![],
-    })
-}
-
-/// Registers the console (or updates its addresses after an issuer change), keeping the 2FA
-/// behaviour an operator gave it.
+/// Registers the console at start-up (`gatehouse_admin::applications::register_console`).
 pub async fn register(store: &dyn Store, issuer: &str, now: OffsetDateTime) -> Result<(), ServerError> {
-    let existing = store.clients().await?.into_iter().find(|c| c.client_id.as_str() == CONSOLE_CLIENT_ID);
-    let wanted = client(issuer, existing.as_ref().map(|c| c.policy.clone()).unwrap_or_default())?;
-    if existing.as_ref() != Some(&wanted) {
-        store.apply_import(&ImportPlan { clients: vec![wanted], ..Default::default() }, now).await?;
-    }
-    Ok(())
+    applications::register_console(store, issuer, now).await.map_err(|e| match e {
+        gatehouse_admin::AdminError::Store(e) => ServerError::Store(e),
+        other => ServerError::Config(other.to_string()),
+    })
 }
 
 pub fn routes() -> Router<AppState> {

@@ -1,5 +1,6 @@
 //! RP-Initiated Logout 1.0. An invalid `id_token_hint` or an unregistered
-//! `post_logout_redirect_uri` is shown as an error and never redirected. Without a hint that
+//! `post_logout_redirect_uri` (`gatehouse_oauth::logout`) is shown as an error and never
+//! redirected. Without a hint that
 //! names the current session the user confirms first, so a third-party page cannot sign them
 //! out (the confirmation form carries a CSRF token).
 
@@ -8,9 +9,9 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use gatehouse_core::ClientId;
 use gatehouse_core::ids::SessionId;
 use gatehouse_core::params::Params;
+use gatehouse_oauth::logout::{self, CheckedLogout, LogoutRefusal};
 use subtle::ConstantTimeEq;
 use url::Url;
 
@@ -21,7 +22,6 @@ use crate::error::PageError;
 use crate::messages::{EN, messages_for};
 use crate::pages::{LoggedOutPage, LogoutConfirmPage};
 use crate::state::{AppState, now};
-use crate::tokens;
 
 const FORWARDED: [&str; 4] = ["id_token_hint", "post_logout_redirect_uri", "state", "client_id"];
 
@@ -39,23 +39,15 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post:
     let now = now();
     let m = messages_for(headers);
     let invalid = |msg: &'static str| PageError::bad_request(m.flow.logout_invalid_title, msg);
-    let hint = match params.get("id_token_hint") {
-        Some(token) => Some(tokens::verify_id_token_hint(state, token).ok_or_else(|| invalid(m.flow.logout_bad_hint))?),
-        None => None,
-    };
-    let client_id = match (params.get("client_id"), hint.as_ref().map(|h| h.aud.as_str())) {
-        (Some(a), Some(b)) if a != b => return Err(invalid(m.flow.logout_client_mismatch)),
-        (Some(id), _) | (None, Some(id)) => Some(id),
-        (None, None) => None,
-    };
-    let redirect = match params.get("post_logout_redirect_uri") {
-        None => None,
-        Some(uri) => {
-            let client = client_id.and_then(|id| ClientId::parse(id).ok()).and_then(|id| state.client(&id));
-            let client = client.ok_or_else(|| invalid(m.flow.logout_redirect_needs_client))?;
-            Some(client.registered_post_logout_redirect(uri).ok_or_else(|| invalid(m.flow.logout_redirect_unregistered))?.as_str().to_owned())
-        }
-    };
+    let checked = logout::check(&state.oauth(), params.get("id_token_hint"), params.get("client_id"), params.get("post_logout_redirect_uri"));
+    let CheckedLogout { hint, redirect } = checked.map_err(|refusal| {
+        invalid(match refusal {
+            LogoutRefusal::BadHint => m.flow.logout_bad_hint,
+            LogoutRefusal::ClientMismatch => m.flow.logout_client_mismatch,
+            LogoutRefusal::RedirectNeedsClient => m.flow.logout_redirect_needs_client,
+            LogoutRefusal::RedirectUnregistered => m.flow.logout_redirect_unregistered,
+        })
+    })?;
 
     let session = match cookies::current_session(state, headers, now).await? {
         Some(session) => Some(session),

@@ -4,6 +4,7 @@ mod account_api;
 pub(crate) mod admin_api;
 mod admin_directory;
 mod api_body;
+mod api_caller;
 pub(crate) mod authorize;
 mod client_auth;
 pub(crate) mod cookies;

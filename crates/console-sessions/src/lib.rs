@@ -9,8 +9,6 @@ use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-pub use gatehouse_admin::applications::CONSOLE_CLIENT_ID;
-
 /// At most this many console sessions; the least recently used go first.
 const CAPACITY: usize = 10_000;
 /// A console session unused for this long is forgotten (the SSO session's idle limit applies
