@@ -129,9 +129,9 @@ mod tests {
     use crate::privacy::lifecycle::terminate;
     use crate::settings::{MonitoringSettings, RetentionSettings};
     use gatehouse_core::EmailDomain;
-    use gatehouse_core::audit::AuditEntry;
     use gatehouse_core::ids::TenantId;
     use gatehouse_delivery::{DevOutbox, DroppedNotices};
+    use gatehouse_store::suite::audit_entry;
     use gatehouse_store::testing::TestStore;
     use gatehouse_store::{ImportPlan, TenantPlan};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -155,22 +155,6 @@ mod tests {
         }
     }
 
-    fn audit(action: &str) -> AuditEntry {
-        AuditEntry {
-            at: TERMINATED.unix_timestamp(),
-            actor: "client:ops".into(),
-            on_behalf_of: None,
-            action: action.into(),
-            target: "tenant:t-gone".into(),
-            tenant: None,
-            before: None,
-            after: None,
-            address: None,
-            user_agent: None,
-            reason: None,
-        }
-    }
-
     /// A store holding tenant `t-gone`, terminated and due for deletion at [`DUE`].
     async fn store_with_a_tenant_due() -> Arc<dyn TestStore> {
         let store = gatehouse_store::testing::in_memory().await.unwrap();
@@ -182,7 +166,7 @@ mod tests {
             policy: None,
         };
         store.apply_import(&ImportPlan { audit: vec![], tenants: vec![tenant], clients: vec![] }, TERMINATED).await.unwrap();
-        terminate(store.as_ref(), &TenantId::new("t-gone"), TERMINATED, &RetentionSettings::default(), audit("tenant.terminate")).await.unwrap().unwrap();
+        terminate(store.as_ref(), &TenantId::new("t-gone"), TERMINATED, &RetentionSettings::default(), audit_entry("tenant.terminate")).await.unwrap().unwrap();
         store
     }
 

@@ -275,3 +275,38 @@ async fn replayed_code_from_another_session_is_refused() {
     assert_eq!(redeem_payroll(&app, &code).await.status(), StatusCode::OK);
     assert_eq!(redeem_payroll(&app, &code).await.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Two Authorization headers: the field is single-valued (RFC 9110 §11.6.2), and a proxy that
+/// reads the other one must not be able to disagree with us about who is calling.
+#[tokio::test]
+async fn a_request_with_two_authorization_headers_is_refused_whichever_comes_first() {
+    let app = crate::support::fixtures::two_factor::spawn().await;
+    let ops = crate::support::api::operator(&app).await;
+    let valid = format!("Bearer {ops}");
+    for (first, second) in [(valid.as_str(), "Bearer not-a-token"), ("Bearer not-a-token", valid.as_str())] {
+        for path in ["/api/v1/tenants", "/userinfo"] {
+            let response = reqwest::Client::new().get(app.url(path)).header("authorization", first).header("authorization", second).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+            assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_request"), "{path}");
+        }
+    }
+    let basic = |secret: &str| format!("Basic {}", base64_of(&format!("ops:{secret}")));
+    let right = basic(crate::support::fixtures::two_factor::SECRET);
+    let response = reqwest::Client::new()
+        .post(app.url("/token"))
+        .header("authorization", right.as_str())
+        .header("authorization", basic("wrong").as_str())
+        .form(&[("grant_type", "client_credentials"), ("scope", "gatehouse:admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_request");
+    let once = reqwest::Client::new().get(app.url("/api/v1/tenants")).header("authorization", valid.as_str()).send().await.unwrap();
+    assert_eq!(once.status(), StatusCode::OK, "one header is still fine");
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

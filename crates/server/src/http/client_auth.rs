@@ -34,7 +34,8 @@ pub fn authenticate(
 ) -> Result<Arc<Client>, ApiError> {
     let failed = || ApiError::oauth(gatehouse_oauth::authentication_failed());
     // A header that is not visible ASCII is malformed credentials, not "no header".
-    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| failed())).transpose()?;
+    let authorization = super::authorization(headers).map_err(|_| OAuthError::invalid_request("send one Authorization header"))?;
+    let authorization = authorization.map(|v| v.to_str().map_err(|_| failed())).transpose()?;
     let credentials = ClientAuthentication::from_request(authorization, params).map_err(|e| match e.code {
         OAuthErrorCode::InvalidClient => failed(),
         _ => ApiError::oauth(e),

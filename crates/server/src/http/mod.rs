@@ -78,6 +78,19 @@ pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> String {
     raw.chars().take(gatehouse_signin::attempt::MAX_USER_AGENT_CHARS).collect()
 }
 
+/// The request's one `Authorization` header, if any. The field is single-valued (RFC 9110
+/// §11.6.2): a request with two is refused (`Err`), so a proxy reading the other one cannot
+/// disagree with us about who is calling.
+pub(crate) fn authorization(headers: &axum::http::HeaderMap) -> Result<Option<&axum::http::HeaderValue>, TwoAuthorizations> {
+    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    let first = values.next();
+    if values.next().is_some() { Err(TwoAuthorizations) } else { Ok(first) }
+}
+
+/// A request carried more than one `Authorization` header.
+#[derive(Debug)]
+pub(crate) struct TwoAuthorizations;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! (`gatehouse_oauth::userinfo`).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::params::Params;
 use gatehouse_core::{OAuthError, OAuthErrorCode};
@@ -15,7 +15,8 @@ use crate::error::ApiError;
 use crate::state::{AppState, now};
 
 pub(super) fn bearer_from_header(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let only_one = super::authorization(headers).map_err(|_| ApiError::bearer(OAuthError::invalid_request("send one Authorization header")))?;
+    let Some(value) = only_one else { return Ok(None) };
     let value = value.to_str().map_err(|_| ApiError::bearer(OAuthError::invalid_request("malformed Authorization header")))?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(Some(token.trim())),
