@@ -129,8 +129,9 @@ pub(crate) mod tests {
     use gatehouse_core::params::Params;
     use gatehouse_core::{Client, ClientId, GrantType, RedirectUri, SigningAlg};
 
-    pub(crate) fn request() -> AuthorizationRequest {
-        let client = Client {
+    /// The confidential-less test application `app` (redirect `https://app.test/cb`).
+    pub(crate) fn app() -> Client {
+        Client {
             client_id: ClientId::parse("app").unwrap(),
             name: "App".into(),
             secret_digest: None,
@@ -141,7 +142,27 @@ pub(crate) mod tests {
             policy: Default::default(),
             operator: false,
             scopes: vec![],
-        };
+        }
+    }
+
+    /// Ann (`ann@acme.test`), verified, no roles, as user `id` of tenant `tenant`.
+    pub(crate) fn ann(id: &str, tenant: &str) -> gatehouse_core::model::User {
+        gatehouse_core::model::User {
+            id: gatehouse_core::ids::UserId::new(id),
+            tenant_id: gatehouse_core::ids::TenantId::new(tenant),
+            email: gatehouse_core::Email::parse("ann@acme.test").unwrap(),
+            name: "Ann".into(),
+            password_hash: None,
+            roles: vec![],
+            email_verified: true,
+            credentials_reset_required: false,
+            credentials_reset_since: None,
+        }
+    }
+
+    /// An authorization request of [`app`] with PKCE, `acr_values`, `max_age`, `prompt=login`.
+    pub(crate) fn request() -> AuthorizationRequest {
+        let client = app();
         let query = "client_id=app&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid%20email&state=s&nonce=n&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&acr_values=urn%3Aexample%3Asilver&max_age=60&prompt=login&response_mode=form_post";
         let params = Params::parse(query.as_bytes()).unwrap();
         gatehouse_core::authorize::parse_authorization_request(&params, |_| Some(&client)).unwrap()

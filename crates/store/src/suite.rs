@@ -167,6 +167,33 @@ pub(crate) fn device(id: &str, second_factor_at: OffsetDateTime) -> DeviceRecord
     }
 }
 
+/// A parked authorization request, unanswered, expiring five minutes after [`NOW`].
+pub fn pending(id: &str) -> PendingAuthorization {
+    PendingAuthorization {
+        id: id.into(),
+        browser_digest: vec![1],
+        csrf_token: "c".into(),
+        request: "r".into(),
+        expires_at: NOW + Duration::minutes(5),
+        progress: None,
+    }
+}
+
+/// An SSO session of `u-alice` begun at [`NOW`] with a password, its secret's digest `[byte; 32]`.
+pub fn alice_session(id: &str, byte: u8) -> SessionRecord {
+    SessionRecord {
+        id: SessionId::new(id),
+        secret_digest: vec![byte; 32],
+        user_id: UserId::new("u-alice"),
+        created_at: NOW,
+        last_seen_at: NOW,
+        auth_time: NOW,
+        acr: "urn:gatehouse:acr:pwd".into(),
+        amr: vec!["pwd".into()],
+        ended_at: None,
+    }
+}
+
 pub async fn sign_in_history_pages_newest_first_and_devices_remember(store: &dyn Store) {
     seed_directory(store).await;
     // An earlier successful sign-in at NOW, as a completed sign-in records it.
@@ -196,14 +223,7 @@ pub async fn sign_in_history_pages_newest_first_and_devices_remember(store: &dyn
 }
 
 pub async fn pending_progress_is_compare_and_set(store: &dyn Store) {
-    let pending = PendingAuthorization {
-        id: "p-cas".into(),
-        browser_digest: vec![1],
-        csrf_token: "c".into(),
-        request: "r".into(),
-        expires_at: NOW + Duration::minutes(5),
-        progress: None,
-    };
+    let pending = pending("p-cas");
     store.save_pending(&pending).await.unwrap();
     assert!(store.update_pending_progress("p-cas", None, "step-1").await.unwrap());
     assert!(!store.update_pending_progress("p-cas", None, "step-1-again").await.unwrap(), "a racing tab loses");
@@ -309,26 +329,9 @@ pub async fn one_time_codes_are_single_use(store: &dyn Store) {
 
 pub async fn sign_in_completion_is_atomic(store: &dyn Store) {
     seed_directory(store).await;
-    let pending = PendingAuthorization {
-        id: "p-1".into(),
-        browser_digest: vec![1],
-        csrf_token: "c".into(),
-        request: "r".into(),
-        expires_at: NOW + Duration::minutes(5),
-        progress: None,
-    };
+    let pending = pending("p-1");
     store.save_pending(&pending).await.unwrap();
-    let old = SessionRecord {
-        id: SessionId::new("s-old"),
-        secret_digest: vec![20; 32],
-        user_id: UserId::new("u-alice"),
-        created_at: NOW,
-        last_seen_at: NOW,
-        auth_time: NOW,
-        acr: "urn:gatehouse:acr:pwd".into(),
-        amr: vec!["pwd".into()],
-        ended_at: None,
-    };
+    let old = alice_session("s-old", 20);
     store.create_session(&old).await.unwrap();
     store.create_grant_with_code(&grant("g-old", Some("s-old")), &code(21, "g-old")).await.unwrap();
     let new = SessionRecord { id: SessionId::new("s-new"), secret_digest: vec![22; 32], ..old.clone() };
@@ -553,17 +556,7 @@ pub async fn refresh_rotation_detects_reuse(store: &dyn Store) {
 
 pub async fn ending_a_session_revokes_its_grants(store: &dyn Store) {
     seed_directory(store).await;
-    let session = SessionRecord {
-        id: SessionId::new("s-1"),
-        secret_digest: vec![3; 32],
-        user_id: UserId::new("u-alice"),
-        created_at: NOW,
-        last_seen_at: NOW,
-        auth_time: NOW,
-        acr: "urn:gatehouse:acr:pwd".into(),
-        amr: vec!["pwd".into()],
-        ended_at: None,
-    };
+    let session = alice_session("s-1", 3);
     store.create_session(&session).await.unwrap();
     assert_eq!(store.session_by_secret(&[3; 32]).await.unwrap(), Some(session.clone()));
     store.touch_session(&session.id, NOW + Duration::minutes(5)).await.unwrap();

@@ -7,19 +7,8 @@
 use gatehouse_core::ids::{GrantId, SessionId, TenantId, UserId};
 use time::Duration;
 
-use crate::suite::{NOW, code, device, event, grant, seed_directory};
+use crate::suite::{NOW, alice_session, code, device, event, grant, pending, seed_directory};
 use crate::*;
-
-fn pending(id: &str) -> PendingAuthorization {
-    PendingAuthorization {
-        id: id.into(),
-        browser_digest: vec![1],
-        csrf_token: "c".into(),
-        request: "r".into(),
-        expires_at: NOW + Duration::minutes(5),
-        progress: None,
-    }
-}
 
 pub async fn sign_in_completion_writes_every_row_as_given(store: &dyn Store) {
     seed_directory(store).await;
@@ -28,17 +17,7 @@ pub async fn sign_in_completion_writes_every_row_as_given(store: &dyn Store) {
     store.upsert_device(&DeviceRecord { last_seen_at: remembered, ..device("d-known", remembered) }).await.unwrap();
 
     store.save_pending(&pending("p-new")).await.unwrap();
-    let session = SessionRecord {
-        id: SessionId::new("s-1"),
-        secret_digest: vec![40; 32],
-        user_id: UserId::new("u-alice"),
-        created_at: NOW,
-        last_seen_at: NOW,
-        auth_time: NOW,
-        acr: "urn:gatehouse:acr:pwd".into(),
-        amr: vec!["pwd".into()],
-        ended_at: None,
-    };
+    let session = alice_session("s-1", 40);
     let history = SignInEvent {
         tenant_id: Some(TenantId::new("t-acme")),
         device_id: Some("d-known".into()),

@@ -1,7 +1,6 @@
 use super::*;
 use crate::parked::tests::request;
-use gatehouse_core::Email;
-use gatehouse_core::ids::{TenantId, UserId};
+use gatehouse_core::ids::UserId;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Numbered values, so a test can tell which random value went where.
@@ -18,17 +17,7 @@ impl Randomness for Counter {
 }
 
 fn user(id: &str) -> User {
-    User {
-        id: UserId::new(id),
-        tenant_id: TenantId::new("t1"),
-        email: Email::parse("ann@acme.test").unwrap(),
-        name: "Ann".into(),
-        password_hash: None,
-        roles: vec![],
-        email_verified: true,
-        credentials_reset_required: false,
-        credentials_reset_since: None,
-    }
+    crate::parked::tests::ann(id, "t1")
 }
 
 fn session(user: &str) -> SessionRecord {

@@ -1,21 +1,9 @@
 use super::*;
 use crate::proof::FirstFactor;
-use gatehouse_core::Email;
-use gatehouse_core::ids::{TenantId, UserId};
 use gatehouse_policy::{Method, MethodSet, Rule};
 
 fn user() -> User {
-    User {
-        id: UserId::new("u1"),
-        tenant_id: TenantId::new("t1"),
-        email: Email::parse("ann@acme.test").unwrap(),
-        name: "Ann".into(),
-        password_hash: None,
-        roles: vec![],
-        email_verified: true,
-        credentials_reset_required: false,
-        credentials_reset_since: None,
-    }
+    crate::parked::tests::ann("u1", "t1")
 }
 
 fn verdict(outcome: Outcome, existing: &[Method]) -> Verdict {

@@ -5,7 +5,7 @@
 use super::*;
 use crate::attempt::Attempt;
 use crate::factors::{MfaServices, ceremonies::Ceremonies};
-use crate::parked::tests::request;
+use crate::parked::tests::{ann, app, request};
 use crate::progress::{EmailCode, EnrolledProof, Owed, PendingReset, Stage};
 use base64::Engine as _;
 use gatehouse_core::ids::{FactorId, TenantId, UserId};
@@ -210,17 +210,7 @@ async fn webauthn_options_for_a_kind_not_offered_are_refused() {
 
 #[test]
 fn the_wizard_ends_only_with_a_factor_that_meets_the_level_asked() {
-    let user = Arc::new(User {
-        id: UserId::new("u-ann"),
-        tenant_id: TenantId::new("t-acme"),
-        email: Email::parse("ann@acme.test").unwrap(),
-        name: "Ann".into(),
-        password_hash: None,
-        roles: vec![],
-        email_verified: true,
-        credentials_reset_required: false,
-        credentials_reset_since: None,
-    });
+    let user = Arc::new(ann("u-ann", "t-acme"));
     let step = |stage| Step {
         parked: ParkedSignIn::new("p1".into(), vec![], "csrf".into(), request(), NOW, None),
         progress: progress(stage),
@@ -293,18 +283,23 @@ async fn a_password_change_is_owed_only_by_an_account_that_must_reset() {
     assert!(matches!(password_change::pending(&step), Err(StepError::Expired)), "not the stage");
 }
 
+/// The password step's context over the fixture, with the caller's limiters.
+fn password_context<'a>(fx: &'a Fixture, per_account: &'a RateLimiter, per_address: &'a RateLimiter) -> password::Context<'a> {
+    password::Context {
+        store: fx.store.as_ref(),
+        monitor: &fx.factors.monitor,
+        per_account,
+        per_address,
+        digester: &fx.factors.digester,
+        rng: &crate::SystemRandomness,
+    }
+}
+
 #[tokio::test]
 async fn a_refused_password_counts_per_account_and_address_and_a_right_one_clears_the_account() {
     let fx = fixture().await;
     let (per_account, per_address) = (RateLimiter::default(), RateLimiter::default());
-    let cx = password::Context {
-        store: fx.store.as_ref(),
-        monitor: &fx.factors.monitor,
-        per_account: &per_account,
-        per_address: &per_address,
-        digester: &fx.factors.digester,
-        rng: &crate::SystemRandomness,
-    };
+    let cx = password_context(&fx, &per_account, &per_address);
     let parked = ParkedSignIn::new("p1".into(), vec![], "csrf".into(), request(), NOW, None);
     let (attempt, email) = (attempt(), fx.ann.email.clone());
     let throttle = Default::default();
@@ -333,33 +328,11 @@ fn sso_session() -> gatehouse_store::SessionRecord {
     }
 }
 
-fn app() -> gatehouse_core::Client {
-    gatehouse_core::Client {
-        client_id: gatehouse_core::ClientId::parse("app").unwrap(),
-        name: "App".into(),
-        secret_digest: None,
-        redirect_uris: vec![gatehouse_core::RedirectUri::parse("https://app.test/cb").unwrap()],
-        post_logout_redirect_uris: vec![],
-        grant_types: vec![gatehouse_core::GrantType::AuthorizationCode],
-        id_token_signed_response_alg: gatehouse_core::SigningAlg::RS256,
-        policy: Default::default(),
-        operator: false,
-        scopes: vec![],
-    }
-}
-
 #[tokio::test]
 async fn a_session_does_not_stand_in_for_an_account_that_must_reset_or_a_closed_organisation() {
     let fx = fixture().await;
     let (per_account, per_address) = (RateLimiter::default(), RateLimiter::default());
-    let cx = password::Context {
-        store: fx.store.as_ref(),
-        monitor: &fx.factors.monitor,
-        per_account: &per_account,
-        per_address: &per_address,
-        digester: &fx.factors.digester,
-        rng: &crate::SystemRandomness,
-    };
+    let cx = password_context(&fx, &per_account, &per_address);
     let (client, request, session, attempt) = (app(), request(), sso_session(), attempt());
     let mut reported = (*fx.ann).clone();
     reported.credentials_reset_required = true;
