@@ -30,19 +30,7 @@ impl Origin {
     /// An audit record of `action` on `target` by `actor` at `now`. A `tenant:<id>` target
     /// belongs to that tenant; callers name the tenant for other targets.
     pub fn audit(&self, actor: String, action: &str, target: String, now: OffsetDateTime) -> AuditEntry {
-        AuditEntry {
-            at: now.unix_timestamp(),
-            actor,
-            on_behalf_of: None,
-            action: action.to_owned(),
-            tenant: target.strip_prefix("tenant:").map(str::to_owned),
-            target,
-            before: None,
-            after: None,
-            address: Some(self.address.to_string()),
-            user_agent: self.user_agent.clone(),
-            reason: None,
-        }
+        AuditEntry::of_request(now.unix_timestamp(), actor, action, target, Some(self.address.to_string()), self.user_agent.clone())
     }
 }
 

@@ -35,6 +35,25 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// A record of `action` on `target` by `actor` at `at` (Unix seconds), from `address` and
+    /// `user_agent` when known. A `tenant:<id>` target belongs to that tenant; callers name the
+    /// tenant of other targets ([`AuditEntry::in_tenant`]).
+    pub fn of_request(at: i64, actor: String, action: &str, target: String, address: Option<String>, user_agent: Option<String>) -> Self {
+        Self {
+            at,
+            actor,
+            on_behalf_of: None,
+            action: action.to_owned(),
+            tenant: target.strip_prefix("tenant:").map(str::to_owned),
+            target,
+            before: None,
+            after: None,
+            address,
+            user_agent,
+            reason: None,
+        }
+    }
+
     /// The record belongs to `tenant` (its admins may read it).
     #[must_use]
     pub fn in_tenant(mut self, tenant: &str) -> Self {

@@ -84,8 +84,6 @@ impl From<gatehouse_listener::ListenerError> for ServerError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Challenge {
     None,
-    /// The client used HTTP Basic (RFC 6749 §5.2: answer 401 with `WWW-Authenticate: Basic`).
-    Basic,
     /// A bearer-token resource (RFC 6750 §3).
     Bearer,
     /// RFC 9470 step-up: the token is valid but its authentication is too weak or too old;
@@ -200,9 +198,10 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         let challenge_value = match challenge {
+            // RFC 6749 §5.2: an `invalid_client` answers with a Basic challenge however the
+            // client authenticated.
             Challenge::None if error.code == OAuthErrorCode::InvalidClient => Some("Basic realm=\"gatehouse\"".to_owned()),
             Challenge::None => None,
-            Challenge::Basic => Some("Basic realm=\"gatehouse\"".to_owned()),
             Challenge::Bearer => {
                 Some(format!("Bearer realm=\"gatehouse\", error=\"{}\", error_description=\"{}\"", error.code.as_str(), quote(&error.description)))
             }

@@ -14,7 +14,6 @@ mod pages;
 mod router;
 pub use router::router;
 pub mod state;
-mod tokens;
 
 pub use config::{
     AlertSinkSettings, CheckpointKey, ConnectionLimits, MonitoringSettings, NotifierSettings, RetentionSettings, ServerConfig, SmsSettings, TlsFiles,

@@ -3,8 +3,10 @@
 //! The decision itself is `gatehouse_policy::decide`, a pure function; this module reads its
 //! inputs through the two storage capabilities it needs (factors, and sign-in history).
 
+use gatehouse_core::authorize::AuthorizationRequest;
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, FactorKind, FactorSecret};
+use gatehouse_crypto::SecretDigester;
 use gatehouse_policy::{
     AuthLevel, DeviceSignal, DomainPolicy, Enrollment, Method, MethodSet, Outcome, PolicyInputs, RiskConfig, RiskSignals, Rule, SessionState, StepUp, decide,
 };
@@ -12,7 +14,7 @@ use gatehouse_store::{DeviceRecord, DirectoryStore, FactorStore, SessionRecord, 
 use std::net::IpAddr;
 use time::OffsetDateTime;
 
-use crate::attempt::REPORT_ONLY;
+use crate::attempt::{Attempt, REPORT_ONLY};
 
 /// A decision, owned: the outcome and rule to act on, and the whole decision as JSON to record.
 #[derive(Clone, Debug)]
@@ -52,6 +54,21 @@ pub struct Ask<'a> {
     pub max_age: Option<u64>,
     /// What the SSO session standing in for the first factor proved.
     pub session: Option<SessionState>,
+}
+
+impl<'a> Ask<'a> {
+    /// What a live authorization request asks for, with what stands in for its first factor.
+    pub fn for_request(request: &'a AuthorizationRequest, session: Option<SessionState>) -> Self {
+        Self { acr_values: &request.acr_values, scopes: request.scopes.iter().collect(), max_age: request.max_age, session }
+    }
+}
+
+/// The device row of the browser behind `attempt`, when it carries a device cookie.
+pub async fn device_of(store: &dyn SignInStore, digester: &SecretDigester, attempt: &Attempt, user: &User) -> Result<Option<DeviceRecord>, StoreError> {
+    match attempt.device_id(digester, user) {
+        Some(id) => store.device(&id).await,
+        None => Ok(None),
+    }
 }
 
 /// Risk signals observed by the caller (the server, or `gatehouse policy explain`).

@@ -29,11 +29,13 @@ pub mod second_factor;
 pub mod session;
 
 use gatehouse_core::FactorKind;
+use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::model::User;
 use gatehouse_crypto::CryptoError;
 use gatehouse_store::{GrantStore, StoreError};
 use std::net::IpAddr;
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 use crate::SignInError;
 use crate::decide::method_of;
@@ -73,6 +75,16 @@ impl From<SignInError> for StepError {
 pub struct Origin<'a> {
     pub address: IpAddr,
     pub user_agent: &'a str,
+}
+
+impl Origin<'_> {
+    /// An audit record of something `user` did to their own account during a sign-in, in
+    /// their tenant.
+    pub fn audit_by(&self, user: &User, action: &str, target: String, now: OffsetDateTime) -> AuditEntry {
+        let user_agent = (!self.user_agent.is_empty()).then(|| self.user_agent.to_owned());
+        AuditEntry::of_request(now.unix_timestamp(), format!("user:{}", user.id), action, target, Some(self.address.to_string()), user_agent)
+            .in_tenant(user.tenant_id.as_str())
+    }
 }
 
 /// A parked sign-in past its first factor: the request, its progress and its user, opened

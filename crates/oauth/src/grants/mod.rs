@@ -145,8 +145,7 @@ async fn authorization_code(
         CodeRedemption::WrongClient | CodeRedemption::NotFound => return Err(invalid_grant("the authorization code is not valid")),
     }
     let grant = store.grant(&record.grant_id).await?.filter(|g| g.revoked_at.is_none()).ok_or_else(|| invalid_grant("the grant was revoked"))?;
-    let scope = grant.scope.clone();
-    issue_user_tokens(ctx, client, &grant, &scope, now).await
+    issue_user_tokens(ctx, client, &grant, &grant.scope, now).await
 }
 
 async fn refresh(ctx: &OAuthContext<'_>, client: &Client, token: &str, requested: Option<Scopes>, now: OffsetDateTime) -> Result<TokenResponse, ServiceError> {

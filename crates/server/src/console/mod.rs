@@ -352,7 +352,7 @@ async fn callback(console: Console, Query(query): Query<CallbackQuery>) -> Respo
         let Ok(tokens) = crate::http::token::handle(&console.state, &form, address, body.as_bytes(), now).await else {
             return notice(m.common.sign_in_stale.to_owned());
         };
-        let claims = crate::tokens::validate_access_token(&console.state, &tokens.access_token, now)
+        let claims = gatehouse_oauth::tokens::validate_access_token(&console.state.oauth(), &tokens.access_token, now)
             .map_err(|_| PageError::bad_request("Sign-in failed", "The access token did not verify."))?;
         let signed_in =
             SignedIn { user_id: claims.sub.clone(), expires_at: now + Duration::seconds(tokens.expires_in), access_token: Zeroizing::new(tokens.access_token) };

@@ -20,7 +20,6 @@ use super::problem::ManagementError;
 use super::userinfo::bearer_from_header;
 use crate::error::{ApiError, Challenge};
 use crate::state::{AppState, now};
-use crate::tokens;
 
 /// The scope of an operator's client-credentials token.
 pub use gatehouse_oauth::ADMIN_SCOPE;
@@ -112,7 +111,7 @@ fn invalid_token(description: &'static str) -> ManagementError {
 /// The claims of the request's valid access token.
 fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<Arc<AccessTokenClaims>> {
     let token = bearer_from_header(headers).map_err(ManagementError::Token)?.ok_or_else(|| invalid_token("an access token is required"))?;
-    tokens::validate_access_token(state, token, now()).map_err(|e| ManagementError::Token(ApiError::bearer(e)))
+    gatehouse_oauth::tokens::validate_access_token(&state.oauth(), token, now()).map_err(|e| ManagementError::Token(ApiError::bearer(e)))
 }
 
 /// An operator application, an operator or a tenant admin with a `gatehouse:admin` token.

@@ -22,7 +22,6 @@ use crate::http::flow::complete::completer;
 use crate::http::flow::{attempt, next, policy};
 use crate::messages::EN;
 use crate::state::{AppState, now};
-use crate::tokens;
 use std::net::IpAddr;
 
 pub async fn get(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, PageError> {
@@ -67,7 +66,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
     // OIDC Core §3.1.2.1: an `id_token_hint` names the user the client expects. A session of
     // another user cannot answer the request (it signs in again, or fails with prompt=none).
     let hinted_sub = match &request.id_token_hint {
-        Some(hint) => match tokens::verify_id_token_hint(state, hint) {
+        Some(hint) => match gatehouse_oauth::tokens::verify_id_token_hint(&state.oauth(), hint) {
             Some(claims) => Some(claims.sub),
             None => return error(OAuthErrorCode::InvalidRequest, "id_token_hint is not a valid ID token from this provider"),
         },
@@ -126,11 +125,9 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
     Ok(response)
 }
 
-/// Creates the grant and a single-use code, and sends the code to the client (SSO reuse).
-pub async fn issue_code(state: &AppState, request: &AuthorizationRequest, session: &SessionRecord, now: OffsetDateTime) -> Result<Response, PageError> {
-    if state.user(&session.user_id).await?.is_none() {
-        return Err(PageError::bad_request(EN.flow.account_unavailable_title, EN.flow.account_gone));
-    }
+/// Creates the grant and a single-use code, and sends the code to the client (SSO reuse; the
+/// caller has just read the session's user).
+async fn issue_code(state: &AppState, request: &AuthorizationRequest, session: &SessionRecord, now: OffsetDateTime) -> Result<Response, PageError> {
     let code = steps::session::issue_code(state.store.as_ref(), &completer(state), request, session, now).await?;
     code_response(state, request, code)
 }

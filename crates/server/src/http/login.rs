@@ -124,12 +124,13 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     state.metrics.logins_succeeded.inc();
 
     let client = state.client(&pending.request.client_id).ok_or_else(expired)?;
-    if next::tenant_closed(&state, user) {
+    let tenant = state.tenant_for_domain(&user.email.domain());
+    if gatehouse_signin::next::tenant_closed(tenant.as_deref()) {
         state.store.delete_pending(&pending.id).await?;
         return next::account_closed(&state, &pending.request);
     }
     // Decided before the failure counters are cleared: recent failures are a risk signal.
-    let verdict = policy::decide_sign_in(&state, user, &client, &pending.request, None, &attempt, now).await?;
+    let verdict = password::decide(&cx, tenant.as_deref(), user, &client, &pending.request, None, &attempt, now).await?;
     password::accepted(&cx, &email, user, &throttle).await?;
     tracing::info!(user = %user.id, rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "password accepted; 2FA policy decided");
     next::after_first_factor(&state, &headers, pending, user, &verdict, FirstFactor::password(), &attempt, now).await

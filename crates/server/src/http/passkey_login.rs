@@ -53,13 +53,13 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     };
     let user = state.user(&signed_in.user).await?.ok_or_else(expired)?;
     let client = state.client(&pending.request.client_id).ok_or_else(expired)?;
-    if next::tenant_closed(&state, &user) {
+    let tenant = state.tenant_for_domain(&user.email.domain());
+    if gatehouse_signin::next::tenant_closed(tenant.as_deref()) {
         state.store.delete_pending(&pending.id).await?;
         return next::account_closed(&state, &pending.request);
     }
     let attempt = attempt::of_request(&state, &headers, addr);
     let presented = signed_in.presented;
-    let tenant = state.tenant_for_domain(&user.email.domain());
     let verdict = passkey::decide(&state.factors, tenant.as_deref(), &user, &client, &pending.request, &presented, &attempt, now).await?;
     let entry = FirstFactor::passkey(presented.amr, presented.level);
     next::after_first_factor(&state, &headers, pending, &user, &verdict, entry, &attempt, now).await

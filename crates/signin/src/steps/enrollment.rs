@@ -146,17 +146,9 @@ async fn enrolled(
 ) -> Result<EnrollOutcome, StepError> {
     let user = &step.user;
     let entry = AuditEntry {
-        at: now.unix_timestamp(),
-        actor: format!("user:{}", user.id),
-        on_behalf_of: None,
-        action: "factor.add".to_owned(),
-        tenant: Some(user.tenant_id.as_str().to_owned()),
-        target: format!("factor:{factor}"),
-        before: None,
         after: Some(serde_json::json!({ "method": proof.amr, "during": "sign-in enrollment wizard" })),
-        address: Some(origin.address.to_string()),
-        user_agent: (!origin.user_agent.is_empty()).then(|| origin.user_agent.to_owned()),
         reason: Some(format!("the sign-in required {}", step.progress.level())),
+        ..origin.audit_by(user, "factor.add", format!("factor:{factor}"), now)
     };
     let progress = step.progress.with_enrolled(proof).ok_or(StepError::Expired)?;
     step.advance(cx.factors.store.as_ref(), progress).await?;

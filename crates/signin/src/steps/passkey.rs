@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use super::StepError;
 use crate::attempt::Attempt;
-use crate::decide::{Ask, Observed, Verdict, decide_with};
+use crate::decide::{Ask, Observed, Verdict, decide_with, device_of};
 use crate::factors::credentials::{self, Passwordless, Presented};
 use crate::factors::{Factors, MfaError};
 use crate::parked::{FlowState, ParkedSignIn};
@@ -59,16 +59,8 @@ pub async fn decide(
     attempt: &Attempt,
     now: OffsetDateTime,
 ) -> Result<Verdict, StoreError> {
-    let ask = Ask {
-        acr_values: &request.acr_values,
-        scopes: request.scopes.iter().collect(),
-        max_age: request.max_age,
-        session: Some(SessionState { level: presented.level, second_factor_at: Some(now) }),
-    };
-    let device = match attempt.device_id(&cx.digester, user) {
-        Some(id) => cx.store.device(&id).await?,
-        None => None,
-    };
+    let ask = Ask::for_request(request, Some(SessionState { level: presented.level, second_factor_at: Some(now) }));
+    let device = device_of(cx.store.as_ref(), &cx.digester, attempt, user).await?;
     let observed = Observed { address: attempt.address, device, failures_for_user: 0, failures_for_address: 0 };
     decide_with(cx.store.as_ref(), tenant, user, client, &ask, &observed, now).await
 }

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use super::StepError;
 use crate::Randomness;
 use crate::attempt::{self, Attempt, Outcome};
-use crate::decide::{Ask, Observed, Verdict, decide_with, session_state};
+use crate::decide::{Ask, Observed, Verdict, decide_with, device_of, session_state};
 use crate::parked::ParkedSignIn;
 
 /// What the password step uses.
@@ -104,16 +104,12 @@ pub async fn decide(
     attempt: &Attempt,
     now: OffsetDateTime,
 ) -> Result<Verdict, StoreError> {
-    let device = match attempt.device_id(cx.digester, user) {
-        Some(id) => cx.store.device(&id).await?,
-        None => None,
-    };
     let observed = Observed {
         address: attempt.address,
-        device,
+        device: device_of(cx.store, cx.digester, attempt, user).await?,
         failures_for_user: cx.per_account.failures(&user.email.key(), LOGIN_PER_ACCOUNT, now),
         failures_for_address: cx.per_address.failures(&attempt.address.to_string(), LOGIN_PER_ADDRESS, now),
     };
-    let ask = Ask { acr_values: &request.acr_values, scopes: request.scopes.iter().collect(), max_age: request.max_age, session: session.map(session_state) };
+    let ask = Ask::for_request(request, session.map(session_state));
     decide_with(cx.store, tenant, user, client, &ask, &observed, now).await
 }

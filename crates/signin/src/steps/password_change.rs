@@ -167,17 +167,8 @@ pub async fn set_password(
 ) -> Result<(User, Proof), StepError> {
     let user = &step.user;
     let audit = AuditEntry {
-        at: now.unix_timestamp(),
-        actor: format!("user:{}", user.id),
-        on_behalf_of: None,
-        action: "user.password.change".to_owned(),
-        tenant: Some(user.tenant_id.as_str().to_owned()),
-        target: format!("user:{}", user.id),
-        before: None,
-        after: None,
-        address: Some(origin.address.to_string()),
-        user_agent: (!origin.user_agent.is_empty()).then(|| origin.user_agent.to_owned()),
         reason: Some("required after a reported sign-in".into()),
+        ..origin.audit_by(user, "user.password.change", format!("user:{}", user.id), now)
     };
     let sign_in_began = OffsetDateTime::from_unix_timestamp(step.progress.auth_time).unwrap_or(now);
     cx.store.set_password(&user.id, &hash, sign_in_began, now, &audit).await?;

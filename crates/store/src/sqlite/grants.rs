@@ -9,9 +9,23 @@ use time::OffsetDateTime;
 use super::{SqliteStore, from_ts, json_list, parse_list, ts};
 use crate::{CodeRecord, CodeRedemption, GrantRecord, GrantStore, PendingAuthorization, RefreshRecord, RefreshRotation, Revocations, StoreResult};
 
-const GRANT_COLUMNS: &str = "id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, requested_acr, created_at, revoked_at";
-const CODE_COLUMNS: &str = "digest, grant_id, client_id, redirect_uri, code_challenge, expires_at";
-const REFRESH_COLUMNS: &str = "digest, grant_id, client_id, scope, created_at, expires_at";
+// The column lists are macros so every statement below is a `concat!` constant: the token
+// endpoint's hot paths build no SQL text per request.
+macro_rules! grant_columns {
+    () => {
+        "id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, requested_acr, created_at, revoked_at"
+    };
+}
+macro_rules! code_columns {
+    () => {
+        "digest, grant_id, client_id, redirect_uri, code_challenge, expires_at"
+    };
+}
+macro_rules! refresh_columns {
+    () => {
+        "digest, grant_id, client_id, scope, created_at, expires_at"
+    };
+}
 
 fn grant_from_row(row: &SqliteRow) -> StoreResult<GrantRecord> {
     Ok(GrantRecord {
@@ -52,7 +66,7 @@ fn refresh_from_row(row: &SqliteRow) -> StoreResult<RefreshRecord> {
     })
 }
 
-/// Binds a grant's columns in `GRANT_COLUMNS` order: its own insert and the sign-in
+/// Binds a grant's columns in `grant_columns!` order: its own insert and the sign-in
 /// completion (`sessions.rs`) share it.
 pub(super) fn bind_grant<'q>(query: Query<'q, Sqlite, SqliteArguments<'q>>, g: &'q GrantRecord) -> Query<'q, Sqlite, SqliteArguments<'q>> {
     query
@@ -71,13 +85,13 @@ pub(super) fn bind_grant<'q>(query: Query<'q, Sqlite, SqliteArguments<'q>>, g: &
 }
 
 async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> StoreResult<()> {
-    let sql = format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    bind_grant(sqlx::query(&sql), g).execute(&mut **tx).await?;
+    let sql = concat!("INSERT INTO grants (", grant_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    bind_grant(sqlx::query(sql), g).execute(&mut **tx).await?;
     Ok(())
 }
 
 async fn insert_code(tx: &mut Transaction<'_, Sqlite>, c: &CodeRecord) -> StoreResult<()> {
-    sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
+    sqlx::query(concat!("INSERT INTO authorization_codes (", code_columns!(), ", used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
         .bind(&c.digest)
         .bind(c.grant_id.as_str())
         .bind(&c.client_id)
@@ -149,20 +163,24 @@ impl GrantStore for SqliteStore {
     }
 
     async fn code(&self, digest: &[u8]) -> StoreResult<Option<(CodeRecord, bool)>> {
-        let row =
-            sqlx::query(&format!("SELECT {CODE_COLUMNS}, used_at FROM authorization_codes WHERE digest = ?")).bind(digest).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(concat!("SELECT ", code_columns!(), ", used_at FROM authorization_codes WHERE digest = ?"))
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| Ok((code_from_row(&row)?, row.try_get::<Option<i64>, _>("used_at")?.is_some()))).transpose()
     }
 
     async fn redeem_code(&self, digest: &[u8], client_id: &str, now: OffsetDateTime) -> StoreResult<CodeRedemption> {
         let mut tx = self.write_tx().await?;
-        let redeemed =
-            sqlx::query(&format!("UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND client_id = ? AND used_at IS NULL RETURNING {CODE_COLUMNS}"))
-                .bind(ts(now))
-                .bind(digest)
-                .bind(client_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let redeemed = sqlx::query(concat!(
+            "UPDATE authorization_codes SET used_at = ? WHERE digest = ? AND client_id = ? AND used_at IS NULL RETURNING ",
+            code_columns!()
+        ))
+        .bind(ts(now))
+        .bind(digest)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let outcome = match redeemed {
             Some(row) => CodeRedemption::Redeemed(code_from_row(&row)?),
             None => {
@@ -183,7 +201,7 @@ impl GrantStore for SqliteStore {
     }
 
     async fn grant(&self, id: &GrantId) -> StoreResult<Option<GrantRecord>> {
-        let row = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = ?")).bind(id.as_str()).fetch_optional(&self.pool).await?;
         row.as_ref().map(grant_from_row).transpose()
     }
 
@@ -194,7 +212,7 @@ impl GrantStore for SqliteStore {
     }
 
     async fn create_refresh_token(&self, r: &RefreshRecord) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
+        sqlx::query(concat!("INSERT INTO refresh_tokens (", refresh_columns!(), ", used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
             .bind(&r.digest)
             .bind(r.grant_id.as_str())
             .bind(&r.client_id)
@@ -208,13 +226,15 @@ impl GrantStore for SqliteStore {
 
     async fn rotate_refresh_token(&self, digest: &[u8], successor: &RefreshRecord, now: OffsetDateTime) -> StoreResult<RefreshRotation> {
         let mut tx = self.write_tx().await?;
-        let used =
-            sqlx::query(&format!("UPDATE refresh_tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL AND expires_at > ? RETURNING {REFRESH_COLUMNS}"))
-                .bind(ts(now))
-                .bind(digest)
-                .bind(ts(now))
-                .fetch_optional(&mut *tx)
-                .await?;
+        let used = sqlx::query(concat!(
+            "UPDATE refresh_tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL AND expires_at > ? RETURNING ",
+            refresh_columns!()
+        ))
+        .bind(ts(now))
+        .bind(digest)
+        .bind(ts(now))
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(row) = used else {
             let reused: Option<(String, Option<i64>)> =
                 sqlx::query_as("SELECT grant_id, used_at FROM refresh_tokens WHERE digest = ?").bind(digest).fetch_optional(&mut *tx).await?;
@@ -225,7 +245,7 @@ impl GrantStore for SqliteStore {
             });
         };
         let previous = refresh_from_row(&row)?;
-        let grant_row = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = ? AND revoked_at IS NULL"))
+        let grant_row = sqlx::query(concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = ? AND revoked_at IS NULL"))
             .bind(previous.grant_id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
@@ -234,7 +254,7 @@ impl GrantStore for SqliteStore {
             return Ok(RefreshRotation::Invalid);
         };
         let grant = grant_from_row(&grant_row)?;
-        sqlx::query(&format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
+        sqlx::query(concat!("INSERT INTO refresh_tokens (", refresh_columns!(), ", used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"))
             .bind(&successor.digest)
             .bind(previous.grant_id.as_str())
             .bind(&successor.client_id)
@@ -249,7 +269,7 @@ impl GrantStore for SqliteStore {
     }
 
     async fn refresh_token(&self, digest: &[u8]) -> StoreResult<Option<RefreshRecord>> {
-        let row = sqlx::query(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE digest = ? AND used_at IS NULL"))
+        let row = sqlx::query(concat!("SELECT ", refresh_columns!(), " FROM refresh_tokens WHERE digest = ? AND used_at IS NULL"))
             .bind(digest)
             .fetch_optional(&self.pool)
             .await?;

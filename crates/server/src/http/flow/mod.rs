@@ -11,5 +11,3 @@ pub mod complete;
 pub mod next;
 pub mod novelty;
 pub mod policy;
-
-pub use gatehouse_signin::progress;

@@ -32,7 +32,7 @@ pub fn refusal(state: &AppState, request: &AuthorizationRequest) -> Result<Respo
 
 /// Whether the user's organisation was terminated: nobody on its domains signs in any more.
 pub fn tenant_closed(state: &AppState, user: &User) -> bool {
-    flow::tenant_closed(state.tenant_for_domain(&user.email.domain()).as_deref())
+    state.directory.tenant_closed(user)
 }
 
 /// Answers the application with `access_denied`: the organisation's account is closed.
