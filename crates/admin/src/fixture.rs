@@ -51,6 +51,7 @@ impl Fixture {
     pub(crate) async fn new() -> Self {
         let store = gatehouse_store::testing::in_memory().await.unwrap();
         let plan = ImportPlan {
+            identity_providers: vec![],
             audit: vec![],
             tenants: vec![
                 tenant(

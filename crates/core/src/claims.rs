@@ -38,6 +38,10 @@ pub struct IdTokenClaims {
     /// Access token hash (OIDC Core §3.1.3.6), so the client can bind the two.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
+    /// The identity provider the person signed in through (`TENANT_ID/PROVIDER_ID`), absent for
+    /// Gatehouse's own sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 /// Claims of a JWT access token in the RFC 9068 profile. `gid` (the grant) and `sid` (the SSO
@@ -63,6 +67,9 @@ pub struct AccessTokenClaims {
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// The identity provider the person signed in through (`TENANT_ID/PROVIDER_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 impl AccessTokenClaims {

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod client;
 pub mod email;
 pub mod factor;
+pub mod federation;
 pub mod ids;
 pub mod model;
 pub mod oauth_error;

@@ -24,6 +24,7 @@ fn claims() -> AccessTokenClaims {
         amr: vec![],
         sid: None,
         gid: None,
+        idp: None,
     }
 }
 

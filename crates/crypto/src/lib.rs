@@ -7,6 +7,7 @@
 
 pub mod envelope;
 mod error;
+pub mod foreign;
 pub mod jws;
 pub mod keyring;
 pub mod keys;
@@ -18,6 +19,7 @@ pub mod secret;
 
 pub use envelope::{BlindIndex, DataKey, KeyProvider};
 pub use error::CryptoError;
+pub use foreign::{ForeignKeySet, JwsRejection};
 pub use jws::{JwsHeader, KeySet};
 pub use keyring::MasterKeyring;
 pub use keys::{Ed25519PublicKey, SigningKey};

@@ -49,6 +49,7 @@ pub async fn ensure(store: &dyn Store, hasher: &PasswordHasher, data_dir: &Path,
     let redirect = RedirectUri::parse(&callback_uri(issuer)).context("the issuer cannot host the demo application's redirect URI")?;
     let home = RedirectUri::parse(&home_uri(issuer))?;
     let plan = ImportPlan {
+        identity_providers: vec![],
         audit: vec![],
         tenants: vec![TenantPlan {
             new_id: TenantId::new(gatehouse_crypto::random::id()?),

@@ -39,6 +39,9 @@ struct TenantEntry {
     policy: Option<Spanned<DomainPolicy>>,
     #[serde(default)]
     user: Vec<UserEntry>,
+    /// The tenant's own identity providers (`[[tenant.identity_provider]]`).
+    #[serde(default)]
+    identity_provider: Vec<crate::import_providers::ProviderEntry>,
 }
 
 #[derive(Deserialize)]
@@ -83,16 +86,21 @@ struct ApplicationEntry {
 /// Known roles. Unknown ones are refused so a typo never silently grants nothing.
 const ROLES: [&str; 2] = ["admin", "operator"];
 
-struct Validator<'a> {
+pub(crate) struct Validator<'a> {
     file: &'a str,
     text: &'a str,
 }
 
 impl Validator<'_> {
+    /// A path named in the file, relative to the file's directory.
+    pub(crate) fn relative(&self, path: &str) -> std::path::PathBuf {
+        let base = std::path::Path::new(self.file).parent().unwrap_or_else(|| std::path::Path::new(""));
+        base.join(path)
+    }
     fn line_of(&self, offset: usize) -> usize {
         self.text.get(..offset).map(|t| t.matches('\n').count() + 1).unwrap_or(1)
     }
-    fn error<T>(&self, span: &Spanned<T>, field: &str, message: impl Into<String>) -> ImportError {
+    pub(crate) fn error<T>(&self, span: &Spanned<T>, field: &str, message: impl Into<String>) -> ImportError {
         ImportError { file: self.file.to_owned(), line: self.line_of(span.span().start), field: field.to_owned(), message: message.into() }
     }
 }
@@ -148,6 +156,10 @@ pub async fn plan(file: &str, text: &str, ctx: PlanContext<'_>) -> Result<Import
         let mut users = Vec::new();
         for user in &tenant.user {
             users.push(user_plan(&v, user, &domains, &mut emails, &ctx).await?);
+        }
+        let mut provider_ids = HashSet::new();
+        for entry in &tenant.identity_provider {
+            plan.identity_providers.push(crate::import_providers::plan(&v, entry, name, &domains, &mut provider_ids)?);
         }
         plan.tenants.push(TenantPlan { new_id: TenantId::new(gatehouse_crypto::random::id()?), name: name.to_owned(), domains, users, policy });
     }

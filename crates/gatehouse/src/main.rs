@@ -8,6 +8,7 @@ mod datadir;
 mod demo;
 mod explain;
 mod import;
+mod import_providers;
 mod master_key;
 mod monitoring_settings;
 mod privacy;

@@ -58,6 +58,7 @@ mod tests {
             amr: vec![],
             sid: None,
             gid: None,
+            idp: None,
         })
     }
 

@@ -40,6 +40,7 @@ pub fn mint_user_access_token(
         amr: grant.amr.clone(),
         sid: grant.session_id.as_ref().map(|s| s.as_str().to_owned()),
         gid: Some(grant.id.as_str().to_owned()),
+        idp: grant.idp.clone(),
     };
     sign_access_token(ctx, claims)
 }
@@ -61,6 +62,7 @@ pub fn mint_client_access_token(ctx: &OAuthContext<'_>, client: &Client, scope: 
         amr: Vec::new(),
         sid: None,
         gid: None,
+        idp: None,
     };
     sign_access_token(ctx, claims)
 }
@@ -102,6 +104,7 @@ pub fn mint_id_token(
         email_verified: email.then_some(user.email_verified),
         name: profile.then(|| user.name.clone()),
         at_hash: Some(jws::at_hash(alg, access_token)),
+        idp: grant.idp.clone(),
     };
     let keys = ctx.directory.keys();
     let key = keys.set.active(alg).ok_or_else(|| no_key(alg))?;

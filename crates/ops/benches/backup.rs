@@ -59,6 +59,7 @@ async fn populate(store: &SqliteStore) {
         })
         .collect();
     let plan = ImportPlan {
+        identity_providers: vec![],
         audit: vec![],
         tenants: vec![TenantPlan {
             new_id: TenantId::new("t-bench"),

@@ -165,7 +165,7 @@ mod tests {
             users: vec![],
             policy: None,
         };
-        store.apply_import(&ImportPlan { audit: vec![], tenants: vec![tenant], clients: vec![] }, TERMINATED).await.unwrap();
+        store.apply_import(&ImportPlan { tenants: vec![tenant], ..Default::default() }, TERMINATED).await.unwrap();
         terminate(store.as_ref(), &TenantId::new("t-gone"), TERMINATED, &RetentionSettings::default(), audit_entry("tenant.terminate")).await.unwrap().unwrap();
         store
     }

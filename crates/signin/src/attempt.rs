@@ -80,6 +80,8 @@ pub struct Outcome<'a> {
     pub acr: Option<String>,
     pub decision: Option<&'a serde_json::Value>,
     pub device_id: Option<String>,
+    /// The identity provider the attempt came through (`TENANT_ID/PROVIDER_ID`).
+    pub idp: Option<&'a str>,
 }
 
 /// The history entry for an attempt.
@@ -105,5 +107,6 @@ pub fn event(rng: &dyn Randomness, attempt: &Attempt, outcome: Outcome<'_>, now:
         risky,
         staged_decision,
         reported_at: None,
+        idp: outcome.idp.map(str::to_owned),
     })
 }

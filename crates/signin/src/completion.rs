@@ -54,6 +54,8 @@ pub struct Finished<'a> {
     pub decision: Option<&'a serde_json::Value>,
     /// The user asked to remember this browser's second factor.
     pub remember_device: bool,
+    /// The identity provider that vouched for the first factor (`TENANT_ID/PROVIDER_ID`).
+    pub idp: Option<String>,
 }
 
 impl Completer<'_> {
@@ -74,8 +76,9 @@ impl Completer<'_> {
                     auth_time: now,
                     acr: acr.clone(),
                     amr: amr.clone(),
+                    idp: done.idp.clone(),
                 };
-                (SessionRecord { secret_digest, auth_time: now, last_seen_at: now, acr, amr, ..session }, write, None)
+                (SessionRecord { secret_digest, auth_time: now, last_seen_at: now, acr, amr, idp: done.idp, ..session }, write, None)
             }
             other => {
                 let session = SessionRecord {
@@ -88,6 +91,7 @@ impl Completer<'_> {
                     acr,
                     amr,
                     ended_at: None,
+                    idp: done.idp,
                 };
                 (session.clone(), SessionWrite::Create(session), other.map(|s| s.id))
             }
@@ -103,6 +107,7 @@ impl Completer<'_> {
             acr: Some(session.acr.clone()),
             decision: done.decision,
             device_id: Some(device.id.clone()),
+            idp: session.idp.as_deref(),
         };
         let write = SignInCompletion {
             ended_session,
@@ -131,6 +136,7 @@ impl Completer<'_> {
             requested_acr: request.acr_values.clone(),
             created_at: now,
             revoked_at: None,
+            idp: session.idp.clone(),
         };
         let code = self.rng.token()?;
         let record = CodeRecord {

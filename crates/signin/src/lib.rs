@@ -31,6 +31,7 @@ pub mod attempt;
 pub mod completion;
 pub mod decide;
 pub mod factors;
+pub mod federated;
 pub mod next;
 pub mod novelty;
 pub mod parked;

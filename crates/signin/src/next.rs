@@ -67,6 +67,7 @@ pub fn after_first_factor(verdict: &Verdict, user: &User, entry: &FirstFactor, a
         decision: verdict.record.clone(),
         remember_device_days: verdict.remember_device_days,
         ceremony: None,
+        idp: entry.idp.clone(),
         stage,
     };
     Next::Ask { progress: Box::new(progress), page }
@@ -97,6 +98,7 @@ pub fn awaiting_password_change(
             decision: decision.cloned().unwrap_or_default(),
             remember_device_days: 0,
             ceremony: None,
+            idp: None,
             stage: Stage::PasswordChange(reset),
         },
     })

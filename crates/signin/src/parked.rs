@@ -18,12 +18,40 @@ pub enum FlowState {
         /// A passwordless passkey ceremony in flight (`webauthn-rs` state), used once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         passkey_login: Option<String>,
+        /// A sign-in at the tenant's own identity provider in flight, used once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        federated: Option<Box<FederatedLeg>>,
     },
     /// A first factor passed.
     Proved(Box<Progress>),
 }
 
+/// A trip to an upstream identity provider: what its callback must match. The `state` sent
+/// upstream is `PARKED_ID.SECRET`; only the secret's digest is kept.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FederatedLeg {
+    /// The provider's key, `TENANT_ID/PROVIDER_ID`.
+    pub provider: String,
+    /// Hex of the keyed digest of the state's secret part.
+    pub state_digest: String,
+    pub nonce: String,
+    pub code_verifier: String,
+    /// This trip asked the provider for multi-factor authentication (a step-up): whatever it
+    /// answers, the next step is Gatehouse's own factor, never another trip.
+    #[serde(default)]
+    pub step_up: bool,
+    /// On a step-up trip, the upstream subject the first trip proved: the second must be the
+    /// same person.
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
 impl FlowState {
+    /// Nothing proved, nothing in flight.
+    pub fn fresh() -> Self {
+        Self::Started { passkey_login: None, federated: None }
+    }
+
     fn encode(&self) -> String {
         // Plain strings, numbers and a JSON value: serialising cannot fail.
         serde_json::to_string(self).unwrap_or_default()
@@ -52,7 +80,7 @@ impl ParkedSignIn {
         expires_at: OffsetDateTime,
         progress: Option<Progress>,
     ) -> Self {
-        let state = progress.map_or(FlowState::Started { passkey_login: None }, |p| FlowState::Proved(Box::new(p)));
+        let state = progress.map_or(FlowState::fresh(), |p| FlowState::Proved(Box::new(p)));
         let stored_progress = Some(state.encode());
         Self { id, browser_digest, csrf_token, request, expires_at, state, stored_progress }
     }
@@ -76,7 +104,7 @@ impl ParkedSignIn {
         let request = serde_json::from_str(&record.request).map_err(|_| SignInError::Expired)?;
         let state = match record.progress.as_deref() {
             Some(raw) => serde_json::from_str(raw).map_err(|_| SignInError::Expired)?,
-            None => FlowState::Started { passkey_login: None },
+            None => FlowState::fresh(),
         };
         Ok(Self {
             id: record.id,
@@ -100,7 +128,15 @@ impl ParkedSignIn {
     /// The passwordless ceremony parked before anyone is known.
     pub fn passkey_login(&self) -> Option<&str> {
         match &self.state {
-            FlowState::Started { passkey_login } => passkey_login.as_deref(),
+            FlowState::Started { passkey_login, .. } => passkey_login.as_deref(),
+            FlowState::Proved(_) => None,
+        }
+    }
+
+    /// The upstream trip in flight, before anyone is known.
+    pub fn federated(&self) -> Option<&FederatedLeg> {
+        match &self.state {
+            FlowState::Started { federated, .. } => federated.as_deref(),
             FlowState::Proved(_) => None,
         }
     }

@@ -108,6 +108,10 @@ pub struct Progress {
     /// A WebAuthn ceremony in flight (sign-in or registration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceremony: Option<Ceremony>,
+    /// The identity provider the first factor came from (`TENANT_ID/PROVIDER_ID`), for the
+    /// `idp` claim and the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
     pub stage: Stage,
 }
 

@@ -18,6 +18,7 @@ fn sealing(c: &mut Criterion) {
     let store = runtime.block_on(async {
         let store = SqliteStore::in_memory().await.unwrap();
         let plan = ImportPlan {
+            identity_providers: vec![],
             audit: vec![],
             tenants: vec![TenantPlan {
                 new_id: gatehouse_core::ids::TenantId::new("t-acme"),

@@ -14,6 +14,8 @@ pub mod sqlite;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
 #[cfg(any(test, feature = "test-suite"))]
+pub mod suite_federation;
+#[cfg(any(test, feature = "test-suite"))]
 pub mod suite_monitoring;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite_privacy;
@@ -355,6 +357,26 @@ pub trait GenerationStore: Send + Sync {
     async fn bump_generation(&self) -> StoreResult<i64>;
 }
 
+/// Third-party sign-in: a tenant's identity providers and the external identities linked to
+/// accounts (an identity is (provider, issuer, subject), never an email).
+#[async_trait]
+pub trait FederationStore: Send + Sync {
+    /// Every tenant's identity providers, with their client secrets opened (for the server's
+    /// in-memory copy; reloaded when the generation changes).
+    async fn identity_providers(&self) -> StoreResult<Vec<StoredProvider>>;
+    /// The account an external identity is linked to.
+    async fn linked_user(&self, identity: &ExternalIdentity) -> StoreResult<Option<UserId>>;
+    /// Links an identity to an existing account, with its audit record, in one transaction.
+    /// `Conflict` when the identity is linked already or the account is gone.
+    async fn link_identity(&self, identity: &ExternalIdentity, user: &UserId, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<()>;
+    /// Creates an account just in time, linked to the identity, with its audit record, in one
+    /// transaction. `Conflict` when the email or the identity is taken (a racing first sign-in).
+    async fn create_linked_user(&self, user: &NewLinkedUser, identity: &ExternalIdentity, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<()>;
+    /// The upstream's name and email for a linked account (they follow upstream changes; the
+    /// account stays). An email another account holds is not taken.
+    async fn refresh_linked_profile(&self, user: &UserId, email: &Email, name: &str, now: OffsetDateTime) -> StoreResult<bool>;
+}
+
 /// Every capability: what the server holds as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
@@ -372,6 +394,7 @@ pub trait Store:
     + PrivacyStore
     + SnapshotStore
     + GenerationStore
+    + FederationStore
 {
     /// Checks the backend answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

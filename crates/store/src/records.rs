@@ -38,6 +38,8 @@ pub struct SessionRecord {
     pub acr: String,
     pub amr: Vec<String>,
     pub ended_at: Option<OffsetDateTime>,
+    /// The identity provider that vouched for the last authentication (`TENANT_ID/PROVIDER_ID`).
+    pub idp: Option<String>,
 }
 
 /// An authorization request waiting for the user to sign in. `request` is the serialised
@@ -105,6 +107,8 @@ pub struct SignInEvent {
     pub staged_decision: Option<serde_json::Value>,
     /// When the user reported this sign-in as not theirs.
     pub reported_at: Option<OffsetDateTime>,
+    /// The identity provider the sign-in came through (`TENANT_ID/PROVIDER_ID`).
+    pub idp: Option<String>,
 }
 
 /// One sign-in as decided by the enforced policy and by the staged one.
@@ -171,6 +175,8 @@ pub struct GrantRecord {
     pub requested_acr: Vec<String>,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The identity provider the sign-in came through (the `idp` claim).
+    pub idp: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,6 +245,8 @@ pub struct DirectoryCounts {
 pub struct ImportPlan {
     pub tenants: Vec<TenantPlan>,
     pub clients: Vec<Client>,
+    /// Identity providers of the plan's tenants (created or updated; others are left alone).
+    pub identity_providers: Vec<ProviderPlan>,
     /// Audit records of the change, appended in its transaction when it changes anything.
     pub audit: Vec<gatehouse_core::audit::AuditEntry>,
 }
@@ -270,6 +278,55 @@ pub struct UserPlan {
     pub phone: Option<gatehouse_core::PhoneNumber>,
     /// Ids for factors created by this import.
     pub new_factor_ids: [FactorId; 2],
+}
+
+/// A tenant's identity provider as an import asks for it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderPlan {
+    /// The tenant, by name (the import's natural key); the provider's `tenant_id` is set from it.
+    pub tenant_name: String,
+    pub provider: gatehouse_core::federation::IdentityProvider,
+    /// `None` keeps the stored secret.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderPlan").field("tenant_name", &self.tenant_name).field("provider", &self.provider.key()).finish_non_exhaustive()
+    }
+}
+
+/// A stored identity provider with its client secret opened.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredProvider {
+    pub provider: gatehouse_core::federation::IdentityProvider,
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for StoredProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("StoredProvider").field("provider", &self.provider.key()).finish_non_exhaustive()
+    }
+}
+
+/// An identity at an upstream provider: (provider, issuer, subject).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    /// `TENANT_ID/PROVIDER_ID`.
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+}
+
+/// An account created at a first sign-in through an identity provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewLinkedUser {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub email: Email,
+    pub name: String,
+    pub email_verified: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -308,5 +365,6 @@ pub enum SessionWrite {
         auth_time: OffsetDateTime,
         acr: String,
         amr: Vec<String>,
+        idp: Option<String>,
     },
 }

@@ -58,6 +58,10 @@ macro_rules! storage_suite {
             suite_monitoring::throttles_and_reports,
             suite_privacy::erasure_removes_the_person_but_never_the_last_admin,
             suite_privacy::terminated_tenants_stop_then_go_when_due,
+            suite_federation::identity_providers_are_imported_with_their_secret_sealed_and_updated_in_place,
+            suite_federation::an_external_identity_is_linked_once,
+            suite_federation::a_just_in_time_account_is_created_linked_and_only_once,
+            suite_federation::a_linked_profile_follows_the_upstream_but_never_takes_anothers_email,
         );
     };
     (@tests $fresh:expr; $($module:ident :: $requirement:ident),* $(,)?) => {
@@ -137,6 +141,7 @@ pub async fn policy_writes_bump_the_generation_and_staged_outcomes_are_reported(
 
 pub fn event(id: &str, at: OffsetDateTime, address: &str, result: SignInResult) -> SignInEvent {
     SignInEvent {
+        idp: None,
         id: id.into(),
         at,
         user_id: Some(UserId::new("u-alice")),
@@ -182,6 +187,7 @@ pub fn pending(id: &str) -> PendingAuthorization {
 /// An SSO session of `u-alice` begun at [`NOW`] with a password, its secret's digest `[byte; 32]`.
 pub fn alice_session(id: &str, byte: u8) -> SessionRecord {
     SessionRecord {
+        idp: None,
         id: SessionId::new(id),
         secret_digest: vec![byte; 32],
         user_id: UserId::new("u-alice"),
@@ -372,6 +378,7 @@ pub async fn sign_in_completion_is_atomic(store: &dyn Store) {
     let reauth_ended = SignInCompletion {
         ended_session: None,
         session: SessionWrite::Reauthenticate {
+            idp: None,
             id: SessionId::new("s-old"),
             secret_digest: vec![31; 32],
             auth_time: NOW,
@@ -389,6 +396,7 @@ pub async fn sign_in_completion_is_atomic(store: &dyn Store) {
     let twice = SignInCompletion {
         ended_session: None,
         session: SessionWrite::Reauthenticate {
+            idp: None,
             id: SessionId::new("s-new"),
             secret_digest: vec![32; 32],
             auth_time: NOW,
@@ -415,6 +423,7 @@ pub async fn seed_directory(store: &dyn Store) {
 
 fn plan(user_name: &str) -> ImportPlan {
     ImportPlan {
+        identity_providers: vec![],
         audit: vec![],
         tenants: vec![TenantPlan {
             new_id: TenantId::new("t-acme"),
@@ -487,6 +496,7 @@ pub async fn import_is_idempotent_and_conflicts_roll_back(store: &dyn Store) {
 
 pub(crate) fn grant(id: &str, session: Option<&str>) -> GrantRecord {
     GrantRecord {
+        idp: None,
         id: GrantId::new(id),
         client_id: "payroll".into(),
         user_id: UserId::new("u-alice"),

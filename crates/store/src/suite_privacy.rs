@@ -28,6 +28,7 @@ fn person(id: &str, roles: &[&str], totp: bool) -> UserPlan {
 /// Imports tenant `t-privacy` (domain `privacy.test`) with these people.
 async fn seed(store: &dyn Store, users: Vec<UserPlan>) -> TenantId {
     let plan = ImportPlan {
+        identity_providers: vec![],
         audit: vec![],
         tenants: vec![TenantPlan {
             new_id: TenantId::new("t-privacy"),

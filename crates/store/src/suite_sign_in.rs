@@ -17,8 +17,13 @@ pub async fn sign_in_completion_writes_every_row_as_given(store: &dyn Store) {
     store.upsert_device(&DeviceRecord { last_seen_at: remembered, ..device("d-known", remembered) }).await.unwrap();
 
     store.save_pending(&pending("p-new")).await.unwrap();
-    let session = alice_session("s-1", 40);
+    // A sign-in through the tenant's identity provider: the session, grant and history entry
+    // name it.
+    let idp = Some("t-acme/corp".to_owned());
+    let session = SessionRecord { idp: idp.clone(), ..alice_session("s-1", 40) };
+    let through_idp = GrantRecord { idp: idp.clone(), ..grant("g-1", Some("s-1")) };
     let history = SignInEvent {
+        idp: idp.clone(),
         tenant_id: Some(TenantId::new("t-acme")),
         device_id: Some("d-known".into()),
         risky: true,
@@ -30,7 +35,7 @@ pub async fn sign_in_completion_writes_every_row_as_given(store: &dyn Store) {
         ended_session: None,
         session: SessionWrite::Create(session.clone()),
         pending_id: "p-new".into(),
-        grant: grant("g-1", Some("s-1")),
+        grant: through_idp.clone(),
         code: code(41, "g-1"),
         device: Some(seen_again),
         event: Some(history.clone()),
@@ -38,7 +43,7 @@ pub async fn sign_in_completion_writes_every_row_as_given(store: &dyn Store) {
     assert_eq!(store.complete_sign_in(&first, NOW).await.unwrap(), Vec::<GrantId>::new(), "no session ended, no grant revoked");
     assert!(store.pending("p-new", NOW).await.unwrap().is_none(), "the parked request is answered");
     assert_eq!(store.session_by_secret(&[40; 32]).await.unwrap(), Some(session));
-    assert_eq!(store.grant(&GrantId::new("g-1")).await.unwrap(), Some(grant("g-1", Some("s-1"))));
+    assert_eq!(store.grant(&GrantId::new("g-1")).await.unwrap(), Some(through_idp));
     assert_eq!(store.code(&[41; 32]).await.unwrap(), Some((code(41, "g-1"), false)), "the code is issued unused");
     let known = store.device("d-known").await.unwrap().unwrap();
     assert_eq!((known.last_seen_at, known.user_agent.as_str()), (NOW, "second"), "a returning browser is refreshed");
@@ -57,6 +62,7 @@ pub async fn sign_in_completion_writes_every_row_as_given(store: &dyn Store) {
             auth_time: later,
             acr: "urn:gatehouse:acr:mfa".into(),
             amr: vec!["pwd".into(), "otp".into()],
+            idp: None,
         },
         pending_id: "p-again".into(),
         grant: grant("g-2", Some("s-1")),
@@ -69,6 +75,7 @@ pub async fn sign_in_completion_writes_every_row_as_given(store: &dyn Store) {
     let renewed = store.session_by_secret(&[42; 32]).await.unwrap().unwrap();
     assert_eq!((renewed.auth_time, renewed.last_seen_at, renewed.created_at), (later, later, NOW));
     assert_eq!((renewed.acr.as_str(), renewed.amr), ("urn:gatehouse:acr:mfa", vec!["pwd".to_owned(), "otp".to_owned()]));
+    assert_eq!(renewed.idp, None, "a password sign-in in the session replaces the provider it came through");
     assert!(store.grant(&GrantId::new("g-2")).await.unwrap().is_some());
     assert_eq!(store.sign_ins(&UserId::new("u-alice"), &SignInFilter::default(), None, 10).await.unwrap().len(), 1, "no history entry was given");
 }

@@ -17,6 +17,7 @@ impl Fixture {
     /// A grant for alice with a code `code` (PKCE S256 of [`VERIFIER`] when `pkce`).
     async fn code(&self, grant: &str, code: &str, pkce: bool) {
         let record = GrantRecord {
+            idp: None,
             id: GrantId::new(grant),
             client_id: "payroll".into(),
             user_id: UserId::new("u-alice"),

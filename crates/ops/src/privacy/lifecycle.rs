@@ -139,6 +139,7 @@ mod tests {
         let owned = gatehouse_store::testing::in_memory().await.unwrap();
         let store = owned.as_ref();
         let plan = ImportPlan {
+            identity_providers: vec![],
             audit: vec![],
             tenants: vec![TenantPlan {
                 new_id: TenantId::new("t-gone"),

@@ -156,6 +156,6 @@ pub async fn done(State(state): State<AppState>, ClientAddr(addr): ClientAddr, h
         return Err(PageError::bad_request(step.m.flow.stronger_needed_title, step.m.flow.stronger_needed));
     };
     let attempt = attempt::of_request(&state, &headers, addr);
-    let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: false };
+    let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device: false, idp: step.progress.idp.as_deref() };
     finish(&state, &headers, &step.parked, &step.user, proof, context, now).await
 }

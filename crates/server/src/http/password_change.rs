@@ -123,7 +123,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     let (user, proof) = steps::set_password(&state.factors, &step, reset, hash, origin, now).await?;
     state.forget_user(&step.user.id);
     let attempt = attempt::of_request(&state, &headers, addr);
-    let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device };
+    let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device, idp: step.progress.idp.as_deref() };
     finish(&state, &headers, &step.parked, &user, proof, context, now).await
 }
 

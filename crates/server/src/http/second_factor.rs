@@ -159,7 +159,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
         FactorOutcome::Refuse(error) => render_failure(&state, &step, &error).await,
         FactorOutcome::Enroll => Ok(see_other(&format!("/login/enroll?request={}", step.parked.id))),
         FactorOutcome::Complete { proof, remember_device } => {
-            let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device };
+            let context = Context { attempt: &attempt, decision: Some(&step.progress.decision), remember_device, idp: step.progress.idp.as_deref() };
             finish(&state, &headers, &step.parked, &step.user, proof, context, now).await
         }
     }

@@ -19,6 +19,7 @@ pub async fn seeded(password: &str, params: PasswordParams, configure: impl FnOn
     let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
     let hash = PasswordHasher::new(params).expect("hasher").hash(password).expect("hash");
     let plan = ImportPlan {
+        identity_providers: vec![],
         audit: vec![],
         tenants: vec![TenantPlan {
             new_id: TenantId::new("t"),

@@ -22,6 +22,7 @@ fn user(id: &str) -> User {
 
 fn session(user: &str) -> SessionRecord {
     SessionRecord {
+        idp: None,
         id: SessionId::new("s-old"),
         secret_digest: vec![0; 32],
         user_id: UserId::new(user),
@@ -35,7 +36,7 @@ fn session(user: &str) -> SessionRecord {
 }
 
 fn finish<'a>(user: &'a User, request: &'a AuthorizationRequest, attempt: &'a Attempt, existing: Option<SessionRecord>, proof: Proof) -> Finished<'a> {
-    Finished { parked_id: "p1", request, user, proof, existing, attempt, decision: None, remember_device: true }
+    Finished { parked_id: "p1", request, user, proof, existing, attempt, decision: None, remember_device: true, idp: None }
 }
 
 const NOW: OffsetDateTime = time::macros::datetime!(2026-12-07 04:00 UTC);

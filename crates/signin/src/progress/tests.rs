@@ -6,6 +6,7 @@ fn owed(level: AuthLevel, methods: &[Method]) -> Owed {
 
 fn second_factor(then_enroll: Option<Owed>) -> Progress {
     Progress {
+        idp: None,
         user_id: UserId::new("u1"),
         first_amr: vec!["pwd".into()],
         auth_time: 1_700_000_000,

@@ -30,7 +30,7 @@ pub async fn options(cx: &Factors, parked: &mut ParkedSignIn) -> Result<Result<V
         Ok(started) => started,
         Err(error) => return Ok(Err(error)),
     };
-    if !parked.advance_to(cx.store.as_ref(), FlowState::Started { passkey_login: Some(ceremony) }).await? {
+    if !parked.advance_to(cx.store.as_ref(), FlowState::Started { passkey_login: Some(ceremony), federated: None }).await? {
         return Err(StepError::Expired);
     }
     Ok(Ok(options))
@@ -40,7 +40,7 @@ pub async fn options(cx: &Factors, parked: &mut ParkedSignIn) -> Result<Result<V
 /// outcome. `Err` inside when the assertion is refused.
 pub async fn verify(cx: &Factors, parked: &mut ParkedSignIn, credential: &str, now: OffsetDateTime) -> Result<Result<Passwordless, MfaError>, StepError> {
     let ceremony = parked.passkey_login().map(str::to_owned).ok_or(StepError::Expired)?;
-    if !parked.advance_to(cx.store.as_ref(), FlowState::Started { passkey_login: None }).await? {
+    if !parked.advance_to(cx.store.as_ref(), FlowState::fresh()).await? {
         return Err(StepError::Expired);
     }
     Ok(credentials::finish_passwordless(cx, &ceremony, credential, now).await)

@@ -74,6 +74,7 @@ pub async fn refuse(
         acr: None,
         decision: None,
         device_id: user.and_then(|u| attempt.device_id(cx.digester, u)),
+        idp: None,
     };
     let event = attempt::event(cx.rng, attempt, outcome, now)?;
     cx.store.record_failed_sign_in(&event, counted.as_ref().map(|(u, t)| (&u.id, t))).await?;

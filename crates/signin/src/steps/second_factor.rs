@@ -153,6 +153,7 @@ pub async fn present(cx: &Context<'_>, step: &mut Step, input: Presented<'_>, at
                     acr: None,
                     decision: Some(&step.progress.decision),
                     device_id: attempt.device_id(&f.digester, &step.user),
+                    idp: step.progress.idp.as_deref(),
                 };
                 f.store.record_sign_in(&attempt::event(cx.rng, attempt, outcome, now)?).await?;
             }

@@ -50,7 +50,7 @@ async fn fixture() -> Fixture {
         users: vec![ann],
         policy: None,
     };
-    store.apply_import(&ImportPlan { tenants: vec![tenant], clients: vec![], audit: vec![] }, NOW).await.unwrap();
+    store.apply_import(&ImportPlan { tenants: vec![tenant], ..Default::default() }, NOW).await.unwrap();
     let ann = Arc::new(store.user(&UserId::new("u-ann")).await.unwrap().unwrap());
     let notifier: Arc<dyn Notifier> = Arc::new(DroppedNotices);
     let monitor = Arc::new(Monitor::new(Default::default(), "https://id.test", store.clone(), Arc::clone(&notifier)).unwrap());
@@ -75,6 +75,7 @@ async fn fixture() -> Fixture {
 
 fn progress(stage: Stage) -> Progress {
     Progress {
+        idp: None,
         user_id: UserId::new("u-ann"),
         first_amr: vec!["pwd".into()],
         auth_time: NOW.unix_timestamp(),
@@ -316,6 +317,7 @@ async fn a_refused_password_counts_per_account_and_address_and_a_right_one_clear
 
 fn sso_session() -> gatehouse_store::SessionRecord {
     gatehouse_store::SessionRecord {
+        idp: None,
         id: gatehouse_core::ids::SessionId::new("s1"),
         secret_digest: vec![1],
         user_id: UserId::new("u-ann"),

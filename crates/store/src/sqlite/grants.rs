@@ -13,7 +13,7 @@ use crate::{CodeRecord, CodeRedemption, GrantRecord, GrantStore, PendingAuthoriz
 // endpoint's hot paths build no SQL text per request.
 macro_rules! grant_columns {
     () => {
-        "id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, requested_acr, created_at, revoked_at"
+        "id, client_id, user_id, session_id, scope, nonce, auth_time, acr, amr, requested_acr, created_at, revoked_at, idp"
     };
 }
 macro_rules! code_columns {
@@ -41,6 +41,7 @@ fn grant_from_row(row: &SqliteRow) -> StoreResult<GrantRecord> {
         requested_acr: parse_list(&row.try_get::<String, _>("requested_acr")?)?,
         created_at: from_ts(row.try_get("created_at")?)?,
         revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_ts).transpose()?,
+        idp: row.try_get("idp")?,
     })
 }
 
@@ -82,10 +83,11 @@ pub(super) fn bind_grant<'q>(query: Query<'q, Sqlite, SqliteArguments<'q>>, g: &
         .bind(json_list(&g.requested_acr))
         .bind(ts(g.created_at))
         .bind(g.revoked_at.map(ts))
+        .bind(&g.idp)
 }
 
 async fn insert_grant(tx: &mut Transaction<'_, Sqlite>, g: &GrantRecord) -> StoreResult<()> {
-    let sql = concat!("INSERT INTO grants (", grant_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    let sql = concat!("INSERT INTO grants (", grant_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     bind_grant(sqlx::query(sql), g).execute(&mut **tx).await?;
     Ok(())
 }

@@ -213,6 +213,13 @@ impl ImportStore for SqliteStore {
                 summary.record(upsert_user(self, &mut tx, &tenant_id, user, now).await?);
             }
         }
+        for provider in &plan.identity_providers {
+            let tenant_id: Option<String> =
+                sqlx::query_scalar("SELECT id FROM tenants WHERE name = ?").bind(&provider.tenant_name).fetch_optional(&mut *tx).await?;
+            let tenant_id = tenant_id.ok_or_else(|| StoreError::Conflict(format!("no tenant named `{}`", provider.tenant_name)))?;
+            let changed = super::federation::upsert_provider(self, &mut tx, &tenant_id, provider, now).await?;
+            summary.record(if changed { Change::Updated } else { Change::Unchanged });
+        }
         for client in &plan.clients {
             summary.record(upsert_client(&mut tx, client, now).await?);
         }

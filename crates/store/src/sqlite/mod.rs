@@ -27,6 +27,7 @@ mod admin;
 mod audit;
 mod directory;
 mod factors;
+mod federation;
 mod grants;
 mod import;
 mod keys;

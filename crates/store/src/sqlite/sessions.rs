@@ -8,7 +8,7 @@ use super::{SqliteStore, from_ts, json_list, parse_list, ts};
 use crate::{SessionRecord, SessionStore, SessionWrite, SignInCompletion, StoreError, StoreResult};
 use sqlx::{Sqlite, Transaction};
 
-const COLUMNS: &str = "id, secret_digest, user_id, created_at, last_seen_at, auth_time, acr, amr, ended_at";
+const COLUMNS: &str = "id, secret_digest, user_id, created_at, last_seen_at, auth_time, acr, amr, ended_at, idp";
 
 fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
@@ -21,11 +21,12 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         acr: row.try_get("acr")?,
         amr: parse_list(&row.try_get::<String, _>("amr")?)?,
         ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(from_ts).transpose()?,
+        idp: row.try_get("idp")?,
     })
 }
 
 async fn insert_session(tx: &mut Transaction<'_, Sqlite>, s: &SessionRecord) -> StoreResult<()> {
-    sqlx::query(&format!("INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    sqlx::query(&format!("INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(s.id.as_str())
         .bind(&s.secret_digest)
         .bind(s.user_id.as_str())
@@ -35,6 +36,7 @@ async fn insert_session(tx: &mut Transaction<'_, Sqlite>, s: &SessionRecord) -> 
         .bind(&s.acr)
         .bind(json_list(&s.amr))
         .bind(s.ended_at.map(ts))
+        .bind(&s.idp)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -63,17 +65,19 @@ fn completion_conflict(error: sqlx::Error) -> StoreError {
 }
 
 /// The insert the completion trigger answers: one placeholder per column of the view (migration
-/// 0012), a constant so the hot path builds no SQL text.
-const COMPLETE_SIGN_IN: &str = "INSERT INTO sign_in_completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/// 0013), a constant so the hot path builds no SQL text.
+const COMPLETE_SIGN_IN: &str = "INSERT INTO sign_in_completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// The common completion as one statement (an insert into the `sign_in_completions` view,
 /// whose trigger writes every row): one round trip and one commit on the hot path.
 async fn complete_in_one_statement<'e>(executor: impl sqlx::SqliteExecutor<'e>, c: &SignInCompletion) -> StoreResult<()> {
-    let (renew, id, secret_digest, user_id, created_at, last_seen_at, auth_time, acr, amr) = match &c.session {
+    let (renew, id, secret_digest, user_id, created_at, last_seen_at, auth_time, acr, amr, idp) = match &c.session {
         SessionWrite::Create(s) => {
-            (0, &s.id, s.secret_digest.as_slice(), Some(&s.user_id), Some(s.created_at), Some(s.last_seen_at), s.auth_time, &s.acr, &s.amr)
+            (0, &s.id, s.secret_digest.as_slice(), Some(&s.user_id), Some(s.created_at), Some(s.last_seen_at), s.auth_time, &s.acr, &s.amr, &s.idp)
         }
-        SessionWrite::Reauthenticate { id, secret_digest, auth_time, acr, amr } => (1, id, secret_digest.as_slice(), None, None, None, *auth_time, acr, amr),
+        SessionWrite::Reauthenticate { id, secret_digest, auth_time, acr, amr, idp } => {
+            (1, id, secret_digest.as_slice(), None, None, None, *auth_time, acr, amr, idp)
+        }
     };
     let (g, code) = (&c.grant, &c.code);
     let device = c.device.as_ref();
@@ -88,7 +92,8 @@ async fn complete_in_one_statement<'e>(executor: impl sqlx::SqliteExecutor<'e>, 
         .bind(last_seen_at.map(ts))
         .bind(ts(auth_time))
         .bind(acr)
-        .bind(json_list(amr));
+        .bind(json_list(amr))
+        .bind(idp);
     super::grants::bind_grant(session, g)
         .bind(&code.digest)
         .bind(&code.client_id)
@@ -116,6 +121,7 @@ async fn complete_in_one_statement<'e>(executor: impl sqlx::SqliteExecutor<'e>, 
         .bind(event.map(|e| i64::from(e.risky)))
         .bind(event.and_then(|e| e.staged_decision.as_ref().map(serde_json::Value::to_string)))
         .bind(event.and_then(|e| e.reported_at.map(ts)))
+        .bind(event.and_then(|e| e.idp.as_deref()))
         .execute(executor)
         .await
         .map_err(completion_conflict)?;

@@ -11,7 +11,7 @@ use super::{SqliteStore, from_ts, json_list, parse_list, ts};
 use crate::{DeviceRecord, SignInEvent, SignInFilter, SignInResult, SignInStore, StoreError, StoreResult};
 
 const EVENT_COLUMNS: &str =
-    "id, at, user_id, tenant_id, client_id, address, user_agent, device_id, result, amr, acr, decision, risky, staged_decision, reported_at";
+    "id, at, user_id, tenant_id, client_id, address, user_agent, device_id, result, amr, acr, decision, risky, staged_decision, reported_at, idp";
 
 fn event_from_row(row: &SqliteRow) -> StoreResult<SignInEvent> {
     let result: String = row.try_get("result")?;
@@ -36,6 +36,7 @@ fn event_from_row(row: &SqliteRow) -> StoreResult<SignInEvent> {
         risky: row.try_get::<i64, _>("risky")? != 0,
         staged_decision: json("staged_decision")?,
         reported_at: row.try_get::<Option<i64>, _>("reported_at")?.map(from_ts).transpose()?,
+        idp: row.try_get("idp")?,
     })
 }
 
@@ -54,7 +55,7 @@ fn device_from_row(row: &SqliteRow) -> StoreResult<DeviceRecord> {
 
 /// Appends an event; also used inside the sign-in completion transaction.
 pub(super) async fn insert_event<'e>(executor: impl SqliteExecutor<'e>, event: &SignInEvent) -> StoreResult<()> {
-    sqlx::query(&format!("INSERT INTO sign_in_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    sqlx::query(&format!("INSERT INTO sign_in_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(&event.id)
         .bind(ts(event.at))
         .bind(event.user_id.as_ref().map(|u| u.as_str().to_owned()))
@@ -70,6 +71,7 @@ pub(super) async fn insert_event<'e>(executor: impl SqliteExecutor<'e>, event: &
         .bind(i64::from(event.risky))
         .bind(event.staged_decision.as_ref().map(serde_json::Value::to_string))
         .bind(event.reported_at.map(ts))
+        .bind(&event.idp)
         .execute(executor)
         .await?;
     Ok(())

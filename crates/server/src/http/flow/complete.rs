@@ -25,6 +25,8 @@ pub struct Context<'a> {
     pub decision: Option<&'a serde_json::Value>,
     /// The user asked to remember this browser's second factor.
     pub remember_device: bool,
+    /// The identity provider the first factor came through (`TENANT_ID/PROVIDER_ID`).
+    pub idp: Option<&'a str>,
 }
 
 /// What finishing a sign-in needs from the server.
@@ -63,6 +65,7 @@ pub async fn finish(
         attempt: context.attempt,
         decision: context.decision,
         remember_device: context.remember_device,
+        idp: context.idp.map(str::to_owned),
     };
     let completion = completer(state).complete(done, now)?;
     let revoked = match state.store.complete_sign_in(&completion.write, now).await {

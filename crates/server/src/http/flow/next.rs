@@ -63,12 +63,13 @@ pub async fn after_first_factor(
                 acr: None,
                 decision: Some(&verdict.record),
                 device_id: attempt.device_id(&state.digester, user),
+                idp: entry.idp.as_deref(),
             };
             attempt::record(state, attempt, outcome, now).await?;
             refusal(state, &parked.request)
         }
         Next::Complete => {
-            let context = Context { attempt, decision: Some(&verdict.record), remember_device: false };
+            let context = Context { attempt, decision: Some(&verdict.record), remember_device: false, idp: entry.idp.as_deref() };
             finish(state, headers, &parked, user, entry.proved, context, now).await
         }
         Next::Ask { progress, page } => {

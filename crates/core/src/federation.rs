@@ -1,0 +1,241 @@
+//! Third-party sign-in: a tenant's own identity providers (its Entra ID, Google Workspace, Okta
+//! or ADFS), what each is trusted for, and the rules that are pure: which provider an email's
+//! domain is bound to, which upstream URLs are acceptable, what the presets fill in.
+//!
+//! The provider's client secret is not here: it is sealed in the store and handed to the
+//! upstream client only when a code is exchanged.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use url::Url;
+
+use crate::EmailDomain;
+use crate::ids::TenantId;
+
+/// A provider's id, unique in its tenant: `[a-z0-9-]`, 1 to 40 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProviderId(String);
+
+impl ProviderId {
+    pub fn parse(input: &str) -> Result<Self, FederationError> {
+        let ok = !input.is_empty() && input.len() <= 40 && input.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok { Ok(Self(input.to_owned())) } else { Err(FederationError::Invalid("id must be 1 to 40 of a-z, 0-9 and -".into())) }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ProviderId {
+    type Error = FederationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ProviderId> for String {
+    fn from(value: ProviderId) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether the provider's own multi-factor proof stands in for Gatehouse's second factor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamMfa {
+    /// Gatehouse asks its own second factor wherever the policy wants one.
+    #[default]
+    Never,
+    /// The provider's proof counts when it asserts one (`amr`, or an `acr` on the list).
+    IfAsserted,
+    /// The provider is trusted to enforce it on every sign-in (the console warns).
+    Always,
+}
+
+/// What a first sign-in of an unknown person does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provisioning {
+    /// Creates the account (just in time), for an email on one of the provider's domains.
+    Jit,
+    /// Signs in only accounts that already exist.
+    #[default]
+    Existing,
+}
+
+/// A known kind of provider, which fills in what it needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    #[default]
+    Generic,
+    /// Microsoft Entra ID (Azure AD, Office 365): a tenant-specific issuer, `tid` on an
+    /// allow-list, identity keyed on `tid` + `oid`, the `email` claim never proof of ownership.
+    Entra,
+    /// Google Workspace: `hd` must be one of the provider's domains.
+    Google,
+    Okta,
+    /// Active Directory Federation Services over OpenID Connect.
+    Adfs,
+}
+
+/// The OpenID Connect settings of an upstream provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcUpstream {
+    /// The issuer, exactly as its ID tokens name it; discovery at
+    /// `issuer/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Scopes asked for besides `openid` (default `email profile`).
+    pub scopes: Vec<String>,
+    /// Entra ID: the directory (tenant) ids whose people may sign in here.
+    #[serde(default)]
+    pub allowed_tenant_ids: Vec<String>,
+    /// Signing algorithms accepted on its ID tokens (asymmetric only).
+    pub algorithms: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum Upstream {
+    Oidc(OidcUpstream),
+}
+
+/// A tenant's identity provider: where its people on `domains` sign in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityProvider {
+    pub tenant_id: TenantId,
+    pub id: ProviderId,
+    /// Shown on the sign-in page.
+    pub name: String,
+    pub upstream: Upstream,
+    /// Home-realm discovery: emails on these domains (the tenant's own) sign in here.
+    pub domains: Vec<EmailDomain>,
+    pub upstream_mfa: UpstreamMfa,
+    pub provisioning: Provisioning,
+    pub preset: Preset,
+    /// `acr` values that prove multi-factor authentication at the provider.
+    #[serde(default)]
+    pub mfa_acr_values: Vec<String>,
+    /// Password sign-in is refused for accounts on the provider's domains, except `break_glass`.
+    #[serde(default)]
+    pub required: bool,
+    /// Accounts (emails) that may still sign in with a password when the provider is required.
+    #[serde(default)]
+    pub break_glass: Vec<crate::Email>,
+}
+
+impl IdentityProvider {
+    /// `TENANT_ID/PROVIDER_ID`: the provider's name across the instance (`idp_hint`, the `idp`
+    /// claim, the login history).
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.tenant_id, self.id)
+    }
+
+    pub fn oidc(&self) -> Option<&OidcUpstream> {
+        match &self.upstream {
+            Upstream::Oidc(oidc) => Some(oidc),
+        }
+    }
+
+    /// Whether password sign-in is refused for this email (the provider is required for its
+    /// domain and the account is not a named break-glass account).
+    pub fn refuses_password_for(&self, email: &crate::Email) -> bool {
+        self.required && self.domains.contains(&email.domain()) && !self.break_glass.contains(email)
+    }
+
+    /// Checks what only the whole provider can tell: its domains are the tenant's own, its
+    /// issuer is a URL Gatehouse may reach, its preset has what it needs.
+    pub fn validate(&self, tenant_domains: &[EmailDomain]) -> Result<(), FederationError> {
+        if self.name.trim().is_empty() || self.name.len() > 100 {
+            return Err(FederationError::Invalid("name must be 1 to 100 characters".into()));
+        }
+        if self.domains.is_empty() {
+            return Err(FederationError::Invalid("domains: a provider needs at least one of the tenant's domains".into()));
+        }
+        if let Some(foreign) = self.domains.iter().find(|d| !tenant_domains.contains(d)) {
+            return Err(FederationError::Invalid(format!("domains: `{foreign}` is not one of the tenant's domains")));
+        }
+        if let Some(outside) = self.break_glass.iter().find(|e| !tenant_domains.contains(&e.domain())) {
+            return Err(FederationError::Invalid(format!("break_glass: `{outside}` is not on the tenant's domains")));
+        }
+        let Upstream::Oidc(oidc) = &self.upstream;
+        upstream_url(&oidc.issuer)?;
+        if oidc.client_id.is_empty() || oidc.client_id.len() > 255 {
+            return Err(FederationError::Invalid("client_id must be 1 to 255 characters".into()));
+        }
+        if oidc.algorithms.is_empty() || oidc.algorithms.iter().any(|a| !ASYMMETRIC_ALGS.contains(&a.as_str())) {
+            return Err(FederationError::Invalid(format!("algorithms must be among {}", ASYMMETRIC_ALGS.join(", "))));
+        }
+        if self.preset == Preset::Entra {
+            if oidc.allowed_tenant_ids.is_empty() {
+                return Err(FederationError::Invalid("an Entra ID provider needs its directory (tenant) id".into()));
+            }
+            if ["common", "organizations", "consumers"].iter().any(|m| oidc.issuer.contains(&format!("/{m}/"))) {
+                return Err(FederationError::Invalid("an Entra ID issuer must name one directory, not common/organizations/consumers".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The JWS algorithms an upstream ID token may be signed with: asymmetric only.
+pub const ASYMMETRIC_ALGS: [&str; 9] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+
+/// Default scopes asked of an upstream besides `openid`.
+pub const DEFAULT_SCOPES: [&str; 2] = ["email", "profile"];
+
+/// An upstream URL Gatehouse may call: `https://`, or plain `http://` only to a loopback
+/// address (development and tests); no user info, no fragment.
+pub fn upstream_url(input: &str) -> Result<Url, FederationError> {
+    let url = Url::parse(input).map_err(|_| FederationError::Invalid(format!("`{input}` is not a URL")))?;
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err(FederationError::Invalid(format!("`{input}` must not carry credentials or a fragment")));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback_host(&url) => Ok(url),
+        "http" => Err(FederationError::Invalid(format!("`{input}`: plain http is allowed only for loopback addresses"))),
+        _ => Err(FederationError::Invalid(format!("`{input}` must be an https URL"))),
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    }
+}
+
+/// The issuer a preset implies, when the preset knows it: Google's is fixed, Entra's names the
+/// directory.
+pub fn preset_issuer(preset: Preset, entra_tenant_id: Option<&str>) -> Option<String> {
+    match preset {
+        Preset::Google => Some("https://accounts.google.com".to_owned()),
+        Preset::Entra => entra_tenant_id.map(|tid| format!("https://login.microsoftonline.com/{tid}/v2.0")),
+        Preset::Generic | Preset::Okta | Preset::Adfs => None,
+    }
+}
+
+/// The provider bound to an email domain, among the providers of the domain's tenant.
+pub fn provider_for_domain<'a>(providers: &'a [IdentityProvider], domain: &EmailDomain) -> Option<&'a IdentityProvider> {
+    providers.iter().find(|p| p.domains.contains(domain))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FederationError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[cfg(test)]
+mod tests;

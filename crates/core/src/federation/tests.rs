@@ -1,0 +1,100 @@
+use super::*;
+use crate::Email;
+
+fn domain(d: &str) -> EmailDomain {
+    EmailDomain::parse(d).unwrap()
+}
+
+fn provider(issuer: &str) -> IdentityProvider {
+    IdentityProvider {
+        tenant_id: TenantId::new("t1"),
+        id: ProviderId::parse("corp").unwrap(),
+        name: "Fed Oy staff".into(),
+        upstream: Upstream::Oidc(OidcUpstream {
+            issuer: issuer.into(),
+            client_id: "gatehouse".into(),
+            scopes: vec!["email".into()],
+            allowed_tenant_ids: vec![],
+            algorithms: vec!["RS256".into()],
+        }),
+        domains: vec![domain("fed.test")],
+        upstream_mfa: UpstreamMfa::Never,
+        provisioning: Provisioning::Jit,
+        preset: Preset::Generic,
+        mfa_acr_values: vec![],
+        required: false,
+        break_glass: vec![],
+    }
+}
+
+#[test]
+fn provider_ids_are_lowercase_letters_digits_and_dashes() {
+    assert!(ProviderId::parse("corp-2").is_ok());
+    for bad in ["", "Corp", "corp_1", "corp/x", &"a".repeat(41)] {
+        assert!(ProviderId::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_provider_may_bind_only_its_tenants_own_domains() {
+    let p = provider("https://login.example.com");
+    assert!(p.validate(&[domain("fed.test")]).is_ok());
+    let err = p.validate(&[domain("other.test")]).unwrap_err();
+    assert!(err.to_string().contains("fed.test"), "{err}");
+    let mut none = p.clone();
+    none.domains.clear();
+    assert!(none.validate(&[domain("fed.test")]).is_err());
+}
+
+#[test]
+fn plain_http_upstreams_are_allowed_only_on_loopback() {
+    assert!(upstream_url("http://127.0.0.1:9000/issuer").is_ok());
+    assert!(upstream_url("http://localhost:9000").is_ok());
+    assert!(upstream_url("http://[::1]:9000").is_ok());
+    assert!(upstream_url("http://login.example.com").is_err());
+    assert!(upstream_url("ftp://login.example.com").is_err());
+    assert!(upstream_url("https://user:pw@login.example.com").is_err());
+    assert!(upstream_url("https://login.example.com/#frag").is_err());
+    assert!(provider("http://login.example.com").validate(&[domain("fed.test")]).is_err());
+}
+
+#[test]
+fn only_asymmetric_algorithms_may_be_allowed() {
+    let mut p = provider("https://login.example.com");
+    let Upstream::Oidc(o) = &mut p.upstream;
+    o.algorithms = vec!["HS256".into()];
+    assert!(p.validate(&[domain("fed.test")]).is_err());
+}
+
+#[test]
+fn an_entra_provider_names_one_directory() {
+    let mut p = provider("https://login.microsoftonline.com/common/v2.0");
+    p.preset = Preset::Entra;
+    assert!(p.validate(&[domain("fed.test")]).is_err(), "no tid allow-list");
+    let Upstream::Oidc(o) = &mut p.upstream;
+    o.allowed_tenant_ids = vec!["tid-1".into()];
+    assert!(p.validate(&[domain("fed.test")]).is_err(), "the multi-tenant issuer");
+    let Upstream::Oidc(o) = &mut p.upstream;
+    o.issuer = preset_issuer(Preset::Entra, Some("tid-1")).unwrap();
+    assert!(p.validate(&[domain("fed.test")]).is_ok());
+}
+
+#[test]
+fn a_required_provider_refuses_passwords_except_for_break_glass_accounts() {
+    let mut p = provider("https://login.example.com");
+    let ann = Email::parse("ann@fed.test").unwrap();
+    let admin = Email::parse("root@fed.test").unwrap();
+    assert!(!p.refuses_password_for(&ann), "not required");
+    p.required = true;
+    p.break_glass = vec![admin.clone()];
+    assert!(p.refuses_password_for(&ann));
+    assert!(!p.refuses_password_for(&admin));
+    assert!(!p.refuses_password_for(&Email::parse("x@elsewhere.test").unwrap()));
+}
+
+#[test]
+fn home_realm_discovery_finds_the_provider_bound_to_a_domain() {
+    let providers = vec![provider("https://login.example.com")];
+    assert_eq!(provider_for_domain(&providers, &domain("fed.test")).map(|p| p.key()), Some("t1/corp".into()));
+    assert!(provider_for_domain(&providers, &domain("other.test")).is_none());
+}

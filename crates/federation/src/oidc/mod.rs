@@ -1,0 +1,31 @@
+//! An OpenID Connect upstream, with Gatehouse as its confidential client.
+
+mod client;
+mod fetch;
+pub mod id_token;
+mod metadata;
+
+pub use client::{AuthorizationAsk, Started, Upstreams};
+pub use id_token::{Expected, IdTokenClaims, Rejection};
+pub use metadata::Metadata;
+
+/// Why talking to an upstream failed. The browser sees a generic page; the admin sees this.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the provider could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the provider answered {status} at {what}")]
+    Status { what: &'static str, status: u16 },
+    #[error("the provider's {0} is larger than Gatehouse accepts")]
+    TooLarge(&'static str),
+    #[error("the provider's {0} is not valid")]
+    Invalid(&'static str),
+    #[error("the provider's discovery document names issuer `{found}`, not the configured `{expected}`")]
+    IssuerMismatch { expected: String, found: String },
+    #[error("the provider refused the code: {0}")]
+    TokenRefused(String),
+    #[error("the ID token was refused: {0}")]
+    IdToken(#[from] Rejection),
+    #[error("the provider's client secret is missing")]
+    NoSecret,
+}

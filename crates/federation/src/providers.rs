@@ -1,0 +1,126 @@
+//! The tenants' identity providers in memory: by key (`TENANT_ID/PROVIDER_ID`) and by the
+//! email domains they are bound to (home-realm discovery), swapped whole on a reload so a
+//! sign-in never reads half an update.
+
+use gatehouse_core::EmailDomain;
+use gatehouse_core::federation::IdentityProvider;
+use gatehouse_store::{FederationStore, StoreError, StoredProvider};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// One provider with its client secret.
+pub struct Provider {
+    pub config: IdentityProvider,
+    client_secret: Option<String>,
+}
+
+impl Provider {
+    pub fn client_secret(&self) -> Option<&str> {
+        self.client_secret.as_deref()
+    }
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider").field("key", &self.config.key()).finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Snapshot {
+    by_key: HashMap<String, Arc<Provider>>,
+    by_domain: HashMap<EmailDomain, Arc<Provider>>,
+}
+
+/// The providers, reloaded from the store when the generation changes.
+#[derive(Default)]
+pub struct Providers {
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl Providers {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.read().map(|s| Arc::clone(&s)).unwrap_or_default()
+    }
+
+    /// Replaces the providers with what the store holds.
+    pub async fn reload(&self, store: &dyn FederationStore) -> Result<(), StoreError> {
+        let stored = store.identity_providers().await?;
+        self.replace(stored);
+        Ok(())
+    }
+
+    /// Replaces the providers (a reload, or a test's fixture).
+    pub fn replace(&self, stored: Vec<StoredProvider>) {
+        let mut next = Snapshot::default();
+        for StoredProvider { provider, client_secret } in stored {
+            let provider = Arc::new(Provider { config: provider, client_secret });
+            for domain in &provider.config.domains {
+                next.by_domain.insert(domain.clone(), Arc::clone(&provider));
+            }
+            next.by_key.insert(provider.config.key(), provider);
+        }
+        if let Ok(mut current) = self.current.write() {
+            *current = Arc::new(next);
+        }
+    }
+
+    /// The provider named `TENANT_ID/PROVIDER_ID`.
+    pub fn get(&self, key: &str) -> Option<Arc<Provider>> {
+        self.snapshot().by_key.get(key).cloned()
+    }
+
+    /// The provider an email domain is bound to (home-realm discovery).
+    pub fn for_domain(&self, domain: &EmailDomain) -> Option<Arc<Provider>> {
+        self.snapshot().by_domain.get(domain).cloned()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.snapshot().by_key.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_core::federation::{OidcUpstream, Preset, ProviderId, Provisioning, Upstream, UpstreamMfa};
+    use gatehouse_core::ids::TenantId;
+
+    fn stored(tenant: &str, id: &str, domain: &str) -> StoredProvider {
+        StoredProvider {
+            provider: IdentityProvider {
+                tenant_id: TenantId::new(tenant),
+                id: ProviderId::parse(id).unwrap(),
+                name: id.into(),
+                upstream: Upstream::Oidc(OidcUpstream {
+                    issuer: "https://login.test".into(),
+                    client_id: "c".into(),
+                    scopes: vec![],
+                    allowed_tenant_ids: vec![],
+                    algorithms: vec!["RS256".into()],
+                }),
+                domains: vec![EmailDomain::parse(domain).unwrap()],
+                upstream_mfa: UpstreamMfa::Never,
+                provisioning: Provisioning::Existing,
+                preset: Preset::Generic,
+                mfa_acr_values: vec![],
+                required: false,
+                break_glass: vec![],
+            },
+            client_secret: Some("secret".into()),
+        }
+    }
+
+    #[test]
+    fn providers_are_found_by_key_and_by_bound_domain_and_replaced_whole() {
+        let providers = Providers::default();
+        assert!(providers.is_empty());
+        providers.replace(vec![stored("t1", "corp", "fed.test"), stored("t2", "corp", "other.test")]);
+        assert_eq!(providers.get("t1/corp").unwrap().client_secret(), Some("secret"));
+        assert_eq!(providers.for_domain(&EmailDomain::parse("other.test").unwrap()).unwrap().config.key(), "t2/corp");
+        assert!(providers.for_domain(&EmailDomain::parse("nobody.test").unwrap()).is_none());
+        providers.replace(vec![stored("t1", "corp", "fed.test")]);
+        assert!(providers.get("t2/corp").is_none(), "a removed provider is gone");
+        assert!(!format!("{:?}", providers.get("t1/corp").unwrap()).contains("secret"));
+    }
+}

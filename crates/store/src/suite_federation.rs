@@ -1,0 +1,133 @@
+//! Storage requirements of third-party sign-in: identity providers imported with their secrets
+//! sealed, external identities linked once, accounts created just in time, and profiles that
+//! follow the upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use gatehouse_core::federation::{IdentityProvider, OidcUpstream, Preset, ProviderId, Provisioning, Upstream, UpstreamMfa};
+use gatehouse_core::ids::{TenantId, UserId};
+use gatehouse_core::{Email, EmailDomain};
+
+use crate::suite::{NOW, audit_entry, seed_directory};
+use crate::*;
+
+/// The suite tenant's (`Acme Oy`, `acme.test`) OpenID Connect provider `corp`.
+pub fn corp_provider(issuer: &str) -> IdentityProvider {
+    IdentityProvider {
+        tenant_id: TenantId::new("ignored: the import sets it"),
+        id: ProviderId::parse("corp").unwrap(),
+        name: "Acme staff".into(),
+        upstream: Upstream::Oidc(OidcUpstream {
+            issuer: issuer.into(),
+            client_id: "gatehouse".into(),
+            scopes: vec!["email".into(), "profile".into()],
+            allowed_tenant_ids: vec![],
+            algorithms: vec!["RS256".into()],
+        }),
+        domains: vec![EmailDomain::parse("acme.test").unwrap()],
+        upstream_mfa: UpstreamMfa::IfAsserted,
+        provisioning: Provisioning::Jit,
+        preset: Preset::Generic,
+        mfa_acr_values: vec![],
+        required: false,
+        break_glass: vec![],
+    }
+}
+
+fn import(provider: IdentityProvider, secret: Option<&str>) -> ImportPlan {
+    ImportPlan {
+        identity_providers: vec![ProviderPlan { tenant_name: "Acme Oy".into(), provider, client_secret: secret.map(str::to_owned) }],
+        ..Default::default()
+    }
+}
+
+fn identity(subject: &str) -> ExternalIdentity {
+    ExternalIdentity { provider: "t-acme/corp".into(), issuer: "https://login.acme.test".into(), subject: subject.into() }
+}
+
+pub async fn identity_providers_are_imported_with_their_secret_sealed_and_updated_in_place(store: &dyn Store) {
+    seed_directory(store).await;
+    let provider = corp_provider("https://login.acme.test");
+    let summary = store.apply_import(&import(provider.clone(), Some("s3cret")), NOW).await.unwrap();
+    assert_eq!(summary.updated, 1, "the provider is written");
+    let stored = store.identity_providers().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].provider.tenant_id, TenantId::new("t-acme"), "bound to the named tenant");
+    assert_eq!(stored[0].provider.key(), "t-acme/corp");
+    assert_eq!(stored[0].client_secret.as_deref(), Some("s3cret"));
+    assert!(!format!("{:?}", stored[0]).contains("s3cret"), "Debug never prints the secret");
+
+    let again = store.apply_import(&import(provider.clone(), Some("s3cret")), NOW).await.unwrap();
+    assert_eq!((again.updated, again.unchanged), (0, 1), "the same file changes nothing");
+    store.apply_import(&import(IdentityProvider { name: "Acme people".into(), ..provider.clone() }, None), NOW).await.unwrap();
+    let renamed = &store.identity_providers().await.unwrap()[0];
+    assert_eq!((renamed.provider.name.as_str(), renamed.client_secret.as_deref()), ("Acme people", Some("s3cret")), "no secret keeps the stored one");
+    store.apply_import(&import(provider.clone(), Some("rotated")), NOW).await.unwrap();
+    assert_eq!(store.identity_providers().await.unwrap()[0].client_secret.as_deref(), Some("rotated"));
+
+    let nowhere =
+        ImportPlan { identity_providers: vec![ProviderPlan { tenant_name: "No Such Oy".into(), provider, client_secret: None }], ..Default::default() };
+    assert!(matches!(store.apply_import(&nowhere, NOW).await, Err(StoreError::Conflict(_))), "a provider needs its tenant");
+}
+
+pub async fn an_external_identity_is_linked_once(store: &dyn Store) {
+    seed_directory(store).await;
+    let alice = UserId::new("u-alice");
+    assert_eq!(store.linked_user(&identity("s-1")).await.unwrap(), None);
+    let before = store.audit_records(0, 1000).await.unwrap().len();
+    store.link_identity(&identity("s-1"), &alice, NOW, &audit_entry("user.identity.link")).await.unwrap();
+    assert_eq!(store.linked_user(&identity("s-1")).await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.audit_records(0, 1000).await.unwrap().len(), before + 1, "the link is audited in its transaction");
+    let twice = store.link_identity(&identity("s-1"), &alice, NOW, &audit_entry("user.identity.link")).await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "an identity links one account");
+    let ghost = store.link_identity(&identity("s-2"), &UserId::new("u-none"), NOW, &audit_entry("user.identity.link")).await;
+    assert!(matches!(ghost, Err(StoreError::Conflict(_))), "no account, no link");
+    assert_eq!(store.audit_records(0, 1000).await.unwrap().len(), before + 1, "refused links audit nothing");
+    let other_issuer = ExternalIdentity { issuer: "https://evil.test".into(), ..identity("s-1") };
+    assert_eq!(store.linked_user(&other_issuer).await.unwrap(), None, "the issuer is part of the identity");
+}
+
+pub async fn a_just_in_time_account_is_created_linked_and_only_once(store: &dyn Store) {
+    seed_directory(store).await;
+    let new = NewLinkedUser {
+        id: UserId::new("u-jit"),
+        tenant_id: TenantId::new("t-acme"),
+        email: Email::parse("jit@acme.test").unwrap(),
+        name: "Jit Person".into(),
+        email_verified: true,
+    };
+    let generation = store.generation().await.unwrap();
+    store.create_linked_user(&new, &identity("s-jit"), NOW, &audit_entry("user.create")).await.unwrap();
+    assert!(store.generation().await.unwrap() > generation, "caches reload");
+    let user = store.user_by_email(&new.email).await.unwrap().unwrap();
+    assert_eq!((user.id.as_str(), user.tenant_id.as_str(), user.name.as_str()), ("u-jit", "t-acme", "Jit Person"));
+    assert!(user.password_hash.is_none() && user.roles.is_empty() && user.email_verified);
+    assert_eq!(store.linked_user(&identity("s-jit")).await.unwrap(), Some(UserId::new("u-jit")));
+    // A racing first sign-in of the same person finds the email (or the identity) taken.
+    let racer = NewLinkedUser { id: UserId::new("u-jit-2"), ..new.clone() };
+    assert!(matches!(store.create_linked_user(&racer, &identity("s-jit"), NOW, &audit_entry("user.create")).await, Err(StoreError::Conflict(_))));
+    let other_email = NewLinkedUser { id: UserId::new("u-jit-3"), email: Email::parse("jit3@acme.test").unwrap(), ..new };
+    assert!(matches!(store.create_linked_user(&other_email, &identity("s-jit"), NOW, &audit_entry("user.create")).await, Err(StoreError::Conflict(_))));
+    assert!(store.user(&UserId::new("u-jit-3")).await.unwrap().is_none(), "rolled back with the link");
+}
+
+pub async fn a_linked_profile_follows_the_upstream_but_never_takes_anothers_email(store: &dyn Store) {
+    seed_directory(store).await;
+    let new = NewLinkedUser {
+        id: UserId::new("u-jit"),
+        tenant_id: TenantId::new("t-acme"),
+        email: Email::parse("jit@acme.test").unwrap(),
+        name: "Jit".into(),
+        email_verified: true,
+    };
+    store.create_linked_user(&new, &identity("s-jit"), NOW, &audit_entry("user.create")).await.unwrap();
+    let renamed = Email::parse("jit.person@acme.test").unwrap();
+    assert!(store.refresh_linked_profile(&new.id, &renamed, "Jit Person", NOW).await.unwrap());
+    let user = store.user(&new.id).await.unwrap().unwrap();
+    assert_eq!((user.email.as_str(), user.name.as_str()), ("jit.person@acme.test", "Jit Person"));
+    assert!(store.user_by_email(&renamed).await.unwrap().is_some(), "found by its new address");
+    let alices = Email::parse("alice@acme.test").unwrap();
+    store.refresh_linked_profile(&new.id, &alices, "Jit P.", NOW).await.unwrap();
+    let user = store.user(&new.id).await.unwrap().unwrap();
+    assert_eq!((user.email.as_str(), user.name.as_str()), ("jit.person@acme.test", "Jit P."), "Alice's address stays Alice's");
+    assert_eq!(store.user_by_email(&alices).await.unwrap().unwrap().id.as_str(), "u-alice");
+}
