@@ -15,10 +15,25 @@ export async function startAtDemo(ctx, page, { name = 'demo-home' } = {}) {
   await clickAndWait(page, page.getByRole('link', { name: 'Sign in with Gatehouse' }));
 }
 
-/** On the sign-in page: types the email and password and presses "Sign in". */
+/**
+ * On the sign-in page's first step: types the email and presses "Continue" (home-realm
+ * discovery); on the password step that follows, or where the page already is: types the
+ * password and presses "Sign in". Stops after "Continue" when no password step follows (a
+ * refused form, or the organisation's own sign-in).
+ */
+export async function continueWithEmail(page, email) {
+  await expectHeading(page, 'Sign in');
+  await page.getByLabel('Email').fill(email);
+  await clickAndWait(page, page.getByRole('button', { name: 'Continue', exact: true }));
+}
+
+/** See continueWithEmail: the whole password sign-in from either step. */
 export async function submitPassword(page, user, password = user.password) {
   await expectHeading(page, 'Sign in');
-  await page.getByLabel('Email').fill(user.email);
+  if ((await page.getByLabel('Password').count()) === 0) {
+    await continueWithEmail(page, user.email);
+    if ((await page.getByLabel('Password').count()) === 0) return;
+  }
   await page.getByLabel('Password').fill(password);
   await clickAndWait(page, page.getByRole('button', { name: 'Sign in', exact: true }));
 }

@@ -60,6 +60,13 @@ impl AuditEntry {
         self.tenant = Some(tenant.to_owned());
         self
     }
+
+    /// What the target is after the change (never a secret).
+    #[must_use]
+    pub fn with_after(mut self, after: serde_json::Value) -> Self {
+        self.after = Some(after);
+        self
+    }
 }
 
 /// A record as stored: its position in the chain and both hashes.

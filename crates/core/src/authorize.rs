@@ -96,6 +96,10 @@ pub struct AuthorizationRequest {
     pub id_token_hint: Option<String>,
     pub acr_values: Vec<String>,
     pub code_challenge: Option<CodeChallenge>,
+    /// The identity provider the client suggests (`TENANT_ID/PROVIDER_ID`): the sign-in page
+    /// offers it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_hint: Option<String>,
 }
 
 /// Where an authorization error may be reported.
@@ -205,6 +209,7 @@ pub fn parse_authorization_request<'c>(
         id_token_hint: bounded(params, "id_token_hint", MAX_ID_TOKEN_HINT_LEN).map_err(redirect)?,
         acr_values,
         code_challenge,
+        idp_hint: bounded(params, "idp_hint", MAX_HINT_LEN).map_err(redirect)?,
     })
 }
 
@@ -240,6 +245,7 @@ impl AuthorizationRequest {
             ("acr_values", (!self.acr_values.is_empty()).then(|| self.acr_values.join(" "))),
             ("code_challenge", self.code_challenge.as_ref().map(|c| c.as_str().to_owned())),
             ("code_challenge_method", self.code_challenge.as_ref().map(|_| "S256".to_owned())),
+            ("idp_hint", self.idp_hint.clone()),
         ];
         for (name, value) in optional {
             if let Some(value) = value {

@@ -23,6 +23,17 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
     /// Offer "Sign in with a passkey" (WebAuthn is available on this server).
     pub passkeys: bool,
+    /// The first step: the email alone, then the password or the organisation's own sign-in.
+    pub identify: bool,
+    /// Identity providers the application suggested (`idp_hint`), offered as buttons.
+    pub providers: Vec<ProviderButton<'a>>,
+}
+
+/// A button starting a sign-in at an organisation's identity provider.
+pub struct ProviderButton<'a> {
+    /// `TENANT_ID/PROVIDER_ID`.
+    pub key: String,
+    pub name: &'a str,
 }
 
 #[derive(Template)]
@@ -44,6 +55,16 @@ pub struct FormPostPage<'a> {
     pub m: &'static Messages,
     pub action: &'a str,
     pub fields: Vec<(&'a str, String)>,
+}
+
+/// Leaving for an organisation's identity provider after a form: a link followed at once by a
+/// script (a form's redirect to another origin would break the page's `form-action`).
+#[derive(Template)]
+#[template(path = "federation_redirect.html")]
+pub struct FederationRedirectPage<'a> {
+    pub m: &'static Messages,
+    pub url: &'a str,
+    pub name: &'a str,
 }
 
 #[derive(Template)]
@@ -145,14 +166,35 @@ mod tests {
             email: "a\"b@acme.test",
             error: Some(crate::messages::EN.flow.bad_credentials),
             passkeys: false,
+            identify: false,
+            providers: vec![ProviderButton { key: "t/<corp>".into(), name: "<b>Corp</b>" }],
         }
         .render()
         .unwrap();
-        assert!(!html.contains("<script>x</script>"));
+        assert!(!html.contains("<script>x</script>") && !html.contains("<b>Corp</b>") && !html.contains("t/<corp>"));
         assert!(html.contains("autocomplete=\"username\""));
         assert!(html.contains("autocomplete=\"current-password\""));
         assert!(html.contains("aria-describedby=\"form-error\""));
         assert!(!html.contains("a\"b@"));
+    }
+
+    #[test]
+    fn the_first_step_asks_for_the_email_alone() {
+        let html = LoginPage {
+            m: &crate::messages::EN,
+            client_name: "Payroll",
+            request_id: "r1",
+            csrf_token: "c1",
+            email: "",
+            error: None,
+            passkeys: false,
+            identify: true,
+            providers: vec![],
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains("name=\"email\"") && !html.contains("name=\"password\""));
+        assert!(html.contains(crate::messages::EN.flow.identify_continue));
     }
 
     #[test]

@@ -55,6 +55,16 @@ pub struct Passwords {
     pub permits: Semaphore,
 }
 
+/// Third-party sign-in: the tenants' identity providers in memory and the upstream client
+/// (its discovery documents and keys cached per issuer).
+pub struct Federation {
+    pub providers: gatehouse_federation::Providers,
+    pub upstreams: gatehouse_federation::oidc::Upstreams,
+}
+
+/// How long an upstream identity provider may take to answer one request.
+const UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Shared {
     pub config: ServerConfig,
     pub store: Arc<dyn Store>,
@@ -75,6 +85,7 @@ pub struct Shared {
     pub console: gatehouse_console_sessions::Sessions,
     /// What the token service reads from memory: keys, clients, tenants, users, revocations.
     pub directory: Directory,
+    pub federation: Federation,
 }
 
 #[derive(Clone)]
@@ -122,6 +133,10 @@ impl AppState {
             discovery,
             console: Default::default(),
             directory,
+            federation: Federation {
+                providers: Default::default(),
+                upstreams: gatehouse_federation::oidc::Upstreams::new(UPSTREAM_TIMEOUT).map_err(|e| ServerError::Config(e.to_string()))?,
+            },
             config,
             store,
         };
@@ -165,9 +180,10 @@ impl AppState {
         self.directory.forget_user(id);
     }
 
-    /// Reloads clients, keys and revocations from the store.
+    /// Reloads clients, keys, revocations and identity providers from the store.
     pub async fn reload(&self) -> Result<(), ServerError> {
-        Ok(self.directory.reload(now()).await?)
+        self.directory.reload(now()).await?;
+        Ok(self.federation.providers.reload(self.store.as_ref()).await?)
     }
 }
 
@@ -176,10 +192,15 @@ impl AppState {
 #[async_trait::async_trait]
 impl CacheReload for AppState {
     async fn reload(&self) -> Result<(), OpsError> {
-        self.directory.reload(now()).await.map_err(ops_error)
+        self.directory.reload(now()).await.map_err(ops_error)?;
+        Ok(self.federation.providers.reload(self.store.as_ref()).await?)
     }
     async fn reload_if_changed(&self) -> Result<bool, OpsError> {
-        self.directory.reload_if_changed(now()).await.map_err(ops_error)
+        let changed = self.directory.reload_if_changed(now()).await.map_err(ops_error)?;
+        if changed {
+            self.federation.providers.reload(self.store.as_ref()).await?;
+        }
+        Ok(changed)
     }
 }
 

@@ -17,11 +17,13 @@
 //! - [`ceremonies`]: starting the WebAuthn ceremonies the pages' script asks options for;
 //! - [`session`]: the SSO session standing in for the first factor at `/authorize`.
 //!
-//! A federated first factor would be one more module here, ending in
-//! [`crate::next::after_first_factor`] as the password and the passkey do.
+//! - [`federated`]: a sign-in at the tenant's own identity provider, its account (linked,
+//!   linked now, or created just in time) and the policy's verdict with what the provider
+//!   proved; it ends in [`crate::next::after_first_factor`] as the password and the passkey do.
 
 pub mod ceremonies;
 pub mod enrollment;
+pub mod federated;
 pub mod passkey;
 pub mod password;
 pub mod password_change;

@@ -8,7 +8,7 @@
 //   4. the back button after a completed sign-in, and forward again to the application.
 // Bob (acme.test, no 2FA) signs in with his password alone.
 
-import { demoClaims, startAtDemo, submitPassword } from '../flows.mjs';
+import { continueWithEmail, demoClaims, startAtDemo, submitPassword } from '../flows.mjs';
 
 /** Sets a hidden input of the page before a submission, as a tamperer would. */
 async function tamper(page, selector, value) {
@@ -81,8 +81,7 @@ export default async function (ctx) {
     if (request.method() === 'POST' && new URL(request.url()).pathname === '/login') posts += 1;
   });
   await startAtDemo(ctx, second);
-  await ctx.expectHeading(second, 'Sign in');
-  await second.getByLabel('Email').fill(bob.email);
+  await continueWithEmail(second, bob.email);
   await second.getByLabel('Password').fill(bob.password);
   const fields = await second.locator('form[action="/login"]').evaluate((form) => Object.fromEntries(new FormData(form)));
   await ctx.navigation(second, () => second.getByRole('button', { name: 'Sign in', exact: true }).dblclick());

@@ -2,7 +2,7 @@
 // signs in to the demo application, mistyping his password and then his code once on the way,
 // lands back at the application with an ID token saying two factors were used, and signs out.
 
-import { demoClaims, signOutOfDemo, startAtDemo, submitPassword, submitTotp } from '../flows.mjs';
+import { continueWithEmail, demoClaims, signOutOfDemo, startAtDemo, submitPassword, submitTotp } from '../flows.mjs';
 
 export default async function (ctx) {
   const { page, assert } = ctx;
@@ -12,6 +12,14 @@ export default async function (ctx) {
   await ctx.expectHeading(page, 'Sign in');
   assert.match(await page.locator('main').innerText(), /to continue to\s+Demo application/);
   await ctx.visit(page, 'login');
+
+  // The first step asks for the email alone; the password step carries it (read-only, for
+  // password managers) with a way back.
+  await continueWithEmail(page, dave.email);
+  assert.equal(await page.getByLabel('Email').inputValue(), dave.email);
+  assert.equal(await page.getByLabel('Email').getAttribute('readonly'), '');
+  assert.ok(await page.getByRole('link', { name: 'Use another email address' }).isVisible());
+  await ctx.visit(page, 'login-password-step');
 
   // A wrong password: the same page, a message, the email kept and the focus on the password.
   await submitPassword(page, dave, 'not the password');

@@ -127,13 +127,14 @@ fn only_first_party_clients_keep_gatehouse_scopes() {
 fn a_parked_request_keeps_only_known_parameters_and_parses_back_to_itself() {
     let c = client(true);
     let query = format!(
-        "{BASE}%20email%20address&state=s%20t&nonce=n&foo={}&max_age=0&prompt=login&login_hint=a%40b.test&acr_values=urn%3Agatehouse%3Aacr%3Amfa%20phr&response_mode=form_post&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        "{BASE}%20email%20address&state=s%20t&nonce=n&foo={}&max_age=0&prompt=login&login_hint=a%40b.test&idp_hint=t1%2Fcorp&acr_values=urn%3Agatehouse%3Aacr%3Amfa%20phr&response_mode=form_post&code_challenge={CHALLENGE}&code_challenge_method=S256",
         "x".repeat(10_000)
     );
     let request = parse(&query, &c).unwrap();
     let parked = request.to_query();
     assert!(!parked.contains("foo") && !parked.contains("address") && parked.len() < 600, "{parked}");
     assert_eq!(parse(&parked, &c).unwrap(), request);
+    assert_eq!(request.idp_hint.as_deref(), Some("t1/corp"), "the provider hint is kept");
     let minimal = parse(&format!("{BASE}&code_challenge={CHALLENGE}&code_challenge_method=S256"), &c).unwrap();
     assert_eq!(parse(&minimal.to_query(), &c).unwrap(), minimal);
 }

@@ -42,7 +42,6 @@ pub struct AuthorizationAsk<'a> {
 /// A started upstream sign-in: where to send the browser, and what the callback must match.
 pub struct Started {
     pub url: String,
-    pub state: String,
     pub nonce: String,
     pub code_verifier: Zeroizing<String>,
 }
@@ -104,12 +103,13 @@ impl Upstreams {
         Ok(self.discover(oidc).await?.metadata)
     }
 
-    /// Starts a sign-in at the provider: a fresh `state`, `nonce` and PKCE S256 verifier.
-    pub async fn begin(&self, provider: &IdentityProvider, redirect_uri: &str, ask: &AuthorizationAsk<'_>) -> Result<Started, UpstreamError> {
+    /// Starts a sign-in at the provider under the caller's `state` (which binds the callback
+    /// to the browser's sign-in): a fresh `nonce` and PKCE S256 verifier.
+    pub async fn begin(&self, provider: &IdentityProvider, redirect_uri: &str, state: &str, ask: &AuthorizationAsk<'_>) -> Result<Started, UpstreamError> {
         let oidc = provider.oidc().ok_or(UpstreamError::Invalid("protocol"))?;
         let cached = self.discover(oidc).await?;
         let random = || gatehouse_crypto::random::token().map_err(|_| UpstreamError::Invalid("random source"));
-        let (state, nonce, verifier) = (random()?, random()?, Zeroizing::new(random()?));
+        let (nonce, verifier) = (random()?, Zeroizing::new(random()?));
         let challenge = gatehouse_core::pkce::CodeChallenge::s256_of(&verifier);
         let mut url = Url::parse(&cached.metadata.authorization_endpoint).map_err(|_| UpstreamError::Invalid("authorization_endpoint"))?;
         let mut scope = String::from("openid");
@@ -124,7 +124,7 @@ impl Upstreams {
                 .append_pair("client_id", &oidc.client_id)
                 .append_pair("redirect_uri", redirect_uri)
                 .append_pair("scope", &scope)
-                .append_pair("state", &state)
+                .append_pair("state", state)
                 .append_pair("nonce", &nonce)
                 .append_pair("code_challenge", challenge.as_str())
                 .append_pair("code_challenge_method", "S256");
@@ -141,7 +141,7 @@ impl Upstreams {
                 query.append_pair("max_age", &max_age.to_string());
             }
         }
-        Ok(Started { url: url.into(), state, nonce, code_verifier: verifier })
+        Ok(Started { url: url.into(), nonce, code_verifier: verifier })
     }
 
     /// Exchanges the code (client_secret_basic, with the PKCE verifier) and checks the ID token.

@@ -13,6 +13,7 @@ mod connection_limits;
 mod console_account;
 mod console_admin;
 mod data_protection;
+mod federation;
 mod flow_states;
 mod logout;
 mod monitoring;

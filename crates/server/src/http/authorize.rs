@@ -109,7 +109,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
     state.limits.parking.record_failure(&host, limit, now);
     let (flow_secret, new_cookie) = cookies::flow_secret(state, headers)?;
     let page = progress.as_ref().map_or(flow::FlowPage::SignIn, |(_, page)| *page);
-    let parked = ParkedSignIn::new(
+    let mut parked = ParkedSignIn::new(
         gatehouse_crypto::random::id()?,
         state.digester.digest(&flow_secret),
         gatehouse_crypto::random::token()?,
@@ -118,11 +118,26 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
         progress.map(|(owed, _)| owed),
     );
     state.store.save_pending(&parked.to_record()?).await?;
-    let mut response = see_other(&format!("{}?request={}", page.path(), parked.id));
+    let mut response = match bound_provider(state, &parked, page) {
+        // A hint on a domain bound to its organisation's provider goes straight there.
+        Some((provider, email)) => super::federated::for_email(state, headers, &mut parked, &provider, &email, super::federated::Leave::Redirect).await?,
+        None => see_other(&format!("{}?request={}", page.path(), parked.id)),
+    };
     if let Some(cookie) = new_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// The provider a sign-in that has proved nothing goes to without a Gatehouse page: its
+/// `login_hint` is an email on a domain bound to one.
+fn bound_provider(state: &AppState, parked: &ParkedSignIn, page: flow::FlowPage) -> Option<(std::sync::Arc<gatehouse_federation::Provider>, String)> {
+    if page != flow::FlowPage::SignIn {
+        return None;
+    }
+    let email = gatehouse_core::Email::parse(parked.request.login_hint.as_deref()?).ok()?;
+    let provider = state.federation.providers.for_domain(&email.domain())?;
+    Some((provider, email.as_str().to_owned()))
 }
 
 /// Creates the grant and a single-use code, and sends the code to the client (SSO reuse; the

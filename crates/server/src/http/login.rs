@@ -23,7 +23,7 @@ use crate::error::PageError;
 use crate::http::flow::attempt;
 use crate::http::flow::{next, policy};
 use crate::messages::{EN, Messages, messages_for};
-use crate::pages::LoginPage;
+use crate::pages::{LoginPage, ProviderButton};
 use crate::state::{AppState, now};
 use gatehouse_core::throttle::Admission;
 
@@ -34,6 +34,8 @@ pub(super) fn expired() -> PageError {
 #[derive(Deserialize)]
 pub struct LoginQuery {
     pub request: String,
+    /// `email`: back to the first step ("use another email address").
+    pub step: Option<String>,
 }
 
 /// Loads the parked request (one read, decoded once) and checks it belongs to this browser.
@@ -58,19 +60,21 @@ pub(super) fn render_with_error(state: &AppState, m: &'static Messages, pending:
     render(state, m, pending, "", Some(error), StatusCode::OK)
 }
 
-fn render(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
-    let request = &pending.request;
-    let client = state.client(&request.client_id).ok_or_else(expired)?;
-    let page = LoginPage {
-        m,
-        client_name: &client.name,
-        request_id: &pending.id,
-        csrf_token: &pending.csrf_token,
-        email,
-        error,
-        passkeys: state.factors.webauthn_available(),
-    };
-    let mut response = (status, Html(page.render()?)).into_response();
+/// The sign-in page: without an email, its first step (the email alone: home-realm
+/// discovery); with one, the password step carrying it.
+pub(super) fn render_status(
+    state: &AppState,
+    m: &'static Messages,
+    pending: &ParkedSignIn,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    render(state, m, pending, email, error, status)
+}
+
+fn with_form_target(html: String, status: StatusCode, request: &gatehouse_core::authorize::AuthorizationRequest) -> Result<Response, PageError> {
+    let mut response = (status, Html(html)).into_response();
     // The successful POST redirects to the application: allow that origin as a form target.
     let csp = format!("{CSP_BASE}; form-action {}", form_target(request.redirect_uri.as_str()));
     if let Ok(value) = HeaderValue::from_str(&csp) {
@@ -79,22 +83,53 @@ fn render(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, email:
     Ok(response)
 }
 
+fn render(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+    let request = &pending.request;
+    let client = state.client(&request.client_id).ok_or_else(expired)?;
+    // The application may suggest providers (`idp_hint`): each one that exists is a button.
+    let suggested: Vec<_> = request.idp_hint.as_deref().unwrap_or_default().split(' ').filter_map(|key| state.federation.providers.get(key)).collect();
+    let page = LoginPage {
+        m,
+        client_name: &client.name,
+        request_id: &pending.id,
+        csrf_token: &pending.csrf_token,
+        email,
+        error,
+        passkeys: state.factors.webauthn_available(),
+        identify: email.is_empty(),
+        providers: suggested.iter().map(|p| ProviderButton { key: p.config.key(), name: &p.config.name }).collect(),
+    };
+    with_form_target(page.render()?, status, request)
+}
+
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
     let pending = before_first_factor(pending_for_browser(&state, &headers, &query.request, now()).await?)?;
-    let hint = pending.request.login_hint.clone().unwrap_or_default();
-    render(&state, messages_for(&headers), &pending, &hint, None, StatusCode::OK)
+    // A hint that is an email skips the first step; `step=email` goes back to it.
+    let hint = pending.request.login_hint.as_deref().filter(|h| Email::parse(h).is_ok()).filter(|_| query.step.as_deref() != Some("email"));
+    render(&state, messages_for(&headers), &pending, hint.unwrap_or_default(), None, StatusCode::OK)
 }
 
 pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let m = messages_for(&headers);
     let form = Params::parse(&body).map_err(|_| expired())?;
-    let pending = before_first_factor(pending_for_browser(&state, &headers, form.get("request").unwrap_or_default(), now).await?)?;
+    let mut pending = before_first_factor(pending_for_browser(&state, &headers, form.get("request").unwrap_or_default(), now).await?)?;
     check_csrf(&form, &pending)?;
     let email_input = form.get("email").unwrap_or_default().trim().to_owned();
-    let password = form.get("password").unwrap_or_default();
     let Ok(email) = Email::parse(&email_input) else {
-        return render(&state, m, &pending, &email_input, Some(m.flow.email_invalid), StatusCode::OK);
+        // Back to the first step, with what was typed.
+        return render_identify_error(&state, m, &pending, &email_input);
+    };
+    // Home-realm discovery: an email on a domain bound to its organisation's provider signs in
+    // there (with a password too, when the provider is required for the account). What decides
+    // is the domain, never whether an account exists.
+    let password = form.get("password");
+    if let Some(provider) = super::federated::provider_for(&state, &email, password.is_some()) {
+        return super::federated::for_email(&state, &headers, &mut pending, &provider, email.as_str(), super::federated::Leave::Page).await;
+    }
+    // The first step done: the password step, carrying the email.
+    let Some(password) = password else {
+        return render(&state, m, &pending, email.as_str(), None, StatusCode::OK);
     };
     if !gatehouse_core::password::acceptable_at_sign_in(password) {
         return render(&state, m, &pending, &email_input, Some(m.flow.bad_credentials), StatusCode::OK);
@@ -134,6 +169,24 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
     password::accepted(&cx, &email, user, &throttle).await?;
     tracing::info!(user = %user.id, rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "password accepted; 2FA policy decided");
     next::after_first_factor(&state, &headers, pending, user, &verdict, FirstFactor::password(), &attempt, now).await
+}
+
+/// The first step again: the email was not one.
+fn render_identify_error(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, typed: &str) -> Result<Response, PageError> {
+    let request = &pending.request;
+    let client = state.client(&request.client_id).ok_or_else(expired)?;
+    let page = LoginPage {
+        m,
+        client_name: &client.name,
+        request_id: &pending.id,
+        csrf_token: &pending.csrf_token,
+        email: typed,
+        error: Some(m.flow.email_invalid),
+        passkeys: state.factors.webauthn_available(),
+        identify: true,
+        providers: Vec::new(),
+    };
+    with_form_target(page.render()?, StatusCode::OK, request)
 }
 
 /// Refuses a form whose CSRF token is not the parked request's (compared in constant time).

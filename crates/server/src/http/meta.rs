@@ -55,6 +55,11 @@ pub async fn form_post_script() -> Response {
     static_file(include_str!("../../static/form_post.js"), "text/javascript; charset=utf-8")
 }
 
+/// Follows the link of the page that leaves for an organisation's identity provider.
+pub async fn continue_script() -> Response {
+    static_file(include_str!("../../static/continue.js"), "text/javascript; charset=utf-8")
+}
+
 pub async fn webauthn_script() -> Response {
     static_file(include_str!("../../static/webauthn.js"), "text/javascript; charset=utf-8")
 }

@@ -11,6 +11,7 @@ pub(crate) mod cookies;
 pub mod demo;
 mod enroll;
 mod enroll_sms;
+mod federated;
 pub mod flow;
 mod introspect;
 mod login;

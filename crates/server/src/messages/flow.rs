@@ -75,6 +75,16 @@ texts! {
         email_invalid: &'static str,
         /// Around the seconds to wait.
         too_many_attempts: Around,
+        /// The identifier step's button (the email first, then the password or the
+        /// organisation's own sign-in).
+        identify_continue: &'static str,
+        change_email: &'static str,
+        /// Around an organisation's identity provider's name, on its button.
+        sign_in_with: Around,
+        federation_failed: &'static str,
+        federation_no_account: &'static str,
+        federation_unavailable: &'static str,
+        federation_redirecting: &'static str,
 
         // Pages that can no longer continue, and refusals shown as error pages.
         form_expired_title: &'static str,
@@ -294,6 +304,13 @@ pub(super) const EN_FLOW: Flow = Flow {
     bad_credentials: "The email address or password is incorrect.",
     email_invalid: "Enter your email address, like name@example.com.",
     too_many_attempts: around("Too many failed attempts. Wait ", " seconds and try again."),
+    identify_continue: "Continue",
+    change_email: "Use another email address",
+    sign_in_with: around("Sign in with ", ""),
+    federation_failed: "Your organisation's sign-in did not complete. Try again, or ask your administrator.",
+    federation_no_account: "Your organisation signed you in, but that account cannot be used here. Ask your administrator.",
+    federation_unavailable: "Your organisation's sign-in service cannot be reached right now. Try again in a moment.",
+    federation_redirecting: "Continuing to your organisation's sign-in",
 
     form_expired_title: "This form has expired",
     form_expired: "Reload the sign-in page and try again.",

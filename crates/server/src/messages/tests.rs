@@ -148,9 +148,19 @@ fn every_flow_page_renders_its_texts() {
         ("error", ErrorPage { m, title: f.error_title, message: f.error_message }.render().unwrap(), f.error_title),
         (
             "login",
-            LoginPage { m, client_name: "Payroll", request_id: "r", csrf_token: "c", email: "", error: Some(f.bad_credentials), passkeys: true }
-                .render()
-                .unwrap(),
+            LoginPage {
+                m,
+                client_name: "Payroll",
+                request_id: "r",
+                csrf_token: "c",
+                email: "ann@acme.test",
+                error: Some(f.bad_credentials),
+                passkeys: true,
+                identify: false,
+                providers: vec![crate::pages::ProviderButton { key: "t/corp".into(), name: "Acme staff" }],
+            }
+            .render()
+            .unwrap(),
             f.sign_in,
         ),
         (

@@ -15,4 +15,5 @@ pub mod api;
 pub mod app;
 pub mod browser;
 pub mod fixtures;
+pub mod upstream;
 pub mod walker;

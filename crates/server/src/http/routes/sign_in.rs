@@ -1,15 +1,17 @@
-//! The sign-in pages (`/login...`): password, passkey, second factor, enrollment during
+//! The sign-in pages (`/login...`): password, an organisation's own identity provider, passkey, second factor, enrollment during
 //! sign-in, and the password change a sign-in can require.
 
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::http::{enroll, enroll_sms, login, passkey_login, password_change, second_factor, webauthn_step};
+use crate::http::{enroll, enroll_sms, federated, login, passkey_login, password_change, second_factor, webauthn_step};
 use crate::state::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::page).post(login::submit))
+        .route("/login/federated", post(federated::button))
+        .route(federated::CALLBACK_PATH, get(federated::callback))
         .route("/login/passkey/options", post(passkey_login::options))
         .route("/login/passkey", post(passkey_login::submit))
         .route("/login/factor", get(second_factor::page).post(second_factor::submit))
