@@ -89,6 +89,7 @@ fn entry(event: &SignInEvent) -> SignIn {
         policy: event.decision.as_ref().map(policy_summary),
         risky: event.risky,
         reported_at: event.reported_at.map(OffsetDateTime::unix_timestamp),
+        identity_provider: event.idp.clone(),
     }
 }
 

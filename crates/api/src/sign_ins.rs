@@ -25,6 +25,9 @@ pub struct SignIn {
     pub policy: Option<SignInPolicy>,
     pub risky: bool,
     pub reported_at: Option<i64>,
+    /// The identity provider the sign-in went through (`TENANT_ID/PROVIDER_ID`); `null` for
+    /// Gatehouse's own sign-in.
+    pub identity_provider: Option<String>,
 }
 
 /// What the policy decided for a sign-in, from the decision recorded with it.

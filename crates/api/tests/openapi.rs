@@ -141,6 +141,7 @@ fn sign_in() -> sign_ins::SignIn {
         }),
         risky: false,
         reported_at: Some(3),
+        identity_provider: Some("t1/corp".into()),
     }
 }
 

@@ -77,8 +77,11 @@ pub struct LogoutConfirmPage<'a> {
 
 #[derive(Template)]
 #[template(path = "logged_out.html")]
-pub struct LoggedOutPage {
+pub struct LoggedOutPage<'a> {
     pub m: &'static Messages,
+    /// The company's provider the session came through and its sign-out address, offered as a
+    /// link (Gatehouse's session is over; the provider's may not be).
+    pub provider: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Template)]

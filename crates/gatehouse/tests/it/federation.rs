@@ -417,3 +417,24 @@ async fn name_and_email_follow_the_upstream_without_changing_the_account() {
     assert_eq!(after["sub"], before["sub"], "the same account");
     assert_eq!((after["email"].as_str(), after["name"].as_str()), (Some("renamed@fed.test"), Some("Renamed Person")));
 }
+
+#[tokio::test]
+async fn signing_out_offers_the_providers_own_sign_out() {
+    let Some((app, upstream)) = pair().await else { return };
+    let browser = Browser::new();
+    at_client(federated_sign_in(&browser, &app, "new@fed.test").await);
+    let confirm = browser.get(&app.url("/logout")).await.text().await.unwrap();
+    let csrf = hidden(&confirm, "csrf_token").unwrap();
+    let done = browser.http.post(app.url("/logout")).form(&[("confirm", "yes"), ("csrf_token", csrf.as_str())]).send().await.unwrap();
+    let html = done.text().await.unwrap();
+    let end_session = format!("{}/session/end?client_id=gatehouse", upstream.issuer);
+    assert!(html.contains("Also sign out of Fed Oy staff") && html.contains(&end_session), "{html}");
+
+    // A password sign-in's session has no provider to offer.
+    let password = Browser::new();
+    password.sign_in(&app, &payroll_query(""), ("alice@fed.test", PASSWORD)).await;
+    let confirm = password.get(&app.url("/logout")).await.text().await.unwrap();
+    let csrf = hidden(&confirm, "csrf_token").unwrap();
+    let done = password.http.post(app.url("/logout")).form(&[("confirm", "yes"), ("csrf_token", csrf.as_str())]).send().await.unwrap();
+    assert!(!done.text().await.unwrap().contains("Also sign out of"));
+}

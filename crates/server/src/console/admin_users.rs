@@ -87,7 +87,11 @@ async fn user_page(console: Console, Path(id): Path<String>, Query(query): Query
                     application: s.application.unwrap_or_default(),
                     address: s.address,
                     result: s.result.replace('_', " "),
-                    methods: s.methods.join(", "),
+                    // The provider a federated sign-in went through, after its methods.
+                    methods: match &s.identity_provider {
+                        Some(idp) => format!("{} ({idp})", s.methods.join(", ")),
+                        None => s.methods.join(", "),
+                    },
                     outcome: outcome.map(|o| outcome_text(m, &o)).unwrap_or_default(),
                     rule: rule.map(|r| rule_text(&r)).unwrap_or_default(),
                     reasons,

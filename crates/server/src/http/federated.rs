@@ -244,3 +244,18 @@ pub async fn for_email(
 ) -> Result<Response, PageError> {
     start(state, headers, parked, provider, &AuthorizationAsk { login_hint: Some(email), ..Default::default() }, None, leave).await
 }
+
+/// The provider's own sign-out (its `end_session_endpoint`, with Gatehouse's `client_id`), for
+/// the signed-out page; `None` when it publishes none or cannot be reached.
+pub async fn sign_out_link(state: &AppState, provider: &Provider) -> Option<(String, String)> {
+    let metadata = match state.federation.upstreams.metadata(&provider.config).await {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            tracing::warn!(provider = %provider.config.key(), %error, "the identity provider's sign-out address is unknown");
+            return None;
+        }
+    };
+    let mut url = url::Url::parse(metadata.end_session_endpoint.as_deref()?).ok()?;
+    url.query_pairs_mut().append_pair("client_id", &provider.config.oidc()?.client_id);
+    Some((provider.config.name.clone(), url.into()))
+}

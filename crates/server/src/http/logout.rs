@@ -82,6 +82,11 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post:
         }
         tracing::info!(session = %session.id, "signed out");
     }
+    // A session that came through a company's provider: offer its own sign-out too.
+    let provider_sign_out = match session.as_ref().and_then(|s| s.idp.as_deref()).and_then(|key| state.federation.providers.get(key)) {
+        Some(provider) if redirect.is_none() => super::federated::sign_out_link(state, &provider).await,
+        _ => None,
+    };
 
     let mut response = match redirect {
         Some(uri) => {
@@ -91,7 +96,10 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: &Params, is_post:
             }
             see_other(url.as_str())
         }
-        None => Html(LoggedOutPage { m }.render()?).into_response(),
+        None => {
+            let provider = provider_sign_out.as_ref().map(|(name, url)| (name.as_str(), url.as_str()));
+            Html(LoggedOutPage { m, provider }.render()?).into_response()
+        }
     };
     let secure = state.config.secure_cookies();
     response.headers_mut().append(header::SET_COOKIE, cookies::set(cookies::session_cookie_name(secure), "", secure, Some(0)));

@@ -85,6 +85,8 @@ texts! {
         federation_no_account: &'static str,
         federation_unavailable: &'static str,
         federation_redirecting: &'static str,
+        /// Around the company's provider's name, on the signed-out page.
+        provider_sign_out: Around,
 
         // Pages that can no longer continue, and refusals shown as error pages.
         form_expired_title: &'static str,
@@ -311,6 +313,7 @@ pub(super) const EN_FLOW: Flow = Flow {
     federation_no_account: "Your organisation signed you in, but that account cannot be used here. Ask your administrator.",
     federation_unavailable: "Your organisation's sign-in service cannot be reached right now. Try again in a moment.",
     federation_redirecting: "Continuing to your organisation's sign-in",
+    provider_sign_out: around("Also sign out of ", ""),
 
     form_expired_title: "This form has expired",
     form_expired: "Reload the sign-in page and try again.",

@@ -180,7 +180,7 @@ fn every_flow_page_renders_its_texts() {
         ),
         ("form_post", FormPostPage { m, action: "https://app.test/cb", fields: fields.clone() }.render().unwrap(), f.returning),
         ("logout_confirm", LogoutConfirmPage { m, csrf_token: "c", fields }.render().unwrap(), f.sign_out_question),
-        ("logged_out", LoggedOutPage { m }.render().unwrap(), f.signed_out_heading),
+        ("logged_out", LoggedOutPage { m, provider: Some(("Acme staff", "https://login.acme.test/end")) }.render().unwrap(), f.signed_out_heading),
         ("demo_home", DemoHomePage { m }.render().unwrap(), f.demo_heading),
         ("demo_claims", DemoClaimsPage { m, claims: vec![("sub".into(), "\"u\"".into())], logout_url: "/logout".into() }.render().unwrap(), f.demo_signed_in),
         (
