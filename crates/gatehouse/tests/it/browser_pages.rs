@@ -138,10 +138,37 @@ fn users(app: &TestApp) -> serde_json::Value {
     users
 }
 
+/// Fed Oy (fed.test), whose people sign in through the company's own provider (node's
+/// oidc-provider, `tests/idp`), creating their accounts at the first sign-in.
+fn federated_tenant(upstream: &str) -> String {
+    format!(
+        r#"
+[[tenant]]
+name = "Fed Oy"
+domains = ["fed.test"]
+  [[tenant.identity_provider]]
+  id = "corp"
+  name = "Fed Oy staff"
+  issuer = "{upstream}"
+  client_id = "gatehouse"
+  client_secret = "{}"
+  domains = ["fed.test"]
+  provisioning = "jit"
+  algorithms = ["RS256"]
+"#,
+        crate::support::upstream::UPSTREAM_SECRET
+    )
+}
+
 /// Starts a server for `scenario` and runs `node tests/browser/run.mjs <scenario>` against it.
 async fn run_scenario(scenario: &str) {
+    run_scenario_with(scenario, false).await;
+}
+
+/// As [`run_scenario`]; with `federated`, beside a company's own identity provider too.
+async fn run_scenario_with(scenario: &str, federated: bool) {
     let root = repo_root();
-    if !browser_tests_available(&root) {
+    if !browser_tests_available(&root) || (federated && !crate::support::upstream::available()) {
         return;
     }
     let _permit = BROWSERS.acquire().await.unwrap();
@@ -150,13 +177,21 @@ async fn run_scenario(scenario: &str) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let issuer = format!("http://localhost:{port}");
-    let app = spawn_with(SpawnOptions { fixture: FIXTURE, extra: &["--listen", &listen, "--issuer", &issuer, "--demo"], ..Default::default() }).await;
+    let nora = json!({ "nora@fed.test": { "claims": { "email": "nora@fed.test", "email_verified": true, "name": "Nora Example" }, "amr": ["pwd"] } });
+    let upstream = if federated { Some(crate::support::upstream::Upstream::start(&issuer, &nora).await) } else { None };
+    let fixture = match &upstream {
+        Some(upstream) => format!("{FIXTURE}{}", federated_tenant(&upstream.issuer)),
+        None => FIXTURE.to_owned(),
+    };
+    let app = spawn_with(SpawnOptions { fixture: &fixture, extra: &["--listen", &listen, "--issuer", &issuer, "--demo"], ..Default::default() }).await;
+    let mut people = users(&app);
+    people["nora"] = json!({ "email": "nora@fed.test" });
     let node = tokio::process::Command::new("node")
         .arg("tests/browser/run.mjs")
         .arg(scenario)
         .current_dir(&root)
         .env("GATEHOUSE_URL", &issuer)
-        .env("GATEHOUSE_USERS", users(&app).to_string())
+        .env("GATEHOUSE_USERS", people.to_string())
         .env("CHROMIUM", chromium())
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -216,4 +251,11 @@ async fn admin_requires_2fa() {
 #[tokio::test]
 async fn operator_bypass() {
     run_scenario("operator_bypass").await;
+}
+
+/// Through a company's own identity provider: the email step, the page that leaves for the
+/// provider, back signed in with an account created just in time, the provider's sign-out.
+#[tokio::test]
+async fn federated() {
+    run_scenario_with("federated", true).await;
 }
