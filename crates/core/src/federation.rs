@@ -148,7 +148,8 @@ impl IdentityProvider {
     /// Whether password sign-in is refused for this email (the provider is required for its
     /// domain and the account is not a named break-glass account).
     pub fn refuses_password_for(&self, email: &crate::Email) -> bool {
-        self.required && self.domains.contains(&email.domain()) && !self.break_glass.contains(email)
+        // Addresses compare as accounts do (by their key), so `ADMIN@` is the break-glass `admin@`.
+        self.required && self.domains.contains(&email.domain()) && !self.break_glass.iter().any(|e| e.key() == email.key())
     }
 
     /// Checks what only the whole provider can tell: its domains are the tenant's own, its

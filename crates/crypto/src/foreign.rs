@@ -30,6 +30,8 @@ pub enum JwsRejection {
     KeyMismatch,
     #[error("the signature does not verify")]
     BadSignature,
+    #[error("the token names critical extensions (`crit`) Gatehouse does not understand")]
+    CriticalExtension,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +165,9 @@ struct JwksDocument {
 struct ForeignHeader {
     alg: String,
     kid: Option<String>,
+    /// Extensions the token says must be understood (RFC 7515 §4.1.11): Gatehouse understands
+    /// none (`b64: false` among them), so a token naming any is refused.
+    crit: Option<serde_json::Value>,
 }
 
 /// A verified foreign token: its header's `alg` and `kid`, and its payload's bytes.
@@ -214,6 +219,9 @@ impl ForeignKeySet {
         let header: ForeignHeader = serde_json::from_slice(&header_bytes).map_err(|_| JwsRejection::Malformed)?;
         if !ASYMMETRIC_ALGS.contains(&header.alg.as_str()) || !allowed.contains(&header.alg.as_str()) {
             return Err(JwsRejection::AlgorithmNotAllowed(header.alg));
+        }
+        if header.crit.is_some() {
+            return Err(JwsRejection::CriticalExtension);
         }
         let key = match header.kid.as_deref() {
             Some(kid) => {

@@ -55,7 +55,9 @@ pub fn from_oidc(provider: &IdentityProvider, claims: IdTokenClaims) -> Result<U
         }
         Preset::Okta | Preset::Generic => {}
     }
-    let email = email_claim.as_deref().and_then(|e| Email::parse(e).ok());
+    // Only plain ASCII addresses: Unicode case folding makes distinct addresses one account
+    // (`Kevin@` with a Kelvin sign is `kevin@`), which an upstream may see as two people.
+    let email = email_claim.as_deref().filter(|e| e.is_ascii()).and_then(|e| Email::parse(e).ok());
     let mfa_asserted = claims.amr.iter().any(|m| MULTI_FACTOR_AMR.contains(&m.as_str()))
         || claims.acr.as_deref().is_some_and(|acr| provider.mfa_acr_values.iter().any(|a| a == acr));
     let first_method = claims.amr.iter().find(|m| m.as_str() != "mfa").cloned();

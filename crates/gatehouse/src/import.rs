@@ -157,9 +157,9 @@ pub async fn plan(file: &str, text: &str, ctx: PlanContext<'_>) -> Result<Import
         for user in &tenant.user {
             users.push(user_plan(&v, user, &domains, &mut emails, &ctx).await?);
         }
-        let mut provider_ids = HashSet::new();
+        let mut taken = crate::import_providers::Taken::default();
         for entry in &tenant.identity_provider {
-            plan.identity_providers.push(crate::import_providers::plan(&v, entry, name, &domains, &mut provider_ids)?);
+            plan.identity_providers.push(crate::import_providers::plan(&v, entry, name, &domains, &mut taken)?);
         }
         plan.tenants.push(TenantPlan { new_id: TenantId::new(gatehouse_crypto::random::id()?), name: name.to_owned(), domains, users, policy });
     }

@@ -44,11 +44,19 @@ pub(crate) struct ProviderEntry {
     break_glass: Vec<Spanned<String>>,
 }
 
+/// What the tenant's providers so far have taken: their ids and the domains they are bound to
+/// (a domain signs in at one provider).
+#[derive(Default)]
+pub(crate) struct Taken {
+    ids: HashSet<String>,
+    domains: HashSet<EmailDomain>,
+}
+
 /// Validates one provider of tenant `tenant_name` (owning `domains`).
-pub(crate) fn plan(v: &Validator<'_>, entry: &ProviderEntry, tenant_name: &str, domains: &[EmailDomain], seen: &mut HashSet<String>) -> Result<ProviderPlan> {
+pub(crate) fn plan(v: &Validator<'_>, entry: &ProviderEntry, tenant_name: &str, domains: &[EmailDomain], taken: &mut Taken) -> Result<ProviderPlan> {
     let field = |name: &str| format!("tenant.identity_provider.{name}");
     let id = ProviderId::parse(entry.id.get_ref()).map_err(|e| v.error(&entry.id, &field("id"), e.to_string()))?;
-    if !seen.insert(id.to_string()) {
+    if !taken.ids.insert(id.to_string()) {
         return Err(v.error(&entry.id, &field("id"), format!("provider `{id}` appears twice in this tenant")).into());
     }
     if let Some(protocol) = &entry.protocol {
@@ -91,7 +99,11 @@ pub(crate) fn plan(v: &Validator<'_>, entry: &ProviderEntry, tenant_name: &str, 
     }
     let mut provider_domains = Vec::new();
     for raw in entry.domains.get_ref() {
-        provider_domains.push(EmailDomain::parse(raw.get_ref()).map_err(|e| v.error(raw, &field("domains"), e.to_string()))?);
+        let domain = EmailDomain::parse(raw.get_ref()).map_err(|e| v.error(raw, &field("domains"), e.to_string()))?;
+        if !taken.domains.insert(domain.clone()) {
+            return Err(v.error(raw, &field("domains"), format!("`{domain}` is bound to another provider of this tenant")).into());
+        }
+        provider_domains.push(domain);
     }
     let mut break_glass = Vec::new();
     for raw in &entry.break_glass {

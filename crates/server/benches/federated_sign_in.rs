@@ -122,7 +122,7 @@ async fn sign_in(b: &Bench, n: u8) -> (Duration, Duration) {
     let (state, nonce) = (param("state"), param("nonce"));
 
     // The provider signs the person in: its ID token for this trip, under a fresh code.
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = gatehouse_server::state::now().unix_timestamp();
     let claims = json!({ "iss": b.issuer, "sub": "ext-1", "aud": "gatehouse", "iat": now, "exp": now + 300, "nonce": nonce,
         "email": "user@example.test", "email_verified": true, "name": "User", "amr": ["pwd"] });
     let code = format!("code-{n}-{}", gatehouse_crypto::random::id().unwrap());

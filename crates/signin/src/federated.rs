@@ -49,6 +49,10 @@ pub enum Refusal {
     NoAccount,
     #[error("the linked account belongs to another tenant")]
     LinkedElsewhere,
+    #[error("the account with this email is already linked to another external identity: an admin must link it")]
+    AccountLinkedToAnother,
+    #[error("the account with this email never had its address verified: an admin must link it")]
+    AccountUnverified,
 }
 
 impl Refusal {
@@ -61,13 +65,30 @@ impl Refusal {
             Self::UnverifiedEmail => "unverified_email",
             Self::NoAccount => "no_account",
             Self::LinkedElsewhere => "linked_elsewhere",
+            Self::AccountLinkedToAnother => "account_linked_to_another",
+            Self::AccountUnverified => "account_unverified",
         }
     }
 }
 
+/// The account holding the upstream's email, with what decides whether it may be linked by it.
+#[derive(Clone, Copy, Debug)]
+pub struct ByEmail<'a> {
+    pub user: &'a User,
+    /// The account already has an external identity (of any provider): it belongs to that
+    /// identity, and a second one claiming the same address is not the same person by that alone.
+    pub already_linked: bool,
+}
+
 /// Decides which account a verified identity signs in to. `linked` is the account the identity
 /// is linked to (with its tenant), `by_email` the account holding the upstream's email.
-pub fn resolve(provider: &IdentityProvider, vouched: &Vouched<'_>, linked: Option<&User>, by_email: Option<&User>) -> Resolution {
+///
+/// An email links an existing account only when all of these hold: the provider is bound to
+/// the address's domain, the upstream verified the address, the account's own address was
+/// verified (an account a provider created with an unverified address is nobody's by email),
+/// and no other external identity is linked to it (an account created or claimed by one
+/// identity is never taken over by another claiming its address).
+pub fn resolve(provider: &IdentityProvider, vouched: &Vouched<'_>, linked: Option<&User>, by_email: Option<ByEmail<'_>>) -> Resolution {
     if let Some(user) = linked {
         if user.tenant_id != provider.tenant_id {
             return Resolution::Refuse(Refusal::LinkedElsewhere);
@@ -83,9 +104,11 @@ pub fn resolve(provider: &IdentityProvider, vouched: &Vouched<'_>, linked: Optio
         return Resolution::Refuse(Refusal::DomainNotBound);
     }
     match by_email {
-        Some(user) if user.tenant_id != provider.tenant_id => Resolution::Refuse(Refusal::OtherTenant),
-        Some(user) if vouched.email_verified => Resolution::LinkExisting(user.id.clone()),
-        Some(_) => Resolution::Refuse(Refusal::UnverifiedEmail),
+        Some(found) if found.user.tenant_id != provider.tenant_id => Resolution::Refuse(Refusal::OtherTenant),
+        Some(_) if !vouched.email_verified => Resolution::Refuse(Refusal::UnverifiedEmail),
+        Some(found) if found.already_linked => Resolution::Refuse(Refusal::AccountLinkedToAnother),
+        Some(found) if !found.user.email_verified => Resolution::Refuse(Refusal::AccountUnverified),
+        Some(found) => Resolution::LinkExisting(found.user.id.clone()),
         None if provider.provisioning == Provisioning::Jit => Resolution::Create(email.clone()),
         None => Resolution::Refuse(Refusal::NoAccount),
     }

@@ -44,6 +44,9 @@ pub struct FederatedLeg {
     /// same person.
     #[serde(default)]
     pub subject: Option<String>,
+    /// When the trip started (unix seconds): a step-up's authentication must be this fresh.
+    #[serde(default)]
+    pub started_at: i64,
 }
 
 impl FlowState {

@@ -366,6 +366,8 @@ pub trait FederationStore: Send + Sync {
     async fn identity_providers(&self) -> StoreResult<Vec<StoredProvider>>;
     /// The account an external identity is linked to.
     async fn linked_user(&self, identity: &ExternalIdentity) -> StoreResult<Option<UserId>>;
+    /// Whether any external identity is linked to the account.
+    async fn has_linked_identity(&self, user: &UserId) -> StoreResult<bool>;
     /// Links an identity to an existing account, with its audit record, in one transaction.
     /// `Conflict` when the identity is linked already or the account is gone.
     async fn link_identity(&self, identity: &ExternalIdentity, user: &UserId, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<()>;
@@ -373,7 +375,8 @@ pub trait FederationStore: Send + Sync {
     /// transaction. `Conflict` when the email or the identity is taken (a racing first sign-in).
     async fn create_linked_user(&self, user: &NewLinkedUser, identity: &ExternalIdentity, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<()>;
     /// The upstream's name and email for a linked account (they follow upstream changes; the
-    /// account stays). An email another account holds is not taken.
+    /// account stays). An email another account holds is not taken; a new email is one the
+    /// upstream verified, and the account's address is marked verified with it.
     async fn refresh_linked_profile(&self, user: &UserId, email: &Email, name: &str, now: OffsetDateTime) -> StoreResult<bool>;
 }
 

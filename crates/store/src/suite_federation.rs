@@ -73,9 +73,11 @@ pub async fn an_external_identity_is_linked_once(store: &dyn Store) {
     seed_directory(store).await;
     let alice = UserId::new("u-alice");
     assert_eq!(store.linked_user(&identity("s-1")).await.unwrap(), None);
+    assert!(!store.has_linked_identity(&alice).await.unwrap());
     let before = store.audit_records(0, 1000).await.unwrap().len();
     store.link_identity(&identity("s-1"), &alice, NOW, &audit_entry("user.identity.link")).await.unwrap();
     assert_eq!(store.linked_user(&identity("s-1")).await.unwrap(), Some(alice.clone()));
+    assert!(store.has_linked_identity(&alice).await.unwrap());
     assert_eq!(store.audit_records(0, 1000).await.unwrap().len(), before + 1, "the link is audited in its transaction");
     let twice = store.link_identity(&identity("s-1"), &alice, NOW, &audit_entry("user.identity.link")).await;
     assert!(matches!(twice, Err(StoreError::Conflict(_))), "an identity links one account");
@@ -117,13 +119,17 @@ pub async fn a_linked_profile_follows_the_upstream_but_never_takes_anothers_emai
         tenant_id: TenantId::new("t-acme"),
         email: Email::parse("jit@acme.test").unwrap(),
         name: "Jit".into(),
-        email_verified: true,
+        email_verified: false,
     };
     store.create_linked_user(&new, &identity("s-jit"), NOW, &audit_entry("user.create")).await.unwrap();
+    assert!(!store.user(&new.id).await.unwrap().unwrap().email_verified, "created as the upstream said");
+    store.refresh_linked_profile(&new.id, &new.email, "Jit Renamed", NOW).await.unwrap();
+    assert!(!store.user(&new.id).await.unwrap().unwrap().email_verified, "the same address stays as it was");
     let renamed = Email::parse("jit.person@acme.test").unwrap();
     assert!(store.refresh_linked_profile(&new.id, &renamed, "Jit Person", NOW).await.unwrap());
     let user = store.user(&new.id).await.unwrap().unwrap();
     assert_eq!((user.email.as_str(), user.name.as_str()), ("jit.person@acme.test", "Jit Person"));
+    assert!(user.email_verified, "a new address comes verified by the upstream");
     assert!(store.user_by_email(&renamed).await.unwrap().is_some(), "found by its new address");
     let alices = Email::parse("alice@acme.test").unwrap();
     store.refresh_linked_profile(&new.id, &alices, "Jit P.", NOW).await.unwrap();

@@ -89,6 +89,7 @@ fn a_required_provider_refuses_passwords_except_for_break_glass_accounts() {
     p.break_glass = vec![admin.clone()];
     assert!(p.refuses_password_for(&ann));
     assert!(!p.refuses_password_for(&admin));
+    assert!(!p.refuses_password_for(&Email::parse("ROOT@fed.test").unwrap()), "compared as accounts are");
     assert!(!p.refuses_password_for(&Email::parse("x@elsewhere.test").unwrap()));
 }
 

@@ -105,3 +105,15 @@ fn the_kid_is_read_without_trusting_it() {
     assert_eq!(ForeignKeySet::kid_of(&token).as_deref(), Some(key.kid()));
     assert_eq!(ForeignKeySet::kid_of("garbage"), None);
 }
+
+#[test]
+fn a_token_with_critical_extensions_is_refused() {
+    let key = SigningKey::generate(SigningAlg::ES256).unwrap();
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "kid": key.kid(), "crit": ["b64"], "b64": false}).to_string()),
+        URL_SAFE_NO_PAD.encode("{}")
+    );
+    let token = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(key.sign(signed.as_bytes()).unwrap()));
+    assert_eq!(published(&[&key]).verify(&token, &ASYMMETRIC_ALGS).unwrap_err(), JwsRejection::CriticalExtension);
+}

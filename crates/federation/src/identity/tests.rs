@@ -82,3 +82,9 @@ fn adfs_reads_the_upn_and_the_domain_binding_is_the_proof() {
     assert_eq!(id.email.unwrap().as_str(), "ann@fed.test");
     assert!(id.email_verified);
 }
+
+#[test]
+fn an_address_beyond_ascii_is_no_address() {
+    let kelvin = claims(json!({"email": "\u{212a}evin@fed.test"}));
+    assert_eq!(from_oidc(&provider(Preset::Generic), kelvin).unwrap().email, None, "the Kelvin sign would fold into kevin@");
+}

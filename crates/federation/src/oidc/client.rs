@@ -46,6 +46,17 @@ pub struct Started {
     pub code_verifier: Zeroizing<String>,
 }
 
+/// A trip coming back: what its callback carried and what its start parked.
+#[derive(Clone, Copy, Debug)]
+pub struct Trip<'a> {
+    pub redirect_uri: &'a str,
+    pub code: &'a str,
+    pub code_verifier: &'a str,
+    pub nonce: &'a str,
+    /// A step-up asked for a fresh authentication when it started (unix seconds).
+    pub authenticated_since: Option<i64>,
+}
+
 /// The upstream providers' metadata and keys, shared by every sign-in.
 pub struct Upstreams {
     http: reqwest::Client,
@@ -144,17 +155,10 @@ impl Upstreams {
         Ok(Started { url: url.into(), nonce, code_verifier: verifier })
     }
 
-    /// Exchanges the code (client_secret_basic, with the PKCE verifier) and checks the ID token.
-    pub async fn finish(
-        &self,
-        provider: &IdentityProvider,
-        client_secret: Option<&str>,
-        redirect_uri: &str,
-        code: &str,
-        code_verifier: &str,
-        nonce: &str,
-        now: i64,
-    ) -> Result<IdTokenClaims, UpstreamError> {
+    /// Exchanges the code (client_secret_basic, with the PKCE verifier) and checks the ID token
+    /// (`trip` says what this trip asked for).
+    pub async fn finish(&self, provider: &IdentityProvider, client_secret: Option<&str>, trip: &Trip<'_>, now: i64) -> Result<IdTokenClaims, UpstreamError> {
+        let Trip { redirect_uri, code, code_verifier, nonce, authenticated_since } = *trip;
         let oidc = provider.oidc().ok_or(UpstreamError::Invalid("protocol"))?;
         let secret = client_secret.ok_or(UpstreamError::NoSecret)?;
         let cached = self.discover(oidc).await?;
@@ -172,7 +176,8 @@ impl Upstreams {
         let response: serde_json::Value = serde_json::from_slice(&body).map_err(|_| UpstreamError::Invalid("token response"))?;
         let token = response.get("id_token").and_then(|t| t.as_str()).ok_or(UpstreamError::Invalid("token response (no id_token)"))?;
         let algorithms: Vec<&str> = oidc.algorithms.iter().map(String::as_str).collect();
-        let expected = Expected { issuer: &oidc.issuer, client_id: &oidc.client_id, nonce, algorithms: &algorithms, now, skew: SKEW_SECONDS };
+        let expected =
+            Expected { issuer: &oidc.issuer, client_id: &oidc.client_id, nonce, algorithms: &algorithms, now, skew: SKEW_SECONDS, authenticated_since };
         match id_token::validate(token, &cached.keys, &expected) {
             Err(Rejection::Signature(JwsRejection::UnknownKey)) if self.may_refetch(token, &cached) => {
                 // The provider may have rotated its keys: fetch them once more and retry.

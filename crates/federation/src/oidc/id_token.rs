@@ -15,8 +15,11 @@ pub struct Expected<'a> {
     /// Accepted signing algorithms (asymmetric only; see `gatehouse_crypto::foreign`).
     pub algorithms: &'a [&'a str],
     pub now: i64,
-    /// Clock skew tolerated on `exp` and `iat`, in seconds.
+    /// Clock skew tolerated on `exp`, `iat`, `nbf` and `auth_time`, in seconds.
     pub skew: i64,
+    /// The person must have authenticated at or after this time (a step-up asked `max_age=0`
+    /// when the trip started): `auth_time` is then required.
+    pub authenticated_since: Option<i64>,
 }
 
 /// Why an ID token was refused.
@@ -38,8 +41,12 @@ pub enum Rejection {
     IssuedInFuture,
     #[error("`nonce` does not match the one this browser's request sent")]
     Nonce,
-    #[error("`sub` is missing or too long")]
+    #[error("`sub` is missing, too long or holds control characters")]
     Subject,
+    #[error("`nbf` is in the future")]
+    NotYetValid,
+    #[error("`auth_time` is missing or older than the fresh authentication asked for")]
+    StaleAuthentication,
     #[error("`tid` is not an allowed Entra ID directory")]
     Directory,
     #[error("`oid` is missing")]
@@ -73,6 +80,8 @@ pub struct IdTokenClaims {
     pub azp: Option<String>,
     pub exp: i64,
     pub iat: i64,
+    #[serde(default)]
+    pub nbf: Option<i64>,
     #[serde(default)]
     pub nonce: Option<String>,
     #[serde(default)]
@@ -140,11 +149,19 @@ pub fn validate(token: &str, keys: &ForeignKeySet, expected: &Expected<'_>) -> R
     if claims.iat > expected.now + expected.skew {
         return Err(Rejection::IssuedInFuture);
     }
+    if claims.nbf.is_some_and(|nbf| nbf > expected.now + expected.skew) {
+        return Err(Rejection::NotYetValid);
+    }
+    if let Some(since) = expected.authenticated_since
+        && claims.auth_time.is_none_or(|at| at + expected.skew < since)
+    {
+        return Err(Rejection::StaleAuthentication);
+    }
     let nonce_ok = claims.nonce.as_deref().is_some_and(|n| bool::from(n.as_bytes().ct_eq(expected.nonce.as_bytes())));
     if !nonce_ok {
         return Err(Rejection::Nonce);
     }
-    if claims.sub.is_empty() || claims.sub.len() > 255 {
+    if claims.sub.is_empty() || claims.sub.len() > 255 || claims.sub.chars().any(char::is_control) {
         return Err(Rejection::Subject);
     }
     Ok(claims)

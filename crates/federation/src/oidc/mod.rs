@@ -5,7 +5,7 @@ mod fetch;
 pub mod id_token;
 mod metadata;
 
-pub use client::{AuthorizationAsk, Started, Upstreams};
+pub use client::{AuthorizationAsk, Started, Trip, Upstreams};
 pub use id_token::{Expected, IdTokenClaims, Rejection};
 pub use metadata::Metadata;
 

@@ -115,6 +115,9 @@ fn accounts() -> Value {
         "tom@trusted.test": person("tom@trusted.test", true, "Tom", &["pwd"]),
         "sam@strict.test": person("sam@strict.test", true, "Sam", &["pwd"]),
     });
+    // Signs in first with the CEO's address, unverified: a squatter.
+    accounts["squatter@fed.test"] = person("ceo@fed.test", false, "Squatter", &["pwd"]);
+    accounts["ceo@fed.test"] = person("ceo@fed.test", true, "The CEO", &["pwd"]);
     accounts["pat@asserted.test"] =
         json!({ "claims": { "email": "pat@asserted.test", "email_verified": true, "name": "Pat" }, "amr": ["pwd"], "step_up_amr": ["pwd", "mfa"] });
     accounts
@@ -303,6 +306,8 @@ async fn an_application_suggested_provider_is_offered_as_a_button() {
     let login = location(&unknown.authorize(&app, &payroll_query("&idp_hint=nobody%2Fnothing")).await);
     let page = unknown.get(&app.url(&login)).await.text().await.unwrap();
     assert!(!page.contains("/login/federated"), "a hint naming no provider offers nothing");
+    let unasked = unknown.post_step(&app, "/login/federated", &page, &[("provider", &format!("{fed}/corp"))]).await;
+    assert_eq!(unasked.status(), StatusCode::BAD_REQUEST, "a provider the application did not suggest has no button");
 }
 
 #[tokio::test]
@@ -348,6 +353,57 @@ async fn a_callback_belongs_to_the_browser_that_started_it_and_is_answered_once(
     assert_eq!(browser.get(&callback).await.status(), StatusCode::BAD_REQUEST, "a replayed callback finds nothing");
     let forged = callback.replace("state=", "state=x");
     assert_eq!(browser.get(&forged).await.status(), StatusCode::BAD_REQUEST);
+    let twice = format!("{callback}&state=another");
+    let page = browser.get(&twice).await;
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.text().await.unwrap().contains("<h1>"), "a friendly page, not the framework's text");
+}
+
+#[tokio::test]
+async fn an_answer_naming_another_issuer_is_refused() {
+    let Some((app, _upstream)) = pair().await else { return };
+    let browser = Browser::new();
+    let (_, html) = identify(&browser, &app, "new@fed.test").await;
+    let callback_prefix = format!("{}/login/federated/callback", app.issuer);
+    let Landed::Page(callback) = travel_until(&browser, &app, continue_link(&html).unwrap(), |u| u.starts_with(&callback_prefix)).await else {
+        panic!("expected the callback")
+    };
+    // oidc-provider names itself (RFC 9207); the answer is made to name another issuer.
+    let mut url = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = url.query_pairs().filter(|(k, _)| k != "iss").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    assert_eq!(pairs.len() + 1, url.query_pairs().count(), "the provider sent iss");
+    url.query_pairs_mut().clear().extend_pairs(pairs).append_pair("iss", "https://evil.example");
+    let mixed_up = url.to_string();
+    let Landed::Html(_, html) = travel(&browser, &app, mixed_up).await else { panic!("expected a refusal") };
+    assert!(html.contains("did not complete"), "{html}");
+    assert!(refusals(&app).await.iter().any(|r| r.contains("iss_mismatch")));
+}
+
+#[tokio::test]
+async fn an_account_a_squatter_created_is_never_given_to_another_identity_by_email() {
+    let Some((app, _upstream)) = pair().await else { return };
+    let squatter = at_client(federated_sign_in(&Browser::new(), &app, "squatter@fed.test").await);
+    let squatted = claims_for(&app, &squatter).await;
+    assert_eq!(squatted["email"], "ceo@fed.test");
+    assert_eq!(squatted["email_verified"], false, "created with the address unverified, as the provider said");
+    let Landed::Html(_, html) = federated_sign_in(&Browser::new(), &app, "ceo@fed.test").await else {
+        panic!("the CEO must not land in the squatter's account")
+    };
+    assert!(html.contains("that account cannot be used here"));
+    assert!(refusals(&app).await.iter().any(|r| r.contains("account_linked_to_another")), "{:?}", refusals(&app).await);
+}
+
+#[tokio::test]
+async fn an_unverified_new_address_upstream_is_not_taken() {
+    let Some((app, upstream)) = pair().await else { return };
+    let first = claims_for(&app, &at_client(federated_sign_in(&Browser::new(), &app, "new@fed.test").await)).await;
+    let mut changed = accounts();
+    changed["new@fed.test"]["claims"] = json!({ "email": "cfo@fed.test", "email_verified": false, "name": "Now The CFO" });
+    upstream.set_accounts(&changed).await;
+    let after = claims_for(&app, &at_client(federated_sign_in(&Browser::new(), &app, "new@fed.test").await)).await;
+    assert_eq!(after["sub"], first["sub"]);
+    assert_eq!((after["email"].as_str(), after["email_verified"].as_bool()), (Some("new@fed.test"), Some(true)), "the address stays, still verified");
+    assert_eq!(after["name"], "Now The CFO", "the name follows");
 }
 
 #[tokio::test]

@@ -9,18 +9,17 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use gatehouse_core::params::Params;
 use gatehouse_federation::Provider;
-use gatehouse_federation::oidc::AuthorizationAsk;
+use gatehouse_federation::oidc::{AuthorizationAsk, Trip};
 use gatehouse_policy::Outcome;
 use gatehouse_signin::federated::{Vouched, ask_provider_first, mfa_trusted};
 use gatehouse_signin::parked::{FederatedLeg, FlowState, ParkedSignIn};
 use gatehouse_signin::proof::FirstFactor;
 use gatehouse_signin::steps::{self, Origin};
-use serde::Deserialize;
 
 use super::ClientAddr;
 use super::login::{check_csrf, expired, pending_for_browser, render_status};
@@ -47,7 +46,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok())).collect()
@@ -92,6 +91,7 @@ pub async fn start(
         code_verifier: started.code_verifier.to_string(),
         step_up: step_up.is_some(),
         subject: step_up,
+        started_at: now().unix_timestamp(),
     };
     if !parked.advance_to(state.store.as_ref(), FlowState::Started { passkey_login: None, federated: Some(Box::new(leg)) }).await? {
         return Err(expired());
@@ -114,16 +114,11 @@ pub async fn button(State(state): State<AppState>, headers: HeaderMap, body: Byt
         return Err(expired());
     }
     check_csrf(&form, &parked)?;
-    let provider = form.get("provider").and_then(|key| state.federation.providers.get(key)).ok_or_else(expired)?;
+    // Only a provider the application suggested (`idp_hint`) has a button.
+    let key = form.get("provider").filter(|key| parked.request.idp_hint.as_deref().unwrap_or_default().split(' ').any(|hinted| hinted == *key));
+    let provider = key.and_then(|key| state.federation.providers.get(key)).ok_or_else(expired)?;
     let hint = parked.request.login_hint.clone();
     start(&state, &headers, &mut parked, &provider, &AuthorizationAsk { login_hint: hint.as_deref(), ..Default::default() }, None, Leave::Page).await
-}
-
-#[derive(Deserialize)]
-pub struct CallbackQuery {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
 }
 
 /// A trip that signed nobody in: the check that failed goes to the log and the history (for
@@ -146,14 +141,11 @@ async fn refused(
 }
 
 /// `GET /login/federated/callback`: the provider's answer.
-pub async fn callback(
-    State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    headers: HeaderMap,
-    Query(query): Query<CallbackQuery>,
-) -> Result<Response, PageError> {
+pub async fn callback(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, PageError> {
     let now = now();
-    let (parked_id, secret) = query.state.as_deref().and_then(|s| s.split_once('.')).ok_or_else(expired)?;
+    // Parsed as every query Gatehouse reads: a parameter given twice is refused.
+    let query = Params::parse(raw.unwrap_or_default().as_bytes()).map_err(|_| expired())?;
+    let (parked_id, secret) = query.get("state").and_then(|s| s.split_once('.')).ok_or_else(expired)?;
     let mut parked = pending_for_browser(&state, &headers, parked_id, now).await?;
     let leg = parked.federated().cloned().ok_or_else(expired)?;
     let digest = unhex(&leg.state_digest).ok_or_else(expired)?;
@@ -167,14 +159,24 @@ pub async fn callback(
     let provider = state.federation.providers.get(&leg.provider).ok_or_else(expired)?;
     let attempt = attempt::of_request(&state, &headers, addr);
     let m = messages_for(&headers);
-    if let Some(error) = &query.error {
+    // RFC 9207: a provider that names itself in the answer must name the one this trip went to.
+    if query.get("iss").is_some_and(|iss| provider.config.oidc().is_none_or(|oidc| oidc.issuer != iss)) {
+        return refused(&state, &parked, &attempt, &provider, "iss_mismatch", m, m.flow.federation_failed, now).await;
+    }
+    if let Some(error) = query.get("error") {
         let check = format!("upstream_error:{}", error.chars().take(MAX_UPSTREAM_ERROR).collect::<String>());
         return refused(&state, &parked, &attempt, &provider, &check, m, m.flow.federation_failed, now).await;
     }
-    let code = query.code.as_deref().ok_or_else(expired)?;
-    let secret = provider.client_secret();
-    let verified =
-        state.federation.upstreams.finish(&provider.config, secret, &callback_uri(&state), code, &leg.code_verifier, &leg.nonce, now.unix_timestamp()).await;
+    let code = query.get("code").ok_or_else(expired)?;
+    let callback = callback_uri(&state);
+    let trip = Trip {
+        redirect_uri: &callback,
+        code,
+        code_verifier: &leg.code_verifier,
+        nonce: &leg.nonce,
+        authenticated_since: leg.step_up.then_some(leg.started_at),
+    };
+    let verified = state.federation.upstreams.finish(&provider.config, provider.client_secret(), &trip, now.unix_timestamp()).await;
     let identity = match verified.map(|claims| gatehouse_federation::identity::from_oidc(&provider.config, claims)) {
         Ok(Ok(identity)) => identity,
         Ok(Err(rejection)) => return refused(&state, &parked, &attempt, &provider, &format!("id_token: {rejection}"), m, m.flow.federation_failed, now).await,

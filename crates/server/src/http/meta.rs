@@ -55,6 +55,11 @@ pub async fn form_post_script() -> Response {
     static_file(include_str!("../../static/form_post.js"), "text/javascript; charset=utf-8")
 }
 
+/// Keeps a sign-in form from being sent twice by a double press.
+pub async fn once_script() -> Response {
+    static_file(include_str!("../../static/once.js"), "text/javascript; charset=utf-8")
+}
+
 /// Follows the link of the page that leaves for an organisation's identity provider.
 pub async fn continue_script() -> Response {
     static_file(include_str!("../../static/continue.js"), "text/javascript; charset=utf-8")

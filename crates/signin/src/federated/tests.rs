@@ -31,6 +31,10 @@ fn user(id: &str, tenant: &str, email: &str) -> User {
     u
 }
 
+fn found(user: &User) -> Option<ByEmail<'_>> {
+    Some(ByEmail { user, already_linked: false })
+}
+
 fn vouched(email: &Email, verified: bool) -> Vouched<'_> {
     Vouched { issuer: "https://login.fed.test", subject: "s-1", email: Some(email), email_verified: verified }
 }
@@ -66,14 +70,33 @@ fn without_jit_an_unknown_person_is_refused() {
 #[test]
 fn an_existing_account_is_linked_only_when_the_upstream_verified_the_email() {
     let ann = user("u1", "fed", "ann@fed.test");
-    assert_eq!(resolve(&provider(Provisioning::Jit), &vouched(&ann.email, true), None, Some(&ann)), Resolution::LinkExisting(ann.id.clone()));
-    assert_eq!(resolve(&provider(Provisioning::Jit), &vouched(&ann.email, false), None, Some(&ann)), Resolution::Refuse(Refusal::UnverifiedEmail));
+    assert_eq!(resolve(&provider(Provisioning::Jit), &vouched(&ann.email, true), None, found(&ann)), Resolution::LinkExisting(ann.id.clone()));
+    assert_eq!(resolve(&provider(Provisioning::Jit), &vouched(&ann.email, false), None, found(&ann)), Resolution::Refuse(Refusal::UnverifiedEmail));
+}
+
+#[test]
+fn an_account_another_identity_holds_is_never_linked_by_email() {
+    // A squatter's identity created (or claimed) the account first: the real owner of the
+    // address, another upstream subject, does not get into it (nor the squatter into theirs).
+    let squatted = user("u1", "fed", "ceo@fed.test");
+    let held = Some(ByEmail { user: &squatted, already_linked: true });
+    assert_eq!(resolve(&provider(Provisioning::Jit), &vouched(&squatted.email, true), None, held), Resolution::Refuse(Refusal::AccountLinkedToAnother));
+}
+
+#[test]
+fn an_account_whose_address_was_never_verified_is_never_linked_by_email() {
+    let mut unverified = user("u1", "fed", "ceo@fed.test");
+    unverified.email_verified = false;
+    assert_eq!(
+        resolve(&provider(Provisioning::Jit), &vouched(&unverified.email, true), None, found(&unverified)),
+        Resolution::Refuse(Refusal::AccountUnverified)
+    );
 }
 
 #[test]
 fn an_account_of_another_tenant_is_never_linked() {
     let bob = user("u2", "other", "bob@fed.test");
-    assert_eq!(resolve(&provider(Provisioning::Jit), &vouched(&bob.email, true), None, Some(&bob)), Resolution::Refuse(Refusal::OtherTenant));
+    assert_eq!(resolve(&provider(Provisioning::Jit), &vouched(&bob.email, true), None, found(&bob)), Resolution::Refuse(Refusal::OtherTenant));
 }
 
 #[test]

@@ -19,7 +19,7 @@ use super::password::Context;
 use super::{Origin, StepError};
 use crate::attempt::{self, Attempt, Outcome};
 use crate::decide::{Ask, Observed, Verdict, decide_with, device_of};
-use crate::federated::{Refusal, Resolution, Vouched, resolve};
+use crate::federated::{ByEmail, Refusal, Resolution, Vouched, resolve};
 
 /// Who the provider vouched for, with the profile it sent.
 pub struct Upstream<'a> {
@@ -63,8 +63,13 @@ async fn account_once(
         (None, Some(email)) => cx.store.user_by_email(email).await?,
         _ => None,
     };
+    let already_linked = match &by_email {
+        Some(user) => cx.store.has_linked_identity(&user.id).await?,
+        None => false,
+    };
     let key = provider.key();
-    match resolve(provider, &upstream.vouched, linked.as_ref(), by_email.as_ref()) {
+    let found = by_email.as_ref().map(|user| ByEmail { user, already_linked });
+    match resolve(provider, &upstream.vouched, linked.as_ref(), found) {
         Resolution::Refuse(refusal) => Ok(Err(refusal)),
         Resolution::Linked(_) => {
             let Some(user) = linked else { return Err(StepError::Expired) };
@@ -96,10 +101,11 @@ async fn account_once(
     }
 }
 
-/// The upstream's name and email, when they changed: the account follows, its id stays. An
-/// email off the provider's domains is not taken.
+/// The upstream's name and email, when they changed: the account follows, its id stays. Only
+/// an address the upstream verified, on the provider's domains, is taken (the store refuses
+/// one another account holds); the name always follows.
 async fn follow_profile(cx: &Context<'_>, provider: &IdentityProvider, upstream: &Upstream<'_>, user: User, now: OffsetDateTime) -> Result<User, StepError> {
-    let email = upstream.vouched.email.filter(|e| provider.domains.contains(&e.domain())).unwrap_or(&user.email);
+    let email = upstream.vouched.email.filter(|e| upstream.vouched.email_verified && provider.domains.contains(&e.domain())).unwrap_or(&user.email);
     let name = upstream.name.unwrap_or(&user.name);
     if *email == user.email && name == user.name {
         return Ok(user);

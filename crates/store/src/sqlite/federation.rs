@@ -39,6 +39,18 @@ pub(super) async fn upsert_provider(
         .fetch_optional(&mut **tx)
         .await?;
     let sealed = plan.client_secret.as_deref().map(|s| seal_text(&key, SECRET_FIELD, &owner, s)).transpose()?;
+    // A domain signs in at one provider: another of the tenant's providers must not hold it.
+    let others: Vec<String> = sqlx::query_scalar("SELECT config FROM identity_providers WHERE tenant_id = ? AND provider_id != ?")
+        .bind(tenant_id)
+        .bind(provider.id.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    for other in others {
+        let other: IdentityProvider = serde_json::from_str(&other).map_err(corrupt)?;
+        if let Some(shared) = provider.domains.iter().find(|d| other.domains.contains(d)) {
+            return Err(StoreError::Conflict(format!("domain `{shared}` is bound to the tenant's provider `{}`", other.id)));
+        }
+    }
     match row {
         None => {
             sqlx::query("INSERT INTO identity_providers (tenant_id, provider_id, config, client_secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
@@ -126,6 +138,12 @@ impl FederationStore for SqliteStore {
         Ok(user.map(UserId::new))
     }
 
+    async fn has_linked_identity(&self, user: &UserId) -> StoreResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM external_identities WHERE user_id = ? LIMIT 1").bind(user.as_str()).fetch_optional(&self.pool).await?;
+        Ok(found.is_some())
+    }
+
     async fn link_identity(&self, identity: &ExternalIdentity, user: &UserId, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?").bind(user.as_str()).fetch_optional(&mut *tx).await?;
@@ -181,10 +199,13 @@ impl FederationStore for SqliteStore {
         let email_free = holder.as_deref().is_none_or(|h| h == id);
         let sealed_email = if email_free { Some(seal_text(&key, "users.email", id, email.as_str())?) } else { None };
         let done = sqlx::query(
-            "UPDATE users SET name = ?, email = COALESCE(?, email), email_key = CASE WHEN ? THEN ? ELSE email_key END, updated_at = ? WHERE id = ?",
+            "UPDATE users SET name = ?, email = COALESCE(?, email), email_key = CASE WHEN ? THEN ? ELSE email_key END, \
+             email_verified = CASE WHEN ? AND email_key != ? THEN 1 ELSE email_verified END, updated_at = ? WHERE id = ?",
         )
         .bind(seal_text(&key, "users.name", id, name)?)
         .bind(sealed_email)
+        .bind(email_free)
+        .bind(&email_index)
         .bind(email_free)
         .bind(&email_index)
         .bind(ts(now))

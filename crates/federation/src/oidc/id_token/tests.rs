@@ -22,7 +22,7 @@ fn claims() -> Value {
 }
 
 fn expected() -> Expected<'static> {
-    Expected { issuer: ISSUER, client_id: "gatehouse", nonce: "n-1", algorithms: &["ES256", "RS256"], now: NOW, skew: 60 }
+    Expected { issuer: ISSUER, client_id: "gatehouse", nonce: "n-1", algorithms: &["ES256", "RS256"], now: NOW, skew: 60, authenticated_since: None }
 }
 
 fn check(key: &SigningKey, claims: Value) -> Result<IdTokenClaims, Rejection> {
@@ -92,6 +92,30 @@ fn a_wrong_or_missing_nonce_is_refused() {
 fn a_missing_subject_is_refused() {
     let key = key();
     assert_eq!(check(&key, with("sub", json!(""))).unwrap_err(), Rejection::Subject);
+    assert_eq!(check(&key, with("sub", json!("a\u{0}b"))).unwrap_err(), Rejection::Subject, "no control characters");
+}
+
+#[test]
+fn a_token_not_yet_valid_is_refused() {
+    let key = key();
+    assert_eq!(check(&key, with("nbf", json!(NOW + 120))).unwrap_err(), Rejection::NotYetValid);
+    assert!(check(&key, with("nbf", json!(NOW - 5))).is_ok());
+}
+
+#[test]
+fn a_step_up_needs_an_authentication_at_or_after_it_started() {
+    let key = key();
+    let fresh = Expected { authenticated_since: Some(NOW - 10), ..expected() };
+    let token = |auth_time: Option<i64>| {
+        let mut c = claims();
+        if let Some(at) = auth_time {
+            c["auth_time"] = json!(at);
+        }
+        sign(&key, "JWT", &c).unwrap()
+    };
+    assert!(validate(&token(Some(NOW - 5)), &keys(&key), &fresh).is_ok());
+    assert_eq!(validate(&token(Some(NOW - 86_400)), &keys(&key), &fresh).unwrap_err(), Rejection::StaleAuthentication, "a day-old session");
+    assert_eq!(validate(&token(None), &keys(&key), &fresh).unwrap_err(), Rejection::StaleAuthentication);
 }
 
 #[test]

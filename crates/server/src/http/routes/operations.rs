@@ -15,5 +15,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/static/gatehouse.css", get(meta::stylesheet))
         .route("/static/form_post.js", get(meta::form_post_script))
         .route("/static/continue.js", get(meta::continue_script))
+        .route("/static/once.js", get(meta::once_script))
         .route("/static/webauthn.js", get(meta::webauthn_script))
 }
