@@ -12,14 +12,8 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use toml::Spanned;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: line {line}: `{field}`: {message}")]
-pub struct ImportError {
-    pub file: String,
-    pub line: usize,
-    pub field: String,
-    pub message: String,
-}
+pub use crate::import_spans::ImportError;
+use crate::import_spans::Validator;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,25 +80,6 @@ struct ApplicationEntry {
 /// Known roles. Unknown ones are refused so a typo never silently grants nothing.
 const ROLES: [&str; 2] = ["admin", "operator"];
 
-pub(crate) struct Validator<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Validator<'_> {
-    /// A path named in the file, relative to the file's directory.
-    pub(crate) fn relative(&self, path: &str) -> std::path::PathBuf {
-        let base = std::path::Path::new(self.file).parent().unwrap_or_else(|| std::path::Path::new(""));
-        base.join(path)
-    }
-    fn line_of(&self, offset: usize) -> usize {
-        self.text.get(..offset).map(|t| t.matches('\n').count() + 1).unwrap_or(1)
-    }
-    pub(crate) fn error<T>(&self, span: &Spanned<T>, field: &str, message: impl Into<String>) -> ImportError {
-        ImportError { file: self.file.to_owned(), line: self.line_of(span.span().start), field: field.to_owned(), message: message.into() }
-    }
-}
-
 /// What a parsed file needs from the outside world to become a plan.
 pub struct PlanContext<'a> {
     pub hasher: &'a PasswordHasher,
@@ -119,7 +94,7 @@ pub async fn plan(file: &str, text: &str, ctx: PlanContext<'_>) -> Result<Import
         let line = e.span().map(|s| text.get(..s.start).map(|t| t.matches('\n').count() + 1).unwrap_or(1)).unwrap_or(0);
         ImportError { file: file.to_owned(), line, field: "(syntax)".into(), message: e.message().to_owned() }
     })?;
-    let v = Validator { file, text };
+    let v = Validator::new(file, text);
     let mut plan = ImportPlan::default();
     let mut tenant_names = HashSet::new();
     let mut all_domains = HashSet::new();

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use toml::Spanned;
 
-use crate::import::Validator;
+use crate::import_spans::Validator;
 
 /// Entra ID's claim of a sign-in with multi-factor authentication, as ADFS sends it too.
 const MICROSOFT_MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";

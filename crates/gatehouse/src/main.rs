@@ -9,6 +9,7 @@ mod demo;
 mod explain;
 mod import;
 mod import_providers;
+mod import_spans;
 mod master_key;
 mod monitoring_settings;
 mod privacy;
