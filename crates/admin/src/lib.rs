@@ -16,6 +16,7 @@ pub mod caller;
 pub mod context;
 pub mod error;
 pub mod history;
+pub mod identities;
 pub mod monitoring;
 pub mod policy;
 pub mod privacy;

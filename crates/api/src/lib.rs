@@ -9,6 +9,7 @@
 
 pub mod applications;
 pub mod factors;
+pub mod identities;
 pub mod monitoring;
 pub mod sessions;
 pub mod sign_ins;

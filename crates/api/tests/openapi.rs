@@ -6,7 +6,7 @@
 //! added, renamed or dropped on either side fails here rather than surprising a client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use gatehouse_api::{applications, factors, monitoring, sessions, sign_ins, simulate, tenants, users};
+use gatehouse_api::{applications, factors, identities, monitoring, sessions, sign_ins, simulate, tenants, users};
 use gatehouse_core::alert::{Alert, AlertKind, Severity};
 use gatehouse_policy::{AppPolicy, DomainPolicy};
 use serde::Serialize;
@@ -121,6 +121,10 @@ fn tenant() -> tenants::Tenant {
 
 fn user() -> users::User {
     users::User { id: "u1".into(), tenant: "t1".into(), email: "alice@acme.test".into(), name: "Alice".into(), roles: vec!["admin".into()] }
+}
+
+fn linked() -> identities::LinkedIdentity {
+    identities::LinkedIdentity { provider: "t1/corp".into(), issuer: "https://acme.okta.com".into(), subject: "00u1".into() }
 }
 
 fn sign_in() -> sign_ins::SignIn {
@@ -335,6 +339,33 @@ fn answers() -> Vec<Answer> {
             },
         ),
         answer("get", "/api/v1/alerts", "200", monitoring::AlertList { alerts: vec![alert()], next: Some("a0".into()) }),
+        answer(
+            "get",
+            "/api/v1/tenants/{id}/identity-providers",
+            "200",
+            identities::IdentityProviderList {
+                identity_providers: vec![identities::IdentityProvider {
+                    id: "corp".into(),
+                    key: "t1/corp".into(),
+                    name: "Acme staff".into(),
+                    protocol: "oidc".into(),
+                    preset: "okta".into(),
+                    issuer: "https://acme.okta.com".into(),
+                    client_id: "0oa1".into(),
+                    client_secret_set: true,
+                    domains: vec!["acme.test".into()],
+                    upstream_mfa: "if_asserted".into(),
+                    provisioning: "jit".into(),
+                    mfa_acr_values: vec!["urn:mfa".into()],
+                    required: true,
+                    break_glass: vec!["root@acme.test".into()],
+                    redirect_uri: "https://id.acme.test/login/federated/callback".into(),
+                    warnings: vec!["the provider is required".into()],
+                }],
+            },
+        ),
+        answer("get", "/api/v1/users/{id}/identities", "200", identities::LinkedIdentityList { identities: vec![linked()] }),
+        answer("post", "/api/v1/users/{id}/identities", "201", linked()),
         answer("post", "/api/v1/alerts/{id}/acknowledge", "200", alert()),
     ]
 }

@@ -133,6 +133,31 @@ pub struct IdentityProvider {
 }
 
 impl IdentityProvider {
+    /// An OpenID Connect provider of `tenant_id` with the defaults an import file gives: no
+    /// preset, the provider's MFA never counted, only existing accounts, RS256 and ES256, the
+    /// scopes `email profile`, not required.
+    pub fn new_oidc(tenant_id: TenantId, id: ProviderId, issuer: &str, client_id: &str, domains: Vec<EmailDomain>) -> Self {
+        Self {
+            tenant_id,
+            name: id.to_string(),
+            id,
+            upstream: Upstream::Oidc(OidcUpstream {
+                issuer: issuer.to_owned(),
+                client_id: client_id.to_owned(),
+                scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+                allowed_tenant_ids: Vec::new(),
+                algorithms: vec!["RS256".to_owned(), "ES256".to_owned()],
+            }),
+            domains,
+            upstream_mfa: UpstreamMfa::default(),
+            provisioning: Provisioning::default(),
+            preset: Preset::default(),
+            mfa_acr_values: Vec::new(),
+            required: false,
+            break_glass: Vec::new(),
+        }
+    }
+
     /// `TENANT_ID/PROVIDER_ID`: the provider's name across the instance (`idp_hint`, the `idp`
     /// claim, the login history).
     pub fn key(&self) -> String {

@@ -83,32 +83,13 @@ impl Providers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatehouse_core::federation::{OidcUpstream, Preset, ProviderId, Provisioning, Upstream, UpstreamMfa};
+    use gatehouse_core::federation::ProviderId;
     use gatehouse_core::ids::TenantId;
 
     fn stored(tenant: &str, id: &str, domain: &str) -> StoredProvider {
-        StoredProvider {
-            provider: IdentityProvider {
-                tenant_id: TenantId::new(tenant),
-                id: ProviderId::parse(id).unwrap(),
-                name: id.into(),
-                upstream: Upstream::Oidc(OidcUpstream {
-                    issuer: "https://login.test".into(),
-                    client_id: "c".into(),
-                    scopes: vec![],
-                    allowed_tenant_ids: vec![],
-                    algorithms: vec!["RS256".into()],
-                }),
-                domains: vec![EmailDomain::parse(domain).unwrap()],
-                upstream_mfa: UpstreamMfa::Never,
-                provisioning: Provisioning::Existing,
-                preset: Preset::Generic,
-                mfa_acr_values: vec![],
-                required: false,
-                break_glass: vec![],
-            },
-            client_secret: Some("secret".into()),
-        }
+        let domains = vec![EmailDomain::parse(domain).unwrap()];
+        let provider = IdentityProvider::new_oidc(TenantId::new(tenant), ProviderId::parse(id).unwrap(), "https://login.test", "c", domains);
+        StoredProvider { provider, client_secret: Some("secret".into()) }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use axum::http::{Request, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_core::EmailDomain;
-use gatehouse_core::federation::{IdentityProvider, OidcUpstream, Preset, ProviderId, Provisioning, Upstream, UpstreamMfa};
+use gatehouse_core::federation::{IdentityProvider, ProviderId, Provisioning};
 use gatehouse_core::ids::TenantId;
 use gatehouse_crypto::{PasswordParams, SigningKey, jws};
 use gatehouse_store::{ImportPlan, ImportStore, ProviderPlan};
@@ -57,24 +57,10 @@ async fn fake_upstream(key: Arc<SigningKey>, codes: Codes) -> String {
 }
 
 fn provider(issuer: &str) -> IdentityProvider {
+    let domains = vec![EmailDomain::parse("example.test").unwrap()];
     IdentityProvider {
-        tenant_id: TenantId::new(""),
-        id: ProviderId::parse("corp").unwrap(),
-        name: "Example staff".into(),
-        upstream: Upstream::Oidc(OidcUpstream {
-            issuer: issuer.into(),
-            client_id: "gatehouse".into(),
-            scopes: vec!["email".into()],
-            allowed_tenant_ids: vec![],
-            algorithms: vec!["RS256".into()],
-        }),
-        domains: vec![EmailDomain::parse("example.test").unwrap()],
-        upstream_mfa: UpstreamMfa::Never,
         provisioning: Provisioning::Jit,
-        preset: Preset::Generic,
-        mfa_acr_values: vec![],
-        required: false,
-        break_glass: vec![],
+        ..IdentityProvider::new_oidc(TenantId::new(""), ProviderId::parse("corp").unwrap(), issuer, "gatehouse", domains)
     }
 }
 

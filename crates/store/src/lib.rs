@@ -368,6 +368,11 @@ pub trait FederationStore: Send + Sync {
     async fn linked_user(&self, identity: &ExternalIdentity) -> StoreResult<Option<UserId>>;
     /// Whether any external identity is linked to the account.
     async fn has_linked_identity(&self, user: &UserId) -> StoreResult<bool>;
+    /// The external identities linked to the account, oldest first.
+    async fn linked_identities(&self, user: &UserId) -> StoreResult<Vec<ExternalIdentity>>;
+    /// Unlinks the account's identities of one provider (`TENANT_ID/PROVIDER_ID`), with its
+    /// audit record, in one transaction; returns how many went (none: nothing audited).
+    async fn unlink_identities(&self, user: &UserId, provider: &str, audit: &AuditEntry) -> StoreResult<u64>;
     /// Links an identity to an existing account, with its audit record, in one transaction.
     /// `Conflict` when the identity is linked already or the account is gone.
     async fn link_identity(&self, identity: &ExternalIdentity, user: &UserId, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<()>;

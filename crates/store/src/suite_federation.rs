@@ -3,7 +3,7 @@
 //! follow the upstream.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use gatehouse_core::federation::{IdentityProvider, OidcUpstream, Preset, ProviderId, Provisioning, Upstream, UpstreamMfa};
+use gatehouse_core::federation::{IdentityProvider, ProviderId, Provisioning, UpstreamMfa};
 use gatehouse_core::ids::{TenantId, UserId};
 use gatehouse_core::{Email, EmailDomain};
 
@@ -12,25 +12,9 @@ use crate::*;
 
 /// The suite tenant's (`Acme Oy`, `acme.test`) OpenID Connect provider `corp`.
 pub fn corp_provider(issuer: &str) -> IdentityProvider {
-    IdentityProvider {
-        tenant_id: TenantId::new("ignored: the import sets it"),
-        id: ProviderId::parse("corp").unwrap(),
-        name: "Acme staff".into(),
-        upstream: Upstream::Oidc(OidcUpstream {
-            issuer: issuer.into(),
-            client_id: "gatehouse".into(),
-            scopes: vec!["email".into(), "profile".into()],
-            allowed_tenant_ids: vec![],
-            algorithms: vec!["RS256".into()],
-        }),
-        domains: vec![EmailDomain::parse("acme.test").unwrap()],
-        upstream_mfa: UpstreamMfa::IfAsserted,
-        provisioning: Provisioning::Jit,
-        preset: Preset::Generic,
-        mfa_acr_values: vec![],
-        required: false,
-        break_glass: vec![],
-    }
+    let domains = vec![EmailDomain::parse("acme.test").unwrap()];
+    let provider = IdentityProvider::new_oidc(TenantId::new("ignored: the import sets it"), ProviderId::parse("corp").unwrap(), issuer, "gatehouse", domains);
+    IdentityProvider { name: "Acme staff".into(), upstream_mfa: UpstreamMfa::IfAsserted, provisioning: Provisioning::Jit, ..provider }
 }
 
 fn import(provider: IdentityProvider, secret: Option<&str>) -> ImportPlan {
@@ -86,6 +70,14 @@ pub async fn an_external_identity_is_linked_once(store: &dyn Store) {
     assert_eq!(store.audit_records(0, 1000).await.unwrap().len(), before + 1, "refused links audit nothing");
     let other_issuer = ExternalIdentity { issuer: "https://evil.test".into(), ..identity("s-1") };
     assert_eq!(store.linked_user(&other_issuer).await.unwrap(), None, "the issuer is part of the identity");
+    assert_eq!(store.linked_identities(&alice).await.unwrap(), [identity("s-1")]);
+
+    assert_eq!(store.unlink_identities(&alice, "t-acme/other", &audit_entry("user.identity.unlink")).await.unwrap(), 0, "another provider's");
+    let records = store.audit_records(0, 1000).await.unwrap().len();
+    assert_eq!(store.unlink_identities(&alice, "t-acme/corp", &audit_entry("user.identity.unlink")).await.unwrap(), 1);
+    assert_eq!(store.audit_records(0, 1000).await.unwrap().len(), records + 1, "the unlink is audited in its transaction");
+    assert_eq!(store.linked_user(&identity("s-1")).await.unwrap(), None);
+    assert!(!store.has_linked_identity(&alice).await.unwrap());
 }
 
 pub async fn a_just_in_time_account_is_created_linked_and_only_once(store: &dyn Store) {

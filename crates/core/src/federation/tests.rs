@@ -6,25 +6,7 @@ fn domain(d: &str) -> EmailDomain {
 }
 
 fn provider(issuer: &str) -> IdentityProvider {
-    IdentityProvider {
-        tenant_id: TenantId::new("t1"),
-        id: ProviderId::parse("corp").unwrap(),
-        name: "Fed Oy staff".into(),
-        upstream: Upstream::Oidc(OidcUpstream {
-            issuer: issuer.into(),
-            client_id: "gatehouse".into(),
-            scopes: vec!["email".into()],
-            allowed_tenant_ids: vec![],
-            algorithms: vec!["RS256".into()],
-        }),
-        domains: vec![domain("fed.test")],
-        upstream_mfa: UpstreamMfa::Never,
-        provisioning: Provisioning::Jit,
-        preset: Preset::Generic,
-        mfa_acr_values: vec![],
-        required: false,
-        break_glass: vec![],
-    }
+    IdentityProvider::new_oidc(TenantId::new("t1"), ProviderId::parse("corp").unwrap(), issuer, "gatehouse", vec![domain("fed.test")])
 }
 
 #[test]

@@ -1,29 +1,16 @@
 use super::*;
 use gatehouse_core::EmailDomain;
-use gatehouse_core::federation::{OidcUpstream, ProviderId, Provisioning, Upstream, UpstreamMfa};
+use gatehouse_core::federation::{ProviderId, Upstream, UpstreamMfa};
 use gatehouse_core::ids::TenantId;
 use serde_json::{Value, json};
 
 fn provider(preset: Preset) -> IdentityProvider {
-    IdentityProvider {
-        tenant_id: TenantId::new("t1"),
-        id: ProviderId::parse("corp").unwrap(),
-        name: "Corp".into(),
-        upstream: Upstream::Oidc(OidcUpstream {
-            issuer: "https://login.fed.test".into(),
-            client_id: "gatehouse".into(),
-            scopes: vec![],
-            allowed_tenant_ids: vec!["dir-1".into()],
-            algorithms: vec!["RS256".into()],
-        }),
-        domains: vec![EmailDomain::parse("fed.test").unwrap()],
-        upstream_mfa: UpstreamMfa::IfAsserted,
-        provisioning: Provisioning::Jit,
-        preset,
-        mfa_acr_values: vec!["http://schemas.microsoft.com/claims/multipleauthn".into()],
-        required: false,
-        break_glass: vec![],
-    }
+    let domains = vec![EmailDomain::parse("fed.test").unwrap()];
+    let mut provider = IdentityProvider::new_oidc(TenantId::new("t1"), ProviderId::parse("corp").unwrap(), "https://login.fed.test", "gatehouse", domains);
+    let Upstream::Oidc(oidc) = &mut provider.upstream;
+    oidc.allowed_tenant_ids = vec!["dir-1".into()];
+    let mfa_acr_values = vec!["http://schemas.microsoft.com/claims/multipleauthn".into()];
+    IdentityProvider { preset, upstream_mfa: UpstreamMfa::IfAsserted, mfa_acr_values, ..provider }
 }
 
 fn claims(extra: Value) -> IdTokenClaims {

@@ -61,11 +61,20 @@ pub struct Trip<'a> {
 pub struct Upstreams {
     http: reqwest::Client,
     cache: RwLock<HashMap<String, Cached>>,
+    /// An unknown `kid` fetches an issuer's keys again at most this often.
+    refetch_every: Duration,
 }
 
 impl Upstreams {
     pub fn new(timeout: Duration) -> Result<Self, UpstreamError> {
-        Ok(Self { http: fetch::client(timeout)?, cache: RwLock::new(HashMap::new()) })
+        Ok(Self { http: fetch::client(timeout)?, cache: RwLock::new(HashMap::new()), refetch_every: REFETCH_AT_MOST_EVERY })
+    }
+
+    /// How often an unknown `kid` may fetch an issuer's keys again (30 seconds by default).
+    #[must_use]
+    pub fn with_key_refetch_interval(mut self, every: Duration) -> Self {
+        self.refetch_every = every;
+        self
     }
 
     fn cached(&self, issuer: &str) -> Option<Cached> {
@@ -192,6 +201,6 @@ impl Upstreams {
     /// Whether an unknown `kid` may fetch the keys again now.
     fn may_refetch(&self, token: &str, cached: &Cached) -> bool {
         let unknown = ForeignKeySet::kid_of(token).is_none_or(|kid| !cached.keys.has_kid(&kid));
-        unknown && cached.keys_fetched.elapsed() >= REFETCH_AT_MOST_EVERY
+        unknown && cached.keys_fetched.elapsed() >= self.refetch_every
     }
 }

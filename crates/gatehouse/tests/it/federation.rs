@@ -88,6 +88,13 @@ name = "Payroll"
 client_secret = "payroll-secret-0123456789-abcdefghijklmnopqrstuv"
 redirect_uris = ["http://127.0.0.1:9999/cb"]
 grant_types = ["authorization_code"]
+
+[[application]]
+client_id = "ops"
+name = "Operations console"
+client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
+grant_types = ["client_credentials"]
+operator = true
 "#,
         corp = provider("corp", "Fed Oy staff", "fed.test", "  upstream_mfa = \"never\"\n"),
         never = provider("corp", "Never Oy staff", "never.test", "  upstream_mfa = \"never\"\n"),
@@ -102,7 +109,7 @@ fn person(email: &str, verified: bool, name: &str, amr: &[&str]) -> Value {
 }
 
 /// The upstream's people: what each one's provider asserts.
-fn accounts() -> Value {
+pub(crate) fn accounts() -> Value {
     let mut accounts = json!({
         "new@fed.test": person("new@fed.test", true, "New Person", &["pwd"]),
         "alice@fed.test": person("alice@fed.test", true, "Alice", &["pwd"]),
@@ -123,7 +130,7 @@ fn accounts() -> Value {
     accounts
 }
 
-async fn pair() -> Option<(TestApp, Upstream)> {
+pub(crate) async fn pair() -> Option<(TestApp, Upstream)> {
     if !available() {
         return None;
     }
@@ -132,7 +139,7 @@ async fn pair() -> Option<(TestApp, Upstream)> {
 
 /// Where a trip through the provider ended.
 #[derive(Debug)]
-enum Landed {
+pub(crate) enum Landed {
     /// Back at the application with this callback URL.
     Client(String),
     /// At a Gatehouse sign-in page (a relative path: `/login/enroll?request=...`).
@@ -172,7 +179,7 @@ async fn travel_until(browser: &Browser, app: &TestApp, mut url: String, stop: i
 }
 
 /// The callback a trip ended at, or a failure showing where it ended instead.
-fn at_client(landed: Landed) -> String {
+pub(crate) fn at_client(landed: Landed) -> String {
     match landed {
         Landed::Client(callback) => callback,
         Landed::Html(status, html) => panic!("expected the application, got {status}: {}", html.chars().take(2000).collect::<String>()),
@@ -200,7 +207,7 @@ async fn identify(browser: &Browser, app: &TestApp, email: &str) -> (StatusCode,
 }
 
 /// Signs `email` in through its company's provider from the first step to the application.
-async fn federated_sign_in(browser: &Browser, app: &TestApp, email: &str) -> Landed {
+pub(crate) async fn federated_sign_in(browser: &Browser, app: &TestApp, email: &str) -> Landed {
     let (status, html) = identify(browser, app, email).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     let link = continue_link(&html).unwrap_or_else(|| panic!("{email}'s domain should lead to its provider: {html}"));
@@ -208,7 +215,7 @@ async fn federated_sign_in(browser: &Browser, app: &TestApp, email: &str) -> Lan
 }
 
 /// The ID token's claims for the code in a callback.
-async fn claims_for(app: &TestApp, callback: &str) -> Value {
+pub(crate) async fn claims_for(app: &TestApp, callback: &str) -> Value {
     let code = query_param(callback, "code").expect("a code");
     let response = redeem_payroll(app, &code).await;
     assert_eq!(response.status(), StatusCode::OK);

@@ -14,6 +14,7 @@ mod console_account;
 mod console_admin;
 mod data_protection;
 mod federation;
+mod federation_admin;
 mod federation_import;
 mod flow_states;
 mod logout;

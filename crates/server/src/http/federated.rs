@@ -19,6 +19,7 @@ use gatehouse_policy::Outcome;
 use gatehouse_signin::federated::{Vouched, ask_provider_first, mfa_trusted};
 use gatehouse_signin::parked::{FederatedLeg, FlowState, ParkedSignIn};
 use gatehouse_signin::proof::FirstFactor;
+use gatehouse_signin::steps::federated::Failure;
 use gatehouse_signin::steps::{self, Origin};
 
 use super::ClientAddr;
@@ -134,9 +135,23 @@ async fn refused(
     message: &'static str,
     now: time::OffsetDateTime,
 ) -> Result<Response, PageError> {
-    tracing::warn!(provider = %provider.config.key(), %check, "a sign-in through an identity provider was refused");
+    let key = provider.config.key();
+    refused_for(state, parked, attempt, Failure { user: None, idp: &key, check, identity: None }, m, message, now).await
+}
+
+/// As [`refused`], with the account and the upstream identity the refusal concerns.
+async fn refused_for(
+    state: &AppState,
+    parked: &ParkedSignIn,
+    attempt: &attempt::Attempt,
+    failure: Failure<'_>,
+    m: &'static crate::messages::Messages,
+    message: &'static str,
+    now: time::OffsetDateTime,
+) -> Result<Response, PageError> {
+    tracing::warn!(provider = %failure.idp, check = %failure.check, "a sign-in through an identity provider was refused");
     let cx = policy::password_context(state);
-    steps::federated::record_failure(&cx, &parked.request, None, &provider.config.key(), check, attempt, now).await?;
+    steps::federated::record_failure(&cx, &parked.request, &failure, attempt, now).await?;
     render_status(state, m, parked, "", Some(message), StatusCode::OK)
 }
 
@@ -191,7 +206,12 @@ pub async fn callback(State(state): State<AppState>, ClientAddr(addr): ClientAdd
     let upstream = steps::federated::Upstream { vouched, name: identity.name.as_deref() };
     let user = match steps::federated::account(&cx, &provider.config, &upstream, &origin, now).await? {
         Ok(user) => user,
-        Err(refusal) => return refused(&state, &parked, &attempt, &provider, refusal.code(), m, m.flow.federation_no_account, now).await,
+        Err(refused) => {
+            let key = provider.config.key();
+            let failure =
+                Failure { user: refused.account.as_ref(), idp: &key, check: refused.refusal.code(), identity: Some((&identity.issuer, &identity.subject)) };
+            return refused_for(&state, &parked, &attempt, failure, m, m.flow.federation_no_account, now).await;
+        }
     };
     state.forget_user(&user.id);
     let client = state.client(&parked.request.client_id).ok_or_else(expired)?;

@@ -3,6 +3,7 @@
 mod account_api;
 pub(crate) mod admin_api;
 mod admin_directory;
+mod admin_identities;
 mod api_body;
 mod api_caller;
 pub(crate) mod authorize;

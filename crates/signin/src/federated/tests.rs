@@ -1,27 +1,13 @@
 use super::*;
 use gatehouse_core::EmailDomain;
-use gatehouse_core::federation::{OidcUpstream, Preset, ProviderId, Upstream};
+use gatehouse_core::federation::ProviderId;
 use gatehouse_core::ids::TenantId;
 
 fn provider(provisioning: Provisioning) -> IdentityProvider {
+    let domains = vec![EmailDomain::parse("fed.test").unwrap()];
     IdentityProvider {
-        tenant_id: TenantId::new("fed"),
-        id: ProviderId::parse("corp").unwrap(),
-        name: "Corp".into(),
-        upstream: Upstream::Oidc(OidcUpstream {
-            issuer: "https://login.fed.test".into(),
-            client_id: "gh".into(),
-            scopes: vec![],
-            allowed_tenant_ids: vec![],
-            algorithms: vec!["RS256".into()],
-        }),
-        domains: vec![EmailDomain::parse("fed.test").unwrap()],
-        upstream_mfa: UpstreamMfa::Never,
         provisioning,
-        preset: Preset::Generic,
-        mfa_acr_values: vec![],
-        required: false,
-        break_glass: vec![],
+        ..IdentityProvider::new_oidc(TenantId::new("fed"), ProviderId::parse("corp").unwrap(), "https://login.fed.test", "gh", domains)
     }
 }
 

@@ -9,7 +9,6 @@ use gatehouse_core::federation::IdentityProvider;
 use gatehouse_core::ids::UserId;
 use gatehouse_core::model::{Tenant, User};
 use gatehouse_core::{Client, Email};
-use gatehouse_ops::rate_limit::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
 use gatehouse_policy::{AuthLevel, SessionState};
 use gatehouse_store::{ExternalIdentity, NewLinkedUser, SignInResult, StoreError};
 use serde_json::json;
@@ -18,13 +17,21 @@ use time::OffsetDateTime;
 use super::password::Context;
 use super::{Origin, StepError};
 use crate::attempt::{self, Attempt, Outcome};
-use crate::decide::{Ask, Observed, Verdict, decide_with, device_of};
+use crate::decide::{Ask, Verdict, decide_with};
 use crate::federated::{ByEmail, Refusal, Resolution, Vouched, resolve};
 
 /// Who the provider vouched for, with the profile it sent.
 pub struct Upstream<'a> {
     pub vouched: Vouched<'a>,
     pub name: Option<&'a str>,
+}
+
+/// Why a verified identity signs in to no account, and the account its email named (whose
+/// history then shows the refusal, for an admin who may link it by hand).
+#[derive(Debug)]
+pub struct Refused {
+    pub refusal: Refusal,
+    pub account: Option<User>,
 }
 
 /// The account `upstream` signs in to, written as decided: a new link (audited), a new account
@@ -35,7 +42,7 @@ pub async fn account(
     upstream: &Upstream<'_>,
     origin: &Origin<'_>,
     now: OffsetDateTime,
-) -> Result<Result<User, Refusal>, StepError> {
+) -> Result<Result<User, Refused>, StepError> {
     let identity = ExternalIdentity { provider: provider.key(), issuer: upstream.vouched.issuer.to_owned(), subject: upstream.vouched.subject.to_owned() };
     // A first sign-in racing another of the same person loses the insert: read again, once.
     for _ in 0..2 {
@@ -54,7 +61,7 @@ async fn account_once(
     identity: &ExternalIdentity,
     origin: &Origin<'_>,
     now: OffsetDateTime,
-) -> Result<Result<User, Refusal>, StepError> {
+) -> Result<Result<User, Refused>, StepError> {
     let linked = match cx.store.linked_user(identity).await? {
         Some(id) => cx.store.user(&id).await?,
         None => None,
@@ -70,7 +77,7 @@ async fn account_once(
     let key = provider.key();
     let found = by_email.as_ref().map(|user| ByEmail { user, already_linked });
     match resolve(provider, &upstream.vouched, linked.as_ref(), found) {
-        Resolution::Refuse(refusal) => Ok(Err(refusal)),
+        Resolution::Refuse(refusal) => Ok(Err(Refused { refusal, account: by_email.filter(|u| u.tenant_id == provider.tenant_id) })),
         Resolution::Linked(_) => {
             let Some(user) = linked else { return Err(StepError::Expired) };
             Ok(Ok(follow_profile(cx, provider, upstream, user, now).await?))
@@ -114,18 +121,32 @@ async fn follow_profile(cx: &Context<'_>, provider: &IdentityProvider, upstream:
     Ok(cx.store.user(&user.id).await?.unwrap_or(user))
 }
 
+/// A refused federated sign-in, as the history records it.
+pub struct Failure<'a> {
+    /// The account the upstream's email named, if any (its history shows the refusal).
+    pub user: Option<&'a User>,
+    /// `TENANT_ID/PROVIDER_ID`.
+    pub idp: &'a str,
+    /// The check that failed.
+    pub check: &'a str,
+    /// The upstream identity (issuer, subject), once verified: what an admin links by hand.
+    pub identity: Option<(&'a str, &'a str)>,
+}
+
 /// Records a federated sign-in that signed nobody in, naming the check that failed (for the
 /// admin: the history and the SIEM export; the browser gets one generic page).
 pub async fn record_failure(
     cx: &Context<'_>,
     request: &AuthorizationRequest,
-    user: Option<&User>,
-    idp: &str,
-    check: &str,
+    failure: &Failure<'_>,
     attempt: &Attempt,
     now: OffsetDateTime,
 ) -> Result<(), StepError> {
-    let why = json!({ "federation": { "provider": idp, "refused": check } });
+    let Failure { user, idp, check, identity } = *failure;
+    let why = match identity {
+        Some((issuer, subject)) => json!({ "federation": { "provider": idp, "refused": check, "issuer": issuer, "subject": subject } }),
+        None => json!({ "federation": { "provider": idp, "refused": check } }),
+    };
     let outcome = Outcome {
         user,
         client_id: Some(request.client_id.as_str()),
@@ -154,12 +175,7 @@ pub async fn decide(
     now: OffsetDateTime,
 ) -> Result<Verdict, StoreError> {
     let session = mfa_trusted.then_some(SessionState { level: AuthLevel::Mfa, second_factor_at: Some(now) });
-    let observed = Observed {
-        address: attempt.address,
-        device: device_of(cx.store, cx.digester, attempt, user).await?,
-        failures_for_user: cx.per_account.failures(&user.email.key(), LOGIN_PER_ACCOUNT, now),
-        failures_for_address: cx.per_address.failures(&attempt.address.to_string(), LOGIN_PER_ADDRESS, now),
-    };
+    let observed = super::password::observed(cx, user, attempt, now).await?;
     decide_with(cx.store, tenant, user, client, &Ask::for_request(request, session), &observed, now).await
 }
 

@@ -105,12 +105,17 @@ pub async fn decide(
     attempt: &Attempt,
     now: OffsetDateTime,
 ) -> Result<Verdict, StoreError> {
-    let observed = Observed {
+    let ask = Ask::for_request(request, session.map(session_state));
+    decide_with(cx.store, tenant, user, client, &ask, &observed(cx, user, attempt, now).await?, now).await
+}
+
+/// The risk signals of this process for `user` signing in from the browser of `attempt`:
+/// recent failures (per account and address) and the browser's device row.
+pub(crate) async fn observed(cx: &Context<'_>, user: &User, attempt: &Attempt, now: OffsetDateTime) -> Result<Observed, StoreError> {
+    Ok(Observed {
         address: attempt.address,
         device: device_of(cx.store, cx.digester, attempt, user).await?,
         failures_for_user: cx.per_account.failures(&user.email.key(), LOGIN_PER_ACCOUNT, now),
         failures_for_address: cx.per_address.failures(&attempt.address.to_string(), LOGIN_PER_ADDRESS, now),
-    };
-    let ask = Ask::for_request(request, session.map(session_state));
-    decide_with(cx.store, tenant, user, client, &ask, &observed, now).await
+    })
 }

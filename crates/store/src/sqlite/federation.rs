@@ -144,6 +144,31 @@ impl FederationStore for SqliteStore {
         Ok(found.is_some())
     }
 
+    async fn linked_identities(&self, user: &UserId) -> StoreResult<Vec<ExternalIdentity>> {
+        let rows = sqlx::query("SELECT provider, issuer, subject FROM external_identities WHERE user_id = ? ORDER BY created_at, provider, issuer, subject")
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok(ExternalIdentity { provider: row.try_get("provider")?, issuer: row.try_get("issuer")?, subject: row.try_get("subject")? }))
+            .collect()
+    }
+
+    async fn unlink_identities(&self, user: &UserId, provider: &str, audit: &AuditEntry) -> StoreResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let gone = sqlx::query("DELETE FROM external_identities WHERE user_id = ? AND provider = ?")
+            .bind(user.as_str())
+            .bind(provider)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone > 0 {
+            super::audit::append_in(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+
     async fn link_identity(&self, identity: &ExternalIdentity, user: &UserId, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?").bind(user.as_str()).fetch_optional(&mut *tx).await?;

@@ -1,10 +1,11 @@
 //! `/api/v1/tenants...`: tenants, their domains and domain policy (and one staged in
-//! report-only mode), termination, and the addresses their people reported.
+//! report-only mode), termination, the addresses their people reported, and their identity
+//! providers.
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
 
-use crate::http::admin_api;
+use crate::http::{admin_api, admin_identities};
 use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -19,4 +20,5 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/tenants/{id}/staged-policy/report", get(admin_api::staged_report))
         .route("/api/v1/tenants/{id}/reported-addresses", get(admin_api::reported_addresses))
         .route("/api/v1/tenants/{id}/reported-addresses/{address}", delete(admin_api::clear_reported_address))
+        .route("/api/v1/tenants/{id}/identity-providers", get(admin_identities::providers))
 }

@@ -1,11 +1,11 @@
 //! A tenant's users: the directory (`/api/v1/tenants/{id}/users`) and one person
-//! (`/api/v1/users/{id}...`): changes, factor reset, unlock, login history, personal data and
-//! erasure.
+//! (`/api/v1/users/{id}...`): changes, factor reset, unlock, login history, linked identities,
+//! personal data and erasure.
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post};
 
-use crate::http::admin_directory;
+use crate::http::{admin_directory, admin_identities};
 use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -16,4 +16,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/users/{id}/factors", delete(admin_directory::reset_factors))
         .route("/api/v1/users/{id}/unlock", post(admin_directory::unlock))
         .route("/api/v1/users/{id}/sign-ins", get(admin_directory::sign_ins))
+        .route("/api/v1/users/{id}/identities", get(admin_identities::identities).post(admin_identities::link))
+        .route("/api/v1/users/{id}/identities/{provider}", delete(admin_identities::unlink))
 }
