@@ -3,9 +3,9 @@
 // email on the first step, leaves for her company's sign-in (the page that leaves is checked with
 // its script held back, then left by its link), comes back signed in with an account created
 // just in time, and the ID token names the provider. Signing out at Gatehouse offers the
-// provider's own sign-out.
+// provider's own sign-out; the operator reads the provider in the admin console.
 
-import { continueWithEmail, demoClaims, startAtDemo } from '../flows.mjs';
+import { continueWithEmail, demoClaims, startAtDemo, submitPassword } from '../flows.mjs';
 
 export default async function (ctx) {
   const { page, assert } = ctx;
@@ -44,4 +44,18 @@ export default async function (ctx) {
   assert.ok(await link.isVisible(), 'the provider sign-out is offered');
   assert.match(await link.getAttribute('href'), /\/session\/end\?client_id=gatehouse$/);
   await ctx.visit(page, 'signed-out-with-provider');
+
+  // The operator (the demo user) reads Fed Oy's provider in the admin console: the redirect
+  // URI to register at it, never its secret.
+  const operator = ctx.user('demo');
+  const admin = await ctx.newPage();
+  await admin.goto(ctx.url('/admin'));
+  await ctx.expectHeading(admin, 'Sign in');
+  await submitPassword(admin, operator);
+  await ctx.clickAndWait(admin, admin.getByRole('link', { name: 'Fed Oy' }));
+  await ctx.expectHeading(admin, 'Fed Oy');
+  const section = admin.locator('section', { has: admin.getByRole('heading', { name: 'Identity providers' }) });
+  assert.match(await section.innerText(), /\/login\/federated\/callback/);
+  assert.match(await section.innerText(), /Fed Oy staff/);
+  await ctx.visit(admin, 'admin-tenant-with-provider');
 }

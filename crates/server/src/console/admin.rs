@@ -9,6 +9,7 @@ use axum::extract::Path;
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use gatehouse_api::identities::IdentityProviderList;
 use gatehouse_api::tenants::{NewDomain, PolicyChange, PolicyDraft, PolicyMode, Tenant, TenantList};
 use gatehouse_api::users::Directory;
 use gatehouse_policy::{DomainPolicy, DomainTwoFactor, Method as PolicyMethod};
@@ -111,6 +112,10 @@ async fn tenant_page(console: Console, Path(id): Path<String>) -> Response {
             Ok(users) => users,
             Err(failure) => return refused_page(&console, viewer, failure, &here),
         };
+        let providers: IdentityProviderList = match api.get(&format!("{base}/identity-providers")).await {
+            Ok(providers) => providers,
+            Err(failure) => return refused_page(&console, viewer, failure, &here),
+        };
         let m = console.m;
         let users = users
             .users
@@ -144,6 +149,7 @@ async fn tenant_page(console: Console, Path(id): Path<String>) -> Response {
             id: tenant.id,
             name: tenant.name,
             domains: tenant.domains,
+            providers: providers.identity_providers,
             users,
         };
         Ok(Html(askama::Template::render(&page)?).into_response())

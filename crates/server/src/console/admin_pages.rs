@@ -199,6 +199,7 @@ pub struct TenantPage<'a> {
     pub base: String,
     pub name: String,
     pub domains: Vec<String>,
+    pub providers: Vec<gatehouse_api::identities::IdentityProvider>,
     pub staged: bool,
     pub policy: PolicyForm,
     pub users: Vec<UserRow>,
