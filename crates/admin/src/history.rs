@@ -3,7 +3,7 @@
 //! application, from where and which device, the result, the methods used and the policy's
 //! decision.
 
-use gatehouse_api::sign_ins::{SignIn, SignInHistory, SignInPolicy};
+use gatehouse_api::sign_ins::{FederationRefusal, SignIn, SignInHistory, SignInPolicy};
 use gatehouse_core::audit::AuditEntry;
 use gatehouse_core::ids::UserId;
 use gatehouse_store::{SignInEvent, SignInFilter, SignInResult};
@@ -75,6 +75,13 @@ fn policy_summary(decision: &Value) -> SignInPolicy {
     SignInPolicy { outcome: text("/outcome/kind"), rule: text("/winning_rule/code"), reasons: decision.get("reasons").cloned() }
 }
 
+/// A refused federated sign-in's record (`steps::federated::record_failure` writes it).
+fn federation_refusal(decision: &Value) -> Option<FederationRefusal> {
+    let refused = decision.get("federation")?;
+    let text = |name: &str| refused.get(name).and_then(Value::as_str).map(str::to_owned);
+    Some(FederationRefusal { check: text("refused")?, issuer: text("issuer"), subject: text("subject") })
+}
+
 fn entry(event: &SignInEvent) -> SignIn {
     SignIn {
         id: event.id.clone(),
@@ -86,10 +93,12 @@ fn entry(event: &SignInEvent) -> SignIn {
         result: event.result.as_str().to_owned(),
         methods: event.amr.clone(),
         acr: event.acr.clone(),
-        policy: event.decision.as_ref().map(policy_summary),
+        // A refused federated sign-in's record is not a policy decision.
+        policy: event.decision.as_ref().filter(|d| d.get("federation").is_none()).map(policy_summary),
         risky: event.risky,
         reported_at: event.reported_at.map(OffsetDateTime::unix_timestamp),
         identity_provider: event.idp.clone(),
+        federation_refusal: event.decision.as_ref().and_then(federation_refusal),
     }
 }
 

@@ -28,6 +28,17 @@ pub struct SignIn {
     /// The identity provider the sign-in went through (`TENANT_ID/PROVIDER_ID`); `null` for
     /// Gatehouse's own sign-in.
     pub identity_provider: Option<String>,
+    /// Why a sign-in through an identity provider was refused; `null` otherwise.
+    pub federation_refusal: Option<FederationRefusal>,
+}
+
+/// A refused sign-in through an identity provider: the check that failed and, once the
+/// provider's answer verified, the upstream identity (what an admin links by hand).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederationRefusal {
+    pub check: String,
+    pub issuer: Option<String>,
+    pub subject: Option<String>,
 }
 
 /// What the policy decided for a sign-in, from the decision recorded with it.

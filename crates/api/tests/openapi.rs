@@ -146,6 +146,11 @@ fn sign_in() -> sign_ins::SignIn {
         risky: false,
         reported_at: Some(3),
         identity_provider: Some("t1/corp".into()),
+        federation_refusal: Some(sign_ins::FederationRefusal {
+            check: "unverified_email".into(),
+            issuer: Some("https://acme.okta.com".into()),
+            subject: Some("00u1".into()),
+        }),
     }
 }
 

@@ -55,14 +55,22 @@ pub fn from_oidc(provider: &IdentityProvider, claims: IdTokenClaims) -> Result<U
         }
         Preset::Okta | Preset::Generic => {}
     }
-    // Only plain ASCII addresses: Unicode case folding makes distinct addresses one account
-    // (`Kevin@` with a Kelvin sign is `kevin@`), which an upstream may see as two people.
-    let email = email_claim.as_deref().filter(|e| e.is_ascii()).and_then(|e| Email::parse(e).ok());
+    let email = email_claim.as_deref().filter(|e| plain_address(e)).and_then(|e| Email::parse(e).ok());
     let mfa_asserted = claims.amr.iter().any(|m| MULTI_FACTOR_AMR.contains(&m.as_str()))
         || claims.acr.as_deref().is_some_and(|acr| provider.mfa_acr_values.iter().any(|a| a == acr));
     let first_method = claims.amr.iter().find(|m| m.as_str() != "mfa").cloned();
     let name = claims.name.clone().filter(|n| !n.trim().is_empty() && n.len() <= 200);
     Ok(UpstreamIdentity { issuer: claims.iss, subject, email, email_verified, name, mfa_asserted, first_method })
+}
+
+/// Whether an upstream's address is a plain one (RFC 5322 dot-atom local part, ASCII): Unicode
+/// case folding would make distinct addresses one account (`Kevin@` with a Kelvin sign is
+/// `kevin@`), and quotes or comments (`"alice"@`, `alice(x)@`) would make one mailbox several
+/// accounts, where an application normalising addresses sees one person.
+fn plain_address(address: &str) -> bool {
+    let Some((local, _)) = address.rsplit_once('@') else { return false };
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    address.is_ascii() && !local.is_empty() && local.split('.').all(|part| !part.is_empty() && part.chars().all(atext))
 }
 
 #[cfg(test)]

@@ -374,7 +374,8 @@ pub trait FederationStore: Send + Sync {
     /// audit record, in one transaction; returns how many went (none: nothing audited).
     async fn unlink_identities(&self, user: &UserId, provider: &str, audit: &AuditEntry) -> StoreResult<u64>;
     /// Links an identity to an existing account, with its audit record, in one transaction.
-    /// `Conflict` when the identity is linked already or the account is gone.
+    /// `Conflict` when the identity is linked already, the account has an identity of this
+    /// provider (one per provider, racing links included), or the account is gone.
     async fn link_identity(&self, identity: &ExternalIdentity, user: &UserId, now: OffsetDateTime, audit: &AuditEntry) -> StoreResult<()>;
     /// Creates an account just in time, linked to the identity, with its audit record, in one
     /// transaction. `Conflict` when the email or the identity is taken (a racing first sign-in).

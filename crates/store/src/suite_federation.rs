@@ -65,6 +65,8 @@ pub async fn an_external_identity_is_linked_once(store: &dyn Store) {
     assert_eq!(store.audit_records(0, 1000).await.unwrap().len(), before + 1, "the link is audited in its transaction");
     let twice = store.link_identity(&identity("s-1"), &alice, NOW, &audit_entry("user.identity.link")).await;
     assert!(matches!(twice, Err(StoreError::Conflict(_))), "an identity links one account");
+    let second = store.link_identity(&identity("s-2"), &alice, NOW, &audit_entry("user.identity.link")).await;
+    assert!(matches!(second, Err(StoreError::Conflict(_))), "one identity per provider and account, even when two race to link");
     let ghost = store.link_identity(&identity("s-2"), &UserId::new("u-none"), NOW, &audit_entry("user.identity.link")).await;
     assert!(matches!(ghost, Err(StoreError::Conflict(_))), "no account, no link");
     assert_eq!(store.audit_records(0, 1000).await.unwrap().len(), before + 1, "refused links audit nothing");

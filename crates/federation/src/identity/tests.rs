@@ -75,3 +75,11 @@ fn an_address_beyond_ascii_is_no_address() {
     let kelvin = claims(json!({"email": "\u{212a}evin@fed.test"}));
     assert_eq!(from_oidc(&provider(Preset::Generic), kelvin).unwrap().email, None, "the Kelvin sign would fold into kevin@");
 }
+
+#[test]
+fn quoted_or_commented_local_parts_are_no_address() {
+    for address in ["\"alice\"@fed.test", "alice(x)@fed.test", "\"al\\ice\"@fed.test", "al..ice@fed.test", ".alice@fed.test"] {
+        assert_eq!(from_oidc(&provider(Preset::Generic), claims(json!({ "email": address }))).unwrap().email, None, "{address}");
+    }
+    assert!(from_oidc(&provider(Preset::Generic), claims(json!({ "email": "ann.o'hara+hr@fed.test" }))).unwrap().email.is_some());
+}

@@ -47,6 +47,8 @@ pub enum Rejection {
     NotYetValid,
     #[error("`auth_time` is missing or older than the fresh authentication asked for")]
     StaleAuthentication,
+    #[error("`auth_time` is in the future")]
+    AuthenticatedInFuture,
     #[error("`tid` is not an allowed Entra ID directory")]
     Directory,
     #[error("`oid` is missing")]
@@ -151,6 +153,9 @@ pub fn validate(token: &str, keys: &ForeignKeySet, expected: &Expected<'_>) -> R
     }
     if claims.nbf.is_some_and(|nbf| nbf > expected.now + expected.skew) {
         return Err(Rejection::NotYetValid);
+    }
+    if claims.auth_time.is_some_and(|at| at > expected.now + expected.skew) {
+        return Err(Rejection::AuthenticatedInFuture);
     }
     if let Some(since) = expected.authenticated_since
         && claims.auth_time.is_none_or(|at| at + expected.skew < since)

@@ -125,6 +125,10 @@ pub(crate) fn accounts() -> Value {
     // Signs in first with the CEO's address, unverified: a squatter.
     accounts["squatter@fed.test"] = person("ceo@fed.test", false, "Squatter", &["pwd"]);
     accounts["ceo@fed.test"] = person("ceo@fed.test", true, "The CEO", &["pwd"]);
+    // Four upstream identities claiming Alice's verified address, to race for her account.
+    for n in 1..=4 {
+        accounts[format!("twin{n}@fed.test")] = person("alice@fed.test", true, "Twin", &["pwd"]);
+    }
     accounts["pat@asserted.test"] =
         json!({ "claims": { "email": "pat@asserted.test", "email_verified": true, "name": "Pat" }, "amr": ["pwd"], "step_up_amr": ["pwd", "mfa"] });
     accounts
@@ -384,6 +388,43 @@ async fn an_answer_naming_another_issuer_is_refused() {
     let Landed::Html(_, html) = travel(&browser, &app, mixed_up).await else { panic!("expected a refusal") };
     assert!(html.contains("did not complete"), "{html}");
     assert!(refusals(&app).await.iter().any(|r| r.contains("iss_mismatch")));
+
+    // The provider says it always names itself: an answer stripped of `iss` is refused too.
+    let browser = Browser::new();
+    let (_, html) = identify(&browser, &app, "new@fed.test").await;
+    let Landed::Page(callback) = travel_until(&browser, &app, continue_link(&html).unwrap(), |u| u.starts_with(&callback_prefix)).await else {
+        panic!("expected the callback")
+    };
+    let mut url = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = url.query_pairs().filter(|(k, _)| k != "iss").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let Landed::Html(..) = travel(&browser, &app, url.to_string()).await else { panic!("expected a refusal") };
+    assert!(refusals(&app).await.iter().any(|r| r.contains("iss_missing")));
+}
+
+#[tokio::test]
+async fn identities_racing_for_one_account_by_its_email_link_one() {
+    let Some((app, _upstream)) = pair().await else { return };
+    let callback_prefix = format!("{}/login/federated/callback", app.issuer);
+    let mut ready = Vec::new();
+    for n in 1..=4 {
+        let browser = Browser::new();
+        let (_, html) = identify(&browser, &app, &format!("twin{n}@fed.test")).await;
+        let Landed::Page(callback) = travel_until(&browser, &app, continue_link(&html).unwrap(), |u| u.starts_with(&callback_prefix)).await else {
+            panic!("expected the callback")
+        };
+        ready.push((browser, callback));
+    }
+    // Every callback at once: each finds Alice's account unlinked before any link is written.
+    let [a, b, c, d] = &ready[..] else { panic!("four browsers") };
+    let (la, lb, lc, ld) =
+        tokio::join!(travel(&a.0, &app, a.1.clone()), travel(&b.0, &app, b.1.clone()), travel(&c.0, &app, c.1.clone()), travel(&d.0, &app, d.1.clone()));
+    let landed = [la, lb, lc, ld];
+    let signed_in = landed.iter().filter(|l| matches!(l, Landed::Client(_))).count();
+    assert_eq!(signed_in, 1, "one identity gets Alice's account: {landed:?}");
+    let db = read_only_db(&app.data_dir()).await;
+    let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM external_identities").fetch_one(&db).await.unwrap();
+    assert_eq!(links, 1);
 }
 
 #[tokio::test]

@@ -174,9 +174,15 @@ pub async fn callback(State(state): State<AppState>, ClientAddr(addr): ClientAdd
     let provider = state.federation.providers.get(&leg.provider).ok_or_else(expired)?;
     let attempt = attempt::of_request(&state, &headers, addr);
     let m = messages_for(&headers);
-    // RFC 9207: a provider that names itself in the answer must name the one this trip went to.
-    if query.get("iss").is_some_and(|iss| provider.config.oidc().is_none_or(|oidc| oidc.issuer != iss)) {
-        return refused(&state, &parked, &attempt, &provider, "iss_mismatch", m, m.flow.federation_failed, now).await;
+    // RFC 9207: the answer names the provider this trip went to; a provider that says it always
+    // names itself must have (a mix-up attack strips it).
+    let names_itself = state.federation.upstreams.metadata(&provider.config).await.is_ok_and(|m| m.authorization_response_iss_parameter_supported);
+    match query.get("iss") {
+        Some(iss) if provider.config.oidc().is_none_or(|oidc| oidc.issuer != iss) => {
+            return refused(&state, &parked, &attempt, &provider, "iss_mismatch", m, m.flow.federation_failed, now).await;
+        }
+        None if names_itself => return refused(&state, &parked, &attempt, &provider, "iss_missing", m, m.flow.federation_failed, now).await,
+        _ => {}
     }
     if let Some(error) = query.get("error") {
         let check = format!("upstream_error:{}", error.chars().take(MAX_UPSTREAM_ERROR).collect::<String>());

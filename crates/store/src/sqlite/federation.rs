@@ -88,7 +88,7 @@ pub(super) async fn upsert_provider(
 }
 
 async fn insert_link(tx: &mut Transaction<'_, Sqlite>, identity: &ExternalIdentity, user: &str, now: i64) -> StoreResult<()> {
-    let inserted = sqlx::query(
+    let inserted = match sqlx::query(
         "INSERT INTO external_identities (provider, issuer, subject, user_id, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT (provider, issuer, subject) DO NOTHING",
     )
@@ -99,7 +99,14 @@ async fn insert_link(tx: &mut Transaction<'_, Sqlite>, identity: &ExternalIdenti
     .bind(now)
     .bind(now)
     .execute(&mut **tx)
-    .await?;
+    .await
+    {
+        // The account has an identity of this provider already (migration 0014).
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            return Err(StoreError::Conflict("the account is already linked to an identity of this provider".into()));
+        }
+        other => other?,
+    };
     if inserted.rows_affected() == 0 {
         return Err(StoreError::Conflict("this external identity is already linked to an account".into()));
     }

@@ -116,6 +116,7 @@ fn a_step_up_needs_an_authentication_at_or_after_it_started() {
     assert!(validate(&token(Some(NOW - 5)), &keys(&key), &fresh).is_ok());
     assert_eq!(validate(&token(Some(NOW - 86_400)), &keys(&key), &fresh).unwrap_err(), Rejection::StaleAuthentication, "a day-old session");
     assert_eq!(validate(&token(None), &keys(&key), &fresh).unwrap_err(), Rejection::StaleAuthentication);
+    assert_eq!(validate(&token(Some(NOW + 3600)), &keys(&key), &fresh).unwrap_err(), Rejection::AuthenticatedInFuture, "an hour ahead");
 }
 
 #[test]
