@@ -23,8 +23,9 @@ git worktree add --detach -q "$work/base" "$base"
 echo "baseline: $(git -C "$work/base" log --oneline -1)"
 echo "this checkout: $(git log --oneline -1)$(git diff --quiet || echo ' (with uncommitted changes)')"
 
-# Each revision's bench binary is built once and copied out: the two share one target
-# directory, where building one replaces the other's binary.
+# Each revision's bench binary is built once and copied out. The baseline builds in a target
+# directory of its own: in a shared one, the two revisions' workspace crates (same names and
+# versions) replace each other's libraries and cargo takes the other's as fresh.
 build() {
   (cd "$1" && ${CARGO_LOCK:+flock "$CARGO_LOCK"} cargo bench -p gatehouse-server --bench sign_in --no-run --message-format=json 2>/dev/null) \
     | python3 -c 'import json,sys
@@ -39,7 +40,7 @@ run() {
   (cd "$1" && "$2" --bench 2>/dev/null) \
     | grep -E '^password sign-in/|time: |median argon2id|server work outside Argon2' | sed 's/^/    /'
 }
-build "$work/base" "$work/bench-base"
+CARGO_TARGET_DIR="$root/target/bench-baseline" build "$work/base" "$work/bench-base"
 build "$root" "$work/bench-this"
 for round in $(seq 1 "$rounds"); do
   echo "== round $round, baseline ($base)"
@@ -49,8 +50,8 @@ for round in $(seq 1 "$rounds"); do
 done
 
 if [ "${BENCH_HTTP:-0}" = 1 ]; then
-  (cd "$work/base" && ${CARGO_LOCK:+flock "$CARGO_LOCK"} cargo build --release -p gatehouse >/dev/null 2>&1) || { echo "error: release build of the baseline failed" >&2; exit 1; }
-  cp "$CARGO_TARGET_DIR/release/gatehouse" "$work/gatehouse-base"
+  (cd "$work/base" && CARGO_TARGET_DIR="$root/target/bench-baseline" ${CARGO_LOCK:+flock "$CARGO_LOCK"} cargo build --release -p gatehouse >/dev/null 2>&1) || { echo "error: release build of the baseline failed" >&2; exit 1; }
+  cp "$root/target/bench-baseline/release/gatehouse" "$work/gatehouse-base"
   ${CARGO_LOCK:+flock "$CARGO_LOCK"} cargo build --release -p gatehouse >/dev/null 2>&1 || { echo "error: release build failed" >&2; exit 1; }
   echo "== HTTP, baseline ($base)"
   GATEHOUSE_BIN="$work/gatehouse-base" bench/run.sh
