@@ -23,7 +23,7 @@ use gatehouse_signin::steps::federated::Failure;
 use gatehouse_signin::steps::{self, Origin};
 
 use super::ClientAddr;
-use super::login::{check_csrf, expired, pending_for_browser, render_status};
+use super::login::{check_csrf, expired, pending_for_browser, render};
 use super::respond::see_other;
 use crate::error::PageError;
 use crate::http::flow::attempt;
@@ -82,7 +82,7 @@ pub async fn start(
         Err(error) => {
             tracing::warn!(provider = %provider.config.key(), %error, "the identity provider could not be reached");
             let m = messages_for(headers);
-            return render_status(state, m, parked, "", Some(m.flow.federation_unavailable), StatusCode::BAD_GATEWAY);
+            return render(state, m, parked, "", Some(m.flow.federation_unavailable), StatusCode::BAD_GATEWAY);
         }
     };
     let leg = FederatedLeg {
@@ -152,7 +152,7 @@ async fn refused_for(
     tracing::warn!(provider = %failure.idp, check = %failure.check, "a sign-in through an identity provider was refused");
     let cx = policy::password_context(state);
     steps::federated::record_failure(&cx, &parked.request, &failure, attempt, now).await?;
-    render_status(state, m, parked, "", Some(message), StatusCode::OK)
+    render(state, m, parked, "", Some(message), StatusCode::OK)
 }
 
 /// `GET /login/federated/callback`: the provider's answer.

@@ -61,8 +61,9 @@ pub(super) fn render_with_error(state: &AppState, m: &'static Messages, pending:
 }
 
 /// The sign-in page: without an email, its first step (the email alone: home-realm
-/// discovery); with one, the password step carrying it.
-pub(super) fn render_status(
+/// discovery, with the providers the application suggested); with one, the password step
+/// carrying it.
+pub(super) fn render(
     state: &AppState,
     m: &'static Messages,
     pending: &ParkedSignIn,
@@ -70,24 +71,29 @@ pub(super) fn render_status(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    render(state, m, pending, email, error, status)
+    login_page(state, m, pending, email, error, status, Step { identify: email.is_empty(), suggest_providers: true })
 }
 
-fn with_form_target(html: String, status: StatusCode, request: &gatehouse_core::authorize::AuthorizationRequest) -> Result<Response, PageError> {
-    let mut response = (status, Html(html)).into_response();
-    // The successful POST redirects to the application: allow that origin as a form target.
-    let csp = format!("{CSP_BASE}; form-action {}", form_target(request.redirect_uri.as_str()));
-    if let Ok(value) = HeaderValue::from_str(&csp) {
-        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
-    }
-    Ok(response)
+/// Which step the page shows, and whether it offers the suggested providers.
+struct Step {
+    identify: bool,
+    suggest_providers: bool,
 }
 
-fn render(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, email: &str, error: Option<&str>, status: StatusCode) -> Result<Response, PageError> {
+fn login_page(
+    state: &AppState,
+    m: &'static Messages,
+    pending: &ParkedSignIn,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    step: Step,
+) -> Result<Response, PageError> {
     let request = &pending.request;
     let client = state.client(&request.client_id).ok_or_else(expired)?;
     // The application may suggest providers (`idp_hint`): each one that exists is a button.
-    let suggested: Vec<_> = request.idp_hint.as_deref().unwrap_or_default().split(' ').filter_map(|key| state.federation.providers.get(key)).collect();
+    let hinted = if step.suggest_providers { request.idp_hint.as_deref().unwrap_or_default() } else { "" };
+    let suggested: Vec<_> = hinted.split(' ').filter_map(|key| state.federation.providers.get(key)).collect();
     let page = LoginPage {
         m,
         client_name: &client.name,
@@ -96,10 +102,16 @@ fn render(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, email:
         email,
         error,
         passkeys: state.factors.webauthn_available(),
-        identify: email.is_empty(),
+        identify: step.identify,
         providers: suggested.iter().map(|p| ProviderButton { key: p.config.key(), name: &p.config.name }).collect(),
     };
-    with_form_target(page.render()?, status, request)
+    let mut response = (status, Html(page.render()?)).into_response();
+    // The successful POST redirects to the application: allow that origin as a form target.
+    let csp = format!("{CSP_BASE}; form-action {}", form_target(request.redirect_uri.as_str()));
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(response)
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
@@ -173,20 +185,7 @@ pub async fn submit(State(state): State<AppState>, ClientAddr(addr): ClientAddr,
 
 /// The first step again: the email was not one.
 fn render_identify_error(state: &AppState, m: &'static Messages, pending: &ParkedSignIn, typed: &str) -> Result<Response, PageError> {
-    let request = &pending.request;
-    let client = state.client(&request.client_id).ok_or_else(expired)?;
-    let page = LoginPage {
-        m,
-        client_name: &client.name,
-        request_id: &pending.id,
-        csrf_token: &pending.csrf_token,
-        email: typed,
-        error: Some(m.flow.email_invalid),
-        passkeys: state.factors.webauthn_available(),
-        identify: true,
-        providers: Vec::new(),
-    };
-    with_form_target(page.render()?, StatusCode::OK, request)
+    login_page(state, m, pending, typed, Some(m.flow.email_invalid), StatusCode::OK, Step { identify: true, suggest_providers: false })
 }
 
 /// Refuses a form whose CSRF token is not the parked request's (compared in constant time).
