@@ -44,9 +44,9 @@ pub fn provider_body(stored: &StoredProvider, redirect_uri: &str) -> ProviderBod
         id: provider.id.to_string(),
         key: provider.key(),
         name: provider.name.clone(),
-        protocol: "oidc".to_owned(),
+        protocol: if provider.saml().is_some() { "saml" } else { "oidc" }.to_owned(),
         preset: snake(&provider.preset),
-        issuer: oidc.map(|o| o.issuer.clone()).unwrap_or_default(),
+        issuer: provider.upstream_issuer().to_owned(),
         client_id: oidc.map(|o| o.client_id.clone()).unwrap_or_default(),
         client_secret_set: stored.client_secret.is_some(),
         domains: provider.domains.iter().map(|d| d.as_str().to_owned()).collect(),
@@ -95,7 +95,7 @@ impl Admin<'_> {
         let provider = providers.iter().find(|p| p.provider.key() == key).ok_or(AdminError::NotFound("no such identity provider in the person's tenant"))?;
         let issuer = link_field("issuer", &request.issuer)?;
         let subject = link_field("subject", &request.subject)?;
-        if provider.provider.oidc().is_none_or(|o| o.issuer != issuer) {
+        if provider.provider.upstream_issuer() != issuer {
             return Err(AdminError::bad_request("issuer is not the provider's issuer"));
         }
         if self.store.linked_identities(&user.id).await?.iter().any(|i| i.provider == key) {

@@ -102,10 +102,34 @@ pub struct OidcUpstream {
     pub algorithms: Vec<String>,
 }
 
+/// The SAML 2.0 settings of an upstream identity provider. Its signing certificates are pinned
+/// from `metadata`: a provider whose metadata names none cannot be saved. Answers are taken only
+/// in response to a request Gatehouse sent (IdP-initiated sign-in is not supported).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlUpstream {
+    /// The IdP's entityID, as its metadata names it (the `Issuer` of its answers).
+    pub entity_id: String,
+    /// The IdP's metadata document, as imported (at most [`MAX_SAML_METADATA`] bytes).
+    pub metadata: String,
+    /// Where the metadata was fetched from, when it came from a URL (shown to the admin).
+    #[serde(default)]
+    pub metadata_url: Option<String>,
+    /// The attribute carrying the email; the `NameID` when `None`.
+    #[serde(default)]
+    pub email_attribute: Option<String>,
+    /// The attribute carrying the display name (ADFS's and Entra's claim URIs are known).
+    #[serde(default)]
+    pub name_attribute: Option<String>,
+}
+
+/// The largest SAML metadata document a provider may have.
+pub const MAX_SAML_METADATA: usize = 256 * 1024;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "protocol", rename_all = "snake_case")]
 pub enum Upstream {
     Oidc(OidcUpstream),
+    Saml(SamlUpstream),
 }
 
 /// A tenant's identity provider: where its people on `domains` sign in.
@@ -167,6 +191,23 @@ impl IdentityProvider {
     pub fn oidc(&self) -> Option<&OidcUpstream> {
         match &self.upstream {
             Upstream::Oidc(oidc) => Some(oidc),
+            Upstream::Saml(_) => None,
+        }
+    }
+
+    pub fn saml(&self) -> Option<&SamlUpstream> {
+        match &self.upstream {
+            Upstream::Saml(saml) => Some(saml),
+            Upstream::Oidc(_) => None,
+        }
+    }
+
+    /// The upstream issuer its identities are keyed under: the OIDC issuer or the SAML
+    /// entityID.
+    pub fn upstream_issuer(&self) -> &str {
+        match &self.upstream {
+            Upstream::Oidc(oidc) => &oidc.issuer,
+            Upstream::Saml(saml) => &saml.entity_id,
         }
     }
 
@@ -192,7 +233,10 @@ impl IdentityProvider {
         if let Some(outside) = self.break_glass.iter().find(|e| !tenant_domains.contains(&e.domain())) {
             return Err(FederationError::Invalid(format!("break_glass: `{outside}` is not on the tenant's domains")));
         }
-        let Upstream::Oidc(oidc) = &self.upstream;
+        let oidc = match &self.upstream {
+            Upstream::Oidc(oidc) => oidc,
+            Upstream::Saml(saml) => return self.validate_saml(saml),
+        };
         upstream_url(&oidc.issuer)?;
         if oidc.client_id.is_empty() || oidc.client_id.len() > 255 {
             return Err(FederationError::Invalid("client_id must be 1 to 255 characters".into()));
@@ -207,6 +251,31 @@ impl IdentityProvider {
             if ["common", "organizations", "consumers"].iter().any(|m| oidc.issuer.contains(&format!("/{m}/"))) {
                 return Err(FederationError::Invalid("an Entra ID issuer must name one directory, not common/organizations/consumers".into()));
             }
+        }
+        Ok(())
+    }
+}
+
+impl IdentityProvider {
+    /// What can be checked of a SAML provider without parsing its metadata (the federation
+    /// crate parses it and pins its certificates before it is saved).
+    fn validate_saml(&self, saml: &SamlUpstream) -> Result<(), FederationError> {
+        if saml.entity_id.trim().is_empty() || saml.entity_id.len() > 1024 {
+            return Err(FederationError::Invalid("the SAML entityID must be 1 to 1024 characters".into()));
+        }
+        if saml.metadata.len() > MAX_SAML_METADATA {
+            return Err(FederationError::Invalid(format!("SAML metadata must be at most {MAX_SAML_METADATA} bytes")));
+        }
+        if matches!(self.preset, Preset::Entra | Preset::Google | Preset::Okta) {
+            return Err(FederationError::Invalid("over SAML only the adfs preset applies (Entra ID, Google and Okta presets are OpenID Connect)".into()));
+        }
+        for attribute in [&saml.email_attribute, &saml.name_attribute].into_iter().flatten() {
+            if attribute.is_empty() || attribute.len() > 255 {
+                return Err(FederationError::Invalid("attribute names must be 1 to 255 characters".into()));
+            }
+        }
+        if let Some(url) = &saml.metadata_url {
+            upstream_url(url)?;
         }
         Ok(())
     }

@@ -67,7 +67,7 @@ pub fn from_oidc(provider: &IdentityProvider, claims: IdTokenClaims) -> Result<U
 /// case folding would make distinct addresses one account (`Kevin@` with a Kelvin sign is
 /// `kevin@`), and quotes or comments (`"alice"@`, `alice(x)@`) would make one mailbox several
 /// accounts, where an application normalising addresses sees one person.
-fn plain_address(address: &str) -> bool {
+pub(crate) fn plain_address(address: &str) -> bool {
     let Some((local, _)) = address.rsplit_once('@') else { return false };
     let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
     address.is_ascii() && !local.is_empty() && local.split('.').all(|part| !part.is_empty() && part.chars().all(atext))

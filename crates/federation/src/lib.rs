@@ -8,6 +8,9 @@
 //!   check;
 //! - [`identity`]: who the upstream says signed in, under the provider's preset (Entra's
 //!   `tid` + `oid`, Google's `hd`), and whether it asserted multi-factor authentication;
+//! - [`saml`]: a SAML 2.0 upstream: the provider's metadata (its signing certificates
+//!   pinned), Gatehouse's SP metadata, the AuthnRequest (HTTP-Redirect or HTTP-POST), and the
+//!   answer's signature (samael with xmlsec, reduced to the signed subtree) and checks;
 //! - [`providers`]: the tenants' providers in memory, by key and by bound email domain.
 //!
 //! What a verified identity means for Gatehouse's accounts (link, create, refuse) and for the
@@ -17,6 +20,7 @@
 pub mod identity;
 pub mod oidc;
 pub mod providers;
+pub mod saml;
 
 pub use identity::UpstreamIdentity;
 pub use oidc::{Rejection, UpstreamError};

@@ -5,18 +5,26 @@
 use gatehouse_core::EmailDomain;
 use gatehouse_core::federation::IdentityProvider;
 use gatehouse_store::{FederationStore, StoreError, StoredProvider};
+
+use crate::saml::IdpMetadata;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// One provider with its client secret.
+/// One provider with its client secret (OpenID Connect) or its parsed metadata (SAML).
 pub struct Provider {
     pub config: IdentityProvider,
     client_secret: Option<String>,
+    saml: Option<IdpMetadata>,
 }
 
 impl Provider {
     pub fn client_secret(&self) -> Option<&str> {
         self.client_secret.as_deref()
+    }
+
+    /// A SAML provider's metadata, parsed once when the providers were loaded.
+    pub fn saml_metadata(&self) -> Option<&IdpMetadata> {
+        self.saml.as_ref()
     }
 }
 
@@ -54,7 +62,16 @@ impl Providers {
     pub fn replace(&self, stored: Vec<StoredProvider>) {
         let mut next = Snapshot::default();
         for StoredProvider { provider, client_secret } in stored {
-            let provider = Arc::new(Provider { config: provider, client_secret });
+            let saml = match provider.saml().map(|s| IdpMetadata::parse(&s.metadata)) {
+                Some(Ok(metadata)) => Some(metadata),
+                Some(Err(error)) => {
+                    // Checked when it was saved: only a change of Gatehouse's rules gets here.
+                    tracing::warn!(provider = %provider.key(), %error, "a SAML provider's metadata is no longer accepted; its sign-in is off");
+                    continue;
+                }
+                None => None,
+            };
+            let provider = Arc::new(Provider { config: provider, client_secret, saml });
             for domain in &provider.config.domains {
                 next.by_domain.insert(domain.clone(), Arc::clone(&provider));
             }

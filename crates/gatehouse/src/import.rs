@@ -134,7 +134,7 @@ pub async fn plan(file: &str, text: &str, ctx: PlanContext<'_>) -> Result<Import
         }
         let mut taken = crate::import_providers::Taken::default();
         for entry in &tenant.identity_provider {
-            plan.identity_providers.push(crate::import_providers::plan(&v, entry, name, &domains, &mut taken)?);
+            plan.identity_providers.push(crate::import_providers::plan(&v, entry, name, &domains, &mut taken).await?);
         }
         plan.tenants.push(TenantPlan { new_id: TenantId::new(gatehouse_crypto::random::id()?), name: name.to_owned(), domains, users, policy });
     }

@@ -60,6 +60,8 @@ pub struct Passwords {
 pub struct Federation {
     pub providers: gatehouse_federation::Providers,
     pub upstreams: gatehouse_federation::oidc::Upstreams,
+    /// Gatehouse as a SAML service provider: its entityID and ACS under the issuer.
+    pub sp: gatehouse_federation::saml::ServiceProvider,
 }
 
 /// How long an upstream identity provider may take to answer one request.
@@ -136,6 +138,7 @@ impl AppState {
             federation: Federation {
                 providers: Default::default(),
                 upstreams: gatehouse_federation::oidc::Upstreams::new(UPSTREAM_TIMEOUT).map_err(|e| ServerError::Config(e.to_string()))?,
+                sp: gatehouse_federation::saml::ServiceProvider::for_issuer(&config.issuer),
             },
             config,
             store,

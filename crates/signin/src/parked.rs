@@ -47,6 +47,10 @@ pub struct FederatedLeg {
     /// When the trip started (unix seconds): a step-up's authentication must be this fresh.
     #[serde(default)]
     pub started_at: i64,
+    /// A SAML trip: the ID of the AuthnRequest, which the answer's `InResponseTo` must name
+    /// (the OIDC `nonce` and verifier are empty then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml_request_id: Option<String>,
 }
 
 impl FlowState {

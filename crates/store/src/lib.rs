@@ -384,6 +384,9 @@ pub trait FederationStore: Send + Sync {
     /// account stays). An email another account holds is not taken; a new email is one the
     /// upstream verified, and the account's address is marked verified with it.
     async fn refresh_linked_profile(&self, user: &UserId, email: &Email, name: &str, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Records a SAML assertion of `provider` as used until `valid_until`: true the first
+    /// time, false for a replay (one atomic insert). Expired records are dropped on the way.
+    async fn first_use_of_assertion(&self, provider: &str, assertion_id: &str, valid_until: OffsetDateTime, now: OffsetDateTime) -> StoreResult<bool>;
 }
 
 /// Every capability: what the server holds as `Arc<dyn Store>`.

@@ -62,6 +62,7 @@ macro_rules! storage_suite {
             suite_federation::an_external_identity_is_linked_once,
             suite_federation::a_just_in_time_account_is_created_linked_and_only_once,
             suite_federation::a_linked_profile_follows_the_upstream_but_never_takes_anothers_email,
+            suite_federation::a_saml_assertion_is_accepted_once_until_it_expires,
         );
     };
     (@tests $fresh:expr; $($module:ident :: $requirement:ident),* $(,)?) => {

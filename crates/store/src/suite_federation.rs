@@ -131,3 +131,15 @@ pub async fn a_linked_profile_follows_the_upstream_but_never_takes_anothers_emai
     assert_eq!((user.email.as_str(), user.name.as_str()), ("jit.person@acme.test", "Jit P."), "Alice's address stays Alice's");
     assert_eq!(store.user_by_email(&alices).await.unwrap().unwrap().id.as_str(), "u-alice");
 }
+
+pub async fn a_saml_assertion_is_accepted_once_until_it_expires(store: &dyn Store) {
+    let until = NOW + time::Duration::minutes(5);
+    assert!(store.first_use_of_assertion("t-acme/adfs", "_a1", until, NOW).await.unwrap(), "the first use");
+    assert!(!store.first_use_of_assertion("t-acme/adfs", "_a1", until, NOW).await.unwrap(), "a replay is refused");
+    assert!(store.first_use_of_assertion("t-acme/other", "_a1", until, NOW).await.unwrap(), "another provider's ID is its own");
+    let later = until + time::Duration::seconds(1);
+    assert!(store.first_use_of_assertion("t-acme/adfs", "_a2", later + time::Duration::minutes(5), later).await.unwrap());
+    // Past its expiry the record is dropped; the assertion itself is refused by its own
+    // NotOnOrAfter long before it could be presented again.
+    assert!(store.first_use_of_assertion("t-acme/adfs", "_a1", later + time::Duration::minutes(5), later).await.unwrap());
+}

@@ -43,7 +43,7 @@ fn plain_http_upstreams_are_allowed_only_on_loopback() {
 #[test]
 fn only_asymmetric_algorithms_may_be_allowed() {
     let mut p = provider("https://login.example.com");
-    let Upstream::Oidc(o) = &mut p.upstream;
+    let Upstream::Oidc(o) = &mut p.upstream else { panic!("an OIDC provider") };
     o.algorithms = vec!["HS256".into()];
     assert!(p.validate(&[domain("fed.test")]).is_err());
 }
@@ -53,10 +53,10 @@ fn an_entra_provider_names_one_directory() {
     let mut p = provider("https://login.microsoftonline.com/common/v2.0");
     p.preset = Preset::Entra;
     assert!(p.validate(&[domain("fed.test")]).is_err(), "no tid allow-list");
-    let Upstream::Oidc(o) = &mut p.upstream;
+    let Upstream::Oidc(o) = &mut p.upstream else { panic!("an OIDC provider") };
     o.allowed_tenant_ids = vec!["tid-1".into()];
     assert!(p.validate(&[domain("fed.test")]).is_err(), "the multi-tenant issuer");
-    let Upstream::Oidc(o) = &mut p.upstream;
+    let Upstream::Oidc(o) = &mut p.upstream else { panic!("an OIDC provider") };
     o.issuer = preset_issuer(Preset::Entra, Some("tid-1")).unwrap();
     assert!(p.validate(&[domain("fed.test")]).is_ok());
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 fn provider(preset: Preset) -> IdentityProvider {
     let domains = vec![EmailDomain::parse("fed.test").unwrap()];
     let mut provider = IdentityProvider::new_oidc(TenantId::new("t1"), ProviderId::parse("corp").unwrap(), "https://login.fed.test", "gatehouse", domains);
-    let Upstream::Oidc(oidc) = &mut provider.upstream;
+    let Upstream::Oidc(oidc) = &mut provider.upstream else { panic!("an OIDC provider") };
     oidc.allowed_tenant_ids = vec!["dir-1".into()];
     let mfa_acr_values = vec!["http://schemas.microsoft.com/claims/multipleauthn".into()];
     IdentityProvider { preset, upstream_mfa: UpstreamMfa::IfAsserted, mfa_acr_values, ..provider }

@@ -1,7 +1,7 @@
 //! An OpenID Connect upstream, with Gatehouse as its confidential client.
 
 mod client;
-mod fetch;
+pub(crate) mod fetch;
 pub mod id_token;
 mod metadata;
 

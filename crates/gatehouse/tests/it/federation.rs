@@ -196,14 +196,14 @@ async fn travel(browser: &Browser, app: &TestApp, url: String) -> Landed {
 }
 
 /// The link of the page that leaves for the provider.
-fn continue_link(html: &str) -> Option<String> {
+pub(crate) fn continue_link(html: &str) -> Option<String> {
     let start = html.find("id=\"continue\" href=\"")? + "id=\"continue\" href=\"".len();
     let end = html[start..].find('"')? + start;
     Some(html[start..end].replace("&#38;", "&").replace("&amp;", "&").replace("&#x2f;", "/").replace("&#x3d;", "=").replace("&#43;", "+"))
 }
 
 /// Starts `payroll`'s sign-in and types `email` on the first step; returns the answer.
-async fn identify(browser: &Browser, app: &TestApp, email: &str) -> (StatusCode, String) {
+pub(crate) async fn identify(browser: &Browser, app: &TestApp, email: &str) -> (StatusCode, String) {
     let login = location(&browser.authorize(app, &payroll_query("")).await);
     let page = browser.get(&app.url(&login)).await.text().await.unwrap();
     let response = browser.post_step(app, "/login", &page, &[("email", email)]).await;
@@ -232,7 +232,7 @@ async fn tenant_id(app: &TestApp, name: &str) -> String {
 }
 
 /// What the history recorded for refused federated sign-ins (the check that failed).
-async fn refusals(app: &TestApp) -> Vec<String> {
+pub(crate) async fn refusals(app: &TestApp) -> Vec<String> {
     let db = read_only_db(&app.data_dir()).await;
     sqlx::query_scalar("SELECT decision FROM sign_in_events WHERE idp IS NOT NULL AND result = 'failure' ORDER BY at").fetch_all(&db).await.unwrap()
 }

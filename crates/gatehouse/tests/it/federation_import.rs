@@ -15,6 +15,13 @@ fn file(provider: &str) -> String {
 
 const GOOD: &str = "  issuer = \"https://login.fed.test\"\n  client_id = \"gatehouse\"\n  client_secret_file = \"secrets/corp\"\n  domains = [\"fed.test\"]\n  provisioning = \"jit\"\n";
 
+/// A SAML IdP's metadata with `keys` (KeyDescriptor elements) and a SingleSignOnService.
+fn saml_metadata(keys: &str) -> String {
+    format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://adfs.fed.test/adfs/services/trust"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://adfs.fed.test/adfs/ls/"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+    )
+}
+
 fn import(dir: &TempDir, name: &str, text: &str) -> (bool, String, String) {
     let path = dir.file(name, text);
     let mut args = vec!["import", path.to_str().unwrap()];
@@ -46,8 +53,14 @@ async fn an_invalid_provider_is_refused_naming_its_field_and_line() {
     let dir = TempDir::new("fed-import-bad");
     std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
     dir.file("secrets/corp", "a-secret");
-    let cases: [(&str, String, &str); 8] = [
-        ("saml", format!("  protocol = \"saml\"\n{GOOD}"), "SAML 2.0 providers are not supported yet"),
+    dir.file("no-cert.xml", &saml_metadata(""));
+    dir.file("dtd.xml", &format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}", saml_metadata("")));
+    let saml = |file: &str| format!("  protocol = \"saml\"\n  metadata_file = \"{file}\"\n  domains = [\"fed.test\"]\n");
+    let cases: [(&str, String, &str); 11] = [
+        ("saml with client settings", format!("  protocol = \"saml\"\n{GOOD}"), "for OpenID Connect"),
+        ("saml without a signing certificate", saml("no-cert.xml"), "no signing certificate"),
+        ("saml metadata with a DTD", saml("dtd.xml"), "DTD"),
+        ("saml without metadata", "  protocol = \"saml\"\n  domains = [\"fed.test\"]\n".into(), "metadata_file or metadata_url"),
         ("foreign domain", GOOD.replace("[\"fed.test\"]", "[\"other.test\"]"), "not one of the tenant's domains"),
         ("no secret", GOOD.replace("  client_secret_file = \"secrets/corp\"\n", ""), "confidential client"),
         ("missing secret file", GOOD.replace("secrets/corp", "secrets/absent"), "secrets/absent"),

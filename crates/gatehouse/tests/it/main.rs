@@ -16,6 +16,7 @@ mod data_protection;
 mod federation;
 mod federation_admin;
 mod federation_import;
+mod federation_saml;
 mod flow_states;
 mod logout;
 mod monitoring;

@@ -42,11 +42,11 @@ fn callback_uri(state: &AppState) -> String {
     format!("{}{CALLBACK_PATH}", state.config.issuer)
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+pub(super) fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -77,6 +77,10 @@ pub async fn start(
 ) -> Result<Response, PageError> {
     let secret = gatehouse_crypto::random::token()?;
     let upstream_state = format!("{}.{secret}", parked.id);
+    if let Some(idp) = provider.saml_metadata() {
+        let trip = super::saml::Trip { upstream_state: &upstream_state, secret: &secret, step_up, leave };
+        return super::saml::start(state, headers, parked, provider, idp, ask, trip).await;
+    }
     let started = match state.federation.upstreams.begin(&provider.config, &callback_uri(state), &upstream_state, ask).await {
         Ok(started) => started,
         Err(error) => {
@@ -93,6 +97,7 @@ pub async fn start(
         step_up: step_up.is_some(),
         subject: step_up,
         started_at: now().unix_timestamp(),
+        saml_request_id: None,
     };
     if !parked.advance_to(state.store.as_ref(), FlowState::Started { passkey_login: None, federated: Some(Box::new(leg)) }).await? {
         return Err(expired());
@@ -125,7 +130,7 @@ pub async fn button(State(state): State<AppState>, headers: HeaderMap, body: Byt
 /// A trip that signed nobody in: the check that failed goes to the log and the history (for
 /// the admin), the browser gets the sign-in page with one generic message.
 #[allow(clippy::too_many_arguments)]
-async fn refused(
+pub(super) async fn refused(
     state: &AppState,
     parked: &ParkedSignIn,
     attempt: &attempt::Attempt,
@@ -203,10 +208,27 @@ pub async fn callback(State(state): State<AppState>, ClientAddr(addr): ClientAdd
         Ok(Err(rejection)) => return refused(&state, &parked, &attempt, &provider, &format!("id_token: {rejection}"), m, m.flow.federation_failed, now).await,
         Err(error) => return refused(&state, &parked, &attempt, &provider, &error.to_string(), m, m.flow.federation_failed, now).await,
     };
+    vouched_for(&state, &headers, parked, &provider, &leg, identity, &attempt, now).await
+}
+
+/// The provider vouched for `identity` on the trip `leg` (its answer verified, the trip
+/// spent): the account it means, the 2FA policy, the next step (OIDC and SAML alike).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn vouched_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut parked: ParkedSignIn,
+    provider: &Provider,
+    leg: &FederatedLeg,
+    identity: gatehouse_federation::UpstreamIdentity,
+    attempt: &attempt::Attempt,
+    now: time::OffsetDateTime,
+) -> Result<Response, PageError> {
+    let m = messages_for(headers);
     if leg.subject.as_deref().is_some_and(|first| first != identity.subject) {
-        return refused(&state, &parked, &attempt, &provider, "step_up_by_another_person", m, m.flow.federation_failed, now).await;
+        return refused(state, &parked, attempt, provider, "step_up_by_another_person", m, m.flow.federation_failed, now).await;
     }
-    let cx = policy::password_context(&state);
+    let cx = policy::password_context(state);
     let origin = Origin { address: attempt.address, user_agent: &attempt.user_agent };
     let vouched = Vouched { issuer: &identity.issuer, subject: &identity.subject, email: identity.email.as_ref(), email_verified: identity.email_verified };
     let upstream = steps::federated::Upstream { vouched, name: identity.name.as_deref() };
@@ -216,7 +238,7 @@ pub async fn callback(State(state): State<AppState>, ClientAddr(addr): ClientAdd
             let key = provider.config.key();
             let failure =
                 Failure { user: refused.account.as_ref(), idp: &key, check: refused.refusal.code(), identity: Some((&identity.issuer, &identity.subject)) };
-            return refused_for(&state, &parked, &attempt, failure, m, m.flow.federation_no_account, now).await;
+            return refused_for(state, &parked, attempt, failure, m, m.flow.federation_no_account, now).await;
         }
     };
     state.forget_user(&user.id);
@@ -224,17 +246,17 @@ pub async fn callback(State(state): State<AppState>, ClientAddr(addr): ClientAdd
     let tenant = state.tenant_for_domain(&user.email.domain());
     if gatehouse_signin::next::tenant_closed(tenant.as_deref()) {
         state.store.delete_pending(&parked.id).await?;
-        return next::account_closed(&state, &parked.request);
+        return next::account_closed(state, &parked.request);
     }
     let trusted = mfa_trusted(&provider.config, identity.mfa_asserted);
-    let verdict = steps::federated::decide(&cx, tenant.as_deref(), &user, &client, &parked.request, trusted, &attempt, now).await?;
+    let verdict = steps::federated::decide(&cx, tenant.as_deref(), &user, &client, &parked.request, trusted, attempt, now).await?;
     let owes_second_factor = matches!(verdict.outcome, Outcome::SecondFactor { .. } | Outcome::Enroll { .. });
     if owes_second_factor && !trusted && ask_provider_first(&provider.config, leg.step_up) {
-        return step_up(&state, &headers, &mut parked, &provider, &user, identity.subject).await;
+        return step_up(state, headers, &mut parked, provider, &user, identity.subject).await;
     }
     tracing::info!(user = %user.id, provider = %provider.config.key(), rule = verdict.rule.code(), outcome = verdict.outcome.kind(), "identity provider accepted; 2FA policy decided");
     let entry = FirstFactor::federated(&provider.config.key(), identity.first_method.as_deref(), trusted);
-    next::after_first_factor(&state, &headers, parked, &user, &verdict, entry, &attempt, now).await
+    next::after_first_factor(state, headers, parked, &user, &verdict, entry, attempt, now).await
 }
 
 /// The policy wants a second factor the provider did not prove: ask the provider for it once
@@ -276,6 +298,8 @@ pub async fn for_email(
 /// The provider's own sign-out (its `end_session_endpoint`, with Gatehouse's `client_id`), for
 /// the signed-out page; `None` when it publishes none or cannot be reached.
 pub async fn sign_out_link(state: &AppState, provider: &Provider) -> Option<(String, String)> {
+    // A SAML provider's single logout takes a LogoutRequest, which Gatehouse does not send yet.
+    provider.config.oidc()?;
     let metadata = match state.federation.upstreams.metadata(&provider.config).await {
         Ok(metadata) => metadata,
         Err(error) => {

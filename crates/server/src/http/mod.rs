@@ -25,6 +25,7 @@ mod problem;
 pub(crate) mod rejections;
 pub(crate) mod respond;
 pub(crate) mod routes;
+mod saml;
 mod second_factor;
 pub(crate) mod security;
 pub(crate) mod token;

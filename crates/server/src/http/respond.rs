@@ -37,17 +37,21 @@ pub fn authorization_response(
             }
             Ok(see_other(url.as_str()))
         }
-        ResponseMode::FormPost => {
-            // Answers any step of the flow; no request headers reach here to choose a language by.
-            let page = FormPostPage { m: &EN, action: redirect_uri, fields: params };
-            let mut response = Html(page.render()?).into_response();
-            let csp = format!("{CSP_BASE}; form-action {}", form_target(redirect_uri));
-            if let Ok(value) = HeaderValue::from_str(&csp) {
-                response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
-            }
-            Ok(response)
-        }
+        ResponseMode::FormPost => auto_post(redirect_uri, params),
     }
+}
+
+/// A page whose form posts `fields` to `action` at once (its script submits it; without
+/// script, a button does), with a `form-action` policy that allows that target alone.
+pub fn auto_post(action: &str, fields: Vec<(&'static str, String)>) -> Result<Response, PageError> {
+    // Answers any step of the flow; no request headers reach here to choose a language by.
+    let page = FormPostPage { m: &EN, action, fields };
+    let mut response = Html(page.render()?).into_response();
+    let csp = format!("{CSP_BASE}; form-action {}", form_target(action));
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(response)
 }
 
 pub fn authorization_error(

@@ -248,4 +248,15 @@ impl FederationStore for SqliteStore {
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn first_use_of_assertion(&self, provider: &str, assertion_id: &str, valid_until: OffsetDateTime, now: OffsetDateTime) -> StoreResult<bool> {
+        sqlx::query("DELETE FROM saml_assertions_seen WHERE expires_at < ?").bind(ts(now)).execute(&self.pool).await?;
+        let inserted = sqlx::query("INSERT INTO saml_assertions_seen (provider, assertion_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(provider)
+            .bind(assertion_id)
+            .bind(ts(valid_until))
+            .execute(&self.pool)
+            .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
 }

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "a sign-in completed in one statement", include_str!("../../migrations/0012_sign_in_completion.sql")),
     (13, "third-party sign-in", include_str!("../../migrations/0013_federation.sql")),
     (14, "one identity per provider and account", include_str!("../../migrations/0014_one_identity_per_provider.sql")),
+    (15, "SAML replay cache", include_str!("../../migrations/0015_saml_assertions_seen.sql")),
 ];
 
 #[derive(Debug)]

@@ -15,5 +15,6 @@ pub mod api;
 pub mod app;
 pub mod browser;
 pub mod fixtures;
+pub mod saml_idp;
 pub mod upstream;
 pub mod walker;

@@ -1,0 +1,214 @@
+//! The answer at the ACS: decoded within bounds, scanned (no DTD, allowed algorithms, one
+//! assertion), verified by `samael` against the pinned certificates and reduced to its signed
+//! subtree, then checked by Gatehouse's own rules, and read into an upstream identity.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse_core::Email;
+use gatehouse_core::federation::IdentityProvider;
+use samael::crypto::AllowedSignatureAlgorithm;
+use samael::schema::Assertion;
+
+use super::{IdpMetadata, MAX_RESPONSE, Rejection, SKEW_SECONDS, ServiceProvider, scan};
+use crate::identity::{UpstreamIdentity, plain_address};
+
+/// How long after its `IssueInstant` a response is still taken.
+const MAX_ISSUE_DELAY_SECONDS: i64 = 120;
+
+const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+/// Attributes that carry the email where none is configured: ADFS and Entra ID's claim URI,
+/// the LDAP `mail` OID, the common short names.
+const EMAIL_ATTRIBUTES: [&str; 4] =
+    ["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", "urn:oid:0.9.2342.19200300.100.1.3", "email", "mail"];
+/// Attributes that carry the display name: Entra ID's, ADFS's, the LDAP `displayName` OID.
+const NAME_ATTRIBUTES: [&str; 4] = [
+    "http://schemas.microsoft.com/identity/claims/displayname",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+    "urn:oid:2.16.840.1.113730.3.1.241",
+    "displayName",
+];
+
+/// What the answer must match.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'a> {
+    pub sp: &'a ServiceProvider,
+    /// The ID of the AuthnRequest this browser's sign-in sent; `None` when none is in flight.
+    pub request_id: Option<&'a str>,
+}
+
+/// A verified assertion.
+#[derive(Clone, Debug)]
+pub struct Asserted {
+    /// The assertion's ID, accepted once (the replay cache keeps it until `valid_until`).
+    pub assertion_id: String,
+    /// Unix seconds after which the assertion could no longer be presented.
+    pub valid_until: i64,
+    pub identity: UpstreamIdentity,
+    /// The `AuthnContextClassRef` the provider asserted.
+    pub authn_context: Option<String>,
+    /// When the provider authenticated the person (unix seconds), if it says.
+    pub authn_instant: Option<i64>,
+}
+
+fn decode(encoded: &str) -> Result<String, Rejection> {
+    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if compact.len() > MAX_RESPONSE / 3 * 4 + 4 {
+        return Err(Rejection::TooLarge);
+    }
+    let bytes = STANDARD.decode(compact.as_bytes()).map_err(|_| Rejection::Encoding)?;
+    String::from_utf8(bytes).map_err(|_| Rejection::Encoding)
+}
+
+fn verifier(idp: &IdpMetadata, sp: &ServiceProvider) -> samael::service_provider::ServiceProvider {
+    use AllowedSignatureAlgorithm::*;
+    samael::service_provider::ServiceProvider {
+        entity_id: Some(sp.entity_id.clone()),
+        acs_url: Some(sp.acs_url.clone()),
+        idp_metadata: idp.descriptor.clone(),
+        allow_idp_initiated: false,
+        max_clock_skew: chrono::Duration::seconds(SKEW_SECONDS),
+        max_issue_delay: chrono::Duration::seconds(MAX_ISSUE_DELAY_SECONDS),
+        allowed_signature_algorithms: Some(vec![RsaSha256, RsaSha384, RsaSha512, EcdsaSha256, EcdsaSha384, EcdsaSha512]),
+        ..Default::default()
+    }
+}
+
+/// Verifies the `SAMLResponse` of an HTTP-POST to the ACS and reads who signed in.
+pub fn finish(provider: &IdentityProvider, idp: &IdpMetadata, encoded: &str, expected: &Expected<'_>) -> Result<Asserted, Rejection> {
+    let xml = decode(encoded)?;
+    let shape = scan::response(&xml)?;
+    if shape.encrypted_assertions > 0 {
+        return Err(Rejection::Encrypted);
+    }
+    if shape.assertions != 1 {
+        return Err(Rejection::AssertionCount(shape.assertions));
+    }
+    let request_id = expected.request_id.ok_or(Rejection::Unsolicited)?;
+    // samael verifies nothing when the metadata has no certificate: never let that happen.
+    if idp.signing_certificates.is_empty() || provider.saml().is_none_or(|s| s.entity_id != idp.entity_id) {
+        return Err(Rejection::Signature);
+    }
+    let assertion = verifier(idp, expected.sp).parse_xml_response(&xml, Some(&[request_id])).map_err(|error| match error {
+        samael::service_provider::Error::FailedToValidateSignature => Rejection::Signature,
+        other => Rejection::Check(other.to_string()),
+    })?;
+    audience(&assertion, &expected.sp.entity_id)?;
+    read(provider, idp, assertion)
+}
+
+/// Every `AudienceRestriction` must name Gatehouse (SAML Core §2.5.1.4), and one must exist:
+/// an assertion for anyone is an assertion another service provider could replay here.
+fn audience(assertion: &Assertion, entity_id: &str) -> Result<(), Rejection> {
+    let restrictions = assertion.conditions.as_ref().and_then(|c| c.audience_restrictions.as_deref()).unwrap_or_default();
+    if restrictions.is_empty() {
+        return Err(Rejection::AudienceMissing);
+    }
+    if restrictions.iter().all(|r| r.audience.iter().any(|a| a == entity_id)) { Ok(()) } else { Err(Rejection::AudienceMismatch) }
+}
+
+/// The first value of the first attribute named (its `Name`, or its `FriendlyName`: `mail`
+/// for `urn:oid:0.9.2342.19200300.100.1.3`).
+fn attribute<'a>(assertion: &'a Assertion, names: &[&str]) -> Option<&'a str> {
+    let statements = assertion.attribute_statements.as_deref().unwrap_or_default();
+    names.iter().find_map(|name| {
+        statements
+            .iter()
+            .flat_map(|s| &s.attributes)
+            .find(|a| a.name.as_deref() == Some(name) || a.friendly_name.as_deref() == Some(name))
+            .and_then(|a| a.values.iter().find_map(|v| v.value.as_deref()))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    })
+}
+
+fn read(provider: &IdentityProvider, idp: &IdpMetadata, assertion: Assertion) -> Result<Asserted, Rejection> {
+    let saml = provider.saml().ok_or(Rejection::Signature)?;
+    let name_id = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref()).ok_or(Rejection::NoSubject)?;
+    let subject = name_id.value.trim();
+    if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
+        return Err(Rejection::NoSubject);
+    }
+    if name_id.format.as_deref() == Some(TRANSIENT) {
+        return Err(Rejection::Check("a transient NameID changes at every sign-in: configure a persistent one at the provider".into()));
+    }
+    let email_text = match &saml.email_attribute {
+        Some(configured) => attribute(&assertion, &[configured.as_str()]),
+        None if name_id.format.as_deref() == Some(EMAIL_FORMAT) || subject.contains('@') => Some(subject),
+        None => attribute(&assertion, &EMAIL_ATTRIBUTES),
+    };
+    let email = email_text.filter(|e| plain_address(e)).and_then(|e| Email::parse(e).ok());
+    let name_names: Vec<&str> = saml.name_attribute.iter().map(String::as_str).chain(NAME_ATTRIBUTES).collect();
+    let name = attribute(&assertion, &name_names).filter(|n| n.len() <= 200).map(str::to_owned);
+    let authn_instant = assertion.authn_statements.iter().flatten().find_map(|s| s.authn_instant).map(|t| t.timestamp());
+    let authn_context = assertion.authn_statements.as_deref().unwrap_or_default().iter().find_map(|s| s.authn_context.as_ref()?.value.as_ref()?.value.clone());
+    let mfa_asserted = authn_context.as_ref().is_some_and(|c| provider.mfa_acr_values.contains(c));
+    let first_method = authn_context.as_deref().filter(|c| c.ends_with("PasswordProtectedTransport") || c.ends_with(":Password")).map(|_| "pwd".to_owned());
+    let confirmation_end = assertion
+        .subject
+        .iter()
+        .flat_map(|s| s.subject_confirmations.iter().flatten())
+        .filter_map(|c| c.subject_confirmation_data.as_ref()?.not_on_or_after)
+        .max();
+    let condition_end = assertion.conditions.as_ref().and_then(|c| c.not_on_or_after);
+    let ends =
+        [confirmation_end, condition_end].into_iter().flatten().max().map_or(assertion.issue_instant.timestamp() + MAX_ISSUE_DELAY_SECONDS, |t| t.timestamp());
+    let identity = UpstreamIdentity {
+        issuer: idp.entity_id.clone(),
+        subject: subject.to_owned(),
+        email,
+        // SAML says nothing of verification: the provider's binding to the domain is the proof
+        // (the sign-in crate links or creates only on its bound domains).
+        email_verified: true,
+        name,
+        mfa_asserted,
+        first_method,
+    };
+    Ok(Asserted { assertion_id: assertion.id.clone(), valid_until: ends + SKEW_SECONDS, identity, authn_context, authn_instant })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use samael::schema::{AudienceRestriction, Conditions, Issuer};
+
+    fn assertion(audiences: Option<Vec<Vec<&str>>>) -> Assertion {
+        let conditions = audiences.map(|restrictions| Conditions {
+            not_before: None,
+            not_on_or_after: None,
+            audience_restrictions: Some(
+                restrictions.into_iter().map(|a| AudienceRestriction { audience: a.into_iter().map(str::to_owned).collect() }).collect(),
+            ),
+            one_time_use: None,
+            proxy_restriction: None,
+        });
+        Assertion {
+            id: "_a".into(),
+            issue_instant: chrono::Utc::now(),
+            version: "2.0".into(),
+            issuer: Issuer::default(),
+            signature: None,
+            subject: None,
+            conditions,
+            authn_statements: None,
+            attribute_statements: None,
+        }
+    }
+
+    #[test]
+    fn an_assertion_for_anyone_or_for_another_sp_is_refused() {
+        let me = "https://id.test/saml/metadata";
+        assert_eq!(audience(&assertion(None), me), Err(Rejection::AudienceMissing));
+        assert_eq!(audience(&assertion(Some(vec![])), me), Err(Rejection::AudienceMissing));
+        assert_eq!(audience(&assertion(Some(vec![vec![me]])), me), Ok(()));
+        assert_eq!(audience(&assertion(Some(vec![vec!["https://other.test", me]])), me), Ok(()), "one of a restriction's audiences");
+        assert_eq!(audience(&assertion(Some(vec![vec![me], vec!["https://other.test"]])), me), Err(Rejection::AudienceMismatch), "every restriction");
+    }
+
+    #[test]
+    fn a_response_is_decoded_within_bounds() {
+        assert_eq!(decode("not base64!"), Err(Rejection::Encoding));
+        assert_eq!(decode(&"A".repeat(MAX_RESPONSE / 3 * 4 + 8)), Err(Rejection::TooLarge));
+        assert_eq!(decode("PHI+\n PC9yPg=="), Ok("<r></r>".into()), "line breaks and spaces are ignored");
+    }
+}

@@ -1,0 +1,141 @@
+//! What Gatehouse checks of a SAML document before any signature code reads it: no DTD (no
+//! entity expansion, no external fetch), a bounded depth, the algorithms it names, the number
+//! of assertions. A streaming pass over the bytes; nothing is built.
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use super::Rejection;
+
+/// Canonicalization: exclusive c14n only (inclusive c14n lets ancestors' namespaces into the
+/// digest; "with comments" variants have split text nodes in other libraries).
+const C14N: [&str; 1] = ["http://www.w3.org/2001/10/xml-exc-c14n#"];
+const TRANSFORMS: [&str; 2] = ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"];
+/// RSA and ECDSA with SHA-256 or stronger.
+pub(super) const SIGNATURE_METHODS: [&str; 6] = [
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+];
+const DIGESTS: [&str; 3] =
+    ["http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2001/04/xmldsig-more#sha384", "http://www.w3.org/2001/04/xmlenc#sha512"];
+/// Deeper than any SAML response needs; bounds the verifier's recursion.
+const MAX_DEPTH: usize = 48;
+
+/// What the scan saw.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Shape {
+    pub assertions: usize,
+    pub encrypted_assertions: usize,
+}
+
+/// Whether a document (metadata or a response) declares a DTD, at the byte level: before any
+/// parser could act on one.
+pub(super) fn has_dtd(xml: &str) -> bool {
+    let lower = xml.to_ascii_lowercase();
+    lower.contains("<!doctype") || lower.contains("<!entity")
+}
+
+/// The `Algorithm` attribute as written: compared unescaped, an escaped spelling of an allowed
+/// URI is refused (fail closed) rather than decoded.
+fn algorithm(start: &BytesStart<'_>) -> Option<String> {
+    start.attributes().flatten().find(|a| a.key.local_name().as_ref() == b"Algorithm").and_then(|a| String::from_utf8(a.value.to_vec()).ok())
+}
+
+fn check(start: &BytesStart<'_>, shape: &mut Shape) -> Result<(), Rejection> {
+    let allowed: (&'static str, &[&str]) = match start.local_name().as_ref() {
+        b"Assertion" => {
+            shape.assertions += 1;
+            return Ok(());
+        }
+        b"EncryptedAssertion" => {
+            shape.encrypted_assertions += 1;
+            return Ok(());
+        }
+        b"CanonicalizationMethod" => ("canonicalization", &C14N),
+        b"Transform" => ("transform", &TRANSFORMS),
+        b"SignatureMethod" => ("signature", &SIGNATURE_METHODS),
+        b"DigestMethod" => ("digest", &DIGESTS),
+        _ => return Ok(()),
+    };
+    let found = algorithm(start).unwrap_or_default();
+    if allowed.1.contains(&found.as_str()) { Ok(()) } else { Err(Rejection::Algorithm(allowed.0, found)) }
+}
+
+/// Scans a response: refuses a DTD, excessive depth and any algorithm off the lists; counts
+/// the assertions.
+pub(super) fn response(xml: &str) -> Result<Shape, Rejection> {
+    if has_dtd(xml) {
+        return Err(Rejection::Dtd);
+    }
+    let mut reader = Reader::from_str(xml);
+    let mut shape = Shape::default();
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event().map_err(|_| Rejection::Malformed)? {
+            Event::Start(start) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Rejection::TooDeep);
+                }
+                check(&start, &mut shape)?;
+            }
+            Event::Empty(start) => check(&start, &mut shape)?,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::DocType(_) => return Err(Rejection::Dtd),
+            // Canonicalization drops comments, so a signature still verifies with one inserted
+            // into a NameID (`admin<!---->.evil.test`), where some readers take the first text
+            // node only. No IdP comments its answers: refused.
+            Event::Comment(_) | Event::PI(_) => return Err(Rejection::Comment),
+            Event::Eof => return Ok(shape),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dtd_is_refused_before_parsing_in_any_case() {
+        assert_eq!(response("<!DOCTYPE r [<!ENTITY x 'y'>]><r/>"), Err(Rejection::Dtd));
+        assert_eq!(response("<?xml version='1.0'?><!doctype r><r/>"), Err(Rejection::Dtd));
+        assert!(has_dtd("<r><!ENTITY></r>"));
+    }
+
+    #[test]
+    fn only_exclusive_c14n_and_sha2_signatures_pass() {
+        let sig = |c14n: &str, method: &str, digest: &str| {
+            format!(
+                "<r><ds:Signature xmlns:ds='x'><ds:SignedInfo><ds:CanonicalizationMethod Algorithm='{c14n}'/><ds:SignatureMethod Algorithm='{method}'/><ds:Reference><ds:Transforms><ds:Transform Algorithm='http://www.w3.org/2000/09/xmldsig#enveloped-signature'/></ds:Transforms><ds:DigestMethod Algorithm='{digest}'/></ds:Reference></ds:SignedInfo></ds:Signature><Assertion/></r>"
+            )
+        };
+        let exc = C14N[0];
+        let (rsa256, sha256) = (SIGNATURE_METHODS[0], DIGESTS[0]);
+        assert_eq!(response(&sig(exc, rsa256, sha256)), Ok(Shape { assertions: 1, encrypted_assertions: 0 }));
+        let inclusive = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+        assert!(matches!(response(&sig(inclusive, rsa256, sha256)), Err(Rejection::Algorithm("canonicalization", _))));
+        let rsa_sha1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+        assert!(matches!(response(&sig(exc, rsa_sha1, sha256)), Err(Rejection::Algorithm("signature", _))));
+        let hmac = "http://www.w3.org/2000/09/xmldsig#hmac-sha1";
+        assert!(matches!(response(&sig(exc, hmac, sha256)), Err(Rejection::Algorithm("signature", _))));
+        assert!(matches!(response(&sig(exc, rsa256, "http://www.w3.org/2000/09/xmldsig#sha1")), Err(Rejection::Algorithm("digest", _))));
+        let xpath = sig(exc, rsa256, sha256).replace("xmldsig#enveloped-signature", "TR/1999/REC-xpath-19991116");
+        assert!(matches!(response(&xpath), Err(Rejection::Algorithm("transform", _))));
+    }
+
+    #[test]
+    fn assertions_are_counted_wherever_they_hide_and_depth_is_bounded() {
+        let wrapped = "<Response><Extensions><Assertion/></Extensions><saml:Assertion xmlns:saml='a'/><EncryptedAssertion/></Response>";
+        assert_eq!(response(wrapped), Ok(Shape { assertions: 2, encrypted_assertions: 1 }));
+        let deep = format!("{}{}", "<a>".repeat(MAX_DEPTH + 1), "</a>".repeat(MAX_DEPTH + 1));
+        assert_eq!(response(&deep), Err(Rejection::TooDeep));
+        assert_eq!(response("<a><b></a>"), Err(Rejection::Malformed));
+        assert_eq!(response("<a><NameID>admin<!---->.evil.test</NameID></a>"), Err(Rejection::Comment));
+        assert_eq!(response("<a><?evil?></a>"), Err(Rejection::Comment));
+    }
+}

@@ -1,0 +1,298 @@
+//! Third-party sign-in over SAML 2.0 against an independent provider: pysaml2 signing with the
+//! xmlsec1 tool plays a company's ADFS (`support::saml_idp`), and a scripted browser goes from
+//! the application through Gatehouse to the provider and back. The trip out, the ACS and its
+//! browser binding, every check of the answer (unsigned, another key, SHA-1, wrapped, a
+//! comment in the NameID, wrong audience, expired, replayed, unsolicited), and the step-up
+//! that asks the provider for multi-factor authentication.
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::federation::{claims_for, continue_link, identify, refusals};
+use crate::support::app::TestApp;
+use crate::support::browser::{Browser, hidden, location};
+use crate::support::fixtures::basic::PAYROLL_CB;
+use crate::support::saml_idp::{SamlIdp, available, spawn_saml_pair};
+
+const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+
+/// Saml Oy (saml.test, JIT, the email from the `mail` attribute) with Alice already there;
+/// Step Oy (step.test), requiring 2FA, counting the provider's `multipleauthn`.
+fn fixture(metadata: &str) -> String {
+    format!(
+        r#"
+[[tenant]]
+name = "Saml Oy"
+domains = ["saml.test"]
+  [[tenant.user]]
+  email = "alice@saml.test"
+  name = "Alice"
+  password = "a long test passphrase"
+  [[tenant.identity_provider]]
+  id = "adfs"
+  name = "Saml Oy staff"
+  protocol = "saml"
+  preset = "adfs"
+  metadata_file = "{metadata}"
+  domains = ["saml.test"]
+  provisioning = "jit"
+  email_attribute = "mail"
+
+[[tenant]]
+name = "Step Oy"
+domains = ["step.test"]
+  [tenant.policy]
+  two_factor = "required"
+  [[tenant.identity_provider]]
+  id = "adfs"
+  name = "Step Oy staff"
+  protocol = "saml"
+  metadata_file = "{metadata}"
+  domains = ["step.test"]
+  provisioning = "jit"
+  upstream_mfa = "if_asserted"
+  mfa_acr_values = ["{MULTIPLE_AUTHN}"]
+
+[[application]]
+client_id = "payroll"
+name = "Payroll"
+client_secret = "payroll-secret-0123456789-abcdefghijklmnopqrstuv"
+redirect_uris = ["http://127.0.0.1:9999/cb"]
+grant_types = ["authorization_code"]
+"#
+    )
+}
+
+fn person(name_id: &str, email: &str, name: &str) -> Value {
+    json!({ "name_id": name_id, "attributes": { "mail": [email], "displayName": [name] } })
+}
+
+fn accounts() -> Value {
+    let mut accounts = json!({
+        "new@saml.test": person("new-1", "new@saml.test", "New Person"),
+        "alice@saml.test": person("alice-1", "alice@saml.test", "Alice Upstream"),
+        "ext@saml.test": person("ext-1", "ext@elsewhere.test", "Outsider"),
+    });
+    accounts["pat@step.test"] = json!({ "name_id": "pat-1", "attributes": { "mail": ["pat@step.test"] }, "step_up_authn_context": MULTIPLE_AUTHN });
+    accounts
+}
+
+async fn pair() -> Option<(TestApp, SamlIdp, crate::support::app::TempDir)> {
+    if !available() {
+        return None;
+    }
+    Some(spawn_saml_pair(&accounts(), fixture).await)
+}
+
+/// The provider's answer as its page carries it: (SAMLResponse, RelayState).
+type Answer = (String, String);
+
+/// Types `email` on the first step and follows the trip to the provider; returns its answer.
+async fn answer_for(browser: &Browser, app: &TestApp, email: &str) -> Answer {
+    let (status, html) = identify(browser, app, email).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let to_idp = continue_link(&html).unwrap_or_else(|| panic!("{email}'s domain should lead to its provider: {html}"));
+    answer_at(browser, &to_idp).await
+}
+
+async fn answer_at(browser: &Browser, idp_url: &str) -> Answer {
+    let page = browser.get(idp_url).await;
+    assert_eq!(page.status(), StatusCode::OK, "the provider answers with its form");
+    let html = page.text().await.unwrap();
+    (hidden(&html, "SAMLResponse").expect("a SAMLResponse"), hidden(&html, "RelayState").expect("a RelayState"))
+}
+
+async fn post_answer(browser: &Browser, app: &TestApp, answer: &Answer, extra: &[(&str, &str)]) -> Response {
+    let mut form = vec![("SAMLResponse", answer.0.as_str()), ("RelayState", answer.1.as_str())];
+    form.extend_from_slice(extra);
+    browser.http.post(app.url("/saml/acs")).form(&form).send().await.unwrap()
+}
+
+/// The application's callback an ACS answer redirects to.
+fn to_client(response: &Response) -> String {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "the ACS redirects");
+    let next = location(response);
+    assert!(next.starts_with(PAYROLL_CB), "back at the application, not {next}");
+    next
+}
+
+fn decoded(answer: &Answer) -> String {
+    use base64::Engine;
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(&answer.0).unwrap()).unwrap()
+}
+
+fn encoded(xml: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(xml)
+}
+
+#[tokio::test]
+async fn a_person_signs_in_through_a_saml_provider_and_gets_an_account_just_in_time() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    let metadata = reqwest::get(app.url("/saml/metadata")).await.unwrap();
+    assert_eq!(metadata.headers()["content-type"], "application/samlmetadata+xml");
+    let metadata = metadata.text().await.unwrap();
+    assert!(metadata.contains(&format!("entityID=\"{}/saml/metadata\"", app.issuer)), "the entityID is the metadata's URL");
+    assert!(metadata.contains(&format!("Location=\"{}/saml/acs\"", app.issuer)) && metadata.contains("HTTP-POST"));
+
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    let callback = to_client(&post_answer(&browser, &app, &answer, &[]).await);
+    let claims = claims_for(&app, &callback).await;
+    assert_eq!((claims["email"].as_str(), claims["name"].as_str()), (Some("new@saml.test"), Some("New Person")));
+    assert!(claims["idp"].as_str().unwrap().ends_with("/adfs"), "the token names the provider: {claims}");
+
+    let sent = idp.requests().await;
+    let request = sent.last().unwrap();
+    assert_eq!(request["binding"], "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "Redirect, as the metadata offers it");
+    assert_eq!(request["issuer"], format!("{}/saml/metadata", app.issuer));
+    assert_eq!(request["acs"], format!("{}/saml/acs", app.issuer));
+    assert_eq!(request["login_hint"], "new@saml.test");
+    assert!(request["id"].as_str().unwrap().len() > 40, "a request ID of 256 random bits");
+
+    // An existing account on the provider's domain is linked (SAML: the binding is the proof).
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "alice@saml.test").await;
+    let claims = claims_for(&app, &to_client(&post_answer(&browser, &app, &answer, &[]).await)).await;
+    assert_eq!(claims["email"], "alice@saml.test");
+    assert_eq!(claims["name"], "Alice Upstream", "the name follows the upstream");
+}
+
+#[tokio::test]
+async fn an_answer_without_the_flow_cookie_is_posted_again_from_gatehouse_and_refused_in_another_browser() {
+    let Some((app, _idp, _dir)) = pair().await else { return };
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+
+    // The provider's cross-site POST carries no SameSite=Lax cookie: Gatehouse posts it again.
+    let stranger = Browser::new();
+    let bounce = post_answer(&stranger, &app, &answer, &[]).await;
+    assert_eq!(bounce.status(), StatusCode::OK);
+    let csp = bounce.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let page = bounce.text().await.unwrap();
+    assert!(page.contains(&format!("action=\"{}/saml/acs\"", app.issuer)) && hidden(&page, "resubmitted").as_deref() == Some("1"), "{page}");
+    assert!(csp.contains("form-action"), "{csp}");
+    // Posted again without the cookie: another browser's answer, refused, the trip kept.
+    let refused = post_answer(&stranger, &app, &answer, &[("resubmitted", "1")]).await;
+    assert_ne!(refused.status(), StatusCode::SEE_OTHER, "no sign-in in another browser");
+    // The browser that started the sign-in finishes it.
+    to_client(&post_answer(&browser, &app, &answer, &[("resubmitted", "1")]).await);
+}
+
+/// Starts `email`'s sign-in with the provider's next answer made wrong by `options`, posts it
+/// and returns Gatehouse's answer.
+async fn wrong_answer(app: &TestApp, idp: &SamlIdp, options: Value) -> Response {
+    idp.next(&options).await;
+    let browser = Browser::new();
+    let answer = answer_for(&browser, app, "new@saml.test").await;
+    post_answer(&browser, app, &answer, &[]).await
+}
+
+async fn assert_refused(app: &TestApp, response: Response, check: &str) {
+    assert_eq!(response.status(), StatusCode::OK, "the sign-in page again");
+    let page = response.text().await.unwrap();
+    assert!(!page.contains(check), "the check stays out of the browser");
+    let recorded = refusals(app).await;
+    assert!(recorded.last().is_some_and(|r| r.contains(check)), "the history names `{check}`: {recorded:?}");
+}
+
+#[tokio::test]
+async fn each_check_of_the_answer_refuses_a_wrong_one_and_names_it_for_the_admin() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    assert_refused(&app, wrong_answer(&app, &idp, json!({ "sign": "none" })).await, "signature does not verify").await;
+    assert_refused(&app, wrong_answer(&app, &idp, json!({ "sign": "other_key" })).await, "signature does not verify").await;
+    assert_refused(&app, wrong_answer(&app, &idp, json!({ "sign": "sha1" })).await, "rsa-sha1").await;
+    assert_refused(&app, wrong_answer(&app, &idp, json!({ "audience": "https://another-sp.test/saml" })).await, "Audience").await;
+    assert_refused(&app, wrong_answer(&app, &idp, json!({ "lifetime_minutes": -10 })).await, "expired").await;
+    assert_refused(&app, wrong_answer(&app, &idp, json!({ "in_response_to": "_another_request" })).await, "InResponseTo").await;
+}
+
+#[tokio::test]
+async fn a_wrapped_or_commented_answer_is_refused_though_its_signature_verifies() {
+    let Some((app, _idp, _dir)) = pair().await else { return };
+    // Signature wrapping: the signed assertion moved aside, an assertion of the attacker's
+    // where the reader looks.
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    let xml = decoded(&answer);
+    let start = xml.find("<ns1:Assertion").unwrap();
+    let end = xml.find("</ns1:Assertion>").unwrap() + "</ns1:Assertion>".len();
+    let signed = &xml[start..end];
+    let forged = signed.replace("new-1", "ceo-1").replace("new@saml.test", "ceo@saml.test");
+    let forged = forged.replacen("ID=\"", "ID=\"forged", 1);
+    let wrapped = format!("{}<ns0:Extensions>{signed}</ns0:Extensions>{forged}{}", &xml[..start], &xml[end..]);
+    let response = post_answer(&browser, &app, &(encoded(&wrapped), answer.1.clone()), &[]).await;
+    assert_refused(&app, response, "exactly one assertion").await;
+
+    // A comment in the NameID leaves the signature valid (c14n drops it): refused outright.
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    let commented = decoded(&answer).replacen(">new-1<", ">new<!---->-1<", 1);
+    let response = post_answer(&browser, &app, &(encoded(&commented), answer.1.clone()), &[]).await;
+    assert_refused(&app, response, "comment").await;
+
+    // A DTD never reaches a parser.
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    let xml = decoded(&answer);
+    let with_dtd = xml.replacen("<?xml version=\"1.0\"?>", "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x \"y\">]>", 1);
+    assert_ne!(with_dtd, xml);
+    let response = post_answer(&browser, &app, &(encoded(&with_dtd), answer.1.clone()), &[]).await;
+    assert_refused(&app, response, "DTD").await;
+}
+
+#[tokio::test]
+async fn an_answer_is_accepted_once_and_an_assertion_id_only_once() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    let browser = Browser::new();
+    idp.next(&json!({ "assertion_id": "_once" })).await;
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    to_client(&post_answer(&browser, &app, &answer, &[]).await);
+    // The same answer again finds its trip spent.
+    let again = post_answer(&browser, &app, &answer, &[]).await;
+    assert_ne!(again.status(), StatusCode::SEE_OTHER, "a replayed answer signs nobody in");
+    // A new answer carrying an assertion ID already used is a replay, across sign-ins.
+    idp.next(&json!({ "assertion_id": "_once" })).await;
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    assert_refused(&app, post_answer(&browser, &app, &answer, &[]).await, "already used").await;
+}
+
+#[tokio::test]
+async fn an_unsolicited_answer_or_an_email_off_the_providers_domains_signs_nobody_in() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    // An answer to no request of this browser's: its RelayState names no sign-in.
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    let unsolicited = post_answer(&browser, &app, &(answer.0.clone(), "nothing.here".into()), &[]).await;
+    assert_ne!(unsolicited.status(), StatusCode::SEE_OTHER);
+    let no_relay = browser.http.post(app.url("/saml/acs")).form(&[("SAMLResponse", answer.0.as_str())]).send().await.unwrap();
+    assert_ne!(no_relay.status(), StatusCode::SEE_OTHER);
+    // The provider asserts an address on a domain it is not bound to.
+    idp.next(&json!({})).await;
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "ext@saml.test").await;
+    let response = post_answer(&browser, &app, &answer, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(refusals(&app).await.last().is_some_and(|r| !r.is_empty()));
+}
+
+#[tokio::test]
+async fn a_policy_wanting_two_factors_asks_the_saml_provider_for_them_first() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "pat@step.test").await;
+    // The password-only answer: Gatehouse goes back to the provider asking for multi-factor.
+    let step_up = post_answer(&browser, &app, &answer, &[]).await;
+    assert_eq!(step_up.status(), StatusCode::SEE_OTHER);
+    let to_idp = location(&step_up);
+    assert!(to_idp.starts_with(&idp.base), "back to the provider: {to_idp}");
+    let answer = answer_at(&browser, &to_idp).await;
+    let sent = idp.requests().await;
+    let request = sent.last().unwrap();
+    assert_eq!(request["contexts"], json!([MULTIPLE_AUTHN]), "RequestedAuthnContext names the provider's multi-factor class");
+    assert_eq!(request["force_authn"], "true", "ForceAuthn: a fresh authentication");
+    let claims = claims_for(&app, &to_client(&post_answer(&browser, &app, &answer, &[]).await)).await;
+    assert_eq!(claims["email"], "pat@step.test");
+    assert!(claims["amr"].as_array().unwrap().iter().any(|m| m == "mfa"), "the provider's proof counts: {claims}");
+}
