@@ -1,10 +1,10 @@
-//! A tenant's identity providers as its admins see them (configured in import files; read here
-//! with the values to register at each), and the external identities linked to a person:
+//! A tenant's identity providers as its admins see them (from import files or the admin API,
+//! whose writes are `identity_providers`'s; read here with the values to register at each), and the external identities linked to a person:
 //! listed, linked by hand (after a refused federated sign-in: the login history names the
 //! provider, issuer and subject), unlinked. Every change is audited; a client secret is never
 //! shown, and audit records name no upstream subject.
 
-use gatehouse_api::identities::{IdentityProvider as ProviderBody, IdentityProviderList, LinkedIdentity, LinkedIdentityList, NewLink};
+use gatehouse_api::identities::{IdentityProvider as ProviderBody, IdentityProviderList, LinkedIdentity, LinkedIdentityList, NewLink, SamlRegistration};
 use gatehouse_core::federation::{IdentityProvider, ProviderId, UpstreamMfa};
 use gatehouse_core::model::Tenant;
 use gatehouse_store::{ExternalIdentity, StoreError, StoredProvider};
@@ -36,10 +36,27 @@ fn warnings(provider: &IdentityProvider) -> Vec<String> {
     warnings
 }
 
-/// A provider as the API shows it, with the redirect URI to register at it.
-pub fn provider_body(stored: &StoredProvider, redirect_uri: &str) -> ProviderBody {
+/// What a provider registers of Gatehouse: the OpenID Connect redirect URI, the SAML entityID
+/// and ACS (all under the issuer, the same for every provider).
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub redirect_uri: String,
+    pub sp_entity_id: String,
+    pub acs_url: String,
+}
+
+/// A provider as the API shows it, with the values to register at it.
+pub fn provider_body(stored: &StoredProvider, registration: &Registration) -> ProviderBody {
     let provider = &stored.provider;
     let oidc = provider.oidc();
+    let saml = provider.saml().map(|saml| SamlRegistration {
+        sp_entity_id: registration.sp_entity_id.clone(),
+        acs_url: registration.acs_url.clone(),
+        idp_entity_id: saml.entity_id.clone(),
+        metadata_url: saml.metadata_url.clone(),
+        email_attribute: saml.email_attribute.clone(),
+        name_attribute: saml.name_attribute.clone(),
+    });
     ProviderBody {
         id: provider.id.to_string(),
         key: provider.key(),
@@ -55,7 +72,9 @@ pub fn provider_body(stored: &StoredProvider, redirect_uri: &str) -> ProviderBod
         mfa_acr_values: provider.mfa_acr_values.clone(),
         required: provider.required,
         break_glass: provider.break_glass.iter().map(|e| e.as_str().to_owned()).collect(),
-        redirect_uri: redirect_uri.to_owned(),
+        redirect_uri: registration.redirect_uri.clone(),
+        saml,
+        via_api: provider.via_api,
         warnings: warnings(provider),
     }
 }
@@ -68,10 +87,10 @@ fn link_field<'a>(name: &str, value: &'a str) -> Result<&'a str> {
 }
 
 impl Admin<'_> {
-    /// The tenant's identity providers (`redirect_uri`: Gatehouse's callback, to register).
-    pub async fn identity_providers(&self, tenant: &Tenant, redirect_uri: &str) -> Result<IdentityProviderList> {
+    /// The tenant's identity providers, with what each registers of Gatehouse.
+    pub async fn identity_providers(&self, tenant: &Tenant, registration: &Registration) -> Result<IdentityProviderList> {
         let all = self.store.identity_providers().await?;
-        let identity_providers = all.iter().filter(|p| p.provider.tenant_id == tenant.id).map(|p| provider_body(p, redirect_uri)).collect();
+        let identity_providers = all.iter().filter(|p| p.provider.tenant_id == tenant.id).map(|p| provider_body(p, registration)).collect();
         Ok(IdentityProviderList { identity_providers })
     }
 

@@ -17,6 +17,7 @@ pub mod context;
 pub mod error;
 pub mod history;
 pub mod identities;
+pub mod identity_providers;
 pub mod monitoring;
 pub mod policy;
 pub mod privacy;

@@ -123,6 +123,51 @@ fn user() -> users::User {
     users::User { id: "u1".into(), tenant: "t1".into(), email: "alice@acme.test".into(), name: "Alice".into(), roles: vec!["admin".into()] }
 }
 
+fn oidc_provider() -> identities::IdentityProvider {
+    identities::IdentityProvider {
+        id: "corp".into(),
+        key: "t1/corp".into(),
+        name: "Acme staff".into(),
+        protocol: "oidc".into(),
+        preset: "okta".into(),
+        issuer: "https://acme.okta.com".into(),
+        client_id: "0oa1".into(),
+        client_secret_set: true,
+        domains: vec!["acme.test".into()],
+        upstream_mfa: "if_asserted".into(),
+        provisioning: "jit".into(),
+        mfa_acr_values: vec!["urn:mfa".into()],
+        required: true,
+        break_glass: vec!["root@acme.test".into()],
+        redirect_uri: "https://id.acme.test/login/federated/callback".into(),
+        saml: None,
+        via_api: false,
+        warnings: vec!["the provider is required".into()],
+    }
+}
+
+fn saml_provider() -> identities::IdentityProvider {
+    identities::IdentityProvider {
+        id: "adfs".into(),
+        key: "t1/adfs".into(),
+        protocol: "saml".into(),
+        preset: "adfs".into(),
+        issuer: "https://adfs.acme.test/adfs/services/trust".into(),
+        client_id: String::new(),
+        client_secret_set: false,
+        saml: Some(identities::SamlRegistration {
+            sp_entity_id: "https://id.acme.test/saml/metadata".into(),
+            acs_url: "https://id.acme.test/saml/acs".into(),
+            idp_entity_id: "https://adfs.acme.test/adfs/services/trust".into(),
+            metadata_url: Some("https://adfs.acme.test/FederationMetadata/2007-06/FederationMetadata.xml".into()),
+            email_attribute: None,
+            name_attribute: None,
+        }),
+        via_api: true,
+        ..oidc_provider()
+    }
+}
+
 fn linked() -> identities::LinkedIdentity {
     identities::LinkedIdentity { provider: "t1/corp".into(), issuer: "https://acme.okta.com".into(), subject: "00u1".into() }
 }
@@ -344,31 +389,9 @@ fn answers() -> Vec<Answer> {
             },
         ),
         answer("get", "/api/v1/alerts", "200", monitoring::AlertList { alerts: vec![alert()], next: Some("a0".into()) }),
-        answer(
-            "get",
-            "/api/v1/tenants/{id}/identity-providers",
-            "200",
-            identities::IdentityProviderList {
-                identity_providers: vec![identities::IdentityProvider {
-                    id: "corp".into(),
-                    key: "t1/corp".into(),
-                    name: "Acme staff".into(),
-                    protocol: "oidc".into(),
-                    preset: "okta".into(),
-                    issuer: "https://acme.okta.com".into(),
-                    client_id: "0oa1".into(),
-                    client_secret_set: true,
-                    domains: vec!["acme.test".into()],
-                    upstream_mfa: "if_asserted".into(),
-                    provisioning: "jit".into(),
-                    mfa_acr_values: vec!["urn:mfa".into()],
-                    required: true,
-                    break_glass: vec!["root@acme.test".into()],
-                    redirect_uri: "https://id.acme.test/login/federated/callback".into(),
-                    warnings: vec!["the provider is required".into()],
-                }],
-            },
-        ),
+        answer("get", "/api/v1/tenants/{id}/identity-providers", "200", identities::IdentityProviderList { identity_providers: vec![oidc_provider()] }),
+        answer("put", "/api/v1/tenants/{id}/identity-providers/{provider}", "201", saml_provider()),
+        answer("put", "/api/v1/tenants/{id}/identity-providers/{provider}", "200", oidc_provider()),
         answer("get", "/api/v1/users/{id}/identities", "200", identities::LinkedIdentityList { identities: vec![linked()] }),
         answer("post", "/api/v1/users/{id}/identities", "201", linked()),
         answer("post", "/api/v1/alerts/{id}/acknowledge", "200", alert()),

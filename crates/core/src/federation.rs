@@ -154,6 +154,11 @@ pub struct IdentityProvider {
     /// Accounts (emails) that may still sign in with a password when the provider is required.
     #[serde(default)]
     pub break_glass: Vec<crate::Email>,
+    /// Set up through the admin API: its URLs were typed by an admin, not read from the
+    /// operator's import file, and Gatehouse reaches them only on public addresses unless the
+    /// operator allows private networks (`[federation] allow_private_networks`).
+    #[serde(default)]
+    pub via_api: bool,
 }
 
 impl IdentityProvider {
@@ -179,6 +184,7 @@ impl IdentityProvider {
             mfa_acr_values: Vec::new(),
             required: false,
             break_glass: Vec::new(),
+            via_api: false,
         }
     }
 
@@ -284,6 +290,19 @@ impl IdentityProvider {
 /// The JWS algorithms an upstream ID token may be signed with: asymmetric only.
 pub const ASYMMETRIC_ALGS: [&str; 9] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
 
+/// Entra ID's (and ADFS's) `AuthnContextClassRef` / `acr` of a sign-in with multi-factor
+/// authentication: counted by default for those presets.
+pub const MICROSOFT_MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+
+/// The `acr` values a preset counts as the provider's multi-factor authentication when none
+/// are configured.
+pub fn default_mfa_acr_values(preset: Preset) -> Vec<String> {
+    match preset {
+        Preset::Entra | Preset::Adfs => vec![MICROSOFT_MULTIPLE_AUTHN.to_owned()],
+        Preset::Generic | Preset::Google | Preset::Okta => Vec::new(),
+    }
+}
+
 /// Default scopes asked of an upstream besides `openid`.
 pub const DEFAULT_SCOPES: [&str; 2] = ["email", "profile"];
 
@@ -318,6 +337,44 @@ pub fn preset_issuer(preset: Preset, entra_tenant_id: Option<&str>) -> Option<St
         Preset::Google => Some("https://accounts.google.com".to_owned()),
         Preset::Entra => entra_tenant_id.map(|tid| format!("https://login.microsoftonline.com/{tid}/v2.0")),
         Preset::Generic | Preset::Okta | Preset::Adfs => None,
+    }
+}
+
+/// Whether an address is one an admin-typed upstream URL may reach without the operator's
+/// leave: not loopback, private (RFC 1918, unique local), link-local (cloud metadata at
+/// 169.254.169.254), shared (100.64/10), unspecified, multicast, broadcast, documentation or
+/// reserved; an IPv4-mapped IPv6 address is judged as its IPv4 address.
+pub fn is_public_address(address: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_address(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+        }
     }
 }
 

@@ -197,3 +197,21 @@ async fn the_authorization_request_carries_pkce_state_nonce_and_the_hint() {
     assert_eq!((get("prompt").as_deref(), get("max_age").as_deref()), (Some("login"), Some("0")));
     assert_eq!(get("response_type").as_deref(), Some("code"));
 }
+
+#[tokio::test]
+async fn a_provider_set_up_through_the_api_reaches_no_private_address_unless_the_operator_allows_it() {
+    let key = es256();
+    let p = start(script(vec![Arc::clone(&key)])).await;
+    p.script.lock().unwrap().id_token = token(&key, &p.issuer);
+    let typed = IdentityProvider { via_api: true, ..provider(&p.issuer) };
+    let upstreams = Upstreams::new(Duration::from_secs(5)).unwrap();
+    let Err(refused) = upstreams.begin(&typed, "http://127.0.0.1:1/cb", "s", &Default::default()).await else { panic!("a loopback address reached") };
+    assert!(matches!(refused, UpstreamError::Refused(_)), "loopback by address: {refused}");
+    let by_name = IdentityProvider { via_api: true, ..provider(&p.issuer.replace("127.0.0.1", "localhost")) };
+    assert!(upstreams.begin(&by_name, "http://127.0.0.1:1/cb", "s", &Default::default()).await.is_err(), "loopback by name");
+    assert_eq!(*p.jwks_fetches.lock().unwrap(), 0, "nothing reached the provider");
+    // The operator's own provider on the same address is trusted input.
+    upstreams.finish(&provider(&p.issuer), Some("secret"), &trip(), NOW).await.unwrap();
+    let allowed = Upstreams::new(Duration::from_secs(5)).unwrap().with_private_networks(true);
+    allowed.finish(&typed, Some("secret"), &trip(), NOW).await.unwrap();
+}

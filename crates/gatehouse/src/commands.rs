@@ -53,6 +53,7 @@ pub async fn serve(common: &CommonArgs, file: &FileSettings, args: ServeArgs) ->
     (config.sessions, config.tokens) = args.lifetimes.resolve(&file.sessions, &file.tokens)?;
     config.sms = args.sms.resolve(&file.sms)?;
     config.connections = args.connections.resolve(&file.connections)?;
+    config.federation_allow_private_networks = args.federation_allow_private_networks.or(file.federation.allow_private_networks).unwrap_or(false);
     let proxies = if args.trusted_proxies.is_empty() { &file.trusted_proxies } else { &args.trusted_proxies };
     config.trusted_proxies =
         proxies.iter().map(|p| gatehouse_policy::Cidr::parse(p).map_err(|e| anyhow::anyhow!("trusted_proxies: {p:?}: {e}"))).collect::<Result<_>>()?;

@@ -16,9 +16,6 @@ use toml::Spanned;
 
 use crate::import_spans::Validator;
 
-/// Entra ID's claim of a sign-in with multi-factor authentication, as ADFS sends it too.
-const MICROSOFT_MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProviderEntry {
@@ -90,8 +87,8 @@ pub(crate) async fn plan(v: &Validator<'_>, entry: &ProviderEntry, tenant_name: 
         break_glass.push(Email::parse(raw.get_ref()).map_err(|e| v.error(raw, &field("break_glass"), e.to_string()))?);
     }
     let mut mfa_acr_values: Vec<String> = entry.mfa_acr_values.iter().map(|s| s.get_ref().clone()).collect();
-    if mfa_acr_values.is_empty() && matches!(preset, Preset::Entra | Preset::Adfs) {
-        mfa_acr_values.push(MICROSOFT_MULTIPLE_AUTHN.to_owned());
+    if mfa_acr_values.is_empty() {
+        mfa_acr_values = gatehouse_core::federation::default_mfa_acr_values(preset);
     }
     let provider = IdentityProvider {
         // The store binds the provider to the tenant named by the plan.
@@ -106,6 +103,7 @@ pub(crate) async fn plan(v: &Validator<'_>, entry: &ProviderEntry, tenant_name: 
         mfa_acr_values,
         required: entry.required,
         break_glass,
+        via_api: false,
     };
     provider.validate(domains).map_err(|e| v.error(&entry.id, "tenant.identity_provider", e.to_string()))?;
     Ok(ProviderPlan { tenant_name: tenant_name.to_owned(), provider, client_secret })
@@ -182,7 +180,7 @@ async fn saml_upstream(v: &Validator<'_>, entry: &ProviderEntry) -> Result<Upstr
             (text, None)
         }
         (None, Some(url)) => {
-            let text = gatehouse_federation::saml::fetch_metadata(url.get_ref(), METADATA_TIMEOUT)
+            let text = gatehouse_federation::saml::fetch_metadata(url.get_ref(), METADATA_TIMEOUT, false)
                 .await
                 .map_err(|e| v.error(url, &field("metadata_url"), e.to_string()))?;
             (text, Some(url.get_ref().clone()))

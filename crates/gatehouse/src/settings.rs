@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// TCP peer is the client address.
     #[arg(long = "trusted-proxy", env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Let identity providers set up through the admin API reach private networks (loopback,
+    /// RFC 1918, link-local). Off: their URLs must resolve to public addresses.
+    #[arg(long, env = "GATEHOUSE_FEDERATION__ALLOW_PRIVATE_NETWORKS", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub federation_allow_private_networks: Option<bool>,
     #[command(flatten)]
     pub alerts: crate::monitoring_settings::AlertArgs,
     /// Nightly backups to this target: a directory outside the data directory, or
@@ -250,6 +254,16 @@ pub struct FileSettings {
     pub retention: gatehouse_server::RetentionSettings,
     #[serde(default)]
     pub backup: FileBackup,
+    #[serde(default)]
+    pub federation: FileFederation,
+}
+
+/// `[federation]`: third-party sign-in.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileFederation {
+    /// Whether providers set up through the admin API may reach private networks.
+    pub allow_private_networks: Option<bool>,
 }
 
 /// `[backup]`: where nightly backups go and when (their retention is `[retention] backup_days`).

@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<gatehouse_policy::Cidr>,
     pub monitoring: MonitoringSettings,
     pub connections: ConnectionLimits,
+    /// Identity providers set up through the admin API may reach private networks
+    /// (`[federation] allow_private_networks`); off, only public addresses.
+    pub federation_allow_private_networks: bool,
 }
 
 impl ServerConfig {
@@ -73,6 +76,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             monitoring: MonitoringSettings::default(),
             connections: ConnectionLimits::default(),
+            federation_allow_private_networks: false,
         }
     }
 

@@ -137,7 +137,9 @@ impl AppState {
             directory,
             federation: Federation {
                 providers: Default::default(),
-                upstreams: gatehouse_federation::oidc::Upstreams::new(UPSTREAM_TIMEOUT).map_err(|e| ServerError::Config(e.to_string()))?,
+                upstreams: gatehouse_federation::oidc::Upstreams::new(UPSTREAM_TIMEOUT)
+                    .map_err(|e| ServerError::Config(e.to_string()))?
+                    .with_private_networks(config.federation_allow_private_networks),
                 sp: gatehouse_federation::saml::ServiceProvider::for_issuer(&config.issuer),
             },
             config,

@@ -384,6 +384,20 @@ pub trait FederationStore: Send + Sync {
     /// account stays). An email another account holds is not taken; a new email is one the
     /// upstream verified, and the account's address is marked verified with it.
     async fn refresh_linked_profile(&self, user: &UserId, email: &Email, name: &str, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Creates or replaces a tenant's identity provider (`provider.tenant_id`), with its audit
+    /// record, in one transaction; an absent `client_secret` keeps the stored one. True when it
+    /// was created. `Conflict` when another of the tenant's providers is bound to one of its
+    /// domains.
+    async fn save_identity_provider(
+        &self,
+        provider: &gatehouse_core::federation::IdentityProvider,
+        client_secret: Option<&str>,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
+    /// Deletes a tenant's identity provider and the identities linked through it, with its
+    /// audit record, in one transaction; false when there was none.
+    async fn delete_identity_provider(&self, provider_key: &str, audit: &AuditEntry) -> StoreResult<bool>;
     /// Records a SAML assertion of `provider` as used until `valid_until`: true the first
     /// time, false for a replay (one atomic insert). Expired records are dropped on the way.
     async fn first_use_of_assertion(&self, provider: &str, assertion_id: &str, valid_until: OffsetDateTime, now: OffsetDateTime) -> StoreResult<bool>;

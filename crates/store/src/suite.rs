@@ -63,6 +63,7 @@ macro_rules! storage_suite {
             suite_federation::a_just_in_time_account_is_created_linked_and_only_once,
             suite_federation::a_linked_profile_follows_the_upstream_but_never_takes_anothers_email,
             suite_federation::a_saml_assertion_is_accepted_once_until_it_expires,
+            suite_federation::a_provider_saved_through_the_api_keeps_its_secret_when_none_is_given_and_goes_with_its_links,
         );
     };
     (@tests $fresh:expr; $($module:ident :: $requirement:ident),* $(,)?) => {

@@ -143,3 +143,25 @@ pub async fn a_saml_assertion_is_accepted_once_until_it_expires(store: &dyn Stor
     // NotOnOrAfter long before it could be presented again.
     assert!(store.first_use_of_assertion("t-acme/adfs", "_a1", later + time::Duration::minutes(5), later).await.unwrap());
 }
+
+pub async fn a_provider_saved_through_the_api_keeps_its_secret_when_none_is_given_and_goes_with_its_links(store: &dyn Store) {
+    seed_directory(store).await;
+    let tenant = TenantId::new("t-acme");
+    let provider = IdentityProvider { tenant_id: tenant.clone(), via_api: true, ..corp_provider("https://login.acme.test") };
+    assert!(store.save_identity_provider(&provider, Some("first"), NOW, &audit_entry("tenant.identity_provider.create")).await.unwrap(), "created");
+    let renamed = IdentityProvider { name: "Renamed".into(), ..provider.clone() };
+    assert!(!store.save_identity_provider(&renamed, None, NOW, &audit_entry("tenant.identity_provider.update")).await.unwrap(), "replaced");
+    let stored = store.identity_providers().await.unwrap();
+    assert_eq!((stored[0].provider.name.as_str(), stored[0].client_secret.as_deref()), ("Renamed", Some("first")), "no secret given: kept");
+    assert!(stored[0].provider.via_api);
+    // A second provider on the same domain is refused.
+    let rival = IdentityProvider { id: ProviderId::parse("rival").unwrap(), ..provider.clone() };
+    assert!(matches!(store.save_identity_provider(&rival, None, NOW, &audit_entry("x")).await, Err(StoreError::Conflict(_))));
+
+    let alice = UserId::new("u-alice");
+    store.link_identity(&identity("s-1"), &alice, NOW, &audit_entry("user.identity.link")).await.unwrap();
+    assert!(store.delete_identity_provider("t-acme/corp", &audit_entry("tenant.identity_provider.delete")).await.unwrap());
+    assert!(store.identity_providers().await.unwrap().is_empty());
+    assert_eq!(store.linked_user(&identity("s-1")).await.unwrap(), None, "its links went with it");
+    assert!(!store.delete_identity_provider("t-acme/corp", &audit_entry("x")).await.unwrap(), "nothing left to delete");
+}

@@ -81,3 +81,42 @@ fn home_realm_discovery_finds_the_provider_bound_to_a_domain() {
     assert_eq!(provider_for_domain(&providers, &domain("fed.test")).map(|p| p.key()), Some("t1/corp".into()));
     assert!(provider_for_domain(&providers, &domain("other.test")).is_none());
 }
+
+#[test]
+fn only_public_addresses_are_reachable_by_admin_typed_urls() {
+    let public = |a: &str| is_public_address(a.parse().unwrap());
+    for reachable in ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "1.1.1.1"] {
+        assert!(public(reachable), "{reachable}");
+    }
+    for refused in [
+        "127.0.0.1",
+        "127.9.9.9",
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "0.1.2.3",
+        "255.255.255.255",
+        "224.0.0.1",
+        "192.0.2.1",
+        "198.18.0.1",
+        "240.0.0.1",
+        "192.0.0.8",
+        "::1",
+        "::",
+        "fc00::1",
+        "fd12::1",
+        "fe80::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "2001:db8::1",
+        "64:ff9b::a00:1",
+    ] {
+        assert!(!public(refused), "{refused}");
+    }
+}

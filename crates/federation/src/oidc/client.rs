@@ -10,7 +10,8 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use super::id_token::{self, Expected, IdTokenClaims, Rejection};
-use super::{Metadata, UpstreamError, fetch};
+use super::{Metadata, UpstreamError};
+use crate::fetch;
 
 /// How long discovery documents and keys are reused before being fetched again.
 const CACHE_FOR: Duration = Duration::from_secs(3600);
@@ -60,6 +61,9 @@ pub struct Trip<'a> {
 /// The upstream providers' metadata and keys, shared by every sign-in.
 pub struct Upstreams {
     http: reqwest::Client,
+    /// For providers set up through the admin API: public addresses only (`None` when the
+    /// operator allows private networks).
+    public_only: Option<reqwest::Client>,
     cache: RwLock<HashMap<String, Cached>>,
     /// An unknown `kid` fetches an issuer's keys again at most this often.
     refetch_every: Duration,
@@ -67,7 +71,36 @@ pub struct Upstreams {
 
 impl Upstreams {
     pub fn new(timeout: Duration) -> Result<Self, UpstreamError> {
-        Ok(Self { http: fetch::client(timeout)?, cache: RwLock::new(HashMap::new()), refetch_every: REFETCH_AT_MOST_EVERY })
+        Ok(Self {
+            http: fetch::client(timeout)?,
+            public_only: Some(crate::guard::public_only_client(timeout)?),
+            cache: RwLock::new(HashMap::new()),
+            refetch_every: REFETCH_AT_MOST_EVERY,
+        })
+    }
+
+    /// Whether providers set up through the admin API may reach private networks (the
+    /// operator's `[federation] allow_private_networks`; off by default).
+    #[must_use]
+    pub fn with_private_networks(mut self, allowed: bool) -> Self {
+        if allowed {
+            self.public_only = None;
+        }
+        self
+    }
+
+    /// The client for `provider`'s calls to `url`: an admin-typed provider's calls go to public
+    /// addresses only (a literal address is checked here, a name by the client's resolver).
+    fn client_for(&self, provider: &IdentityProvider, url: &str) -> Result<&reqwest::Client, UpstreamError> {
+        match &self.public_only {
+            Some(public_only) if provider.via_api => {
+                if !crate::guard::literal_host_is_public(url) {
+                    return Err(UpstreamError::Refused("the provider's URL is a private, loopback or link-local address".into()));
+                }
+                Ok(public_only)
+            }
+            _ => Ok(&self.http),
+        }
     }
 
     /// How often an unknown `kid` may fetch an issuer's keys again (30 seconds by default).
@@ -94,23 +127,23 @@ impl Upstreams {
         }
     }
 
-    async fn get(&self, what: &'static str, url: &str) -> Result<Vec<u8>, UpstreamError> {
-        fetch::body(what, self.http.get(url).header("accept", "application/json").send().await).await
+    async fn get(&self, provider: &IdentityProvider, what: &'static str, url: &str) -> Result<Vec<u8>, UpstreamError> {
+        fetch::body(what, self.client_for(provider, url)?.get(url).header("accept", "application/json").send().await).await
     }
 
-    async fn fetch_keys(&self, jwks_uri: &str) -> Result<ForeignKeySet, UpstreamError> {
-        let document = self.get("JWKS", jwks_uri).await?;
+    async fn fetch_keys(&self, provider: &IdentityProvider, jwks_uri: &str) -> Result<ForeignKeySet, UpstreamError> {
+        let document = self.get(provider, "JWKS", jwks_uri).await?;
         ForeignKeySet::from_jwks(&document).ok_or(UpstreamError::Invalid("JWKS"))
     }
 
     /// The issuer's metadata and keys, from the cache or fetched.
-    async fn discover(&self, oidc: &OidcUpstream) -> Result<Cached, UpstreamError> {
+    async fn discover(&self, provider: &IdentityProvider, oidc: &OidcUpstream) -> Result<Cached, UpstreamError> {
         if let Some(cached) = self.cached(&oidc.issuer).filter(|c| c.fetched.elapsed() < CACHE_FOR) {
             return Ok(cached);
         }
-        let document = self.get("discovery document", &Metadata::discovery_url(&oidc.issuer)).await?;
+        let document = self.get(provider, "discovery document", &Metadata::discovery_url(&oidc.issuer)).await?;
         let metadata = Metadata::parse(&document, &oidc.issuer)?;
-        let keys = self.fetch_keys(&metadata.jwks_uri).await?;
+        let keys = self.fetch_keys(provider, &metadata.jwks_uri).await?;
         let now = Instant::now();
         let cached = Cached { metadata: Arc::new(metadata), keys: Arc::new(keys), fetched: now, keys_fetched: now };
         self.store(&oidc.issuer, cached.clone());
@@ -120,14 +153,14 @@ impl Upstreams {
     /// The provider's metadata (its end-session endpoint, for sign-out).
     pub async fn metadata(&self, provider: &IdentityProvider) -> Result<Arc<Metadata>, UpstreamError> {
         let oidc = provider.oidc().ok_or(UpstreamError::Invalid("protocol"))?;
-        Ok(self.discover(oidc).await?.metadata)
+        Ok(self.discover(provider, oidc).await?.metadata)
     }
 
     /// Starts a sign-in at the provider under the caller's `state` (which binds the callback
     /// to the browser's sign-in): a fresh `nonce` and PKCE S256 verifier.
     pub async fn begin(&self, provider: &IdentityProvider, redirect_uri: &str, state: &str, ask: &AuthorizationAsk<'_>) -> Result<Started, UpstreamError> {
         let oidc = provider.oidc().ok_or(UpstreamError::Invalid("protocol"))?;
-        let cached = self.discover(oidc).await?;
+        let cached = self.discover(provider, oidc).await?;
         let random = || gatehouse_crypto::random::token().map_err(|_| UpstreamError::Invalid("random source"));
         let (nonce, verifier) = (random()?, Zeroizing::new(random()?));
         let challenge = gatehouse_core::pkce::CodeChallenge::s256_of(&verifier);
@@ -170,13 +203,17 @@ impl Upstreams {
         let Trip { redirect_uri, code, code_verifier, nonce, authenticated_since } = *trip;
         let oidc = provider.oidc().ok_or(UpstreamError::Invalid("protocol"))?;
         let secret = client_secret.ok_or(UpstreamError::NoSecret)?;
-        let cached = self.discover(oidc).await?;
+        let cached = self.discover(provider, oidc).await?;
         let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri), ("code_verifier", code_verifier)];
         // RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.
         let user: String = url::form_urlencoded::byte_serialize(oidc.client_id.as_bytes()).collect();
         let password: Zeroizing<String> = Zeroizing::new(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
-        let request =
-            self.http.post(&cached.metadata.token_endpoint).basic_auth(user, Some(password.as_str())).form(&form).header("accept", "application/json");
+        let request = self
+            .client_for(provider, &cached.metadata.token_endpoint)?
+            .post(&cached.metadata.token_endpoint)
+            .basic_auth(user, Some(password.as_str()))
+            .form(&form)
+            .header("accept", "application/json");
         let body = match fetch::body("token response", request.send().await).await {
             Ok(body) => body,
             Err(UpstreamError::Status { status, .. }) => return Err(UpstreamError::TokenRefused(format!("HTTP {status}"))),
@@ -190,7 +227,7 @@ impl Upstreams {
         match id_token::validate(token, &cached.keys, &expected) {
             Err(Rejection::Signature(JwsRejection::UnknownKey)) if self.may_refetch(token, &cached) => {
                 // The provider may have rotated its keys: fetch them once more and retry.
-                let keys = Arc::new(self.fetch_keys(&cached.metadata.jwks_uri).await?);
+                let keys = Arc::new(self.fetch_keys(provider, &cached.metadata.jwks_uri).await?);
                 self.store(&oidc.issuer, Cached { keys: Arc::clone(&keys), keys_fetched: Instant::now(), ..cached });
                 Ok(id_token::validate(token, &keys, &expected)?)
             }

@@ -1,7 +1,6 @@
 //! An OpenID Connect upstream, with Gatehouse as its confidential client.
 
 mod client;
-pub(crate) mod fetch;
 pub mod id_token;
 mod metadata;
 
@@ -28,4 +27,6 @@ pub enum UpstreamError {
     IdToken(#[from] Rejection),
     #[error("the provider's client secret is missing")]
     NoSecret,
+    #[error("{0}")]
+    Refused(String),
 }

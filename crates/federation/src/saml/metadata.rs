@@ -30,13 +30,15 @@ impl ServiceProvider {
         Self { entity_id: format!("{issuer}{METADATA_PATH}"), acs_url: format!("{issuer}{ACS_PATH}") }
     }
 
-    /// The SP metadata document: who Gatehouse is, where answers go (HTTP-POST), that it wants
-    /// its assertions signed, the NameID formats it reads.
+    /// The SP metadata document: who Gatehouse is, where answers go (HTTP-POST), the NameID
+    /// formats it reads. `WantAssertionsSigned="false"`: a signature over the assertion or over
+    /// the whole response is required, and either is taken (a provider that signs only the
+    /// response is not refused for it).
     pub fn metadata_xml(&self) -> String {
         format!(
             r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:AssertionConsumerService Binding="{HTTP_POST}" Location="{acs}" index="0" isDefault="true"/>
@@ -107,12 +109,18 @@ impl IdpMetadata {
 }
 
 /// Fetches a provider's metadata from its URL, bounded as every upstream call (no redirect
-/// followed, `timeout`, at most [`MAX_SAML_METADATA`] bytes).
-pub async fn fetch_metadata(url: &str, timeout: std::time::Duration) -> Result<String, MetadataError> {
+/// followed, `timeout`, at most [`MAX_SAML_METADATA`] bytes); `public_only` for a URL an admin
+/// typed (see [`crate::guard`]).
+pub async fn fetch_metadata(url: &str, timeout: std::time::Duration, public_only: bool) -> Result<String, MetadataError> {
     upstream_url(url).map_err(|e| MetadataError::Endpoint(e.to_string()))?;
     let fetch = |e: crate::UpstreamError| MetadataError::Fetch(e.to_string());
-    let client = crate::oidc::fetch::client(timeout).map_err(fetch)?;
-    let body = crate::oidc::fetch::body("SAML metadata", client.get(url).send().await).await.map_err(fetch)?;
+    let client = if public_only {
+        crate::guard::check_public(url).await.map_err(fetch)?;
+        crate::guard::public_only_client(timeout).map_err(fetch)?
+    } else {
+        crate::fetch::client(timeout).map_err(fetch)?
+    };
+    let body = crate::fetch::body("SAML metadata", client.get(url).send().await).await.map_err(fetch)?;
     String::from_utf8(body).map_err(|_| MetadataError::Malformed("not UTF-8".into()))
 }
 

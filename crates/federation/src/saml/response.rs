@@ -15,6 +15,7 @@ use crate::identity::{UpstreamIdentity, plain_address};
 /// How long after its `IssueInstant` a response is still taken.
 const MAX_ISSUE_DELAY_SECONDS: i64 = 120;
 
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
 const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
 /// Attributes that carry the email where none is configured: ADFS and Entra ID's claim URI,
@@ -84,6 +85,7 @@ pub fn finish(provider: &IdentityProvider, idp: &IdpMetadata, encoded: &str, exp
     if shape.assertions != 1 {
         return Err(Rejection::AssertionCount(shape.assertions));
     }
+    envelope(&shape.envelope, idp, expected.sp)?;
     let request_id = expected.request_id.ok_or(Rejection::Unsolicited)?;
     // samael verifies nothing when the metadata has no certificate: never let that happen.
     if idp.signing_certificates.is_empty() || provider.saml().is_none_or(|s| s.entity_id != idp.entity_id) {
@@ -95,6 +97,24 @@ pub fn finish(provider: &IdentityProvider, idp: &IdpMetadata, encoded: &str, exp
     })?;
     audience(&assertion, &expected.sp.entity_id)?;
     read(provider, idp, assertion)
+}
+
+/// The response's own claims, which its signature may not cover (only the assertion's may):
+/// a `Response` root, a successful status, the provider as issuer, the ACS as destination.
+fn envelope(envelope: &scan::Envelope, idp: &IdpMetadata, sp: &ServiceProvider) -> Result<(), Rejection> {
+    if envelope.root != "Response" {
+        return Err(Rejection::Check(format!("the document is a `{}`, not a Response", envelope.root.chars().take(40).collect::<String>())));
+    }
+    if envelope.status.as_deref().is_some_and(|status| status != STATUS_SUCCESS) {
+        return Err(Rejection::Check("the response's StatusCode is not Success".into()));
+    }
+    if envelope.issuer.as_deref().is_some_and(|issuer| issuer != idp.entity_id) {
+        return Err(Rejection::Check("the response's Issuer is not the provider's entityID".into()));
+    }
+    if envelope.destination.as_deref().is_some_and(|destination| destination != sp.acs_url) {
+        return Err(Rejection::Check("the response's Destination is not Gatehouse's ACS".into()));
+    }
+    Ok(())
 }
 
 /// Every `AudienceRestriction` must name Gatehouse (SAML Core §2.5.1.4), and one must exist:

@@ -30,6 +30,48 @@ const MAX_DEPTH: usize = 48;
 pub(super) struct Shape {
     pub assertions: usize,
     pub encrypted_assertions: usize,
+    pub envelope: Envelope,
+}
+
+/// What the root element says of itself, outside any signature when only the assertion is
+/// signed: still checked (a failure status, another issuer, another destination).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Envelope {
+    /// The root element's local name (`Response` for the HTTP-POST binding).
+    pub root: String,
+    pub destination: Option<String>,
+    /// The text of the root's own `Issuer`.
+    pub issuer: Option<String>,
+    /// The `Value` of the root's top-level `Status/StatusCode`.
+    pub status: Option<String>,
+}
+
+fn text(raw: &[u8]) -> Result<String, Rejection> {
+    let raw = std::str::from_utf8(raw).map_err(|_| Rejection::Malformed)?;
+    quick_xml::escape::unescape(raw).map(|t| t.trim().to_owned()).map_err(|_| Rejection::Malformed)
+}
+
+fn attribute(start: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, Rejection> {
+    match start.attributes().flatten().find(|a| a.key.local_name().as_ref() == name) {
+        Some(a) => text(&a.value).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Notes what an element at `path` (its ancestors' local names, itself last) tells of the
+/// envelope.
+fn envelope(start: &BytesStart<'_>, path: &[Vec<u8>], envelope: &mut Envelope) -> Result<(), Rejection> {
+    match path {
+        [root] => {
+            envelope.root = String::from_utf8_lossy(root).into_owned();
+            envelope.destination = attribute(start, b"Destination")?;
+        }
+        [_, status, code] if status == b"Status" && code == b"StatusCode" && envelope.status.is_none() => {
+            envelope.status = attribute(start, b"Value")?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Whether a document (metadata or a response) declares a DTD, at the byte level: before any
@@ -73,18 +115,30 @@ pub(super) fn response(xml: &str) -> Result<Shape, Rejection> {
     }
     let mut reader = Reader::from_str(xml);
     let mut shape = Shape::default();
-    let mut depth = 0usize;
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut in_issuer = false;
     loop {
         match reader.read_event().map_err(|_| Rejection::Malformed)? {
             Event::Start(start) => {
-                depth += 1;
-                if depth > MAX_DEPTH {
+                path.push(start.local_name().as_ref().to_vec());
+                if path.len() > MAX_DEPTH {
                     return Err(Rejection::TooDeep);
                 }
                 check(&start, &mut shape)?;
+                envelope(&start, &path, &mut shape.envelope)?;
+                in_issuer = matches!(path.as_slice(), [_, issuer] if issuer == b"Issuer");
             }
-            Event::Empty(start) => check(&start, &mut shape)?,
-            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Empty(start) => {
+                path.push(start.local_name().as_ref().to_vec());
+                check(&start, &mut shape)?;
+                envelope(&start, &path, &mut shape.envelope)?;
+                path.pop();
+            }
+            Event::Text(t) if in_issuer => shape.envelope.issuer = Some(text(&t)?),
+            Event::End(_) => {
+                path.pop();
+                in_issuer = false;
+            }
             Event::DocType(_) => return Err(Rejection::Dtd),
             // Canonicalization drops comments, so a signature still verifies with one inserted
             // into a NameID (`admin<!---->.evil.test`), where some readers take the first text
@@ -116,7 +170,7 @@ mod tests {
         };
         let exc = C14N[0];
         let (rsa256, sha256) = (SIGNATURE_METHODS[0], DIGESTS[0]);
-        assert_eq!(response(&sig(exc, rsa256, sha256)), Ok(Shape { assertions: 1, encrypted_assertions: 0 }));
+        assert_eq!(response(&sig(exc, rsa256, sha256)).map(|s| (s.assertions, s.encrypted_assertions)), Ok((1, 0)));
         let inclusive = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
         assert!(matches!(response(&sig(inclusive, rsa256, sha256)), Err(Rejection::Algorithm("canonicalization", _))));
         let rsa_sha1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
@@ -129,9 +183,20 @@ mod tests {
     }
 
     #[test]
+    fn the_unsigned_envelope_is_read_for_its_own_checks() {
+        let xml = "<?xml version='1.0'?><p:Response xmlns:p='p' Destination='https://id.test/saml/acs?a=1&amp;b=2'><s:Issuer xmlns:s='s'> https://idp.test </s:Issuer><p:Status><p:StatusCode Value='urn:oasis:names:tc:SAML:2.0:status:Requester'><p:StatusCode Value='inner'/></p:StatusCode></p:Status><s:Assertion xmlns:s='s'><s:Issuer>not the envelope's</s:Issuer></s:Assertion></p:Response>";
+        let envelope = response(xml).unwrap().envelope;
+        assert_eq!(envelope.root, "Response");
+        assert_eq!(envelope.destination.as_deref(), Some("https://id.test/saml/acs?a=1&b=2"));
+        assert_eq!(envelope.issuer.as_deref(), Some("https://idp.test"));
+        assert_eq!(envelope.status.as_deref(), Some("urn:oasis:names:tc:SAML:2.0:status:Requester"), "the top-level code, not the nested one");
+        assert_eq!(response("<r/>").unwrap().envelope, Envelope { root: "r".into(), ..Envelope::default() });
+    }
+
+    #[test]
     fn assertions_are_counted_wherever_they_hide_and_depth_is_bounded() {
         let wrapped = "<Response><Extensions><Assertion/></Extensions><saml:Assertion xmlns:saml='a'/><EncryptedAssertion/></Response>";
-        assert_eq!(response(wrapped), Ok(Shape { assertions: 2, encrypted_assertions: 1 }));
+        assert_eq!(response(wrapped).map(|s| (s.assertions, s.encrypted_assertions)), Ok((2, 1)));
         let deep = format!("{}{}", "<a>".repeat(MAX_DEPTH + 1), "</a>".repeat(MAX_DEPTH + 1));
         assert_eq!(response(&deep), Err(Rejection::TooDeep));
         assert_eq!(response("<a><b></a>"), Err(Rejection::Malformed));

@@ -19,7 +19,7 @@ const PASSWORD: &str = "a long test passphrase";
 /// Other Oy (other.test) with Bob; the 2FA matrix's tenants, each requiring 2FA: Never Oy,
 /// Asserted Oy (counts the provider's MFA when asserted, asks for it with `urn:example:mfa`),
 /// Trusted Oy (always counts it); Strict Oy, whose provider is required except for root.
-fn fixture(upstream: &str) -> String {
+pub(crate) fn fixture(upstream: &str) -> String {
     let provider = |id: &str, name: &str, domain: &str, extra: &str| {
         format!(
             r#"
@@ -104,7 +104,7 @@ operator = true
     )
 }
 
-fn person(email: &str, verified: bool, name: &str, amr: &[&str]) -> Value {
+pub(crate) fn person(email: &str, verified: bool, name: &str, amr: &[&str]) -> Value {
     json!({ "claims": { "email": email, "email_verified": verified, "name": name }, "amr": amr })
 }
 

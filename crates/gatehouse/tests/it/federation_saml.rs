@@ -9,6 +9,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::federation::{claims_for, continue_link, identify, refusals};
+use crate::support::api::{call, ids_of_tenant, operator};
 use crate::support::app::TestApp;
 use crate::support::browser::{Browser, hidden, location};
 use crate::support::fixtures::basic::PAYROLL_CB;
@@ -17,7 +18,8 @@ use crate::support::saml_idp::{SamlIdp, available, spawn_saml_pair};
 const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
 
 /// Saml Oy (saml.test, JIT, the email from the `mail` attribute) with Alice already there;
-/// Step Oy (step.test), requiring 2FA, counting the provider's `multipleauthn`.
+/// Step Oy (step.test), requiring 2FA, counting the provider's `multipleauthn`; Api Oy
+/// (api.test), whose provider an operator sets up through the API.
 fn fixture(metadata: &str) -> String {
     format!(
         r#"
@@ -53,12 +55,23 @@ domains = ["step.test"]
   upstream_mfa = "if_asserted"
   mfa_acr_values = ["{MULTIPLE_AUTHN}"]
 
+[[tenant]]
+name = "Api Oy"
+domains = ["api.test"]
+
 [[application]]
 client_id = "payroll"
 name = "Payroll"
 client_secret = "payroll-secret-0123456789-abcdefghijklmnopqrstuv"
 redirect_uris = ["http://127.0.0.1:9999/cb"]
 grant_types = ["authorization_code"]
+
+[[application]]
+client_id = "ops"
+name = "Operations console"
+client_secret = "two-factor-secret-0123456789-abcdefghijklmnopq"
+grant_types = ["client_credentials"]
+operator = true
 "#
     )
 }
@@ -72,6 +85,7 @@ fn accounts() -> Value {
         "new@saml.test": person("new-1", "new@saml.test", "New Person"),
         "alice@saml.test": person("alice-1", "alice@saml.test", "Alice Upstream"),
         "ext@saml.test": person("ext-1", "ext@elsewhere.test", "Outsider"),
+        "api@api.test": person("api-1", "api@api.test", "Api Person"),
     });
     accounts["pat@step.test"] = json!({ "name_id": "pat-1", "attributes": { "mail": ["pat@step.test"] }, "step_up_authn_context": MULTIPLE_AUTHN });
     accounts
@@ -241,6 +255,34 @@ async fn a_wrapped_or_commented_answer_is_refused_though_its_signature_verifies(
     assert_refused(&app, response, "DTD").await;
 }
 
+/// A change to a response's XML, given the provider's entityID.
+type Edit = dyn Fn(&str, &str) -> String;
+
+#[tokio::test]
+async fn the_responses_own_status_issuer_and_destination_count_though_only_the_assertion_is_signed() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    let success = "urn:oasis:names:tc:SAML:2.0:status:Success";
+    let acs = format!("{}/saml/acs", app.issuer);
+    let edits: [(&str, Box<Edit>, &str); 3] = [
+        ("a failure status", Box::new(move |xml, _| xml.replacen(success, "urn:oasis:names:tc:SAML:2.0:status:Requester", 1)), "StatusCode"),
+        ("another issuer", Box::new(|xml, idp| xml.replacen(&format!(">{idp}<"), ">https://evil.test/idp<", 1)), "Issuer"),
+        (
+            "another destination",
+            Box::new(move |xml, _| xml.replacen(&format!("Destination=\"{acs}\""), "Destination=\"https://evil.test/acs\"", 1)),
+            "Destination",
+        ),
+    ];
+    let idp_entity = format!("{}/metadata", idp.base);
+    for (what, edit, check) in edits {
+        let browser = Browser::new();
+        let answer = answer_for(&browser, &app, "new@saml.test").await;
+        let xml = decoded(&answer);
+        let edited = edit(&xml, &idp_entity);
+        assert_ne!(edited, xml, "{what}: the edit applies");
+        assert_refused(&app, post_answer(&browser, &app, &(encoded(&edited), answer.1.clone()), &[]).await, check).await;
+    }
+}
+
 #[tokio::test]
 async fn an_answer_is_accepted_once_and_an_assertion_id_only_once() {
     let Some((app, idp, _dir)) = pair().await else { return };
@@ -295,4 +337,30 @@ async fn a_policy_wanting_two_factors_asks_the_saml_provider_for_them_first() {
     let claims = claims_for(&app, &to_client(&post_answer(&browser, &app, &answer, &[]).await)).await;
     assert_eq!(claims["email"], "pat@step.test");
     assert!(claims["amr"].as_array().unwrap().iter().any(|m| m == "mfa"), "the provider's proof counts: {claims}");
+}
+
+#[tokio::test]
+async fn a_saml_provider_set_up_through_the_api_with_its_metadata_pasted_signs_its_people_in() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    let ops = operator(&app).await;
+    let tenant = ids_of_tenant(&app, &ops, "Api Oy").await;
+    let body = json!({
+        "name": "Api Oy staff",
+        "protocol": "saml",
+        "metadata": idp.metadata().await,
+        "domains": ["api.test"],
+        "provisioning": "jit",
+    });
+    let created = call(&app, reqwest::Method::PUT, &format!("/api/v1/tenants/{tenant}/identity-providers/adfs"), &ops, Some(body)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["protocol"], "saml");
+    assert_eq!(created["saml"]["sp_entity_id"], format!("{}/saml/metadata", app.issuer), "the values to register");
+    assert_eq!(created["saml"]["acs_url"], format!("{}/saml/acs", app.issuer));
+    assert_eq!(created["saml"]["idp_entity_id"], format!("{}/metadata", idp.base));
+
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "api@api.test").await;
+    let claims = claims_for(&app, &to_client(&post_answer(&browser, &app, &answer, &[]).await)).await;
+    assert_eq!((claims["email"].as_str(), claims["idp"].as_str()), (Some("api@api.test"), Some(format!("{tenant}/adfs").as_str())));
 }

@@ -15,6 +15,7 @@ mod console_admin;
 mod data_protection;
 mod federation;
 mod federation_admin;
+mod federation_api;
 mod federation_import;
 mod federation_saml;
 mod flow_states;

@@ -259,4 +259,47 @@ impl FederationStore for SqliteStore {
             .await?;
         Ok(inserted.rows_affected() == 1)
     }
+
+    async fn save_identity_provider(
+        &self,
+        provider: &IdentityProvider,
+        client_secret: Option<&str>,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        let tenant_id = provider.tenant_id.as_str();
+        let mut tx = self.write_tx().await?;
+        let existed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM identity_providers WHERE tenant_id = ? AND provider_id = ?")
+            .bind(tenant_id)
+            .bind(provider.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let plan = ProviderPlan { tenant_name: String::new(), provider: provider.clone(), client_secret: client_secret.map(str::to_owned) };
+        upsert_provider(self, &mut tx, tenant_id, &plan, ts(now)).await?;
+        super::audit::append_in(&mut tx, audit).await?;
+        sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(existed.is_none())
+    }
+
+    async fn delete_identity_provider(&self, provider_key: &str, audit: &AuditEntry) -> StoreResult<bool> {
+        let Some((tenant_id, provider_id)) = provider_key.split_once('/') else { return Ok(false) };
+        let mut tx = self.write_tx().await?;
+        let gone = sqlx::query("DELETE FROM identity_providers WHERE tenant_id = ? AND provider_id = ?")
+            .bind(tenant_id)
+            .bind(provider_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        // The links meant "this person at that provider": with the provider gone they mean nothing
+        // (a provider created again under the same id starts without them).
+        sqlx::query("DELETE FROM external_identities WHERE provider = ?").bind(provider_key).execute(&mut *tx).await?;
+        super::audit::append_in(&mut tx, audit).await?;
+        sqlx::query(super::BUMP_GENERATION).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }

@@ -53,6 +53,12 @@ pub async fn json_of(response: Response) -> Value {
     response.json().await.unwrap()
 }
 
+/// A tenant's id by its name, through the admin API.
+pub async fn ids_of_tenant(app: &TestApp, ops: &str, tenant: &str) -> String {
+    let tenants = json_of(call(app, Method::GET, "/api/v1/tenants", ops, None).await).await;
+    tenants["tenants"].as_array().unwrap().iter().find(|t| t["name"] == tenant).unwrap()["id"].as_str().unwrap().to_owned()
+}
+
 /// (tenant id, user id) of an email, through the admin API.
 pub async fn ids(app: &TestApp, ops: &str, tenant: &str, email: &str) -> (String, String) {
     let tenants = json_of(call(app, Method::GET, "/api/v1/tenants", ops, None).await).await;

@@ -98,11 +98,17 @@ impl Upstream {
 /// Gatehouse with its import file built by `fixture` from the upstream's issuer, and the
 /// upstream with `accounts`: both on loopback, each registered at the other.
 pub async fn spawn_pair(accounts: &Value, fixture: impl Fn(&str) -> String) -> (TestApp, Upstream) {
+    spawn_pair_with(accounts, fixture, &[]).await
+}
+
+/// As [`spawn_pair`], with more `gatehouse serve` flags.
+pub async fn spawn_pair_with(accounts: &Value, fixture: impl Fn(&str) -> String, flags: &[&str]) -> (TestApp, Upstream) {
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let upstream = Upstream::start(&issuer, accounts).await;
     let listen = format!("127.0.0.1:{port}");
-    let extra = ["--listen", listen.as_str(), "--issuer", issuer.as_str()];
+    let mut extra = vec!["--listen", listen.as_str(), "--issuer", issuer.as_str()];
+    extra.extend_from_slice(flags);
     let text = fixture(&upstream.issuer);
     let app = spawn_with(SpawnOptions { extra: &extra, fixture: &text, ..Default::default() }).await;
     (app, upstream)

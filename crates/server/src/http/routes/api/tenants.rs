@@ -21,4 +21,5 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/tenants/{id}/reported-addresses", get(admin_api::reported_addresses))
         .route("/api/v1/tenants/{id}/reported-addresses/{address}", delete(admin_api::clear_reported_address))
         .route("/api/v1/tenants/{id}/identity-providers", get(admin_identities::providers))
+        .route("/api/v1/tenants/{id}/identity-providers/{provider}", put(admin_identities::save_provider).delete(admin_identities::delete_provider))
 }

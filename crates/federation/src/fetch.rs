@@ -3,20 +3,26 @@
 
 use std::time::Duration;
 
-use super::UpstreamError;
+use crate::UpstreamError;
 
 /// The largest discovery document, JWKS or token response read.
 pub const MAX_BODY: usize = 256 * 1024;
 
-/// The client every upstream call goes through.
-pub fn client(timeout: Duration) -> Result<reqwest::Client, UpstreamError> {
+/// How every upstream client is built: no redirects followed, `timeout` for the whole call.
+pub fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+    // reqwest's rustls is built without a provider of its own: aws-lc-rs, as the server's
+    // listener uses (installing it again is a no-op), so a client works in any process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout)
         .user_agent(concat!("Gatehouse/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| UpstreamError::Unreachable(e.to_string()))
+}
+
+/// The client every upstream call of the operator's own providers goes through.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, UpstreamError> {
+    builder(timeout).build().map_err(|e| UpstreamError::Unreachable(e.to_string()))
 }
 
 /// Reads a response's body up to [`MAX_BODY`] bytes, after checking its status is 200.
