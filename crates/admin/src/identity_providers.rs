@@ -111,19 +111,19 @@ pub fn provider_from_settings(tenant: &Tenant, id: &str, settings: &ProviderSett
     Ok(provider)
 }
 
-/// What the audit trail keeps of a provider: its settings without the secret or the metadata.
-fn audited(provider: &IdentityProvider, secret_set: bool) -> Value {
-    json!({
-        "name": provider.name,
-        "protocol": if provider.saml().is_some() { "saml" } else { "oidc" },
-        "issuer": provider.upstream_issuer(),
-        "domains": provider.domains,
-        "preset": provider.preset,
-        "upstream_mfa": provider.upstream_mfa,
-        "provisioning": provider.provisioning,
-        "required": provider.required,
-        "client_secret_set": secret_set,
-    })
+/// What the audit trail keeps of a provider: every setting (the client id, the break-glass
+/// accounts, the MFA values, the algorithms...) except the secret and the metadata document.
+fn audited(provider: &IdentityProvider, secret_set: bool, secret_changed: bool) -> Value {
+    let mut settings = serde_json::to_value(provider).unwrap_or(Value::Null);
+    if let Some(upstream) = settings.get_mut("upstream").and_then(Value::as_object_mut) {
+        upstream.remove("metadata");
+    }
+    json!({ "provider": settings, "client_secret_set": secret_set, "client_secret_changed": secret_changed })
+}
+
+/// The OpenID Connect endpoint a stored secret belongs to: the issuer and the client id.
+fn secret_owner(provider: &IdentityProvider) -> Option<(&str, &str)> {
+    provider.oidc().map(|o| (o.issuer.as_str(), o.client_id.as_str()))
 }
 
 impl Admin<'_> {
@@ -145,6 +145,11 @@ impl Admin<'_> {
         if provider.oidc().is_some() && client_secret.is_none() && before.as_ref().is_none_or(|b| b.client_secret.is_none()) {
             return Err(bad("client_secret: Gatehouse is a confidential client of the provider: give its client secret"));
         }
+        // A kept secret goes only where it went before: to another issuer or as another client
+        // it would hand the old secret to whoever runs the new endpoint.
+        if client_secret.is_none() && before.as_ref().is_some_and(|b| secret_owner(&b.provider) != secret_owner(&provider)) {
+            return Err(bad("client_secret: a new issuer or client_id needs the client secret again (the stored one is never sent elsewhere)"));
+        }
         let secret_set = client_secret.is_some() || before.as_ref().is_some_and(|b| b.client_secret.is_some());
         let action = if before.is_some() { "tenant.identity_provider.update" } else { "tenant.identity_provider.create" };
         let audit = caller
@@ -153,8 +158,8 @@ impl Admin<'_> {
                 self.now,
                 action,
                 format!("identity_provider:{key}"),
-                before.as_ref().map(|b| audited(&b.provider, b.client_secret.is_some())),
-                Some(audited(&provider, secret_set)),
+                before.as_ref().map(|b| audited(&b.provider, b.client_secret.is_some(), false)),
+                Some(audited(&provider, secret_set, client_secret.is_some())),
             )
             .in_tenant(provider.tenant_id.as_str());
         let created = match self.store.save_identity_provider(&provider, client_secret.as_deref(), self.now, &audit).await {
@@ -177,7 +182,7 @@ impl Admin<'_> {
                 self.now,
                 "tenant.identity_provider.delete",
                 format!("identity_provider:{key}"),
-                Some(audited(&before.provider, before.client_secret.is_some())),
+                Some(audited(&before.provider, before.client_secret.is_some(), false)),
                 None,
             )
             .in_tenant(tenant.id.as_str());

@@ -230,6 +230,9 @@ impl IdentityProvider {
         if self.name.trim().is_empty() || self.name.len() > 100 {
             return Err(FederationError::Invalid("name must be 1 to 100 characters".into()));
         }
+        if self.name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+            return Err(FederationError::Invalid("name must not hold control or bidirectional-override characters".into()));
+        }
         if self.domains.is_empty() {
             return Err(FederationError::Invalid("domains: a provider needs at least one of the tenant's domains".into()));
         }
@@ -246,6 +249,12 @@ impl IdentityProvider {
         upstream_url(&oidc.issuer)?;
         if oidc.client_id.is_empty() || oidc.client_id.len() > 255 {
             return Err(FederationError::Invalid("client_id must be 1 to 255 characters".into()));
+        }
+        if oidc.scopes.len() > 20 || oidc.scopes.iter().any(|scope| !scope_token(scope)) {
+            return Err(FederationError::Invalid("scopes: at most 20, each an RFC 6749 scope token (no spaces or quotes)".into()));
+        }
+        if oidc.allowed_tenant_ids.iter().any(|id| id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
+            return Err(FederationError::Invalid("directory_id: an Entra directory id is a GUID or a domain name".into()));
         }
         if oidc.algorithms.is_empty() || oidc.algorithms.iter().any(|a| !ASYMMETRIC_ALGS.contains(&a.as_str())) {
             return Err(FederationError::Invalid(format!("algorithms must be among {}", ASYMMETRIC_ALGS.join(", "))));
@@ -285,6 +294,16 @@ impl IdentityProvider {
         }
         Ok(())
     }
+}
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`, at most 100 characters.
+fn scope_token(scope: &str) -> bool {
+    !scope.is_empty() && scope.len() <= 100 && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// Characters that reorder text around them (a name on a button must read as written).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}')
 }
 
 /// The JWS algorithms an upstream ID token may be signed with: asymmetric only.
@@ -366,7 +385,18 @@ pub fn is_public_address(address: std::net::IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_address(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let segments = v6.segments();
+            let embedded = |high: u16, low: u16| std::net::Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+            match segments {
+                // IPv4-compatible (::a.b.c.d) and SIIT (::ffff:0:a.b.c.d): the IPv4 address decides.
+                [0, 0, 0, 0, 0, 0, high, low] | [0, 0, 0, 0, 0xffff, 0, high, low] => return is_public_address(IpAddr::V4(embedded(high, low))),
+                // 6to4 carries an IPv4 address in its prefix.
+                [0x2002, high, low, ..] => return is_public_address(IpAddr::V4(embedded(high, low))),
+                // Teredo (its client address obfuscated) and the discard-only prefix: never.
+                [0x2001, 0, ..] | [0x0100, 0, 0, 0, ..] => return false,
+                _ => {}
+            }
+            let first = segments[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()

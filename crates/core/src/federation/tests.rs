@@ -85,7 +85,7 @@ fn home_realm_discovery_finds_the_provider_bound_to_a_domain() {
 #[test]
 fn only_public_addresses_are_reachable_by_admin_typed_urls() {
     let public = |a: &str| is_public_address(a.parse().unwrap());
-    for reachable in ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "1.1.1.1"] {
+    for reachable in ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "1.1.1.1", "2002:5db8:d70e::1"] {
         assert!(public(reachable), "{reachable}");
     }
     for refused in [
@@ -119,4 +119,30 @@ fn only_public_addresses_are_reachable_by_admin_typed_urls() {
     ] {
         assert!(!public(refused), "{refused}");
     }
+}
+
+#[test]
+fn a_name_a_scope_or_a_directory_id_that_could_mislead_is_refused() {
+    let tenant = [domain("fed.test")];
+    for name in ["Sign in\u{0}", "a\u{202e}gnp.exe", "a\u{1b}[31m", "x\u{2066}y"] {
+        let p = IdentityProvider { name: name.into(), ..provider("https://login.fed.test") };
+        assert!(p.validate(&tenant).is_err(), "{name:?}");
+    }
+    for scopes in [vec!["email openid"], vec!["a\"b"], vec![""]] {
+        let mut p = provider("https://login.fed.test");
+        let Upstream::Oidc(o) = &mut p.upstream else { panic!("an OIDC provider") };
+        o.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        assert!(p.validate(&tenant).is_err(), "{scopes:?}");
+    }
+    for directory in ["../../127.0.0.1", "x@127.0.0.1:7300", ""] {
+        let mut p = provider("https://login.microsoftonline.com/x/v2.0");
+        let Upstream::Oidc(o) = &mut p.upstream else { panic!("an OIDC provider") };
+        o.allowed_tenant_ids = vec![directory.to_owned()];
+        assert!(p.validate(&tenant).is_err(), "{directory:?}");
+    }
+    let mut fine = provider("https://login.fed.test");
+    let Upstream::Oidc(o) = &mut fine.upstream else { panic!("an OIDC provider") };
+    o.scopes = vec!["email".into(), "offline_access".into(), "https://graph.test/User.Read".into()];
+    o.allowed_tenant_ids = vec!["72f988bf-86f1-41af-91ab-2d7cd011db47".into()];
+    assert_eq!(fine.validate(&tenant), Ok(()));
 }

@@ -63,9 +63,18 @@ async fn an_operator_sets_up_a_provider_through_the_api_its_people_sign_in_there
     assert_eq!(claims["idp"], format!("{other}/corp"));
     assert_eq!(claims["name"], "Bob Upstream", "the name follows the upstream");
 
+    // A kept secret never goes to another endpoint: a new client_id (or issuer) needs it again.
+    let mut elsewhere = settings(&upstream.issuer);
+    elsewhere["client_id"] = json!("someone-else");
+    elsewhere.as_object_mut().unwrap().remove("client_secret");
+    let refused = put(&app, &ops, &other, "corp", elsewhere).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("client secret again"));
+
     // Replaced without a secret: the stored one stays, and signing in still works.
     let mut renamed = settings(&upstream.issuer);
     renamed["name"] = json!("Renamed");
+    renamed["mfa_acr_values"] = json!(["urn:example:mfa"]);
     renamed.as_object_mut().unwrap().remove("client_secret");
     let replaced = put(&app, &ops, &other, "corp", renamed).await;
     assert_eq!(replaced.status(), StatusCode::OK);
@@ -85,6 +94,11 @@ async fn an_operator_sets_up_a_provider_through_the_api_its_people_sign_in_there
     let db = read_only_db(&app.data_dir()).await;
     let trail: Vec<String> = sqlx::query_scalar("SELECT COALESCE(before, '') || COALESCE(after, '') FROM audit_records").fetch_all(&db).await.unwrap();
     assert!(trail.iter().all(|t| !t.contains(UPSTREAM_SECRET)), "the secret is not audited");
+    let update: String = sqlx::query_scalar("SELECT after FROM audit_records WHERE action = 'tenant.identity_provider.update'").fetch_one(&db).await.unwrap();
+    let update: Value = serde_json::from_str(&update).unwrap();
+    assert_eq!(update["provider"]["mfa_acr_values"], json!(["urn:example:mfa"]), "every setting is audited: {update}");
+    assert_eq!(update["provider"]["upstream"]["client_id"], "gatehouse");
+    assert_eq!((update["client_secret_set"].as_bool(), update["client_secret_changed"].as_bool()), (Some(true), Some(false)));
 }
 
 #[tokio::test]
@@ -123,7 +137,9 @@ async fn invalid_provider_settings_are_refused_and_nothing_is_saved() {
         body
     };
     let no_cert = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#;
-    let cases: [(&str, Value, &str); 9] = [
+    let cases: [(&str, Value, &str); 11] = [
+        ("a control character in the name", with("name", json!("Sign in\u{202e}gnp.exe")), "control"),
+        ("a scope with a space", with("scopes", json!(["email openid"])), "scope token"),
         ("another tenant's domain", with("domains", json!(["fed.test"])), "not one of the tenant's domains"),
         ("a MAC", with("algorithms", json!(["HS256"])), "algorithms"),
         ("no client_id", without("client_id"), "client_id"),
