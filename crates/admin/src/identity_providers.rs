@@ -116,7 +116,12 @@ pub fn provider_from_settings(tenant: &Tenant, id: &str, settings: &ProviderSett
 fn audited(provider: &IdentityProvider, secret_set: bool, secret_changed: bool) -> Value {
     let mut settings = serde_json::to_value(provider).unwrap_or(Value::Null);
     if let Some(upstream) = settings.get_mut("upstream").and_then(Value::as_object_mut) {
+        // The document stays out; the certificates it pins (the trust anchor) go in.
         upstream.remove("metadata");
+        if let Some(saml) = provider.saml() {
+            let pinned = gatehouse_federation::saml::IdpMetadata::parse(&saml.metadata).map(|m| m.certificate_fingerprints()).unwrap_or_default();
+            upstream.insert("signing_certificates_sha256".into(), json!(pinned));
+        }
     }
     json!({ "provider": settings, "client_secret_set": secret_set, "client_secret_changed": secret_changed })
 }

@@ -301,9 +301,10 @@ fn scope_token(scope: &str) -> bool {
     !scope.is_empty() && scope.len() <= 100 && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
-/// Characters that reorder text around them (a name on a button must read as written).
+/// Characters that reorder, break or hide text around them (a name on a button must read as
+/// written): bidi controls, line and paragraph separators, zero-width space and BOM.
 fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}')
+    matches!(c, '\u{200b}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{feff}')
 }
 
 /// The JWS algorithms an upstream ID token may be signed with: asymmetric only.

@@ -124,7 +124,7 @@ fn only_public_addresses_are_reachable_by_admin_typed_urls() {
 #[test]
 fn a_name_a_scope_or_a_directory_id_that_could_mislead_is_refused() {
     let tenant = [domain("fed.test")];
-    for name in ["Sign in\u{0}", "a\u{202e}gnp.exe", "a\u{1b}[31m", "x\u{2066}y"] {
+    for name in ["Sign in\u{0}", "a\u{202e}gnp.exe", "a\u{1b}[31m", "x\u{2066}y", "a\u{2028}b", "\u{feff}Staff"] {
         let p = IdentityProvider { name: name.into(), ..provider("https://login.fed.test") };
         assert!(p.validate(&tenant).is_err(), "{name:?}");
     }

@@ -108,6 +108,18 @@ impl IdpMetadata {
     }
 }
 
+impl IdpMetadata {
+    /// The SHA-256 fingerprints of the pinned signing certificates (hex, colon-free), for the
+    /// audit trail: a swapped certificate is a changed trust anchor.
+    pub fn certificate_fingerprints(&self) -> Vec<String> {
+        self.signing_certificates
+            .iter()
+            .filter_map(|c| openssl::x509::X509::from_der(c.der_data()).ok()?.digest(openssl::hash::MessageDigest::sha256()).ok())
+            .map(|digest| digest.iter().map(|b| format!("{b:02x}")).collect())
+            .collect()
+    }
+}
+
 /// Fetches a provider's metadata from its URL, bounded as every upstream call (no redirect
 /// followed, `timeout`, at most [`MAX_SAML_METADATA`] bytes); `public_only` for a URL an admin
 /// typed (see [`crate::guard`]).

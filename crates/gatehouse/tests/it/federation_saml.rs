@@ -363,4 +363,12 @@ async fn a_saml_provider_set_up_through_the_api_with_its_metadata_pasted_signs_i
     let answer = answer_for(&browser, &app, "api@api.test").await;
     let claims = claims_for(&app, &to_client(&post_answer(&browser, &app, &answer, &[]).await)).await;
     assert_eq!((claims["email"].as_str(), claims["idp"].as_str()), (Some("api@api.test"), Some(format!("{tenant}/adfs").as_str())));
+
+    // The audit trail names the pinned certificate, not the document.
+    let db = crate::support::app::read_only_db(&app.data_dir()).await;
+    let after: String = sqlx::query_scalar("SELECT after FROM audit_records WHERE action = 'tenant.identity_provider.create'").fetch_one(&db).await.unwrap();
+    let after: Value = serde_json::from_str(&after).unwrap();
+    let pinned = after["provider"]["upstream"]["signing_certificates_sha256"].as_array().unwrap();
+    assert!(pinned.len() == 1 && pinned[0].as_str().unwrap().len() == 64, "{after}");
+    assert!(!after.to_string().contains("X509Certificate"), "the metadata document stays out");
 }

@@ -42,7 +42,7 @@ fn callback_uri(state: &AppState) -> String {
     format!("{}{CALLBACK_PATH}", state.config.issuer)
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -83,25 +83,10 @@ pub async fn start(
     }
     let started = match state.federation.upstreams.begin(&provider.config, &callback_uri(state), &upstream_state, ask).await {
         Ok(started) => started,
-        Err(error) => {
-            tracing::warn!(provider = %provider.config.key(), %error, "the identity provider could not be reached");
-            let m = messages_for(headers);
-            return render(state, m, parked, "", Some(m.flow.federation_unavailable), StatusCode::BAD_GATEWAY);
-        }
+        Err(error) => return unavailable(state, headers, parked, provider, &error),
     };
-    let leg = FederatedLeg {
-        provider: provider.config.key(),
-        state_digest: hex(&state.digester.digest(&secret)),
-        nonce: started.nonce,
-        code_verifier: started.code_verifier.to_string(),
-        step_up: step_up.is_some(),
-        subject: step_up,
-        started_at: now().unix_timestamp(),
-        saml_request_id: None,
-    };
-    if !parked.advance_to(state.store.as_ref(), FlowState::Started { passkey_login: None, federated: Some(Box::new(leg)) }).await? {
-        return Err(expired());
-    }
+    let leg = FederatedLeg { nonce: started.nonce, code_verifier: started.code_verifier.to_string(), ..leg(state, provider, &secret, step_up) };
+    park(state, parked, leg).await?;
     match leave {
         Leave::Redirect => Ok(see_other(&started.url)),
         Leave::Page => {
@@ -109,6 +94,44 @@ pub async fn start(
             Ok(Html(page.render()?).into_response())
         }
     }
+}
+
+/// A trip's record for `provider` (OIDC or SAML fill in the rest): the state secret's digest,
+/// the subject a step-up must prove again, when it started.
+pub(super) fn leg(state: &AppState, provider: &Provider, secret: &str, step_up: Option<String>) -> FederatedLeg {
+    FederatedLeg {
+        provider: provider.config.key(),
+        state_digest: hex(&state.digester.digest(secret)),
+        nonce: String::new(),
+        code_verifier: String::new(),
+        step_up: step_up.is_some(),
+        subject: step_up,
+        started_at: now().unix_timestamp(),
+        saml_request_id: None,
+    }
+}
+
+/// Parks the trip by compare-and-set before the browser leaves (a racing step: expired).
+pub(super) async fn park(state: &AppState, parked: &mut ParkedSignIn, leg: FederatedLeg) -> Result<(), PageError> {
+    if parked.advance_to(state.store.as_ref(), FlowState::Started { passkey_login: None, federated: Some(Box::new(leg)) }).await? {
+        Ok(())
+    } else {
+        Err(expired())
+    }
+}
+
+/// The trip could not start (the provider unreachable, its request not built): the sign-in page
+/// again, the reason in the log.
+pub(super) fn unavailable(
+    state: &AppState,
+    headers: &HeaderMap,
+    parked: &ParkedSignIn,
+    provider: &Provider,
+    error: &dyn std::fmt::Display,
+) -> Result<Response, PageError> {
+    tracing::warn!(provider = %provider.config.key(), %error, "the sign-in at the identity provider could not start");
+    let m = messages_for(headers);
+    render(state, m, parked, "", Some(m.flow.federation_unavailable), StatusCode::BAD_GATEWAY)
 }
 
 /// `POST /login/federated`: a provider's button on the sign-in page (the application named it

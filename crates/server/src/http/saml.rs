@@ -14,7 +14,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::params::Params;
 use gatehouse_federation::Provider;
@@ -24,8 +24,8 @@ use gatehouse_signin::parked::{FederatedLeg, FlowState, ParkedSignIn};
 
 use super::ClientAddr;
 use super::cookies;
-use super::federated::{Leave, hex, refused, unhex, vouched_for};
-use super::login::{expired, pending_for_browser, render};
+use super::federated::{Leave, leg, park, refused, unavailable, unhex, vouched_for};
+use super::login::{expired, pending_for_browser};
 use super::respond::{auto_post, see_other};
 use crate::error::PageError;
 use crate::http::flow::attempt;
@@ -68,25 +68,10 @@ pub async fn start(
     let saml_ask = SamlAsk { login_hint: ask.login_hint, force_authn: ask.prompt_login, authn_contexts };
     let started = match saml::begin(&state.federation.sp, idp, trip.upstream_state, &saml_ask, now().unix_timestamp()) {
         Ok(started) => started,
-        Err(error) => {
-            tracing::warn!(provider = %provider.config.key(), %error, "the SAML request could not be built");
-            let m = messages_for(headers);
-            return render(state, m, parked, "", Some(m.flow.federation_unavailable), StatusCode::BAD_GATEWAY);
-        }
+        Err(error) => return unavailable(state, headers, parked, provider, &error),
     };
-    let leg = FederatedLeg {
-        provider: provider.config.key(),
-        state_digest: hex(&state.digester.digest(trip.secret)),
-        nonce: String::new(),
-        code_verifier: String::new(),
-        step_up: trip.step_up.is_some(),
-        subject: trip.step_up,
-        started_at: now().unix_timestamp(),
-        saml_request_id: Some(started.request_id),
-    };
-    if !parked.advance_to(state.store.as_ref(), FlowState::Started { passkey_login: None, federated: Some(Box::new(leg)) }).await? {
-        return Err(expired());
-    }
+    let leg = FederatedLeg { saml_request_id: Some(started.request_id), ..leg(state, provider, trip.secret, trip.step_up) };
+    park(state, parked, leg).await?;
     match (started.outbound, trip.leave) {
         (Outbound::Redirect(url), Leave::Redirect) => Ok(see_other(&url)),
         (Outbound::Redirect(url), Leave::Page) => {
