@@ -152,10 +152,14 @@ impl Admin<'_> {
         }
         // A kept secret goes only where it went before: to another issuer or as another client
         // it would hand the old secret to whoever runs the new endpoint.
-        if client_secret.is_none() && before.as_ref().is_some_and(|b| secret_owner(&b.provider) != secret_owner(&provider)) {
+        if client_secret.is_none()
+            && provider.oidc().is_some()
+            && before.as_ref().is_some_and(|b| b.client_secret.is_some() && secret_owner(&b.provider) != secret_owner(&provider))
+        {
             return Err(bad("client_secret: a new issuer or client_id needs the client secret again (the stored one is never sent elsewhere)"));
         }
-        let secret_set = client_secret.is_some() || before.as_ref().is_some_and(|b| b.client_secret.is_some());
+        // A SAML provider keeps no secret (the store drops one left from an OpenID Connect past).
+        let secret_set = provider.oidc().is_some() && (client_secret.is_some() || before.as_ref().is_some_and(|b| b.client_secret.is_some()));
         let action = if before.is_some() { "tenant.identity_provider.update" } else { "tenant.identity_provider.create" };
         let audit = caller
             .audit(

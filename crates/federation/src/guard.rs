@@ -30,7 +30,9 @@ impl reqwest::dns::Resolve for PublicOnly {
 
 /// The client for admin-typed URLs: bounded as every upstream call, public addresses only.
 pub fn public_only_client(timeout: Duration) -> Result<reqwest::Client, UpstreamError> {
-    crate::fetch::builder(timeout).dns_resolver(Arc::new(PublicOnly)).build().map_err(|e| UpstreamError::Unreachable(e.to_string()))
+    // No proxy (reqwest reads HTTP(S)_PROXY from the environment): through one, the proxy
+    // would resolve the admin's name, and its private network would be reachable.
+    crate::fetch::builder(timeout).no_proxy().dns_resolver(Arc::new(PublicOnly)).build().map_err(|e| UpstreamError::Unreachable(e.to_string()))
 }
 
 /// Whether the URL's host, when it is a literal address, is public (a name is the resolver's).

@@ -6,7 +6,7 @@ use gatehouse_core::EmailDomain;
 use gatehouse_core::federation::IdentityProvider;
 use gatehouse_store::{FederationStore, StoreError, StoredProvider};
 
-use crate::saml::IdpMetadata;
+use crate::saml::{IdpMetadata, MetadataError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -14,7 +14,9 @@ use std::sync::{Arc, RwLock};
 pub struct Provider {
     pub config: IdentityProvider,
     client_secret: Option<String>,
-    saml: Option<IdpMetadata>,
+    /// A SAML provider's metadata, or why it is no longer accepted (the provider stays bound
+    /// to its domains: its people get "unavailable", never a password step it would refuse).
+    saml: Option<Result<IdpMetadata, MetadataError>>,
 }
 
 impl Provider {
@@ -22,9 +24,10 @@ impl Provider {
         self.client_secret.as_deref()
     }
 
-    /// A SAML provider's metadata, parsed once when the providers were loaded.
+    /// A SAML provider's metadata, parsed once when the providers were loaded; `None` for an
+    /// OpenID Connect provider or a SAML one whose metadata is no longer accepted.
     pub fn saml_metadata(&self) -> Option<&IdpMetadata> {
-        self.saml.as_ref()
+        self.saml.as_ref()?.as_ref().ok()
     }
 }
 
@@ -62,15 +65,11 @@ impl Providers {
     pub fn replace(&self, stored: Vec<StoredProvider>) {
         let mut next = Snapshot::default();
         for StoredProvider { provider, client_secret } in stored {
-            let saml = match provider.saml().map(|s| IdpMetadata::parse(&s.metadata)) {
-                Some(Ok(metadata)) => Some(metadata),
-                Some(Err(error)) => {
-                    // Checked when it was saved: only a change of Gatehouse's rules gets here.
-                    tracing::warn!(provider = %provider.key(), %error, "a SAML provider's metadata is no longer accepted; its sign-in is off");
-                    continue;
-                }
-                None => None,
-            };
+            let saml = provider.saml().map(|s| IdpMetadata::parse(&s.metadata));
+            if let Some(Err(error)) = &saml {
+                // Checked when it was saved: only a change of Gatehouse's rules gets here.
+                tracing::warn!(provider = %provider.key(), %error, "a SAML provider's metadata is no longer accepted; its sign-ins fail until it is saved again");
+            }
             let provider = Arc::new(Provider { config: provider, client_secret, saml });
             for domain in &provider.config.domains {
                 next.by_domain.insert(domain.clone(), Arc::clone(&provider));
@@ -120,5 +119,21 @@ mod tests {
         providers.replace(vec![stored("t1", "corp", "fed.test")]);
         assert!(providers.get("t2/corp").is_none(), "a removed provider is gone");
         assert!(!format!("{:?}", providers.get("t1/corp").unwrap()).contains("secret"));
+    }
+
+    #[test]
+    fn a_saml_provider_whose_metadata_is_no_longer_accepted_stays_bound_to_its_domains() {
+        let mut broken = stored("t1", "adfs", "fed.test");
+        broken.provider.upstream = gatehouse_core::federation::Upstream::Saml(gatehouse_core::federation::SamlUpstream {
+            entity_id: "https://idp.test".into(),
+            metadata: "<md:EntityDescriptor xmlns:md='urn:oasis:names:tc:SAML:2.0:metadata' entityID='https://idp.test'/>".into(),
+            metadata_url: None,
+            email_attribute: None,
+            name_attribute: None,
+        });
+        let providers = Providers::default();
+        providers.replace(vec![broken]);
+        let found = providers.for_domain(&EmailDomain::parse("fed.test").unwrap()).expect("still bound: no fall-back to passwords");
+        assert!(found.saml_metadata().is_none(), "and unusable");
     }
 }

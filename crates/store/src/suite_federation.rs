@@ -154,6 +154,23 @@ pub async fn a_provider_saved_through_the_api_keeps_its_secret_when_none_is_give
     let stored = store.identity_providers().await.unwrap();
     assert_eq!((stored[0].provider.name.as_str(), stored[0].client_secret.as_deref()), ("Renamed", Some("first")), "no secret given: kept");
     assert!(stored[0].provider.via_api);
+    // The store keeps a secret only for the issuer and client id it was given for.
+    let elsewhere = IdentityProvider { upstream: corp_provider("https://evil.test").upstream, ..provider.clone() };
+    assert!(matches!(store.save_identity_provider(&elsewhere, None, NOW, &audit_entry("x")).await, Err(StoreError::Conflict(_))));
+    // Turned into a SAML provider, it keeps no secret.
+    let saml = IdentityProvider {
+        upstream: gatehouse_core::federation::Upstream::Saml(gatehouse_core::federation::SamlUpstream {
+            entity_id: "https://idp.acme.test".into(),
+            metadata: "<md:EntityDescriptor/>".into(),
+            metadata_url: None,
+            email_attribute: None,
+            name_attribute: None,
+        }),
+        ..renamed.clone()
+    };
+    assert!(!store.save_identity_provider(&saml, None, NOW, &audit_entry("x")).await.unwrap());
+    assert_eq!(store.identity_providers().await.unwrap()[0].client_secret, None, "the secret went with the protocol");
+    store.save_identity_provider(&renamed, Some("first"), NOW, &audit_entry("x")).await.unwrap();
     // A second provider on the same domain is refused.
     let rival = IdentityProvider { id: ProviderId::parse("rival").unwrap(), ..provider.clone() };
     assert!(matches!(store.save_identity_provider(&rival, None, NOW, &audit_entry("x")).await, Err(StoreError::Conflict(_))));

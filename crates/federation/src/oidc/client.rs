@@ -150,6 +150,16 @@ impl Upstreams {
         Ok(cached)
     }
 
+    /// Fetches the provider's discovery document and keys afresh and checks them, without
+    /// touching the cache (an admin saving a provider cannot evict another's entry).
+    pub async fn check_discovery(&self, provider: &IdentityProvider) -> Result<(), UpstreamError> {
+        let oidc = provider.oidc().ok_or(UpstreamError::Invalid("protocol"))?;
+        let document = self.get(provider, "discovery document", &Metadata::discovery_url(&oidc.issuer)).await?;
+        let metadata = Metadata::parse(&document, &oidc.issuer)?;
+        self.fetch_keys(provider, &metadata.jwks_uri).await?;
+        Ok(())
+    }
+
     /// The provider's metadata (its end-session endpoint, for sign-out).
     pub async fn metadata(&self, provider: &IdentityProvider) -> Result<Arc<Metadata>, UpstreamError> {
         let oidc = provider.oidc().ok_or(UpstreamError::Invalid("protocol"))?;

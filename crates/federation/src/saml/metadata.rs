@@ -84,6 +84,9 @@ impl IdpMetadata {
         if idp.is_empty() {
             return Err(MetadataError::NotAnIdentityProvider);
         }
+        if idp.len() > 1 {
+            return Err(MetadataError::Malformed("more than one IDPSSODescriptor: give the one provider's".into()));
+        }
         let endpoint = |binding: &str, services: &dyn Fn(&samael::metadata::IdpSsoDescriptor) -> Vec<samael::metadata::Endpoint>| {
             idp.iter().flat_map(services).find(|s| s.binding == binding).map(|s| s.location)
         };

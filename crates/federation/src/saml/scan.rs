@@ -48,7 +48,26 @@ pub(super) struct Envelope {
 
 fn text(raw: &[u8]) -> Result<String, Rejection> {
     let raw = std::str::from_utf8(raw).map_err(|_| Rejection::Malformed)?;
-    quick_xml::escape::unescape(raw).map(|t| t.trim().to_owned()).map_err(|_| Rejection::Malformed)
+    quick_xml::escape::unescape(raw).map(|t| t.into_owned()).map_err(|_| Rejection::Malformed)
+}
+
+fn issuer_text(envelope: &mut Envelope) -> &mut String {
+    envelope.issuer.get_or_insert_with(String::new)
+}
+
+/// An entity reference in text (`amp`, `#38`, `#x26`): XML's five and character references.
+fn reference(name: &[u8]) -> Result<char, Rejection> {
+    let name = std::str::from_utf8(name).map_err(|_| Rejection::Malformed)?;
+    let code = |digits: &str, radix| u32::from_str_radix(digits, radix).ok().and_then(char::from_u32);
+    let found = match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => name.strip_prefix("#x").and_then(|hex| code(hex, 16)).or_else(|| name.strip_prefix('#').and_then(|dec| code(dec, 10))),
+    };
+    found.ok_or(Rejection::Malformed)
 }
 
 fn attribute(start: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, Rejection> {
@@ -104,7 +123,11 @@ fn check(start: &BytesStart<'_>, shape: &mut Shape) -> Result<(), Rejection> {
         _ => return Ok(()),
     };
     let found = algorithm(start).unwrap_or_default();
-    if allowed.1.contains(&found.as_str()) { Ok(()) } else { Err(Rejection::Algorithm(allowed.0, found)) }
+    if allowed.1.contains(&found.as_str()) {
+        return Ok(());
+    }
+    // The value is the sender's: bounded and without control characters before it is logged.
+    Err(Rejection::Algorithm(allowed.0, found.chars().filter(|c| !c.is_control()).take(100).collect()))
 }
 
 /// Scans a response: refuses a DTD, excessive depth and any algorithm off the lists; counts
@@ -134,9 +157,15 @@ pub(super) fn response(xml: &str) -> Result<Shape, Rejection> {
                 envelope(&start, &path, &mut shape.envelope)?;
                 path.pop();
             }
-            Event::Text(t) if in_issuer => shape.envelope.issuer = Some(text(&t)?),
+            // The issuer's text arrives in pieces: text, entity references, CDATA.
+            Event::Text(t) if in_issuer => issuer_text(&mut shape.envelope).push_str(&text(&t)?),
+            Event::GeneralRef(r) if in_issuer => issuer_text(&mut shape.envelope).push(reference(&r)?),
+            Event::CData(c) if in_issuer => issuer_text(&mut shape.envelope).push_str(std::str::from_utf8(&c).map_err(|_| Rejection::Malformed)?),
             Event::End(_) => {
                 path.pop();
+                if in_issuer {
+                    shape.envelope.issuer = shape.envelope.issuer.take().map(|i| i.trim().to_owned());
+                }
                 in_issuer = false;
             }
             Event::DocType(_) => return Err(Rejection::Dtd),
@@ -184,11 +213,11 @@ mod tests {
 
     #[test]
     fn the_unsigned_envelope_is_read_for_its_own_checks() {
-        let xml = "<?xml version='1.0'?><p:Response xmlns:p='p' Destination='https://id.test/saml/acs?a=1&amp;b=2'><s:Issuer xmlns:s='s'> https://idp.test </s:Issuer><p:Status><p:StatusCode Value='urn:oasis:names:tc:SAML:2.0:status:Requester'><p:StatusCode Value='inner'/></p:StatusCode></p:Status><s:Assertion xmlns:s='s'><s:Issuer>not the envelope's</s:Issuer></s:Assertion></p:Response>";
+        let xml = "<?xml version='1.0'?><p:Response xmlns:p='p' Destination='https://id.test/saml/acs?a=1&amp;b=2'><s:Issuer xmlns:s='s'> https://idp.test/?a=1&amp;b=2&#x26;c<![CDATA[=3]]> </s:Issuer><p:Status><p:StatusCode Value='urn:oasis:names:tc:SAML:2.0:status:Requester'><p:StatusCode Value='inner'/></p:StatusCode></p:Status><s:Assertion xmlns:s='s'><s:Issuer>not the envelope's</s:Issuer></s:Assertion></p:Response>";
         let envelope = response(xml).unwrap().envelope;
         assert_eq!(envelope.root, "Response");
         assert_eq!(envelope.destination.as_deref(), Some("https://id.test/saml/acs?a=1&b=2"));
-        assert_eq!(envelope.issuer.as_deref(), Some("https://idp.test"));
+        assert_eq!(envelope.issuer.as_deref(), Some("https://idp.test/?a=1&b=2&c=3"), "text, references and CDATA joined");
         assert_eq!(envelope.status.as_deref(), Some("urn:oasis:names:tc:SAML:2.0:status:Requester"), "the top-level code, not the nested one");
         assert_eq!(response("<r/>").unwrap().envelope, Envelope { root: "r".into(), ..Envelope::default() });
     }

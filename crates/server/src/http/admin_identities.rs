@@ -63,10 +63,9 @@ pub async fn save_provider(Path((id, provider_id)): Path<(String, String)>, call
         if public_only {
             guard::check_public(&oidc.issuer).await.map_err(|e| unreachable(format!("issuer: {e}")))?;
         }
-        // Fetched afresh (the cache may hold an older answer) through the client the provider
-        // will use: its discovery must name the issuer, its keys must be there.
-        call.state.federation.upstreams.forget(&oidc.issuer);
-        call.state.federation.upstreams.metadata(&provider).await.map_err(|e| unreachable(format!("issuer: {e}")))?;
+        // Fetched afresh through the client the provider will use, the cache left alone: its
+        // discovery must name the issuer, its keys must be there.
+        call.state.federation.upstreams.check_discovery(&provider).await.map_err(|e| unreachable(format!("issuer: {e}")))?;
     }
     let (saved, created) = admin.save_identity_provider(&call.caller, &call.origin, provider, settings.client_secret, &registration(&call.state)).await?;
     call.state.reload().await?;

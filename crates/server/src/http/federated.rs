@@ -77,7 +77,8 @@ pub async fn start(
 ) -> Result<Response, PageError> {
     let secret = gatehouse_crypto::random::token()?;
     let upstream_state = format!("{}.{secret}", parked.id);
-    if let Some(idp) = provider.saml_metadata() {
+    if provider.config.saml().is_some() {
+        let Some(idp) = provider.saml_metadata() else { return unavailable(state, headers, parked, provider, &"its SAML metadata is no longer accepted") };
         let trip = super::saml::Trip { upstream_state: &upstream_state, secret: &secret, step_up, leave };
         return super::saml::start(state, headers, parked, provider, idp, ask, trip).await;
     }

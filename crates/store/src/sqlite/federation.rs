@@ -69,13 +69,26 @@ pub(super) async fn upsert_provider(
             let stored_secret: Option<String> = row.try_get("client_secret")?;
             let current_secret = stored_secret.as_deref().map(|s| open_text(&key, SECRET_FIELD, &owner, s)).transpose()?;
             let secret_changed = plan.client_secret.is_some() && plan.client_secret != current_secret;
-            if stored_config == config && !secret_changed {
+            // A SAML provider has no client secret: one kept from an OpenID Connect past goes.
+            let clear_secret = provider.saml().is_some() && stored_secret.is_some();
+            if stored_config == config && !secret_changed && !clear_secret {
                 return Ok(false);
             }
+            if plan.client_secret.is_none() && !clear_secret {
+                // A kept secret goes only where it was given: the same issuer and client id,
+                // checked here under the write lock (a racing replacement cannot slip between).
+                let stored: IdentityProvider = serde_json::from_str(&stored_config).map_err(corrupt)?;
+                let owner = |p: &IdentityProvider| p.oidc().map(|o| (o.issuer.clone(), o.client_id.clone()));
+                if stored_secret.is_some() && owner(&stored) != owner(&provider) {
+                    return Err(StoreError::Conflict("a new issuer or client_id needs the client secret again".into()));
+                }
+            }
             sqlx::query(
-                "UPDATE identity_providers SET config = ?, client_secret = COALESCE(?, client_secret), updated_at = ? WHERE tenant_id = ? AND provider_id = ?",
+                "UPDATE identity_providers SET config = ?, client_secret = CASE WHEN ? THEN NULL ELSE COALESCE(?, client_secret) END, updated_at = ? \
+                 WHERE tenant_id = ? AND provider_id = ?",
             )
             .bind(&config)
+            .bind(clear_secret)
             .bind(sealed)
             .bind(now)
             .bind(tenant_id)
