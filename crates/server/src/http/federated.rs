@@ -46,7 +46,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(super) fn unhex(text: &str) -> Option<Vec<u8>> {
+fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -184,22 +184,43 @@ async fn refused_for(
     render(state, m, parked, "", Some(message), StatusCode::OK)
 }
 
+/// Which protocol's answer a trip waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum TripKind {
+    Oidc,
+    Saml,
+}
+
+/// The trip an answer comes back to: the parked sign-in `PARKED_ID` of the `state` (OIDC) or
+/// `RelayState` (SAML) names, this browser's (its flow cookie), waiting for this protocol's
+/// answer, its secret's digest matching; spent by compare-and-set before the answer is read,
+/// so a replayed or doubled answer finds no trip.
+pub(super) async fn spend_trip(
+    state: &AppState,
+    headers: &HeaderMap,
+    upstream_state: &str,
+    kind: TripKind,
+    now: time::OffsetDateTime,
+) -> Result<(ParkedSignIn, FederatedLeg), PageError> {
+    let (parked_id, secret) = upstream_state.split_once('.').ok_or_else(expired)?;
+    let mut parked = pending_for_browser(state, headers, parked_id, now).await?;
+    let leg = parked.federated().cloned().ok_or_else(expired)?;
+    let digest = unhex(&leg.state_digest).ok_or_else(expired)?;
+    if (leg.saml_request_id.is_some()) != (kind == TripKind::Saml) || !state.digester.matches(secret, &digest) {
+        return Err(expired());
+    }
+    if !parked.advance_to(state.store.as_ref(), FlowState::fresh()).await? {
+        return Err(expired());
+    }
+    Ok((parked, leg))
+}
+
 /// `GET /login/federated/callback`: the provider's answer.
 pub async fn callback(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, PageError> {
     let now = now();
     // Parsed as every query Gatehouse reads: a parameter given twice is refused.
     let query = Params::parse(raw.unwrap_or_default().as_bytes()).map_err(|_| expired())?;
-    let (parked_id, secret) = query.get("state").and_then(|s| s.split_once('.')).ok_or_else(expired)?;
-    let mut parked = pending_for_browser(&state, &headers, parked_id, now).await?;
-    let leg = parked.federated().cloned().ok_or_else(expired)?;
-    let digest = unhex(&leg.state_digest).ok_or_else(expired)?;
-    if !state.digester.matches(secret, &digest) {
-        return Err(expired());
-    }
-    // Spent before anything else: a replayed or doubled callback finds no trip.
-    if !parked.advance_to(state.store.as_ref(), FlowState::fresh()).await? {
-        return Err(expired());
-    }
+    let (parked, leg) = spend_trip(&state, &headers, query.get("state").ok_or_else(expired)?, TripKind::Oidc, now).await?;
     let provider = state.federation.providers.get(&leg.provider).ok_or_else(expired)?;
     let attempt = attempt::of_request(&state, &headers, addr);
     let m = messages_for(&headers);

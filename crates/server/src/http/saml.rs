@@ -20,12 +20,12 @@ use gatehouse_core::params::Params;
 use gatehouse_federation::Provider;
 use gatehouse_federation::oidc::AuthorizationAsk;
 use gatehouse_federation::saml::{self, Expected, IdpMetadata, Outbound, SamlAsk};
-use gatehouse_signin::parked::{FederatedLeg, FlowState, ParkedSignIn};
+use gatehouse_signin::parked::{FederatedLeg, ParkedSignIn};
 
 use super::ClientAddr;
 use super::cookies;
-use super::federated::{Leave, leg, park, refused, unavailable, unhex, vouched_for};
-use super::login::{expired, pending_for_browser};
+use super::federated::{Leave, TripKind, leg, park, refused, spend_trip, unavailable, vouched_for};
+use super::login::expired;
 use super::respond::{auto_post, see_other};
 use crate::error::PageError;
 use crate::http::flow::attempt;
@@ -88,23 +88,13 @@ pub async fn acs(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
     let form = Params::parse(&body).map_err(|_| expired())?;
     let relay_state = form.get("RelayState").ok_or_else(expired)?;
     let encoded = form.get("SAMLResponse").ok_or_else(expired)?;
-    let (parked_id, secret) = relay_state.split_once('.').ok_or_else(expired)?;
     let has_cookie = cookies::read(&headers, cookies::flow_cookie_name(state.config.secure_cookies())).is_some();
     if !has_cookie && form.get("resubmitted").is_none() {
         let fields = vec![("SAMLResponse", encoded.to_owned()), ("RelayState", relay_state.to_owned()), ("resubmitted", "1".to_owned())];
         return auto_post(&state.federation.sp.acs_url, fields);
     }
-    let mut parked = pending_for_browser(&state, &headers, parked_id, now).await?;
-    let leg = parked.federated().cloned().ok_or_else(expired)?;
+    let (parked, leg) = spend_trip(&state, &headers, relay_state, TripKind::Saml, now).await?;
     let request_id = leg.saml_request_id.clone().ok_or_else(expired)?;
-    let digest = unhex(&leg.state_digest).ok_or_else(expired)?;
-    if !state.digester.matches(secret, &digest) {
-        return Err(expired());
-    }
-    // Spent before anything else: a replayed or doubled answer finds no trip.
-    if !parked.advance_to(state.store.as_ref(), FlowState::fresh()).await? {
-        return Err(expired());
-    }
     let provider = state.federation.providers.get(&leg.provider).ok_or_else(expired)?;
     let idp = provider.saml_metadata().ok_or_else(expired)?;
     let attempt = attempt::of_request(&state, &headers, addr);
