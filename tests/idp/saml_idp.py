@@ -11,11 +11,16 @@ What each account asserts comes from ACCOUNTS:
 
 Test hooks (loopback only, for the tests' eyes):
   GET /metadata        the IdP's metadata (its signing certificate, SSO over Redirect and POST)
+  GET /idp-initiated?account=EMAIL
+                       an unsolicited answer for the account (no InResponseTo), as a portal's
+                       tile sends it, in a page whose form posts it to Gatehouse's ACS
   GET /test/requests   every AuthnRequest received, oldest first (id, force_authn, contexts)
   PUT /test/accounts   replaces ACCOUNTS
-  PUT /test/next       how the next answer is made wrong, once: {"sign": "none" | "response" |
-                       "other_key" | "sha1", "audience": "...", "lifetime_minutes": -10,
-                       "assertion_id": "...", "in_response_to": "..."}
+  PUT /test/next       how the next answer is made (wrong), once: {"sign": "none" | "response" |
+                       "both" | "other_key" | "sha1", "audience": "...", "lifetime_minutes": -10,
+                       "assertion_id": "...", "in_response_to": "...",
+                       "encrypt": "aes256-cbc" | "aes128-gcm" | ... (to the certificate Gatehouse's
+                       SP metadata publishes, by the xmlsec1 tool), "encrypt_to": "other"}
 
 Env: PORT, SP_ENTITY_ID, SP_ACS, ACCOUNTS (JSON). Prints "listening PORT" when ready.
 """
@@ -24,7 +29,10 @@ import base64
 import html
 import json
 import os
+import re
 import subprocess
+import textwrap
+import urllib.request
 import sys
 import tempfile
 import warnings
@@ -41,6 +49,7 @@ from saml2.config import IdPConfig  # noqa: E402
 from saml2.metadata import entity_descriptor  # noqa: E402
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID  # noqa: E402
 from saml2.server import Server  # noqa: E402
+from saml2.sigver import pre_encryption_part  # noqa: E402
 
 PORT = int(os.environ.get("PORT", "0"))
 BASE = f"http://127.0.0.1:{PORT}"
@@ -127,14 +136,60 @@ def answer(request_id, account, step_up):
             sp_entity_id=options.get("audience", SP_ENTITY_ID),
             name_id=NameID(format=account.get("name_id_format", NAMEID_FORMAT_PERSISTENT), text=account["name_id"]),
             authn={"class_ref": context or account.get("authn_context", PASSWORD)},
-            sign_assertion=sign in ("assertion", "other_key", "sha1"),
-            sign_response=sign == "response",
+            sign_assertion=sign in ("assertion", "both", "other_key", "sha1"),
+            sign_response=sign in ("response", "both"),
             sign_alg=sha,
             digest_alg=digest,
         )
     finally:
         saml2.assertion.assertion_factory = original
-    return base64.b64encode(str(xml).encode()).decode()
+    xml = str(xml)
+    if options.get("encrypt"):
+        xml = encrypt(xml, options["encrypt"], options.get("encrypt_to", "sp"))
+    return base64.b64encode(xml.encode()).decode()
+
+
+# XML Encryption's content algorithms and the xmlsec1 session key each needs.
+ENCRYPTION = {
+    "aes128-cbc": ("http://www.w3.org/2001/04/xmlenc#aes128-cbc", "aes-128"),
+    "aes256-cbc": ("http://www.w3.org/2001/04/xmlenc#aes256-cbc", "aes-256"),
+    "aes128-gcm": ("http://www.w3.org/2009/xmlenc11#aes128-gcm", "aes-128"),
+    "aes256-gcm": ("http://www.w3.org/2009/xmlenc11#aes256-gcm", "aes-256"),
+    "tripledes-cbc": ("http://www.w3.org/2001/04/xmlenc#tripledes-cbc", "des-192"),
+}
+
+
+def certificate_base64(to):
+    """The certificate to encrypt to: Gatehouse's, as its SP metadata publishes it, or another."""
+    if to == "other":
+        with open(KEYS["other"][1]) as f:
+            return "".join(line for line in f.read().splitlines() if "CERTIFICATE" not in line)
+    with urllib.request.urlopen(SP_ENTITY_ID, timeout=5) as response:
+        metadata = response.read().decode()
+    found = re.search(r'<md:KeyDescriptor use="encryption">.*?<ds:X509Certificate>([^<]+)</ds:X509Certificate>', metadata, re.S)
+    return found.group(1).strip()
+
+
+def encrypt(xml, content, to):
+    """The signed response with its assertion encrypted by the xmlsec1 tool (RSA-OAEP)."""
+    uri, session_key = ENCRYPTION[content]
+    cert = certificate_base64(to)
+    pem = os.path.join(WORK, "encrypt-to.crt")
+    with open(pem, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\n" + "\n".join(textwrap.wrap(cert, 64)) + "\n-----END CERTIFICATE-----\n")
+    found = re.search(r"<(\w*:?)Assertion[\s>].*</\1Assertion>", xml, re.S)
+    prefix = found.group(1)
+    declare = f"xmlns:{prefix[:-1]}" if prefix else "xmlns"
+    wrapped = (
+        xml[: found.start()]
+        + f'<{prefix}EncryptedAssertion {declare}="urn:oasis:names:tc:SAML:2.0:assertion">'
+        + found.group(0)
+        + f"</{prefix}EncryptedAssertion>"
+        + xml[found.end() :]
+    )
+    template = pre_encryption_part(msg_enc=uri, encrypt_cert=cert)
+    xpath = "//*[local-name()='EncryptedAssertion']/*[local-name()='Assertion']"
+    return IDP.sec.encrypt_assertion(wrapped, pem, template, key_type=session_key, node_xpath=xpath)
 
 
 def form(saml_response, relay_state):
@@ -167,6 +222,12 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/metadata":
             return self.send(200, str(entity_descriptor(IDP.config)), "application/samlmetadata+xml")
+        if url.path == "/idp-initiated":
+            query = parse_qs(url.query)
+            account = ACCOUNTS.get(query.get("account", [""])[0])
+            if account is None:
+                return self.send(404, "no account")
+            return self.send(200, form(answer(None, account, False), query.get("relay_state", [""])[0]))
         if url.path == "/test/requests":
             return self.send(200, json.dumps(REQUESTS), "application/json")
         if url.path == "/sso/redirect":

@@ -56,6 +56,7 @@ pub fn provider_body(stored: &StoredProvider, registration: &Registration) -> Pr
         metadata_url: saml.metadata_url.clone(),
         email_attribute: saml.email_attribute.clone(),
         name_attribute: saml.name_attribute.clone(),
+        allow_idp_initiated: saml.allow_idp_initiated,
     });
     ProviderBody {
         id: provider.id.to_string(),

@@ -38,8 +38,9 @@ fn named<T: serde::de::DeserializeOwned + Default>(field: &str, value: Option<&S
 
 /// The OpenID Connect part of the settings, with what the preset fills in.
 fn oidc(settings: &ProviderSettings, preset: Preset) -> Result<OidcUpstream> {
-    if settings.metadata.is_some() || settings.metadata_url.is_some() || settings.email_attribute.is_some() || settings.name_attribute.is_some() {
-        return Err(bad("metadata and attribute settings are for protocol \"saml\""));
+    let saml_only = settings.metadata.is_some() || settings.metadata_url.is_some() || settings.email_attribute.is_some() || settings.name_attribute.is_some();
+    if saml_only || settings.allow_idp_initiated.is_some() {
+        return Err(bad("metadata, attribute and IdP-initiated settings are for protocol \"saml\""));
     }
     let directory = settings.directory_id.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned);
     if preset == Preset::Entra && directory.is_none() {
@@ -71,6 +72,7 @@ fn saml(settings: &ProviderSettings, metadata: Option<String>) -> Result<SamlUps
         metadata_url: settings.metadata_url.clone(),
         email_attribute: settings.email_attribute.clone(),
         name_attribute: settings.name_attribute.clone(),
+        allow_idp_initiated: settings.allow_idp_initiated.unwrap_or(false),
     })
 }
 

@@ -55,6 +55,8 @@ pub struct SamlRegistration {
     pub metadata_url: Option<String>,
     pub email_attribute: Option<String>,
     pub name_attribute: Option<String>,
+    /// Whether the provider may start sign-ins from its own portal (IdP-initiated).
+    pub allow_idp_initiated: bool,
 }
 
 /// `PUT /api/v1/tenants/{id}/identity-providers/{provider}`: a provider's whole settings, as
@@ -93,6 +95,9 @@ pub struct ProviderSettings {
     pub email_attribute: Option<String>,
     #[serde(default)]
     pub name_attribute: Option<String>,
+    /// SAML: take an unsolicited answer (IdP-initiated sign-in) as the start of a sign-in.
+    #[serde(default)]
+    pub allow_idp_initiated: Option<bool>,
     pub domains: Vec<String>,
     /// `never` (default), `if_asserted` or `always`.
     #[serde(default)]

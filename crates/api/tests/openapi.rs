@@ -162,6 +162,7 @@ fn saml_provider() -> identities::IdentityProvider {
             metadata_url: Some("https://adfs.acme.test/FederationMetadata/2007-06/FederationMetadata.xml".into()),
             email_attribute: None,
             name_attribute: None,
+            allow_idp_initiated: true,
         }),
         via_api: true,
         ..oidc_provider()

@@ -103,8 +103,9 @@ pub struct OidcUpstream {
 }
 
 /// The SAML 2.0 settings of an upstream identity provider. Its signing certificates are pinned
-/// from `metadata`: a provider whose metadata names none cannot be saved. Answers are taken only
-/// in response to a request Gatehouse sent (IdP-initiated sign-in is not supported).
+/// from `metadata`: a provider whose metadata names none cannot be saved. Answers are taken in
+/// response to a request Gatehouse sent; an unsolicited one (IdP-initiated) only where
+/// `allow_idp_initiated`, and then only to start such a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamlUpstream {
     /// The IdP's entityID, as its metadata names it (the `Issuer` of its answers).
@@ -120,6 +121,10 @@ pub struct SamlUpstream {
     /// The attribute carrying the display name (ADFS's and Entra's claim URIs are known).
     #[serde(default)]
     pub name_attribute: Option<String>,
+    /// Whether an unsolicited answer (IdP-initiated sign-in, from the provider's portal) is
+    /// taken: verified, it starts a sign-in of this browser's at the provider for the person.
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
 }
 
 /// The largest SAML metadata document a provider may have.

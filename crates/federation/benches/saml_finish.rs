@@ -66,7 +66,14 @@ fn bench(c: &mut Criterion) {
     let document = metadata(&certificate);
     let idp = IdpMetadata::parse(&document).unwrap();
     let provider = IdentityProvider {
-        upstream: Upstream::Saml(SamlUpstream { entity_id: IDP.into(), metadata: document, metadata_url: None, email_attribute: None, name_attribute: None }),
+        upstream: Upstream::Saml(SamlUpstream {
+            entity_id: IDP.into(),
+            metadata: document,
+            metadata_url: None,
+            email_attribute: None,
+            name_attribute: None,
+            allow_idp_initiated: false,
+        }),
         ..IdentityProvider::new_oidc(TenantId::new("t"), ProviderId::parse("adfs").unwrap(), IDP, "", vec![EmailDomain::parse("bench.test").unwrap()])
     };
     let encoded = STANDARD.encode(signed_response(&sp, &key));

@@ -91,6 +91,17 @@ impl Providers {
         self.snapshot().by_domain.get(domain).cloned()
     }
 
+    /// The SAML providers that take unsolicited answers from the IdP `entity_id` (an answer
+    /// names its issuer, not the tenant: several tenants may share one IdP).
+    pub fn taking_unsolicited_from(&self, entity_id: &str) -> Vec<Arc<Provider>> {
+        self.snapshot()
+            .by_key
+            .values()
+            .filter(|p| p.config.saml().is_some_and(|s| s.allow_idp_initiated && s.entity_id == entity_id) && p.saml_metadata().is_some())
+            .cloned()
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.snapshot().by_key.is_empty()
     }
@@ -130,6 +141,7 @@ mod tests {
             metadata_url: None,
             email_attribute: None,
             name_attribute: None,
+            allow_idp_initiated: false,
         });
         let providers = Providers::default();
         providers.replace(vec![broken]);

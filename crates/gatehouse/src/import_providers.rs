@@ -47,6 +47,8 @@ pub(crate) struct ProviderEntry {
     /// SAML: the attributes carrying the email (the NameID by default) and the name.
     email_attribute: Option<Spanned<String>>,
     name_attribute: Option<Spanned<String>>,
+    /// SAML: an unsolicited answer (IdP-initiated) starts a sign-in; refused otherwise.
+    allow_idp_initiated: Option<Spanned<bool>>,
 }
 
 /// How long fetching a SAML provider's metadata may take.
@@ -114,6 +116,9 @@ fn oidc_upstream(v: &Validator<'_>, entry: &ProviderEntry, preset: Preset) -> Re
     let field = |name: &str| format!("tenant.identity_provider.{name}");
     if let Some(saml_only) = [&entry.metadata_file, &entry.metadata_url, &entry.email_attribute, &entry.name_attribute].into_iter().flatten().next() {
         return Err(v.error(saml_only, "tenant.identity_provider", "metadata and attribute settings are for protocol = \"saml\"").into());
+    }
+    if let Some(saml_only) = &entry.allow_idp_initiated {
+        return Err(v.error(saml_only, &field("allow_idp_initiated"), "IdP-initiated sign-in is for protocol = \"saml\"").into());
     }
     let client_id = entry.client_id.as_ref().ok_or_else(|| v.error(&entry.id, &field("client_id"), "an OpenID Connect provider needs its client_id"))?;
     let directory = entry.directory_id.as_ref().map(|d| d.get_ref().trim().to_owned());
@@ -196,5 +201,6 @@ async fn saml_upstream(v: &Validator<'_>, entry: &ProviderEntry) -> Result<Upstr
         metadata_url,
         email_attribute: entry.email_attribute.as_ref().map(|a| a.get_ref().clone()),
         name_attribute: entry.name_attribute.as_ref().map(|a| a.get_ref().clone()),
+        allow_idp_initiated: entry.allow_idp_initiated.as_ref().is_some_and(|a| *a.get_ref()),
     }))
 }

@@ -29,6 +29,16 @@ pub enum ServerError {
     Config(String),
 }
 
+impl From<gatehouse_federation::saml::SpKeyError> for ServerError {
+    /// A store failure keeps its kind; a key that cannot be made or loaded stops the start.
+    fn from(error: gatehouse_federation::saml::SpKeyError) -> Self {
+        match error {
+            gatehouse_federation::saml::SpKeyError::Store(e) => Self::Store(e),
+            other => Self::Config(other.to_string()),
+        }
+    }
+}
+
 impl From<gatehouse_signin::SignInError> for ServerError {
     /// Storage and crypto failures keep their kind. An expired sign-in is answered by the
     /// flow's pages (`http::login::expired`) before it could get here; one that still does is

@@ -114,6 +114,9 @@ impl AppState {
         let mfa = mfa_services(&config)?;
         let monitor = Arc::new(crate::monitor::Monitor::new(config.monitoring.clone(), &config.issuer, store.clone(), Arc::clone(&mfa.notifier))?);
         let digester = Arc::new(SecretDigester::new(pepper));
+        let sp = gatehouse_federation::saml::ServiceProvider::for_issuer(&config.issuer);
+        let sp_keys = gatehouse_federation::saml::load_sp_keys(store.as_ref(), &sp.entity_id, now()).await?;
+        let sp = sp.with_encryption_keys(sp_keys);
         let directory = Directory::new(store.clone(), config.key_publication_grace());
         let factors = Factors {
             store: store.clone(),
@@ -140,7 +143,7 @@ impl AppState {
                 upstreams: gatehouse_federation::oidc::Upstreams::new(UPSTREAM_TIMEOUT)
                     .map_err(|e| ServerError::Config(e.to_string()))?
                     .with_private_networks(config.federation_allow_private_networks),
-                sp: gatehouse_federation::saml::ServiceProvider::for_issuer(&config.issuer),
+                sp,
             },
             config,
             store,

@@ -401,6 +401,11 @@ pub trait FederationStore: Send + Sync {
     /// Records a SAML assertion of `provider` as used until `valid_until`: true the first
     /// time, false for a replay (one atomic insert). Expired records are dropped on the way.
     async fn first_use_of_assertion(&self, provider: &str, assertion_id: &str, valid_until: OffsetDateTime, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Gatehouse's SAML service-provider keys, oldest first.
+    async fn saml_sp_keys(&self) -> StoreResult<Vec<SamlSpKey>>;
+    /// Adds an SP key when none is active, with its audit record, in one transaction: false
+    /// (nothing written) when another node's key is already active.
+    async fn add_saml_sp_key(&self, key: &SamlSpKey, audit: &AuditEntry) -> StoreResult<bool>;
 }
 
 /// Every capability: what the server holds as `Arc<dyn Store>`.

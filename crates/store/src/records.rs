@@ -310,6 +310,24 @@ impl std::fmt::Debug for StoredProvider {
     }
 }
 
+/// Gatehouse's key as a SAML service provider: providers encrypt assertions to its
+/// certificate (DER, published in the SP metadata); `pkcs8` is the RSA private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SamlSpKey {
+    pub kid: String,
+    pub pkcs8: Vec<u8>,
+    pub certificate: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for SamlSpKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private key.
+        f.debug_struct("SamlSpKey").field("kid", &self.kid).field("retired_at", &self.retired_at).finish_non_exhaustive()
+    }
+}
+
 /// An identity at an upstream provider: (provider, issuer, subject).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExternalIdentity {

@@ -64,6 +64,7 @@ macro_rules! storage_suite {
             suite_federation::a_linked_profile_follows_the_upstream_but_never_takes_anothers_email,
             suite_federation::a_saml_assertion_is_accepted_once_until_it_expires,
             suite_federation::a_provider_saved_through_the_api_keeps_its_secret_when_none_is_given_and_goes_with_its_links,
+            suite_federation::one_saml_sp_key_is_active_though_two_nodes_create_one_at_once,
         );
     };
     (@tests $fresh:expr; $($module:ident :: $requirement:ident),* $(,)?) => {

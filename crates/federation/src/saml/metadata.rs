@@ -6,7 +6,10 @@ use gatehouse_core::federation::{MAX_SAML_METADATA, upstream_url};
 use samael::crypto::CertificateDer;
 use samael::metadata::EntityDescriptor;
 
-use super::{HTTP_POST, HTTP_REDIRECT, MetadataError, scan};
+use std::sync::Arc;
+
+use super::sp_key::EncryptionKey;
+use super::{HTTP_POST, HTTP_REDIRECT, MetadataError, decrypt, scan};
 
 /// The path of Gatehouse's SP metadata (its URL is the entityID) and of its ACS.
 pub const METADATA_PATH: &str = "/saml/metadata";
@@ -19,6 +22,8 @@ pub struct ServiceProvider {
     pub entity_id: String,
     /// `ISSUER/saml/acs`, HTTP-POST.
     pub acs_url: String,
+    /// The keys providers encrypt assertions to (their certificates are in the metadata).
+    pub encryption_keys: Arc<[EncryptionKey]>,
 }
 
 fn xml_attribute(value: &str) -> String {
@@ -27,11 +32,33 @@ fn xml_attribute(value: &str) -> String {
 
 impl ServiceProvider {
     pub fn for_issuer(issuer: &str) -> Self {
-        Self { entity_id: format!("{issuer}{METADATA_PATH}"), acs_url: format!("{issuer}{ACS_PATH}") }
+        Self { entity_id: format!("{issuer}{METADATA_PATH}"), acs_url: format!("{issuer}{ACS_PATH}"), encryption_keys: Arc::new([]) }
     }
 
-    /// The SP metadata document: who Gatehouse is, where answers go (HTTP-POST), the NameID
-    /// formats it reads. `WantAssertionsSigned="false"`: a signature over the assertion or over
+    pub fn with_encryption_keys(self, keys: Vec<EncryptionKey>) -> Self {
+        Self { encryption_keys: keys.into(), ..self }
+    }
+
+    /// One `KeyDescriptor use="encryption"` per key, with the algorithms Gatehouse opens,
+    /// AES-GCM first (providers that read the list pick from its top).
+    fn key_descriptors(&self) -> String {
+        let methods = [decrypt::AES256_GCM, decrypt::AES128_GCM, decrypt::AES256_CBC, decrypt::AES128_CBC, decrypt::RSA_OAEP_MGF1P, decrypt::RSA_OAEP]
+            .map(|uri| format!(r#"      <md:EncryptionMethod Algorithm="{uri}"/>"#))
+            .join("\n");
+        self.encryption_keys
+            .iter()
+            .map(|key| {
+                format!(
+                    "    <md:KeyDescriptor use=\"encryption\">\n      <ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:KeyName>{kid}</ds:KeyName><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n{methods}\n    </md:KeyDescriptor>\n",
+                    kid = xml_attribute(key.kid()),
+                    certificate = key.certificate_base64(),
+                )
+            })
+            .collect()
+    }
+
+    /// The SP metadata document: who Gatehouse is, the certificates to encrypt assertions to,
+    /// where answers go (HTTP-POST), the NameID formats it reads. `WantAssertionsSigned="false"`: a signature over the assertion or over
     /// the whole response is required, and either is taken (a provider that signs only the
     /// response is not refused for it).
     pub fn metadata_xml(&self) -> String {
@@ -39,7 +66,7 @@ impl ServiceProvider {
             r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
   <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
+{keys}    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:AssertionConsumerService Binding="{HTTP_POST}" Location="{acs}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
@@ -47,6 +74,7 @@ impl ServiceProvider {
 "#,
             entity = xml_attribute(&self.entity_id),
             acs = xml_attribute(&self.acs_url),
+            keys = self.key_descriptors(),
         )
     }
 }

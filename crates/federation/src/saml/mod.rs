@@ -6,16 +6,20 @@
 //! read (signature wrapping finds nothing outside it). Around it, checks of Gatehouse's own:
 //! a size cap and no DTD before any XML parser sees the document, exclusive c14n and SHA-2
 //! signatures only, exactly one assertion, an `Audience` that names Gatehouse (a missing one
-//! is refused), the `InResponseTo` of a request this browser started.
+//! is refused), the `InResponseTo` of a request this browser started. An encrypted assertion is
+//! opened with Gatehouse's SP key first and must carry the provider's signature itself.
 
+mod decrypt;
 mod metadata;
 mod request;
 mod response;
 mod scan;
+mod sp_key;
 
 pub use metadata::{ACS_PATH, IdpMetadata, METADATA_PATH, ServiceProvider, fetch_metadata};
 pub use request::{Outbound, SamlAsk, Started, begin};
-pub use response::{Asserted, Expected, finish};
+pub use response::{Asserted, Expected, Peeked, finish, peek};
+pub use sp_key::{EncryptionKey, SpKeyError, load_or_create as load_sp_keys};
 
 /// The SAML HTTP-Redirect and HTTP-POST bindings.
 pub const HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -70,8 +74,8 @@ pub enum Rejection {
     Algorithm(&'static str, String),
     #[error("saml: the response must carry exactly one assertion, it carries {0}")]
     AssertionCount(usize),
-    #[error("saml: encrypted assertions are not supported yet")]
-    Encrypted,
+    #[error("saml: the encrypted assertion cannot be read: {0}")]
+    Decryption(String),
     #[error("saml: the signature does not verify with the provider's pinned certificates (unsigned, another key, or wrapped)")]
     Signature,
     #[error("saml: {0}")]

@@ -1,5 +1,5 @@
 //! The answer at the ACS: decoded within bounds, scanned (no DTD, allowed algorithms, one
-//! assertion), verified by `samael` against the pinned certificates and reduced to its signed
+//! assertion), an encrypted assertion opened and scanned again, verified by `samael` against the pinned certificates and reduced to its signed
 //! subtree, then checked by Gatehouse's own rules, and read into an upstream identity.
 
 use base64::Engine;
@@ -9,7 +9,7 @@ use gatehouse_core::federation::IdentityProvider;
 use samael::crypto::AllowedSignatureAlgorithm;
 use samael::schema::Assertion;
 
-use super::{IdpMetadata, MAX_RESPONSE, Rejection, SKEW_SECONDS, ServiceProvider, scan};
+use super::{IdpMetadata, MAX_RESPONSE, Rejection, SKEW_SECONDS, ServiceProvider, decrypt, scan};
 use crate::identity::{UpstreamIdentity, plain_address};
 
 /// How long after its `IssueInstant` a response is still taken.
@@ -34,7 +34,9 @@ const NAME_ATTRIBUTES: [&str; 4] = [
 #[derive(Clone, Copy, Debug)]
 pub struct Expected<'a> {
     pub sp: &'a ServiceProvider,
-    /// The ID of the AuthnRequest this browser's sign-in sent; `None` when none is in flight.
+    /// The ID of the AuthnRequest this browser's sign-in sent; `None` for an unsolicited answer
+    /// (IdP-initiated), taken only from a provider that allows it and only without any
+    /// `InResponseTo`.
     pub request_id: Option<&'a str>,
 }
 
@@ -61,13 +63,26 @@ fn decode(encoded: &str) -> Result<String, Rejection> {
     String::from_utf8(bytes).map_err(|_| Rejection::Encoding)
 }
 
-fn verifier(idp: &IdpMetadata, sp: &ServiceProvider) -> samael::service_provider::ServiceProvider {
+/// Whether a signed assertion says it answers a request (its bearer confirmation's
+/// `InResponseTo`): such an assertion was made for a sign-in some browser started, and is not
+/// taken as an unsolicited one.
+fn answers_a_request(assertion: &Assertion) -> bool {
+    assertion
+        .subject
+        .iter()
+        .flat_map(|s| s.subject_confirmations.iter().flatten())
+        .any(|c| c.subject_confirmation_data.as_ref().is_some_and(|d| d.in_response_to.is_some()))
+}
+
+/// samael's verifier; `unsolicited` lets an answer without `InResponseTo` through (samael then
+/// accepts any: [`finish`] refuses one that names a request).
+fn verifier(idp: &IdpMetadata, sp: &ServiceProvider, unsolicited: bool) -> samael::service_provider::ServiceProvider {
     use AllowedSignatureAlgorithm::*;
     samael::service_provider::ServiceProvider {
         entity_id: Some(sp.entity_id.clone()),
         acs_url: Some(sp.acs_url.clone()),
         idp_metadata: idp.descriptor.clone(),
-        allow_idp_initiated: false,
+        allow_idp_initiated: unsolicited,
         max_clock_skew: chrono::Duration::seconds(SKEW_SECONDS),
         max_issue_delay: chrono::Duration::seconds(MAX_ISSUE_DELAY_SECONDS),
         allowed_signature_algorithms: Some(vec![RsaSha256, RsaSha384, RsaSha512, EcdsaSha256, EcdsaSha384, EcdsaSha512]),
@@ -75,26 +90,56 @@ fn verifier(idp: &IdpMetadata, sp: &ServiceProvider) -> samael::service_provider
     }
 }
 
+/// What the ACS reads of an answer before anything is verified, to route it: whether the
+/// response names a request, and its issuer. Neither is trusted: [`finish`] checks both again
+/// under the signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peeked {
+    pub answers_a_request: bool,
+    pub issuer: Option<String>,
+}
+
+/// Decodes and scans an answer (bounded, no DTD) and tells what it claims to answer.
+pub fn peek(encoded: &str) -> Result<Peeked, Rejection> {
+    let shape = scan::response(&decode(encoded)?)?;
+    Ok(Peeked { answers_a_request: shape.envelope.in_response_to.is_some(), issuer: shape.envelope.issuer })
+}
+
 /// Verifies the `SAMLResponse` of an HTTP-POST to the ACS and reads who signed in.
 pub fn finish(provider: &IdentityProvider, idp: &IdpMetadata, encoded: &str, expected: &Expected<'_>) -> Result<Asserted, Rejection> {
-    let xml = decode(encoded)?;
-    let shape = scan::response(&xml)?;
-    if shape.encrypted_assertions > 0 {
-        return Err(Rejection::Encrypted);
+    let mut xml = decode(encoded)?;
+    let mut shape = scan::response(&xml)?;
+    if shape.assertions + shape.encrypted_assertions != 1 {
+        return Err(Rejection::AssertionCount(shape.assertions + shape.encrypted_assertions));
     }
-    if shape.assertions != 1 {
-        return Err(Rejection::AssertionCount(shape.assertions));
+    if let Some(span) = shape.encrypted_span.filter(|_| shape.encrypted_assertions == 1) {
+        xml = decrypt::open(&xml, span, &shape.root_signatures, &expected.sp.encryption_keys)?;
+        // Scanned again whole: the decrypted assertion's algorithms, comments, depth.
+        shape = scan::response(&xml)?;
+        if shape.assertions != 1 || shape.encrypted_assertions != 0 {
+            return Err(Rejection::AssertionCount(shape.assertions + shape.encrypted_assertions));
+        }
     }
     envelope(&shape.envelope, idp, expected.sp)?;
-    let request_id = expected.request_id.ok_or(Rejection::Unsolicited)?;
+    let saml = provider.saml().ok_or(Rejection::Signature)?;
+    // Unsolicited: only where the provider allows it, and an answer to a request (any
+    // `InResponseTo`) never passes for one.
+    let unsolicited = expected.request_id.is_none();
+    if unsolicited && (!saml.allow_idp_initiated || shape.envelope.in_response_to.is_some()) {
+        return Err(Rejection::Unsolicited);
+    }
     // samael verifies nothing when the metadata has no certificate: never let that happen.
-    if idp.signing_certificates.is_empty() || provider.saml().is_none_or(|s| s.entity_id != idp.entity_id) {
+    if idp.signing_certificates.is_empty() || saml.entity_id != idp.entity_id {
         return Err(Rejection::Signature);
     }
-    let assertion = verifier(idp, expected.sp).parse_xml_response(&xml, Some(&[request_id])).map_err(|error| match error {
+    let requests = expected.request_id.map(|id| [id]);
+    let assertion = verifier(idp, expected.sp, unsolicited).parse_xml_response(&xml, requests.as_ref().map(|r| r.as_slice())).map_err(|error| match error {
         samael::service_provider::Error::FailedToValidateSignature => Rejection::Signature,
         other => Rejection::Check(other.to_string()),
     })?;
+    if unsolicited && answers_a_request(&assertion) {
+        return Err(Rejection::Unsolicited);
+    }
     audience(&assertion, &expected.sp.entity_id)?;
     read(provider, idp, assertion)
 }

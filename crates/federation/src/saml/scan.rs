@@ -31,6 +31,11 @@ pub(super) struct Shape {
     pub assertions: usize,
     pub encrypted_assertions: usize,
     pub envelope: Envelope,
+    /// Where the (last) `EncryptedAssertion` element lies, start and end byte offsets.
+    pub encrypted_span: Option<(usize, usize)>,
+    /// Where the root's own `Signature` elements lie: after an assertion is decrypted they
+    /// cover ciphertext that is gone, so they are cut and the assertion's own signature counts.
+    pub root_signatures: Vec<(usize, usize)>,
 }
 
 /// What the root element says of itself, outside any signature when only the assertion is
@@ -44,6 +49,8 @@ pub(super) struct Envelope {
     pub issuer: Option<String>,
     /// The `Value` of the root's top-level `Status/StatusCode`.
     pub status: Option<String>,
+    /// The root's `InResponseTo`: absent in an unsolicited answer.
+    pub in_response_to: Option<String>,
 }
 
 fn text(raw: &[u8]) -> Result<String, Rejection> {
@@ -84,6 +91,7 @@ fn envelope(start: &BytesStart<'_>, path: &[Vec<u8>], envelope: &mut Envelope) -
         [root] => {
             envelope.root = String::from_utf8_lossy(root).into_owned();
             envelope.destination = attribute(start, b"Destination")?;
+            envelope.in_response_to = attribute(start, b"InResponseTo")?;
         }
         [_, status, code] if status == b"Status" && code == b"StatusCode" && envelope.status.is_none() => {
             envelope.status = attribute(start, b"Value")?;
@@ -106,7 +114,7 @@ fn algorithm(start: &BytesStart<'_>) -> Option<String> {
     start.attributes().flatten().find(|a| a.key.local_name().as_ref() == b"Algorithm").and_then(|a| String::from_utf8(a.value.to_vec()).ok())
 }
 
-fn check(start: &BytesStart<'_>, shape: &mut Shape) -> Result<(), Rejection> {
+fn check(start: &BytesStart<'_>, shape: &mut Shape, in_encrypted: bool) -> Result<(), Rejection> {
     let allowed: (&'static str, &[&str]) = match start.local_name().as_ref() {
         b"Assertion" => {
             shape.assertions += 1;
@@ -116,6 +124,8 @@ fn check(start: &BytesStart<'_>, shape: &mut Shape) -> Result<(), Rejection> {
             shape.encrypted_assertions += 1;
             return Ok(());
         }
+        // XML Encryption names its own algorithms, which the decryption checks.
+        _ if in_encrypted => return Ok(()),
         b"CanonicalizationMethod" => ("canonicalization", &C14N),
         b"Transform" => ("transform", &TRANSFORMS),
         b"SignatureMethod" => ("signature", &SIGNATURE_METHODS),
@@ -140,21 +150,37 @@ pub(super) fn response(xml: &str) -> Result<Shape, Rejection> {
     let mut shape = Shape::default();
     let mut path: Vec<Vec<u8>> = Vec::new();
     let mut in_issuer = false;
+    // The depth of the EncryptedAssertion or root Signature being read, and where it began.
+    let mut encrypted: Option<(usize, usize)> = None;
+    let mut root_signature: Option<usize> = None;
     loop {
-        match reader.read_event().map_err(|_| Rejection::Malformed)? {
+        let before = usize::try_from(reader.buffer_position()).map_err(|_| Rejection::TooLarge)?;
+        let event = reader.read_event().map_err(|_| Rejection::Malformed)?;
+        let after = usize::try_from(reader.buffer_position()).map_err(|_| Rejection::TooLarge)?;
+        match event {
             Event::Start(start) => {
                 path.push(start.local_name().as_ref().to_vec());
                 if path.len() > MAX_DEPTH {
                     return Err(Rejection::TooDeep);
                 }
-                check(&start, &mut shape)?;
+                check(&start, &mut shape, encrypted.is_some())?;
                 envelope(&start, &path, &mut shape.envelope)?;
                 in_issuer = matches!(path.as_slice(), [_, issuer] if issuer == b"Issuer");
+                match path.as_slice() {
+                    [.., last] if last == b"EncryptedAssertion" && encrypted.is_none() => encrypted = Some((path.len(), before)),
+                    [_, last] if last == b"Signature" => root_signature = Some(before),
+                    _ => {}
+                }
             }
             Event::Empty(start) => {
                 path.push(start.local_name().as_ref().to_vec());
-                check(&start, &mut shape)?;
+                check(&start, &mut shape, encrypted.is_some())?;
                 envelope(&start, &path, &mut shape.envelope)?;
+                match path.as_slice() {
+                    [.., last] if last == b"EncryptedAssertion" && encrypted.is_none() => shape.encrypted_span = Some((before, after)),
+                    [_, last] if last == b"Signature" => shape.root_signatures.push((before, after)),
+                    _ => {}
+                }
                 path.pop();
             }
             // The issuer's text arrives in pieces: text, entity references, CDATA.
@@ -162,6 +188,14 @@ pub(super) fn response(xml: &str) -> Result<Shape, Rejection> {
             Event::GeneralRef(r) if in_issuer => issuer_text(&mut shape.envelope).push(reference(&r)?),
             Event::CData(c) if in_issuer => issuer_text(&mut shape.envelope).push_str(std::str::from_utf8(&c).map_err(|_| Rejection::Malformed)?),
             Event::End(_) => {
+                if let Some((_, start)) = encrypted.filter(|(depth, _)| *depth == path.len()) {
+                    shape.encrypted_span = Some((start, after));
+                    encrypted = None;
+                }
+                if let Some(start) = root_signature.filter(|_| path.len() == 2) {
+                    shape.root_signatures.push((start, after));
+                    root_signature = None;
+                }
                 path.pop();
                 if in_issuer {
                     shape.envelope.issuer = shape.envelope.issuer.take().map(|i| i.trim().to_owned());

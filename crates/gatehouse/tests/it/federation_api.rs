@@ -137,7 +137,8 @@ async fn invalid_provider_settings_are_refused_and_nothing_is_saved() {
         body
     };
     let no_cert = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#;
-    let cases: [(&str, Value, &str); 11] = [
+    let cases: [(&str, Value, &str); 12] = [
+        ("IdP-initiated sign-in over OpenID Connect", with("allow_idp_initiated", json!(true)), "IdP-initiated settings are for protocol"),
         ("a control character in the name", with("name", json!("Sign in\u{202e}gnp.exe")), "control"),
         ("a scope with a space", with("scopes", json!(["email openid"])), "scope token"),
         ("another tenant's domain", with("domains", json!(["fed.test"])), "not one of the tenant's domains"),

@@ -56,8 +56,9 @@ async fn an_invalid_provider_is_refused_naming_its_field_and_line() {
     dir.file("no-cert.xml", &saml_metadata(""));
     dir.file("dtd.xml", &format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}", saml_metadata("")));
     let saml = |file: &str| format!("  protocol = \"saml\"\n  metadata_file = \"{file}\"\n  domains = [\"fed.test\"]\n");
-    let cases: [(&str, String, &str); 11] = [
+    let cases: [(&str, String, &str); 12] = [
         ("saml with client settings", format!("  protocol = \"saml\"\n{GOOD}"), "for OpenID Connect"),
+        ("IdP-initiated sign-in over OpenID Connect", format!("  allow_idp_initiated = true\n{GOOD}"), "IdP-initiated sign-in is for protocol = \"saml\""),
         ("saml without a signing certificate", saml("no-cert.xml"), "no signing certificate"),
         ("saml metadata with a DTD", saml("dtd.xml"), "DTD"),
         ("saml without metadata", "  protocol = \"saml\"\n  domains = [\"fed.test\"]\n".into(), "metadata_file or metadata_url"),

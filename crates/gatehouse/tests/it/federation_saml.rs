@@ -39,6 +39,7 @@ domains = ["saml.test"]
   domains = ["saml.test"]
   provisioning = "jit"
   email_attribute = "mail"
+  allow_idp_initiated = true
 
 [[tenant]]
 name = "Step Oy"
@@ -259,6 +260,50 @@ async fn a_wrapped_or_commented_answer_is_refused_though_its_signature_verifies(
 type Edit = dyn Fn(&str, &str) -> String;
 
 #[tokio::test]
+async fn an_encrypted_assertion_opens_with_the_key_the_sp_metadata_publishes() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    let metadata = reqwest::get(app.url("/saml/metadata")).await.unwrap().text().await.unwrap();
+    assert!(metadata.contains(r#"<md:KeyDescriptor use="encryption">"#) && metadata.contains("X509Certificate"), "{metadata}");
+    let gcm_first = metadata.find("xmlenc11#aes256-gcm").unwrap() < metadata.find("xmlenc#aes256-cbc").unwrap();
+    assert!(gcm_first, "AES-GCM offered first");
+    // The provider reads the certificate from that metadata. ADFS and Entra ID encrypt with
+    // AES-256-CBC, others with AES-GCM; a response signed as well as its assertion still signs in.
+    for (content, sign) in [("aes256-cbc", "assertion"), ("aes128-gcm", "assertion"), ("aes256-gcm", "both")] {
+        idp.next(&json!({ "encrypt": content, "sign": sign })).await;
+        let browser = Browser::new();
+        let answer = answer_for(&browser, &app, "new@saml.test").await;
+        let xml = decoded(&answer);
+        assert!(xml.contains("EncryptedAssertion") && !xml.contains("new-1"), "{content}: the NameID travels encrypted");
+        let claims = claims_for(&app, &to_client(&post_answer(&browser, &app, &answer, &[]).await)).await;
+        assert_eq!(claims["email"], "new@saml.test", "{content}");
+    }
+}
+
+#[tokio::test]
+async fn an_encrypted_assertion_must_carry_its_own_signature_and_open_with_gatehouses_key_by_an_accepted_algorithm() {
+    let Some((app, idp, _dir)) = pair().await else { return };
+    // Anyone can encrypt to Gatehouse's public certificate: only the response was signed, and
+    // that signature covered what is no longer there.
+    let response_signed = wrong_answer(&app, &idp, json!({ "encrypt": "aes256-gcm", "sign": "response" })).await;
+    assert_refused(&app, response_signed, "signature does not verify").await;
+    let to_another_key = wrong_answer(&app, &idp, json!({ "encrypt": "aes256-gcm", "encrypt_to": "other" })).await;
+    assert_refused(&app, to_another_key, "does not open with Gatehouse's key").await;
+    // pysaml2's own default: Triple DES.
+    assert_refused(&app, wrong_answer(&app, &idp, json!({ "encrypt": "tripledes-cbc" })).await, "tripledes-cbc").await;
+    // An encrypted assertion beside a plain one: two assertions.
+    let browser = Browser::new();
+    idp.next(&json!({ "encrypt": "aes256-gcm" })).await;
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    let xml = decoded(&answer);
+    let plain = decoded(&answer_for(&Browser::new(), &app, "new@saml.test").await);
+    let start = plain.find("<ns1:Assertion").unwrap();
+    let end = plain.find("</ns1:Assertion>").unwrap() + "</ns1:Assertion>".len();
+    let at = xml.find("</ns0:Response>").unwrap();
+    let both = format!("{}{}{}", &xml[..at], &plain[start..end], &xml[at..]);
+    assert_refused(&app, post_answer(&browser, &app, &(encoded(&both), answer.1.clone()), &[]).await, "exactly one assertion").await;
+}
+
+#[tokio::test]
 async fn the_responses_own_status_issuer_and_destination_count_though_only_the_assertion_is_signed() {
     let Some((app, idp, _dir)) = pair().await else { return };
     let success = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -371,4 +416,92 @@ async fn a_saml_provider_set_up_through_the_api_with_its_metadata_pasted_signs_i
     let pinned = after["provider"]["upstream"]["signing_certificates_sha256"].as_array().unwrap();
     assert!(pinned.len() == 1 && pinned[0].as_str().unwrap().len() == 64, "{after}");
     assert!(!after.to_string().contains("X509Certificate"), "the metadata document stays out");
+}
+
+/// The provider's portal tile: an unsolicited answer for `account`, as (SAMLResponse, RelayState).
+async fn from_portal(idp: &SamlIdp, account: &str) -> Answer {
+    let page = Browser::new().get(&format!("{}/idp-initiated?account={account}", idp.base)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    (hidden(&html, "SAMLResponse").expect("a SAMLResponse"), hidden(&html, "RelayState").unwrap_or_default())
+}
+
+#[tokio::test]
+async fn an_idp_initiated_answer_starts_a_sign_in_of_the_browsers_own_where_the_provider_allows_it() {
+    let Some((app, idp, dir)) = pair().await else { return };
+    let unsolicited = from_portal(&idp, "new@saml.test").await;
+    assert!(!decoded(&unsolicited).contains("InResponseTo"), "the portal's answer names no request");
+    // Verified, it sends the browser to start a sign-in of its own, for that person.
+    let browser = Browser::new();
+    let started = post_answer(&browser, &app, &unsolicited, &[]).await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&started), format!("{}/console/sign-in?login_hint=new%40saml.test", app.issuer));
+    let authorize = browser.get(&location(&started)).await;
+    assert!(location(&authorize).contains("login_hint=new%40saml.test"), "the account page's sign-in carries the hint");
+    let to_idp = browser.get(&location(&authorize)).await;
+    let to_idp = location(&to_idp);
+    assert!(to_idp.starts_with(&idp.base), "the hint on a bound domain goes straight to the provider: {to_idp}");
+    // The provider's session answers that request; this browser is signed in to its account page.
+    let answer = answer_at(&browser, &to_idp).await;
+    let back = post_answer(&browser, &app, &answer, &[]).await;
+    assert!(location(&back).starts_with(&format!("{}/console/callback?", app.issuer)), "{}", location(&back));
+    let to_account = location(&browser.get(&location(&back)).await);
+    assert_eq!(to_account, "/account", "back at the account page");
+    let account = browser.get(&app.url(&to_account)).await;
+    assert_eq!(account.status(), StatusCode::OK);
+    assert!(account.text().await.unwrap().contains("new@saml.test"), "signed in as the person the provider named");
+
+    // The portal's answer is taken once.
+    let again = post_answer(&Browser::new(), &app, &unsolicited, &[]).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "a replayed unsolicited answer");
+    assert_logged(&dir, "already used (replay)", 1).await;
+}
+
+/// Waits for Gatehouse's log to name `check` `times` times (refusals of unsolicited answers
+/// are logged, with no sign-in to record them in).
+async fn assert_logged(dir: &crate::support::app::TempDir, check: &str, times: usize) {
+    let mut logged = String::new();
+    for _ in 0..50 {
+        logged = std::fs::read_to_string(dir.path().join("gatehouse.log")).unwrap_or_default();
+        if logged.matches(check).count() >= times {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the log should name `{check}` {times} time(s): {logged}");
+}
+
+#[tokio::test]
+async fn an_unsolicited_answer_is_refused_where_not_allowed_off_the_domains_or_when_it_answers_a_request() {
+    let Some((app, idp, dir)) = pair().await else { return };
+    // The IdP asserts a person of another tenant's domain (Step Oy uses the same IdP).
+    let off_domain = post_answer(&Browser::new(), &app, &from_portal(&idp, "pat@step.test").await, &[]).await;
+    assert_eq!(off_domain.status(), StatusCode::BAD_REQUEST);
+    assert_logged(&dir, "domain_not_bound", 1).await;
+    // An answer to a request whose envelope hides its InResponseTo: the signed assertion still
+    // names the request, and it does not pass for an unsolicited one.
+    let browser = Browser::new();
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    let xml = decoded(&answer);
+    let root = xml.find("<ns0:Response").unwrap();
+    let root_tag = &xml[root..xml[root..].find('>').unwrap() + root];
+    let attribute = root_tag.find(" InResponseTo=\"").unwrap() + root;
+    let value_end = attribute + 15 + xml[attribute + 15..].find('"').unwrap() + 1;
+    let stripped = format!("{}{}", &xml[..attribute], &xml[value_end..]);
+    assert!(!stripped[root..stripped[root..].find('>').unwrap() + root].contains("InResponseTo"));
+    let response = post_answer(&Browser::new(), &app, &(encoded(&stripped), String::new()), &[]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "a solicited assertion never starts a sign-in elsewhere");
+    assert_logged(&dir, "answers no request this browser started (unsolicited)", 1).await;
+    // An answer of the portal's, once the provider no longer allows IdP-initiated sign-in.
+    let ops = operator(&app).await;
+    let tenant = ids_of_tenant(&app, &ops, "Saml Oy").await;
+    let body = json!({ "name": "Saml Oy staff", "protocol": "saml", "preset": "adfs", "metadata": idp.metadata().await,
+        "domains": ["saml.test"], "provisioning": "jit", "email_attribute": "mail", "allow_idp_initiated": false });
+    let replaced = call(&app, reqwest::Method::PUT, &format!("/api/v1/tenants/{tenant}/identity-providers/adfs"), &ops, Some(body)).await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let replaced: Value = replaced.json().await.unwrap();
+    assert_eq!(replaced["saml"]["allow_idp_initiated"], false);
+    let refused = post_answer(&Browser::new(), &app, &from_portal(&idp, "new@saml.test").await, &[]).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "not allowed: refused");
+    assert_logged(&dir, "answers no request this browser started (unsolicited)", 2).await;
 }

@@ -63,7 +63,31 @@ pub async fn register(store: &dyn Store, issuer: &str, now: OffsetDateTime) -> R
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/console/callback", get(callback)).route("/console/sign-out", post(sign_out)).merge(account::routes()).merge(admin::routes())
+    Router::new()
+        .route("/console/callback", get(callback))
+        .route("/console/sign-in", get(sign_in))
+        .route("/console/sign-out", post(sign_out))
+        .merge(account::routes())
+        .merge(admin::routes())
+}
+
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    login_hint: Option<String>,
+}
+
+/// `GET /console/sign-in?login_hint=...`: a sign-in to the account page for the person named,
+/// which goes straight to their organisation's provider when their domain is bound to one.
+/// Where an unsolicited SAML answer (IdP-initiated sign-in) sends the browser: the sign-in it
+/// starts is this browser's own, so nobody is signed in by someone else's answer.
+async fn sign_in(console: Console, Query(query): Query<SignInQuery>) -> Response {
+    if console.view.access_token.is_some() {
+        return console.finish(Ok(see_other("/account")));
+    }
+    // A hint is an email address at most; anything else starts a plain sign-in.
+    let hint = query.login_hint.filter(|hint| hint.len() <= 254 && gatehouse_core::Email::parse(hint).is_ok());
+    let started = console.sign_in_url_with_hint("/account", None, hint.as_deref()).map(|url| see_other(&url)).map_err(ConsoleError::from);
+    console.finish(started)
 }
 
 /// Why a console request did not end in its page.
@@ -267,6 +291,11 @@ impl Console {
 
     /// The `/authorize` address of a new sign-in for this browser's console session.
     pub fn sign_in_url(&self, return_to: &str, step_up: Option<&(String, Option<u32>)>) -> Result<String, PageError> {
+        self.sign_in_url_with_hint(return_to, step_up, None)
+    }
+
+    /// As [`Self::sign_in_url`], with the `login_hint` the authorization request carries.
+    fn sign_in_url_with_hint(&self, return_to: &str, step_up: Option<&(String, Option<u32>)>, login_hint: Option<&str>) -> Result<String, PageError> {
         let issuer = &self.state.config.issuer;
         let client_state = gatehouse_crypto::random::id()?;
         let verifier = Zeroizing::new(gatehouse_crypto::random::token()?);
@@ -281,6 +310,9 @@ impl Console {
                 .append_pair("state", &client_state)
                 .append_pair("code_challenge", CodeChallenge::s256_of(&verifier).as_str())
                 .append_pair("code_challenge_method", "S256");
+            if let Some(hint) = login_hint {
+                query.append_pair("login_hint", hint);
+            }
             if let Some((acr_values, _)) = step_up {
                 // A re-authentication now, at the level the API asked for.
                 query.append_pair("acr_values", acr_values).append_pair("prompt", "login").append_pair("max_age", "0");

@@ -26,6 +26,7 @@ pub(crate) mod rejections;
 pub(crate) mod respond;
 pub(crate) mod routes;
 mod saml;
+mod saml_unsolicited;
 mod second_factor;
 pub(crate) mod security;
 pub(crate) mod token;

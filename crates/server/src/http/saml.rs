@@ -7,6 +7,8 @@
 //! secret with the digest parked beside the AuthnRequest's ID; the trip is spent by
 //! compare-and-set before the answer is read, and the answer must be `InResponseTo` that ID.
 //!
+//! An answer that names no request (IdP-initiated) goes to [`super::saml_unsolicited`].
+//!
 //! The provider's answer arrives by a cross-site POST, which carries no SameSite=Lax cookie.
 //! Without the cookie the ACS answers with a page that posts the same form once more from
 //! Gatehouse's own origin, where the cookie comes along; posted again without it, the answer
@@ -86,8 +88,13 @@ pub async fn start(
 pub async fn acs(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
-    let relay_state = form.get("RelayState").ok_or_else(expired)?;
     let encoded = form.get("SAMLResponse").ok_or_else(expired)?;
+    // An answer that names no request is an IdP-initiated one. One that does not even scan
+    // goes on to fail where its sign-in's history records the check.
+    if let Some(peeked) = saml::peek(encoded).ok().filter(|p| !p.answers_a_request) {
+        return super::saml_unsolicited::answer(&state, addr, encoded, peeked.issuer, now).await;
+    }
+    let relay_state = form.get("RelayState").ok_or_else(expired)?;
     let has_cookie = cookies::read(&headers, cookies::flow_cookie_name(state.config.secure_cookies())).is_some();
     if !has_cookie && form.get("resubmitted").is_none() {
         let fields = vec![("SAMLResponse", encoded.to_owned()), ("RelayState", relay_state.to_owned()), ("resubmitted", "1".to_owned())];

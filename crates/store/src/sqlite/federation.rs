@@ -9,9 +9,9 @@ use gatehouse_core::ids::UserId;
 use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
-use super::{SqliteStore, ts};
+use super::{SqliteStore, from_ts, ts};
 use crate::vault::{open_text, seal_text};
-use crate::{ExternalIdentity, FederationStore, NewLinkedUser, ProviderPlan, StoreError, StoreResult, StoredProvider};
+use crate::{ExternalIdentity, FederationStore, NewLinkedUser, ProviderPlan, SamlSpKey, StoreError, StoreResult, StoredProvider};
 
 const SECRET_FIELD: &str = "identity_providers.client_secret";
 
@@ -271,6 +271,40 @@ impl FederationStore for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn saml_sp_keys(&self) -> StoreResult<Vec<SamlSpKey>> {
+        let rows =
+            sqlx::query("SELECT kid, pkcs8, certificate, created_at, retired_at FROM saml_sp_keys ORDER BY created_at, kid").fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(SamlSpKey {
+                    kid: row.try_get("kid")?,
+                    pkcs8: row.try_get("pkcs8")?,
+                    certificate: row.try_get("certificate")?,
+                    created_at: from_ts(row.try_get("created_at")?)?,
+                    retired_at: row.try_get::<Option<i64>, _>("retired_at")?.map(from_ts).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_saml_sp_key(&self, key: &SamlSpKey, audit: &AuditEntry) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        // The index allows one active key: a racing node's insert does nothing.
+        let done = sqlx::query("INSERT INTO saml_sp_keys (kid, pkcs8, certificate, created_at, retired_at) VALUES (?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING")
+            .bind(&key.kid)
+            .bind(&key.pkcs8)
+            .bind(&key.certificate)
+            .bind(ts(key.created_at))
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        super::audit::append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn save_identity_provider(

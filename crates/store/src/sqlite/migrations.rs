@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "third-party sign-in", include_str!("../../migrations/0013_federation.sql")),
     (14, "one identity per provider and account", include_str!("../../migrations/0014_one_identity_per_provider.sql")),
     (15, "SAML replay cache", include_str!("../../migrations/0015_saml_assertions_seen.sql")),
+    (16, "SAML service-provider keys", include_str!("../../migrations/0016_saml_sp_keys.sql")),
 ];
 
 #[derive(Debug)]

@@ -105,6 +105,9 @@ pub async fn spawn_saml_pair(accounts: &Value, fixture: impl Fn(&str) -> String)
     let listen = format!("127.0.0.1:{port}");
     let extra = ["--listen", listen.as_str(), "--issuer", issuer.as_str()];
     let text = fixture(&metadata.display().to_string());
-    let app = spawn_with(SpawnOptions { extra: &extra, fixture: &text, ..Default::default() }).await;
+    // Gatehouse's log beside the metadata: refusals that have no sign-in to record them in
+    // (an unsolicited answer's) are read from it.
+    let log = dir.path().join("gatehouse.log");
+    let app = spawn_with(SpawnOptions { extra: &extra, fixture: &text, log_file: Some(&log), ..Default::default() }).await;
     (app, idp, dir)
 }
