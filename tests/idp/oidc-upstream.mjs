@@ -7,7 +7,8 @@
 // redirects. What each account asserts comes from ACCOUNTS:
 //   { "ann@fed.test": { "claims": { "email": ..., "email_verified": true, "name": ... },
 //                       "amr": ["pwd"], "step_up_amr": ["pwd", "mfa"] } }
-// `step_up_amr` is asserted when the request asks for `acr_values` (a step-up).
+// `step_up_amr` is asserted when the request asks for `acr_values` (a step-up);
+// `"userinfo_only": true` keeps the claims out of the ID token (UserInfo gives them).
 //
 // Test hooks (loopback only, for the tests' eyes):
 //   GET  /test/requests   every authorization request's parameters, oldest first
@@ -47,7 +48,8 @@ const provider = new Provider(issuer, {
   findAccount: async (ctx, id) => {
     const account = accounts[id];
     if (!account) return undefined;
-    return { accountId: id, claims: async () => ({ sub: id, ...account.claims }) };
+    // `userinfo_only`: the person's claims are given at UserInfo, not in the ID token.
+    return { accountId: id, claims: async (use) => (account.userinfo_only && use === "id_token" ? { sub: id } : { sub: id, ...account.claims }) };
   },
   // The tests sign in many times over: no rate of its own, short-lived sessions are enough.
   ttl: { Session: 600, Interaction: 600, Grant: 600, AuthorizationCode: 60, AccessToken: 600, IdToken: 600 },

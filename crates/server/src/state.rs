@@ -43,6 +43,8 @@ pub struct Limiters {
     pub token_failure: RateLimiter<std::net::IpAddr>,
     /// Authorization requests parked per client address (an IPv6 /64).
     pub parking: RateLimiter<std::net::IpAddr>,
+    /// Unsolicited SAML answers (IdP-initiated sign-ins) per client address (an IPv6 /64).
+    pub unsolicited: RateLimiter<std::net::IpAddr>,
     /// Mailbox codes of the forced password change: sent per user, wrong ones per user and
     /// address (keys `sent:USER`, `guess:USER:ADDRESS`).
     pub reset_code: RateLimiter,

@@ -10,7 +10,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use super::id_token::{self, Expected, IdTokenClaims, Rejection};
-use super::{Metadata, UpstreamError};
+use super::{Metadata, UpstreamError, userinfo};
 use crate::fetch;
 
 /// How long discovery documents and keys are reused before being fetched again.
@@ -207,8 +207,8 @@ impl Upstreams {
         Ok(Started { url: url.into(), nonce, code_verifier: verifier })
     }
 
-    /// Exchanges the code (client_secret_basic, with the PKCE verifier) and checks the ID token
-    /// (`trip` says what this trip asked for).
+    /// Exchanges the code (client_secret_basic, with the PKCE verifier), checks the ID token
+    /// (`trip` says what this trip asked for) and, when it carries no email, asks UserInfo.
     pub async fn finish(&self, provider: &IdentityProvider, client_secret: Option<&str>, trip: &Trip<'_>, now: i64) -> Result<IdTokenClaims, UpstreamError> {
         let Trip { redirect_uri, code, code_verifier, nonce, authenticated_since } = *trip;
         let oidc = provider.oidc().ok_or(UpstreamError::Invalid("protocol"))?;
@@ -234,15 +234,36 @@ impl Upstreams {
         let algorithms: Vec<&str> = oidc.algorithms.iter().map(String::as_str).collect();
         let expected =
             Expected { issuer: &oidc.issuer, client_id: &oidc.client_id, nonce, algorithms: &algorithms, now, skew: SKEW_SECONDS, authenticated_since };
-        match id_token::validate(token, &cached.keys, &expected) {
+        let mut claims = match id_token::validate(token, &cached.keys, &expected) {
             Err(Rejection::Signature(JwsRejection::UnknownKey)) if self.may_refetch(token, &cached) => {
                 // The provider may have rotated its keys: fetch them once more and retry.
                 let keys = Arc::new(self.fetch_keys(provider, &cached.metadata.jwks_uri).await?);
-                self.store(&oidc.issuer, Cached { keys: Arc::clone(&keys), keys_fetched: Instant::now(), ..cached });
-                Ok(id_token::validate(token, &keys, &expected)?)
+                self.store(&oidc.issuer, Cached { keys: Arc::clone(&keys), keys_fetched: Instant::now(), ..cached.clone() });
+                id_token::validate(token, &keys, &expected)?
             }
-            other => Ok(other?),
+            other => other?,
+        };
+        // No email in the ID token: ask UserInfo with the access token, when there is both.
+        let access_token = response.get("access_token").and_then(|t| t.as_str());
+        if let (None, Some(endpoint), Some(access_token)) = (&claims.email, &cached.metadata.userinfo_endpoint, access_token) {
+            let answered = match self.client_for(provider, endpoint) {
+                Ok(client) => {
+                    let request = client.get(endpoint).bearer_auth(access_token).header("accept", "application/json");
+                    fetch::body("UserInfo response", request.send().await).await.and_then(|body| userinfo::complete(&mut claims, &body))
+                }
+                Err(error) => Err(error),
+            };
+            match answered {
+                // About another subject: a substituted token, the sign-in stops.
+                Err(UpstreamError::UserInfoSubject) => return Err(UpstreamError::UserInfoSubject),
+                // Unreachable, an address a provider set up through the API may not reach, an
+                // error status, not JSON (a signed UserInfo JWT): a linked person signs in without
+                // an email; one who needs it is refused later, by name.
+                Err(error) => tracing::warn!(provider = %provider.key(), %error, "the provider's UserInfo endpoint gave nothing Gatehouse reads"),
+                Ok(()) => {}
+            }
         }
+        Ok(claims)
     }
 
     /// Whether an unknown `kid` may fetch the keys again now.

@@ -66,7 +66,7 @@ enum Audience {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
-enum Flag {
+pub(super) enum Flag {
     Bool(bool),
     Text(String),
 }
@@ -91,7 +91,7 @@ pub struct IdTokenClaims {
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]
-    email_verified: Option<Flag>,
+    pub(super) email_verified: Option<Flag>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]

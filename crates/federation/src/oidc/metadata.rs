@@ -12,6 +12,9 @@ pub struct Metadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub jwks_uri: String,
+    /// Asked for the email when the ID token does not carry it.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
     #[serde(default)]
@@ -35,6 +38,9 @@ impl Metadata {
         }
         for endpoint in [&metadata.authorization_endpoint, &metadata.token_endpoint, &metadata.jwks_uri] {
             gatehouse_core::federation::upstream_url(endpoint).map_err(|_| UpstreamError::Invalid("endpoint URL"))?;
+        }
+        if let Some(userinfo) = &metadata.userinfo_endpoint {
+            gatehouse_core::federation::upstream_url(userinfo).map_err(|_| UpstreamError::Invalid("userinfo_endpoint"))?;
         }
         if let Some(end) = &metadata.end_session_endpoint {
             gatehouse_core::federation::upstream_url(end).map_err(|_| UpstreamError::Invalid("end_session_endpoint"))?;

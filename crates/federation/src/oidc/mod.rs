@@ -3,6 +3,7 @@
 mod client;
 pub mod id_token;
 mod metadata;
+mod userinfo;
 
 pub use client::{AuthorizationAsk, Started, Trip, Upstreams};
 pub use id_token::{Expected, IdTokenClaims, Rejection};
@@ -27,6 +28,9 @@ pub enum UpstreamError {
     IdToken(#[from] Rejection),
     #[error("the provider's client secret is missing")]
     NoSecret,
+    /// OpenID Connect Core §5.3.2: a UserInfo answer about someone else (a substituted token).
+    #[error("the UserInfo response is about another subject than the ID token (sub)")]
+    UserInfoSubject,
     #[error("{0}")]
     Refused(String),
 }

@@ -10,8 +10,9 @@
 //! SHA-1 or SHA-256 as XML Encryption names them; content by AES-GCM, or AES-CBC, which ADFS
 //! and Entra ID use. CBC has no integrity of its own and XML Encryption over it has known
 //! decryption oracles (a service answering a bad padding differently from a bad document):
-//! every failure here is one answer in the browser, and each try spends a sign-in trip. The
-//! SP metadata offers AES-GCM first to providers that read it.
+//! every failure here is one refusal, and each session key is opened once (the caller records
+//! its digest before anything is decrypted), so a changed ciphertext under a victim's key is
+//! never answered: the oracle gets no second question. The SP metadata offers AES-GCM first.
 //! A `CipherReference` (which would have Gatehouse fetch a URI) is refused.
 
 use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
@@ -22,6 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
+use zeroize::Zeroizing;
 
 use super::Rejection;
 use super::sp_key::EncryptionKey;
@@ -42,7 +44,7 @@ const MAX_WRAPPED_KEYS: usize = 4;
 
 /// The one answer for every failure to open: which step failed is not told, to the browser
 /// or the log (a padding oracle needs exactly that).
-fn unopened() -> Rejection {
+pub(super) fn unopened() -> Rejection {
     Rejection::Decryption("it does not open with Gatehouse's key".into())
 }
 
@@ -252,7 +254,7 @@ fn one_assertion(plain: &str) -> Result<(), Rejection> {
                 if depth == 0 {
                     elements += 1;
                     if start.local_name().as_ref() != b"Assertion" {
-                        return Err(Rejection::Decryption("the decrypted content is not an Assertion".into()));
+                        return Err(unopened());
                     }
                 }
                 depth += 1;
@@ -261,15 +263,31 @@ fn one_assertion(plain: &str) -> Result<(), Rejection> {
             Event::Text(text) if depth == 0 && !text.iter().all(u8::is_ascii_whitespace) => return Err(unopened()),
             Event::Empty(_) | Event::CData(_) | Event::GeneralRef(_) if depth == 0 => return Err(unopened()),
             Event::Eof if elements == 1 && depth == 0 => return Ok(()),
-            Event::Eof => return Err(Rejection::Decryption("the decrypted content is not one Assertion".into())),
+            Event::Eof => return Err(unopened()),
             _ => {}
         }
     }
 }
 
-/// The response with its encrypted assertion (at `span`) replaced by the plain one, and the
-/// root's own signatures (at `root_signatures`, over the ciphertext) cut.
-pub(super) fn open(xml: &str, span: (usize, usize), root_signatures: &[(usize, usize)], keys: &[EncryptionKey]) -> Result<String, Rejection> {
+/// An encrypted assertion whose session key Gatehouse's key unwrapped, not yet decrypted.
+/// The caller records [`Self::key_digest`] as used before [`Self::open`] reads anything: a
+/// ciphertext can then be tried once, and no answer to a changed one (a CBC padding or
+/// parsing oracle, or GCM relabelled as CBC) comes from the same key twice.
+pub(super) struct Unwrapped {
+    span: (usize, usize),
+    content: Content,
+    session: Zeroizing<Vec<u8>>,
+    data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Unwrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unwrapped").field("span", &self.span).finish_non_exhaustive()
+    }
+}
+
+/// Reads the `EncryptedAssertion` at `span` and unwraps its session key.
+pub(super) fn unwrap(xml: &str, span: (usize, usize), keys: &[EncryptionKey]) -> Result<Unwrapped, Rejection> {
     if keys.is_empty() {
         return Err(Rejection::Decryption("Gatehouse holds no SAML encryption key".into()));
     }
@@ -279,23 +297,47 @@ pub(super) fn open(xml: &str, span: (usize, usize), root_signatures: &[(usize, u
         return Err(Rejection::Decryption(format!("it must carry exactly one EncryptedData, it carries {}", encrypted.data_count)));
     }
     let (content, length) = Content::named(encrypted.data_method.as_deref().unwrap_or_default())?;
-    let session = session_key(&encrypted.keys, keys, length)?;
+    let session = Zeroizing::new(session_key(&encrypted.keys, keys, length)?);
     let data = base64(encrypted.data_cipher.as_deref().ok_or_else(unopened)?)?;
-    let plain = String::from_utf8(content.open(&session, data)?).map_err(|_| unopened())?;
-    one_assertion(&plain)?;
-    let mut cuts: Vec<(usize, usize, &str)> = root_signatures.iter().map(|&(start, end)| (start, end, "")).collect();
-    cuts.push((span.0, span.1, plain.trim()));
-    cuts.sort_by_key(|cut| cut.0);
-    let mut out = String::with_capacity(xml.len() + plain.len());
-    let mut at = 0;
-    for (start, end, with) in cuts {
-        // Spans come from one scan of this document: ordered, disjoint, on char boundaries.
-        out.push_str(xml.get(at..start).ok_or(Rejection::Malformed)?);
-        out.push_str(with);
-        at = end;
+    Ok(Unwrapped { span, content, session, data })
+}
+
+impl Unwrapped {
+    /// SHA-256 of the session key: what the replay cache records.
+    pub(super) fn key_digest(&self) -> [u8; 32] {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.session);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
     }
-    out.push_str(xml.get(at..).ok_or(Rejection::Malformed)?);
-    Ok(out)
+
+    /// The response with the encrypted assertion replaced by the plain one and the root's own
+    /// signatures (at `root_signatures`, over the ciphertext) cut. Every failure, from the
+    /// cipher to a plaintext that is not one `Assertion`, is the same refusal.
+    pub(super) fn open(self, xml: &str, root_signatures: &[(usize, usize)]) -> Result<String, Rejection> {
+        let plain = self.content.open(&self.session, self.data)?;
+        let plain = String::from_utf8(plain).map_err(|_| unopened())?;
+        one_assertion(&plain)?;
+        let mut cuts: Vec<(usize, usize, &str)> = root_signatures.iter().map(|&(start, end)| (start, end, "")).collect();
+        cuts.push((self.span.0, self.span.1, plain.trim()));
+        cuts.sort_by_key(|cut| cut.0);
+        let mut out = String::with_capacity(xml.len() + plain.len());
+        let mut at = 0;
+        for (start, end, with) in cuts {
+            // Spans come from one scan of this document: ordered, disjoint, on char boundaries.
+            out.push_str(xml.get(at..start).ok_or_else(unopened)?);
+            out.push_str(with);
+            at = end;
+        }
+        out.push_str(xml.get(at..).ok_or_else(unopened)?);
+        Ok(out)
+    }
+}
+
+/// [`unwrap`] then [`Unwrapped::open`], for the tests.
+#[cfg(test)]
+pub(super) fn open(xml: &str, span: (usize, usize), root_signatures: &[(usize, usize)], keys: &[EncryptionKey]) -> Result<String, Rejection> {
+    unwrap(xml, span, keys)?.open(xml, root_signatures)
 }
 
 #[cfg(test)]

@@ -45,8 +45,10 @@ impl ServiceProvider {
         let methods = [decrypt::AES256_GCM, decrypt::AES128_GCM, decrypt::AES256_CBC, decrypt::AES128_CBC, decrypt::RSA_OAEP_MGF1P, decrypt::RSA_OAEP]
             .map(|uri| format!(r#"      <md:EncryptionMethod Algorithm="{uri}"/>"#))
             .join("\n");
+        // Retired keys still open answers in flight; only active ones are offered.
         self.encryption_keys
             .iter()
+            .filter(|key| key.is_active())
             .map(|key| {
                 format!(
                     "    <md:KeyDescriptor use=\"encryption\">\n      <ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:KeyName>{kid}</ds:KeyName><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n{methods}\n    </md:KeyDescriptor>\n",
@@ -58,14 +60,15 @@ impl ServiceProvider {
     }
 
     /// The SP metadata document: who Gatehouse is, the certificates to encrypt assertions to,
-    /// where answers go (HTTP-POST), the NameID formats it reads. `WantAssertionsSigned="false"`: a signature over the assertion or over
-    /// the whole response is required, and either is taken (a provider that signs only the
-    /// response is not refused for it).
+    /// where answers go (HTTP-POST), the NameID formats it reads. `WantAssertionsSigned="true"`:
+    /// an encrypted assertion must carry its own signature (anyone can encrypt to Gatehouse), and
+    /// providers that read the flag (Shibboleth) then sign it; a plain assertion under a
+    /// signature of the whole response is still taken.
     pub fn metadata_xml(&self) -> String {
         format!(
             r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
 {keys}    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:AssertionConsumerService Binding="{HTTP_POST}" Location="{acs}" index="0" isDefault="true"/>

@@ -105,21 +105,63 @@ pub fn peek(encoded: &str) -> Result<Peeked, Rejection> {
     Ok(Peeked { answers_a_request: shape.envelope.in_response_to.is_some(), issuer: shape.envelope.issuer })
 }
 
-/// Verifies the `SAMLResponse` of an HTTP-POST to the ACS and reads who signed in.
-pub fn finish(provider: &IdentityProvider, idp: &IdpMetadata, encoded: &str, expected: &Expected<'_>) -> Result<Asserted, Rejection> {
-    let mut xml = decode(encoded)?;
-    let mut shape = scan::response(&xml)?;
+/// An answer at the ACS, decoded within bounds and scanned, holding one assertion in its place;
+/// an encrypted one has its session key unwrapped but nothing decrypted yet.
+#[derive(Debug)]
+pub struct Received {
+    xml: String,
+    shape: scan::Shape,
+    encrypted: Option<decrypt::Unwrapped>,
+}
+
+/// An answer ready for [`finish`]: its assertion plain (decrypted, scanned again).
+#[derive(Debug)]
+pub struct Opened {
+    xml: String,
+    shape: scan::Shape,
+}
+
+/// Decodes and scans the `SAMLResponse` of an HTTP-POST to the ACS and unwraps the session key
+/// of an encrypted assertion.
+pub fn receive(encoded: &str, sp: &ServiceProvider) -> Result<Received, Rejection> {
+    let xml = decode(encoded)?;
+    let shape = scan::response(&xml)?;
     if shape.assertions + shape.encrypted_assertions != 1 {
         return Err(Rejection::AssertionCount(shape.assertions + shape.encrypted_assertions));
     }
-    if let Some(span) = shape.encrypted_span.filter(|_| shape.encrypted_assertions == 1) {
-        xml = decrypt::open(&xml, span, &shape.root_signatures, &expected.sp.encryption_keys)?;
-        // Scanned again whole: the decrypted assertion's algorithms, comments, depth.
-        shape = scan::response(&xml)?;
-        if shape.assertions != 1 || shape.encrypted_assertions != 0 {
-            return Err(Rejection::AssertionCount(shape.assertions + shape.encrypted_assertions));
-        }
+    if shape.misplaced_assertions > 0 {
+        return Err(Rejection::Check("the assertion is not a child of the Response".into()));
     }
+    let encrypted = match shape.encrypted_span.filter(|_| shape.encrypted_assertions == 1) {
+        Some(span) => Some(decrypt::unwrap(&xml, span, &sp.encryption_keys)?),
+        None => None,
+    };
+    Ok(Received { xml, shape, encrypted })
+}
+
+impl Received {
+    /// The SHA-256 of an encrypted assertion's session key, which must be recorded as used
+    /// (the replay cache) before [`Self::open`]: a ciphertext is opened once.
+    pub fn session_key_digest(&self) -> Option<[u8; 32]> {
+        self.encrypted.as_ref().map(decrypt::Unwrapped::key_digest)
+    }
+
+    /// Decrypts an encrypted assertion into its place and scans the whole again; a plain one
+    /// passes as it is. Every failure after the key is one refusal.
+    pub fn open(self) -> Result<Opened, Rejection> {
+        let Some(encrypted) = self.encrypted else { return Ok(Opened { xml: self.xml, shape: self.shape }) };
+        let xml = encrypted.open(&self.xml, &self.shape.root_signatures)?;
+        let shape = scan::response(&xml).map_err(|_| decrypt::unopened())?;
+        if shape.assertions != 1 || shape.encrypted_assertions != 0 || shape.misplaced_assertions != 0 {
+            return Err(decrypt::unopened());
+        }
+        Ok(Opened { xml, shape })
+    }
+}
+
+/// Verifies an opened answer and reads who signed in.
+pub fn finish(provider: &IdentityProvider, idp: &IdpMetadata, opened: &Opened, expected: &Expected<'_>) -> Result<Asserted, Rejection> {
+    let (xml, shape) = (&opened.xml, &opened.shape);
     envelope(&shape.envelope, idp, expected.sp)?;
     let saml = provider.saml().ok_or(Rejection::Signature)?;
     // Unsolicited: only where the provider allows it, and an answer to a request (any
@@ -128,12 +170,19 @@ pub fn finish(provider: &IdentityProvider, idp: &IdpMetadata, encoded: &str, exp
     if unsolicited && (!saml.allow_idp_initiated || shape.envelope.in_response_to.is_some()) {
         return Err(Rejection::Unsolicited);
     }
+    // The envelope's own InResponseTo, which the signature may not cover, must not disagree
+    // with the request either (samael checks the signed one).
+    if let (Some(said), Some(request_id)) = (&shape.envelope.in_response_to, expected.request_id)
+        && said != request_id
+    {
+        return Err(Rejection::Check("the response's InResponseTo is not the request this browser started".into()));
+    }
     // samael verifies nothing when the metadata has no certificate: never let that happen.
     if idp.signing_certificates.is_empty() || saml.entity_id != idp.entity_id {
         return Err(Rejection::Signature);
     }
     let requests = expected.request_id.map(|id| [id]);
-    let assertion = verifier(idp, expected.sp, unsolicited).parse_xml_response(&xml, requests.as_ref().map(|r| r.as_slice())).map_err(|error| match error {
+    let assertion = verifier(idp, expected.sp, unsolicited).parse_xml_response(xml, requests.as_ref().map(|r| r.as_slice())).map_err(|error| match error {
         samael::service_provider::Error::FailedToValidateSignature => Rejection::Signature,
         other => Rejection::Check(other.to_string()),
     })?;

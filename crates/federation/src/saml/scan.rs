@@ -30,8 +30,12 @@ const MAX_DEPTH: usize = 48;
 pub(super) struct Shape {
     pub assertions: usize,
     pub encrypted_assertions: usize,
+    /// Assertions (plain or encrypted) anywhere but directly under the root, where SAML Core
+    /// §3.3.3 puts them (in `Extensions`, `Advice`, a `Signature`...).
+    pub misplaced_assertions: usize,
     pub envelope: Envelope,
-    /// Where the (last) `EncryptedAssertion` element lies, start and end byte offsets.
+    /// Where the outermost `EncryptedAssertion` element lies, start and end byte offsets (with
+    /// several, the answer is refused by their count).
     pub encrypted_span: Option<(usize, usize)>,
     /// Where the root's own `Signature` elements lie: after an assertion is decrypted they
     /// cover ciphertext that is gone, so they are cut and the assertion's own signature counts.
@@ -114,14 +118,16 @@ fn algorithm(start: &BytesStart<'_>) -> Option<String> {
     start.attributes().flatten().find(|a| a.key.local_name().as_ref() == b"Algorithm").and_then(|a| String::from_utf8(a.value.to_vec()).ok())
 }
 
-fn check(start: &BytesStart<'_>, shape: &mut Shape, in_encrypted: bool) -> Result<(), Rejection> {
+fn check(start: &BytesStart<'_>, shape: &mut Shape, in_encrypted: bool, depth: usize) -> Result<(), Rejection> {
     let allowed: (&'static str, &[&str]) = match start.local_name().as_ref() {
         b"Assertion" => {
             shape.assertions += 1;
+            shape.misplaced_assertions += usize::from(depth != 2);
             return Ok(());
         }
         b"EncryptedAssertion" => {
             shape.encrypted_assertions += 1;
+            shape.misplaced_assertions += usize::from(depth != 2);
             return Ok(());
         }
         // XML Encryption names its own algorithms, which the decryption checks.
@@ -163,7 +169,7 @@ pub(super) fn response(xml: &str) -> Result<Shape, Rejection> {
                 if path.len() > MAX_DEPTH {
                     return Err(Rejection::TooDeep);
                 }
-                check(&start, &mut shape, encrypted.is_some())?;
+                check(&start, &mut shape, encrypted.is_some(), path.len())?;
                 envelope(&start, &path, &mut shape.envelope)?;
                 in_issuer = matches!(path.as_slice(), [_, issuer] if issuer == b"Issuer");
                 match path.as_slice() {
@@ -174,7 +180,7 @@ pub(super) fn response(xml: &str) -> Result<Shape, Rejection> {
             }
             Event::Empty(start) => {
                 path.push(start.local_name().as_ref().to_vec());
-                check(&start, &mut shape, encrypted.is_some())?;
+                check(&start, &mut shape, encrypted.is_some(), path.len())?;
                 envelope(&start, &path, &mut shape.envelope)?;
                 match path.as_slice() {
                     [.., last] if last == b"EncryptedAssertion" && encrypted.is_none() => shape.encrypted_span = Some((before, after)),
@@ -259,7 +265,9 @@ mod tests {
     #[test]
     fn assertions_are_counted_wherever_they_hide_and_depth_is_bounded() {
         let wrapped = "<Response><Extensions><Assertion/></Extensions><saml:Assertion xmlns:saml='a'/><EncryptedAssertion/></Response>";
-        assert_eq!(response(wrapped).map(|s| (s.assertions, s.encrypted_assertions)), Ok((2, 1)));
+        assert_eq!(response(wrapped).map(|s| (s.assertions, s.encrypted_assertions, s.misplaced_assertions)), Ok((2, 1, 1)));
+        let moved = "<Response><Extensions><EncryptedAssertion/></Extensions></Response>";
+        assert_eq!(response(moved).map(|s| (s.encrypted_assertions, s.misplaced_assertions)), Ok((1, 1)), "an encrypted one outside its place too");
         let deep = format!("{}{}", "<a>".repeat(MAX_DEPTH + 1), "</a>".repeat(MAX_DEPTH + 1));
         assert_eq!(response(&deep), Err(Rejection::TooDeep));
         assert_eq!(response("<a><b></a>"), Err(Rejection::Malformed));

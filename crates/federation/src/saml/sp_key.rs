@@ -2,9 +2,9 @@
 //! SP metadata publishes for encryption, so a provider can encrypt its assertions to Gatehouse.
 //!
 //! The key is RSA (XML Encryption's key transport is RSA-OAEP at every provider that encrypts:
-//! ADFS, Entra ID, Okta, Shibboleth) and never signs anything: Gatehouse's AuthnRequests are
-//! unsigned (`AuthnRequestsSigned="false"`), so one key has one purpose. The certificate only
-//! carries the public key to the provider; nobody validates its chain.
+//! ADFS, Entra ID, Okta, Shibboleth) and signs nothing but its own certificate: Gatehouse's
+//! AuthnRequests are unsigned (`AuthnRequestsSigned="false"`), so one key has one purpose. The
+//! certificate only carries the public key to the provider; nobody validates its chain.
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeySize, OaepPrivateDecryptingKey, PrivateDecryptingKey};
@@ -66,6 +66,7 @@ pub async fn load_or_create(store: &dyn FederationStore, entity_id: &str, now: O
 /// A loaded SP key: the private key for RSA-OAEP and the certificate the metadata publishes.
 pub struct EncryptionKey {
     kid: String,
+    active: bool,
     certificate: Vec<u8>,
     pub(super) decrypting: OaepPrivateDecryptingKey,
 }
@@ -111,11 +112,16 @@ impl EncryptionKey {
             return Err(fail(&"its certificate carries another public key"));
         }
         let decrypting = OaepPrivateDecryptingKey::new(key).map_err(|e| fail(&e))?;
-        Ok(Self { kid: stored.kid.clone(), certificate: stored.certificate.clone(), decrypting })
+        Ok(Self { kid: stored.kid.clone(), active: stored.retired_at.is_none(), certificate: stored.certificate.clone(), decrypting })
     }
 
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// Not retired: offered in the metadata (a retired key still opens answers in flight).
+    pub fn is_active(&self) -> bool {
+        self.active
     }
 
     /// The certificate as the metadata's `X509Certificate` carries it.

@@ -37,12 +37,15 @@ async fn admin_changes_are_chained_and_any_tampering_is_named() {
     let refused = call(&app, Method::PUT, &format!("/api/v1/tenants/{acme}/policy"), &ops, Some(json!({ "policy": { "allowed_methods": ["x"] } }))).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let (ok, out) = verify(&app.data_dir());
-    assert!(ok && out.contains("intact: 6 records"), "the start-up import, the first signing keys and four changes; a refused change is not recorded: {out}");
+    assert!(
+        ok && out.contains("intact: 7 records"),
+        "the start-up import, the first keys (SAML encryption, then token signing) and four changes; a refused change is not recorded: {out}"
+    );
 
     let data = app.data_dir();
     let dir = app.stop_keeping_data().await;
     let pool = writable(&data).await;
-    let first = sqlx::query("SELECT actor, action, target, before, after, address FROM audit_records WHERE seq = 3").fetch_one(&pool).await.unwrap();
+    let first = sqlx::query("SELECT actor, action, target, before, after, address FROM audit_records WHERE seq = 4").fetch_one(&pool).await.unwrap();
     assert_eq!(first.get::<String, _>("actor"), "client:ops");
     assert_eq!(first.get::<String, _>("action"), "application.policy.update");
     assert_eq!(first.get::<String, _>("target"), "client:vault");
@@ -50,42 +53,42 @@ async fn admin_changes_are_chained_and_any_tampering_is_named() {
     assert_eq!(first.get::<String, _>("address"), "127.0.0.1");
 
     // Changed.
-    sqlx::query("UPDATE audit_records SET actor = 'user:someone-else' WHERE seq = 4").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET actor = 'user:someone-else' WHERE seq = 5").execute(&pool).await.unwrap();
     let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 4") && out.contains("changed"), "{out}");
-    sqlx::query("UPDATE audit_records SET actor = 'client:ops' WHERE seq = 4").execute(&pool).await.unwrap();
+    assert!(!ok && out.contains("record 5") && out.contains("changed"), "{out}");
+    sqlx::query("UPDATE audit_records SET actor = 'client:ops' WHERE seq = 5").execute(&pool).await.unwrap();
     assert!(verify(&data).0, "restored");
 
     // Deleted.
-    let saved: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_records WHERE seq = 5").fetch_one(&pool).await.unwrap();
-    sqlx::query("CREATE TABLE saved AS SELECT * FROM audit_records WHERE seq = 5").execute(&pool).await.unwrap();
-    sqlx::query("DELETE FROM audit_records WHERE seq = 5").execute(&pool).await.unwrap();
+    let saved: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_records WHERE seq = 6").fetch_one(&pool).await.unwrap();
+    sqlx::query("CREATE TABLE saved AS SELECT * FROM audit_records WHERE seq = 6").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM audit_records WHERE seq = 6").execute(&pool).await.unwrap();
     let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 6"), "{out}");
+    assert!(!ok && out.contains("record 7"), "{out}");
     sqlx::query("INSERT INTO audit_records SELECT * FROM saved").execute(&pool).await.unwrap();
     sqlx::query("DROP TABLE saved").execute(&pool).await.unwrap();
     assert!(verify(&data).0);
 
-    // Reordered: records 4 and 5 swap places.
-    sqlx::query("UPDATE audit_records SET seq = -4 WHERE seq = 4").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_records SET seq = 4 WHERE seq = 5").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_records SET seq = 5 WHERE seq = -4").execute(&pool).await.unwrap();
-    let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 4"), "{out}");
+    // Reordered: records 5 and 6 swap places.
     sqlx::query("UPDATE audit_records SET seq = -5 WHERE seq = 5").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_records SET seq = 5 WHERE seq = 4").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_records SET seq = 4 WHERE seq = -5").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 5 WHERE seq = 6").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 6 WHERE seq = -5").execute(&pool).await.unwrap();
+    let (ok, out) = verify(&data);
+    assert!(!ok && out.contains("record 5"), "{out}");
+    sqlx::query("UPDATE audit_records SET seq = -6 WHERE seq = 6").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 6 WHERE seq = 5").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_records SET seq = 5 WHERE seq = -6").execute(&pool).await.unwrap();
     assert!(verify(&data).0);
 
     // Inserted at the end with a made-up hash.
-    sqlx::query("INSERT INTO audit_records (seq, at, actor, action, target, prev_hash, hash) VALUES (7, 0, 'user:x', 'tenant.delete', 'tenant:x', ?, ?)")
+    sqlx::query("INSERT INTO audit_records (seq, at, actor, action, target, prev_hash, hash) VALUES (8, 0, 'user:x', 'tenant.delete', 'tenant:x', ?, ?)")
         .bind(saved.clone())
         .bind(saved)
         .execute(&pool)
         .await
         .unwrap();
     let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 7"), "{out}");
+    assert!(!ok && out.contains("record 8"), "{out}");
     pool.close().await;
     drop(dir);
 }
@@ -113,13 +116,18 @@ async fn directory_changes_and_imports_are_audited_once_and_never_hold_secrets()
         call(&app, Method::POST, "/api/v1/applications", &ops, Some(json!({ "client_id": "labs", "name": "Labs", "grant_types": ["client_credentials"] })))
             .await;
     let secret = created.json::<serde_json::Value>().await.unwrap()["client_secret"].as_str().unwrap().to_owned();
-    // The fixture was imported at start-up (the first record), then the first signing keys made.
+    // The fixture was imported at start-up (the first record), then the first keys made: the
+    // SAML encryption key, the token-signing keys.
     let pool = read_only_db(&app.data_dir()).await;
     let rows = sqlx::query("SELECT actor, action, COALESCE(after, '') AS after FROM audit_records ORDER BY seq").fetch_all(&pool).await.unwrap();
     pool.close().await;
     let actions: Vec<String> = rows.iter().map(|r| r.get::<String, _>("action")).collect();
-    assert_eq!(actions, ["import.apply", "key.generate", "tenant.create", "user.create", "application.create"], "the refused change is not recorded");
-    assert_eq!(rows[2].get::<String, _>("actor"), "client:ops");
+    assert_eq!(
+        actions,
+        ["import.apply", "key.generate", "key.generate", "tenant.create", "user.create", "application.create"],
+        "the refused change is not recorded"
+    );
+    assert_eq!(rows[3].get::<String, _>("actor"), "client:ops");
     let everything: String = rows.iter().map(|r| r.get::<String, _>("after")).collect();
     assert!(everything.contains("password_set") && everything.contains("\"fields\":[\"email\",\"name\"]"), "{everything}");
     assert!(!everything.contains("ada@umbrella.test") && !everything.contains("Ada"), "no personal data in the trail: it outlives erasure");
@@ -129,7 +137,7 @@ async fn directory_changes_and_imports_are_audited_once_and_never_hold_secrets()
     let (ok, _, err) = cli(&app.data_dir(), &["import", fixture.to_str().unwrap(), "--password-memory-kib", "64", "--password-iterations", "1"]);
     assert!(ok, "{err}");
     let (ok, out) = verify(&app.data_dir());
-    assert!(ok && out.contains("intact: 5 records"), "{out}");
+    assert!(ok && out.contains("intact: 6 records"), "{out}");
 }
 
 #[tokio::test]
@@ -165,7 +173,7 @@ async fn signed_checkpoints_catch_a_truncated_trail_and_a_forged_signature() {
     }
     let data = app.data_dir();
     let (ok, out, _) = cli(&data, &["audit", "checkpoint"]);
-    assert!(ok && out.contains("signed checkpoint at record 4"), "{out}");
+    assert!(ok && out.contains("signed checkpoint at record 5"), "{out}");
     let (ok, out) = verify(&data);
     assert!(ok && out.contains("signed checkpoints"), "{out}");
     let (ok, jwk, _) = cli(&data, &["audit", "key"]);
@@ -185,17 +193,17 @@ async fn signed_checkpoints_catch_a_truncated_trail_and_a_forged_signature() {
     let dir = app.stop_keeping_data().await;
     let pool = writable(&data).await;
     // The newest record deleted: the chain alone still links, the checkpoint says otherwise.
-    sqlx::query("CREATE TABLE saved AS SELECT * FROM audit_records WHERE seq = 4").execute(&pool).await.unwrap();
-    sqlx::query("DELETE FROM audit_records WHERE seq = 4").execute(&pool).await.unwrap();
+    sqlx::query("CREATE TABLE saved AS SELECT * FROM audit_records WHERE seq = 5").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM audit_records WHERE seq = 5").execute(&pool).await.unwrap();
     let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("record 4") && out.contains("deleted from the end"), "{out}");
+    assert!(!ok && out.contains("record 5") && out.contains("deleted from the end"), "{out}");
     sqlx::query("INSERT INTO audit_records SELECT * FROM saved").execute(&pool).await.unwrap();
     assert!(verify(&data).0, "restored");
 
     // A checkpoint whose signature was tampered with (or made without the instance key).
-    sqlx::query("UPDATE audit_checkpoints SET signature = zeroblob(64) WHERE seq = 4").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_checkpoints SET signature = zeroblob(64) WHERE seq = 5").execute(&pool).await.unwrap();
     let (ok, out) = verify(&data);
-    assert!(!ok && out.contains("checkpoint at record 4 has an invalid signature"), "{out}");
+    assert!(!ok && out.contains("checkpoint at record 5 has an invalid signature"), "{out}");
     pool.close().await;
     drop(dir);
 }

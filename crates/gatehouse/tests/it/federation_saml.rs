@@ -17,8 +17,9 @@ use crate::support::saml_idp::{SamlIdp, available, spawn_saml_pair};
 
 const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
 
-/// Saml Oy (saml.test, JIT, the email from the `mail` attribute) with Alice already there;
-/// Step Oy (step.test), requiring 2FA, counting the provider's `multipleauthn`; Api Oy
+/// Saml Oy (saml.test, JIT, the email from the `mail` attribute, IdP-initiated sign-in
+/// allowed) with Alice already there; Step Oy (step.test), requiring 2FA, counting the
+/// provider's `multipleauthn`, taking IdP-initiated sign-ins from the same IdP too; Api Oy
 /// (api.test), whose provider an operator sets up through the API.
 fn fixture(metadata: &str) -> String {
     format!(
@@ -54,6 +55,7 @@ domains = ["step.test"]
   domains = ["step.test"]
   provisioning = "jit"
   upstream_mfa = "if_asserted"
+  allow_idp_initiated = true
   mfa_acr_values = ["{MULTIPLE_AUTHN}"]
 
 [[tenant]]
@@ -301,6 +303,48 @@ async fn an_encrypted_assertion_must_carry_its_own_signature_and_open_with_gateh
     let at = xml.find("</ns0:Response>").unwrap();
     let both = format!("{}{}{}", &xml[..at], &plain[start..end], &xml[at..]);
     assert_refused(&app, post_answer(&browser, &app, &(encoded(&both), answer.1.clone()), &[]).await, "exactly one assertion").await;
+    // A session key is opened once: the same encrypted assertion in another sign-in, as it was
+    // or relabelled from GCM to CBC, is refused before anything is decrypted.
+    let browser = Browser::new();
+    idp.next(&json!({ "encrypt": "aes256-gcm" })).await;
+    let first = answer_for(&browser, &app, "new@saml.test").await;
+    to_client(&post_answer(&browser, &app, &first, &[]).await);
+    let used = decoded(&first);
+    let relabelled = used.replace("http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#aes256-cbc");
+    assert_ne!(relabelled, used);
+    for (what, xml) in [("as it was", used.clone()), ("relabelled", relabelled)] {
+        let browser = Browser::new();
+        let trip = answer_for(&browser, &app, "new@saml.test").await;
+        let response = post_answer(&browser, &app, &(encoded(&xml), trip.1.clone()), &[]).await;
+        assert_ne!(response.status(), StatusCode::SEE_OTHER, "{what}");
+        assert_refused(&app, response, "session key was used before").await;
+    }
+    // A tampered ciphertext spends its key too: the untampered one cannot follow.
+    let browser = Browser::new();
+    idp.next(&json!({ "encrypt": "aes256-cbc" })).await;
+    let original = answer_for(&browser, &app, "new@saml.test").await;
+    let xml = decoded(&original);
+    // The content's CipherValue is the last one (the wrapped key's comes first).
+    let close = xml.rfind("CipherValue>").unwrap();
+    let data = xml[..close].rfind("CipherValue>").unwrap() + "CipherValue>".len();
+    let at = (data + 30..close).find(|&i| xml.as_bytes()[i].is_ascii_alphanumeric()).unwrap();
+    let flipped = if xml.as_bytes()[at] == b'A' { 'B' } else { 'A' };
+    let tampered = format!("{}{flipped}{}", &xml[..at], &xml[at + 1..]);
+    assert_refused(&app, post_answer(&browser, &app, &(encoded(&tampered), original.1.clone()), &[]).await, "does not open").await;
+    let browser = Browser::new();
+    let trip = answer_for(&browser, &app, "new@saml.test").await;
+    let response = post_answer(&browser, &app, &(original.0.clone(), trip.1.clone()), &[]).await;
+    assert_refused(&app, response, "session key was used before").await;
+    // The one encrypted assertion, moved out of its place into the response's Extensions.
+    let browser = Browser::new();
+    idp.next(&json!({ "encrypt": "aes256-gcm" })).await;
+    let answer = answer_for(&browser, &app, "new@saml.test").await;
+    let xml = decoded(&answer);
+    let start = xml.find("<ns1:EncryptedAssertion").unwrap();
+    let end = xml.find("</ns1:EncryptedAssertion>").unwrap() + "</ns1:EncryptedAssertion>".len();
+    let at = xml.find("</ns0:Response>").unwrap();
+    let moved = format!("{}{}<ns0:Extensions>{}</ns0:Extensions>{}", &xml[..start], &xml[end..at], &xml[start..end], &xml[at..]);
+    assert_refused(&app, post_answer(&browser, &app, &(encoded(&moved), answer.1.clone()), &[]).await, "not a child of the Response").await;
 }
 
 #[tokio::test]
@@ -308,7 +352,13 @@ async fn the_responses_own_status_issuer_and_destination_count_though_only_the_a
     let Some((app, idp, _dir)) = pair().await else { return };
     let success = "urn:oasis:names:tc:SAML:2.0:status:Success";
     let acs = format!("{}/saml/acs", app.issuer);
-    let edits: [(&str, Box<Edit>, &str); 3] = [
+    let another_request = |xml: &str, _: &str| {
+        let at = xml.find("InResponseTo=\"").unwrap() + "InResponseTo=\"".len();
+        let end = xml[at..].find('"').unwrap() + at;
+        format!("{}_another{}", &xml[..at], &xml[end..])
+    };
+    let edits: [(&str, Box<Edit>, &str); 4] = [
+        ("another InResponseTo on the envelope", Box::new(another_request), "InResponseTo"),
         ("a failure status", Box::new(move |xml, _| xml.replacen(success, "urn:oasis:names:tc:SAML:2.0:status:Requester", 1)), "StatusCode"),
         ("another issuer", Box::new(|xml, idp| xml.replacen(&format!(">{idp}<"), ">https://evil.test/idp<", 1)), "Issuer"),
         (
@@ -455,6 +505,13 @@ async fn an_idp_initiated_answer_starts_a_sign_in_of_the_browsers_own_where_the_
     let again = post_answer(&Browser::new(), &app, &unsolicited, &[]).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST, "a replayed unsolicited answer");
     assert_logged(&dir, "already used (replay)", 1).await;
+    // Step Oy takes the same IdP's portal answers: each goes to the provider whose domains hold
+    // the address, encrypted ones too.
+    idp.next(&json!({ "encrypt": "aes128-gcm" })).await;
+    let encrypted = from_portal(&idp, "pat@step.test").await;
+    assert!(decoded(&encrypted).contains("EncryptedAssertion"));
+    let started = post_answer(&Browser::new(), &app, &encrypted, &[]).await;
+    assert_eq!(location(&started), format!("{}/console/sign-in?login_hint=pat%40step.test", app.issuer));
 }
 
 /// Waits for Gatehouse's log to name `check` `times` times (refusals of unsolicited answers
@@ -474,8 +531,8 @@ async fn assert_logged(dir: &crate::support::app::TempDir, check: &str, times: u
 #[tokio::test]
 async fn an_unsolicited_answer_is_refused_where_not_allowed_off_the_domains_or_when_it_answers_a_request() {
     let Some((app, idp, dir)) = pair().await else { return };
-    // The IdP asserts a person of another tenant's domain (Step Oy uses the same IdP).
-    let off_domain = post_answer(&Browser::new(), &app, &from_portal(&idp, "pat@step.test").await, &[]).await;
+    // The IdP asserts an address on neither provider's domains (both take its portal's answers).
+    let off_domain = post_answer(&Browser::new(), &app, &from_portal(&idp, "ext@saml.test").await, &[]).await;
     assert_eq!(off_domain.status(), StatusCode::BAD_REQUEST);
     assert_logged(&dir, "domain_not_bound", 1).await;
     // An answer to a request whose envelope hides its InResponseTo: the signed assertion still
@@ -492,7 +549,8 @@ async fn an_unsolicited_answer_is_refused_where_not_allowed_off_the_domains_or_w
     let response = post_answer(&Browser::new(), &app, &(encoded(&stripped), String::new()), &[]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "a solicited assertion never starts a sign-in elsewhere");
     assert_logged(&dir, "answers no request this browser started (unsolicited)", 1).await;
-    // An answer of the portal's, once the provider no longer allows IdP-initiated sign-in.
+    // An answer of the portal's, once the provider no longer allows IdP-initiated sign-in: only
+    // Step Oy's provider takes them now, and the address is not on its domains.
     let ops = operator(&app).await;
     let tenant = ids_of_tenant(&app, &ops, "Saml Oy").await;
     let body = json!({ "name": "Saml Oy staff", "protocol": "saml", "preset": "adfs", "metadata": idp.metadata().await,
@@ -503,5 +561,5 @@ async fn an_unsolicited_answer_is_refused_where_not_allowed_off_the_domains_or_w
     assert_eq!(replaced["saml"]["allow_idp_initiated"], false);
     let refused = post_answer(&Browser::new(), &app, &from_portal(&idp, "new@saml.test").await, &[]).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "not allowed: refused");
-    assert_logged(&dir, "answers no request this browser started (unsolicited)", 2).await;
+    assert_logged(&dir, "domain_not_bound", 2).await;
 }

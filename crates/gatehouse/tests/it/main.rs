@@ -18,6 +18,7 @@ mod federation_admin;
 mod federation_api;
 mod federation_import;
 mod federation_saml;
+mod federation_userinfo;
 mod flow_states;
 mod logout;
 mod monitoring;

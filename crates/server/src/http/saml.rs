@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_core::params::Params;
 use gatehouse_federation::Provider;
 use gatehouse_federation::oidc::AuthorizationAsk;
-use gatehouse_federation::saml::{self, Expected, IdpMetadata, Outbound, SamlAsk};
+use gatehouse_federation::saml::{self, Expected, IdpMetadata, Opened, Outbound, Received, SamlAsk};
 use gatehouse_signin::parked::{FederatedLeg, ParkedSignIn};
 
 use super::ClientAddr;
@@ -84,6 +84,24 @@ pub async fn start(
     }
 }
 
+/// The replay cache's name for the session keys of encrypted assertions (a provider's name
+/// always holds a slash), and how long a used key is remembered: a ciphertext under it is
+/// never opened again, so no CBC oracle gets a second question about it.
+const SESSION_KEYS: &str = "saml:session-keys";
+const SESSION_KEY_MEMORY: time::Duration = time::Duration::days(30);
+
+/// Opens a received answer, an encrypted assertion only if its session key was never used
+/// before (recorded first, in one atomic insert every node shares).
+pub(super) async fn open_once(state: &AppState, received: Received, now: time::OffsetDateTime) -> Result<Result<Opened, saml::Rejection>, PageError> {
+    if let Some(digest) = received.session_key_digest() {
+        let key: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        if !state.store.first_use_of_assertion(SESSION_KEYS, &key, now + SESSION_KEY_MEMORY, now).await? {
+            return Ok(Err(saml::Rejection::Decryption("its session key was used before (a replayed or altered ciphertext)".into())));
+        }
+    }
+    Ok(received.open())
+}
+
 /// `POST /saml/acs`: the provider's answer (HTTP-POST binding).
 pub async fn acs(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let now = now();
@@ -92,7 +110,7 @@ pub async fn acs(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
     // An answer that names no request is an IdP-initiated one. One that does not even scan
     // goes on to fail where its sign-in's history records the check.
     if let Some(peeked) = saml::peek(encoded).ok().filter(|p| !p.answers_a_request) {
-        return super::saml_unsolicited::answer(&state, addr, encoded, peeked.issuer, now).await;
+        return super::saml_unsolicited::answer(&state, addr, &headers, encoded, peeked.issuer, now).await;
     }
     let relay_state = form.get("RelayState").ok_or_else(expired)?;
     let has_cookie = cookies::read(&headers, cookies::flow_cookie_name(state.config.secure_cookies())).is_some();
@@ -107,7 +125,11 @@ pub async fn acs(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
     let attempt = attempt::of_request(&state, &headers, addr);
     let m = messages_for(&headers);
     let expected = Expected { sp: &state.federation.sp, request_id: Some(&request_id) };
-    let asserted = match saml::finish(&provider.config, idp, encoded, &expected) {
+    let opened = match saml::receive(encoded, &state.federation.sp) {
+        Ok(received) => open_once(&state, received, now).await?,
+        Err(rejection) => Err(rejection),
+    };
+    let asserted = match opened.and_then(|opened| saml::finish(&provider.config, idp, &opened, &expected)) {
         Ok(asserted) => asserted,
         Err(rejection) => return refused(&state, &parked, &attempt, &provider, &rejection.to_string(), m, m.flow.federation_failed, now).await,
     };

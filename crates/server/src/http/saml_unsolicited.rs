@@ -8,56 +8,83 @@
 //! Nobody is signed in by the unsolicited answer itself: an answer posted into someone else's
 //! browser (login CSRF, the classic weakness of IdP-initiated SAML) only starts a sign-in
 //! there that the provider answers for whoever is signed in to it in that browser.
-//! Refusals go to the log (no application and no parked sign-in exists yet to record them
-//! against); the browser sees one generic page.
+//! Several tenants may take answers from one IdP: the answer belongs to the one provider whose
+//! pinned keys verify it and whose domains hold the asserted address. Refusals go to the log
+//! (no application and no parked sign-in exists yet to record them against); the browser sees
+//! one generic page.
 
+use axum::http::HeaderMap;
+use axum::response::Response;
 use gatehouse_federation::saml::{self, Expected};
 use std::net::IpAddr;
 use url::form_urlencoded;
 
 use super::respond::see_other;
+use super::saml::open_once;
 use crate::error::PageError;
-use crate::messages::EN;
+use crate::messages::{EN, messages_for};
 use crate::state::AppState;
-use axum::response::Response;
 
-fn refuse(check: &str) -> PageError {
+/// The most providers one unsolicited answer is tried against (tenants sharing one IdP).
+const MAX_CANDIDATES: usize = 4;
+
+fn refuse(headers: &HeaderMap, check: &str) -> PageError {
     // The check is the sender's doing at most: bounded before it is logged.
     let check: String = check.chars().filter(|c| !c.is_control()).take(300).collect();
     tracing::warn!(%check, "an unsolicited SAML answer (IdP-initiated sign-in) was refused");
-    PageError::bad_request(EN.flow.sign_in, EN.flow.federation_failed)
+    let m = messages_for(headers);
+    PageError::bad_request(m.flow.sign_in, m.flow.federation_failed)
 }
 
 /// Verifies an unsolicited answer and sends the browser to start its own sign-in.
-pub async fn answer(state: &AppState, addr: IpAddr, encoded: &str, issuer: Option<String>, now: time::OffsetDateTime) -> Result<Response, PageError> {
-    // Each answer starts a sign-in: as many per address as /authorize parks, and the limit
-    // counts before any signature or decryption work is spent.
+pub async fn answer(
+    state: &AppState,
+    addr: IpAddr,
+    headers: &HeaderMap,
+    encoded: &str,
+    issuer: Option<String>,
+    now: time::OffsetDateTime,
+) -> Result<Response, PageError> {
+    // A limit of their own, counted before any signature or decryption work is spent.
     let host = crate::monitor::host_network(addr);
     let limit = crate::rate_limit::PARKED_PER_ADDRESS;
-    if let Some(retry_after) = state.limits.parking.blocked_for(&host, limit, now) {
+    if let Some(retry_after) = state.limits.unsolicited.blocked_for(&host, limit, now) {
         return Err(PageError::too_many_requests(EN.flow.too_many_sign_ins_title, EN.flow.too_many_sign_ins.with((retry_after + 59) / 60)));
     }
-    state.limits.parking.record_failure(&host, limit, now);
-    let issuer = issuer.ok_or_else(|| refuse("saml: an unsolicited answer must name its Issuer"))?;
-    let providers = state.federation.providers.taking_unsolicited_from(&issuer);
-    let provider = match providers.as_slice() {
-        [provider] => provider,
-        [] => return Err(refuse(&saml::Rejection::Unsolicited.to_string())),
-        _ => return Err(refuse("saml: several providers take IdP-initiated sign-in from this issuer; it cannot tell which")),
-    };
-    let idp = provider.saml_metadata().ok_or_else(|| refuse("saml: the provider's metadata is no longer accepted"))?;
-    let expected = Expected { sp: &state.federation.sp, request_id: None };
-    let asserted = saml::finish(&provider.config, idp, encoded, &expected).map_err(|rejection| refuse(&rejection.to_string()))?;
-    let valid_until = time::OffsetDateTime::from_unix_timestamp(asserted.valid_until).map_err(|_| refuse("saml: the assertion's validity is out of range"))?;
-    if !state.store.first_use_of_assertion(&provider.config.key(), &asserted.assertion_id, valid_until, now).await? {
-        return Err(refuse(&saml::Rejection::Replayed.to_string()));
+    state.limits.unsolicited.record_failure(&host, limit, now);
+    let issuer = issuer.ok_or_else(|| refuse(headers, "saml: an unsolicited answer must name its Issuer"))?;
+    let candidates = state.federation.providers.taking_unsolicited_from(&issuer);
+    if candidates.is_empty() {
+        return Err(refuse(headers, &saml::Rejection::Unsolicited.to_string()));
     }
-    // The sign-in it starts goes to the provider bound to the address: this one, or nobody.
-    let email = asserted
-        .identity
-        .email
-        .filter(|email| provider.config.domains.contains(&email.domain()))
-        .ok_or_else(|| refuse("saml: an unsolicited answer's email is not on the provider's domains (domain_not_bound)"))?;
+    if candidates.len() > MAX_CANDIDATES {
+        return Err(refuse(headers, "saml: too many providers take IdP-initiated sign-in from this issuer"));
+    }
+    let received = saml::receive(encoded, &state.federation.sp).map_err(|rejection| refuse(headers, &rejection.to_string()))?;
+    let opened = open_once(state, received, now).await?.map_err(|rejection| refuse(headers, &rejection.to_string()))?;
+    // Several tenants may take answers from one IdP (each pins its own metadata): the answer
+    // is the one provider's whose pinned keys verify it and whose domains hold the address.
+    let expected = Expected { sp: &state.federation.sp, request_id: None };
+    let mut last_refusal = String::new();
+    let mut found = None;
+    for provider in &candidates {
+        let Some(idp) = provider.saml_metadata() else { continue };
+        match saml::finish(&provider.config, idp, &opened, &expected) {
+            Ok(asserted) if asserted.identity.email.as_ref().is_some_and(|email| provider.config.domains.contains(&email.domain())) => {
+                found = Some((provider, asserted));
+                break;
+            }
+            Ok(_) => last_refusal = "saml: an unsolicited answer's email is not on the provider's domains (domain_not_bound)".into(),
+            Err(rejection) => last_refusal = rejection.to_string(),
+        }
+    }
+    let (provider, asserted) = found.ok_or_else(|| refuse(headers, &last_refusal))?;
+    let valid_until =
+        time::OffsetDateTime::from_unix_timestamp(asserted.valid_until).map_err(|_| refuse(headers, "saml: the assertion's validity is out of range"))?;
+    if !state.store.first_use_of_assertion(&provider.config.key(), &asserted.assertion_id, valid_until, now).await? {
+        return Err(refuse(headers, &saml::Rejection::Replayed.to_string()));
+    }
+    let email = asserted.identity.email.ok_or_else(|| refuse(headers, "saml: no email"))?;
     let hint: String = form_urlencoded::byte_serialize(email.as_str().as_bytes()).collect();
     tracing::info!(provider = %provider.config.key(), "an IdP-initiated sign-in starts a sign-in of this browser's");
     Ok(see_other(&format!("{}/console/sign-in?login_hint={hint}", state.config.issuer)))

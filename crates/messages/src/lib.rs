@@ -5,10 +5,6 @@
 mod admin;
 mod en;
 mod flow;
-#[cfg(test)]
-mod tests;
-
-use axum::http::HeaderMap;
 
 pub use admin::Admin;
 pub use en::EN;
@@ -113,8 +109,8 @@ pub struct Messages {
     pub flow: Flow,
 }
 
-/// The catalogue for a request. English is the only language so far; this is where
-/// `Accept-Language` will choose when there are others.
-pub fn messages_for(_headers: &HeaderMap) -> &'static Messages {
+/// The catalogue for an `Accept-Language` header's value. English is the only language so
+/// far; this is where the header will choose when there are others.
+pub fn for_accept_language(_accept_language: Option<&str>) -> &'static Messages {
     &EN
 }
