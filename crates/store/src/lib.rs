@@ -16,6 +16,8 @@ pub mod suite;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite_federation;
 #[cfg(any(test, feature = "test-suite"))]
+pub mod suite_keys;
+#[cfg(any(test, feature = "test-suite"))]
 pub mod suite_monitoring;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite_privacy;

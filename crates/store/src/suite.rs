@@ -2,8 +2,8 @@
 //!
 //! Each requirement is a `pub async fn(&dyn Store)` that takes a fresh, empty store and seeds
 //! what it needs itself ([`seed_directory`] and the fixture helpers here), so requirements are
-//! independent of each other and of their order. The requirements live here, in
-//! [`suite_monitoring`](crate::suite_monitoring) and in [`suite_privacy`](crate::suite_privacy).
+//! independent of each other and of their order. The requirements live here and in the
+//! `suite_*` modules beside it (federation, keys, monitoring, privacy, sign-in).
 //!
 //! A backend runs them with [`storage_suite!`](crate::storage_suite), which expands to one
 //! `#[tokio::test]` per requirement, named after it (`codes_are_single_use`, ...), so a failure
@@ -43,7 +43,7 @@ macro_rules! storage_suite {
             suite::codes_are_single_use,
             suite::refresh_rotation_detects_reuse,
             suite::ending_a_session_revokes_its_grants,
-            suite::key_rotation_retires_the_previous_key,
+            suite_keys::key_rotation_retires_the_previous_key,
             suite::sign_in_completion_is_atomic,
             suite_sign_in::sign_in_completion_writes_every_row_as_given,
             suite::pending_progress_is_compare_and_set,
@@ -64,7 +64,7 @@ macro_rules! storage_suite {
             suite_federation::a_linked_profile_follows_the_upstream_but_never_takes_anothers_email,
             suite_federation::a_saml_assertion_is_accepted_once_until_it_expires,
             suite_federation::a_provider_saved_through_the_api_keeps_its_secret_when_none_is_given_and_goes_with_its_links,
-            suite_federation::one_saml_sp_key_is_active_though_two_nodes_create_one_at_once,
+            suite_keys::one_saml_sp_key_is_active_though_two_nodes_create_one_at_once,
         );
     };
     (@tests $fresh:expr; $($module:ident :: $requirement:ident),* $(,)?) => {
@@ -582,27 +582,4 @@ pub async fn ending_a_session_revokes_its_grants(store: &dyn Store) {
     let ended = store.session(&session.id).await.unwrap().unwrap();
     assert!(ended.ended_at.is_some());
     assert_eq!(ended.last_seen_at, NOW + Duration::minutes(5));
-}
-
-pub async fn key_rotation_retires_the_previous_key(store: &dyn Store) {
-    let key = |kid: &str, at: OffsetDateTime, activates: OffsetDateTime| StoredKey {
-        kid: kid.into(),
-        alg: SigningAlg::ES256,
-        pkcs8: vec![1, 2, 3],
-        created_at: at,
-        activates_at: activates,
-        retired_at: None,
-    };
-    let signing = |keys: &[StoredKey], at: OffsetDateTime| keys.iter().filter(|k| k.signs_at(at)).map(|k| k.kid.clone()).collect::<Vec<_>>();
-    store.rotate_signing_keys(&[key("k1", NOW, NOW)], &audit_entry("key.rotate")).await.unwrap();
-    // k2 is published a day later and signs an hour after that; k1 signs until then.
-    let day = NOW + Duration::days(1);
-    store.rotate_signing_keys(&[key("k2", day, day + Duration::hours(1))], &audit_entry("key.rotate")).await.unwrap();
-    let keys = store.signing_keys().await.unwrap();
-    assert_eq!(keys.len(), 2);
-    assert_eq!(signing(&keys, day), vec!["k1"]);
-    assert!(keys.iter().any(|k| k.kid == "k2" && k.is_pending(day)));
-    assert_eq!(signing(&keys, day + Duration::hours(1)), vec!["k2"]);
-    assert_eq!(store.prune_signing_keys(NOW + Duration::days(2)).await.unwrap(), 1);
-    assert_eq!(store.signing_keys().await.unwrap().len(), 1);
 }

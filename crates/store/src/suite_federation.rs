@@ -183,14 +183,3 @@ pub async fn a_provider_saved_through_the_api_keeps_its_secret_when_none_is_give
     assert_eq!(store.linked_user(&identity("s-1")).await.unwrap(), None, "its links went with it");
     assert!(!store.delete_identity_provider("t-acme/corp", &audit_entry("x")).await.unwrap(), "nothing left to delete");
 }
-
-pub async fn one_saml_sp_key_is_active_though_two_nodes_create_one_at_once(store: &dyn Store) {
-    let key = |kid: &str| SamlSpKey { kid: kid.into(), pkcs8: vec![1, 2, 3], certificate: vec![4, 5], created_at: NOW, retired_at: None };
-    assert!(store.saml_sp_keys().await.unwrap().is_empty());
-    assert!(store.add_saml_sp_key(&key("sp-1"), &audit_entry("saml.sp_key.generate")).await.unwrap(), "the first key");
-    assert!(!store.add_saml_sp_key(&key("sp-2"), &audit_entry("saml.sp_key.generate")).await.unwrap(), "a second active key is not added");
-    let keys = store.saml_sp_keys().await.unwrap();
-    assert_eq!(keys, vec![key("sp-1")], "kept as written");
-    let trail = store.audit_records(0, 100).await.unwrap();
-    assert_eq!(trail.iter().filter(|r| r.entry.action == "saml.sp_key.generate").count(), 1, "only the key that was added is audited");
-}

@@ -120,13 +120,6 @@ impl Upstreams {
         }
     }
 
-    /// Forgets what was fetched for an issuer (its configuration changed).
-    pub fn forget(&self, issuer: &str) {
-        if let Ok(mut cache) = self.cache.write() {
-            cache.remove(issuer);
-        }
-    }
-
     async fn get(&self, provider: &IdentityProvider, what: &'static str, url: &str) -> Result<Vec<u8>, UpstreamError> {
         fetch::body(what, self.client_for(provider, url)?.get(url).header("accept", "application/json").send().await).await
     }

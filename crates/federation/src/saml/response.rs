@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::Email;
 use gatehouse_core::federation::IdentityProvider;
+use gatehouse_core::federation::SamlUpstream;
 use samael::crypto::AllowedSignatureAlgorithm;
 use samael::schema::Assertion;
 
@@ -236,6 +237,40 @@ fn attribute<'a>(assertion: &'a Assertion, names: &[&str]) -> Option<&'a str> {
     })
 }
 
+/// The email under the provider's settings: its configured attribute; else the NameID when it
+/// is an address; else the usual attributes.
+fn email_of(saml: &SamlUpstream, assertion: &Assertion, name_id_format: Option<&str>, subject: &str) -> Option<Email> {
+    let email_text = match &saml.email_attribute {
+        Some(configured) => attribute(assertion, &[configured.as_str()]),
+        None if name_id_format == Some(EMAIL_FORMAT) || subject.contains('@') => Some(subject),
+        None => attribute(assertion, &EMAIL_ATTRIBUTES),
+    };
+    email_text.filter(|e| plain_address(e)).and_then(|e| Email::parse(e).ok())
+}
+
+/// What an opened answer claims, read **without verifying anything**: only to choose which
+/// provider's pinned keys must verify it, when several tenants take unsolicited answers from
+/// one IdP (a domain is bound to one provider, so the claimed address names at most one).
+#[derive(Debug)]
+pub struct Claimed {
+    assertion: Option<Assertion>,
+}
+
+/// Parses an opened answer's assertion for [`Claimed`] (nothing verified, nothing trusted).
+pub fn claimed(opened: &Opened) -> Claimed {
+    let assertion = opened.xml.parse::<samael::schema::Response>().ok().and_then(|response| response.assertion);
+    Claimed { assertion }
+}
+
+impl Claimed {
+    /// The address the answer claims under `provider`'s settings, if it is on its domains.
+    pub fn on_domains_of(&self, provider: &IdentityProvider) -> bool {
+        let (Some(assertion), Some(saml)) = (&self.assertion, provider.saml()) else { return false };
+        let Some(name_id) = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref()) else { return false };
+        email_of(saml, assertion, name_id.format.as_deref(), name_id.value.trim()).is_some_and(|email| provider.domains.contains(&email.domain()))
+    }
+}
+
 fn read(provider: &IdentityProvider, idp: &IdpMetadata, assertion: Assertion) -> Result<Asserted, Rejection> {
     let saml = provider.saml().ok_or(Rejection::Signature)?;
     let name_id = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref()).ok_or(Rejection::NoSubject)?;
@@ -246,12 +281,7 @@ fn read(provider: &IdentityProvider, idp: &IdpMetadata, assertion: Assertion) ->
     if name_id.format.as_deref() == Some(TRANSIENT) {
         return Err(Rejection::Check("a transient NameID changes at every sign-in: configure a persistent one at the provider".into()));
     }
-    let email_text = match &saml.email_attribute {
-        Some(configured) => attribute(&assertion, &[configured.as_str()]),
-        None if name_id.format.as_deref() == Some(EMAIL_FORMAT) || subject.contains('@') => Some(subject),
-        None => attribute(&assertion, &EMAIL_ATTRIBUTES),
-    };
-    let email = email_text.filter(|e| plain_address(e)).and_then(|e| Email::parse(e).ok());
+    let email = email_of(saml, &assertion, name_id.format.as_deref(), subject);
     let name_names: Vec<&str> = saml.name_attribute.iter().map(String::as_str).chain(NAME_ATTRIBUTES).collect();
     let name = attribute(&assertion, &name_names).filter(|n| n.len() <= 200).map(str::to_owned);
     let authn_instant = assertion.authn_statements.iter().flatten().find_map(|s| s.authn_instant).map(|t| t.timestamp());

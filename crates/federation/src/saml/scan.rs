@@ -81,8 +81,9 @@ fn reference(name: &[u8]) -> Result<char, Rejection> {
     found.ok_or(Rejection::Malformed)
 }
 
+/// An unqualified attribute (SAML's are): `q:InResponseTo` is another attribute, not this one.
 fn attribute(start: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, Rejection> {
-    match start.attributes().flatten().find(|a| a.key.local_name().as_ref() == name) {
+    match start.attributes().flatten().find(|a| a.key.as_ref() == name) {
         Some(a) => text(&a.value).map(Some),
         None => Ok(None),
     }

@@ -22,6 +22,15 @@ const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn"
 /// provider's `multipleauthn`, taking IdP-initiated sign-ins from the same IdP too; Api Oy
 /// (api.test), whose provider an operator sets up through the API.
 fn fixture(metadata: &str) -> String {
+    // Three more tenants take the same IdP's portal answers: five in all, none able to take or
+    // block another's (the second attack round blocked everyone with a fifth).
+    let others: String = (1..=3)
+        .map(|n| {
+            format!(
+                "\n[[tenant]]\nname = \"Zed{n} Oy\"\ndomains = [\"zed{n}.test\"]\n  [[tenant.identity_provider]]\n  id = \"adfs\"\n  name = \"Zed{n} staff\"\n  protocol = \"saml\"\n  metadata_file = \"{metadata}\"\n  domains = [\"zed{n}.test\"]\n  allow_idp_initiated = true\n"
+            )
+        })
+        .collect();
     format!(
         r#"
 [[tenant]]
@@ -61,7 +70,7 @@ domains = ["step.test"]
 [[tenant]]
 name = "Api Oy"
 domains = ["api.test"]
-
+{others}
 [[application]]
 client_id = "payroll"
 name = "Payroll"

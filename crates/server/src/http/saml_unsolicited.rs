@@ -8,8 +8,8 @@
 //! Nobody is signed in by the unsolicited answer itself: an answer posted into someone else's
 //! browser (login CSRF, the classic weakness of IdP-initiated SAML) only starts a sign-in
 //! there that the provider answers for whoever is signed in to it in that browser.
-//! Several tenants may take answers from one IdP: the answer belongs to the one provider whose
-//! pinned keys verify it and whose domains hold the asserted address. Refusals go to the log
+//! Several tenants may take answers from one IdP: the address the answer claims chooses the one
+//! provider bound to its domain, whose pinned keys must then verify it. Refusals go to the log
 //! (no application and no parked sign-in exists yet to record them against); the browser sees
 //! one generic page.
 
@@ -24,9 +24,6 @@ use super::saml::open_once;
 use crate::error::PageError;
 use crate::messages::{EN, messages_for};
 use crate::state::AppState;
-
-/// The most providers one unsolicited answer is tried against (tenants sharing one IdP).
-const MAX_CANDIDATES: usize = 4;
 
 fn refuse(headers: &HeaderMap, check: &str) -> PageError {
     // The check is the sender's doing at most: bounded before it is logged.
@@ -57,28 +54,22 @@ pub async fn answer(
     if candidates.is_empty() {
         return Err(refuse(headers, &saml::Rejection::Unsolicited.to_string()));
     }
-    if candidates.len() > MAX_CANDIDATES {
-        return Err(refuse(headers, "saml: too many providers take IdP-initiated sign-in from this issuer"));
-    }
     let received = saml::receive(encoded, &state.federation.sp).map_err(|rejection| refuse(headers, &rejection.to_string()))?;
     let opened = open_once(state, received, now).await?.map_err(|rejection| refuse(headers, &rejection.to_string()))?;
-    // Several tenants may take answers from one IdP (each pins its own metadata): the answer
-    // is the one provider's whose pinned keys verify it and whose domains hold the address.
+    // Several tenants may take answers from one IdP: the address the answer claims (read, not
+    // yet trusted) chooses the one provider bound to its domain, whose pinned keys must then
+    // verify it. Another tenant's providers, however many, neither take nor block it.
+    let claimed = saml::claimed(&opened);
+    let provider = candidates
+        .iter()
+        .find(|provider| claimed.on_domains_of(&provider.config))
+        .ok_or_else(|| refuse(headers, "saml: an unsolicited answer's email is on no domain of a provider that takes them (domain_not_bound)"))?;
+    let idp = provider.saml_metadata().ok_or_else(|| refuse(headers, "saml: the provider's metadata is no longer accepted"))?;
     let expected = Expected { sp: &state.federation.sp, request_id: None };
-    let mut last_refusal = String::new();
-    let mut found = None;
-    for provider in &candidates {
-        let Some(idp) = provider.saml_metadata() else { continue };
-        match saml::finish(&provider.config, idp, &opened, &expected) {
-            Ok(asserted) if asserted.identity.email.as_ref().is_some_and(|email| provider.config.domains.contains(&email.domain())) => {
-                found = Some((provider, asserted));
-                break;
-            }
-            Ok(_) => last_refusal = "saml: an unsolicited answer's email is not on the provider's domains (domain_not_bound)".into(),
-            Err(rejection) => last_refusal = rejection.to_string(),
-        }
+    let asserted = saml::finish(&provider.config, idp, &opened, &expected).map_err(|rejection| refuse(headers, &rejection.to_string()))?;
+    if asserted.identity.email.as_ref().is_none_or(|email| !provider.config.domains.contains(&email.domain())) {
+        return Err(refuse(headers, "saml: an unsolicited answer's email is not on the provider's domains (domain_not_bound)"));
     }
-    let (provider, asserted) = found.ok_or_else(|| refuse(headers, &last_refusal))?;
     let valid_until =
         time::OffsetDateTime::from_unix_timestamp(asserted.valid_until).map_err(|_| refuse(headers, "saml: the assertion's validity is out of range"))?;
     if !state.store.first_use_of_assertion(&provider.config.key(), &asserted.assertion_id, valid_until, now).await? {
