@@ -75,8 +75,10 @@ fn value_after<'a>(html: &'a str, marker: &str) -> &'a str {
     &html[start..end]
 }
 
+/// Each iteration from one of 256 addresses: thousands of sign-ins stay under the per-address
+/// limit on started sign-ins.
 fn with_address(mut request: Request<Body>, n: u8) -> Request<Body> {
-    request.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([192, 0, 2, n % 16 + 1], 40000))));
+    request.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([198, 18, n, 1], 40000))));
     request
 }
 

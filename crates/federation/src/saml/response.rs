@@ -263,7 +263,7 @@ pub fn claimed(opened: &Opened) -> Claimed {
 }
 
 impl Claimed {
-    /// The address the answer claims under `provider`'s settings, if it is on its domains.
+    /// Whether the address the answer claims under `provider`'s settings is on its domains.
     pub fn on_domains_of(&self, provider: &IdentityProvider) -> bool {
         let (Some(assertion), Some(saml)) = (&self.assertion, provider.saml()) else { return false };
         let Some(name_id) = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref()) else { return false };

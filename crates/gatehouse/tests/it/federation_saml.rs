@@ -23,11 +23,13 @@ const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn"
 /// (api.test), whose provider an operator sets up through the API.
 fn fixture(metadata: &str) -> String {
     // Three more tenants take the same IdP's portal answers: five in all, none able to take or
-    // block another's (the second attack round blocked everyone with a fifth).
+    // block another's (the second attack round blocked everyone with a fifth). Zed1 reads the
+    // email from `otherMail`, which makes an answer carrying both addresses ambiguous.
     let others: String = (1..=3)
         .map(|n| {
+            let attribute = if n == 1 { "  email_attribute = \"otherMail\"\n" } else { "" };
             format!(
-                "\n[[tenant]]\nname = \"Zed{n} Oy\"\ndomains = [\"zed{n}.test\"]\n  [[tenant.identity_provider]]\n  id = \"adfs\"\n  name = \"Zed{n} staff\"\n  protocol = \"saml\"\n  metadata_file = \"{metadata}\"\n  domains = [\"zed{n}.test\"]\n  allow_idp_initiated = true\n"
+                "\n[[tenant]]\nname = \"Zed{n} Oy\"\ndomains = [\"zed{n}.test\"]\n  [[tenant.identity_provider]]\n  id = \"adfs\"\n  name = \"Zed{n} staff\"\n  protocol = \"saml\"\n  metadata_file = \"{metadata}\"\n  domains = [\"zed{n}.test\"]\n  allow_idp_initiated = true\n{attribute}"
             )
         })
         .collect();
@@ -99,6 +101,7 @@ fn accounts() -> Value {
         "ext@saml.test": person("ext-1", "ext@elsewhere.test", "Outsider"),
         "api@api.test": person("api-1", "api@api.test", "Api Person"),
     });
+    accounts["both@saml.test"] = json!({ "name_id": "both-1", "attributes": { "mail": ["both@saml.test"], "otherMail": ["both@zed1.test"] } });
     accounts["pat@step.test"] = json!({ "name_id": "pat-1", "attributes": { "mail": ["pat@step.test"] }, "step_up_authn_context": MULTIPLE_AUTHN });
     accounts
 }
@@ -544,6 +547,11 @@ async fn an_unsolicited_answer_is_refused_where_not_allowed_off_the_domains_or_w
     let off_domain = post_answer(&Browser::new(), &app, &from_portal(&idp, "ext@saml.test").await, &[]).await;
     assert_eq!(off_domain.status(), StatusCode::BAD_REQUEST);
     assert_logged(&dir, "domain_not_bound", 1).await;
+    // Two tenants pinning the IdP each read the answer as one of their own addresses (Saml Oy
+    // its `mail`, Zed1 its `otherMail`): ambiguous, sent to neither.
+    let ambiguous = post_answer(&Browser::new(), &app, &from_portal(&idp, "both@saml.test").await, &[]).await;
+    assert_eq!(ambiguous.status(), StatusCode::BAD_REQUEST);
+    assert_logged(&dir, "claimed by several providers", 1).await;
     // An answer to a request whose envelope hides its InResponseTo: the signed assertion still
     // names the request, and it does not pass for an unsolicited one.
     let browser = Browser::new();
