@@ -47,10 +47,10 @@ fn bench(c: &mut Criterion) {
     let encoded = STANDARD.encode(&signed);
     let encoded_encrypted = STANDARD.encode(saml_fixture::encrypted(&signed, &sp_certificate));
     let expected = Expected { sp: &sp, request_id: Some(REQUEST) };
-    // The whole check of one answer: received (decoded, scanned, a session key unwrapped),
-    // opened (decrypted, scanned again), finished (verified, checked, read).
+    // The whole check of one answer: read (decoded, scanned), received (a session key
+    // unwrapped), opened (decrypted, scanned again), finished (verified, checked, read).
     let check = |encoded: &str| {
-        let opened = saml::receive(encoded, &sp).and_then(saml::Received::open).expect("the bench's response opens");
+        let opened = saml::read(encoded).and_then(|scanned| scanned.receive(&sp)).and_then(saml::Received::open).expect("the bench's response opens");
         saml::finish(&provider, &idp, &opened, &expected).expect("the bench's response is valid")
     };
     for answer in [&encoded, &encoded_encrypted] {

@@ -18,7 +18,7 @@ mod sp_key;
 
 pub use metadata::{ACS_PATH, IdpMetadata, METADATA_PATH, ServiceProvider, fetch_metadata};
 pub use request::{Outbound, SamlAsk, Started, begin};
-pub use response::{Asserted, Claimed, Expected, Opened, Peeked, Received, claimed, finish, peek, receive};
+pub use response::{Asserted, Claimed, Expected, Opened, Received, Scanned, claimed, finish, read};
 pub use sp_key::{EncryptionKey, SpKeyError, load_or_create as load_sp_keys};
 
 /// The SAML HTTP-Redirect and HTTP-POST bindings.

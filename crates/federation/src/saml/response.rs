@@ -91,19 +91,48 @@ fn verifier(idp: &IdpMetadata, sp: &ServiceProvider, unsolicited: bool) -> samae
     }
 }
 
-/// What the ACS reads of an answer before anything is verified, to route it: whether the
-/// response names a request, and its issuer. Neither is trusted: [`finish`] checks both again
-/// under the signature.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Peeked {
-    pub answers_a_request: bool,
-    pub issuer: Option<String>,
+/// An answer at the ACS decoded within bounds and scanned (no DTD, no comments, allowed
+/// algorithms), once: the ACS routes it by what it claims, then [`Scanned::receive`] goes on.
+#[derive(Debug)]
+pub struct Scanned {
+    xml: String,
+    shape: scan::Shape,
 }
 
-/// Decodes and scans an answer (bounded, no DTD) and tells what it claims to answer.
-pub fn peek(encoded: &str) -> Result<Peeked, Rejection> {
-    let shape = scan::response(&decode(encoded)?)?;
-    Ok(Peeked { answers_a_request: shape.envelope.in_response_to.is_some(), issuer: shape.envelope.issuer })
+/// Decodes and scans the `SAMLResponse` of an HTTP-POST to the ACS.
+pub fn read(encoded: &str) -> Result<Scanned, Rejection> {
+    let xml = decode(encoded)?;
+    let shape = scan::response(&xml)?;
+    Ok(Scanned { xml, shape })
+}
+
+impl Scanned {
+    /// Whether the response names a request (`InResponseTo`); none is an IdP-initiated answer.
+    /// Not trusted: [`finish`] checks it again under the signature.
+    pub fn answers_a_request(&self) -> bool {
+        self.shape.envelope.in_response_to.is_some()
+    }
+
+    /// The response's own `Issuer`, to route an unsolicited answer (not trusted either).
+    pub fn issuer(&self) -> Option<&str> {
+        self.shape.envelope.issuer.as_deref()
+    }
+
+    /// Holds it to one assertion in its place and unwraps an encrypted one's session key.
+    pub fn receive(self, sp: &ServiceProvider) -> Result<Received, Rejection> {
+        let Self { xml, shape } = self;
+        if shape.assertions + shape.encrypted_assertions != 1 {
+            return Err(Rejection::AssertionCount(shape.assertions + shape.encrypted_assertions));
+        }
+        if shape.misplaced_assertions > 0 {
+            return Err(Rejection::Check("the assertion is not a child of the Response".into()));
+        }
+        let encrypted = match shape.encrypted_span.filter(|_| shape.encrypted_assertions == 1) {
+            Some(span) => Some(decrypt::unwrap(&xml, span, &sp.encryption_keys)?),
+            None => None,
+        };
+        Ok(Received { xml, shape, encrypted })
+    }
 }
 
 /// An answer at the ACS, decoded within bounds and scanned, holding one assertion in its place;
@@ -120,24 +149,6 @@ pub struct Received {
 pub struct Opened {
     xml: String,
     shape: scan::Shape,
-}
-
-/// Decodes and scans the `SAMLResponse` of an HTTP-POST to the ACS and unwraps the session key
-/// of an encrypted assertion.
-pub fn receive(encoded: &str, sp: &ServiceProvider) -> Result<Received, Rejection> {
-    let xml = decode(encoded)?;
-    let shape = scan::response(&xml)?;
-    if shape.assertions + shape.encrypted_assertions != 1 {
-        return Err(Rejection::AssertionCount(shape.assertions + shape.encrypted_assertions));
-    }
-    if shape.misplaced_assertions > 0 {
-        return Err(Rejection::Check("the assertion is not a child of the Response".into()));
-    }
-    let encrypted = match shape.encrypted_span.filter(|_| shape.encrypted_assertions == 1) {
-        Some(span) => Some(decrypt::unwrap(&xml, span, &sp.encryption_keys)?),
-        None => None,
-    };
-    Ok(Received { xml, shape, encrypted })
 }
 
 impl Received {
@@ -191,7 +202,7 @@ pub fn finish(provider: &IdentityProvider, idp: &IdpMetadata, opened: &Opened, e
         return Err(Rejection::Unsolicited);
     }
     audience(&assertion, &expected.sp.entity_id)?;
-    read(provider, idp, assertion)
+    identity_of(provider, idp, assertion)
 }
 
 /// The response's own claims, which its signature may not cover (only the assertion's may):
@@ -271,7 +282,7 @@ impl Claimed {
     }
 }
 
-fn read(provider: &IdentityProvider, idp: &IdpMetadata, assertion: Assertion) -> Result<Asserted, Rejection> {
+fn identity_of(provider: &IdentityProvider, idp: &IdpMetadata, assertion: Assertion) -> Result<Asserted, Rejection> {
     let saml = provider.saml().ok_or(Rejection::Signature)?;
     let name_id = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref()).ok_or(Rejection::NoSubject)?;
     let subject = name_id.value.trim();

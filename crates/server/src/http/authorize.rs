@@ -21,6 +21,7 @@ use crate::error::PageError;
 use crate::http::flow::complete::completer;
 use crate::http::flow::{attempt, next, policy};
 use crate::messages::EN;
+use crate::rate_limit::RateLimiter;
 use crate::state::{AppState, now};
 use std::net::IpAddr;
 
@@ -101,12 +102,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
 
     // Park the request and send the browser to the sign-in page: only what Gatehouse uses,
     // and only so many per address while they live.
-    let host = crate::monitor::host_network(addr);
-    let limit = crate::rate_limit::PARKED_PER_ADDRESS;
-    if let Some(retry_after) = state.limits.parking.blocked_for(&host, limit, now) {
-        return Err(PageError::too_many_requests(EN.flow.too_many_sign_ins_title, EN.flow.too_many_sign_ins.with((retry_after + 59) / 60)));
-    }
-    state.limits.parking.record_failure(&host, limit, now);
+    count_started_sign_in(&state.limits.parking, addr, now)?;
     let (flow_secret, new_cookie) = cookies::flow_secret(state, headers)?;
     let page = progress.as_ref().map_or(flow::FlowPage::SignIn, |(_, page)| *page);
     let mut parked = ParkedSignIn::new(
@@ -127,6 +123,18 @@ async fn authorize(state: &AppState, headers: &HeaderMap, addr: IpAddr, raw: &st
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// Counts one more sign-in started from `addr`'s network on `limiter` (parked requests, or
+/// unsolicited SAML answers), refusing once it has started as many as the limit allows.
+pub(super) fn count_started_sign_in(limiter: &RateLimiter<IpAddr>, addr: IpAddr, now: OffsetDateTime) -> Result<(), PageError> {
+    let host = crate::monitor::host_network(addr);
+    let limit = crate::rate_limit::PARKED_PER_ADDRESS;
+    if let Some(retry_after) = limiter.blocked_for(&host, limit, now) {
+        return Err(PageError::too_many_requests(EN.flow.too_many_sign_ins_title, EN.flow.too_many_sign_ins.with((retry_after + 59) / 60)));
+    }
+    limiter.record_failure(&host, limit, now);
+    Ok(())
 }
 
 /// The provider a sign-in that has proved nothing goes to without a Gatehouse page: its

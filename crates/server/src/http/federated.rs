@@ -42,7 +42,7 @@ fn callback_uri(state: &AppState) -> String {
     format!("{}{CALLBACK_PATH}", state.config.issuer)
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

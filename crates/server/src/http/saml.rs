@@ -26,7 +26,7 @@ use gatehouse_signin::parked::{FederatedLeg, ParkedSignIn};
 
 use super::ClientAddr;
 use super::cookies;
-use super::federated::{Leave, TripKind, leg, park, refused, spend_trip, unavailable, vouched_for};
+use super::federated::{Leave, TripKind, hex, leg, park, refused, spend_trip, unavailable, vouched_for};
 use super::login::expired;
 use super::respond::{auto_post, see_other};
 use crate::error::PageError;
@@ -93,11 +93,10 @@ const SESSION_KEY_MEMORY: time::Duration = time::Duration::days(30);
 /// Opens a received answer, an encrypted assertion only if its session key was never used
 /// before (recorded first, in one atomic insert every node shares).
 pub(super) async fn open_once(state: &AppState, received: Received, now: time::OffsetDateTime) -> Result<Result<Opened, saml::Rejection>, PageError> {
-    if let Some(digest) = received.session_key_digest() {
-        let key: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        if !state.store.first_use_of_assertion(SESSION_KEYS, &key, now + SESSION_KEY_MEMORY, now).await? {
-            return Ok(Err(saml::Rejection::Decryption("its session key was used before (a replayed or altered ciphertext)".into())));
-        }
+    if let Some(digest) = received.session_key_digest()
+        && !state.store.first_use_of_assertion(SESSION_KEYS, &hex(&digest), now + SESSION_KEY_MEMORY, now).await?
+    {
+        return Ok(Err(saml::Rejection::Decryption("its session key was used before (a replayed or altered ciphertext)".into())));
     }
     Ok(received.open())
 }
@@ -107,11 +106,12 @@ pub async fn acs(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
     let now = now();
     let form = Params::parse(&body).map_err(|_| expired())?;
     let encoded = form.get("SAMLResponse").ok_or_else(expired)?;
-    // An answer that names no request is an IdP-initiated one. One that does not even scan
-    // goes on to fail where its sign-in's history records the check.
-    if let Some(peeked) = saml::peek(encoded).ok().filter(|p| !p.answers_a_request) {
-        return super::saml_unsolicited::answer(&state, addr, &headers, encoded, peeked.issuer, now).await;
-    }
+    // Decoded and scanned once. An answer that names no request is an IdP-initiated one; one
+    // that does not even scan goes on to fail where its sign-in's history records the check.
+    let scanned = match saml::read(encoded) {
+        Ok(scanned) if !scanned.answers_a_request() => return super::saml_unsolicited::answer(&state, addr, &headers, scanned, now).await,
+        other => other,
+    };
     let relay_state = form.get("RelayState").ok_or_else(expired)?;
     let has_cookie = cookies::read(&headers, cookies::flow_cookie_name(state.config.secure_cookies())).is_some();
     if !has_cookie && form.get("resubmitted").is_none() {
@@ -125,7 +125,7 @@ pub async fn acs(State(state): State<AppState>, ClientAddr(addr): ClientAddr, he
     let attempt = attempt::of_request(&state, &headers, addr);
     let m = messages_for(&headers);
     let expected = Expected { sp: &state.federation.sp, request_id: Some(&request_id) };
-    let opened = match saml::receive(encoded, &state.federation.sp) {
+    let opened = match scanned.and_then(|scanned| scanned.receive(&state.federation.sp)) {
         Ok(received) => open_once(&state, received, now).await?,
         Err(rejection) => Err(rejection),
     };

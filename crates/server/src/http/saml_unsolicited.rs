@@ -16,14 +16,15 @@
 
 use axum::http::HeaderMap;
 use axum::response::Response;
-use gatehouse_federation::saml::{self, Expected};
+use gatehouse_federation::saml::{self, Expected, Scanned};
 use std::net::IpAddr;
 use url::form_urlencoded;
 
+use super::authorize::count_started_sign_in;
 use super::respond::see_other;
 use super::saml::open_once;
 use crate::error::PageError;
-use crate::messages::{EN, messages_for};
+use crate::messages::messages_for;
 use crate::state::AppState;
 
 /// The most providers whose domains an unsolicited answer's claimed address may fall in before
@@ -39,27 +40,15 @@ fn refuse(headers: &HeaderMap, check: &str) -> PageError {
 }
 
 /// Verifies an unsolicited answer and sends the browser to start its own sign-in.
-pub async fn answer(
-    state: &AppState,
-    addr: IpAddr,
-    headers: &HeaderMap,
-    encoded: &str,
-    issuer: Option<String>,
-    now: time::OffsetDateTime,
-) -> Result<Response, PageError> {
+pub async fn answer(state: &AppState, addr: IpAddr, headers: &HeaderMap, scanned: Scanned, now: time::OffsetDateTime) -> Result<Response, PageError> {
     // A limit of their own, counted before any signature or decryption work is spent.
-    let host = crate::monitor::host_network(addr);
-    let limit = crate::rate_limit::PARKED_PER_ADDRESS;
-    if let Some(retry_after) = state.limits.unsolicited.blocked_for(&host, limit, now) {
-        return Err(PageError::too_many_requests(EN.flow.too_many_sign_ins_title, EN.flow.too_many_sign_ins.with((retry_after + 59) / 60)));
-    }
-    state.limits.unsolicited.record_failure(&host, limit, now);
-    let issuer = issuer.ok_or_else(|| refuse(headers, "saml: an unsolicited answer must name its Issuer"))?;
-    let candidates = state.federation.providers.taking_unsolicited_from(&issuer);
+    count_started_sign_in(&state.limits.unsolicited, addr, now)?;
+    let issuer = scanned.issuer().ok_or_else(|| refuse(headers, "saml: an unsolicited answer must name its Issuer"))?;
+    let candidates = state.federation.providers.taking_unsolicited_from(issuer);
     if candidates.is_empty() {
         return Err(refuse(headers, &saml::Rejection::Unsolicited.to_string()));
     }
-    let received = saml::receive(encoded, &state.federation.sp).map_err(|rejection| refuse(headers, &rejection.to_string()))?;
+    let received = scanned.receive(&state.federation.sp).map_err(|rejection| refuse(headers, &rejection.to_string()))?;
     let opened = open_once(state, received, now).await?.map_err(|rejection| refuse(headers, &rejection.to_string()))?;
     // Several tenants may take answers from one IdP: the address the answer claims under each
     // provider's settings (read, not yet trusted) narrows them to those bound to its domain;
